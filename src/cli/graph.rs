@@ -1,0 +1,50 @@
+//! `dealflow graph FILE --format mermaid|dot`: the pipeline as a picture.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+use super::Loaded;
+use crate::{diag, graph};
+
+/// Arguments of `dealflow graph`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A pipeline file (`*.flow`).
+    file: PathBuf,
+    /// The picture's language.
+    #[arg(long, value_enum, default_value_t = Format::Mermaid)]
+    format: Format,
+    /// Write to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Mermaid flowchart (renders in GitHub, GitLab and many wikis).
+    Mermaid,
+    /// Graphviz dot (`dot -Tsvg`).
+    Dot,
+}
+
+pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
+    let loaded = Loaded::read(&args.file)?;
+    let parsed = crate::parse::parse(&loaded.source.text);
+    if !parsed.diagnostics.is_empty() {
+        eprint!("{}", diag::render_text(&parsed.diagnostics, &loaded.source, color));
+        return Ok(ExitCode::FAILURE);
+    }
+    let format = match args.format {
+        Format::Mermaid => graph::Format::Mermaid,
+        Format::Dot => graph::Format::Dot,
+    };
+    let text = graph::render(&parsed.file, format);
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,103 @@
+//! The `dealflow` command line: one file per subcommand, this one parses the arguments.
+
+mod check;
+mod fmt;
+mod graph;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::source::SourceFile;
+
+/// dealflow — a sales pipeline as a text file: check it, format it, draw it.
+#[derive(Debug, Parser)]
+#[command(name = "dealflow", version, about, long_about = None, arg_required_else_help = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// When to colour the output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read a pipeline file and report every problem in it (exit 1 on errors).
+    Check(check::Args),
+    /// Rewrite pipeline files in the canonical layout, comments kept.
+    Fmt(fmt::Args),
+    /// Draw the pipeline: stages, transitions, parallel tracks, phases.
+    Graph(graph::Args),
+}
+
+/// Whether to use terminal colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    /// When writing to a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    fn enabled(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// Runs the command line and returns the process exit code: 0 success, 1 problems found in the
+/// input, 2 the command could not run (unreadable file, bad arguments).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = cli.color.enabled();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args, color),
+        Command::Fmt(args) => fmt::run(args, color),
+        Command::Graph(args) => graph::run(args, color),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A pipeline file read from disk, with a loader for the files it names.
+pub(crate) struct Loaded {
+    pub source: SourceFile,
+    dir: PathBuf,
+}
+
+impl Loaded {
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Loaded { source: SourceFile::new(path.display().to_string(), text), dir })
+    }
+
+    /// Reads a file the pipeline names, relative to the pipeline.
+    pub fn load(&self, name: &str) -> Result<String, String> {
+        let path = self.dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
+            _ => e.to_string(),
+        })
+    }
+
+    pub fn analyze(&self) -> crate::Analysis {
+        crate::analyze(&self.source.text, &|name| self.load(name))
+    }
+}

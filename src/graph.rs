@@ -1,0 +1,250 @@
+//! The pipeline as a picture: stages as nodes, transitions as labelled edges, parallel splits as
+//! fork points, joins and final stages marked, phases as clusters. Mermaid and Graphviz dot.
+
+use std::fmt::Write;
+
+use crate::ast::*;
+use crate::print;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Mermaid `flowchart`.
+    Mermaid,
+    /// Graphviz `digraph`.
+    Dot,
+}
+
+#[derive(Debug)]
+enum EdgeKind {
+    Transition,
+    Spawn,
+    Skip,
+}
+
+#[derive(Debug)]
+struct Edge {
+    from: String,
+    to: String,
+    label: String,
+    kind: EdgeKind,
+}
+
+#[derive(Debug, Default)]
+struct Model {
+    /// (id, title, join, final)
+    stages: Vec<(String, String, bool, bool)>,
+    forks: Vec<String>,
+    edges: Vec<Edge>,
+    /// (id, title, stage ids)
+    phases: Vec<(String, String, Vec<String>)>,
+}
+
+fn title(s: &Str) -> String {
+    s.plain().unwrap_or_else(|| {
+        let quoted = print::string(s);
+        quoted.trim_matches('"').to_string()
+    })
+}
+
+fn trigger_label(t: &Transition) -> String {
+    let mut parts = Vec::new();
+    match &t.trigger {
+        Some(Trigger::On(e)) => parts.push(e.name.clone()),
+        Some(Trigger::After(d)) => parts.push(format!("after {}", print::expr(d))),
+        Some(Trigger::At { end_of, at }) => {
+            let eo = if *end_of { "end of " } else { "" };
+            parts.push(format!("at {eo}{}", print::expr(at)));
+        }
+        None => {}
+    }
+    if let Some(g) = &t.guard {
+        parts.push(format!("when {}", print::expr(g)));
+    }
+    parts.join(" ")
+}
+
+fn model(file: &File) -> Model {
+    let mut m = Model::default();
+    for item in &file.items {
+        match item {
+            Item::Stage(s) => {
+                m.stages.push((s.id.name.clone(), title(&s.title), s.join, s.is_final));
+                let from = s.id.name.clone();
+                let mut first_target: Option<String> = None;
+                for t in s.transitions() {
+                    let label = trigger_label(t);
+                    if first_target.is_none() {
+                        first_target = t.targets.first().map(|i| i.name.clone());
+                    }
+                    fork_edges(&mut m, &from, &t.targets, label, EdgeKind::Transition);
+                }
+                for line in s.lines() {
+                    if let StageLineKind::Skip(cond) = &line.kind
+                        && let Some(to) = &first_target
+                    {
+                        m.edges.push(Edge {
+                            from: from.clone(),
+                            to: to.clone(),
+                            label: format!("skip when {}", print::expr(cond)),
+                            kind: EdgeKind::Skip,
+                        });
+                    }
+                }
+                let mut spawns = Vec::new();
+                crate::check::visit_stage_actions(s, &mut |a| {
+                    if let ActionKind::Spawn { targets, .. } = &a.kind {
+                        spawns.push(targets.clone());
+                    }
+                });
+                for targets in spawns {
+                    fork_edges(&mut m, &from, &targets, "spawn deal".into(), EdgeKind::Spawn);
+                }
+            }
+            Item::Phase(p) => m.phases.push((
+                p.id.name.clone(),
+                title(&p.title),
+                p.stages.iter().map(|s| s.name.clone()).collect(),
+            )),
+            _ => {}
+        }
+    }
+    m
+}
+
+/// One edge per target; several targets go through a fork point so the split is visible.
+fn fork_edges(m: &mut Model, from: &str, targets: &[Ident], label: String, kind: EdgeKind) {
+    if targets.len() == 1 {
+        m.edges.push(Edge { from: from.into(), to: targets[0].name.clone(), label, kind });
+        return;
+    }
+    let fork = format!("fork{}", m.forks.len() + 1);
+    m.forks.push(fork.clone());
+    m.edges.push(Edge { from: from.into(), to: fork.clone(), label, kind });
+    for t in targets {
+        m.edges.push(Edge { from: fork.clone(), to: t.name.clone(), label: String::new(), kind: EdgeKind::Transition });
+    }
+}
+
+/// Draws the file's pipeline in the given format.
+pub fn render(file: &File, format: Format) -> String {
+    let m = model(file);
+    match format {
+        Format::Mermaid => mermaid(&m),
+        Format::Dot => dot(&m),
+    }
+}
+
+/// Mermaid node ids must be ASCII-safe; stage names may be in any script.
+fn mermaid_id(name: &str) -> String {
+    let mut out = String::from("s_");
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            out.push(c);
+        } else {
+            let _ = write!(out, "u{:x}", c as u32);
+        }
+    }
+    out
+}
+
+fn mermaid_text(s: &str) -> String {
+    s.replace('"', "#quot;").replace('\n', " ")
+}
+
+fn mermaid(m: &Model) -> String {
+    let mut out = String::from("flowchart LR\n");
+    let node = |out: &mut String, (id, title, join, fin): &(String, String, bool, bool)| {
+        let label = mermaid_text(title);
+        let mid = mermaid_id(id);
+        let _ = match (join, fin) {
+            (true, _) => writeln!(out, "    {mid}[[\"{label} ⧖ join\"]]"),
+            (false, true) => writeln!(out, "    {mid}([\"{label}\"])"),
+            _ => writeln!(out, "    {mid}[\"{label}\"]"),
+        };
+    };
+    let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
+    for (pid, ptitle, stages) in &m.phases {
+        let _ = writeln!(out, "  subgraph {}[\"{}\"]", mermaid_id(&format!("phase_{pid}")), mermaid_text(ptitle));
+        for s in stages {
+            if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
+                node(&mut out, st);
+            }
+        }
+        out.push_str("  end\n");
+    }
+    for st in m.stages.iter().filter(|st| !in_phase(&st.0)) {
+        node(&mut out, st);
+    }
+    for f in &m.forks {
+        let _ = writeln!(out, "    {}(( & ))", mermaid_id(f));
+    }
+    for e in &m.edges {
+        let arrow = match e.kind {
+            EdgeKind::Transition => "-->",
+            EdgeKind::Spawn | EdgeKind::Skip => "-.->",
+        };
+        let (from, to) = (mermaid_id(&e.from), mermaid_id(&e.to));
+        if e.label.is_empty() {
+            let _ = writeln!(out, "  {from} {arrow} {to}");
+        } else {
+            let _ = writeln!(out, "  {from} {arrow}|\"{}\"| {to}", mermaid_text(&e.label));
+        }
+    }
+    for st in &m.stages {
+        if st.2 || st.3 {
+            let class = if st.2 { "join" } else { "final" };
+            let _ = writeln!(out, "  class {} {class}", mermaid_id(&st.0));
+        }
+    }
+    out.push_str("  classDef final stroke-width:3px\n  classDef join stroke-dasharray:4 2,stroke-width:3px\n");
+    out
+}
+
+fn dot_text(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn dot(m: &Model) -> String {
+    let mut out = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n");
+    let node = |out: &mut String, indent: &str, (id, title, join, fin): &(String, String, bool, bool)| {
+        let mut attrs = format!("label=\"{}\\n({})\"", dot_text(title), dot_text(id));
+        if *join {
+            attrs.push_str(", shape=box, style=\"rounded,bold\", peripheries=2, xlabel=\"join\"");
+        } else if *fin {
+            attrs.push_str(", peripheries=2");
+        }
+        let _ = writeln!(out, "{indent}\"{}\" [{attrs}];", dot_text(id));
+    };
+    let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
+    for (pid, ptitle, stages) in &m.phases {
+        let _ = writeln!(out, "  subgraph \"cluster_{}\" {{\n    label=\"{}\";\n    style=dashed;", dot_text(pid), dot_text(ptitle));
+        for s in stages {
+            if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
+                node(&mut out, "    ", st);
+            }
+        }
+        out.push_str("  }\n");
+    }
+    for st in m.stages.iter().filter(|st| !in_phase(&st.0)) {
+        node(&mut out, "  ", st);
+    }
+    for f in &m.forks {
+        let _ = writeln!(out, "  \"{f}\" [shape=point, width=0.15, label=\"\"];");
+    }
+    for e in &m.edges {
+        let mut attrs = Vec::new();
+        if !e.label.is_empty() {
+            attrs.push(format!("label=\"{}\"", dot_text(&e.label)));
+        }
+        match e.kind {
+            EdgeKind::Spawn => attrs.push("style=dashed".into()),
+            EdgeKind::Skip => attrs.push("style=dotted".into()),
+            EdgeKind::Transition => {}
+        }
+        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
+        let _ = writeln!(out, "  \"{}\" -> \"{}\"{attrs};", dot_text(&e.from), dot_text(&e.to));
+    }
+    out.push_str("}\n");
+    out
+}
