@@ -154,13 +154,13 @@ fn mermaid_text(s: &str) -> String {
 
 fn mermaid(m: &Model) -> String {
     let mut out = String::from("flowchart LR\n");
-    let node = |out: &mut String, (id, title, join, fin): &(String, String, bool, bool)| {
+    let node = |out: &mut String, indent: &str, (id, title, join, fin): &(String, String, bool, bool)| {
         let label = mermaid_text(title);
         let mid = mermaid_id(id);
         let _ = match (join, fin) {
-            (true, _) => writeln!(out, "    {mid}[[\"{label} ⧖ join\"]]"),
-            (false, true) => writeln!(out, "    {mid}([\"{label}\"])"),
-            _ => writeln!(out, "    {mid}[\"{label}\"]"),
+            (true, _) => writeln!(out, "{indent}{mid}[[\"{label} ⧖ join\"]]"),
+            (false, true) => writeln!(out, "{indent}{mid}([\"{label}\"])"),
+            _ => writeln!(out, "{indent}{mid}[\"{label}\"]"),
         };
     };
     let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
@@ -168,16 +168,16 @@ fn mermaid(m: &Model) -> String {
         let _ = writeln!(out, "  subgraph {}[\"{}\"]", mermaid_id(&format!("phase_{pid}")), mermaid_text(ptitle));
         for s in stages {
             if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
-                node(&mut out, st);
+                node(&mut out, "    ", st);
             }
         }
         out.push_str("  end\n");
     }
     for st in m.stages.iter().filter(|st| !in_phase(&st.0)) {
-        node(&mut out, st);
+        node(&mut out, "  ", st);
     }
     for f in &m.forks {
-        let _ = writeln!(out, "    {}(( & ))", mermaid_id(f));
+        let _ = writeln!(out, "  {}(( & ))", mermaid_id(f));
     }
     for e in &m.edges {
         let arrow = match e.kind {

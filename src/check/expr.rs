@@ -309,7 +309,7 @@ fn call<'a>(cx: &mut Checker<'a>, f: &Ident, args: &[Expr], span: Span, scope: &
     };
     if params.len() != args.len() {
         cx.push(
-            Diagnostic::error(codes::ARITY, span, format!("`{}` takes {} value(s), but is given {}", f.name, params.len(), args.len()))
+            Diagnostic::error(codes::ARITY, span, format!("`{}` takes {}, but is given {}", f.name, crate::check::values(params.len()), args.len()))
                 .with_label(format!("given {}", args.len()))
                 .with_help(format!("write `{}({})`", f.name, params.join(", "))),
         );
@@ -390,7 +390,8 @@ fn binary<'a>(cx: &mut Checker<'a>, op: BinaryOp, l: &Expr, r: &Expr, span: Span
         BinaryOp::Mul => "multiplied by",
         _ => "divided by",
     };
-    let (a, b) = if op == BinaryOp::Sub { (&rt, &lt) } else { (&lt, &rt) };
+    // "B cannot be added to A", "B cannot be subtracted from A", "A cannot be multiplied by B".
+    let (a, b) = if matches!(op, BinaryOp::Add | BinaryOp::Sub) { (&rt, &lt) } else { (&lt, &rt) };
     let msg = format!("{a} cannot be {verb} {b}");
     cx.push(
         Diagnostic::error(codes::BAD_OPERANDS, span, msg)

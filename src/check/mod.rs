@@ -412,12 +412,16 @@ impl<'a> Checker<'a> {
         if let Some(n) = arity
             && !arities.contains(&n)
         {
-            let code = if what == "notify hook" { codes::HOOK_SIGNATURE } else { codes::ARITY };
-            let have = arities.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" or ");
-            self.push(
-                Diagnostic::error(code, f.span, format!("`{}` takes {have} value(s), but is given {n}", f.name))
-                    .with_label(format!("given {n}")),
-            );
+            let have = arities.iter().map(|&a| values(a)).collect::<Vec<_>>().join(" or ");
+            let diag = if what == "notify hook" {
+                Diagnostic::error(codes::HOOK_SIGNATURE, f.span, format!("the notify hook `{}` must take one value, the message, but it takes {have}", f.name))
+                    .with_label("notify hook")
+                    .with_help(format!("define it as `fn {}(msg) {{ … msg }}` in the script", f.name))
+            } else {
+                Diagnostic::error(codes::ARITY, f.span, format!("`{}` takes {have}, but is given {n}", f.name))
+                    .with_label(format!("given {n}"))
+            };
+            self.push(diag);
             return false;
         }
         true
@@ -944,8 +948,16 @@ fn full_weekday(short: &str) -> &'static str {
     }
 }
 
+/// `1 value`, `2 values`.
+pub(crate) fn values(n: usize) -> String {
+    if n == 1 { "1 value".into() } else { format!("{n} values") }
+}
+
 fn set_help(field: &Ty, value: &Ty) -> String {
     match (field, value) {
+        (Ty::Date, Ty::Text) => "write a date without quotes, like `2026-03-02`, or compute one, like `today + 3d`".into(),
+        (Ty::DateTime, Ty::Text) => "write a moment without quotes, like `2026-03-02T10:00`, or compute one, like `now + 2h`".into(),
+        (f, Ty::Text) if f.is_number() => "write the number without quotes".into(),
         (Ty::Date, Ty::DateTime) => "a moment has a time of day; to keep the day only, use a date such as `today` or `next_workday(today)`".into(),
         (Ty::Text, v) if !v.is_text() => "to store it as text, use `format(…)`".into(),
         (Ty::Int, Ty::Decimal | Ty::Money) => "this field takes whole numbers only; declare it `decimal` or `money`".into(),

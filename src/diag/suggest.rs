@@ -12,7 +12,7 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         let distance = strsim::damerau_levenshtein(&lower, &c_lower);
         let longest = lower.chars().count().max(c_lower.chars().count()).max(1);
         // One edit in a short name, about a third of a long one; or one name inside the other.
-        let close = distance <= (longest / 3).max(1)
+        let close = distance <= ((longest + 1) / 3).max(1)
             || (lower.len() >= 3 && (c_lower.starts_with(&lower) || lower.starts_with(&c_lower)));
         if !close {
             continue;
@@ -44,6 +44,8 @@ mod tests {
         assert_eq!(suggest("invoice_stauts", names), Some("invoice_status"));
         assert_eq!(suggest("ammount", names), Some("amount"));
         assert_eq!(suggest("colour", names), None);
+        assert_eq!(suggest("payed", ["called", "paid", "lost"]), Some("paid"));
+        assert_eq!(suggest("sales", ["designer", "ceo"]), None);
         assert_eq!(suggest("Лид", ["лид", "встреча"]), Some("лид"));
     }
 }

@@ -55,14 +55,42 @@ struct Builder {
     diags: Vec<Diagnostic>,
 }
 
+/// The span of a pair without the whitespace and comments that pest lets a rule swallow when
+/// its last part is optional (`a ~ b?` skips blanks before trying `b`).
 fn span(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
-    Span::new(s.start(), s.end())
+    let (start, mut end) = (s.start(), s.end());
+    let text = s.as_str();
+    let tail = text.rsplit('\n').next().unwrap_or("");
+    if !text.ends_with(char::is_whitespace) && !tail.contains('#') {
+        return Span::new(start, end);
+    }
+    let comments: Vec<(usize, usize)> = pair
+        .clone()
+        .into_inner()
+        .filter(|p| p.as_rule() == Rule::COMMENT)
+        .map(|p| (p.as_span().start(), p.as_span().end()))
+        .collect();
+    let input = s.get_input();
+    loop {
+        let trimmed = input[start..end].trim_end();
+        end = start + trimmed.len();
+        match comments.iter().rev().find(|(_, e)| *e == end) {
+            Some((cs, _)) => end = *cs,
+            None => break,
+        }
+    }
+    Span::new(start, end)
 }
 
 /// The children of a pair, comments left out.
 fn children<'i>(pair: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
-    pair.into_inner().filter(|p| p.as_rule() != Rule::COMMENT)
+    pair.into_inner().filter(|p| {
+        !matches!(
+            p.as_rule(),
+            Rule::COMMENT | Rule::lbrace | Rule::rbrace | Rule::assign | Rule::colon
+        )
+    })
 }
 
 fn ident(pair: Pair<'_, Rule>) -> Ident {
@@ -562,7 +590,14 @@ impl Builder {
     }
 
     fn bad_literal(&mut self, span: Span, message: String) {
-        self.diags.push(Diagnostic::error(codes::BAD_LITERAL, span, message).with_label("here"));
+        self.diags.push(
+            Diagnostic::error(codes::BAD_LITERAL, span, message)
+                .with_label("does not exist")
+                .with_help(
+                    "dates are written year-month-day (`2026-03-02`), times hours:minutes (`10:00`)"
+                        .to_string(),
+                ),
+        );
     }
 }
 

@@ -12,6 +12,10 @@ fn phrase(rule: Rule) -> Option<&'static str> {
     use Rule::*;
     Some(match rule {
         EOI => "the end of the file",
+        lbrace => "`{`",
+        rbrace => "`}`",
+        assign => "`=`",
+        colon => "`:`",
         pipeline => "`pipeline`",
         calendar => "`calendar`",
         role => "`role`",
@@ -155,6 +159,11 @@ fn one_of(items: &[&str]) -> String {
     }
 }
 
+/// Whether the parser would have taken a `}` where it stopped.
+fn message_wants_brace(variant: &ErrorVariant<Rule>) -> bool {
+    matches!(variant, ErrorVariant::ParsingError { positives, .. } if positives.contains(&Rule::rbrace))
+}
+
 /// Converts a pest error into a syntax diagnostic at the place it happened.
 pub(super) fn to_diagnostic(err: &Error<Rule>, text: &str) -> Diagnostic {
     let pos = match err.location {
@@ -178,6 +187,9 @@ pub(super) fn to_diagnostic(err: &Error<Rule>, text: &str) -> Diagnostic {
                     wanted.push(p);
                 }
             }
+            if wanted.len() > 1 {
+                wanted.retain(|w| *w != "the end of the file");
+            }
             if wanted.is_empty() {
                 format!("unexpected {found}")
             } else {
@@ -190,7 +202,11 @@ pub(super) fn to_diagnostic(err: &Error<Rule>, text: &str) -> Diagnostic {
         }
     };
     let mut diag = Diagnostic::error(codes::SYNTAX, span, message).with_label("here");
-    if found == "the end of the file" {
+    let at_item_start = super::starts_item(text.get(pos..).unwrap_or(""))
+        && (pos == 0 || text[..pos].ends_with('\n'));
+    if at_item_start && message_wants_brace(&err.variant) {
+        diag = diag.with_help("a `}` may be missing before this line".to_string());
+    } else if found == "the end of the file" {
         diag = diag.with_help("a `{`, `(` or `\"` may have been left open".to_string());
     } else if text.get(pos..).is_some_and(|r| r.starts_with('\n'))
         && err.line().matches('"').count() % 2 == 1

@@ -105,7 +105,7 @@ const ITEM_STARTS: &[&str] = &[
     "alert ",
 ];
 
-fn starts_item(line: &str) -> bool {
+pub(super) fn starts_item(line: &str) -> bool {
     ITEM_STARTS.iter().any(|k| line.starts_with(k))
 }
 
@@ -115,6 +115,13 @@ fn blank_item_at(text: &str, at: usize) -> Option<String> {
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(text.match_indices('\n').map(|(i, _)| i + 1))
         .collect();
+    // An error right at the start of an item usually means the item before it is unfinished
+    // (a missing `}`): blank that one.
+    let at = if line_starts.contains(&at) && starts_item(&text[at..]) {
+        at.checked_sub(1)?
+    } else {
+        at
+    };
     let item_start = line_starts
         .iter()
         .rev()
