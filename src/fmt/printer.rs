@@ -39,7 +39,7 @@ impl<'a> Printer<'a> {
     /// A blank line, if the source had one between the last thing written and `pos`.
     fn blank_before(&mut self, pos: usize) {
         let Some(end) = self.last_end else { return };
-        if self.after_open || pos <= end {
+        if self.after_open || pos <= end || self.out.ends_with("\n\n") {
             return;
         }
         let gap = self.src.get(end..pos).unwrap_or("");
@@ -75,7 +75,9 @@ impl<'a> Printer<'a> {
     fn trailing(&mut self, pos: usize) {
         let Some(c) = self.comments.get(self.next) else { return };
         let Some(gap) = self.src.get(pos..c.span.start) else { return };
-        if c.span.start >= pos && !gap.contains('\n') {
+        // Only blanks (and separators) may stand between the node and its comment.
+        let only_blanks = gap.chars().all(|ch| ch == ' ' || ch == '\t' || ch == ';' || ch == ',');
+        if c.span.start >= pos && only_blanks {
             // Replace the newline just written with the comment.
             self.out.pop();
             self.out.push_str("  ");
@@ -108,7 +110,11 @@ impl<'a> Printer<'a> {
         // A comment after `{` on the header's line stays there.
         let header_end = self.src.get(span.start..).and_then(|r| r.find('{')).map(|i| span.start + i + 1);
         self.last_end = Some(span.start);
-        if let Some(end) = header_end.filter(|&e| e <= span.end) {
+        // ...unless the whole block sits on one line: then the comment follows its `}`.
+        let block_spans_lines = |c: &Comment| self.src.get(c.span.end..span.end).is_some_and(|r| r.contains('\n'));
+        if let Some(end) = header_end.filter(|&e| e <= span.end)
+            && self.comments.get(self.next).is_some_and(block_spans_lines)
+        {
             self.trailing(end);
         }
         self.after_open = true;

@@ -68,6 +68,7 @@ fn span(pair: &Pair<'_, Rule>) -> Span {
     let comments: Vec<(usize, usize)> = pair
         .clone()
         .into_inner()
+        .flatten()
         .filter(|p| p.as_rule() == Rule::COMMENT)
         .map(|p| (p.as_span().start(), p.as_span().end()))
         .collect();
