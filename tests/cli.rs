@@ -1,0 +1,171 @@
+//! The `dealflow` binary as an analyst runs it: exit codes, what is printed, files left intact.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn dealflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A scratch directory of this test's own, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("dealflow-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn the_reference_pipelines_check_clean() {
+    for file in ["rules/web-studio.flow", "rules/kitchen-workshop.flow"] {
+        let out = dealflow(&["check", file]);
+        assert!(out.status.success(), "{file}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("no problems found"), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn check_exits_1_on_errors_and_shows_place_line_caret_and_help() {
+    let out = dealflow(&["check", "tests/ui/unknown_stage.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("tests/ui/unknown_stage.flow:42:6"), "{err}");
+    assert!(err.contains("-> biling on called"), "{err}");
+    assert!(err.contains("did you mean `billing`?"), "{err}");
+    assert!(err.contains("E0101"), "{err}");
+}
+
+#[test]
+fn warnings_alone_exit_0_unless_denied() {
+    assert_eq!(dealflow(&["check", "tests/ui/unreachable_stage.flow"]).status.code(), Some(0));
+    let denied = dealflow(&["check", "--deny-warnings", "tests/ui/unreachable_stage.flow"]);
+    assert_eq!(denied.status.code(), Some(1));
+}
+
+#[test]
+fn check_reports_every_file_and_fails_if_any_fails() {
+    let out = dealflow(&["check", "rules/web-studio.flow", "tests/ui/unknown_role.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("rules/web-studio.flow: no problems found"), "{err}");
+    assert!(err.contains("tests/ui/unknown_role.flow: 1 error"), "{err}");
+}
+
+#[test]
+fn check_json_is_one_document_per_file_with_positions() {
+    let out = dealflow(&["check", "--format", "json", "tests/ui/unknown_role.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(v["errors"], 1);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "E0103");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["line"], 40);
+    assert_eq!(d["column"], 36);
+    assert_eq!(d["help"], "did you mean `sales`?");
+}
+
+#[test]
+fn a_missing_file_is_exit_2_with_a_plain_message() {
+    let out = dealflow(&["check", "no/such/file.flow"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read `no/such/file.flow`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn fmt_rewrites_in_place_and_check_mode_changes_nothing() {
+    let dir = Scratch::new("fmt");
+    let messy = "pipeline p \"P\" { timezone \"UTC\" }\nstage a \"A\" {   -> b on go }\nstage b \"B\" final\nevent go\n";
+    let path = dir.file("messy.flow", messy);
+    let p = path.to_str().unwrap();
+
+    let check = dealflow(&["fmt", "--check", p]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(text(&check.stderr).contains("not in the canonical layout"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), messy, "--check must not write");
+
+    let fmt = dealflow(&["fmt", p]);
+    assert!(fmt.status.success(), "{}", text(&fmt.stderr));
+    let formatted = std::fs::read_to_string(&path).unwrap();
+    assert!(formatted.contains("stage a \"A\" {\n  -> b on go\n}\n"), "{formatted}");
+    assert_eq!(dealflow(&["fmt", "--check", p]).status.code(), Some(0));
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+    assert_eq!(leftovers.len(), 1);
+}
+
+#[test]
+fn fmt_refuses_a_broken_file_and_leaves_it_untouched() {
+    let dir = Scratch::new("fmt-broken");
+    let broken = "pipeline p \"P\" {\nstage a \"A\" final\n";
+    let path = dir.file("broken.flow", broken);
+    let out = dealflow(&["fmt", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not formatted"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
+}
+
+#[test]
+fn graph_draws_splits_joins_phases_and_labels() {
+    let mermaid = dealflow(&["graph", "rules/web-studio.flow"]);
+    assert!(mermaid.status.success());
+    let m = text(&mermaid.stdout);
+    assert!(m.starts_with("flowchart LR"), "{m}");
+    assert!(m.contains("subgraph s_phase_presale[\"Пресейл\"]"), "{m}");
+    assert!(m.contains("s_lead -->|\"call_done\"| s_meeting"), "{m}");
+    assert!(m.contains("s_contract -.->|\"spawn deal\"| s_fork1"), "{m}");
+    assert!(m.contains("s_fork1 --> s_billing") && m.contains("s_fork1 --> s_prepayment"), "{m}");
+    assert!(m.contains("class s_closed join"), "{m}");
+
+    let dot = dealflow(&["graph", "--format", "dot", "rules/kitchen-workshop.flow"]);
+    assert!(dot.status.success());
+    let d = text(&dot.stdout);
+    assert!(d.starts_with("digraph pipeline {"), "{d}");
+    assert!(d.contains("subgraph \"cluster_money\""), "{d}");
+    assert!(d.contains("\"deposit\" -> \"fork1\" [label=\"deposit_paid\"]"), "{d}");
+    assert!(d.contains("\"fork1\" -> \"production\"") && d.contains("\"fork1\" -> \"balance\""), "{d}");
+    assert!(d.contains("\"balance\" -> \"done\" [label=\"skip when price is set and deposit >= price\", style=dotted]"), "{d}");
+    assert!(d.contains("\"quote\" -> \"lost\" [label=\"quote_declined\"]"), "{d}");
+}
+
+#[test]
+fn graph_writes_to_a_file_when_asked() {
+    let dir = Scratch::new("graph");
+    let out_path = dir.0.join("web.dot");
+    let out = dealflow(&["graph", "--format", "dot", "-o", out_path.to_str().unwrap(), "rules/web-studio.flow"]);
+    assert!(out.status.success());
+    assert!(std::fs::read_to_string(out_path).unwrap().contains("\"paid\" -> \"closed\""));
+}
+
+#[test]
+fn help_names_every_subcommand() {
+    let out = dealflow(&["--help"]);
+    let help = text(&out.stdout);
+    for cmd in ["check", "fmt", "graph"] {
+        assert!(help.contains(cmd), "{help}");
+    }
+}
