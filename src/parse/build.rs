@@ -444,6 +444,28 @@ impl Builder {
     }
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
+        let sp = span(&pair);
+        let operators = pair.clone().into_inner().filter(|p| is_operator(p.as_rule())).count();
+        if operators > MAX_OPERATORS {
+            return self.too_complex(sp, format!("this expression has {operators} operators; at most {MAX_OPERATORS} are allowed"));
+        }
+        let e = self.pratt(pair);
+        if depth(&e) > MAX_EXPR_DEPTH {
+            return self.too_complex(sp, format!("this expression is nested more than {MAX_EXPR_DEPTH} levels deep"));
+        }
+        e
+    }
+
+    fn too_complex(&mut self, span: Span, message: String) -> Expr {
+        self.diags.push(
+            Diagnostic::error(codes::TOO_DEEP, span, message)
+                .with_label("too complex")
+                .with_help("split it: set a field to part of it first, then use that field".to_string()),
+        );
+        Expr { kind: ExprKind::Lit(Literal::Bool(false)), span }
+    }
+
+    fn pratt(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let items = pair.into_inner().filter(|p| p.as_rule() != Rule::COMMENT);
         PRATT
             .map_primary(|p| self.primary(p))
@@ -600,6 +622,41 @@ impl Builder {
                 ),
         );
     }
+}
+
+/// Operators in one expression (not counting those inside brackets).
+const MAX_OPERATORS: usize = 100;
+/// Depth of one expression tree; deeper ones are refused before anything walks them.
+const MAX_EXPR_DEPTH: usize = 100;
+
+fn is_operator(rule: Rule) -> bool {
+    use Rule::*;
+    matches!(rule, or_op | and_op | eq | ne | le | ge | lt | gt | add | sub | mul | div | not_op | neg | is_set | is_not_set)
+}
+
+/// The depth of an expression tree, measured without recursion.
+fn depth(e: &Expr) -> usize {
+    let mut max = 0;
+    let mut todo = vec![(e, 1usize)];
+    while let Some((e, d)) = todo.pop() {
+        max = max.max(d);
+        match &e.kind {
+            ExprKind::Member(x, _) | ExprKind::Unary(_, x) | ExprKind::IsSet(x, _) | ExprKind::Paren(x) => {
+                todo.push((x, d + 1))
+            }
+            ExprKind::Binary(_, l, r) => {
+                todo.push((l, d + 1));
+                todo.push((r, d + 1));
+            }
+            ExprKind::Call(_, args) => todo.extend(args.iter().map(|a| (a, d + 1))),
+            ExprKind::Str(s) => todo.extend(s.parts.iter().filter_map(|p| match p {
+                StrPart::Interp(x) => Some((x, d + 1)),
+                StrPart::Text(_) => None,
+            })),
+            ExprKind::Lit(_) | ExprKind::Name(_) | ExprKind::InStage(_) => {}
+        }
+    }
+    max
 }
 
 fn is_keyword(p: &Pair<'_, Rule>) -> bool {

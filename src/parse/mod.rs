@@ -12,7 +12,7 @@ use crate::diag::{Diagnostic, codes};
 use grammar::{PipelineParser, Rule};
 
 /// Deepest bracket nesting accepted; real files stay under ten.
-pub const MAX_NESTING: usize = 64;
+pub const MAX_NESTING: usize = 32;
 /// Syntax errors reported before giving up on a file.
 const MAX_SYNTAX_ERRORS: usize = 20;
 
