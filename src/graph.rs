@@ -69,7 +69,8 @@ fn model(file: &File) -> Model {
     for item in &file.items {
         match item {
             Item::Stage(s) => {
-                m.stages.push((s.id.name.clone(), title(&s.title), s.join, s.is_final));
+                m.stages
+                    .push((s.id.name.clone(), title(&s.title), s.join, s.is_final));
                 let from = s.id.name.clone();
                 let mut first_target: Option<String> = None;
                 for t in s.transitions() {
@@ -98,7 +99,13 @@ fn model(file: &File) -> Model {
                     }
                 });
                 for targets in spawns {
-                    fork_edges(&mut m, &from, &targets, "spawn deal".into(), EdgeKind::Spawn);
+                    fork_edges(
+                        &mut m,
+                        &from,
+                        &targets,
+                        "spawn deal".into(),
+                        EdgeKind::Spawn,
+                    );
                 }
             }
             Item::Phase(p) => m.phases.push((
@@ -115,14 +122,29 @@ fn model(file: &File) -> Model {
 /// One edge per target; several targets go through a fork point so the split is visible.
 fn fork_edges(m: &mut Model, from: &str, targets: &[Ident], label: String, kind: EdgeKind) {
     if targets.len() == 1 {
-        m.edges.push(Edge { from: from.into(), to: targets[0].name.clone(), label, kind });
+        m.edges.push(Edge {
+            from: from.into(),
+            to: targets[0].name.clone(),
+            label,
+            kind,
+        });
         return;
     }
     let fork = format!("fork{}", m.forks.len() + 1);
     m.forks.push(fork.clone());
-    m.edges.push(Edge { from: from.into(), to: fork.clone(), label, kind });
+    m.edges.push(Edge {
+        from: from.into(),
+        to: fork.clone(),
+        label,
+        kind,
+    });
     for t in targets {
-        m.edges.push(Edge { from: fork.clone(), to: t.name.clone(), label: String::new(), kind: EdgeKind::Transition });
+        m.edges.push(Edge {
+            from: fork.clone(),
+            to: t.name.clone(),
+            label: String::new(),
+            kind: EdgeKind::Transition,
+        });
     }
 }
 
@@ -154,18 +176,24 @@ fn mermaid_text(s: &str) -> String {
 
 fn mermaid(m: &Model) -> String {
     let mut out = String::from("flowchart LR\n");
-    let node = |out: &mut String, indent: &str, (id, title, join, fin): &(String, String, bool, bool)| {
-        let label = mermaid_text(title);
-        let mid = mermaid_id(id);
-        let _ = match (join, fin) {
-            (true, _) => writeln!(out, "{indent}{mid}[[\"{label} ⧖ join\"]]"),
-            (false, true) => writeln!(out, "{indent}{mid}([\"{label}\"])"),
-            _ => writeln!(out, "{indent}{mid}[\"{label}\"]"),
+    let node =
+        |out: &mut String, indent: &str, (id, title, join, fin): &(String, String, bool, bool)| {
+            let label = mermaid_text(title);
+            let mid = mermaid_id(id);
+            let _ = match (join, fin) {
+                (true, _) => writeln!(out, "{indent}{mid}[[\"{label} ⧖ join\"]]"),
+                (false, true) => writeln!(out, "{indent}{mid}([\"{label}\"])"),
+                _ => writeln!(out, "{indent}{mid}[\"{label}\"]"),
+            };
         };
-    };
     let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
     for (pid, ptitle, stages) in &m.phases {
-        let _ = writeln!(out, "  subgraph {}[\"{}\"]", mermaid_id(&format!("phase_{pid}")), mermaid_text(ptitle));
+        let _ = writeln!(
+            out,
+            "  subgraph {}[\"{}\"]",
+            mermaid_id(&format!("phase_{pid}")),
+            mermaid_text(ptitle)
+        );
         for s in stages {
             if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
                 node(&mut out, "    ", st);
@@ -202,12 +230,18 @@ fn mermaid(m: &Model) -> String {
 }
 
 fn dot_text(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn dot(m: &Model) -> String {
-    let mut out = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n");
-    let node = |out: &mut String, indent: &str, (id, title, join, fin): &(String, String, bool, bool)| {
+    let mut out = String::from(
+        "digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"sans-serif\"];\n  edge [fontname=\"sans-serif\", fontsize=10];\n",
+    );
+    let node = |out: &mut String,
+                indent: &str,
+                (id, title, join, fin): &(String, String, bool, bool)| {
         let mut attrs = format!("label=\"{}\\n({})\"", dot_text(title), dot_text(id));
         if *join {
             attrs.push_str(", shape=box, style=\"rounded,bold\", peripheries=2, xlabel=\"join\"");
@@ -218,7 +252,12 @@ fn dot(m: &Model) -> String {
     };
     let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
     for (pid, ptitle, stages) in &m.phases {
-        let _ = writeln!(out, "  subgraph \"cluster_{}\" {{\n    label=\"{}\";\n    style=dashed;", dot_text(pid), dot_text(ptitle));
+        let _ = writeln!(
+            out,
+            "  subgraph \"cluster_{}\" {{\n    label=\"{}\";\n    style=dashed;",
+            dot_text(pid),
+            dot_text(ptitle)
+        );
         for s in stages {
             if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
                 node(&mut out, "    ", st);
@@ -242,8 +281,17 @@ fn dot(m: &Model) -> String {
             EdgeKind::Skip => attrs.push("style=dotted".into()),
             EdgeKind::Transition => {}
         }
-        let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
-        let _ = writeln!(out, "  \"{}\" -> \"{}\"{attrs};", dot_text(&e.from), dot_text(&e.to));
+        let attrs = if attrs.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", attrs.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "  \"{}\" -> \"{}\"{attrs};",
+            dot_text(&e.from),
+            dot_text(&e.to)
+        );
     }
     out.push_str("}\n");
     out

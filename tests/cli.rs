@@ -44,7 +44,11 @@ fn the_reference_pipelines_check_clean() {
     for file in ["rules/web-studio.flow", "rules/kitchen-workshop.flow"] {
         let out = dealflow(&["check", file]);
         assert!(out.status.success(), "{file}: {}", text(&out.stderr));
-        assert!(text(&out.stderr).contains("no problems found"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("no problems found"),
+            "{}",
+            text(&out.stderr)
+        );
     }
 }
 
@@ -61,17 +65,33 @@ fn check_exits_1_on_errors_and_shows_place_line_caret_and_help() {
 
 #[test]
 fn warnings_alone_exit_0_unless_denied() {
-    assert_eq!(dealflow(&["check", "tests/ui/unreachable_stage.flow"]).status.code(), Some(0));
-    let denied = dealflow(&["check", "--deny-warnings", "tests/ui/unreachable_stage.flow"]);
+    assert_eq!(
+        dealflow(&["check", "tests/ui/unreachable_stage.flow"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let denied = dealflow(&[
+        "check",
+        "--deny-warnings",
+        "tests/ui/unreachable_stage.flow",
+    ]);
     assert_eq!(denied.status.code(), Some(1));
 }
 
 #[test]
 fn check_reports_every_file_and_fails_if_any_fails() {
-    let out = dealflow(&["check", "rules/web-studio.flow", "tests/ui/unknown_role.flow"]);
+    let out = dealflow(&[
+        "check",
+        "rules/web-studio.flow",
+        "tests/ui/unknown_role.flow",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("rules/web-studio.flow: no problems found"), "{err}");
+    assert!(
+        err.contains("rules/web-studio.flow: no problems found"),
+        "{err}"
+    );
     assert!(err.contains("tests/ui/unknown_role.flow: 1 error"), "{err}");
 }
 
@@ -93,7 +113,11 @@ fn check_json_is_one_document_per_file_with_positions() {
 fn a_missing_file_is_exit_2_with_a_plain_message() {
     let out = dealflow(&["check", "no/such/file.flow"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("cannot read `no/such/file.flow`"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot read `no/such/file.flow`"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -106,12 +130,19 @@ fn fmt_rewrites_in_place_and_check_mode_changes_nothing() {
     let check = dealflow(&["fmt", "--check", p]);
     assert_eq!(check.status.code(), Some(1));
     assert!(text(&check.stderr).contains("not in the canonical layout"));
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), messy, "--check must not write");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        messy,
+        "--check must not write"
+    );
 
     let fmt = dealflow(&["fmt", p]);
     assert!(fmt.status.success(), "{}", text(&fmt.stderr));
     let formatted = std::fs::read_to_string(&path).unwrap();
-    assert!(formatted.contains("stage a \"A\" {\n  -> b on go\n}\n"), "{formatted}");
+    assert!(
+        formatted.contains("stage a \"A\" {\n  -> b on go\n}\n"),
+        "{formatted}"
+    );
     assert_eq!(dealflow(&["fmt", "--check", p]).status.code(), Some(0));
     // No temporary file is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
@@ -125,7 +156,11 @@ fn fmt_refuses_a_broken_file_and_leaves_it_untouched() {
     let path = dir.file("broken.flow", broken);
     let out = dealflow(&["fmt", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("not formatted"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not formatted"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), broken);
 }
 
@@ -138,7 +173,10 @@ fn graph_draws_splits_joins_phases_and_labels() {
     assert!(m.contains("subgraph s_phase_presale[\"Пресейл\"]"), "{m}");
     assert!(m.contains("s_lead -->|\"call_done\"| s_meeting"), "{m}");
     assert!(m.contains("s_contract -.->|\"spawn deal\"| s_fork1"), "{m}");
-    assert!(m.contains("s_fork1 --> s_billing") && m.contains("s_fork1 --> s_prepayment"), "{m}");
+    assert!(
+        m.contains("s_fork1 --> s_billing") && m.contains("s_fork1 --> s_prepayment"),
+        "{m}"
+    );
     assert!(m.contains("class s_closed join"), "{m}");
 
     let dot = dealflow(&["graph", "--format", "dot", "rules/kitchen-workshop.flow"]);
@@ -146,19 +184,39 @@ fn graph_draws_splits_joins_phases_and_labels() {
     let d = text(&dot.stdout);
     assert!(d.starts_with("digraph pipeline {"), "{d}");
     assert!(d.contains("subgraph \"cluster_money\""), "{d}");
-    assert!(d.contains("\"deposit\" -> \"fork1\" [label=\"deposit_paid\"]"), "{d}");
-    assert!(d.contains("\"fork1\" -> \"production\"") && d.contains("\"fork1\" -> \"balance\""), "{d}");
+    assert!(
+        d.contains("\"deposit\" -> \"fork1\" [label=\"deposit_paid\"]"),
+        "{d}"
+    );
+    assert!(
+        d.contains("\"fork1\" -> \"production\"") && d.contains("\"fork1\" -> \"balance\""),
+        "{d}"
+    );
     assert!(d.contains("\"balance\" -> \"done\" [label=\"skip when price is set and deposit >= price\", style=dotted]"), "{d}");
-    assert!(d.contains("\"quote\" -> \"lost\" [label=\"quote_declined\"]"), "{d}");
+    assert!(
+        d.contains("\"quote\" -> \"lost\" [label=\"quote_declined\"]"),
+        "{d}"
+    );
 }
 
 #[test]
 fn graph_writes_to_a_file_when_asked() {
     let dir = Scratch::new("graph");
     let out_path = dir.0.join("web.dot");
-    let out = dealflow(&["graph", "--format", "dot", "-o", out_path.to_str().unwrap(), "rules/web-studio.flow"]);
+    let out = dealflow(&[
+        "graph",
+        "--format",
+        "dot",
+        "-o",
+        out_path.to_str().unwrap(),
+        "rules/web-studio.flow",
+    ]);
     assert!(out.status.success());
-    assert!(std::fs::read_to_string(out_path).unwrap().contains("\"paid\" -> \"closed\""));
+    assert!(
+        std::fs::read_to_string(out_path)
+            .unwrap()
+            .contains("\"paid\" -> \"closed\"")
+    );
 }
 
 #[test]
@@ -167,5 +225,13 @@ fn help_names_every_subcommand() {
     let help = text(&out.stdout);
     for cmd in ["check", "fmt", "graph"] {
         assert!(help.contains(cmd), "{help}");
+    }
+}
+
+#[test]
+fn the_language_reference_explains_every_code() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LANGUAGE.md")).unwrap();
+    for code in dealflow::diag::codes::ALL {
+        assert!(doc.contains(&format!("| {} |", code.id)), "LANGUAGE.md does not explain {}", code.id);
     }
 }

@@ -9,15 +9,99 @@ const KITCHEN: &str = include_str!("../rules/kitchen-workshop.flow");
 
 /// Pieces of the language, so that random input gets past the first token often.
 const TOKENS: &[&str] = &[
-    "pipeline", "stage", "event", "fields", "role", "template", "calendar", "phase", "alert",
-    "on", "enter", "exit", "after", "at", "end", "of", "when", "->", "&", "join", "final",
-    "require", "skip", "set", "notify", "via", "with", "task", "to", "due", "estimate", "group",
-    "spawn", "deal", "for", "each", "in", "is", "not", "and", "or", "{", "}", "(", ")", ",", ";",
-    "=", "==", "<", ">=", "+", "-", "*", "/", ".", ":", "\"text\"", "\"{{x}}\"", "\"\"\"a\n\"\"\"",
-    "x", "amount", "lead", "paid", "15m", "2 workdays", "3d", "10:00", "2026-03-02",
-    "2026-03-02T10:00", "12.5", "7", "true", "#c\n", "\n", " ", "list", "sms", "email", "subject",
-    "body", "attach", "workweek", "hours", "holidays", "mon..fri", "timezone", "script", "hook",
-    "required", "default", "Лид", "é",
+    "pipeline",
+    "stage",
+    "event",
+    "fields",
+    "role",
+    "template",
+    "calendar",
+    "phase",
+    "alert",
+    "on",
+    "enter",
+    "exit",
+    "after",
+    "at",
+    "end",
+    "of",
+    "when",
+    "->",
+    "&",
+    "join",
+    "final",
+    "require",
+    "skip",
+    "set",
+    "notify",
+    "via",
+    "with",
+    "task",
+    "to",
+    "due",
+    "estimate",
+    "group",
+    "spawn",
+    "deal",
+    "for",
+    "each",
+    "in",
+    "is",
+    "not",
+    "and",
+    "or",
+    "{",
+    "}",
+    "(",
+    ")",
+    ",",
+    ";",
+    "=",
+    "==",
+    "<",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    ".",
+    ":",
+    "\"text\"",
+    "\"{{x}}\"",
+    "\"\"\"a\n\"\"\"",
+    "x",
+    "amount",
+    "lead",
+    "paid",
+    "15m",
+    "2 workdays",
+    "3d",
+    "10:00",
+    "2026-03-02",
+    "2026-03-02T10:00",
+    "12.5",
+    "7",
+    "true",
+    "#c\n",
+    "\n",
+    " ",
+    "list",
+    "sms",
+    "email",
+    "subject",
+    "body",
+    "attach",
+    "workweek",
+    "hours",
+    "holidays",
+    "mon..fri",
+    "timezone",
+    "script",
+    "hook",
+    "required",
+    "default",
+    "Лид",
+    "é",
 ];
 
 fn analyze(text: &str) -> dealflow::Analysis {
@@ -35,9 +119,20 @@ fn round_trips(text: &str) {
     }
     let once = dealflow::fmt::format(&parsed.file, text);
     let again = dealflow::parse::parse(&once);
-    assert!(again.diagnostics.is_empty(), "formatted text does not parse:\n{once}\n{:?}", again.diagnostics);
-    assert_eq!(parsed.file, again.file, "formatting changed the meaning of:\n{text}\n---\n{once}");
-    assert_eq!(dealflow::fmt::format(&again.file, &once), once, "not idempotent:\n{text}");
+    assert!(
+        again.diagnostics.is_empty(),
+        "formatted text does not parse:\n{once}\n{:?}",
+        again.diagnostics
+    );
+    assert_eq!(
+        parsed.file, again.file,
+        "formatting changed the meaning of:\n{text}\n---\n{once}"
+    );
+    assert_eq!(
+        dealflow::fmt::format(&again.file, &once),
+        once,
+        "not idempotent:\n{text}"
+    );
 }
 
 fn mutate(base: &str, edits: &[(usize, usize, u8)]) -> String {
@@ -96,13 +191,28 @@ proptest! {
 
 #[test]
 fn hostile_files_are_refused_with_a_diagnostic() {
-    let deep_parens = format!("alert a \"A\" when {}x{}", "(".repeat(5000), ")".repeat(5000));
+    let deep_parens = format!(
+        "alert a \"A\" when {}x{}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     let deep_braces = format!("stage s \"S\" {}", "{".repeat(100_000));
     let long_chain = format!("alert a \"A\" when {}", vec!["x"; 20_000].join(" + "));
     let many_nots = format!("alert a \"A\" when {}x", "not ".repeat(10_000));
-    let nested_strings = format!("template t {{ sms {}x{} }}", "\"{{".repeat(3000), "}}\"".repeat(3000));
+    let nested_strings = format!(
+        "template t {{ sms {}x{} }}",
+        "\"{{".repeat(3000),
+        "}}\"".repeat(3000)
+    );
     let huge_number = "fields { n: int default 99999999999999999999999999 }".to_string();
-    for text in [deep_parens, deep_braces, long_chain, many_nots, nested_strings, huge_number] {
+    for text in [
+        deep_parens,
+        deep_braces,
+        long_chain,
+        many_nots,
+        nested_strings,
+        huge_number,
+    ] {
         let a = analyze(&text);
         assert!(a.has_errors(), "accepted: {}", &text[..80.min(text.len())]);
     }
@@ -112,9 +222,22 @@ fn hostile_files_are_refused_with_a_diagnostic() {
 fn a_big_honest_file_is_read_whole() {
     let mut text = String::from(REFERENCE);
     for i in 0..2_000 {
-        text.push_str(&format!("stage extra{i} \"Extra {i}\" {{\n  -> lost on lost\n}}\n"));
+        text.push_str(&format!(
+            "stage extra{i} \"Extra {i}\" {{\n  -> lost on lost\n}}\n"
+        ));
     }
     let a = analyze(&text);
-    assert!(!a.has_errors(), "{:?}", a.diagnostics.iter().find(|d| d.is_error()));
-    assert_eq!(a.file.items.iter().filter(|i| matches!(i, dealflow::ast::Item::Stage(_))).count(), 2_011);
+    assert!(
+        !a.has_errors(),
+        "{:?}",
+        a.diagnostics.iter().find(|d| d.is_error())
+    );
+    assert_eq!(
+        a.file
+            .items
+            .iter()
+            .filter(|i| matches!(i, dealflow::ast::Item::Stage(_)))
+            .count(),
+        2_011
+    );
 }

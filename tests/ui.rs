@@ -32,7 +32,11 @@ fn each_mistake_is_reported_as_the_analyst_would_read_it() {
             analysis.diagnostics.iter().any(|d| d.code.id == code),
             "{}: expected a diagnostic {code}, got {:?}",
             path.display(),
-            analysis.diagnostics.iter().map(|d| d.code.id).collect::<Vec<_>>()
+            analysis
+                .diagnostics
+                .iter()
+                .map(|d| d.code.id)
+                .collect::<Vec<_>>()
         );
         let name = format!("ui/{}", path.file_name().unwrap().to_string_lossy());
         let source = SourceFile::new(name, text);
@@ -49,7 +53,8 @@ fn each_mistake_is_reported_as_the_analyst_would_read_it() {
 fn the_corpus_is_large_enough_and_covers_every_code() {
     let mut files = 0;
     let mut seen = std::collections::HashSet::new();
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")).unwrap() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")).unwrap()
+    {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "flow") {
             files += 1;

@@ -32,7 +32,11 @@ pub struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// Inside a stage, with no event.
     pub fn stage() -> Self {
-        Scope { event: EventCtx::None, vars: Vec::new(), constant: false }
+        Scope {
+            event: EventCtx::None,
+            vars: Vec::new(),
+            constant: false,
+        }
     }
     /// An alert's condition.
     pub fn alert() -> Self {
@@ -40,19 +44,31 @@ impl<'a> Scope<'a> {
     }
     /// A template's texts.
     pub fn template() -> Self {
-        Scope { event: EventCtx::Any, ..Self::stage() }
+        Scope {
+            event: EventCtx::Any,
+            ..Self::stage()
+        }
     }
     /// A block that handles `decl`.
     pub fn event(decl: &'a EventDecl) -> Self {
-        Scope { event: EventCtx::Decl(decl), ..Self::stage() }
+        Scope {
+            event: EventCtx::Decl(decl),
+            ..Self::stage()
+        }
     }
     /// A block that handles an event that does not exist.
     pub fn unknown_event() -> Self {
-        Scope { event: EventCtx::Unknown, ..Self::stage() }
+        Scope {
+            event: EventCtx::Unknown,
+            ..Self::stage()
+        }
     }
     /// A field's default value.
     pub fn constant() -> Self {
-        Scope { constant: true, ..Self::stage() }
+        Scope {
+            constant: true,
+            ..Self::stage()
+        }
     }
     /// This scope with a `for each` variable added.
     pub fn with_var(&self, name: &str, ty: Ty) -> Self {
@@ -92,8 +108,12 @@ pub(super) fn type_of<'a>(cx: &mut Checker<'a>, e: &Expr, scope: &Scope<'a>) -> 
                 t
             } else {
                 cx.push(
-                    Diagnostic::error(codes::BAD_OPERANDS, e.span, format!("`-` cannot be put before {t}"))
-                        .with_label(format!("this is {t}")),
+                    Diagnostic::error(
+                        codes::BAD_OPERANDS,
+                        e.span,
+                        format!("`-` cannot be put before {t}"),
+                    )
+                    .with_label(format!("this is {t}")),
                 );
                 Ty::Unknown
             }
@@ -121,9 +141,13 @@ fn literal(cx: &mut Checker<'_>, l: &Literal, span: Span) -> Ty {
                     .or_else(|| did_you_mean(unit, UNITS.iter().copied()))
                     .unwrap_or_else(|| "durations are written `15m`, `2h`, `3d`, `1w`, `1 workday` or `4 workhours`".into());
                 cx.push(
-                    Diagnostic::error(codes::UNKNOWN_UNIT, span, format!("`{unit}` is not a unit of time"))
-                        .with_label("unknown unit")
-                        .with_help(help),
+                    Diagnostic::error(
+                        codes::UNKNOWN_UNIT,
+                        span,
+                        format!("`{unit}` is not a unit of time"),
+                    )
+                    .with_label("unknown unit")
+                    .with_help(help),
                 );
                 Ty::Unknown
             }
@@ -159,14 +183,24 @@ fn name<'a>(cx: &mut Checker<'a>, id: &Ident, scope: &Scope<'a>) -> Ty {
         "deal" => return Ty::Deal,
         "event" => {
             cx.push(
-                Diagnostic::error(codes::UNKNOWN_NAME, id.span, "`event` needs the name of a value it carries")
-                    .with_help("write `event.NAME`, e.g. `event.contracts`".to_string()),
+                Diagnostic::error(
+                    codes::UNKNOWN_NAME,
+                    id.span,
+                    "`event` needs the name of a value it carries",
+                )
+                .with_help("write `event.NAME`, e.g. `event.contracts`".to_string()),
             );
             return Ty::Unknown;
         }
         _ => {}
     }
-    let mut names: Vec<&str> = cx.sym.fields.keys().chain(cx.sym.roles.keys()).copied().collect();
+    let mut names: Vec<&str> = cx
+        .sym
+        .fields
+        .keys()
+        .chain(cx.sym.roles.keys())
+        .copied()
+        .collect();
     names.extend(BUILTIN_VALUES);
     names.extend(scope.vars.iter().map(|(v, _)| v.as_str()));
     let stage_hint = cx
@@ -175,9 +209,17 @@ fn name<'a>(cx: &mut Checker<'a>, id: &Ident, scope: &Scope<'a>) -> Ty {
         .contains_key(n)
         .then(|| format!("`{n}` is a stage; to ask whether the deal is there, write `in {n}`"));
     cx.push(
-        Diagnostic::error(codes::UNKNOWN_NAME, id.span, format!("`{n}` is not a field, a role or a value dealflow knows"))
-            .with_label("unknown name")
-            .with_help(stage_hint.or_else(|| did_you_mean(n, names)).unwrap_or_else(|| format!("declare it in `fields`: `{n}: text`"))),
+        Diagnostic::error(
+            codes::UNKNOWN_NAME,
+            id.span,
+            format!("`{n}` is not a field, a role or a value dealflow knows"),
+        )
+        .with_label("unknown name")
+        .with_help(
+            stage_hint
+                .or_else(|| did_you_mean(n, names))
+                .unwrap_or_else(|| format!("declare it in `fields`: `{n}: text`")),
+        ),
     );
     Ty::Unknown
 }
@@ -195,14 +237,24 @@ fn member<'a>(cx: &mut Checker<'a>, base: &Expr, m: &Ident, scope: &Scope<'a>) -
                 let names: Vec<&str> = rec.iter().map(|(k, _)| k.as_str()).collect();
                 let all = names.join(", ");
                 cx.push(
-                    Diagnostic::error(codes::UNKNOWN_MEMBER, m.span, format!("this record has no `{}`", m.name))
-                        .with_label("unknown entry")
-                        .with_help(did_you_mean(&m.name, names).unwrap_or_else(|| format!("it has: {all}"))),
+                    Diagnostic::error(
+                        codes::UNKNOWN_MEMBER,
+                        m.span,
+                        format!("this record has no `{}`", m.name),
+                    )
+                    .with_label("unknown entry")
+                    .with_help(
+                        did_you_mean(&m.name, names).unwrap_or_else(|| format!("it has: {all}")),
+                    ),
                 );
                 Ty::Unknown
             }
         },
-        Ty::Deal => cx.sym.fields.get(m.name.as_str()).map_or(Ty::Unknown, |(_, t)| t.clone()),
+        Ty::Deal => cx
+            .sym
+            .fields
+            .get(m.name.as_str())
+            .map_or(Ty::Unknown, |(_, t)| t.clone()),
         Ty::Unknown => Ty::Unknown,
         other => {
             cx.push(
@@ -217,7 +269,11 @@ fn member<'a>(cx: &mut Checker<'a>, base: &Expr, m: &Ident, scope: &Scope<'a>) -
 
 /// The type of an entry of an event declaration, if the event has it.
 fn entry_type<'a>(cx: &mut Checker<'a>, decl: &'a EventDecl, name: &str) -> Option<Ty> {
-    let entry = decl.entries.iter().flatten().find(|e| e.name.name == name)?;
+    let entry = decl
+        .entries
+        .iter()
+        .flatten()
+        .find(|e| e.name.name == name)?;
     Some(match &entry.ty {
         Some(TypeSpec::Named(t)) => Ty::from_field_type(&t.name).unwrap_or(Ty::Unknown),
         Some(TypeSpec::List(entries, _)) => Ty::List(
@@ -225,7 +281,9 @@ fn entry_type<'a>(cx: &mut Checker<'a>, decl: &'a EventDecl, name: &str) -> Opti
                 .iter()
                 .map(|e| {
                     let t = match &e.ty {
-                        Some(TypeSpec::Named(t)) => Ty::from_field_type(&t.name).unwrap_or(Ty::Unknown),
+                        Some(TypeSpec::Named(t)) => {
+                            Ty::from_field_type(&t.name).unwrap_or(Ty::Unknown)
+                        }
                         _ => Ty::Unknown,
                     };
                     (e.name.name.clone(), t)
@@ -253,25 +311,36 @@ fn event_member<'a>(cx: &mut Checker<'a>, m: &Ident, scope: &Scope<'a>) -> Ty {
             );
             Ty::Unknown
         }
-        EventCtx::Decl(decl) => match entry_type(cx, decl, &m.name) {
-            Some(t) => t,
-            None => {
-                let names: Vec<&str> = decl.entries.iter().flatten().map(|e| e.name.name.as_str()).collect();
-                let help = did_you_mean(&m.name, names.iter().copied()).unwrap_or_else(|| {
+        EventCtx::Decl(decl) => {
+            match entry_type(cx, decl, &m.name) {
+                Some(t) => t,
+                None => {
+                    let names: Vec<&str> = decl
+                        .entries
+                        .iter()
+                        .flatten()
+                        .map(|e| e.name.name.as_str())
+                        .collect();
+                    let help = did_you_mean(&m.name, names.iter().copied()).unwrap_or_else(|| {
                     if names.is_empty() {
                         format!("event `{}` carries nothing; declare it as `event {} {{ {}: text }}`", decl.id.name, decl.id.name, m.name)
                     } else {
                         format!("event `{}` carries: {}", decl.id.name, names.join(", "))
                     }
                 });
-                cx.push(
-                    Diagnostic::error(codes::UNKNOWN_PAYLOAD, m.span, format!("event `{}` carries no `{}`", decl.id.name, m.name))
+                    cx.push(
+                        Diagnostic::error(
+                            codes::UNKNOWN_PAYLOAD,
+                            m.span,
+                            format!("event `{}` carries no `{}`", decl.id.name, m.name),
+                        )
                         .with_label("not in the event")
                         .with_help(help),
-                );
-                Ty::Unknown
+                    );
+                    Ty::Unknown
+                }
             }
-        },
+        }
         EventCtx::Any => {
             let mut events: Vec<&'a EventDecl> = cx.sym.events.values().copied().collect();
             events.sort_by_key(|e| e.span.start);
@@ -280,11 +349,19 @@ fn event_member<'a>(cx: &mut Checker<'a>, m: &Ident, scope: &Scope<'a>) -> Ty {
                     return t;
                 }
             }
-            let names: Vec<&str> = events.iter().flat_map(|d| d.entries.iter().flatten()).map(|e| e.name.name.as_str()).collect();
+            let names: Vec<&str> = events
+                .iter()
+                .flat_map(|d| d.entries.iter().flatten())
+                .map(|e| e.name.name.as_str())
+                .collect();
             cx.push(
-                Diagnostic::error(codes::UNKNOWN_PAYLOAD, m.span, format!("no event carries `{}`", m.name))
-                    .with_label("not in any event")
-                    .with_help(did_you_mean(&m.name, names)),
+                Diagnostic::error(
+                    codes::UNKNOWN_PAYLOAD,
+                    m.span,
+                    format!("no event carries `{}`", m.name),
+                )
+                .with_label("not in any event")
+                .with_help(did_you_mean(&m.name, names)),
             );
             Ty::Unknown
         }
@@ -309,9 +386,18 @@ fn call<'a>(cx: &mut Checker<'a>, f: &Ident, args: &[Expr], span: Span, scope: &
     };
     if params.len() != args.len() {
         cx.push(
-            Diagnostic::error(codes::ARITY, span, format!("`{}` takes {}, but is given {}", f.name, crate::check::values(params.len()), args.len()))
-                .with_label(format!("given {}", args.len()))
-                .with_help(format!("write `{}({})`", f.name, params.join(", "))),
+            Diagnostic::error(
+                codes::ARITY,
+                span,
+                format!(
+                    "`{}` takes {}, but is given {}",
+                    f.name,
+                    crate::check::values(params.len()),
+                    args.len()
+                ),
+            )
+            .with_label(format!("given {}", args.len()))
+            .with_help(format!("write `{}({})`", f.name, params.join(", "))),
         );
         return result;
     }
@@ -335,8 +421,12 @@ fn call<'a>(cx: &mut Checker<'a>, f: &Ident, args: &[Expr], span: Span, scope: &
                 _ => "a value",
             };
             cx.push(
-                Diagnostic::error(codes::ARGUMENT_TYPE, arg.span, format!("`{}` needs {want} here, but this is {ty}", f.name))
-                    .with_label(format!("this is {ty}")),
+                Diagnostic::error(
+                    codes::ARGUMENT_TYPE,
+                    arg.span,
+                    format!("`{}` needs {want} here, but this is {ty}", f.name),
+                )
+                .with_label(format!("this is {ty}")),
             );
         }
     }
@@ -346,15 +436,29 @@ fn call<'a>(cx: &mut Checker<'a>, f: &Ident, args: &[Expr], span: Span, scope: &
         && StrftimeItems::new(&pattern).any(|i| matches!(i, Item::Error))
     {
         cx.push(
-            Diagnostic::error(codes::BAD_FORMAT, s.span, format!("`{pattern}` is not a date format"))
-                .with_label("cannot be used")
-                .with_help("use strftime codes such as `%d.%m.%Y %H:%M`; write `%%` for a percent sign".to_string()),
+            Diagnostic::error(
+                codes::BAD_FORMAT,
+                s.span,
+                format!("`{pattern}` is not a date format"),
+            )
+            .with_label("cannot be used")
+            .with_help(
+                "use strftime codes such as `%d.%m.%Y %H:%M`; write `%%` for a percent sign"
+                    .to_string(),
+            ),
         );
     }
     result
 }
 
-fn binary<'a>(cx: &mut Checker<'a>, op: BinaryOp, l: &Expr, r: &Expr, span: Span, scope: &Scope<'a>) -> Ty {
+fn binary<'a>(
+    cx: &mut Checker<'a>,
+    op: BinaryOp,
+    l: &Expr,
+    r: &Expr,
+    span: Span,
+    scope: &Scope<'a>,
+) -> Ty {
     if matches!(op, BinaryOp::And | BinaryOp::Or) {
         cx.condition(l, scope);
         cx.condition(r, scope);
@@ -391,7 +495,11 @@ fn binary<'a>(cx: &mut Checker<'a>, op: BinaryOp, l: &Expr, r: &Expr, span: Span
         _ => "divided by",
     };
     // "B cannot be added to A", "B cannot be subtracted from A", "A cannot be multiplied by B".
-    let (a, b) = if matches!(op, BinaryOp::Add | BinaryOp::Sub) { (&rt, &lt) } else { (&lt, &rt) };
+    let (a, b) = if matches!(op, BinaryOp::Add | BinaryOp::Sub) {
+        (&rt, &lt)
+    } else {
+        (&lt, &rt)
+    };
     let msg = format!("{a} cannot be {verb} {b}");
     cx.push(
         Diagnostic::error(codes::BAD_OPERANDS, span, msg)
@@ -416,19 +524,32 @@ fn arithmetic(op: BinaryOp, l: &Ty, r: &Ty) -> Option<Ty> {
     Some(match (op, l, r) {
         (Add | Sub, a, b) if a.is_number() && b.is_number() => num(a, b),
         (Add | Sub, Ty::Date, Ty::Duration { days }) => {
-            if *days { Ty::Date } else { Ty::DateTime }
+            if *days {
+                Ty::Date
+            } else {
+                Ty::DateTime
+            }
         }
         (Add, Ty::Duration { days }, Ty::Date) => {
-            if *days { Ty::Date } else { Ty::DateTime }
+            if *days {
+                Ty::Date
+            } else {
+                Ty::DateTime
+            }
         }
-        (Add | Sub, Ty::DateTime, Ty::Duration { .. }) | (Add, Ty::Duration { .. }, Ty::DateTime) => Ty::DateTime,
-        (Add | Sub, Ty::Duration { days: a }, Ty::Duration { days: b }) => Ty::Duration { days: *a && *b },
+        (Add | Sub, Ty::DateTime, Ty::Duration { .. })
+        | (Add, Ty::Duration { .. }, Ty::DateTime) => Ty::DateTime,
+        (Add | Sub, Ty::Duration { days: a }, Ty::Duration { days: b }) => {
+            Ty::Duration { days: *a && *b }
+        }
         (Sub, Ty::Date, Ty::Date) => Ty::Int,
         (Sub, Ty::DateTime, Ty::DateTime) => Ty::Duration { days: false },
         (Add, a, b) if a.is_text() && b.is_text() => Ty::Text,
         (Mul, Ty::Money, Ty::Money) => return None,
         (Mul, a, b) if a.is_number() && b.is_number() => num(a, b),
-        (Mul, Ty::Duration { days }, Ty::Int) | (Mul, Ty::Int, Ty::Duration { days }) => Ty::Duration { days: *days },
+        (Mul, Ty::Duration { days }, Ty::Int) | (Mul, Ty::Int, Ty::Duration { days }) => {
+            Ty::Duration { days: *days }
+        }
         (Div, Ty::Money, Ty::Money) => Ty::Decimal,
         (Div, Ty::Money, b) if b.is_number() => Ty::Money,
         (Div, a, b) if a.is_number() && b.is_number() && *b != Ty::Money => Ty::Decimal,
@@ -442,7 +563,8 @@ fn arithmetic_help(l: &Ty, r: &Ty) -> String {
         return "a number has no unit; add a duration instead, like `3d` or `2 workdays`".into();
     }
     if l.is_text() || r.is_text() {
-        return "text cannot take part in sums; to build a message, use `{{ }}` inside a text".into();
+        return "text cannot take part in sums; to build a message, use `{{ }}` inside a text"
+            .into();
     }
     if *l == Ty::Money && *r == Ty::Money {
         return "money can be multiplied by a number, not by money".into();

@@ -24,7 +24,12 @@ pub(super) fn check(cx: &mut Checker<'_>) {
     for s in &stages {
         let from = s.id.name.as_str();
         for t in s.transitions() {
-            let targets: Vec<&str> = t.targets.iter().map(|i| i.name.as_str()).filter(|n| known.contains(n)).collect();
+            let targets: Vec<&str> = t
+                .targets
+                .iter()
+                .map(|i| i.name.as_str())
+                .filter(|n| known.contains(n))
+                .collect();
             for &to in &targets {
                 edges.entry(from).or_default().push(to);
                 if to != from {
@@ -37,7 +42,11 @@ pub(super) fn check(cx: &mut Checker<'_>) {
         }
         visit_actions(s, &mut |a| {
             if let ActionKind::Spawn { targets, .. } = &a.kind {
-                let targets: Vec<&str> = targets.iter().map(|i| i.name.as_str()).filter(|n| known.contains(n)).collect();
+                let targets: Vec<&str> = targets
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .filter(|n| known.contains(n))
+                    .collect();
                 entered.extend(targets.iter().copied());
                 if targets.len() > 1 {
                     splits.push(Split { targets });
@@ -66,20 +75,33 @@ pub(super) fn check(cx: &mut Checker<'_>) {
         if s.is_final && !transitions.is_empty() {
             for t in &transitions {
                 cx.push(
-                    Diagnostic::warning(codes::TRANSITION_SHADOWED, t.span, format!("stage `{name}` is final, so this transition is never taken"))
-                        .with_label("never taken")
-                        .with_help("remove `final` from the stage, or remove this line".to_string()),
+                    Diagnostic::warning(
+                        codes::TRANSITION_SHADOWED,
+                        t.span,
+                        format!("stage `{name}` is final, so this transition is never taken"),
+                    )
+                    .with_label("never taken")
+                    .with_help("remove `final` from the stage, or remove this line".to_string()),
                 );
             }
         }
-        let skip = s.lines().iter().find(|l| matches!(l.kind, StageLineKind::Skip(_)));
+        let skip = s
+            .lines()
+            .iter()
+            .find(|l| matches!(l.kind, StageLineKind::Skip(_)));
         if let Some(skip) = skip
             && transitions.is_empty()
         {
             cx.push(
-                Diagnostic::error(codes::SKIP_WITHOUT_EXIT, skip.span, format!("stage `{name}` can be skipped, but has no `->` to leave through"))
-                    .with_label("skipped deals would have nowhere to go")
-                    .with_help("a skipped stage leaves through its first `->` line; add one".to_string()),
+                Diagnostic::error(
+                    codes::SKIP_WITHOUT_EXIT,
+                    skip.span,
+                    format!("stage `{name}` can be skipped, but has no `->` to leave through"),
+                )
+                .with_label("skipped deals would have nowhere to go")
+                .with_help(
+                    "a skipped stage leaves through its first `->` line; add one".to_string(),
+                ),
             );
         }
         shadowed(cx, name, &transitions);
@@ -103,12 +125,25 @@ fn shadowed(cx: &mut Checker<'_>, stage: &str, transitions: &[&Transition]) {
     for t in transitions {
         let Some(k) = key(t) else { continue };
         if let Some(prev) = open.get(&k) {
-            let what = if k.is_empty() { "taken at once".to_string() } else { format!("taken {k}") };
+            let what = if k.is_empty() {
+                "taken at once".to_string()
+            } else {
+                format!("taken {k}")
+            };
             cx.push(
-                Diagnostic::warning(codes::TRANSITION_SHADOWED, t.span, format!("this transition of stage `{stage}` is never taken"))
-                    .with_label("never taken")
-                    .with_related(*prev, format!("this line comes first, has no `when`, and is {what}"))
-                    .with_help("give the earlier line a `when`, or put this line before it".to_string()),
+                Diagnostic::warning(
+                    codes::TRANSITION_SHADOWED,
+                    t.span,
+                    format!("this transition of stage `{stage}` is never taken"),
+                )
+                .with_label("never taken")
+                .with_related(
+                    *prev,
+                    format!("this line comes first, has no `when`, and is {what}"),
+                )
+                .with_help(
+                    "give the earlier line a `when`, or put this line before it".to_string(),
+                ),
             );
         } else if t.guard.is_none() {
             open.insert(k, t.span);
@@ -152,7 +187,10 @@ fn unhandled_events(cx: &mut Checker<'_>) {
                 StageLineKind::OnEvent { event, .. } => {
                     handled.insert(event.name.clone());
                 }
-                StageLineKind::Transition(Transition { trigger: Some(Trigger::On(e)), .. }) => {
+                StageLineKind::Transition(Transition {
+                    trigger: Some(Trigger::On(e)),
+                    ..
+                }) => {
                     handled.insert(e.name.clone());
                 }
                 _ => {}
@@ -164,9 +202,16 @@ fn unhandled_events(cx: &mut Checker<'_>) {
     for e in events {
         if !handled.contains(&e.id.name) {
             cx.push(
-                Diagnostic::warning(codes::EVENT_NEVER_HANDLED, e.id.span, format!("no stage handles event `{}`", e.id.name))
-                    .with_label("sending it is always refused")
-                    .with_help(format!("add `on {} {{ … }}` or `-> STAGE on {}` to a stage, or remove the event", e.id.name, e.id.name)),
+                Diagnostic::warning(
+                    codes::EVENT_NEVER_HANDLED,
+                    e.id.span,
+                    format!("no stage handles event `{}`", e.id.name),
+                )
+                .with_label("sending it is always refused")
+                .with_help(format!(
+                    "add `on {} {{ … }}` or `-> STAGE on {}` to a stage, or remove the event",
+                    e.id.name, e.id.name
+                )),
             );
         }
     }

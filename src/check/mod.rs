@@ -142,7 +142,9 @@ impl<'a> Checker<'a> {
                     )
                     .with_label("declared again here")
                     .with_related(prev, "first declared here")
-                    .with_help(format!("give this {kind} another name, or remove one of them")),
+                    .with_help(format!(
+                        "give this {kind} another name, or remove one of them"
+                    )),
                 );
                 true
             } else {
@@ -192,9 +194,15 @@ impl<'a> Checker<'a> {
                                         format!("`{}` is not a field type", f.ty.name),
                                     )
                                     .with_label("unknown type")
-                                    .with_help(did_you_mean(&f.ty.name, Ty::FIELD_TYPES.iter().copied()).unwrap_or_else(|| {
-                                        format!("a field is one of: {}", Ty::FIELD_TYPES.join(", "))
-                                    })),
+                                    .with_help(
+                                        did_you_mean(&f.ty.name, Ty::FIELD_TYPES.iter().copied())
+                                            .unwrap_or_else(|| {
+                                                format!(
+                                                    "a field is one of: {}",
+                                                    Ty::FIELD_TYPES.join(", ")
+                                                )
+                                            }),
+                                    ),
                                 );
                                 Ty::Unknown
                             }
@@ -214,7 +222,9 @@ impl<'a> Checker<'a> {
                 }
                 Item::Stage(s) => {
                     if !dup(self, "stage", &s.id) {
-                        self.sym.stage_index.insert(&s.id.name, self.sym.stages.len());
+                        self.sym
+                            .stage_index
+                            .insert(&s.id.name, self.sym.stages.len());
                         self.sym.stages.push(s);
                     }
                 }
@@ -244,7 +254,10 @@ impl<'a> Checker<'a> {
                     )
                     .with_label("role declared here")
                     .with_related(fspan, "field declared here")
-                    .with_help("each role is also a deal slot of the same name; rename one of them".to_string()),
+                    .with_help(
+                        "each role is also a deal slot of the same name; rename one of them"
+                            .to_string(),
+                    ),
                 );
             }
         }
@@ -265,7 +278,10 @@ impl<'a> Checker<'a> {
                 Diagnostic::error(
                     codes::DUPLICATE,
                     id.span,
-                    format!("`{}` is a built-in name and cannot be declared again", id.name),
+                    format!(
+                        "`{}` is a built-in name and cannot be declared again",
+                        id.name
+                    ),
                 )
                 .with_label("taken by the language")
                 .with_help("choose another name".to_string()),
@@ -273,15 +289,23 @@ impl<'a> Checker<'a> {
         }
         if self.sym.pipeline.is_none() {
             self.push(
-                Diagnostic::error(codes::NO_PIPELINE, Span::new(0, 0), "this file has no `pipeline`")
-                    .with_help("start the file with `pipeline ID \"Title\" { timezone \"Europe/Moscow\" }`".to_string()),
+                Diagnostic::error(
+                    codes::NO_PIPELINE,
+                    Span::new(0, 0),
+                    "this file has no `pipeline`",
+                )
+                .with_help(
+                    "start the file with `pipeline ID \"Title\" { timezone \"Europe/Moscow\" }`"
+                        .to_string(),
+                ),
             );
         }
         if self.sym.stages.is_empty() && self.sym.pipeline.is_some() {
             let span = self.sym.pipeline.map_or(Span::default(), |p| p.id.span);
             self.push(
-                Diagnostic::error(codes::NO_STAGES, span, "the pipeline has no stages")
-                    .with_help("add at least one `stage ID \"Title\"`; deals start at the first".to_string()),
+                Diagnostic::error(codes::NO_STAGES, span, "the pipeline has no stages").with_help(
+                    "add at least one `stage ID \"Title\"`; deals start at the first".to_string(),
+                ),
             );
         }
     }
@@ -301,10 +325,14 @@ impl<'a> Checker<'a> {
             };
             if let Some(prev) = seen.insert(key, s.span) {
                 self.push(
-                    Diagnostic::error(codes::SETTING_TWICE, s.span, format!("`{key}` is set twice"))
-                        .with_label("set again here")
-                        .with_related(prev, "first set here")
-                        .with_help("keep one of the two lines".to_string()),
+                    Diagnostic::error(
+                        codes::SETTING_TWICE,
+                        s.span,
+                        format!("`{key}` is set twice"),
+                    )
+                    .with_label("set again here")
+                    .with_related(prev, "first set here")
+                    .with_help("keep one of the two lines".to_string()),
                 );
                 continue;
             }
@@ -338,8 +366,14 @@ impl<'a> Checker<'a> {
         }
         if !has_timezone {
             self.push(
-                Diagnostic::warning(codes::NO_TIMEZONE, p.id.span, "the pipeline has no `timezone`; times will be read as UTC")
-                    .with_help("add `timezone \"Europe/Moscow\"` (or your zone) to the pipeline".to_string()),
+                Diagnostic::warning(
+                    codes::NO_TIMEZONE,
+                    p.id.span,
+                    "the pipeline has no `timezone`; times will be read as UTC",
+                )
+                .with_help(
+                    "add `timezone \"Europe/Moscow\"` (or your zone) to the pipeline".to_string(),
+                ),
             );
         }
         if let Some(f) = hook {
@@ -351,9 +385,13 @@ impl<'a> Checker<'a> {
         let name = path.plain().unwrap_or_default();
         match (self.loader)(&name) {
             Err(why) => self.push(
-                Diagnostic::error(codes::SCRIPT_MISSING, path.span, format!("the script `{name}` cannot be read: {why}"))
-                    .with_label("script file")
-                    .with_help("the path is relative to this pipeline file".to_string()),
+                Diagnostic::error(
+                    codes::SCRIPT_MISSING,
+                    path.span,
+                    format!("the script `{name}` cannot be read: {why}"),
+                )
+                .with_label("script file")
+                .with_help("the path is relative to this pipeline file".to_string()),
             ),
             Ok(text) => match crate::script::inspect(&text) {
                 Ok(info) => self.sym.script = Some(info),
@@ -364,12 +402,21 @@ impl<'a> Checker<'a> {
                         _ => name.clone(),
                     };
                     self.push(
-                        Diagnostic::error(codes::SCRIPT_ERROR, path.span, format!("the script has an error at {place}: {}", e.message))
-                            .with_label("in this script")
-                            .with_help("fix the script; its functions cannot be used until it compiles".to_string()),
+                        Diagnostic::error(
+                            codes::SCRIPT_ERROR,
+                            path.span,
+                            format!("the script has an error at {place}: {}", e.message),
+                        )
+                        .with_label("in this script")
+                        .with_help(
+                            "fix the script; its functions cannot be used until it compiles"
+                                .to_string(),
+                        ),
                     );
                     // Calls into a broken script are not reported again.
-                    self.sym.script = Some(ScriptInfo { functions: Vec::new() });
+                    self.sym.script = Some(ScriptInfo {
+                        functions: Vec::new(),
+                    });
                     self.script_broken = true;
                 }
             },
@@ -390,9 +437,13 @@ impl<'a> Checker<'a> {
                 })
             };
             self.push(
-                Diagnostic::error(codes::UNKNOWN_FUNCTION, f.span, format!("there is no function `{}`", f.name))
-                    .with_label(format!("unknown {what}"))
-                    .with_help(help),
+                Diagnostic::error(
+                    codes::UNKNOWN_FUNCTION,
+                    f.span,
+                    format!("there is no function `{}`", f.name),
+                )
+                .with_label(format!("unknown {what}"))
+                .with_help(help),
             );
             return false;
         };
@@ -403,23 +454,38 @@ impl<'a> Checker<'a> {
             let help = did_you_mean(&f.name, names)
                 .unwrap_or_else(|| format!("define `fn {}(…)` in the pipeline's script", f.name));
             self.push(
-                Diagnostic::error(codes::UNKNOWN_FUNCTION, f.span, format!("there is no function `{}` in the script or built in", f.name))
-                    .with_label(format!("unknown {what}"))
-                    .with_help(help),
+                Diagnostic::error(
+                    codes::UNKNOWN_FUNCTION,
+                    f.span,
+                    format!(
+                        "there is no function `{}` in the script or built in",
+                        f.name
+                    ),
+                )
+                .with_label(format!("unknown {what}"))
+                .with_help(help),
             );
             return false;
         }
         if let Some(n) = arity
             && !arities.contains(&n)
         {
-            let have = arities.iter().map(|&a| values(a)).collect::<Vec<_>>().join(" or ");
+            let have = arities
+                .iter()
+                .map(|&a| values(a))
+                .collect::<Vec<_>>()
+                .join(" or ");
             let diag = if what == "notify hook" {
                 Diagnostic::error(codes::HOOK_SIGNATURE, f.span, format!("the notify hook `{}` must take one value, the message, but it takes {have}", f.name))
                     .with_label("notify hook")
                     .with_help(format!("define it as `fn {}(msg) {{ … msg }}` in the script", f.name))
             } else {
-                Diagnostic::error(codes::ARITY, f.span, format!("`{}` takes {have}, but is given {n}", f.name))
-                    .with_label(format!("given {n}"))
+                Diagnostic::error(
+                    codes::ARITY,
+                    f.span,
+                    format!("`{}` takes {have}, but is given {n}", f.name),
+                )
+                .with_label(format!("given {n}"))
             };
             self.push(diag);
             return false;
@@ -441,8 +507,15 @@ impl<'a> Checker<'a> {
                             && b < a
                         {
                             self.push(
-                                Diagnostic::error(codes::CALENDAR_RANGE, from.span.to(to.span), format!("`{}..{}` runs backwards", from.name, to.name))
-                                    .with_help(format!("write the days in week order, e.g. `{}..{}`", to.name, from.name)),
+                                Diagnostic::error(
+                                    codes::CALENDAR_RANGE,
+                                    from.span.to(to.span),
+                                    format!("`{}..{}` runs backwards", from.name, to.name),
+                                )
+                                .with_help(format!(
+                                    "write the days in week order, e.g. `{}..{}`",
+                                    to.name, from.name
+                                )),
                             );
                         }
                     }
@@ -452,9 +525,15 @@ impl<'a> Checker<'a> {
                         has_hours = true;
                         if to.value <= from.value {
                             self.push(
-                                Diagnostic::error(codes::CALENDAR_RANGE, from.span.to(to.span), "working hours end before they start")
-                                    .with_label("empty range")
-                                    .with_help("write the start first, e.g. `hours 10:00..19:00`".to_string()),
+                                Diagnostic::error(
+                                    codes::CALENDAR_RANGE,
+                                    from.span.to(to.span),
+                                    "working hours end before they start",
+                                )
+                                .with_label("empty range")
+                                .with_help(
+                                    "write the start first, e.g. `hours 10:00..19:00`".to_string(),
+                                ),
                             );
                         }
                     }
@@ -465,9 +544,13 @@ impl<'a> Checker<'a> {
                             && to.value < from.value
                         {
                             self.push(
-                                Diagnostic::error(codes::CALENDAR_RANGE, from.span.to(to.span), "this holiday range ends before it starts")
-                                    .with_label("empty range")
-                                    .with_help("write the first day first".to_string()),
+                                Diagnostic::error(
+                                    codes::CALENDAR_RANGE,
+                                    from.span.to(to.span),
+                                    "this holiday range ends before it starts",
+                                )
+                                .with_label("empty range")
+                                .with_help("write the first day first".to_string()),
                             );
                         }
                     }
@@ -477,20 +560,36 @@ impl<'a> Checker<'a> {
         if !has_days || !has_hours {
             let missing = if !has_days { "`workweek`" } else { "`hours`" };
             self.push(
-                Diagnostic::warning(codes::EMPTY_CALENDAR, c.id.span, format!("calendar `{}` has no {missing}", c.id.name))
-                    .with_help("working-day durations use the default: mon..fri, 09:00..18:00".to_string()),
+                Diagnostic::warning(
+                    codes::EMPTY_CALENDAR,
+                    c.id.span,
+                    format!("calendar `{}` has no {missing}", c.id.name),
+                )
+                .with_help(
+                    "working-day durations use the default: mon..fri, 09:00..18:00".to_string(),
+                ),
             );
         }
     }
 
     fn weekday(&mut self, d: &Ident) -> Option<usize> {
         let lower = d.name.to_lowercase();
-        let found = WEEKDAYS.iter().position(|w| lower == *w || (lower.len() > 3 && lower.starts_with(w) && full_weekday(w) == lower));
+        let found = WEEKDAYS.iter().position(|w| {
+            lower == *w || (lower.len() > 3 && lower.starts_with(w) && full_weekday(w) == lower)
+        });
         if found.is_none() {
             self.push(
-                Diagnostic::error(codes::UNKNOWN_WEEKDAY, d.span, format!("`{}` is not a day of the week", d.name))
-                    .with_label("unknown day")
-                    .with_help(did_you_mean(&lower, WEEKDAYS.iter().copied()).unwrap_or_else(|| "days are written mon, tue, wed, thu, fri, sat, sun".into())),
+                Diagnostic::error(
+                    codes::UNKNOWN_WEEKDAY,
+                    d.span,
+                    format!("`{}` is not a day of the week", d.name),
+                )
+                .with_label("unknown day")
+                .with_help(
+                    did_you_mean(&lower, WEEKDAYS.iter().copied()).unwrap_or_else(|| {
+                        "days are written mon, tue, wed, thu, fri, sat, sun".into()
+                    }),
+                ),
             );
         }
         found
@@ -501,8 +600,12 @@ impl<'a> Checker<'a> {
         for entry in e.entries.iter().flatten() {
             if let Some(prev) = seen.insert(&entry.name.name, entry.name.span) {
                 self.push(
-                    Diagnostic::error(codes::DUPLICATE, entry.name.span, format!("event `{}` lists `{}` twice", e.id.name, entry.name.name))
-                        .with_related(prev, "first listed here"),
+                    Diagnostic::error(
+                        codes::DUPLICATE,
+                        entry.name.span,
+                        format!("event `{}` lists `{}` twice", e.id.name, entry.name.name),
+                    )
+                    .with_related(prev, "first listed here"),
                 );
             }
             match &entry.ty {
@@ -510,11 +613,29 @@ impl<'a> Checker<'a> {
                     let known = self.sym.fields.contains_key(entry.name.name.as_str())
                         || self.sym.roles.contains_key(entry.name.name.as_str());
                     if !known {
-                        let names: Vec<&str> = self.sym.fields.keys().chain(self.sym.roles.keys()).copied().collect();
+                        let names: Vec<&str> = self
+                            .sym
+                            .fields
+                            .keys()
+                            .chain(self.sym.roles.keys())
+                            .copied()
+                            .collect();
                         self.push(
-                            Diagnostic::error(codes::UNKNOWN_FIELD, entry.name.span, format!("event `{}` sets `{}`, but the deal has no such field", e.id.name, entry.name.name))
-                                .with_label("unknown field")
-                                .with_help(did_you_mean(&entry.name.name, names).unwrap_or_else(|| format!("declare it in `fields`, or give it a type here: `{}: text`", entry.name.name))),
+                            Diagnostic::error(
+                                codes::UNKNOWN_FIELD,
+                                entry.name.span,
+                                format!(
+                                    "event `{}` sets `{}`, but the deal has no such field",
+                                    e.id.name, entry.name.name
+                                ),
+                            )
+                            .with_label("unknown field")
+                            .with_help(did_you_mean(&entry.name.name, names).unwrap_or_else(|| {
+                                format!(
+                                    "declare it in `fields`, or give it a type here: `{}: text`",
+                                    entry.name.name
+                                )
+                            })),
                         );
                     }
                 }
@@ -533,9 +654,21 @@ impl<'a> Checker<'a> {
                 None => {
                     if !allow_list || name.name != "list" {
                         self.push(
-                            Diagnostic::error(codes::UNKNOWN_TYPE, name.span, format!("`{}` is not a type", name.name))
-                                .with_label("unknown type")
-                                .with_help(did_you_mean(&name.name, Ty::FIELD_TYPES.iter().copied()).unwrap_or_else(|| format!("a value is one of: {}, or `list of {{ … }}`", Ty::FIELD_TYPES.join(", ")))),
+                            Diagnostic::error(
+                                codes::UNKNOWN_TYPE,
+                                name.span,
+                                format!("`{}` is not a type", name.name),
+                            )
+                            .with_label("unknown type")
+                            .with_help(
+                                did_you_mean(&name.name, Ty::FIELD_TYPES.iter().copied())
+                                    .unwrap_or_else(|| {
+                                        format!(
+                                            "a value is one of: {}, or `list of {{ … }}`",
+                                            Ty::FIELD_TYPES.join(", ")
+                                        )
+                                    }),
+                            ),
                         );
                     }
                     Ty::Unknown
@@ -545,7 +678,10 @@ impl<'a> Checker<'a> {
                 if !allow_list {
                     self.push(
                         Diagnostic::error(codes::UNKNOWN_TYPE, *span, "a list cannot hold lists")
-                            .with_help("keep list entries to plain values like text, money or date".to_string()),
+                            .with_help(
+                                "keep list entries to plain values like text, money or date"
+                                    .to_string(),
+                            ),
                     );
                 }
                 let mut rec = Vec::new();
@@ -554,8 +690,15 @@ impl<'a> Checker<'a> {
                         Some(t) => self.type_spec(t, false),
                         None => {
                             self.push(
-                                Diagnostic::error(codes::UNKNOWN_TYPE, e.name.span, format!("`{}` needs a type, e.g. `{}: text`", e.name.name, e.name.name))
-                                    .with_label("no type"),
+                                Diagnostic::error(
+                                    codes::UNKNOWN_TYPE,
+                                    e.name.span,
+                                    format!(
+                                        "`{}` needs a type, e.g. `{}: text`",
+                                        e.name.name, e.name.name
+                                    ),
+                                )
+                                .with_label("no type"),
                             );
                             Ty::Unknown
                         }
@@ -576,8 +719,15 @@ impl<'a> Checker<'a> {
             };
             if let Some(prev) = slot.replace(part.span()) {
                 self.push(
-                    Diagnostic::error(codes::DUPLICATE, part.span(), format!("template `{}` has two texts for the same channel", t.id.name))
-                        .with_related(prev, "the first one"),
+                    Diagnostic::error(
+                        codes::DUPLICATE,
+                        part.span(),
+                        format!(
+                            "template `{}` has two texts for the same channel",
+                            t.id.name
+                        ),
+                    )
+                    .with_related(prev, "the first one"),
                 );
             }
             let scope = expr::Scope::template();
@@ -585,7 +735,12 @@ impl<'a> Checker<'a> {
                 TemplatePart::Sms { text, .. } => {
                     self.string(text, &scope);
                 }
-                TemplatePart::Email { subject, body, attach, .. } => {
+                TemplatePart::Email {
+                    subject,
+                    body,
+                    attach,
+                    ..
+                } => {
                     self.string(subject, &scope);
                     self.string(body, &scope);
                     if let Some(a) = attach {
@@ -627,7 +782,12 @@ impl<'a> Checker<'a> {
                     }
                     self.block(body, &base);
                 }
-                StageLineKind::At { end_of, at, guard, body } => {
+                StageLineKind::At {
+                    end_of,
+                    at,
+                    guard,
+                    body,
+                } => {
                     self.moment(at, *end_of, &base);
                     if let Some(g) = guard {
                         self.condition(g, &base);
@@ -668,9 +828,16 @@ impl<'a> Checker<'a> {
             None => {
                 let names = Symbols::names(&self.sym.events);
                 self.push(
-                    Diagnostic::error(codes::UNKNOWN_EVENT, event.span, format!("there is no event `{}`", event.name))
-                        .with_label("unknown event")
-                        .with_help(did_you_mean(&event.name, names).unwrap_or_else(|| format!("declare it: `event {}`", event.name))),
+                    Diagnostic::error(
+                        codes::UNKNOWN_EVENT,
+                        event.span,
+                        format!("there is no event `{}`", event.name),
+                    )
+                    .with_label("unknown event")
+                    .with_help(
+                        did_you_mean(&event.name, names)
+                            .unwrap_or_else(|| format!("declare it: `event {}`", event.name)),
+                    ),
                 );
                 expr::Scope::unknown_event()
             }
@@ -683,9 +850,16 @@ impl<'a> Checker<'a> {
         }
         let names = self.sym.stage_names();
         self.push(
-            Diagnostic::error(codes::UNKNOWN_STAGE, s.span, format!("there is no stage `{}`", s.name))
-                .with_label("unknown stage")
-                .with_help(did_you_mean(&s.name, names).unwrap_or_else(|| format!("declare it: `stage {} \"Title\"`", s.name))),
+            Diagnostic::error(
+                codes::UNKNOWN_STAGE,
+                s.span,
+                format!("there is no stage `{}`", s.name),
+            )
+            .with_label("unknown stage")
+            .with_help(
+                did_you_mean(&s.name, names)
+                    .unwrap_or_else(|| format!("declare it: `stage {} \"Title\"`", s.name)),
+            ),
         );
         false
     }
@@ -696,9 +870,16 @@ impl<'a> Checker<'a> {
         }
         let names = Symbols::names(&self.sym.roles);
         self.push(
-            Diagnostic::error(codes::UNKNOWN_ROLE, r.span, format!("there is no role `{}`", r.name))
-                .with_label("unknown role")
-                .with_help(did_you_mean(&r.name, names).unwrap_or_else(|| format!("declare it: `role {} \"Title\"`", r.name))),
+            Diagnostic::error(
+                codes::UNKNOWN_ROLE,
+                r.span,
+                format!("there is no role `{}`", r.name),
+            )
+            .with_label("unknown role")
+            .with_help(
+                did_you_mean(&r.name, names)
+                    .unwrap_or_else(|| format!("declare it: `role {} \"Title\"`", r.name)),
+            ),
         );
         false
     }
@@ -711,18 +892,31 @@ impl<'a> Checker<'a> {
         if self.sym.roles.contains_key(n.name.as_str()) {
             return Some(Ty::User);
         }
-        let names: Vec<&str> = self.sym.fields.keys().chain(self.sym.roles.keys()).copied().collect();
+        let names: Vec<&str> = self
+            .sym
+            .fields
+            .keys()
+            .chain(self.sym.roles.keys())
+            .copied()
+            .collect();
         let builtin = BUILTIN_VALUES.contains(&n.name.as_str());
         let help = if builtin {
-            Some(format!("`{}` is kept by dealflow itself and cannot be changed", n.name))
+            Some(format!(
+                "`{}` is kept by dealflow itself and cannot be changed",
+                n.name
+            ))
         } else {
             did_you_mean(&n.name, names)
                 .or_else(|| Some(format!("declare it in `fields`: `{}: text`", n.name)))
         };
         self.push(
-            Diagnostic::error(codes::UNKNOWN_FIELD, n.span, format!("the deal has no field `{}`", n.name))
-                .with_label(format!("unknown {what} field"))
-                .with_help(help),
+            Diagnostic::error(
+                codes::UNKNOWN_FIELD,
+                n.span,
+                format!("the deal has no field `{}`", n.name),
+            )
+            .with_label(format!("unknown {what} field"))
+            .with_help(help),
         );
         None
     }
@@ -737,7 +931,13 @@ impl<'a> Checker<'a> {
         match &a.kind {
             ActionKind::Set { target, value } => self.set(target, value, scope),
             ActionKind::Notify { who, via, template } => self.notify(who, via, template),
-            ActionKind::Task { role, due, estimate, title, .. } => {
+            ActionKind::Task {
+                role,
+                due,
+                estimate,
+                title,
+                ..
+            } => {
                 self.string(title, scope);
                 self.role_ref(role);
                 if let Some(d) = due {
@@ -753,7 +953,12 @@ impl<'a> Checker<'a> {
                     self.role_ref(r);
                 }
             }
-            ActionKind::Spawn { title, targets, body, .. } => {
+            ActionKind::Spawn {
+                title,
+                targets,
+                body,
+                ..
+            } => {
                 self.string(title, scope);
                 for t in targets {
                     self.stage_ref(t);
@@ -789,41 +994,66 @@ impl<'a> Checker<'a> {
             && !ft.accepts(&value_ty)
         {
             self.push(
-                Diagnostic::error(codes::SET_TYPE, value.span, format!("`{}` holds {ft}, but this is {value_ty}", target.name))
-                    .with_label(format!("this is {value_ty}"))
-                    .with_help(set_help(&ft, &value_ty)),
+                Diagnostic::error(
+                    codes::SET_TYPE,
+                    value.span,
+                    format!("`{}` holds {ft}, but this is {value_ty}", target.name),
+                )
+                .with_label(format!("this is {value_ty}"))
+                .with_help(set_help(&ft, &value_ty)),
             );
         }
     }
 
     fn notify(&mut self, who: &[Ident], via: &[Ident], template: &Ident) {
         for w in who {
-            if RECIPIENTS.contains(&w.name.as_str()) || self.sym.roles.contains_key(w.name.as_str()) {
+            if RECIPIENTS.contains(&w.name.as_str()) || self.sym.roles.contains_key(w.name.as_str())
+            {
                 continue;
             }
             let mut names = Symbols::names(&self.sym.roles);
             names.extend(RECIPIENTS);
             self.push(
-                Diagnostic::error(codes::UNKNOWN_RECIPIENT, w.span, format!("`{}` is not someone a message can go to", w.name))
-                    .with_label("unknown recipient")
-                    .with_help(did_you_mean(&w.name, names).unwrap_or_else(|| "write `client`, `responsible` or a role".into())),
+                Diagnostic::error(
+                    codes::UNKNOWN_RECIPIENT,
+                    w.span,
+                    format!("`{}` is not someone a message can go to", w.name),
+                )
+                .with_label("unknown recipient")
+                .with_help(
+                    did_you_mean(&w.name, names)
+                        .unwrap_or_else(|| "write `client`, `responsible` or a role".into()),
+                ),
             );
         }
         let tpl = self.sym.templates.get(template.name.as_str()).copied();
         if tpl.is_none() {
             let names = Symbols::names(&self.sym.templates);
             self.push(
-                Diagnostic::error(codes::UNKNOWN_TEMPLATE, template.span, format!("there is no template `{}`", template.name))
-                    .with_label("unknown template")
-                    .with_help(did_you_mean(&template.name, names).unwrap_or_else(|| format!("declare it: `template {} {{ sms \"…\" }}`", template.name))),
+                Diagnostic::error(
+                    codes::UNKNOWN_TEMPLATE,
+                    template.span,
+                    format!("there is no template `{}`", template.name),
+                )
+                .with_label("unknown template")
+                .with_help(did_you_mean(&template.name, names).unwrap_or_else(|| {
+                    format!("declare it: `template {} {{ sms \"…\" }}`", template.name)
+                })),
             );
         }
         for ch in via {
             if !CHANNELS.contains(&ch.name.as_str()) {
                 self.push(
-                    Diagnostic::error(codes::UNKNOWN_CHANNEL, ch.span, format!("`{}` is not a channel", ch.name))
-                        .with_label("unknown channel")
-                        .with_help(did_you_mean(&ch.name, CHANNELS.iter().copied()).unwrap_or_else(|| "messages go `via sms`, `via email` or both".into())),
+                    Diagnostic::error(
+                        codes::UNKNOWN_CHANNEL,
+                        ch.span,
+                        format!("`{}` is not a channel", ch.name),
+                    )
+                    .with_label("unknown channel")
+                    .with_help(
+                        did_you_mean(&ch.name, CHANNELS.iter().copied())
+                            .unwrap_or_else(|| "messages go `via sms`, `via email` or both".into()),
+                    ),
                 );
                 continue;
             }
@@ -845,7 +1075,12 @@ impl<'a> Checker<'a> {
     }
 
     fn field_defaults(&mut self) {
-        let mut fields: Vec<(&FieldDecl, Ty)> = self.sym.fields.values().map(|(f, t)| (*f, t.clone())).collect();
+        let mut fields: Vec<(&FieldDecl, Ty)> = self
+            .sym
+            .fields
+            .values()
+            .map(|(f, t)| (*f, t.clone()))
+            .collect();
         fields.sort_by_key(|(f, _)| f.span.start);
         let scope = expr::Scope::constant();
         for (f, ty) in fields {
@@ -853,8 +1088,12 @@ impl<'a> Checker<'a> {
                 let vt = self.expr(d, &scope);
                 if !ty.accepts(&vt) {
                     self.push(
-                        Diagnostic::error(codes::DEFAULT_TYPE, d.span, format!("`{}` holds {ty}, but its default is {vt}", f.name.name))
-                            .with_label(format!("this is {vt}")),
+                        Diagnostic::error(
+                            codes::DEFAULT_TYPE,
+                            d.span,
+                            format!("`{}` holds {ty}, but its default is {vt}", f.name.name),
+                        )
+                        .with_label(format!("this is {vt}")),
                     );
                 }
             }
@@ -870,8 +1109,17 @@ impl<'a> Checker<'a> {
                 }
                 if let Some(prev) = in_phase.insert(&s.name, &p.id) {
                     self.push(
-                        Diagnostic::warning(codes::PHASE_OVERLAP, s.span, format!("stage `{}` is in phase `{}` and in phase `{}`", s.name, prev.name, p.id.name))
-                            .with_help("the dashboard shows a stage in one phase; keep it in one".to_string()),
+                        Diagnostic::warning(
+                            codes::PHASE_OVERLAP,
+                            s.span,
+                            format!(
+                                "stage `{}` is in phase `{}` and in phase `{}`",
+                                s.name, prev.name, p.id.name
+                            ),
+                        )
+                        .with_help(
+                            "the dashboard shows a stage in one phase; keep it in one".to_string(),
+                        ),
                     );
                 }
             }
@@ -887,9 +1135,13 @@ impl<'a> Checker<'a> {
         let ty = self.expr(e, scope);
         if ty != Ty::Bool && ty != Ty::Unknown {
             self.push(
-                Diagnostic::error(codes::NOT_A_CONDITION, e.span, format!("a condition must be yes or no, but this is {ty}"))
-                    .with_label(format!("this is {ty}"))
-                    .with_help(condition_help(e, &ty)),
+                Diagnostic::error(
+                    codes::NOT_A_CONDITION,
+                    e.span,
+                    format!("a condition must be yes or no, but this is {ty}"),
+                )
+                .with_label(format!("this is {ty}"))
+                .with_help(condition_help(e, &ty)),
             );
         }
     }
@@ -898,9 +1150,15 @@ impl<'a> Checker<'a> {
         let ty = self.expr(e, scope);
         if !matches!(ty, Ty::Duration { .. } | Ty::Unknown) {
             self.push(
-                Diagnostic::error(codes::NOT_A_DURATION, e.span, format!("a duration is needed here, but this is {ty}"))
-                    .with_label(format!("this is {ty}"))
-                    .with_help("write a duration like `15m`, `2h`, `3d`, `1w` or `2 workdays`".to_string()),
+                Diagnostic::error(
+                    codes::NOT_A_DURATION,
+                    e.span,
+                    format!("a duration is needed here, but this is {ty}"),
+                )
+                .with_label(format!("this is {ty}"))
+                .with_help(
+                    "write a duration like `15m`, `2h`, `3d`, `1w` or `2 workdays`".to_string(),
+                ),
             );
         }
     }
@@ -909,14 +1167,22 @@ impl<'a> Checker<'a> {
         let ty = self.expr(e, scope);
         if !(ty.is_moment() || ty == Ty::Unknown) {
             let help = if matches!(ty, Ty::Duration { .. }) {
-                "`at` needs a point in time; for a delay from entering the stage write `after`".to_string()
+                "`at` needs a point in time; for a delay from entering the stage write `after`"
+                    .to_string()
             } else {
                 "write a date or a moment, like `invoice_due` or `meeting_at - 2h`".to_string()
             };
             self.push(
-                Diagnostic::error(codes::NOT_A_MOMENT, e.span, format!("`at{}` needs a date or a moment, but this is {ty}", if end_of { " end of" } else { "" }))
-                    .with_label(format!("this is {ty}"))
-                    .with_help(help),
+                Diagnostic::error(
+                    codes::NOT_A_MOMENT,
+                    e.span,
+                    format!(
+                        "`at{}` needs a date or a moment, but this is {ty}",
+                        if end_of { " end of" } else { "" }
+                    ),
+                )
+                .with_label(format!("this is {ty}"))
+                .with_help(help),
             );
         }
     }
@@ -950,7 +1216,11 @@ fn full_weekday(short: &str) -> &'static str {
 
 /// `1 value`, `2 values`.
 pub(crate) fn values(n: usize) -> String {
-    if n == 1 { "1 value".into() } else { format!("{n} values") }
+    if n == 1 {
+        "1 value".into()
+    } else {
+        format!("{n} values")
+    }
 }
 
 fn set_help(field: &Ty, value: &Ty) -> String {

@@ -110,7 +110,10 @@ impl Ty {
             || (self.is_moment() && other.is_moment())
             || matches!((self, other), (Ty::Duration { .. }, Ty::Duration { .. }))
             || self == other;
-        let orderable = !matches!(self, Ty::Bool | Ty::List(_) | Ty::Record(_) | Ty::Deal | Ty::Attachment);
+        let orderable = !matches!(
+            self,
+            Ty::Bool | Ty::List(_) | Ty::Record(_) | Ty::Deal | Ty::Attachment
+        );
         same_class && (!ordered || orderable)
     }
 }
@@ -163,4 +166,13 @@ pub fn unit_hint(unit: &str) -> Option<&'static str> {
 }
 
 /// Known units, for suggestions.
-pub const UNITS: &[&str] = &["m", "h", "d", "w", "workday", "workdays", "workhour", "workhours"];
+pub const UNITS: &[&str] = &[
+    "m",
+    "h",
+    "d",
+    "w",
+    "workday",
+    "workdays",
+    "workhour",
+    "workhours",
+];

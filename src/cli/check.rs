@@ -40,13 +40,23 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         failed |= errors || (args.deny_warnings && warnings);
         match args.format {
             Format::Json => {
-                println!("{}", diag::render_json(&analysis.diagnostics, &loaded.source));
+                println!(
+                    "{}",
+                    diag::render_json(&analysis.diagnostics, &loaded.source)
+                );
             }
             Format::Text => {
-                eprint!("{}", diag::render_text(&analysis.diagnostics, &loaded.source, color));
+                eprint!(
+                    "{}",
+                    diag::render_text(&analysis.diagnostics, &loaded.source, color)
+                );
                 eprintln!("{}", diag::summary(&analysis.diagnostics, &loaded.source));
             }
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -27,8 +27,14 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         let loaded = Loaded::read(path)?;
         let parsed = crate::parse::parse(&loaded.source.text);
         if parsed.diagnostics.iter().any(|d| d.is_error()) {
-            eprint!("{}", diag::render_text(&parsed.diagnostics, &loaded.source, color));
-            eprintln!("{}: not formatted, fix the errors above first", path.display());
+            eprint!(
+                "{}",
+                diag::render_text(&parsed.diagnostics, &loaded.source, color)
+            );
+            eprintln!(
+                "{}: not formatted, fix the errors above first",
+                path.display()
+            );
             failed = true;
             continue;
         }
@@ -38,7 +44,11 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         } else if formatted == loaded.source.text {
             continue;
         } else if args.check {
-            eprintln!("{}: not in the canonical layout (run `dealflow fmt {}`)", path.display(), path.display());
+            eprintln!(
+                "{}: not in the canonical layout (run `dealflow fmt {}`)",
+                path.display(),
+                path.display()
+            );
             failed = true;
         } else {
             write_atomically(path, &formatted)
@@ -46,13 +56,23 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
             eprintln!("formatted {}", path.display());
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Writes beside the file and renames over it, so a crash never leaves half a file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.dealflow-fmt.tmp"));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;

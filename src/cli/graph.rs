@@ -33,7 +33,10 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
     let loaded = Loaded::read(&args.file)?;
     let parsed = crate::parse::parse(&loaded.source.text);
     if !parsed.diagnostics.is_empty() {
-        eprint!("{}", diag::render_text(&parsed.diagnostics, &loaded.source, color));
+        eprint!(
+            "{}",
+            diag::render_text(&parsed.diagnostics, &loaded.source, color)
+        );
         return Ok(ExitCode::FAILURE);
     }
     let format = match args.format {

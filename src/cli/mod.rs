@@ -50,7 +50,9 @@ impl Color {
         match self {
             Color::Always => true,
             Color::Never => false,
-            Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            Color::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         }
     }
 }
@@ -85,7 +87,10 @@ impl Loaded {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(Loaded { source: SourceFile::new(path.display().to_string(), text), dir })
+        Ok(Loaded {
+            source: SourceFile::new(path.display().to_string(), text),
+            dir,
+        })
     }
 
     /// Reads a file the pipeline names, relative to the pipeline.

@@ -62,11 +62,10 @@ impl miette::Diagnostic for Report<'_> {
             self.diag.label.clone(),
             span_of(self.diag.span, len),
         );
-        let related = self
-            .diag
-            .related
-            .iter()
-            .map(move |(s, note)| LabeledSpan::new_with_span(Some(note.clone()), span_of(*s, len)));
+        let related =
+            self.diag.related.iter().map(move |(s, note)| {
+                LabeledSpan::new_with_span(Some(note.clone()), span_of(*s, len))
+            });
         Some(Box::new(std::iter::once(primary).chain(related)))
     }
 }

@@ -70,7 +70,10 @@ fn pad(s: &str, w: usize) -> String {
 fn item(p: &mut Printer<'_>, item: &Item, (w1, w2): (usize, usize)) {
     match item {
         Item::Pipeline(pl) => {
-            p.open(pl.span, format!("pipeline {} {}", pl.id.name, print::string(&pl.title)));
+            p.open(
+                pl.span,
+                format!("pipeline {} {}", pl.id.name, print::string(&pl.title)),
+            );
             for s in &pl.settings {
                 let text = match &s.kind {
                     SettingKind::Timezone(t) => format!("timezone {}", print::string(t)),
@@ -100,7 +103,9 @@ fn item(p: &mut Printer<'_>, item: &Item, (w1, w2): (usize, usize)) {
                         "hours",
                         hours
                             .iter()
-                            .map(|(a, b)| format!("{}..{}", print::time(a.value), print::time(b.value)))
+                            .map(|(a, b)| {
+                                format!("{}..{}", print::time(a.value), print::time(b.value))
+                            })
                             .collect(),
                     ),
                     CalendarLineKind::Holidays(days) => (
@@ -135,7 +140,12 @@ fn item(p: &mut Printer<'_>, item: &Item, (w1, w2): (usize, usize)) {
             for part in &t.parts {
                 let text = match part {
                     TemplatePart::Sms { text, .. } => format!("sms {}", print::string(text)),
-                    TemplatePart::Email { subject, body, attach, .. } => {
+                    TemplatePart::Email {
+                        subject,
+                        body,
+                        attach,
+                        ..
+                    } => {
                         let cont = p.continuation();
                         let mut s = format!(
                             "email subject {}\n{cont}body {}",
@@ -181,7 +191,11 @@ fn fill(head: &str, items: &[String], indent: usize) -> String {
     let mut out = head.to_string();
     let mut line_len = indent + head.len();
     for (i, it) in items.iter().enumerate() {
-        let piece = if i + 1 < items.len() { format!("{it},") } else { it.clone() };
+        let piece = if i + 1 < items.len() {
+            format!("{it},")
+        } else {
+            it.clone()
+        };
         if i > 0 && line_len + 1 + width(&piece) > WIDTH {
             out.push('\n');
             out.push_str(&cont);
@@ -198,8 +212,18 @@ fn fill(head: &str, items: &[String], indent: usize) -> String {
 
 fn fields(p: &mut Printer<'_>, fs: &Fields) {
     p.open(fs.span, "fields".to_string());
-    let w1 = fs.fields.iter().map(|f| width(&f.name.name) + 1).max().unwrap_or(0);
-    let w2 = fs.fields.iter().map(|f| width(&f.ty.name)).max().unwrap_or(0);
+    let w1 = fs
+        .fields
+        .iter()
+        .map(|f| width(&f.name.name) + 1)
+        .max()
+        .unwrap_or(0);
+    let w2 = fs
+        .fields
+        .iter()
+        .map(|f| width(&f.ty.name))
+        .max()
+        .unwrap_or(0);
     for f in &fs.fields {
         let mut mods = Vec::new();
         if f.required {
@@ -211,7 +235,12 @@ fn fields(p: &mut Printer<'_>, fs: &Fields) {
         if let Some(l) = &f.label {
             mods.push(print::string(l));
         }
-        let text = format!("{} {} {}", pad(&format!("{}:", f.name.name), w1), pad(&f.ty.name, w2), mods.join(" "));
+        let text = format!(
+            "{} {} {}",
+            pad(&format!("{}:", f.name.name), w1),
+            pad(&f.ty.name, w2),
+            mods.join(" ")
+        );
         p.leaf(f.span, text.trim_end().to_string());
     }
     p.close(fs.span);
@@ -281,7 +310,11 @@ fn stage(p: &mut Printer<'_>, s: &Stage) {
     }
     p.open(s.span, head);
     for line in lines {
-        let guard = |g: &Option<Expr>| g.as_ref().map(|g| format!(" when {}", print::expr(g))).unwrap_or_default();
+        let guard = |g: &Option<Expr>| {
+            g.as_ref()
+                .map(|g| format!(" when {}", print::expr(g)))
+                .unwrap_or_default()
+        };
         match &line.kind {
             StageLineKind::Require(names) => {
                 let names: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
@@ -290,15 +323,34 @@ fn stage(p: &mut Printer<'_>, s: &Stage) {
             StageLineKind::Skip(c) => p.leaf(line.span, format!("skip when {}", print::expr(c))),
             StageLineKind::OnEnter(b) => block(p, line.span, "on enter".into(), b),
             StageLineKind::OnExit(b) => block(p, line.span, "on exit".into(), b),
-            StageLineKind::OnEvent { event, guard: g, body } => {
-                block(p, line.span, format!("on {}{}", event.name, guard(g)), body)
-            }
-            StageLineKind::After { delay, guard: g, body } => {
-                block(p, line.span, format!("after {}{}", print::expr(delay), guard(g)), body)
-            }
-            StageLineKind::At { end_of, at, guard: g, body } => {
+            StageLineKind::OnEvent {
+                event,
+                guard: g,
+                body,
+            } => block(p, line.span, format!("on {}{}", event.name, guard(g)), body),
+            StageLineKind::After {
+                delay,
+                guard: g,
+                body,
+            } => block(
+                p,
+                line.span,
+                format!("after {}{}", print::expr(delay), guard(g)),
+                body,
+            ),
+            StageLineKind::At {
+                end_of,
+                at,
+                guard: g,
+                body,
+            } => {
                 let eo = if *end_of { "end of " } else { "" };
-                block(p, line.span, format!("at {eo}{}{}", print::expr(at), guard(g)), body)
+                block(
+                    p,
+                    line.span,
+                    format!("at {eo}{}{}", print::expr(at), guard(g)),
+                    body,
+                )
             }
             StageLineKind::Transition(t) => {
                 let targets: Vec<&str> = t.targets.iter().map(|i| i.name.as_str()).collect();
@@ -337,15 +389,30 @@ fn block(p: &mut Printer<'_>, span: Span, head: String, b: &Block) {
 
 fn action(p: &mut Printer<'_>, a: &Action) {
     match &a.kind {
-        ActionKind::Set { target, value } => {
-            p.leaf(a.span, format!("set {} = {}", target.name, print::expr(value)))
-        }
+        ActionKind::Set { target, value } => p.leaf(
+            a.span,
+            format!("set {} = {}", target.name, print::expr(value)),
+        ),
         ActionKind::Notify { who, via, template } => {
             let who: Vec<&str> = who.iter().map(|i| i.name.as_str()).collect();
             let via: Vec<&str> = via.iter().map(|i| i.name.as_str()).collect();
-            p.leaf(a.span, format!("notify {} via {} with {}", who.join(", "), via.join(", "), template.name));
+            p.leaf(
+                a.span,
+                format!(
+                    "notify {} via {} with {}",
+                    who.join(", "),
+                    via.join(", "),
+                    template.name
+                ),
+            );
         }
-        ActionKind::Task { id, title, role, due, estimate } => {
+        ActionKind::Task {
+            id,
+            title,
+            role,
+            due,
+            estimate,
+        } => {
             let mut s = format!("task {} {} to {}", id.name, print::string(title), role.name);
             if let Some(d) = due {
                 s.push_str(&format!(" due {}", print::expr(d)));
@@ -357,11 +424,23 @@ fn action(p: &mut Printer<'_>, a: &Action) {
         }
         ActionKind::Group { title, roles } => {
             let roles: Vec<&str> = roles.iter().map(|i| i.name.as_str()).collect();
-            p.leaf(a.span, format!("group {} with {}", print::string(title), roles.join(", ")));
+            p.leaf(
+                a.span,
+                format!("group {} with {}", print::string(title), roles.join(", ")),
+            );
         }
-        ActionKind::Spawn { title, targets, body, has_body } => {
+        ActionKind::Spawn {
+            title,
+            targets,
+            body,
+            has_body,
+        } => {
             let targets: Vec<&str> = targets.iter().map(|i| i.name.as_str()).collect();
-            let head = format!("spawn deal {} at {}", print::string(title), targets.join(" & "));
+            let head = format!(
+                "spawn deal {} at {}",
+                print::string(title),
+                targets.join(" & ")
+            );
             if !has_body {
                 p.leaf(a.span, head);
             } else if body.is_empty() && !p.has_comments_before(a.span.end) {
@@ -374,8 +453,11 @@ fn action(p: &mut Printer<'_>, a: &Action) {
                 p.close(a.span);
             }
         }
-        ActionKind::ForEach { var, list, body } => {
-            block(p, a.span, format!("for each {} in {}", var.name, print::expr(list)), body)
-        }
+        ActionKind::ForEach { var, list, body } => block(
+            p,
+            a.span,
+            format!("for each {} in {}", var.name, print::expr(list)),
+            body,
+        ),
     }
 }

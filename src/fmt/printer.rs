@@ -19,7 +19,15 @@ pub(super) struct Printer<'a> {
 
 impl<'a> Printer<'a> {
     pub fn new(src: &'a str, comments: &'a [Comment]) -> Self {
-        Printer { src, comments, next: 0, out: String::new(), depth: 0, last_end: None, after_open: true }
+        Printer {
+            src,
+            comments,
+            next: 0,
+            out: String::new(),
+            depth: 0,
+            last_end: None,
+            after_open: true,
+        }
     }
 
     pub fn indent_width(&self) -> usize {
@@ -33,7 +41,9 @@ impl<'a> Printer<'a> {
 
     /// Whether a comment not yet written starts before `pos`.
     pub fn has_comments_before(&self, pos: usize) -> bool {
-        self.comments.get(self.next).is_some_and(|c| c.span.start < pos)
+        self.comments
+            .get(self.next)
+            .is_some_and(|c| c.span.start < pos)
     }
 
     /// A blank line, if the source had one between the last thing written and `pos`.
@@ -73,10 +83,16 @@ impl<'a> Printer<'a> {
 
     /// Appends the comment that follows `pos` on the same source line, if any.
     fn trailing(&mut self, pos: usize) {
-        let Some(c) = self.comments.get(self.next) else { return };
-        let Some(gap) = self.src.get(pos..c.span.start) else { return };
+        let Some(c) = self.comments.get(self.next) else {
+            return;
+        };
+        let Some(gap) = self.src.get(pos..c.span.start) else {
+            return;
+        };
         // Only blanks (and separators) may stand between the node and its comment.
-        let only_blanks = gap.chars().all(|ch| ch == ' ' || ch == '\t' || ch == ';' || ch == ',');
+        let only_blanks = gap
+            .chars()
+            .all(|ch| ch == ' ' || ch == '\t' || ch == ';' || ch == ',');
         if c.span.start >= pos && only_blanks {
             // Replace the newline just written with the comment.
             self.out.pop();
@@ -108,10 +124,18 @@ impl<'a> Printer<'a> {
         self.blank_before(span.start);
         self.write_line(&format!("{head} {{"));
         // A comment after `{` on the header's line stays there.
-        let header_end = self.src.get(span.start..).and_then(|r| r.find('{')).map(|i| span.start + i + 1);
+        let header_end = self
+            .src
+            .get(span.start..)
+            .and_then(|r| r.find('{'))
+            .map(|i| span.start + i + 1);
         self.last_end = Some(span.start);
         // ...unless the whole block sits on one line: then the comment follows its `}`.
-        let block_spans_lines = |c: &Comment| self.src.get(c.span.end..span.end).is_some_and(|r| r.contains('\n'));
+        let block_spans_lines = |c: &Comment| {
+            self.src
+                .get(c.span.end..span.end)
+                .is_some_and(|r| r.contains('\n'))
+        };
         if let Some(end) = header_end.filter(|&e| e <= span.end)
             && self.comments.get(self.next).is_some_and(block_spans_lines)
         {

@@ -115,17 +115,30 @@ impl Builder {
                 let id = ident(it.next()?);
                 let title = self.string(it.next()?);
                 let settings = it.map(|s| self.setting(s)).collect();
-                Item::Pipeline(Pipeline { id, title, settings, span: sp })
+                Item::Pipeline(Pipeline {
+                    id,
+                    title,
+                    settings,
+                    span: sp,
+                })
             }
             Rule::calendar => {
                 let id = ident(it.next()?);
                 let lines = it.map(|l| self.calendar_line(l)).collect();
-                Item::Calendar(Calendar { id, lines, span: sp })
+                Item::Calendar(Calendar {
+                    id,
+                    lines,
+                    span: sp,
+                })
             }
             Rule::role => {
                 let id = ident(it.next()?);
                 let title = it.next().map(|s| self.string(s));
-                Item::Role(Role { id, title, span: sp })
+                Item::Role(Role {
+                    id,
+                    title,
+                    span: sp,
+                })
             }
             Rule::fields => Item::Fields(Fields {
                 fields: it.map(|f| self.field_decl(f)).collect(),
@@ -134,12 +147,20 @@ impl Builder {
             Rule::event_decl => {
                 let id = ident(it.next()?);
                 let entries = it.next().map(|body| self.entries(body));
-                Item::Event(EventDecl { id, entries, span: sp })
+                Item::Event(EventDecl {
+                    id,
+                    entries,
+                    span: sp,
+                })
             }
             Rule::template => {
                 let id = ident(it.next()?);
                 let parts = it.filter_map(|p| self.template_part(p)).collect();
-                Item::Template(Template { id, parts, span: sp })
+                Item::Template(Template {
+                    id,
+                    parts,
+                    span: sp,
+                })
             }
             Rule::stage => {
                 let id = ident(it.next()?);
@@ -151,24 +172,39 @@ impl Builder {
                             "join" => join = true,
                             _ => is_final = true,
                         },
-                        _ => {
-                            body = Some(children(p).filter_map(|l| self.stage_line(l)).collect())
-                        }
+                        _ => body = Some(children(p).filter_map(|l| self.stage_line(l)).collect()),
                     }
                 }
-                Item::Stage(Stage { id, title, join, is_final, body, span: sp })
+                Item::Stage(Stage {
+                    id,
+                    title,
+                    join,
+                    is_final,
+                    body,
+                    span: sp,
+                })
             }
             Rule::phase => {
                 let id = ident(it.next()?);
                 let title = self.string(it.next()?);
                 let stages = it.map(ident).collect();
-                Item::Phase(Phase { id, title, stages, span: sp })
+                Item::Phase(Phase {
+                    id,
+                    title,
+                    stages,
+                    span: sp,
+                })
             }
             Rule::alert => {
                 let id = ident(it.next()?);
                 let title = self.string(it.next()?);
                 let cond = self.expr(it.nth(1)?);
-                Item::Alert(Alert { id, title, cond, span: sp })
+                Item::Alert(Alert {
+                    id,
+                    title,
+                    cond,
+                    span: sp,
+                })
             }
             _ => return None,
         })
@@ -184,7 +220,10 @@ impl Builder {
             (Rule::set_calendar, Some(p)) => SettingKind::Calendar(ident(p)),
             (Rule::set_script, Some(p)) => SettingKind::Script(self.string(p)),
             (_, Some(p)) => SettingKind::NotifyHook(ident(p)),
-            (_, None) => SettingKind::Currency(Ident { name: String::new(), span: sp }),
+            (_, None) => SettingKind::Currency(Ident {
+                name: String::new(),
+                span: sp,
+            }),
         };
         Setting { kind, span: sp }
     }
@@ -198,7 +237,10 @@ impl Builder {
                 items
                     .map(|d| {
                         let mut days = children(d).map(ident);
-                        let first = days.next().unwrap_or(Ident { name: String::new(), span: sp });
+                        let first = days.next().unwrap_or(Ident {
+                            name: String::new(),
+                            span: sp,
+                        });
                         (first, days.next())
                     })
                     .collect(),
@@ -207,8 +249,14 @@ impl Builder {
                 items
                     .map(|r| {
                         let mut t = children(r).map(|p| self.time(p));
-                        let from = t.next().unwrap_or(Timed { value: NaiveTime::MIN, span: sp });
-                        let to = t.next().unwrap_or(Timed { value: NaiveTime::MIN, span: sp });
+                        let from = t.next().unwrap_or(Timed {
+                            value: NaiveTime::MIN,
+                            span: sp,
+                        });
+                        let to = t.next().unwrap_or(Timed {
+                            value: NaiveTime::MIN,
+                            span: sp,
+                        });
                         (from, to)
                     })
                     .collect(),
@@ -217,7 +265,10 @@ impl Builder {
                 items
                     .map(|r| {
                         let mut d = children(r).map(|p| self.date(p));
-                        let from = d.next().unwrap_or(Timed { value: NaiveDate::MIN, span: sp });
+                        let from = d.next().unwrap_or(Timed {
+                            value: NaiveDate::MIN,
+                            span: sp,
+                        });
                         (from, d.next())
                     })
                     .collect(),
@@ -229,9 +280,22 @@ impl Builder {
     fn field_decl(&mut self, pair: Pair<'_, Rule>) -> FieldDecl {
         let sp = span(&pair);
         let mut it = children(pair);
-        let name = it.next().map(ident).unwrap_or_else(|| Ident { name: String::new(), span: sp });
-        let ty = it.next().map(ident).unwrap_or_else(|| Ident { name: String::new(), span: sp });
-        let mut decl = FieldDecl { name, ty, required: false, default: None, label: None, span: sp };
+        let name = it.next().map(ident).unwrap_or_else(|| Ident {
+            name: String::new(),
+            span: sp,
+        });
+        let ty = it.next().map(ident).unwrap_or_else(|| Ident {
+            name: String::new(),
+            span: sp,
+        });
+        let mut decl = FieldDecl {
+            name,
+            ty,
+            required: false,
+            default: None,
+            label: None,
+            span: sp,
+        };
         for m in it {
             match m.as_rule() {
                 Rule::required => decl.required = true,
@@ -253,12 +317,23 @@ impl Builder {
     fn default_value(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let sp = span(&pair);
         match pair.as_rule() {
-            Rule::string => Expr { kind: ExprKind::Str(self.string(pair)), span: sp },
+            Rule::string => Expr {
+                kind: ExprKind::Str(self.string(pair)),
+                span: sp,
+            },
             Rule::neg_literal => {
                 let inner = children(pair).next();
-                let value = inner.map(|p| self.literal_token(p)).unwrap_or(Literal::Int(0));
-                let lit = Expr { kind: ExprKind::Lit(value), span: Span::new(sp.start + 1, sp.end) };
-                Expr { kind: ExprKind::Unary(UnaryOp::Neg, Box::new(lit)), span: sp }
+                let value = inner
+                    .map(|p| self.literal_token(p))
+                    .unwrap_or(Literal::Int(0));
+                let lit = Expr {
+                    kind: ExprKind::Lit(value),
+                    span: Span::new(sp.start + 1, sp.end),
+                };
+                Expr {
+                    kind: ExprKind::Unary(UnaryOp::Neg, Box::new(lit)),
+                    span: sp,
+                }
             }
             _ => self.literal(pair),
         }
@@ -271,16 +346,23 @@ impl Builder {
     fn entry(&mut self, pair: Pair<'_, Rule>) -> EventEntry {
         let sp = span(&pair);
         let mut it = children(pair);
-        let name = it.next().map(ident).unwrap_or_else(|| Ident { name: String::new(), span: sp });
-        let ty = it.next().and_then(|t| children(t).next()).map(|t| match t.as_rule() {
-            Rule::list_type => {
-                let lsp = span(&t);
-                let entries =
-                    children(t).filter(|p| p.as_rule() == Rule::event_entry).map(|e| self.entry(e));
-                TypeSpec::List(entries.collect(), lsp)
-            }
-            _ => TypeSpec::Named(ident(t)),
+        let name = it.next().map(ident).unwrap_or_else(|| Ident {
+            name: String::new(),
+            span: sp,
         });
+        let ty = it
+            .next()
+            .and_then(|t| children(t).next())
+            .map(|t| match t.as_rule() {
+                Rule::list_type => {
+                    let lsp = span(&t);
+                    let entries = children(t)
+                        .filter(|p| p.as_rule() == Rule::event_entry)
+                        .map(|e| self.entry(e));
+                    TypeSpec::List(entries.collect(), lsp)
+                }
+                _ => TypeSpec::Named(ident(t)),
+            });
         EventEntry { name, ty, span: sp }
     }
 
@@ -289,7 +371,10 @@ impl Builder {
         let rule = pair.as_rule();
         let mut it = children(pair).filter(|p| !is_keyword(p));
         Some(match rule {
-            Rule::tpl_sms => TemplatePart::Sms { text: self.string(it.next()?), span: sp },
+            Rule::tpl_sms => TemplatePart::Sms {
+                text: self.string(it.next()?),
+                span: sp,
+            },
             _ => TemplatePart::Email {
                 subject: self.string(it.next()?),
                 body: self.string(it.next()?),
@@ -311,22 +396,41 @@ impl Builder {
             Rule::on_event => {
                 let event = ident(it.next()?);
                 let guard = self.guard(&mut it);
-                StageLineKind::OnEvent { event, guard, body: self.block(it.next()?) }
+                StageLineKind::OnEvent {
+                    event,
+                    guard,
+                    body: self.block(it.next()?),
+                }
             }
             Rule::after_timer => {
                 let delay = self.expr(it.next()?);
                 let guard = self.guard(&mut it);
-                StageLineKind::After { delay, guard, body: self.block(it.next()?) }
+                StageLineKind::After {
+                    delay,
+                    guard,
+                    body: self.block(it.next()?),
+                }
             }
             Rule::at_timer => {
                 let end_of = it.next_if(|p| p.as_rule() == Rule::end_of).is_some();
                 let at = self.expr(it.next()?);
                 let guard = self.guard(&mut it);
-                StageLineKind::At { end_of, at, guard, body: self.block(it.next()?) }
+                StageLineKind::At {
+                    end_of,
+                    at,
+                    guard,
+                    body: self.block(it.next()?),
+                }
             }
             _ => {
                 let targets = children(it.next()?).map(ident).collect();
-                let mut t = Transition { targets, trigger: None, guard: None, body: None, span: sp };
+                let mut t = Transition {
+                    targets,
+                    trigger: None,
+                    guard: None,
+                    body: None,
+                    span: sp,
+                };
                 for p in it {
                     match p.as_rule() {
                         Rule::trigger_on => {
@@ -339,7 +443,10 @@ impl Builder {
                             let mut parts = children(p).skip(1).peekable();
                             let end_of = parts.next_if(|p| p.as_rule() == Rule::end_of).is_some();
                             if let Some(e) = parts.next() {
-                                t.trigger = Some(Trigger::At { end_of, at: self.expr(e) });
+                                t.trigger = Some(Trigger::At {
+                                    end_of,
+                                    at: self.expr(e),
+                                });
                             }
                         }
                         Rule::guard => t.guard = children(p).nth(1).map(|e| self.expr(e)),
@@ -362,7 +469,10 @@ impl Builder {
 
     fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
         let sp = span(&pair);
-        Block { actions: children(pair).filter_map(|a| self.action(a)).collect(), span: sp }
+        Block {
+            actions: children(pair).filter_map(|a| self.action(a)).collect(),
+            span: sp,
+        }
     }
 
     fn action(&mut self, pair: Pair<'_, Rule>) -> Option<Action> {
@@ -375,7 +485,10 @@ impl Builder {
         let kind = match rule {
             Rule::set_action => {
                 let target = ident(it.next()?);
-                ActionKind::Set { target, value: self.expr(it.next()?) }
+                ActionKind::Set {
+                    target,
+                    value: self.expr(it.next()?),
+                }
             }
             Rule::task => {
                 let id = ident(it.next()?);
@@ -385,13 +498,26 @@ impl Builder {
                 for p in it {
                     let is_due = p.as_rule() == Rule::task_due;
                     let value = children(p).nth(1).map(|e| self.expr(e));
-                    if is_due { due = value } else { estimate = value }
+                    if is_due {
+                        due = value
+                    } else {
+                        estimate = value
+                    }
                 }
-                ActionKind::Task { id, title, role, due, estimate }
+                ActionKind::Task {
+                    id,
+                    title,
+                    role,
+                    due,
+                    estimate,
+                }
             }
             Rule::group => {
                 let title = self.string(it.next()?);
-                ActionKind::Group { title, roles: it.map(ident).collect() }
+                ActionKind::Group {
+                    title,
+                    roles: it.map(ident).collect(),
+                }
             }
             Rule::spawn => {
                 let title = self.string(it.next()?);
@@ -401,12 +527,21 @@ impl Builder {
                 let body = body_pair
                     .map(|b| children(b).filter_map(|a| self.action(a)).collect())
                     .unwrap_or_default();
-                ActionKind::Spawn { title, targets, body, has_body }
+                ActionKind::Spawn {
+                    title,
+                    targets,
+                    body,
+                    has_body,
+                }
             }
             _ => {
                 let var = ident(it.next()?);
                 let list = self.expr(it.next()?);
-                ActionKind::ForEach { var, list, body: self.block(it.next()?) }
+                ActionKind::ForEach {
+                    var,
+                    list,
+                    body: self.block(it.next()?),
+                }
             }
         };
         Some(Action { kind, span: sp })
@@ -416,7 +551,9 @@ impl Builder {
         let sp = span(&pair);
         // `string` wraps exactly one of the two kinds.
         let inner = children(pair).next();
-        let triple = inner.as_ref().is_some_and(|p| p.as_rule() == Rule::triple_string);
+        let triple = inner
+            .as_ref()
+            .is_some_and(|p| p.as_rule() == Rule::triple_string);
         let mut parts: Vec<StrPart> = Vec::new();
         let push_text = |parts: &mut Vec<StrPart>, t: &str| match parts.last_mut() {
             Some(StrPart::Text(s)) => s.push_str(t),
@@ -440,18 +577,34 @@ impl Builder {
                 }
             }
         }
-        Str { parts, triple, span: sp }
+        Str {
+            parts,
+            triple,
+            span: sp,
+        }
     }
 
     fn expr(&mut self, pair: Pair<'_, Rule>) -> Expr {
         let sp = span(&pair);
-        let operators = pair.clone().into_inner().filter(|p| is_operator(p.as_rule())).count();
+        let operators = pair
+            .clone()
+            .into_inner()
+            .filter(|p| is_operator(p.as_rule()))
+            .count();
         if operators > MAX_OPERATORS {
-            return self.too_complex(sp, format!("this expression has {operators} operators; at most {MAX_OPERATORS} are allowed"));
+            return self.too_complex(
+                sp,
+                format!(
+                    "this expression has {operators} operators; at most {MAX_OPERATORS} are allowed"
+                ),
+            );
         }
         let e = self.pratt(pair);
         if depth(&e) > MAX_EXPR_DEPTH {
-            return self.too_complex(sp, format!("this expression is nested more than {MAX_EXPR_DEPTH} levels deep"));
+            return self.too_complex(
+                sp,
+                format!("this expression is nested more than {MAX_EXPR_DEPTH} levels deep"),
+            );
         }
         e
     }
@@ -460,9 +613,14 @@ impl Builder {
         self.diags.push(
             Diagnostic::error(codes::TOO_DEEP, span, message)
                 .with_label("too complex")
-                .with_help("split it: set a field to part of it first, then use that field".to_string()),
+                .with_help(
+                    "split it: set a field to part of it first, then use that field".to_string(),
+                ),
         );
-        Expr { kind: ExprKind::Lit(Literal::Bool(false)), span }
+        Expr {
+            kind: ExprKind::Lit(Literal::Bool(false)),
+            span,
+        }
     }
 
     fn pratt(&mut self, pair: Pair<'_, Rule>) -> Expr {
@@ -471,13 +629,23 @@ impl Builder {
             .map_primary(|p| self.primary(p))
             .map_prefix(|op, rhs| {
                 let span = span(&op).to(rhs.span);
-                let op = if op.as_rule() == Rule::not_op { UnaryOp::Not } else { UnaryOp::Neg };
-                Expr { kind: ExprKind::Unary(op, Box::new(rhs)), span }
+                let op = if op.as_rule() == Rule::not_op {
+                    UnaryOp::Not
+                } else {
+                    UnaryOp::Neg
+                };
+                Expr {
+                    kind: ExprKind::Unary(op, Box::new(rhs)),
+                    span,
+                }
             })
             .map_postfix(|lhs, op| {
                 let span = lhs.span.to(crate::parse::build::span(&op));
                 let negated = op.as_rule() == Rule::is_not_set;
-                Expr { kind: ExprKind::IsSet(Box::new(lhs), negated), span }
+                Expr {
+                    kind: ExprKind::IsSet(Box::new(lhs), negated),
+                    span,
+                }
             })
             .map_infix(|lhs, op, rhs| {
                 let span = lhs.span.to(rhs.span);
@@ -495,7 +663,10 @@ impl Builder {
                     Rule::mul => BinaryOp::Mul,
                     _ => BinaryOp::Div,
                 };
-                Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span }
+                Expr {
+                    kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                    span,
+                }
             })
             .parse(items)
     }
@@ -512,7 +683,10 @@ impl Builder {
             Rule::call => {
                 let mut it = children(pair);
                 let Some(name) = it.next().map(ident) else {
-                    return Expr { kind: ExprKind::Lit(Literal::Bool(false)), span: sp };
+                    return Expr {
+                        kind: ExprKind::Lit(Literal::Bool(false)),
+                        span: sp,
+                    };
                 };
                 let args = it.map(|a| self.expr(a)).collect();
                 ExprKind::Call(name, args)
@@ -520,12 +694,21 @@ impl Builder {
             Rule::path => {
                 let mut it = children(pair).map(ident);
                 let Some(head) = it.next() else {
-                    return Expr { kind: ExprKind::Lit(Literal::Bool(false)), span: sp };
+                    return Expr {
+                        kind: ExprKind::Lit(Literal::Bool(false)),
+                        span: sp,
+                    };
                 };
-                let mut e = Expr { span: head.span, kind: ExprKind::Name(head) };
+                let mut e = Expr {
+                    span: head.span,
+                    kind: ExprKind::Name(head),
+                };
                 for member in it {
                     let span = e.span.to(member.span);
-                    e = Expr { kind: ExprKind::Member(Box::new(e), member), span };
+                    e = Expr {
+                        kind: ExprKind::Member(Box::new(e), member),
+                        span,
+                    };
                 }
                 return e;
             }
@@ -543,7 +726,10 @@ impl Builder {
             Some(tok) => self.literal_token(tok),
             None => Literal::Bool(false),
         };
-        Expr { kind: ExprKind::Lit(value), span: sp }
+        Expr {
+            kind: ExprKind::Lit(value),
+            span: sp,
+        }
     }
 
     fn literal_token(&mut self, tok: Pair<'_, Rule>) -> Literal {
@@ -581,7 +767,10 @@ impl Builder {
             _ => {
                 let mut it = children(tok);
                 let amount_text = it.next().map(|p| p.as_str()).unwrap_or("0");
-                let unit = it.next().map(|p| p.as_str().to_string()).unwrap_or_default();
+                let unit = it
+                    .next()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default();
                 let amount = amount_text.parse::<i64>().unwrap_or_else(|_| {
                     self.bad_literal(sp, format!("`{amount_text}` is too big a number"));
                     0
@@ -631,7 +820,25 @@ const MAX_EXPR_DEPTH: usize = 100;
 
 fn is_operator(rule: Rule) -> bool {
     use Rule::*;
-    matches!(rule, or_op | and_op | eq | ne | le | ge | lt | gt | add | sub | mul | div | not_op | neg | is_set | is_not_set)
+    matches!(
+        rule,
+        or_op
+            | and_op
+            | eq
+            | ne
+            | le
+            | ge
+            | lt
+            | gt
+            | add
+            | sub
+            | mul
+            | div
+            | not_op
+            | neg
+            | is_set
+            | is_not_set
+    )
 }
 
 /// The depth of an expression tree, measured without recursion.
@@ -641,9 +848,10 @@ fn depth(e: &Expr) -> usize {
     while let Some((e, d)) = todo.pop() {
         max = max.max(d);
         match &e.kind {
-            ExprKind::Member(x, _) | ExprKind::Unary(_, x) | ExprKind::IsSet(x, _) | ExprKind::Paren(x) => {
-                todo.push((x, d + 1))
-            }
+            ExprKind::Member(x, _)
+            | ExprKind::Unary(_, x)
+            | ExprKind::IsSet(x, _)
+            | ExprKind::Paren(x) => todo.push((x, d + 1)),
             ExprKind::Binary(_, l, r) => {
                 todo.push((l, d + 1));
                 todo.push((r, d + 1));
@@ -663,59 +871,59 @@ fn is_keyword(p: &Pair<'_, Rule>) -> bool {
     matches!(
         p.as_rule(),
         Rule::k_after
-        | Rule::k_alert
-        | Rule::k_and
-        | Rule::k_at
-        | Rule::k_attach
-        | Rule::k_body
-        | Rule::k_calendar
-        | Rule::k_currency
-        | Rule::k_deal
-        | Rule::k_default
-        | Rule::k_due
-        | Rule::k_each
-        | Rule::k_email
-        | Rule::k_end
-        | Rule::k_enter
-        | Rule::k_estimate
-        | Rule::k_event
-        | Rule::k_exit
-        | Rule::k_fields
-        | Rule::k_final
-        | Rule::k_for
-        | Rule::k_group
-        | Rule::k_holidays
-        | Rule::k_hook
-        | Rule::k_hours
-        | Rule::k_in
-        | Rule::k_is
-        | Rule::k_join
-        | Rule::k_list
-        | Rule::k_not
-        | Rule::k_notify
-        | Rule::k_of
-        | Rule::k_on
-        | Rule::k_or
-        | Rule::k_phase
-        | Rule::k_pipeline
-        | Rule::k_require
-        | Rule::k_required
-        | Rule::k_role
-        | Rule::k_script
-        | Rule::k_set
-        | Rule::k_skip
-        | Rule::k_sms
-        | Rule::k_spawn
-        | Rule::k_stage
-        | Rule::k_subject
-        | Rule::k_task
-        | Rule::k_template
-        | Rule::k_timezone
-        | Rule::k_to
-        | Rule::k_via
-        | Rule::k_when
-        | Rule::k_with
-        | Rule::k_workweek
+            | Rule::k_alert
+            | Rule::k_and
+            | Rule::k_at
+            | Rule::k_attach
+            | Rule::k_body
+            | Rule::k_calendar
+            | Rule::k_currency
+            | Rule::k_deal
+            | Rule::k_default
+            | Rule::k_due
+            | Rule::k_each
+            | Rule::k_email
+            | Rule::k_end
+            | Rule::k_enter
+            | Rule::k_estimate
+            | Rule::k_event
+            | Rule::k_exit
+            | Rule::k_fields
+            | Rule::k_final
+            | Rule::k_for
+            | Rule::k_group
+            | Rule::k_holidays
+            | Rule::k_hook
+            | Rule::k_hours
+            | Rule::k_in
+            | Rule::k_is
+            | Rule::k_join
+            | Rule::k_list
+            | Rule::k_not
+            | Rule::k_notify
+            | Rule::k_of
+            | Rule::k_on
+            | Rule::k_or
+            | Rule::k_phase
+            | Rule::k_pipeline
+            | Rule::k_require
+            | Rule::k_required
+            | Rule::k_role
+            | Rule::k_script
+            | Rule::k_set
+            | Rule::k_skip
+            | Rule::k_sms
+            | Rule::k_spawn
+            | Rule::k_stage
+            | Rule::k_subject
+            | Rule::k_task
+            | Rule::k_template
+            | Rule::k_timezone
+            | Rule::k_to
+            | Rule::k_via
+            | Rule::k_when
+            | Rule::k_with
+            | Rule::k_workweek
     )
 }
 
@@ -733,5 +941,9 @@ fn notify(pair: Pair<'_, Rule>) -> Option<ActionKind> {
             _ => template = Some(ident(p)),
         }
     }
-    Some(ActionKind::Notify { who, via, template: template? })
+    Some(ActionKind::Notify {
+        who,
+        via,
+        template: template?,
+    })
 }

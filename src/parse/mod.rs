@@ -147,4 +147,3 @@ fn blank_item_at(text: &str, at: usize) -> Option<String> {
     out.push_str(&text[item_end..]);
     (out != text).then_some(out)
 }
-

@@ -64,7 +64,11 @@ impl ScriptInfo {
     }
     /// The parameter counts a name is defined with.
     pub fn arities(&self, name: &str) -> Vec<usize> {
-        self.functions.iter().filter(|(n, _)| n == name).map(|(_, a)| *a).collect()
+        self.functions
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+            .collect()
     }
 }
 
