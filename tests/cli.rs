@@ -232,6 +232,10 @@ fn help_names_every_subcommand() {
 fn the_language_reference_explains_every_code() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LANGUAGE.md")).unwrap();
     for code in dealflow::diag::codes::ALL {
-        assert!(doc.contains(&format!("| {} |", code.id)), "LANGUAGE.md does not explain {}", code.id);
+        assert!(
+            doc.contains(&format!("| {} |", code.id)),
+            "LANGUAGE.md does not explain {}",
+            code.id
+        );
     }
 }
