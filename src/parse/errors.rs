@@ -170,13 +170,21 @@ pub(super) fn to_diagnostic(err: &Error<Rule>, text: &str) -> Diagnostic {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    // Point at the offending character (or the end of the file).
-    let end = text
-        .get(pos..)
-        .and_then(|r| r.chars().next())
-        .map_or(pos, |c| pos + c.len_utf8());
+    // Underline the offending word, or character (nothing at the end of the file).
+    let rest = text.get(pos..).unwrap_or("");
+    let word_len: usize = rest
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .map(char::len_utf8)
+        .sum();
+    let end = match rest.chars().next() {
+        Some(_) if word_len > 0 => pos + word_len,
+        Some(c) => pos + c.len_utf8(),
+        None => pos,
+    };
     let span = Span::new(pos, end);
     let found = found_at(text, pos);
+    let mut keyword_hint = None;
     let message = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let mut wanted: Vec<&str> = Vec::new();
@@ -190,6 +198,40 @@ pub(super) fn to_diagnostic(err: &Error<Rule>, text: &str) -> Diagnostic {
             if wanted.len() > 1 {
                 wanted.retain(|w| *w != "the end of the file");
             }
+            // A misspelt keyword: `sett` for `set`, `onenter` for `on enter`.
+            let word = found.trim_matches('`');
+            let keywords = wanted
+                .iter()
+                .filter_map(|w| w.strip_prefix('`').and_then(|w| w.strip_suffix('`')))
+                .filter(|w| w.chars().all(|c| c.is_alphabetic() || c == ' '));
+            if word.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                let mut squashed: Vec<(String, &str)> =
+                    keywords.map(|k| (k.replace(' ', ""), k)).collect();
+                // Two-word forms, offered where their first word is expected.
+                for compound in [
+                    "on enter",
+                    "on exit",
+                    "end of",
+                    "for each",
+                    "spawn deal",
+                    "notify hook",
+                    "list of",
+                ] {
+                    let first = compound.split(' ').next().unwrap_or("");
+                    if squashed.iter().any(|(_, k)| *k == first) {
+                        squashed.push((compound.replace(' ', ""), compound));
+                    }
+                }
+                keyword_hint = squashed
+                    .iter()
+                    .find(|(s, _)| s == word)
+                    .map(|(s, _)| s.as_str())
+                    .or_else(|| {
+                        crate::diag::suggest(word, squashed.iter().map(|(s, _)| s.as_str()))
+                    })
+                    .and_then(|s| squashed.iter().find(|(q, _)| q == s))
+                    .map(|(_, k)| format!("did you mean `{k}`?"));
+            }
             if wanted.is_empty() {
                 format!("unexpected {found}")
             } else {
@@ -201,7 +243,15 @@ pub(super) fn to_diagnostic(err: &Error<Rule>, text: &str) -> Diagnostic {
             format!("this file is too complex to read ({message})")
         }
     };
-    let mut diag = Diagnostic::error(codes::SYNTAX, span, message).with_label("here");
+    let mut diag = Diagnostic::error(codes::SYNTAX, span, message)
+        .with_label("here")
+        .with_help(keyword_hint);
+    let rest = text.get(pos..).unwrap_or("");
+    if rest.starts_with('=') && !rest.starts_with("==") && text[..pos].contains("when") {
+        diag = diag.with_help(
+            "to compare two values write `==`; a single `=` only sets a field".to_string(),
+        );
+    }
     let at_item_start = super::starts_item(text.get(pos..).unwrap_or(""))
         && (pos == 0 || text[..pos].ends_with('\n'));
     if at_item_start && message_wants_brace(&err.variant) {
