@@ -14,15 +14,20 @@
 //! - Only the boundary (`cli`, rendering) knows JSON and terminals.
 
 pub mod ast;
+pub mod calendar;
 pub mod check;
 pub mod cli;
+pub mod compile;
 pub mod diag;
+pub mod engine;
 pub mod fmt;
 pub mod graph;
 pub mod parse;
 pub mod print;
 pub mod script;
+pub mod sim;
 pub mod source;
+pub mod value;
 
 /// A file read and checked: its AST and every problem found.
 #[derive(Debug)]

@@ -3,6 +3,7 @@
 mod check;
 mod fmt;
 mod graph;
+mod simulate;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ enum Command {
     Fmt(fmt::Args),
     /// Draw the pipeline: stages, transitions, parallel tracks, phases.
     Graph(graph::Args),
+    /// Play a scenario through the pipeline on a virtual clock, before anything goes live.
+    Simulate(simulate::Args),
 }
 
 /// Whether to use terminal colours.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(args, color),
         Command::Fmt(args) => fmt::run(args, color),
         Command::Graph(args) => graph::run(args, color),
+        Command::Simulate(args) => simulate::run(args, color),
     };
     match result {
         Ok(code) => code,

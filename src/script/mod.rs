@@ -1,6 +1,10 @@
 //! rhai: the one place that builds the sandboxed engine, and what the checker learns of a script.
 
+mod runtime;
+
 use rhai::{Engine, module_resolvers::DummyModuleResolver};
+
+pub use runtime::{Script, from_dynamic, to_dynamic};
 
 /// Limits every script runs under; a script that exceeds one fails that step, nothing else.
 #[derive(Debug, Clone, Copy)]

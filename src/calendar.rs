@@ -1,0 +1,163 @@
+//! Working days and hours: weekdays, holidays, and working time added to a moment.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// A working-time calendar.
+#[derive(Debug, Clone)]
+pub struct WorkCalendar {
+    /// Working weekdays, Monday first.
+    pub workweek: [bool; 7],
+    /// Working hours of a working day, sorted.
+    pub hours: Vec<(NaiveTime, NaiveTime)>,
+    /// Days off besides weekends.
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+/// Longest search for a working day, so that a calendar with no working days cannot hang us.
+const MAX_SCAN_DAYS: i64 = 3_660;
+
+impl Default for WorkCalendar {
+    fn default() -> Self {
+        WorkCalendar {
+            workweek: [true, true, true, true, true, false, false],
+            hours: vec![(time(9, 0), time(18, 0))],
+            holidays: BTreeSet::new(),
+        }
+    }
+}
+
+fn time(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN)
+}
+
+impl WorkCalendar {
+    /// Whether people work on this day.
+    pub fn is_workday(&self, d: NaiveDate) -> bool {
+        self.workweek[d.weekday().num_days_from_monday() as usize] && !self.holidays.contains(&d)
+    }
+
+    /// The first working day after `d`.
+    pub fn next_workday(&self, d: NaiveDate) -> Option<NaiveDate> {
+        self.add_workdays(d, 1)
+    }
+
+    /// The `n`-th working day after `d` (`n` = 0: `d` itself; negative: before).
+    pub fn add_workdays(&self, d: NaiveDate, n: i64) -> Option<NaiveDate> {
+        let step = if n < 0 { -1 } else { 1 };
+        let mut left = n.abs();
+        let mut day = d;
+        let mut scanned = 0;
+        while left > 0 {
+            day = day.checked_add_signed(Duration::days(step))?;
+            scanned += 1;
+            if scanned > MAX_SCAN_DAYS + n.abs() * 7 {
+                return None;
+            }
+            if self.is_workday(day) {
+                left -= 1;
+            }
+        }
+        Some(day)
+    }
+
+    /// Working days after `a` up to and including `b` (negative when `b` is before `a`).
+    pub fn workdays_between(&self, a: NaiveDate, b: NaiveDate) -> i64 {
+        let (from, to, sign) = if a <= b { (a, b, 1) } else { (b, a, -1) };
+        let days = (to - from).num_days().min(MAX_SCAN_DAYS * 10);
+        let count = (1..=days)
+            .filter_map(|i| from.checked_add_signed(Duration::days(i)))
+            .filter(|d| self.is_workday(*d))
+            .count() as i64;
+        sign * count
+    }
+
+    /// `minutes` of working time after `from` (local time), counting only working hours.
+    pub fn add_work_minutes(&self, from: NaiveDateTime, minutes: i64) -> Option<NaiveDateTime> {
+        if minutes <= 0 {
+            return Some(from);
+        }
+        let mut left = minutes;
+        let mut day = from.date();
+        let mut cursor = from.time();
+        for _ in 0..MAX_SCAN_DAYS {
+            if self.is_workday(day) {
+                for &(start, end) in &self.hours {
+                    let begin = cursor.max(start);
+                    if begin >= end {
+                        continue;
+                    }
+                    let available = (end - begin).num_minutes();
+                    if available >= left {
+                        return Some(day.and_time(begin) + Duration::minutes(left));
+                    }
+                    left -= available;
+                }
+            }
+            day = day.succ_opt()?;
+            cursor = NaiveTime::MIN;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn ru() -> WorkCalendar {
+        let mut c = WorkCalendar {
+            hours: vec![(time(10, 0), time(19, 0))],
+            ..Default::default()
+        };
+        c.holidays.insert(d("2026-03-09"));
+        c
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays() {
+        let c = ru();
+        // Thursday 5 March: the next working day is Friday 6.
+        assert_eq!(c.next_workday(d("2026-03-05")), Some(d("2026-03-06")));
+        // Friday 6 March + 1: Monday 9 is a holiday, so Tuesday 10.
+        assert_eq!(c.add_workdays(d("2026-03-06"), 1), Some(d("2026-03-10")));
+        assert_eq!(c.add_workdays(d("2026-03-06"), 10), Some(d("2026-03-23")));
+        assert_eq!(c.add_workdays(d("2026-03-11"), 20), Some(d("2026-04-08")));
+        assert_eq!(c.workdays_between(d("2026-03-06"), d("2026-03-23")), 10);
+        assert_eq!(c.workdays_between(d("2026-03-23"), d("2026-03-06")), -10);
+    }
+
+    #[test]
+    fn working_hours_carry_over_nights_and_weekends() {
+        let c = ru();
+        let fri_18 = d("2026-03-06").and_hms_opt(18, 0, 0).unwrap();
+        // 4 working hours from Friday 18:00: one on Friday, three on Tuesday (Monday is off).
+        assert_eq!(
+            c.add_work_minutes(fri_18, 240),
+            Some(d("2026-03-10").and_hms_opt(13, 0, 0).unwrap())
+        );
+        let sat = d("2026-03-07").and_hms_opt(12, 0, 0).unwrap();
+        assert_eq!(
+            c.add_work_minutes(sat, 60),
+            Some(d("2026-03-10").and_hms_opt(11, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_calendar_without_working_days_gives_no_answer_instead_of_hanging() {
+        let c = WorkCalendar {
+            workweek: [false; 7],
+            ..Default::default()
+        };
+        assert_eq!(c.next_workday(d("2026-03-05")), None);
+        assert_eq!(
+            c.add_work_minutes(d("2026-03-05").and_hms_opt(9, 0, 0).unwrap(), 60),
+            None
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! `dealflow simulate FILE SCENARIO [--format text|json]`: a dry run on a virtual clock.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+
+use super::Loaded;
+use crate::engine::Team;
+use crate::script::Script;
+use crate::sim::{Simulation, output, scenario};
+use crate::{compile, diag};
+
+/// Arguments of `dealflow simulate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A pipeline file (`*.flow`).
+    file: PathBuf,
+    /// A scenario (`*.scenario.toml`): team, deals, events, work on tasks.
+    scenario: PathBuf,
+    /// How to print the timeline.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the timeline to this file instead of standard output.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// A readable timeline, day by day.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
+    let loaded = Loaded::read(&args.file)?;
+    let analysis = loaded.analyze();
+    if analysis.has_errors() {
+        eprint!(
+            "{}",
+            diag::render_text(&analysis.diagnostics, &loaded.source, color)
+        );
+        eprintln!(
+            "{}: fix these errors before simulating",
+            args.file.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let script_text = match &script_name(&analysis.file) {
+        Some(name) => Some(loaded.load(name)?),
+        None => None,
+    };
+    let plan = compile::compile(&analysis.file, &loaded.source, script_text.clone())?;
+    let script = match (&plan.script_name, &script_text) {
+        (Some(name), Some(text)) => Some(Script::load(name, text)?),
+        _ => None,
+    };
+    let sc_text = std::fs::read_to_string(&args.scenario)
+        .map_err(|e| format!("cannot read `{}`: {e}", args.scenario.display()))?;
+    let sc = scenario::load(&args.scenario.display().to_string(), &sc_text)
+        .map_err(|e| e.to_string())?;
+    let team = Team::new(sc.team.clone());
+    let sim = Simulation::new(&plan, script.as_ref(), team);
+
+    let bar = (std::io::stderr().is_terminal() && sc.inputs.len() > 2_000).then(|| {
+        let b = indicatif::ProgressBar::new(sc.inputs.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} simulating {bar:40} {pos}/{len} inputs ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let mut tick = |done: u64, _total: u64| {
+        if let Some(b) = &bar
+            && done.is_multiple_of(256)
+        {
+            b.set_position(done);
+        }
+    };
+    let timeline = sim.run(&sc, Some(&mut tick))?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let text = match args.format {
+        Format::Json => output::json_lines(&plan, &timeline),
+        Format::Text => output::text(&plan, &timeline),
+    };
+    match &args.output {
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`| head`) is not an error worth reporting.
+            let _ = out.write_all(text.as_bytes());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn script_name(file: &crate::ast::File) -> Option<String> {
+    file.items.iter().find_map(|i| match i {
+        crate::ast::Item::Pipeline(p) => p.settings.iter().find_map(|s| match &s.kind {
+            crate::ast::SettingKind::Script(s) => s.plain(),
+            _ => None,
+        }),
+        _ => None,
+    })
+}

@@ -1,0 +1,465 @@
+//! Actions: set, notify, task, group, spawn, for each.
+
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use rust_decimal::Decimal;
+
+use super::eval::Env;
+use super::{Attachment, Creation, Deal, Kind, StepError, Stepper, Task};
+use crate::compile::{Action, Channel, RoleId, Text, TextPart, Who};
+use crate::value::{Invite, Value};
+
+impl Stepper<'_> {
+    /// Runs actions in order; `line` is the rule they belong to (for history).
+    pub(crate) fn run(
+        &mut self,
+        actions: &[Action],
+        env: &Env,
+        line: Option<usize>,
+    ) -> Result<(), StepError> {
+        for a in actions {
+            self.action(a, env, line)?;
+        }
+        Ok(())
+    }
+
+    fn action(&mut self, a: &Action, env: &Env, line: Option<usize>) -> Result<(), StepError> {
+        match a {
+            Action::Set(slot, e) => {
+                let v = self.eval(e, env).map_err(StepError::Failed)?;
+                self.set_slot(*slot, v, line);
+            }
+            Action::Notify {
+                who,
+                channels,
+                template,
+                line,
+            } => {
+                for w in who {
+                    for ch in channels {
+                        self.notify(*w, *ch, *template, env, *line)?;
+                    }
+                }
+            }
+            Action::Task {
+                id,
+                title,
+                role,
+                due,
+                estimate,
+                line,
+            } => {
+                let title = self.render(title, env)?;
+                let assignee = self.person_for(*role);
+                let due = match due {
+                    Some(d) => match self.eval(d, env).map_err(StepError::Failed)? {
+                        Some(Value::Duration(d)) => self.add_to_moment(self.ctx.now, d, 1),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                let estimate_h = match estimate {
+                    Some(e) => match self.eval(e, env).map_err(StepError::Failed)? {
+                        Some(Value::Duration(d)) => Some(d.hours()),
+                        _ => None,
+                    },
+                    None => None,
+                };
+                if let Some(a) = &assignee {
+                    self.load.push((a.clone(), 1));
+                }
+                self.deal.tasks.push(Task {
+                    id: id.clone(),
+                    title: title.clone(),
+                    assignee: assignee.clone(),
+                    stage: env.stage.unwrap_or(0),
+                    created_at: self.ctx.now,
+                    due,
+                    estimate_h,
+                    started_at: None,
+                    done_at: None,
+                    hours: Decimal::ZERO,
+                });
+                self.record(
+                    Kind::TaskCreated {
+                        task: id.clone(),
+                        title,
+                        assignee,
+                        due,
+                        estimate_h,
+                    },
+                    Some(*line),
+                );
+            }
+            Action::Group { title, roles } => {
+                let title = self.render(title, env)?;
+                let mut members = Vec::new();
+                for r in roles {
+                    if let Some(p) = self.person_for(*r)
+                        && !members.contains(&p)
+                    {
+                        members.push(p);
+                    }
+                }
+                self.record(Kind::GroupCreated { title, members }, line);
+            }
+            Action::Spawn {
+                title,
+                targets,
+                sets,
+            } => {
+                let title = self.render(title, env)?;
+                let mut values = Vec::new();
+                for (slot, e) in sets {
+                    values.push((*slot, self.eval(e, env).map_err(StepError::Failed)?));
+                }
+                self.spawn(title, targets, values, line)?;
+            }
+            Action::ForEach { list, body } => {
+                let items = match self.eval(list, env).map_err(StepError::Failed)? {
+                    Some(Value::List(items)) => items,
+                    _ => Vec::new(),
+                };
+                for item in items {
+                    let mut inner = env.clone();
+                    inner.locals.push(item);
+                    self.run(body, &inner, line)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn(
+        &mut self,
+        title: String,
+        targets: &[usize],
+        values: Vec<(crate::compile::Slot, Option<Value>)>,
+        line: Option<usize>,
+    ) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        self.deal.spawned += 1;
+        let id = format!("{}/{}", self.deal.id, self.deal.spawned);
+        let mut child = Deal::new(plan, id.clone(), title.clone(), self.ctx.now);
+        child.values = self.deal.values.clone();
+        child.slots = self.deal.slots.clone();
+        let mut sub = Stepper::new(self.ctx, child, format!("spawned by {}", self.deal.id));
+        sub.load = std::mem::take(&mut self.load);
+        let req = Creation {
+            id,
+            title,
+            stages: targets
+                .iter()
+                .map(|&s| plan.stages[s].name.clone())
+                .collect(),
+            fields: Default::default(),
+        };
+        // The spawn's `set` lines apply before the new deal enters its stages.
+        let parent = Some(self.deal.id.clone());
+        sub.deal.parent = parent.clone();
+        sub.record(
+            Kind::DealCreated {
+                stages: req.stages.clone(),
+                parent,
+            },
+            line,
+        );
+        for (slot, v) in values {
+            sub.set_slot(slot, v, line);
+        }
+        let track = sub.new_track(targets[0]);
+        sub.enter_targets(track, targets)?;
+        sub.settle()?;
+        self.load = std::mem::take(&mut sub.load);
+        self.records.append(&mut sub.records);
+        self.spawned.push(sub.deal);
+        self.spawned.append(&mut sub.spawned);
+        Ok(())
+    }
+
+    /// The deal's person in a role; an empty slot is filled with the member of that role who
+    /// has the fewest open tasks (ties: by id).
+    pub(crate) fn person_for(&mut self, role: RoleId) -> Option<String> {
+        if let Some(p) = &self.deal.slots[role] {
+            return Some(p.clone());
+        }
+        let name = &self.ctx.plan.roles[role].name;
+        let best = self
+            .ctx
+            .team
+            .members
+            .iter()
+            .filter(|m| m.roles.iter().any(|r| r == name))
+            .min_by_key(|m| (self.load_of(&m.id), m.id.clone()))?
+            .id
+            .clone();
+        self.set_slot(
+            crate::compile::Slot::Role(role),
+            Some(Value::User(best.clone())),
+            None,
+        );
+        Some(best)
+    }
+
+    /// A text with its `{{ }}` parts filled in; a part with no value is left empty.
+    pub(crate) fn render(&mut self, t: &Text, env: &Env) -> Result<String, StepError> {
+        let mut out = String::new();
+        for p in &t.parts {
+            match p {
+                TextPart::Lit(s) => out.push_str(s),
+                TextPart::Expr(e) => {
+                    if let Some(v) = self.eval(e, env).map_err(StepError::Failed)? {
+                        out.push_str(&self.display(&v));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn notify(
+        &mut self,
+        who: Who,
+        ch: Channel,
+        template: usize,
+        env: &Env,
+        line: usize,
+    ) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        let tpl = &plan.templates[template];
+        let (to_kind, person) = match who {
+            Who::Client => ("client", None),
+            Who::Responsible => (
+                "user",
+                if plan.roles.is_empty() {
+                    None
+                } else {
+                    self.person_for(0)
+                },
+            ),
+            Who::Role(r) => ("user", self.person_for(r)),
+        };
+        let skipped = |s: &mut Self, to: String, reason: String| {
+            s.record(
+                Kind::NotificationSkipped {
+                    to_kind: to_kind.into(),
+                    to,
+                    channel: ch.name().into(),
+                    template: tpl.name.clone(),
+                    reason,
+                },
+                Some(line),
+            );
+        };
+        let address = match (who, &person) {
+            (Who::Client, _) => self.client_address(ch),
+            (_, Some(p)) => self.ctx.team.member(p).and_then(|m| match ch {
+                Channel::Sms => m.phone.clone(),
+                Channel::Email => m.email.clone(),
+            }),
+            (_, None) => {
+                skipped(self, "nobody".into(), "no team member has this role".into());
+                return Ok(());
+            }
+        };
+        let who_name = person.clone().unwrap_or_else(|| "client".into());
+        let Some(to) = address else {
+            let what = if ch == Channel::Sms {
+                "phone number"
+            } else {
+                "email address"
+            };
+            let reason = format!(
+                "{} has no {what}",
+                if who == Who::Client {
+                    "the client".to_string()
+                } else {
+                    format!("`{who_name}`")
+                }
+            );
+            skipped(self, who_name, reason);
+            return Ok(());
+        };
+        let (subject, text, attachments) = match ch {
+            Channel::Sms => match &tpl.sms {
+                Some(t) => (None, self.render(t, env)?, Vec::new()),
+                None => {
+                    skipped(self, to, format!("template `{}` has no sms text", tpl.name));
+                    return Ok(());
+                }
+            },
+            Channel::Email => match &tpl.email {
+                Some(e) => {
+                    let subject = self.render(&e.subject, env)?;
+                    let body = self.render(&e.body, env)?;
+                    let mut att = Vec::new();
+                    if let Some(a) = &e.attach
+                        && let Some(Value::Invite(inv)) =
+                            self.eval(a, env).map_err(StepError::Failed)?
+                    {
+                        att.push(Attachment {
+                            filename: "invite.ics".into(),
+                            content_type: "text/calendar; method=REQUEST".into(),
+                            content: ics(&inv, &subject, &self.deal.id),
+                        });
+                    }
+                    (Some(subject), body, att)
+                }
+                None => {
+                    skipped(self, to, format!("template `{}` has no email", tpl.name));
+                    return Ok(());
+                }
+            },
+        };
+        let mut msg = Message {
+            to_kind: to_kind.into(),
+            to,
+            channel: ch.name().into(),
+            template: tpl.name.clone(),
+            subject,
+            text,
+            send_at: self.ctx.now,
+        };
+        if let Some(hook) = &plan.notify_hook {
+            match self.hook(hook, msg).map_err(StepError::Failed)? {
+                Some(m) => msg = m,
+                None => {
+                    skipped(self, who_name, "dropped by the notify hook".into());
+                    return Ok(());
+                }
+            }
+        }
+        self.record(
+            Kind::Notification {
+                to_kind: msg.to_kind,
+                to: msg.to,
+                channel: msg.channel,
+                template: msg.template,
+                subject: msg.subject,
+                text: msg.text,
+                send_at: msg.send_at,
+                attachments,
+            },
+            Some(line),
+        );
+        Ok(())
+    }
+
+    /// The client's phone or email: the deal's first field of that type.
+    fn client_address(&self, ch: Channel) -> Option<String> {
+        use crate::check::types::Ty;
+        let want = if ch == Channel::Sms {
+            Ty::Phone
+        } else {
+            Ty::Email
+        };
+        let plan = self.ctx.plan;
+        plan.fields
+            .iter()
+            .zip(&self.deal.values)
+            .find(|(f, _)| f.ty == want)
+            .and_then(|(_, v)| v.as_ref())
+            .map(|v| v.to_string())
+    }
+
+    /// Passes a message through the pipeline's notify hook: changed, held or dropped.
+    fn hook(&self, function: &str, msg: Message) -> Result<Option<Message>, String> {
+        let script = self
+            .ctx
+            .script
+            .ok_or("the pipeline has a notify hook but no script")?;
+        let local = msg.send_at.with_timezone(&self.ctx.plan.tz);
+        let mut map = rhai::Map::new();
+        map.insert("channel".into(), msg.channel.clone().into());
+        map.insert("to_kind".into(), msg.to_kind.clone().into());
+        map.insert("to".into(), msg.to.clone().into());
+        map.insert("template".into(), msg.template.clone().into());
+        map.insert(
+            "subject".into(),
+            msg.subject.clone().map_or(rhai::Dynamic::UNIT, Into::into),
+        );
+        map.insert("text".into(), msg.text.clone().into());
+        map.insert(
+            "local_time".into(),
+            local.format("%H:%M").to_string().into(),
+        );
+        let out = script.call(function, vec![rhai::Dynamic::from_map(map)])?;
+        if out.is_unit() {
+            return Ok(None);
+        }
+        let Some(map) = out.try_cast::<rhai::Map>() else {
+            return Err(format!(
+                "the notify hook `{function}` must return the message (a map) or `()`"
+            ));
+        };
+        let text_of = |k: &str| map.get(k).and_then(|v| v.clone().into_string().ok());
+        let mut m = msg;
+        if let Some(t) = text_of("text") {
+            m.text = t;
+        }
+        if let Some(s) = text_of("subject") {
+            m.subject = Some(s);
+        }
+        if let Some(to) = text_of("to") {
+            m.to = to;
+        }
+        if let Some(nb) = text_of("not_before") {
+            let t = NaiveTime::parse_from_str(nb.trim(), "%H:%M").map_err(|_| {
+                format!("the notify hook set `not_before` to `{nb}`; write a time like 09:00")
+            })?;
+            m.send_at = self.next_local(m.send_at, t).ok_or("no such local time")?;
+        }
+        Ok(Some(m))
+    }
+
+    /// The first moment at or after `from` whose local time of day is `t`.
+    fn next_local(&self, from: DateTime<Utc>, t: NaiveTime) -> Option<DateTime<Utc>> {
+        let local = from.with_timezone(&self.ctx.plan.tz);
+        let today = local.date_naive();
+        let now_t = local.time().with_nanosecond(0)?;
+        let day = if now_t <= t { today } else { today.succ_opt()? };
+        self.local(day.and_time(t))
+    }
+}
+
+/// A message on its way to the outbox.
+struct Message {
+    to_kind: String,
+    to: String,
+    channel: String,
+    template: String,
+    subject: Option<String>,
+    text: String,
+    send_at: DateTime<Utc>,
+}
+
+/// An iCalendar invitation (RFC 5545), lines ending in CRLF.
+fn ics(inv: &Invite, summary: &str, deal: &str) -> String {
+    let esc = |s: &str| {
+        s.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
+    let stamp = |t: &DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    [
+        "BEGIN:VCALENDAR".to_string(),
+        "VERSION:2.0".into(),
+        "PRODID:-//dealflow//EN".into(),
+        "METHOD:REQUEST".into(),
+        "BEGIN:VEVENT".into(),
+        format!(
+            "UID:{}-{}@dealflow",
+            esc(deal).replace('/', "-"),
+            stamp(&inv.start)
+        ),
+        format!("DTSTAMP:{}", stamp(&inv.start)),
+        format!("DTSTART:{}", stamp(&inv.start)),
+        format!("DTEND:{}", stamp(&inv.end)),
+        format!("SUMMARY:{}", esc(summary)),
+        format!("LOCATION:{}", esc(&inv.place)),
+        "END:VEVENT".into(),
+        "END:VCALENDAR".into(),
+        String::new(),
+    ]
+    .join("\r\n")
+}

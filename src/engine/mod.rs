@@ -1,0 +1,417 @@
+//! The interpreter: (plan, deal, clock, input) → new deal state + records of what happened.
+//!
+//! Pure: no I/O, no global clock. The simulator and the daemon drive the same code; only the
+//! clock and the store differ. A step is atomic: it works on a copy of the deal and either
+//! returns the whole outcome or an error, in which case nothing changed.
+
+mod actions;
+mod eval;
+mod record;
+mod stages;
+mod state;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::compile::{Plan, StageId};
+use crate::script::Script;
+use crate::value::Value;
+pub use record::{Attachment, Kind, Record};
+pub use state::{Armed, Deal, Member, Task, Team, TimeEntry, TimerRef, Track, TrackState};
+
+/// Moves allowed in one step before it is called a loop.
+const MAX_MOVES: usize = 100;
+
+/// What a step runs against.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The pipeline.
+    pub plan: &'a Plan,
+    /// The team and its load.
+    pub team: &'a Team,
+    /// The pipeline's script, if it has one.
+    pub script: Option<&'a Script>,
+    /// The engine's clock: wall time in the daemon, virtual in a simulation.
+    pub now: DateTime<Utc>,
+}
+
+/// A request to create a deal.
+#[derive(Debug, Clone)]
+pub struct Creation {
+    /// Its identifier.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Stage names to start at; empty: the first stage.
+    pub stages: Vec<String>,
+    /// Field values by name (loosely typed: they are converted to the fields' types).
+    pub fields: BTreeMap<String, Value>,
+}
+
+/// Work on a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskAction {
+    /// Work started.
+    Start,
+    /// Finished.
+    Done,
+    /// Hours worked.
+    Log(Decimal),
+}
+
+/// Something that happens to an existing deal.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// An event with its payload (loosely typed values, converted by the declaration).
+    Event {
+        /// Event name.
+        name: String,
+        /// Payload by name.
+        payload: BTreeMap<String, Value>,
+        /// Who sent it.
+        by: Option<String>,
+    },
+    /// A timer of the deal fell due.
+    Timer {
+        /// The armed timer's id.
+        id: u64,
+    },
+    /// Work on a task.
+    Task {
+        /// Task identifier (the latest open one of that name).
+        task: String,
+        /// What was done.
+        action: TaskAction,
+        /// Who.
+        by: Option<String>,
+    },
+    /// A local midnight: alerts that depend on the date are checked again.
+    Midnight,
+}
+
+impl Input {
+    /// A short description of the cause, for history.
+    pub fn cause(&self, deal: &Deal, plan: &Plan) -> String {
+        match self {
+            Input::Event { name, .. } => format!("event {name}"),
+            Input::Timer { id } => {
+                let label = deal
+                    .timers
+                    .iter()
+                    .find(|t| t.id == *id)
+                    .map(|t| stages::timer_label(plan, t));
+                format!("timer {}", label.unwrap_or_default())
+            }
+            Input::Task { task, action, .. } => match action {
+                TaskAction::Start => format!("task {task} started"),
+                TaskAction::Done => format!("task {task} done"),
+                TaskAction::Log(h) => format!("task {task}: {h} h logged"),
+            },
+            Input::Midnight => "midnight".into(),
+        }
+    }
+}
+
+/// What a step did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The deal after the step.
+    pub deal: Deal,
+    /// Deals it spawned, fully created.
+    pub spawned: Vec<Deal>,
+    /// What happened, in order (spawned deals' records included).
+    pub records: Vec<Record>,
+    /// Open-task changes per team member.
+    pub load: Vec<(String, i64)>,
+}
+
+/// Why a step did not happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepError {
+    /// The input does not fit the pipeline (an event no stage expects, missing fields…).
+    Refused(String),
+    /// The step broke (a script error, a loop); it was undone.
+    Failed(String),
+}
+
+impl StepError {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            StepError::Refused(m) | StepError::Failed(m) => m,
+        }
+    }
+}
+
+/// The working state of one step.
+pub(crate) struct Stepper<'a> {
+    pub ctx: Ctx<'a>,
+    pub deal: Deal,
+    pub records: Vec<Record>,
+    pub spawned: Vec<Deal>,
+    pub load: Vec<(String, i64)>,
+    pub cause: String,
+    pub payload: Option<BTreeMap<String, Value>>,
+    pub moves: usize,
+}
+
+impl<'a> Stepper<'a> {
+    fn new(ctx: Ctx<'a>, deal: Deal, cause: String) -> Self {
+        Stepper {
+            ctx,
+            deal,
+            records: Vec::new(),
+            spawned: Vec::new(),
+            load: Vec::new(),
+            cause,
+            payload: None,
+            moves: 0,
+        }
+    }
+
+    pub(crate) fn record(&mut self, kind: Kind, line: Option<usize>) {
+        self.records.push(Record {
+            at: self.ctx.now,
+            deal: self.deal.id.clone(),
+            kind,
+            cause: self.cause.clone(),
+            line,
+        });
+    }
+
+    fn finish(self) -> Outcome {
+        Outcome {
+            deal: self.deal,
+            spawned: self.spawned,
+            records: self.records,
+            load: self.load,
+        }
+    }
+
+    /// Open tasks of a member, counting this step's changes.
+    pub(crate) fn load_of(&self, id: &str) -> i64 {
+        let base = self.ctx.team.load.get(id).copied().unwrap_or(0);
+        base + self
+            .load
+            .iter()
+            .filter(|(m, _)| m == id)
+            .map(|(_, d)| d)
+            .sum::<i64>()
+    }
+}
+
+/// Creates a deal (also used for spawned deals). Refused when a required field is missing,
+/// a stage does not exist, or a stage's `require` is not met.
+pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
+    let deal = Deal::new(ctx.plan, req.id.clone(), req.title.clone(), ctx.now);
+    let mut s = Stepper::new(ctx, deal, "created".into());
+    s.create(req, None)?;
+    Ok(s.finish())
+}
+
+/// Applies an input to a deal.
+pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepError> {
+    let cause = input.cause(deal, ctx.plan);
+    let mut s = Stepper::new(ctx, deal.clone(), cause);
+    match input {
+        Input::Event { name, payload, by } => s.event(name, payload, by.as_deref())?,
+        Input::Timer { id } => s.timer(*id)?,
+        Input::Task { task, action, by } => s.task_work(task, action, by.as_deref())?,
+        Input::Midnight => {
+            s.alerts(true)?;
+            return Ok(s.finish());
+        }
+    }
+    s.settle()?;
+    Ok(s.finish())
+}
+
+impl Stepper<'_> {
+    /// After any change: guard-only transitions until nothing moves, timers re-armed, alerts.
+    pub(crate) fn settle(&mut self) -> Result<(), StepError> {
+        self.guard_moves()?;
+        self.rearm().map_err(StepError::Failed)?;
+        self.alerts(false)
+    }
+
+    /// Checks every alert (or only those that read the clock) and records changes.
+    fn alerts(&mut self, clock_only: bool) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        for (i, a) in plan.alerts.iter().enumerate() {
+            if clock_only && !a.time_dependent {
+                continue;
+            }
+            let now = self
+                .holds(Some(&a.cond), &eval::Env::default())
+                .map_err(StepError::Failed)?;
+            if now != self.deal.alerts[i] {
+                self.deal.alerts[i] = now;
+                let kind = if now {
+                    Kind::AlertRaised {
+                        alert: a.name.clone(),
+                    }
+                } else {
+                    Kind::AlertCleared {
+                        alert: a.name.clone(),
+                    }
+                };
+                self.record(kind, Some(a.line));
+            }
+        }
+        Ok(())
+    }
+
+    fn event(
+        &mut self,
+        name: &str,
+        payload: &BTreeMap<String, Value>,
+        by: Option<&str>,
+    ) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        let Some(&ev) = plan.event_index.get(name) else {
+            return Err(StepError::Refused(format!(
+                "the pipeline has no event `{name}`"
+            )));
+        };
+        let typed = self.typed_payload(ev, payload)?;
+        let active = self.active_tracks();
+        let handles = active.iter().any(|&(_, st)| plan.stages[st].handles(ev));
+        if !handles {
+            let here: Vec<String> = self
+                .deal
+                .stages()
+                .iter()
+                .map(|&s| format!("`{}`", plan.stages[s].name))
+                .collect();
+            return Err(StepError::Refused(format!(
+                "`{name}` is not expected now: deal `{}` is in {}",
+                self.deal.id,
+                if here.is_empty() {
+                    "no stage".to_string()
+                } else {
+                    here.join(", ")
+                }
+            )));
+        }
+        self.record(
+            Kind::EventApplied {
+                event: name.to_string(),
+                by: by.map(str::to_string),
+            },
+            None,
+        );
+        // Listed deal fields are set from the payload.
+        for &slot in &plan.events[ev].sets {
+            let field = self.slot_name(slot);
+            if let Some(v) = typed.get(&field) {
+                self.set_slot(slot, Some(v.clone()), None);
+            }
+        }
+        self.payload = Some(typed);
+        // `on EVENT` blocks of the active stages, in file order.
+        let mut stages: Vec<StageId> = active.iter().map(|&(_, s)| s).collect();
+        stages.sort_unstable();
+        stages.dedup();
+        for st in stages {
+            for on in &plan.stages[st].on_event {
+                if on.event == ev {
+                    let env = eval::Env::stage(st);
+                    if self
+                        .holds(on.guard.as_ref(), &env)
+                        .map_err(StepError::Failed)?
+                    {
+                        self.run(&on.rule.body, &env, Some(on.rule.line))?;
+                    }
+                }
+            }
+        }
+        // In each active track, the first transition on this event whose guard holds.
+        for (track, stage) in active {
+            if !self.track_is(track, stage) {
+                continue;
+            }
+            let env = eval::Env::stage(stage);
+            let mut chosen = None;
+            for (i, t) in plan.stages[stage].transitions.iter().enumerate() {
+                if matches!(t.trigger, crate::compile::Trigger::On(e) if e == ev)
+                    && self
+                        .holds(t.guard.as_ref(), &env)
+                        .map_err(StepError::Failed)?
+                {
+                    chosen = Some(i);
+                    break;
+                }
+            }
+            if let Some(i) = chosen {
+                self.take(track, stage, i)?;
+            }
+        }
+        self.payload = None;
+        Ok(())
+    }
+
+    /// The active tracks as (track id, stage), in stage file order.
+    pub(crate) fn active_tracks(&self) -> Vec<(u32, StageId)> {
+        let mut v: Vec<(u32, StageId)> = self
+            .deal
+            .tracks
+            .iter()
+            .filter(|t| t.state == TrackState::Active)
+            .map(|t| (t.id, t.stage))
+            .collect();
+        v.sort_by_key(|&(id, s)| (s, id));
+        v
+    }
+
+    /// Whether a track is still active at that stage (earlier moves in the step may have moved it).
+    pub(crate) fn track_is(&self, track: u32, stage: StageId) -> bool {
+        self.deal
+            .tracks
+            .iter()
+            .any(|t| t.id == track && t.stage == stage && t.state == TrackState::Active)
+    }
+
+    fn guard_moves(&mut self) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        loop {
+            let mut moved = false;
+            for (track, stage) in self.active_tracks() {
+                if !self.track_is(track, stage) {
+                    continue;
+                }
+                let env = eval::Env::stage(stage);
+                let mut chosen = None;
+                for (i, t) in plan.stages[stage].transitions.iter().enumerate() {
+                    if matches!(t.trigger, crate::compile::Trigger::Guard)
+                        && self
+                            .holds(t.guard.as_ref(), &env)
+                            .map_err(StepError::Failed)?
+                    {
+                        chosen = Some(i);
+                        break;
+                    }
+                }
+                if let Some(i) = chosen {
+                    self.take(track, stage, i)?;
+                    moved = true;
+                }
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Counts a move; too many in one step means the pipeline loops.
+    pub(crate) fn count_move(&mut self) -> Result<(), StepError> {
+        self.moves += 1;
+        if self.moves > MAX_MOVES {
+            return Err(StepError::Failed(format!(
+                "more than {MAX_MOVES} stage changes in one step: the pipeline goes round in a loop"
+            )));
+        }
+        Ok(())
+    }
+}

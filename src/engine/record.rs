@@ -1,0 +1,236 @@
+//! The trace of a step: what happened to which deal, when, and why.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use crate::value::Value;
+
+/// One thing that happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// To which deal.
+    pub deal: String,
+    /// What.
+    pub kind: Kind,
+    /// Why: the event, timer or creation that caused the step.
+    pub cause: String,
+    /// The pipeline line of the rule that did it, if one did.
+    pub line: Option<usize>,
+}
+
+/// An email attachment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    /// File name.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The content.
+    pub content: String,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    /// A deal was created at these stages.
+    DealCreated {
+        /// Stage names.
+        stages: Vec<String>,
+        /// The deal that spawned it.
+        parent: Option<String>,
+    },
+    /// A creation was refused; nothing was created.
+    DealRefused {
+        /// Stage names asked for.
+        stages: Vec<String>,
+        /// Why.
+        error: String,
+    },
+    /// A track entered a stage.
+    StageEntered {
+        /// The stage.
+        stage: String,
+    },
+    /// A stage was skipped by its `skip when`.
+    StageSkipped {
+        /// The stage.
+        stage: String,
+    },
+    /// A track left a stage.
+    StageLeft {
+        /// The stage.
+        stage: String,
+    },
+    /// A track arrived at a join and waits for the others (text timeline only).
+    TrackWaiting {
+        /// The join stage.
+        stage: String,
+    },
+    /// A field or role slot changed.
+    FieldSet {
+        /// Its name.
+        field: String,
+        /// The new value (None: now unset).
+        value: Option<Value>,
+    },
+    /// A message was queued.
+    Notification {
+        /// `client` or `user`.
+        to_kind: String,
+        /// Address or phone number.
+        to: String,
+        /// `sms` or `email`.
+        channel: String,
+        /// Template name.
+        template: String,
+        /// Email subject.
+        subject: Option<String>,
+        /// The text.
+        text: String,
+        /// When it may be sent.
+        send_at: DateTime<Utc>,
+        /// Attached files.
+        attachments: Vec<Attachment>,
+    },
+    /// A message could not be made.
+    NotificationSkipped {
+        /// `client` or `user`.
+        to_kind: String,
+        /// Who (a person's id, or `client`).
+        to: String,
+        /// `sms` or `email`.
+        channel: String,
+        /// Template name.
+        template: String,
+        /// Why.
+        reason: String,
+    },
+    /// A task was created.
+    TaskCreated {
+        /// Task identifier.
+        task: String,
+        /// Title.
+        title: String,
+        /// Who does it.
+        assignee: Option<String>,
+        /// When it is due.
+        due: Option<DateTime<Utc>>,
+        /// Estimate in hours.
+        estimate_h: Option<Decimal>,
+    },
+    /// Work on a task started (text timeline only).
+    TaskStarted {
+        /// Task identifier.
+        task: String,
+        /// Who.
+        by: Option<String>,
+    },
+    /// Time was logged (text timeline only).
+    TimeLogged {
+        /// Task identifier.
+        task: String,
+        /// Who.
+        by: String,
+        /// How long.
+        hours: Decimal,
+    },
+    /// A task was finished.
+    TaskDone {
+        /// Task identifier.
+        task: String,
+        /// Hours logged on it.
+        hours: Decimal,
+    },
+    /// A timer was set.
+    TimerSet {
+        /// Its name.
+        timer: String,
+        /// When it fires.
+        fires_at: DateTime<Utc>,
+    },
+    /// A timer fired.
+    TimerFired {
+        /// Its name.
+        timer: String,
+    },
+    /// A project group was formed.
+    GroupCreated {
+        /// Title.
+        title: String,
+        /// Member ids.
+        members: Vec<String>,
+    },
+    /// An alert started to hold.
+    AlertRaised {
+        /// Alert name.
+        alert: String,
+    },
+    /// An alert stopped holding.
+    AlertCleared {
+        /// Alert name.
+        alert: String,
+    },
+    /// An event arrived and was applied (text timeline only).
+    EventApplied {
+        /// Event name.
+        event: String,
+        /// Who sent it.
+        by: Option<String>,
+    },
+    /// An event was refused; nothing changed.
+    EventRefused {
+        /// Event name.
+        event: String,
+        /// Why.
+        error: String,
+    },
+    /// A step failed (a script error, a loop) and was undone.
+    StepFailed {
+        /// What caused the step.
+        cause: String,
+        /// Why it failed.
+        error: String,
+    },
+}
+
+impl Kind {
+    /// The kind's name in the JSON timeline.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::DealCreated { .. } => "deal_created",
+            Kind::DealRefused { .. } => "deal_refused",
+            Kind::StageEntered { .. } => "stage_entered",
+            Kind::StageSkipped { .. } => "stage_skipped",
+            Kind::StageLeft { .. } => "stage_left",
+            Kind::TrackWaiting { .. } => "track_waiting",
+            Kind::FieldSet { .. } => "field_set",
+            Kind::Notification { .. } => "notification",
+            Kind::NotificationSkipped { .. } => "notification_skipped",
+            Kind::TaskCreated { .. } => "task_created",
+            Kind::TaskStarted { .. } => "task_started",
+            Kind::TimeLogged { .. } => "time_logged",
+            Kind::TaskDone { .. } => "task_done",
+            Kind::TimerSet { .. } => "timer_set",
+            Kind::TimerFired { .. } => "timer_fired",
+            Kind::GroupCreated { .. } => "group_created",
+            Kind::AlertRaised { .. } => "alert_raised",
+            Kind::AlertCleared { .. } => "alert_cleared",
+            Kind::EventApplied { .. } => "event_applied",
+            Kind::EventRefused { .. } => "event_refused",
+            Kind::StepFailed { .. } => "step_failed",
+        }
+    }
+
+    /// Whether the specification's JSON timeline lists this kind (others are for people only).
+    pub fn in_json(&self) -> bool {
+        !matches!(
+            self,
+            Kind::TrackWaiting { .. }
+                | Kind::TaskStarted { .. }
+                | Kind::TimeLogged { .. }
+                | Kind::EventApplied { .. }
+        )
+    }
+}

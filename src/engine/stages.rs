@@ -1,0 +1,667 @@
+//! Entering and leaving stages, tracks and joins, timers, payloads and task work.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::eval::Env;
+use super::{Armed, Creation, Kind, StepError, Stepper, TaskAction, TimerRef, Track, TrackState};
+use crate::check::types::Ty;
+use crate::compile::{PayloadType, Plan, Slot, StageId, TimerAt, Trigger};
+use crate::value::Value;
+
+/// The readable name of an armed timer.
+pub(crate) fn timer_label(plan: &Plan, a: &Armed) -> String {
+    let stage = &plan.stages[a.stage];
+    match a.which {
+        TimerRef::Line(i) => stage
+            .timers
+            .get(i)
+            .map(|t| t.label.clone())
+            .unwrap_or_default(),
+        TimerRef::Transition(i) => stage
+            .transitions
+            .get(i)
+            .map(|t| t.label.clone())
+            .unwrap_or_default(),
+    }
+}
+
+impl Stepper<'_> {
+    pub(crate) fn create(
+        &mut self,
+        req: &Creation,
+        parent: Option<String>,
+    ) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        let stages: Vec<StageId> = if req.stages.is_empty() {
+            vec![0]
+        } else {
+            req.stages
+                .iter()
+                .map(|n| {
+                    plan.stage_index.get(n).copied().ok_or_else(|| {
+                        StepError::Refused(format!("the pipeline has no stage `{n}`"))
+                    })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        if plan.stages.is_empty() {
+            return Err(StepError::Refused("the pipeline has no stages".into()));
+        }
+        self.deal.parent = parent.clone();
+        let names = stages
+            .iter()
+            .map(|&s| plan.stages[s].name.clone())
+            .collect();
+        self.record(
+            Kind::DealCreated {
+                stages: names,
+                parent,
+            },
+            None,
+        );
+        for (name, v) in &req.fields {
+            let slot = self
+                .slot_by_name(name)
+                .ok_or_else(|| StepError::Refused(format!("the deal has no field `{name}`")))?;
+            let v = self
+                .convert_slot(slot, name, v)
+                .map_err(StepError::Refused)?;
+            self.set_slot(slot, Some(v), None);
+        }
+        let missing: Vec<String> = plan
+            .fields
+            .iter()
+            .zip(&self.deal.values)
+            .filter(|(f, v)| f.required && v.is_none())
+            .map(|(f, _)| format!("`{}`", f.name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(StepError::Refused(format!(
+                "a deal needs {} to be created",
+                missing.join(", ")
+            )));
+        }
+        let track = self.new_track(stages[0]);
+        self.enter_targets(track, &stages)?;
+        self.settle()
+    }
+
+    pub(crate) fn new_track(&mut self, stage: StageId) -> u32 {
+        let id = self.deal.next_track;
+        self.deal.next_track += 1;
+        self.deal.tracks.push(Track {
+            id,
+            stage,
+            entered_at: self.ctx.now,
+            state: TrackState::Active,
+        });
+        id
+    }
+
+    /// Enters `targets`: the first on `track`, each other on a new track of its own.
+    pub(crate) fn enter_targets(
+        &mut self,
+        track: u32,
+        targets: &[StageId],
+    ) -> Result<(), StepError> {
+        for (i, &t) in targets.iter().enumerate() {
+            let id = if i == 0 { track } else { self.new_track(t) };
+            self.enter(id, t)?;
+        }
+        Ok(())
+    }
+
+    fn set_track(&mut self, track: u32, stage: StageId, state: TrackState) {
+        let now = self.ctx.now;
+        if let Some(t) = self.deal.tracks.iter_mut().find(|t| t.id == track) {
+            t.stage = stage;
+            t.state = state;
+            t.entered_at = now;
+        }
+    }
+
+    fn enter(&mut self, track: u32, stage: StageId) -> Result<(), StepError> {
+        self.count_move()?;
+        let plan = self.ctx.plan;
+        let def = &plan.stages[stage];
+        let missing: Vec<String> = def
+            .require
+            .iter()
+            .filter(|s| !self.slot_is_set(**s))
+            .map(|s| format!("`{}`", self.slot_name(*s)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(StepError::Refused(format!(
+                "deal `{}` cannot enter `{}`: {} {} not set",
+                self.deal.id,
+                def.name,
+                missing.join(", "),
+                if missing.len() == 1 { "is" } else { "are" }
+            )));
+        }
+        let env = Env::stage(stage);
+        if let Some(cond) = &def.skip
+            && self.holds(Some(cond), &env).map_err(StepError::Failed)?
+        {
+            self.record(
+                Kind::StageSkipped {
+                    stage: def.name.clone(),
+                },
+                Some(def.line),
+            );
+            if let Some(first) = def.transitions.first() {
+                return self.enter_targets(track, &first.targets.clone());
+            }
+            self.set_track(track, stage, TrackState::Active);
+            return Ok(());
+        }
+        if def.join {
+            let others = self
+                .deal
+                .tracks
+                .iter()
+                .any(|t| t.id != track && t.state == TrackState::Active);
+            if others {
+                self.set_track(track, stage, TrackState::Waiting);
+                self.record(
+                    Kind::TrackWaiting {
+                        stage: def.name.clone(),
+                    },
+                    Some(def.line),
+                );
+                return Ok(());
+            }
+            self.deal
+                .tracks
+                .retain(|t| t.id == track || !(t.state == TrackState::Waiting && t.stage == stage));
+        }
+        self.set_track(track, stage, TrackState::Active);
+        self.record(
+            Kind::StageEntered {
+                stage: def.name.clone(),
+            },
+            Some(def.line),
+        );
+        for rule in &def.on_enter {
+            self.run(&rule.body, &env, Some(rule.line))?;
+        }
+        if def.is_final {
+            self.set_track(track, stage, TrackState::Ended);
+            return Ok(());
+        }
+        for i in 0..def.timers.len() {
+            self.arm(track, stage, TimerRef::Line(i))
+                .map_err(StepError::Failed)?;
+        }
+        for (i, t) in def.transitions.iter().enumerate() {
+            if matches!(t.trigger, Trigger::Timer(_)) {
+                self.arm(track, stage, TimerRef::Transition(i))
+                    .map_err(StepError::Failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Leaves a stage through its `i`-th transition.
+    pub(crate) fn take(&mut self, track: u32, stage: StageId, i: usize) -> Result<(), StepError> {
+        self.count_move()?;
+        let plan = self.ctx.plan;
+        let def = &plan.stages[stage];
+        let t = &def.transitions[i];
+        let env = Env::stage(stage);
+        self.record(
+            Kind::StageLeft {
+                stage: def.name.clone(),
+            },
+            Some(t.line),
+        );
+        for rule in &def.on_exit {
+            self.run(&rule.body, &env, Some(rule.line))?;
+        }
+        self.deal
+            .timers
+            .retain(|a| !(a.track == track && a.stage == stage));
+        self.run(&t.body, &env, Some(t.line))?;
+        self.enter_targets(track, &t.targets)
+    }
+
+    fn timer_at(&self, stage: StageId, which: TimerRef) -> Option<&TimerAt> {
+        let def = &self.ctx.plan.stages[stage];
+        match which {
+            TimerRef::Line(i) => def.timers.get(i).map(|t| &t.at),
+            TimerRef::Transition(i) => match &def.transitions.get(i)?.trigger {
+                Trigger::Timer(at) => Some(at),
+                _ => None,
+            },
+        }
+    }
+
+    /// When a timer of this track should fire now, if it should at all.
+    fn fires_at(
+        &mut self,
+        track: u32,
+        stage: StageId,
+        which: TimerRef,
+    ) -> Result<Option<DateTime<Utc>>, String> {
+        let Some(at) = self.timer_at(stage, which).cloned() else {
+            return Ok(None);
+        };
+        let env = Env::stage(stage);
+        Ok(match at {
+            TimerAt::After(e) => {
+                let entered = self
+                    .deal
+                    .tracks
+                    .iter()
+                    .find(|t| t.id == track)
+                    .map_or(self.ctx.now, |t| t.entered_at);
+                match self.eval(&e, &env)? {
+                    Some(Value::Duration(d)) => self.add_to_moment(entered, d, 1),
+                    _ => None,
+                }
+            }
+            TimerAt::At { end_of, at } => {
+                self.eval(&at, &env)?.and_then(|v| self.moment(&v, end_of))
+            }
+        })
+    }
+
+    fn arm(&mut self, track: u32, stage: StageId, which: TimerRef) -> Result<(), String> {
+        if let Some(t) = self.fires_at(track, stage, which)? {
+            self.push_timer(track, stage, which, t);
+        }
+        Ok(())
+    }
+
+    fn push_timer(&mut self, track: u32, stage: StageId, which: TimerRef, t: DateTime<Utc>) {
+        let fires_at = t.max(self.ctx.now);
+        let id = self.deal.next_timer;
+        self.deal.next_timer += 1;
+        let armed = Armed {
+            id,
+            track,
+            stage,
+            which,
+            fires_at,
+            target: t,
+            fired: false,
+        };
+        let label = timer_label(self.ctx.plan, &armed);
+        self.deal.timers.push(armed);
+        self.record(
+            Kind::TimerSet {
+                timer: label,
+                fires_at,
+            },
+            None,
+        );
+    }
+
+    /// `at` timers follow their expression: when its value changes, the timer moves.
+    pub(crate) fn rearm(&mut self) -> Result<(), String> {
+        for (track, stage) in self.active_tracks() {
+            let def = &self.ctx.plan.stages[stage];
+            let mut refs: Vec<TimerRef> = Vec::new();
+            for (i, t) in def.timers.iter().enumerate() {
+                if matches!(t.at, TimerAt::At { .. }) {
+                    refs.push(TimerRef::Line(i));
+                }
+            }
+            for (i, t) in def.transitions.iter().enumerate() {
+                if matches!(t.trigger, Trigger::Timer(TimerAt::At { .. })) {
+                    refs.push(TimerRef::Transition(i));
+                }
+            }
+            for which in refs {
+                let want = self.fires_at(track, stage, which)?;
+                let pos = self
+                    .deal
+                    .timers
+                    .iter()
+                    .position(|a| a.track == track && a.stage == stage && a.which == which);
+                match (pos, want) {
+                    // Same moment as before (fired or not): nothing to do.
+                    (Some(p), Some(t)) if self.deal.timers[p].target == t => {}
+                    (Some(p), Some(t)) => {
+                        self.deal.timers.remove(p);
+                        self.push_timer(track, stage, which, t);
+                    }
+                    (Some(p), None) => {
+                        self.deal.timers.remove(p);
+                    }
+                    (None, Some(t)) => self.push_timer(track, stage, which, t),
+                    (None, None) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn timer(&mut self, id: u64) -> Result<(), StepError> {
+        let Some(pos) = self.deal.timers.iter().position(|a| a.id == id && !a.fired) else {
+            return Ok(());
+        };
+        self.deal.timers[pos].fired = true;
+        let armed = self.deal.timers[pos].clone();
+        let plan = self.ctx.plan;
+        self.record(
+            Kind::TimerFired {
+                timer: timer_label(plan, &armed),
+            },
+            None,
+        );
+        if !self.track_is(armed.track, armed.stage) {
+            return Ok(());
+        }
+        let env = Env::stage(armed.stage);
+        let def = &plan.stages[armed.stage];
+        match armed.which {
+            TimerRef::Line(i) => {
+                let t = &def.timers[i];
+                if self
+                    .holds(t.guard.as_ref(), &env)
+                    .map_err(StepError::Failed)?
+                {
+                    self.run(&t.rule.body, &env, Some(t.rule.line))?;
+                }
+            }
+            TimerRef::Transition(i) => {
+                let t = &def.transitions[i];
+                if self
+                    .holds(t.guard.as_ref(), &env)
+                    .map_err(StepError::Failed)?
+                {
+                    self.take(armed.track, armed.stage, i)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn task_work(
+        &mut self,
+        task: &str,
+        action: &TaskAction,
+        by: Option<&str>,
+    ) -> Result<(), StepError> {
+        let idx = self
+            .deal
+            .tasks
+            .iter()
+            .rposition(|t| t.id == task && t.done_at.is_none())
+            .or_else(|| self.deal.tasks.iter().rposition(|t| t.id == task))
+            .ok_or_else(|| {
+                StepError::Refused(format!("deal `{}` has no task `{task}`", self.deal.id))
+            })?;
+        let now = self.ctx.now;
+        match action {
+            TaskAction::Start => {
+                self.deal.tasks[idx].started_at.get_or_insert(now);
+                self.record(
+                    Kind::TaskStarted {
+                        task: task.to_string(),
+                        by: by.map(str::to_string),
+                    },
+                    None,
+                );
+            }
+            TaskAction::Done => {
+                if self.deal.tasks[idx].done_at.is_some() {
+                    return Err(StepError::Refused(format!("task `{task}` is already done")));
+                }
+                self.deal.tasks[idx].done_at = Some(now);
+                if let Some(a) = self.deal.tasks[idx].assignee.clone() {
+                    self.load.push((a, -1));
+                }
+                let hours = self.deal.tasks[idx].hours;
+                self.record(
+                    Kind::TaskDone {
+                        task: task.to_string(),
+                        hours,
+                    },
+                    None,
+                );
+            }
+            TaskAction::Log(hours) => {
+                if *hours <= rust_decimal::Decimal::ZERO {
+                    return Err(StepError::Refused(
+                        "hours logged must be more than zero".into(),
+                    ));
+                }
+                let user = by
+                    .map(str::to_string)
+                    .or_else(|| self.deal.tasks[idx].assignee.clone())
+                    .ok_or_else(|| StepError::Refused("say who worked (`by`)".into()))?;
+                let member =
+                    self.ctx.team.member(&user).ok_or_else(|| {
+                        StepError::Refused(format!("`{user}` is not in the team"))
+                    })?;
+                let rate = member.rate;
+                self.deal.tasks[idx].hours += *hours;
+                self.deal.time_entries.push(super::TimeEntry {
+                    task: Some(task.to_string()),
+                    user: user.clone(),
+                    hours: *hours,
+                    rate,
+                    at: now,
+                });
+                self.record(
+                    Kind::TimeLogged {
+                        task: task.to_string(),
+                        by: user,
+                        hours: *hours,
+                    },
+                    None,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    // ---- slots and payloads -------------------------------------------------------------
+
+    pub(crate) fn slot_name(&self, s: Slot) -> String {
+        match s {
+            Slot::Field(f) => self.ctx.plan.fields[f].name.clone(),
+            Slot::Role(r) => self.ctx.plan.roles[r].name.clone(),
+        }
+    }
+
+    fn slot_by_name(&self, name: &str) -> Option<Slot> {
+        let plan = self.ctx.plan;
+        plan.field_index
+            .get(name)
+            .map(|&f| Slot::Field(f))
+            .or_else(|| plan.role_index.get(name).map(|&r| Slot::Role(r)))
+    }
+
+    fn slot_is_set(&self, s: Slot) -> bool {
+        match s {
+            Slot::Field(f) => self.deal.values[f].is_some(),
+            Slot::Role(r) => self.deal.slots[r].is_some(),
+        }
+    }
+
+    /// Stores a value (None: unset) and records the change.
+    pub(crate) fn set_slot(&mut self, s: Slot, v: Option<Value>, line: Option<usize>) {
+        let changed = match s {
+            Slot::Field(f) => {
+                let v = v.map(|v| crate::compile::coerce(v, &self.ctx.plan.fields[f].ty));
+                let changed = self.deal.values[f] != v;
+                self.deal.values[f] = v;
+                changed
+            }
+            Slot::Role(r) => {
+                let v = v.and_then(|v| v.as_text().map(str::to_string));
+                let changed = self.deal.slots[r] != v;
+                self.deal.slots[r] = v;
+                changed
+            }
+        };
+        if changed {
+            let value = match s {
+                Slot::Field(f) => self.deal.values[f].clone(),
+                Slot::Role(r) => self.deal.slots[r].clone().map(Value::User),
+            };
+            self.record(
+                Kind::FieldSet {
+                    field: self.slot_name(s),
+                    value,
+                },
+                line,
+            );
+        }
+    }
+
+    fn convert_slot(&self, slot: Slot, name: &str, v: &Value) -> Result<Value, String> {
+        let ty = match slot {
+            Slot::Field(f) => self.ctx.plan.fields[f].ty.clone(),
+            Slot::Role(_) => Ty::User,
+        };
+        self.convert(v, &ty, name)
+    }
+
+    /// A loosely typed value (from a scenario or a request) as a value of `ty`.
+    pub(crate) fn convert(&self, v: &Value, ty: &Ty, name: &str) -> Result<Value, String> {
+        let bad = |what: &str| format!("`{name}` must be {what}, not `{v}`");
+        Ok(match ty {
+            Ty::Text | Ty::Phone | Ty::Email | Ty::Url => match v {
+                Value::Text(s) | Value::User(s) => Value::Text(s.clone()),
+                Value::Int(_) | Value::Decimal(_) => Value::Text(v.to_string()),
+                _ => return Err(bad("text")),
+            },
+            Ty::Int => match v {
+                Value::Int(n) => Value::Int(*n),
+                Value::Text(s) => Value::Int(s.trim().parse().map_err(|_| bad("a whole number"))?),
+                _ => return Err(bad("a whole number")),
+            },
+            Ty::Decimal | Ty::Money => match v {
+                Value::Int(n) => Value::Decimal((*n).into()),
+                Value::Decimal(d) => Value::Decimal(*d),
+                Value::Text(s) => Value::Decimal(s.trim().parse().map_err(|_| bad("a number"))?),
+                _ => return Err(bad("a number")),
+            },
+            Ty::Bool => match v {
+                Value::Bool(b) => Value::Bool(*b),
+                Value::Text(s) if s == "true" || s == "false" => Value::Bool(s == "true"),
+                _ => return Err(bad("true or false")),
+            },
+            Ty::Date => match v {
+                Value::Date(d) => Value::Date(*d),
+                Value::Text(s) => Value::Date(
+                    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .map_err(|_| bad("a date like 2026-03-02"))?,
+                ),
+                _ => return Err(bad("a date like 2026-03-02")),
+            },
+            Ty::DateTime => match v {
+                Value::DateTime(t) => Value::DateTime(*t),
+                Value::Text(s) => Value::DateTime(
+                    self.parse_moment(s)
+                        .ok_or_else(|| bad("a date and time like 2026-03-02T10:00"))?,
+                ),
+                _ => return Err(bad("a date and time like 2026-03-02T10:00")),
+            },
+            Ty::User => match v {
+                Value::Text(s) | Value::User(s) => {
+                    if self.ctx.team.member(s).is_none() {
+                        return Err(format!("`{name}`: `{s}` is not in the team"));
+                    }
+                    Value::User(s.clone())
+                }
+                _ => return Err(bad("a team member's id")),
+            },
+            _ => v.clone(),
+        })
+    }
+
+    /// `2026-03-02T10:00` in the pipeline's zone, or RFC 3339 with an offset.
+    pub(crate) fn parse_moment(&self, s: &str) -> Option<DateTime<Utc>> {
+        let s = s.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Some(t.with_timezone(&Utc));
+        }
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .and_then(|dt| self.local(dt))
+    }
+
+    /// The payload checked against the event's declaration and converted to its types.
+    pub(crate) fn typed_payload(
+        &self,
+        ev: usize,
+        payload: &BTreeMap<String, Value>,
+    ) -> Result<BTreeMap<String, Value>, StepError> {
+        let plan = self.ctx.plan;
+        let decl = &plan.events[ev];
+        let mut out = BTreeMap::new();
+        for (name, v) in payload {
+            if let Some(&slot) = decl.sets.iter().find(|&&s| self.slot_name(s) == *name) {
+                out.insert(
+                    name.clone(),
+                    self.convert_slot(slot, name, v)
+                        .map_err(StepError::Refused)?,
+                );
+                continue;
+            }
+            let Some((_, ty)) = decl.payload.iter().find(|(n, _)| n == name) else {
+                let carried: Vec<String> = decl
+                    .sets
+                    .iter()
+                    .map(|s| self.slot_name(*s))
+                    .chain(decl.payload.iter().map(|(n, _)| n.clone()))
+                    .collect();
+                return Err(StepError::Refused(if carried.is_empty() {
+                    format!(
+                        "event `{}` carries nothing, but `{name}` was given",
+                        decl.name
+                    )
+                } else {
+                    format!(
+                        "event `{}` carries no `{name}` (it carries {})",
+                        decl.name,
+                        carried.join(", ")
+                    )
+                }));
+            };
+            let value = match ty {
+                PayloadType::Scalar(t) => self.convert(v, t, name).map_err(StepError::Refused)?,
+                PayloadType::List(entries) => {
+                    let Value::List(items) = v else {
+                        return Err(StepError::Refused(format!("`{name}` must be a list")));
+                    };
+                    let mut list = Vec::new();
+                    for (i, item) in items.iter().enumerate() {
+                        let Value::Record(rec) = item else {
+                            return Err(StepError::Refused(format!(
+                                "`{name}` entry {} must be a record",
+                                i + 1
+                            )));
+                        };
+                        let mut typed = BTreeMap::new();
+                        for (k, x) in rec {
+                            let Some((_, t)) = entries.iter().find(|(n, _)| n == k) else {
+                                return Err(StepError::Refused(format!(
+                                    "`{name}` entry {} has `{k}`, which the event does not declare",
+                                    i + 1
+                                )));
+                            };
+                            typed.insert(
+                                k.clone(),
+                                self.convert(x, t, &format!("{name}.{k}"))
+                                    .map_err(StepError::Refused)?,
+                            );
+                        }
+                        list.push(Value::Record(typed));
+                    }
+                    Value::List(list)
+                }
+            };
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
+    }
+}

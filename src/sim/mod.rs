@@ -1,0 +1,361 @@
+//! Dry runs on a virtual clock: a scenario's inputs and the timers they arm, in time order,
+//! through the same engine the daemon uses, with deals kept in memory.
+
+pub mod output;
+pub mod scenario;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+
+use crate::compile::Plan;
+use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError, Team};
+use crate::script::Script;
+use scenario::{Scenario, What};
+
+/// The end state of one deal when the clock stops.
+#[derive(Debug, Clone)]
+pub struct Final {
+    /// The deal.
+    pub deal: Deal,
+}
+
+/// What a simulation produced.
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    /// Every record, in time order.
+    pub records: Vec<Record>,
+    /// The deals at the end, in creation order.
+    pub finals: Vec<Final>,
+    /// When the clock stopped.
+    pub until: DateTime<Utc>,
+    /// Inputs and timers processed.
+    pub steps: u64,
+}
+
+/// Reports progress: (moments done, moments in all).
+pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
+
+/// A timer in the queue: (fires_at, sequence, deal index, timer id). Stale entries (a timer
+/// that moved or whose stage was left) are skipped when they come up.
+type Due = (DateTime<Utc>, u64, usize, u64);
+
+/// An in-memory world: deals, team, timers, and the clock.
+pub struct Simulation<'a> {
+    plan: &'a Plan,
+    script: Option<&'a Script>,
+    team: Team,
+    deals: Vec<Deal>,
+    index: HashMap<String, usize>,
+    /// Timers due, earliest first.
+    timers: BinaryHeap<Reverse<Due>>,
+    seq: u64,
+    records: Vec<Record>,
+    steps: u64,
+}
+
+impl<'a> Simulation<'a> {
+    /// A world for `plan` with this team.
+    pub fn new(plan: &'a Plan, script: Option<&'a Script>, team: Team) -> Self {
+        Simulation {
+            plan,
+            script,
+            team,
+            deals: Vec::new(),
+            index: HashMap::new(),
+            timers: BinaryHeap::new(),
+            seq: 0,
+            records: Vec::new(),
+            steps: 0,
+        }
+    }
+
+    /// A local moment as written in a scenario (`2026-03-02T09:15`), in the pipeline's zone.
+    pub fn moment(&self, s: &str) -> Result<DateTime<Utc>, String> {
+        let s = s.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        let naive = [
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%d",
+        ]
+        .iter()
+        .find_map(|f| {
+            NaiveDateTime::parse_from_str(s, f).ok().or_else(|| {
+                chrono::NaiveDate::parse_from_str(s, f)
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })
+        })
+        .ok_or_else(|| format!("`{s}` is not a moment like 2026-03-02T09:15"))?;
+        self.plan
+            .tz
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| format!("`{s}` does not exist in {}", self.plan.tz))
+    }
+
+    fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
+        Ctx {
+            plan: self.plan,
+            team: &self.team,
+            script: self.script,
+            now,
+        }
+    }
+
+    /// Runs a whole scenario.
+    pub fn run(
+        mut self,
+        sc: &Scenario,
+        progress: Option<Progress<'_>>,
+    ) -> Result<Timeline, String> {
+        let start = self.moment(&sc.start)?;
+        let until = self.moment(&sc.until)?;
+        if until < start {
+            return Err(format!(
+                "`until` ({}) is before `start` ({})",
+                sc.until, sc.start
+            ));
+        }
+        let mut inputs = Vec::with_capacity(sc.inputs.len());
+        for e in &sc.inputs {
+            let at = self
+                .moment(&e.at)
+                .map_err(|m| format!("input at offset {}: {m}", e.offset))?;
+            inputs.push((at.max(start), e));
+        }
+        inputs.sort_by_key(|(at, e)| (*at, e.offset));
+        let clock_alerts = self.plan.alerts.iter().any(|a| a.time_dependent);
+        let mut next_midnight = self.next_midnight(start);
+        let total = inputs.len() as u64;
+        let mut progress = progress;
+        let mut i = 0;
+        loop {
+            let t_timer = self.timers.peek().map(|Reverse((t, ..))| *t);
+            let t_input = inputs.get(i).map(|(t, _)| *t);
+            let t_mid = next_midnight.filter(|_| clock_alerts);
+            // Timers first, then the midnight check, then inputs given for the same moment.
+            let next = [t_timer, t_mid, t_input].into_iter().flatten().min();
+            let Some(now) = next else { break };
+            if now >= until {
+                break;
+            }
+            if t_timer == Some(now) {
+                let Some(Reverse((_, _, d, id))) = self.timers.pop() else {
+                    break;
+                };
+                self.fire(d, id, now);
+            } else if t_mid == Some(now) {
+                self.midnight(now);
+                next_midnight = self.next_midnight(now + Duration::minutes(1));
+            } else {
+                let (_, e) = inputs[i];
+                i += 1;
+                self.input(&e.what, now);
+                if let Some(p) = progress.as_mut() {
+                    p(i as u64, total);
+                }
+            }
+        }
+        Ok(Timeline {
+            records: self.records,
+            finals: self.deals.into_iter().map(|deal| Final { deal }).collect(),
+            until,
+            steps: self.steps,
+        })
+    }
+
+    fn next_midnight(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = after.with_timezone(&self.plan.tz);
+        let day = local.date_naive().succ_opt()?;
+        self.plan
+            .tz
+            .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    fn input(&mut self, what: &What, now: DateTime<Utc>) {
+        self.steps += 1;
+        match what {
+            What::Deal {
+                id,
+                title,
+                stages,
+                fields,
+            } => {
+                if self.index.contains_key(id) {
+                    self.refuse_deal(id, stages, now, format!("a deal `{id}` already exists"));
+                    return;
+                }
+                let req = Creation {
+                    id: id.clone(),
+                    title: title.clone(),
+                    stages: stages.clone(),
+                    fields: fields.clone(),
+                };
+                match engine::create(self.ctx(now), &req) {
+                    Ok(out) => self.commit(None, out),
+                    Err(e) => self.refuse_deal(id, stages, now, e.message().to_string()),
+                }
+            }
+            What::Event {
+                deal,
+                name,
+                payload,
+                by,
+            } => {
+                let input = Input::Event {
+                    name: name.clone(),
+                    payload: payload.clone(),
+                    by: by.clone(),
+                };
+                self.apply_to(deal, &input, now, name);
+            }
+            What::Task {
+                deal,
+                task,
+                action,
+                by,
+            } => {
+                let input = Input::Task {
+                    task: task.clone(),
+                    action: action.clone(),
+                    by: by.clone(),
+                };
+                self.apply_to(deal, &input, now, task);
+            }
+        }
+    }
+
+    fn refuse_deal(&mut self, id: &str, stages: &[String], now: DateTime<Utc>, error: String) {
+        let stages = if stages.is_empty() {
+            self.plan
+                .stages
+                .first()
+                .map(|s| vec![s.name.clone()])
+                .unwrap_or_default()
+        } else {
+            stages.to_vec()
+        };
+        self.records.push(Record {
+            at: now,
+            deal: id.to_string(),
+            kind: Kind::DealRefused { stages, error },
+            cause: "created".into(),
+            line: None,
+        });
+    }
+
+    fn apply_to(&mut self, deal: &str, input: &Input, now: DateTime<Utc>, what: &str) {
+        let Some(&d) = self.index.get(deal) else {
+            let kind = match input {
+                Input::Event { name, .. } => Kind::EventRefused {
+                    event: name.clone(),
+                    error: format!("there is no deal `{deal}`"),
+                },
+                _ => Kind::StepFailed {
+                    cause: format!("task {what}"),
+                    error: format!("there is no deal `{deal}`"),
+                },
+            };
+            self.records.push(Record {
+                at: now,
+                deal: deal.to_string(),
+                kind,
+                cause: String::new(),
+                line: None,
+            });
+            return;
+        };
+        self.step(d, input, now);
+    }
+
+    fn step(&mut self, d: usize, input: &Input, now: DateTime<Utc>) {
+        let result = engine::apply(self.ctx(now), &self.deals[d], input);
+        match result {
+            Ok(out) => self.commit(Some(d), out),
+            Err(err) => {
+                let cause = input.cause(&self.deals[d], self.plan);
+                let deal = self.deals[d].id.clone();
+                let kind = match (&err, input) {
+                    (StepError::Refused(m), Input::Event { name, .. }) => Kind::EventRefused {
+                        event: name.clone(),
+                        error: m.clone(),
+                    },
+                    (e, _) => Kind::StepFailed {
+                        cause: cause.clone(),
+                        error: e.message().to_string(),
+                    },
+                };
+                self.records.push(Record {
+                    at: now,
+                    deal,
+                    kind,
+                    cause,
+                    line: None,
+                });
+            }
+        }
+    }
+
+    fn fire(&mut self, d: usize, id: u64, now: DateTime<Utc>) {
+        let live = self.deals[d]
+            .timers
+            .iter()
+            .any(|a| a.id == id && !a.fired && a.fires_at == now);
+        if live {
+            self.steps += 1;
+            self.step(d, &Input::Timer { id }, now);
+        }
+    }
+
+    fn midnight(&mut self, now: DateTime<Utc>) {
+        for d in 0..self.deals.len() {
+            if self.deals[d].is_live() {
+                self.step(d, &Input::Midnight, now);
+            }
+        }
+    }
+
+    fn commit(&mut self, at: Option<usize>, out: Outcome) {
+        self.team.apply(&out.load);
+        let mut deals = Vec::with_capacity(1 + out.spawned.len());
+        match at {
+            Some(d) => {
+                let known = self.deals[d].next_timer;
+                self.deals[d] = out.deal;
+                deals.push((d, known));
+            }
+            None => {
+                self.add(out.deal, &mut deals);
+            }
+        }
+        for child in out.spawned {
+            self.add(child, &mut deals);
+        }
+        for (idx, known) in deals {
+            for a in &self.deals[idx].timers {
+                if a.id >= known && !a.fired {
+                    self.seq += 1;
+                    self.timers.push(Reverse((a.fires_at, self.seq, idx, a.id)));
+                }
+            }
+        }
+        self.records.extend(out.records);
+    }
+
+    fn add(&mut self, deal: Deal, deals: &mut Vec<(usize, u64)>) -> usize {
+        let idx = self.deals.len();
+        self.index.insert(deal.id.clone(), idx);
+        self.deals.push(deal);
+        deals.push((idx, 0));
+        idx
+    }
+}

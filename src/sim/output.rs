@@ -1,0 +1,413 @@
+//! A timeline for tools (JSON, one record per line) and for people (a readable day-by-day log).
+
+use std::fmt::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde_json::{Map, Value as Json, json};
+
+use super::Timeline;
+use crate::compile::Plan;
+use crate::engine::{Deal, Kind, Record};
+use crate::value::Value;
+
+fn at(t: &DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A value as JSON: numbers for numbers and money, text for dates and moments.
+pub fn value_json(v: &Value, tz: Tz) -> Json {
+    match v {
+        Value::Text(s) | Value::User(s) => Json::String(s.clone()),
+        Value::Int(n) => json!(n),
+        Value::Decimal(d) => {
+            let text = d.normalize().to_string();
+            text.parse::<serde_json::Number>()
+                .map(Json::Number)
+                .unwrap_or(Json::String(text))
+        }
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Date(d) => Json::String(d.format("%Y-%m-%d").to_string()),
+        Value::DateTime(t) => Json::String(at(t, tz)),
+        Value::List(items) => Json::Array(items.iter().map(|i| value_json(i, tz)).collect()),
+        Value::Record(m) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), value_json(v, tz)))
+                .collect(),
+        ),
+        other => Json::String(other.to_string()),
+    }
+}
+
+fn number(d: rust_decimal::Decimal) -> Json {
+    value_json(&Value::Decimal(d), Tz::UTC)
+}
+
+/// One record as the JSON object of the timeline (None for kinds that are for people only).
+pub fn record_json(r: &Record, tz: Tz) -> Option<Json> {
+    if !r.kind.in_json() {
+        return None;
+    }
+    let mut m = Map::new();
+    m.insert("at".into(), Json::String(at(&r.at, tz)));
+    m.insert("deal".into(), Json::String(r.deal.clone()));
+    m.insert("kind".into(), Json::String(r.kind.name().into()));
+    let mut put = |k: &str, v: Json| {
+        m.insert(k.into(), v);
+    };
+    match &r.kind {
+        Kind::DealCreated { stages, parent } => {
+            put("stage", json!(stages));
+            if let Some(p) = parent {
+                put("parent", json!(p));
+            }
+        }
+        Kind::DealRefused { stages, error } => {
+            put("stage", json!(stages));
+            put("error", json!(error));
+        }
+        Kind::StageEntered { stage } | Kind::StageSkipped { stage } | Kind::StageLeft { stage } => {
+            put("stage", json!(stage))
+        }
+        Kind::FieldSet { field, value } => {
+            put("field", json!(field));
+            put(
+                "value",
+                value.as_ref().map_or(Json::Null, |v| value_json(v, tz)),
+            );
+        }
+        Kind::Notification {
+            to_kind,
+            to,
+            channel,
+            template,
+            subject,
+            text,
+            send_at,
+            attachments,
+        } => {
+            put("to_kind", json!(to_kind));
+            put("to", json!(to));
+            put("channel", json!(channel));
+            put("template", json!(template));
+            if let Some(s) = subject {
+                put("subject", json!(s));
+            }
+            put("text", json!(text));
+            put("send_at", json!(at(send_at, tz)));
+            if !attachments.is_empty() {
+                put(
+                    "attachments",
+                    Json::Array(attachments.iter().map(|a| json!({"filename": a.filename, "content_type": a.content_type, "content": a.content})).collect()),
+                );
+            }
+        }
+        Kind::NotificationSkipped {
+            to_kind,
+            to,
+            channel,
+            template,
+            reason,
+        } => {
+            put("to_kind", json!(to_kind));
+            put("to", json!(to));
+            put("channel", json!(channel));
+            put("template", json!(template));
+            put("reason", json!(reason));
+        }
+        Kind::TaskCreated {
+            task,
+            title,
+            assignee,
+            due,
+            estimate_h,
+        } => {
+            put("task", json!(task));
+            put("title", json!(title));
+            put("assignee", json!(assignee));
+            if let Some(d) = due {
+                put("due", json!(at(d, tz)));
+            }
+            if let Some(e) = estimate_h {
+                put("estimate_h", number(*e));
+            }
+        }
+        Kind::TaskDone { task, hours } => {
+            put("task", json!(task));
+            put("hours", number(*hours));
+        }
+        Kind::TimerSet { timer, fires_at } => {
+            put("timer", json!(timer));
+            put("fires_at", json!(at(fires_at, tz)));
+        }
+        Kind::TimerFired { timer } => put("timer", json!(timer)),
+        Kind::GroupCreated { title, members } => {
+            put("title", json!(title));
+            put("members", json!(members));
+        }
+        Kind::AlertRaised { alert } | Kind::AlertCleared { alert } => put("alert", json!(alert)),
+        Kind::EventRefused { event, error } => {
+            put("event", json!(event));
+            put("error", json!(error));
+        }
+        Kind::StepFailed { cause, error } => {
+            put("cause", json!(cause));
+            put("error", json!(error));
+        }
+        Kind::TrackWaiting { .. }
+        | Kind::TaskStarted { .. }
+        | Kind::TimeLogged { .. }
+        | Kind::EventApplied { .. } => {}
+    }
+    Some(Json::Object(m))
+}
+
+/// The `final` record of a deal.
+pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
+    let tz = plan.tz;
+    let stages: Vec<&str> = deal
+        .stages()
+        .iter()
+        .map(|&s| plan.stages[s].name.as_str())
+        .collect();
+    let mut fields = Map::new();
+    for (f, v) in plan.fields.iter().zip(&deal.values) {
+        if let Some(v) = v {
+            fields.insert(f.name.clone(), value_json(v, tz));
+        }
+    }
+    for (r, v) in plan.roles.iter().zip(&deal.slots) {
+        if let Some(v) = v {
+            fields.insert(r.name.clone(), Json::String(v.clone()));
+        }
+    }
+    let alerts: Vec<&str> = plan
+        .alerts
+        .iter()
+        .zip(&deal.alerts)
+        .filter(|(_, on)| **on)
+        .map(|(a, _)| a.name.as_str())
+        .collect();
+    let mut m = Map::new();
+    m.insert("at".into(), json!(at(until, tz)));
+    m.insert("deal".into(), json!(deal.id));
+    m.insert("kind".into(), json!("final"));
+    m.insert("stages".into(), json!(stages));
+    m.insert("fields".into(), Json::Object(fields));
+    m.insert("hours_spent".into(), number(deal.hours_spent()));
+    m.insert("open_tasks".into(), json!(deal.open_tasks(None)));
+    m.insert("alerts".into(), json!(alerts));
+    Json::Object(m)
+}
+
+/// The whole timeline as JSON lines.
+pub fn json_lines(plan: &Plan, t: &Timeline) -> String {
+    let mut out = String::new();
+    for r in &t.records {
+        if let Some(j) = record_json(r, plan.tz) {
+            out.push_str(&j.to_string());
+            out.push('\n');
+        }
+    }
+    for f in &t.finals {
+        out.push_str(&final_json(plan, &f.deal, &t.until).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn short(s: &str, max: usize) -> String {
+    let one_line = s.replace('\n', " ⏎ ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(max).collect::<String>())
+    }
+}
+
+/// The timeline for people: a day header, then `time  deal  what happened`.
+pub fn text(plan: &Plan, t: &Timeline) -> String {
+    let tz = plan.tz;
+    let width = t
+        .records
+        .iter()
+        .map(|r| r.deal.chars().count())
+        .chain(t.finals.iter().map(|f| f.deal.id.chars().count()))
+        .max()
+        .unwrap_or(4);
+    let stage_title = |name: &str| -> String {
+        plan.stage_index
+            .get(name)
+            .map(|&i| format!("{} ({name})", plan.stages[i].title))
+            .unwrap_or_else(|| name.to_string())
+    };
+    let local = |d: &DateTime<Utc>| d.with_timezone(&tz);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Simulation of «{}» ({}), times in {}",
+        plan.title, plan.name, tz
+    );
+    let mut day = None;
+    for r in &t.records {
+        let l = local(&r.at);
+        if day != Some(l.date_naive()) {
+            day = Some(l.date_naive());
+            let _ = writeln!(out, "\n{}", l.format("%Y-%m-%d, %A"));
+        }
+        let what = match &r.kind {
+            Kind::DealCreated { stages, parent } => {
+                let st: Vec<String> = stages.iter().map(|s| stage_title(s)).collect();
+                match parent {
+                    Some(p) => format!("● new deal, spawned by {p}, starts at {}", st.join(" & ")),
+                    None => format!("● new deal, starts at {}", st.join(" & ")),
+                }
+            }
+            Kind::DealRefused { error, .. } => format!("✗ deal refused: {error}"),
+            Kind::StageEntered { stage } => format!("▶ enters {}", stage_title(stage)),
+            Kind::StageSkipped { stage } => format!("↷ skips {}", stage_title(stage)),
+            Kind::StageLeft { stage } => format!("◀ leaves {}", stage_title(stage)),
+            Kind::TrackWaiting { stage } => {
+                format!("⧖ waits at {} for the other tracks", stage_title(stage))
+            }
+            Kind::FieldSet { field, value } => match value {
+                Some(v) => format!("  {field} = {}", short(&json_text(v, tz), 60)),
+                None => format!("  {field} cleared"),
+            },
+            Kind::Notification {
+                to,
+                channel,
+                subject,
+                text,
+                send_at,
+                attachments,
+                ..
+            } => {
+                let held = if send_at > &r.at {
+                    format!(" (held until {})", local(send_at).format("%d.%m %H:%M"))
+                } else {
+                    String::new()
+                };
+                let att = if attachments.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " + {}",
+                        attachments
+                            .iter()
+                            .map(|a| a.filename.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                match subject {
+                    Some(s) => format!("✉ {channel} to {to}{held}: «{}»{att}", short(s, 70)),
+                    None => format!("✉ {channel} to {to}{held}: «{}»", short(text, 70)),
+                }
+            }
+            Kind::NotificationSkipped {
+                channel,
+                template,
+                reason,
+                ..
+            } => format!("✉ no {channel} «{template}»: {reason}"),
+            Kind::TaskCreated {
+                task,
+                title,
+                assignee,
+                due,
+                estimate_h,
+            } => {
+                let mut s = format!(
+                    "☐ task «{title}» ({task}) → {}",
+                    assignee.as_deref().unwrap_or("nobody")
+                );
+                if let Some(d) = due {
+                    let _ = write!(s, ", due {}", local(d).format("%d.%m %H:%M"));
+                }
+                if let Some(e) = estimate_h {
+                    let _ = write!(s, ", estimate {} h", e.normalize());
+                }
+                s
+            }
+            Kind::TaskStarted { task, by } => {
+                format!("⏵ {} starts {task}", by.as_deref().unwrap_or("someone"))
+            }
+            Kind::TimeLogged { task, by, hours } => {
+                format!("⏱ {by} logs {} h on {task}", hours.normalize())
+            }
+            Kind::TaskDone { task, hours } => {
+                format!("☑ task {task} done ({} h)", hours.normalize())
+            }
+            Kind::TimerSet { timer, fires_at } => format!(
+                "⏲ timer «{timer}» set for {}",
+                local(fires_at).format("%d.%m %H:%M")
+            ),
+            Kind::TimerFired { timer } => format!("⏰ timer «{timer}» fires"),
+            Kind::GroupCreated { title, members } => {
+                format!("⚑ group «{title}»: {}", members.join(", "))
+            }
+            Kind::AlertRaised { alert } => format!("⚠ ALERT {}", alert_title(plan, alert)),
+            Kind::AlertCleared { alert } => {
+                format!("✓ alert cleared: {}", alert_title(plan, alert))
+            }
+            Kind::EventApplied { event, by } => match by {
+                Some(b) => format!("⚡ {event} (by {b})"),
+                None => format!("⚡ {event}"),
+            },
+            Kind::EventRefused { event, error } => format!("✗ event {event} refused: {error}"),
+            Kind::StepFailed { cause, error } => {
+                format!("✗ {cause} failed and was undone: {error}")
+            }
+        };
+        let _ = writeln!(out, "  {}  {:<width$}  {what}", l.format("%H:%M"), r.deal);
+    }
+    let _ = writeln!(
+        out,
+        "\nWhere every deal is at {}:",
+        local(&t.until).format("%Y-%m-%d %H:%M")
+    );
+    for f in &t.finals {
+        let d = &f.deal;
+        let stages: Vec<String> = d
+            .stages()
+            .iter()
+            .map(|&s| stage_title(&plan.stages[s].name))
+            .collect();
+        let alerts: Vec<String> = plan
+            .alerts
+            .iter()
+            .zip(&d.alerts)
+            .filter(|(_, on)| **on)
+            .map(|(a, _)| format!("⚠ {}", a.title))
+            .collect();
+        let mut line = format!("  {:<width$}  {}", d.id, stages.join(" & "));
+        let open = d.open_tasks(None);
+        let _ = write!(
+            line,
+            " · {} h spent · {open} open task{}",
+            d.hours_spent().normalize(),
+            if open == 1 { "" } else { "s" }
+        );
+        if !alerts.is_empty() {
+            let _ = write!(line, " · {}", alerts.join(", "));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
+fn alert_title(plan: &Plan, name: &str) -> String {
+    plan.alerts
+        .iter()
+        .find(|a| a.name == name)
+        .map_or_else(|| name.to_string(), |a| format!("«{}» ({name})", a.title))
+}
+
+fn json_text(v: &Value, tz: Tz) -> String {
+    match value_json(v, tz) {
+        Json::String(s) => s,
+        other => other.to_string(),
+    }
+}

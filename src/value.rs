@@ -1,0 +1,109 @@
+//! Values a deal holds and expressions compute. "No value" is `None` around a [`Value`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use rust_decimal::Decimal;
+
+/// A length of time as written: calendar time or working time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Duration {
+    /// Minutes of calendar time (`15m`, `2h`, `3d`, `1w`).
+    Minutes(i64),
+    /// Working days by the calendar.
+    Workdays(i64),
+    /// Working hours by the calendar, in minutes.
+    WorkMinutes(i64),
+}
+
+impl Duration {
+    /// Hours, for estimates (working and calendar time alike).
+    pub fn hours(self) -> Decimal {
+        match self {
+            Duration::Minutes(m) | Duration::WorkMinutes(m) => Decimal::from(m) / Decimal::from(60),
+            Duration::Workdays(d) => Decimal::from(d * 8),
+        }
+    }
+}
+
+/// A value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// Text (also phone numbers, emails, links).
+    Text(String),
+    /// A whole number.
+    Int(i64),
+    /// An exact decimal (also money).
+    Decimal(Decimal),
+    /// Yes or no.
+    Bool(bool),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// A moment.
+    DateTime(DateTime<Utc>),
+    /// A time of day.
+    Time(NaiveTime),
+    /// A duration.
+    Duration(Duration),
+    /// A team member, by id.
+    User(String),
+    /// A list.
+    List(Vec<Value>),
+    /// A record with named entries.
+    Record(BTreeMap<String, Value>),
+    /// A calendar invitation to attach to an email.
+    Invite(Box<Invite>),
+}
+
+/// A meeting invitation (an iCalendar event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invite {
+    /// When it starts.
+    pub start: DateTime<Utc>,
+    /// When it ends.
+    pub end: DateTime<Utc>,
+    /// Where.
+    pub place: String,
+}
+
+impl Value {
+    /// The value as an exact number, for arithmetic.
+    pub fn as_decimal(&self) -> Option<Decimal> {
+        match self {
+            Value::Int(n) => Some(Decimal::from(*n)),
+            Value::Decimal(d) => Some(*d),
+            _ => None,
+        }
+    }
+
+    /// The value as text, when it is text of any kind.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) | Value::User(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Text(s) | Value::User(s) => f.write_str(s),
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Decimal(d) => write!(f, "{}", d.normalize()),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Value::DateTime(dt) => write!(f, "{}", dt.format("%Y-%m-%dT%H:%M:%SZ")),
+            Value::Time(t) => write!(f, "{}", t.format("%H:%M")),
+            Value::Duration(Duration::Minutes(m)) => write!(f, "{m}m"),
+            Value::Duration(Duration::Workdays(d)) => write!(f, "{d} workdays"),
+            Value::Duration(Duration::WorkMinutes(m)) => {
+                write!(f, "{} workhours", Decimal::from(*m) / Decimal::from(60))
+            }
+            Value::List(items) => write!(f, "[{} items]", items.len()),
+            Value::Record(_) => f.write_str("{record}"),
+            Value::Invite(_) => f.write_str("invite.ics"),
+        }
+    }
+}
