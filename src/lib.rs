@@ -22,6 +22,7 @@ pub mod diag;
 pub mod engine;
 pub mod fmt;
 pub mod graph;
+pub mod load;
 pub mod parse;
 pub mod print;
 pub mod script;

@@ -6,12 +6,9 @@ mod graph;
 mod simulate;
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-
-use crate::source::SourceFile;
 
 /// dealflow — a sales pipeline as a text file: check it, format it, draw it.
 #[derive(Debug, Parser)]
@@ -80,33 +77,4 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// A pipeline file read from disk, with a loader for the files it names.
-pub(crate) struct Loaded {
-    pub source: SourceFile,
-    dir: PathBuf,
-}
-
-impl Loaded {
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(Loaded {
-            source: SourceFile::new(path.display().to_string(), text),
-            dir,
-        })
-    }
-
-    /// Reads a file the pipeline names, relative to the pipeline.
-    pub fn load(&self, name: &str) -> Result<String, String> {
-        let path = self.dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
-            _ => e.to_string(),
-        })
-    }
-
-    pub fn analyze(&self) -> crate::Analysis {
-        crate::analyze(&self.source.text, &|name| self.load(name))
-    }
-}
+pub(crate) use crate::load::Loaded;

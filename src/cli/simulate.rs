@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::ValueEnum;
 
 use super::Loaded;
+use crate::diag;
 use crate::engine::Team;
-use crate::script::Script;
+use crate::load::LoadError;
 use crate::sim::{Simulation, output, scenario};
-use crate::{compile, diag};
 
 /// Arguments of `dealflow simulate`.
 #[derive(Debug, clap::Args)]
@@ -37,33 +37,25 @@ enum Format {
 
 pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
     let loaded = Loaded::read(&args.file)?;
-    let analysis = loaded.analyze();
-    if analysis.has_errors() {
-        eprint!(
-            "{}",
-            diag::render_text(&analysis.diagnostics, &loaded.source, color)
-        );
-        eprintln!(
-            "{}: fix these errors before simulating",
-            args.file.display()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    let script_text = match &script_name(&analysis.file) {
-        Some(name) => Some(loaded.load(name)?),
-        None => None,
+    let ready = match loaded.ready() {
+        Ok(r) => r,
+        Err(LoadError::Invalid(diags, source)) => {
+            eprint!("{}", diag::render_text(&diags, &source, color));
+            eprintln!(
+                "{}: fix these errors before simulating",
+                args.file.display()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(LoadError::Io(m)) => return Err(m),
     };
-    let plan = compile::compile(&analysis.file, &loaded.source, script_text.clone())?;
-    let script = match (&plan.script_name, &script_text) {
-        (Some(name), Some(text)) => Some(Script::load(name, text)?),
-        _ => None,
-    };
+    let plan = &ready.plan;
     let sc_text = std::fs::read_to_string(&args.scenario)
         .map_err(|e| format!("cannot read `{}`: {e}", args.scenario.display()))?;
     let sc = scenario::load(&args.scenario.display().to_string(), &sc_text)
         .map_err(|e| e.to_string())?;
     let team = Team::new(sc.team.clone());
-    let sim = Simulation::new(&plan, script.as_ref(), team);
+    let sim = Simulation::new(plan, ready.script.as_ref(), team);
 
     let bar = (std::io::stderr().is_terminal() && sc.inputs.len() > 2_000).then(|| {
         let b = indicatif::ProgressBar::new(sc.inputs.len() as u64);
@@ -87,8 +79,8 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         b.finish_and_clear();
     }
     let text = match args.format {
-        Format::Json => output::json_lines(&plan, &timeline),
-        Format::Text => output::text(&plan, &timeline),
+        Format::Json => output::json_lines(plan, &timeline),
+        Format::Text => output::text(plan, &timeline),
     };
     match &args.output {
         Some(p) => {
@@ -101,14 +93,4 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn script_name(file: &crate::ast::File) -> Option<String> {
-    file.items.iter().find_map(|i| match i {
-        crate::ast::Item::Pipeline(p) => p.settings.iter().find_map(|s| match &s.kind {
-            crate::ast::SettingKind::Script(s) => s.plain(),
-            _ => None,
-        }),
-        _ => None,
-    })
 }

@@ -487,6 +487,22 @@ impl<'a> Compiler<'a> {
                 ast::StrPart::Interp(e) => TextPart::Expr(self.expr(e, scope)?),
             });
         }
+        // A `"""` text starts on the line after the opening quotes and ends on the line
+        // before the closing ones.
+        if s.triple {
+            if let Some(TextPart::Lit(first)) = parts.first_mut()
+                && let Some(rest) = first
+                    .strip_prefix('\n')
+                    .or_else(|| first.strip_prefix("\r\n"))
+            {
+                *first = rest.to_string();
+            }
+            if let Some(TextPart::Lit(last)) = parts.last_mut()
+                && let Some(rest) = last.strip_suffix('\n')
+            {
+                *last = rest.strip_suffix('\r').unwrap_or(rest).to_string();
+            }
+        }
         Ok(Text { parts })
     }
 

@@ -299,7 +299,7 @@ impl Stepper<'_> {
                         att.push(Attachment {
                             filename: "invite.ics".into(),
                             content_type: "text/calendar; method=REQUEST".into(),
-                            content: ics(&inv, &subject, &self.deal.id),
+                            content: ics(&inv, &subject, &self.deal.id, self.ctx.now),
                         });
                     }
                     (Some(subject), body, att)
@@ -433,7 +433,7 @@ struct Message {
 }
 
 /// An iCalendar invitation (RFC 5545), lines ending in CRLF.
-fn ics(inv: &Invite, summary: &str, deal: &str) -> String {
+fn ics(inv: &Invite, summary: &str, deal: &str, now: DateTime<Utc>) -> String {
     let esc = |s: &str| {
         s.replace('\\', "\\\\")
             .replace(';', "\\;")
@@ -452,7 +452,7 @@ fn ics(inv: &Invite, summary: &str, deal: &str) -> String {
             esc(deal).replace('/', "-"),
             stamp(&inv.start)
         ),
-        format!("DTSTAMP:{}", stamp(&inv.start)),
+        format!("DTSTAMP:{}", stamp(&now)),
         format!("DTSTART:{}", stamp(&inv.start)),
         format!("DTEND:{}", stamp(&inv.end)),
         format!("SUMMARY:{}", esc(summary)),

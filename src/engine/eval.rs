@@ -275,7 +275,9 @@ impl Stepper<'_> {
                         Some(Value::Duration(Duration::WorkMinutes(a + sign * b)))
                     }
                     _ => {
-                        return Err("calendar time and working time cannot be added together".into());
+                        return Err(
+                            "calendar time and working time cannot be added together".into()
+                        );
                     }
                 }
             }
