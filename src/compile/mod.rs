@@ -337,21 +337,26 @@ impl<'a> Compiler<'a> {
                             None => (
                                 Trigger::Guard,
                                 base.clone(),
-                                format!("{} -> {}", s.id.name, names.join(" & ")),
+                                format!("{}: -> {}", s.id.name, names.join(" & ")),
                             ),
                             Some(ast::Trigger::On(e)) => {
                                 let ev = self.event_id(&e.name)?;
                                 (
                                     Trigger::On(ev),
                                     expr::Scope::event(ev),
-                                    format!("{} -> {} on {}", s.id.name, names.join(" & "), e.name),
+                                    format!(
+                                        "{}: -> {} on {}",
+                                        s.id.name,
+                                        names.join(" & "),
+                                        e.name
+                                    ),
                                 )
                             }
                             Some(ast::Trigger::After(d)) => (
                                 Trigger::Timer(TimerAt::After(self.expr(d, &base)?)),
                                 base.clone(),
                                 format!(
-                                    "{} -> {} after {}",
+                                    "{}: -> {} after {}",
                                     s.id.name,
                                     names.join(" & "),
                                     crate::print::expr(d)
@@ -366,7 +371,7 @@ impl<'a> Compiler<'a> {
                                     }),
                                     base.clone(),
                                     format!(
-                                        "{} -> {} at {eo}{}",
+                                        "{}: -> {} at {eo}{}",
                                         s.id.name,
                                         names.join(" & "),
                                         crate::print::expr(at)

@@ -13,7 +13,7 @@ use crate::value::Value;
 
 fn at(t: &DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::Secs, true)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
 /// A value as JSON: numbers for numbers and money, text for dates and moments.
