@@ -48,7 +48,10 @@ fn matches(record: &Value, deal: &str, kind: &str, pairs: &[(String, String)]) -
         && pairs.iter().all(|(k, want)| match &record[k.as_str()] {
             Value::String(s) => s == want,
             Value::Null => false,
-            other => other.to_string() == *want,
+            other => {
+                let text = other.to_string();
+                text == *want
+            }
         })
 }
 
