@@ -74,23 +74,57 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
             b.set_position(done);
         }
     };
-    let timeline = sim.run(&sc, Some(&mut tick))?;
+    let sink_target: Box<dyn Write> = match &args.output {
+        Some(p) => Box::new(
+            std::fs::File::create(p).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, sink_target);
+    let width = sc
+        .inputs
+        .iter()
+        .filter_map(|e| match &e.what {
+            scenario::What::Deal { id, .. } => Some(id.chars().count() + 2),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(4);
+    let mut text = output::TextWriter::new(plan, width);
+    let format = args.format;
+    // A closed pipe (`| head`) stops the output, not the program with an error.
+    let mut broken = false;
+    let mut write = |s: &str, out: &mut std::io::BufWriter<Box<dyn Write>>| {
+        if !broken && out.write_all(s.as_bytes()).is_err() {
+            broken = true;
+        }
+    };
+    if format == Format::Text {
+        write(&text.header(), &mut out);
+    }
+    let mut sink = |r: crate::engine::Record| match format {
+        Format::Json => {
+            if let Some(j) = output::record_json(&r, plan.tz) {
+                write(&format!("{j}\n"), &mut out);
+            }
+        }
+        Format::Text => write(&text.record(&r), &mut out),
+    };
+    let end = sim.run_into(&sc, &mut sink, Some(&mut tick))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let text = match args.format {
-        Format::Json => output::json_lines(plan, &timeline),
-        Format::Text => output::text(plan, &timeline),
-    };
-    match &args.output {
-        Some(p) => {
-            std::fs::write(p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?
+    match format {
+        Format::Json => {
+            for f in &end.finals {
+                write(
+                    &format!("{}\n", output::final_json(plan, &f.deal, &end.until)),
+                    &mut out,
+                );
+            }
         }
-        None => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = out.write_all(text.as_bytes());
-        }
+        Format::Text => write(&text.finals(&end.finals, &end.until), &mut out),
     }
+    let _ = out.flush();
     Ok(ExitCode::SUCCESS)
 }

@@ -21,7 +21,7 @@ pub struct Final {
     pub deal: Deal,
 }
 
-/// What a simulation produced.
+/// What a simulation produced, records kept in memory (for small runs and tests).
 #[derive(Debug, Clone)]
 pub struct Timeline {
     /// Every record, in time order.
@@ -33,6 +33,22 @@ pub struct Timeline {
     /// Inputs and timers processed.
     pub steps: u64,
 }
+
+/// How a simulation ended; its records went to the sink as they happened.
+#[derive(Debug, Clone)]
+pub struct End {
+    /// The deals at the end, in creation order.
+    pub finals: Vec<Final>,
+    /// When the clock stopped.
+    pub until: DateTime<Utc>,
+    /// Inputs and timers processed.
+    pub steps: u64,
+    /// Records produced.
+    pub records: u64,
+}
+
+/// Receives records in time order, as they happen.
+pub type Sink<'a> = &'a mut dyn FnMut(Record);
 
 /// Reports progress: (moments done, moments in all).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
@@ -51,7 +67,9 @@ pub struct Simulation<'a> {
     /// Timers due, earliest first.
     timers: BinaryHeap<Reverse<Due>>,
     seq: u64,
-    records: Vec<Record>,
+    /// Records of the step in progress, handed to the sink after it.
+    out: Vec<Record>,
+    records: u64,
     steps: u64,
 }
 
@@ -66,7 +84,8 @@ impl<'a> Simulation<'a> {
             index: HashMap::new(),
             timers: BinaryHeap::new(),
             seq: 0,
-            records: Vec::new(),
+            out: Vec::new(),
+            records: 0,
             steps: 0,
         }
     }
@@ -109,12 +128,26 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    /// Runs a whole scenario.
-    pub fn run(
+    /// Runs a whole scenario, keeping every record.
+    pub fn run(self, sc: &Scenario, progress: Option<Progress<'_>>) -> Result<Timeline, String> {
+        let mut records = Vec::new();
+        let mut keep = |r: Record| records.push(r);
+        let end = self.run_into(sc, &mut keep, progress)?;
+        Ok(Timeline {
+            records,
+            finals: end.finals,
+            until: end.until,
+            steps: end.steps,
+        })
+    }
+
+    /// Runs a whole scenario, handing each record to `sink` as it happens.
+    pub fn run_into(
         mut self,
         sc: &Scenario,
+        sink: Sink<'_>,
         progress: Option<Progress<'_>>,
-    ) -> Result<Timeline, String> {
+    ) -> Result<End, String> {
         let start = self.moment(&sc.start)?;
         let until = self.moment(&sc.until)?;
         if until < start {
@@ -162,12 +195,15 @@ impl<'a> Simulation<'a> {
                     p(i as u64, total);
                 }
             }
+            for r in self.out.drain(..) {
+                sink(r);
+            }
         }
-        Ok(Timeline {
-            records: self.records,
+        Ok(End {
             finals: self.deals.into_iter().map(|deal| Final { deal }).collect(),
             until,
             steps: self.steps,
+            records: self.records,
         })
     }
 
@@ -244,7 +280,7 @@ impl<'a> Simulation<'a> {
         } else {
             stages.to_vec()
         };
-        self.records.push(Record {
+        self.emit(Record {
             at: now,
             deal: id.to_string(),
             kind: Kind::DealRefused { stages, error },
@@ -265,7 +301,7 @@ impl<'a> Simulation<'a> {
                     error: format!("there is no deal `{deal}`"),
                 },
             };
-            self.records.push(Record {
+            self.emit(Record {
                 at: now,
                 deal: deal.to_string(),
                 kind,
@@ -294,7 +330,7 @@ impl<'a> Simulation<'a> {
                         error: e.message().to_string(),
                     },
                 };
-                self.records.push(Record {
+                self.emit(Record {
                     at: now,
                     deal,
                     kind,
@@ -348,7 +384,14 @@ impl<'a> Simulation<'a> {
                 }
             }
         }
-        self.records.extend(out.records);
+        for r in out.records {
+            self.emit(r);
+        }
+    }
+
+    fn emit(&mut self, r: Record) {
+        self.records += 1;
+        self.out.push(r);
     }
 
     fn add(&mut self, deal: Deal, deals: &mut Vec<(usize, u64)>) -> usize {

@@ -226,51 +226,68 @@ fn short(s: &str, max: usize) -> String {
     }
 }
 
-/// The timeline for people: a day header, then `time  deal  what happened`.
-pub fn text(plan: &Plan, t: &Timeline) -> String {
-    let tz = plan.tz;
-    let width = t
-        .records
-        .iter()
-        .map(|r| r.deal.chars().count())
-        .chain(t.finals.iter().map(|f| f.deal.id.chars().count()))
-        .max()
-        .unwrap_or(4);
-    let stage_title = |name: &str| -> String {
+/// Writes the timeline for people as records arrive: a day header, then
+/// `time  deal  what happened`.
+pub struct TextWriter<'p> {
+    plan: &'p Plan,
+    width: usize,
+    day: Option<chrono::NaiveDate>,
+}
+
+impl<'p> TextWriter<'p> {
+    /// A writer whose deal column is `width` characters wide (it grows for longer ids).
+    pub fn new(plan: &'p Plan, width: usize) -> Self {
+        TextWriter {
+            plan,
+            width,
+            day: None,
+        }
+    }
+
+    /// The first line.
+    pub fn header(&self) -> String {
+        format!(
+            "Simulation of «{}» ({}), times in {}\n",
+            self.plan.title, self.plan.name, self.plan.tz
+        )
+    }
+
+    fn stage_title(&self, name: &str) -> String {
+        let plan = self.plan;
         plan.stage_index
             .get(name)
             .map(|&i| format!("{} ({name})", plan.stages[i].title))
             .unwrap_or_else(|| name.to_string())
-    };
-    let local = |d: &DateTime<Utc>| d.with_timezone(&tz);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Simulation of «{}» ({}), times in {}",
-        plan.title, plan.name, tz
-    );
-    let mut day = None;
-    for r in &t.records {
+    }
+
+    /// The line (and day header, when the day changes) for one record.
+    pub fn record(&mut self, r: &Record) -> String {
+        let plan = self.plan;
+        let tz = plan.tz;
+        let local = |d: &DateTime<Utc>| d.with_timezone(&tz);
+        let mut out = String::new();
         let l = local(&r.at);
-        if day != Some(l.date_naive()) {
-            day = Some(l.date_naive());
+        if self.day != Some(l.date_naive()) {
+            self.day = Some(l.date_naive());
             let _ = writeln!(out, "\n{}", l.format("%Y-%m-%d, %A"));
         }
+        self.width = self.width.max(r.deal.chars().count());
         let what = match &r.kind {
             Kind::DealCreated { stages, parent } => {
-                let st: Vec<String> = stages.iter().map(|s| stage_title(s)).collect();
+                let st: Vec<String> = stages.iter().map(|s| self.stage_title(s)).collect();
                 match parent {
                     Some(p) => format!("● new deal, spawned by {p}, starts at {}", st.join(" & ")),
                     None => format!("● new deal, starts at {}", st.join(" & ")),
                 }
             }
             Kind::DealRefused { error, .. } => format!("✗ deal refused: {error}"),
-            Kind::StageEntered { stage } => format!("▶ enters {}", stage_title(stage)),
-            Kind::StageSkipped { stage } => format!("↷ skips {}", stage_title(stage)),
-            Kind::StageLeft { stage } => format!("◀ leaves {}", stage_title(stage)),
-            Kind::TrackWaiting { stage } => {
-                format!("⧖ waits at {} for the other tracks", stage_title(stage))
-            }
+            Kind::StageEntered { stage } => format!("▶ enters {}", self.stage_title(stage)),
+            Kind::StageSkipped { stage } => format!("↷ skips {}", self.stage_title(stage)),
+            Kind::StageLeft { stage } => format!("◀ leaves {}", self.stage_title(stage)),
+            Kind::TrackWaiting { stage } => format!(
+                "⧖ waits at {} for the other tracks",
+                self.stage_title(stage)
+            ),
             Kind::FieldSet { field, value } => match value {
                 Some(v) => format!("  {field} = {}", short(&json_text(v, tz), 60)),
                 None => format!("  {field} cleared"),
@@ -361,40 +378,67 @@ pub fn text(plan: &Plan, t: &Timeline) -> String {
                 format!("✗ {cause} failed and was undone: {error}")
             }
         };
+        let width = self.width;
         let _ = writeln!(out, "  {}  {:<width$}  {what}", l.format("%H:%M"), r.deal);
+        out
     }
-    let _ = writeln!(
-        out,
-        "\nWhere every deal is at {}:",
-        local(&t.until).format("%Y-%m-%d %H:%M")
-    );
-    for f in &t.finals {
-        let d = &f.deal;
-        let stages: Vec<String> = d
-            .stages()
-            .iter()
-            .map(|&s| stage_title(&plan.stages[s].name))
-            .collect();
-        let alerts: Vec<String> = plan
-            .alerts
-            .iter()
-            .zip(&d.alerts)
-            .filter(|(_, on)| **on)
-            .map(|(a, _)| format!("⚠ {}", a.title))
-            .collect();
-        let mut line = format!("  {:<width$}  {}", d.id, stages.join(" & "));
-        let open = d.open_tasks(None);
-        let _ = write!(
-            line,
-            " · {} h spent · {open} open task{}",
-            d.hours_spent().normalize(),
-            if open == 1 { "" } else { "s" }
+
+    /// Where every deal is when the clock stops.
+    pub fn finals(&self, finals: &[super::Final], until: &DateTime<Utc>) -> String {
+        let plan = self.plan;
+        let width = self.width;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\nWhere every deal is at {}:",
+            until.with_timezone(&plan.tz).format("%Y-%m-%d %H:%M")
         );
-        if !alerts.is_empty() {
-            let _ = write!(line, " · {}", alerts.join(", "));
+        for f in finals {
+            let d = &f.deal;
+            let stages: Vec<String> = d
+                .stages()
+                .iter()
+                .map(|&s| self.stage_title(&plan.stages[s].name))
+                .collect();
+            let alerts: Vec<String> = plan
+                .alerts
+                .iter()
+                .zip(&d.alerts)
+                .filter(|(_, on)| **on)
+                .map(|(a, _)| format!("⚠ {}", a.title))
+                .collect();
+            let mut line = format!("  {:<width$}  {}", d.id, stages.join(" & "));
+            let open = d.open_tasks(None);
+            let _ = write!(
+                line,
+                " · {} h spent · {open} open task{}",
+                d.hours_spent().normalize(),
+                if open == 1 { "" } else { "s" }
+            );
+            if !alerts.is_empty() {
+                let _ = write!(line, " · {}", alerts.join(", "));
+            }
+            let _ = writeln!(out, "{line}");
         }
-        let _ = writeln!(out, "{line}");
+        out
     }
+}
+
+/// The whole timeline for people.
+pub fn text(plan: &Plan, t: &Timeline) -> String {
+    let width = t
+        .records
+        .iter()
+        .map(|r| r.deal.chars().count())
+        .chain(t.finals.iter().map(|f| f.deal.id.chars().count()))
+        .max()
+        .unwrap_or(4);
+    let mut w = TextWriter::new(plan, width);
+    let mut out = w.header();
+    for r in &t.records {
+        out.push_str(&w.record(r));
+    }
+    out.push_str(&w.finals(&t.finals, &t.until));
     out
 }
 
