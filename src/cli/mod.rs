@@ -2,6 +2,7 @@
 
 mod check;
 mod fmt;
+mod generate;
 mod graph;
 mod simulate;
 
@@ -32,6 +33,8 @@ enum Command {
     Graph(graph::Args),
     /// Play a scenario through the pipeline on a virtual clock, before anything goes live.
     Simulate(simulate::Args),
+    /// Write a large scenario for the reference pipeline (load tests, benchmarks).
+    GenerateScenario(generate::Args),
 }
 
 /// Whether to use terminal colours.
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args, color),
         Command::Graph(args) => graph::run(args, color),
         Command::Simulate(args) => simulate::run(args, color),
+        Command::GenerateScenario(args) => generate::run(args),
     };
     match result {
         Ok(code) => code,

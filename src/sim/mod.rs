@@ -1,6 +1,7 @@
 //! Dry runs on a virtual clock: a scenario's inputs and the timers they arm, in time order,
 //! through the same engine the daemon uses, with deals kept in memory.
 
+pub mod generate;
 pub mod output;
 pub mod scenario;
 
