@@ -23,7 +23,9 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     let sc = generate::reference(args.deals, args.seed);
     let text = generate::to_toml(&sc);
     match &args.output {
-        Some(p) => std::fs::write(p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?,
+        Some(p) => {
+            std::fs::write(p, text).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?
+        }
         None => {
             use std::io::Write;
             let _ = std::io::stdout().lock().write_all(text.as_bytes());

@@ -54,6 +54,8 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot read `{}`: {e}", args.scenario.display()))?;
     let sc = scenario::load(&args.scenario.display().to_string(), &sc_text)
         .map_err(|e| e.to_string())?;
+    // A large scenario's text is not needed any more: give its memory back before the run.
+    drop(sc_text);
     let team = Team::new(sc.team.clone());
     let sim = Simulation::new(plan, ready.script.as_ref(), team);
 

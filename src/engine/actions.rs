@@ -1,5 +1,7 @@
 //! Actions: set, notify, task, group, spawn, for each.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use rust_decimal::Decimal;
 
@@ -67,7 +69,7 @@ impl Stepper<'_> {
                 if let Some(a) = &assignee {
                     self.load.push((a.clone(), 1));
                 }
-                self.deal.tasks.push(Task {
+                Arc::make_mut(&mut self.deal.tasks).push(Arc::new(Task {
                     id: id.clone(),
                     title: title.clone(),
                     assignee: assignee.clone(),
@@ -78,7 +80,7 @@ impl Stepper<'_> {
                     started_at: None,
                     done_at: None,
                     hours: Decimal::ZERO,
-                });
+                }));
                 self.record(
                     Kind::TaskCreated {
                         task: id.clone(),
@@ -355,7 +357,7 @@ impl Stepper<'_> {
         let plan = self.ctx.plan;
         plan.fields
             .iter()
-            .zip(&self.deal.values)
+            .zip(self.deal.values.iter())
             .find(|(f, _)| f.ty == want)
             .and_then(|(_, v)| v.as_ref())
             .map(|v| v.to_string())

@@ -414,7 +414,7 @@ impl Stepper<'_> {
     fn deal_map(&self) -> Value {
         let plan = self.ctx.plan;
         let mut map = BTreeMap::new();
-        for (f, v) in plan.fields.iter().zip(&self.deal.values) {
+        for (f, v) in plan.fields.iter().zip(self.deal.values.iter()) {
             if let Some(v) = v {
                 map.insert(f.name.clone(), v.clone());
             }

@@ -162,7 +162,7 @@ impl<'a> Stepper<'a> {
         Stepper {
             ctx,
             deal,
-            records: Vec::new(),
+            records: Vec::with_capacity(16),
             spawned: Vec::new(),
             load: Vec::new(),
             cause,
@@ -226,6 +226,22 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
     }
     s.settle()?;
     Ok(s.finish())
+}
+
+/// A local midnight for one deal: alerts that read the clock are checked again. Takes the deal
+/// and gives it back (no copy: only its alert flags can change, and they are restored on error),
+/// with the records of what changed.
+pub fn midnight(ctx: Ctx<'_>, deal: Deal) -> (Deal, Result<Vec<Record>, StepError>) {
+    let before = deal.alerts.clone();
+    let mut s = Stepper::new(ctx, deal, "midnight".into());
+    match s.alerts(true) {
+        Ok(()) => (s.deal, Ok(s.records)),
+        Err(e) => {
+            let mut deal = s.deal;
+            deal.alerts = before;
+            (deal, Err(e))
+        }
+    }
 }
 
 impl Stepper<'_> {

@@ -196,6 +196,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Whether this says an input was refused or a step failed.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Kind::DealRefused { .. } | Kind::EventRefused { .. } | Kind::StepFailed { .. }
+        )
+    }
+
     /// The kind's name in the JSON timeline.
     pub fn name(&self) -> &'static str {
         match self {

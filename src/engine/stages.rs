@@ -1,6 +1,7 @@
 //! Entering and leaving stages, tracks and joins, timers, payloads and task work.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -73,7 +74,7 @@ impl Stepper<'_> {
         let missing: Vec<String> = plan
             .fields
             .iter()
-            .zip(&self.deal.values)
+            .zip(self.deal.values.iter())
             .filter(|(f, v)| f.required && v.is_none())
             .map(|(f, _)| format!("`{}`", f.name))
             .collect();
@@ -398,7 +399,7 @@ impl Stepper<'_> {
         let now = self.ctx.now;
         match action {
             TaskAction::Start => {
-                self.deal.tasks[idx].started_at.get_or_insert(now);
+                self.task_mut(idx).started_at.get_or_insert(now);
                 self.record(
                     Kind::TaskStarted {
                         task: task.to_string(),
@@ -411,7 +412,7 @@ impl Stepper<'_> {
                 if self.deal.tasks[idx].done_at.is_some() {
                     return Err(StepError::Refused(format!("task `{task}` is already done")));
                 }
-                self.deal.tasks[idx].done_at = Some(now);
+                self.task_mut(idx).done_at = Some(now);
                 if let Some(a) = self.deal.tasks[idx].assignee.clone() {
                     self.load.push((a, -1));
                 }
@@ -439,8 +440,8 @@ impl Stepper<'_> {
                         StepError::Refused(format!("`{user}` is not in the team"))
                     })?;
                 let rate = member.rate;
-                self.deal.tasks[idx].hours += *hours;
-                self.deal.time_entries.push(super::TimeEntry {
+                self.task_mut(idx).hours += *hours;
+                Arc::make_mut(&mut self.deal.time_entries).push(super::TimeEntry {
                     task: Some(task.to_string()),
                     user: user.clone(),
                     hours: *hours,
@@ -490,7 +491,7 @@ impl Stepper<'_> {
             Slot::Field(f) => {
                 let v = v.map(|v| crate::compile::coerce(v, &self.ctx.plan.fields[f].ty));
                 let changed = self.deal.values[f] != v;
-                self.deal.values[f] = v;
+                Arc::make_mut(&mut self.deal.values)[f] = v;
                 changed
             }
             Slot::Role(r) => {
@@ -663,5 +664,12 @@ impl Stepper<'_> {
             out.insert(name.clone(), value);
         }
         Ok(out)
+    }
+}
+
+impl Stepper<'_> {
+    /// A task of the deal to change (copied first if an earlier state still shares it).
+    fn task_mut(&mut self, idx: usize) -> &mut super::Task {
+        Arc::make_mut(&mut Arc::make_mut(&mut self.deal.tasks)[idx])
     }
 }

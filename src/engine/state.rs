@@ -1,6 +1,7 @@
 //! What the engine knows of a deal and of the team, and what one step produces.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -150,7 +151,7 @@ pub struct TimeEntry {
 }
 
 /// A deal.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deal {
     /// Identifier (`ivan`, `ivan/1`).
     pub id: String,
@@ -160,18 +161,18 @@ pub struct Deal {
     pub parent: Option<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
-    /// Field values by field id.
-    pub values: Vec<Option<Value>>,
+    /// Field values by field id (shared between copies until one changes them).
+    pub values: Arc<Vec<Option<Value>>>,
     /// Role slots by role id: the person doing that job for this deal.
     pub slots: Vec<Option<String>>,
     /// Where it is.
     pub tracks: Vec<Track>,
     /// Timers waiting to fire.
     pub timers: Vec<Armed>,
-    /// Tasks.
-    pub tasks: Vec<Task>,
-    /// Time logged.
-    pub time_entries: Vec<TimeEntry>,
+    /// Tasks (shared between copies until one changes them, each on its own).
+    pub tasks: Arc<Vec<Arc<Task>>>,
+    /// Time logged (shared between copies until one changes them).
+    pub time_entries: Arc<Vec<TimeEntry>>,
     /// Raised alerts by alert id.
     pub alerts: Vec<bool>,
     /// Deals spawned so far (names the next one).
@@ -190,12 +191,12 @@ impl Deal {
             title,
             parent: None,
             created_at: now,
-            values: plan.fields.iter().map(|f| f.default.clone()).collect(),
+            values: Arc::new(plan.fields.iter().map(|f| f.default.clone()).collect()),
             slots: vec![None; plan.roles.len()],
             tracks: Vec::new(),
             timers: Vec::new(),
-            tasks: Vec::new(),
-            time_entries: Vec::new(),
+            tasks: Arc::default(),
+            time_entries: Arc::default(),
             alerts: vec![false; plan.alerts.len()],
             spawned: 0,
             next_track: 0,

@@ -53,7 +53,11 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
     let mut offset = 0;
     let mut push = |inputs: &mut Vec<Entry>, at: NaiveDateTime, what: What| {
         offset += 1;
-        inputs.push(Entry { at: t(at), offset, what });
+        inputs.push(Entry {
+            at: t(at),
+            offset,
+            what,
+        });
     };
     for i in 0..deals {
         let id = format!("d{i}");
@@ -61,83 +65,225 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         let mut fields = BTreeMap::new();
         fields.insert("client_name".to_string(), text(&format!("Client {i}")));
         fields.insert("client_phone".to_string(), text(&format!("+7999{i:07}")));
-        fields.insert("client_email".to_string(), text(&format!("c{i}@example.test")));
-        push(&mut inputs, t0, What::Deal { id: id.clone(), title: format!("Deal {i}"), stages: Vec::new(), fields });
+        fields.insert(
+            "client_email".to_string(),
+            text(&format!("c{i}@example.test")),
+        );
+        push(
+            &mut inputs,
+            t0,
+            What::Deal {
+                id: id.clone(),
+                title: format!("Deal {i}"),
+                stages: Vec::new(),
+                fields,
+            },
+        );
 
         let meeting = t0 + Duration::days(1) + Duration::hours(rng.i64(2..6));
         let mut payload = BTreeMap::new();
         payload.insert("meeting_at".to_string(), text(&t(meeting)));
         payload.insert("meeting_place".to_string(), text("Office"));
-        push(&mut inputs, t0 + Duration::hours(1), What::Event { deal: id.clone(), name: "call_done".into(), payload, by: Some("anna".into()) });
-        push(&mut inputs, meeting + Duration::hours(2), What::Event { deal: id.clone(), name: "meeting_held".into(), payload: BTreeMap::new(), by: Some("anna".into()) });
+        push(
+            &mut inputs,
+            t0 + Duration::hours(1),
+            What::Event {
+                deal: id.clone(),
+                name: "call_done".into(),
+                payload,
+                by: Some("anna".into()),
+            },
+        );
+        push(
+            &mut inputs,
+            meeting + Duration::hours(2),
+            What::Event {
+                deal: id.clone(),
+                name: "meeting_held".into(),
+                payload: BTreeMap::new(),
+                by: Some("anna".into()),
+            },
+        );
 
         let trusted = i % 10 == 0;
         let burns = i % 10 == 5;
         let signed = t0 + Duration::days(2) + Duration::hours(4);
         let mut contract = BTreeMap::new();
         contract.insert("title".to_string(), text(&format!("Deal {i}: site")));
-        contract.insert("amount".to_string(), Value::Int(50_000 + rng.i64(0..50) * 1000));
+        contract.insert(
+            "amount".to_string(),
+            Value::Int(50_000 + rng.i64(0..50) * 1000),
+        );
         contract.insert("project_manager".to_string(), text("petr"));
         contract.insert("comment".to_string(), text("main contract"));
         contract.insert("work_days".to_string(), Value::Int(10));
         contract.insert("sold_hours".to_string(), Value::Int(20));
         contract.insert("prepayment".to_string(), Value::Bool(!trusted));
         let mut payload = BTreeMap::new();
-        payload.insert("contracts".to_string(), Value::List(vec![Value::Record(contract)]));
-        push(&mut inputs, signed, What::Event { deal: id.clone(), name: "contracts_signed".into(), payload, by: Some("anna".into()) });
+        payload.insert(
+            "contracts".to_string(),
+            Value::List(vec![Value::Record(contract)]),
+        );
+        push(
+            &mut inputs,
+            signed,
+            What::Event {
+                deal: id.clone(),
+                name: "contracts_signed".into(),
+                payload,
+                by: Some("anna".into()),
+            },
+        );
 
         let child = format!("{id}/1");
         let due = (signed + Duration::days(3)).date();
         let mut payload = BTreeMap::new();
-        payload.insert("invoice_due".to_string(), Value::Text(due.format("%Y-%m-%d").to_string()));
-        push(&mut inputs, signed + Duration::hours(1), What::Event { deal: child.clone(), name: "invoice_sent".into(), payload, by: Some("anna".into()) });
+        payload.insert(
+            "invoice_due".to_string(),
+            Value::Text(due.format("%Y-%m-%d").to_string()),
+        );
+        push(
+            &mut inputs,
+            signed + Duration::hours(1),
+            What::Event {
+                deal: child.clone(),
+                name: "invoice_sent".into(),
+                payload,
+                by: Some("anna".into()),
+            },
+        );
         let paid = if burns {
             let reissue = due.and_hms_opt(11, 0, 0).unwrap_or_default() + Duration::days(2);
             let mut payload = BTreeMap::new();
-            payload.insert("invoice_due".to_string(), Value::Text((due + Duration::days(7)).format("%Y-%m-%d").to_string()));
-            push(&mut inputs, reissue, What::Event { deal: child.clone(), name: "invoice_reissued".into(), payload, by: Some("lena".into()) });
+            payload.insert(
+                "invoice_due".to_string(),
+                Value::Text((due + Duration::days(7)).format("%Y-%m-%d").to_string()),
+            );
+            push(
+                &mut inputs,
+                reissue,
+                What::Event {
+                    deal: child.clone(),
+                    name: "invoice_reissued".into(),
+                    payload,
+                    by: Some("lena".into()),
+                },
+            );
             reissue + Duration::days(1)
         } else {
             signed + Duration::days(1) + Duration::hours(rng.i64(0..6))
         };
-        push(&mut inputs, paid, What::Event { deal: child.clone(), name: "payment_received".into(), payload: BTreeMap::new(), by: Some("anna".into()) });
+        push(
+            &mut inputs,
+            paid,
+            What::Event {
+                deal: child.clone(),
+                name: "payment_received".into(),
+                payload: BTreeMap::new(),
+                by: Some("anna".into()),
+            },
+        );
 
-        let work = [("approval", "petr"), ("mockups", "olga"), ("concept", "petr"), ("markup", "dima"), ("content", "kate")];
+        let work = [
+            ("approval", "petr"),
+            ("mockups", "olga"),
+            ("concept", "petr"),
+            ("markup", "dima"),
+            ("content", "kate"),
+        ];
         for (k, (task, who)) in work.iter().enumerate() {
             let at = paid + Duration::days(k as i64 + 1);
-            push(&mut inputs, at, What::Task { deal: child.clone(), task: (*task).into(), action: TaskAction::Log(Decimal::from(2)), by: Some((*who).into()) });
-            push(&mut inputs, at, What::Task { deal: child.clone(), task: (*task).into(), action: TaskAction::Done, by: Some((*who).into()) });
+            push(
+                &mut inputs,
+                at,
+                What::Task {
+                    deal: child.clone(),
+                    task: (*task).into(),
+                    action: TaskAction::Log(Decimal::from(2)),
+                    by: Some((*who).into()),
+                },
+            );
+            push(
+                &mut inputs,
+                at,
+                What::Task {
+                    deal: child.clone(),
+                    task: (*task).into(),
+                    action: TaskAction::Done,
+                    by: Some((*who).into()),
+                },
+            );
         }
     }
     let until = start + Duration::minutes(span_minutes) + Duration::days(60);
-    Scenario { start: t(start), until: t(until), team: team(), inputs }
+    Scenario {
+        start: t(start),
+        until: t(until),
+        team: team(),
+        inputs,
+    }
 }
 
 /// A scenario as TOML, in the format `dealflow simulate` reads.
 pub fn to_toml(sc: &Scenario) -> String {
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let mut out = String::new();
-    let _ = writeln!(out, "# Generated by `dealflow generate-scenario`: {} inputs.", sc.inputs.len());
+    let _ = writeln!(
+        out,
+        "# Generated by `dealflow generate-scenario`: {} inputs.",
+        sc.inputs.len()
+    );
     let _ = writeln!(out, "start = {}\nuntil = {}", q(&sc.start), q(&sc.until));
     for m in &sc.team {
-        let _ = writeln!(out, "\n[[team]]\nid = {}\nroles = [{}]\nrate = {}", q(&m.id), m.roles.iter().map(|r| q(r)).collect::<Vec<_>>().join(", "), m.rate);
+        let _ = writeln!(
+            out,
+            "\n[[team]]\nid = {}\nroles = [{}]\nrate = {}",
+            q(&m.id),
+            m.roles.iter().map(|r| q(r)).collect::<Vec<_>>().join(", "),
+            m.rate
+        );
         if let Some(e) = &m.email {
             let _ = writeln!(out, "email = {}", q(e));
         }
     }
     for e in &sc.inputs {
         match &e.what {
-            What::Deal { id, title, fields, .. } => {
-                let _ = writeln!(out, "\n[[deal]]\nid = {}\nat = {}\ntitle = {}\nfields = {}", q(id), q(&e.at), q(title), inline(fields));
+            What::Deal {
+                id, title, fields, ..
+            } => {
+                let _ = writeln!(
+                    out,
+                    "\n[[deal]]\nid = {}\nat = {}\ntitle = {}\nfields = {}",
+                    q(id),
+                    q(&e.at),
+                    q(title),
+                    inline(fields)
+                );
             }
-            What::Event { deal, name, payload, by } => {
-                let _ = writeln!(out, "\n[[event]]\ndeal = {}\nat = {}\nname = {}", q(deal), q(&e.at), q(name));
+            What::Event {
+                deal,
+                name,
+                payload,
+                by,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "\n[[event]]\ndeal = {}\nat = {}\nname = {}",
+                    q(deal),
+                    q(&e.at),
+                    q(name)
+                );
                 if let Some(b) = by {
                     let _ = writeln!(out, "by = {}", q(b));
                 }
-                let (lists, plain): (BTreeMap<_, _>, BTreeMap<_, _>) = payload.iter().partition(|(_, v)| matches!(v, Value::List(_)));
+                let (lists, plain): (BTreeMap<_, _>, BTreeMap<_, _>) = payload
+                    .iter()
+                    .partition(|(_, v)| matches!(v, Value::List(_)));
                 if !plain.is_empty() {
-                    let plain: BTreeMap<String, Value> = plain.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    let plain: BTreeMap<String, Value> = plain
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
                     let _ = writeln!(out, "fields = {}", inline(&plain));
                 }
                 for (k, v) in lists {
@@ -153,13 +299,25 @@ pub fn to_toml(sc: &Scenario) -> String {
                     }
                 }
             }
-            What::Task { deal, task, action, by } => {
+            What::Task {
+                deal,
+                task,
+                action,
+                by,
+            } => {
                 let (name, hours) = match action {
                     TaskAction::Start => ("start", None),
                     TaskAction::Done => ("done", None),
                     TaskAction::Log(h) => ("log", Some(*h)),
                 };
-                let _ = writeln!(out, "\n[[task]]\ndeal = {}\ntask = {}\nat = {}\naction = {}", q(deal), q(task), q(&e.at), q(name));
+                let _ = writeln!(
+                    out,
+                    "\n[[task]]\ndeal = {}\ntask = {}\nat = {}\naction = {}",
+                    q(deal),
+                    q(task),
+                    q(&e.at),
+                    q(name)
+                );
                 if let Some(h) = hours {
                     let _ = writeln!(out, "hours = {h}");
                 }
@@ -182,6 +340,9 @@ fn scalar(v: &Value) -> String {
 }
 
 fn inline(fields: &BTreeMap<String, Value>) -> String {
-    let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{k} = {}", scalar(v))).collect();
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{k} = {}", scalar(v)))
+        .collect();
     format!("{{ {} }}", parts.join(", "))
 }

@@ -46,6 +46,8 @@ pub struct End {
     pub steps: u64,
     /// Records produced.
     pub records: u64,
+    /// Deals checked at local midnights (not counted in `steps`).
+    pub midnights: u64,
 }
 
 /// Receives records in time order, as they happen.
@@ -65,6 +67,8 @@ pub struct Simulation<'a> {
     team: Team,
     deals: Vec<Deal>,
     index: HashMap<String, usize>,
+    /// Deals that may still be live (checked at midnights), in creation order.
+    live: Vec<usize>,
     /// Timers due, earliest first.
     timers: BinaryHeap<Reverse<Due>>,
     seq: u64,
@@ -72,6 +76,7 @@ pub struct Simulation<'a> {
     out: Vec<Record>,
     records: u64,
     steps: u64,
+    midnights: u64,
 }
 
 impl<'a> Simulation<'a> {
@@ -83,11 +88,13 @@ impl<'a> Simulation<'a> {
             team,
             deals: Vec::new(),
             index: HashMap::new(),
+            live: Vec::new(),
             timers: BinaryHeap::new(),
             seq: 0,
             out: Vec::new(),
             records: 0,
             steps: 0,
+            midnights: 0,
         }
     }
 
@@ -205,6 +212,7 @@ impl<'a> Simulation<'a> {
             until,
             steps: self.steps,
             records: self.records,
+            midnights: self.midnights,
         })
     }
 
@@ -354,11 +362,32 @@ impl<'a> Simulation<'a> {
     }
 
     fn midnight(&mut self, now: DateTime<Utc>) {
-        for d in 0..self.deals.len() {
-            if self.deals[d].is_live() {
-                self.step(d, &Input::Midnight, now);
+        // Deals that ended stay ended: they leave the list for good.
+        let mut live = std::mem::take(&mut self.live);
+        live.retain(|&d| self.deals[d].is_live());
+        for &d in &live {
+            self.midnights += 1;
+            let deal = std::mem::take(&mut self.deals[d]);
+            let (deal, result) = engine::midnight(self.ctx(now), deal);
+            self.deals[d] = deal;
+            match result {
+                Ok(records) => records.into_iter().for_each(|r| self.emit(r)),
+                Err(e) => {
+                    let deal = self.deals[d].id.clone();
+                    self.emit(Record {
+                        at: now,
+                        deal,
+                        kind: Kind::StepFailed {
+                            cause: "midnight".into(),
+                            error: e.message().to_string(),
+                        },
+                        cause: "midnight".into(),
+                        line: None,
+                    });
+                }
             }
         }
+        self.live = live;
     }
 
     fn commit(&mut self, at: Option<usize>, out: Outcome) {
@@ -399,6 +428,7 @@ impl<'a> Simulation<'a> {
         let idx = self.deals.len();
         self.index.insert(deal.id.clone(), idx);
         self.deals.push(deal);
+        self.live.push(idx);
         deals.push((idx, 0));
         idx
     }

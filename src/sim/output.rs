@@ -172,7 +172,7 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
         .map(|&s| plan.stages[s].name.as_str())
         .collect();
     let mut fields = Map::new();
-    for (f, v) in plan.fields.iter().zip(&deal.values) {
+    for (f, v) in plan.fields.iter().zip(deal.values.iter()) {
         if let Some(v) = v {
             fields.insert(f.name.clone(), value_json(v, tz));
         }

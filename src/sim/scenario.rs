@@ -208,20 +208,21 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
     }
     for t in file.task {
         let span = t.span();
-        let line = line_of(text, &span);
+        let line = || line_of(text, &span);
         let t = t.into_inner();
         let action = match t.action.as_str() {
             "start" => TaskAction::Start,
             "done" => TaskAction::Done,
             "log" => {
                 let h = t.hours.as_ref().and_then(number).ok_or_else(|| {
-                    ScenarioError(format!("{name}:{line}: `log` needs `hours`, a number"))
+                    ScenarioError(format!("{name}:{}: `log` needs `hours`, a number", line()))
                 })?;
                 TaskAction::Log(h)
             }
             other => {
                 return Err(ScenarioError(format!(
-                    "{name}:{line}: task action `{other}` is not one of start, done, log"
+                    "{name}:{}: task action `{other}` is not one of start, done, log",
+                    line()
                 )));
             }
         };

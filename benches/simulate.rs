@@ -1,0 +1,158 @@
+//! The simulator on generated scenarios through the reference pipeline: events per second and
+//! peak memory at 10,000 and 100,000 deals.
+//!
+//! Run: `cargo bench --bench simulate`. Each size runs in a child process of its own so that its
+//! peak memory (VmHWM) is its own. Under `cargo test` this is a smoke run of 300 deals.
+//!
+//! An event is an input of the scenario (a lead, a client event, work on a task) or a timer
+//! that fires; the local-midnight alert checks are counted apart. Two figures per size: the
+//! engine alone (records built and dropped) and the engine with every record formatted as a
+//! JSON line (and dropped), as `dealflow simulate --format json` does. Peak memory includes the
+//! generated scenario, which is shown apart.
+
+use std::fmt::Write;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use dealflow::engine::Team;
+use dealflow::load::Loaded;
+use dealflow::sim::{Simulation, generate, output};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let n = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(1000);
+        let json = args.iter().any(|a| a == "--json");
+        return child(n, json);
+    }
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets`: prove the harness works on a small run.
+        let r = measure(300, true);
+        assert!(r.events > 300 * 10, "too few events: {}", r.events);
+        assert_eq!(r.refused, 0, "the generated scenario has refused inputs");
+        println!("simulate bench smoke run: {} events, ok", r.events);
+        return ExitCode::SUCCESS;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot find the bench executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>12} {:>9} {:>10} {:>10}",
+        "deals",
+        "output",
+        "events",
+        "midnights",
+        "records",
+        "events/s",
+        "µs/event",
+        "peak RSS",
+        "scenario"
+    );
+    for n in [10_000usize, 100_000] {
+        for json in [false, true] {
+            let mut cmd = Command::new(&exe);
+            cmd.arg("--child").arg(n.to_string());
+            if json {
+                cmd.arg("--json");
+            }
+            match cmd.output() {
+                Ok(o) if o.status.success() => print!("{}", String::from_utf8_lossy(&o.stdout)),
+                Ok(o) => {
+                    eprintln!("{n} deals failed: {}", String::from_utf8_lossy(&o.stderr));
+                    return ExitCode::FAILURE;
+                }
+                Err(e) => {
+                    eprintln!("cannot run the bench child: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+struct Run {
+    events: u64,
+    midnights: u64,
+    records: u64,
+    refused: u64,
+    seconds: f64,
+    /// Memory the generated scenario itself takes (it is in memory before the run starts).
+    scenario_kib: Option<u64>,
+}
+
+fn child(n: usize, json: bool) -> ExitCode {
+    let r = measure(n, json);
+    let mib = |k: Option<u64>| k.map_or("?".to_string(), |k| format!("{} MiB", k / 1024));
+    println!(
+        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>12.0} {:>9.2} {:>10} {:>10}",
+        n,
+        if json { "json" } else { "none" },
+        r.events,
+        r.midnights,
+        r.records,
+        r.events as f64 / r.seconds,
+        r.seconds * 1e6 / r.events as f64,
+        mib(proc_status_kib("VmHWM:")),
+        mib(r.scenario_kib),
+    );
+    ExitCode::SUCCESS
+}
+
+fn measure(n: usize, json: bool) -> Run {
+    let flow = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/web-studio.flow");
+    let loaded = Loaded::read(&flow).expect("the reference pipeline is readable");
+    let ready = loaded.ready().expect("the reference pipeline is valid");
+    let before = proc_status_kib("VmRSS:");
+    let sc = generate::reference(n, 1);
+    let scenario_kib = proc_status_kib("VmRSS:")
+        .zip(before)
+        .map(|(a, b)| a.saturating_sub(b));
+    let sim = Simulation::new(
+        &ready.plan,
+        ready.script.as_ref(),
+        Team::new(sc.team.clone()),
+    );
+    let mut refused = 0u64;
+    let mut line = String::new();
+    let mut bytes = 0usize;
+    let tz = ready.plan.tz;
+    let started = Instant::now();
+    let mut sink = |r: dealflow::engine::Record| {
+        if r.kind.is_refusal() {
+            refused += 1;
+        }
+        if json && let Some(j) = output::record_json(&r, tz) {
+            line.clear();
+            let _ = writeln!(line, "{j}");
+            bytes += line.len();
+        }
+    };
+    let end = sim
+        .run_into(&sc, &mut sink, None)
+        .expect("the generated scenario runs");
+    let seconds = started.elapsed().as_secs_f64();
+    std::hint::black_box(bytes);
+    Run {
+        events: end.steps,
+        midnights: end.midnights,
+        records: end.records,
+        refused,
+        seconds,
+        scenario_kib,
+    }
+}
+
+/// A memory figure of this process from /proc (Linux): `VmHWM:` is the peak resident size.
+fn proc_status_kib(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
