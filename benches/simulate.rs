@@ -19,6 +19,9 @@ use dealflow::engine::Team;
 use dealflow::load::Loaded;
 use dealflow::sim::{Simulation, generate, output};
 
+/// Runs of each size; the median is reported.
+const RUNS: usize = 3;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>12} {:>9} {:>10} {:>10}",
+        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>12} {:>9} {:>8} {:>10} {:>10}",
         "deals",
         "output",
         "events",
@@ -50,27 +53,47 @@ fn main() -> ExitCode {
         "records",
         "events/s",
         "µs/event",
+        "allocs/ev",
         "peak RSS",
         "scenario"
     );
     for n in [10_000usize, 100_000] {
         for json in [false, true] {
-            let mut cmd = Command::new(&exe);
-            cmd.arg("--child").arg(n.to_string());
-            if json {
-                cmd.arg("--json");
-            }
-            match cmd.output() {
-                Ok(o) if o.status.success() => print!("{}", String::from_utf8_lossy(&o.stdout)),
-                Ok(o) => {
-                    eprintln!("{n} deals failed: {}", String::from_utf8_lossy(&o.stderr));
-                    return ExitCode::FAILURE;
+            // The machine's speed wanders from run to run: the median of three is shown.
+            let mut lines = Vec::new();
+            for _ in 0..RUNS {
+                let mut cmd = Command::new(&exe);
+                cmd.arg("--child").arg(n.to_string());
+                if json {
+                    cmd.arg("--json");
                 }
-                Err(e) => {
-                    eprintln!("cannot run the bench child: {e}");
-                    return ExitCode::FAILURE;
+                match cmd.output() {
+                    Ok(o) if o.status.success() => {
+                        lines.push(String::from_utf8_lossy(&o.stdout).trim_end().to_string());
+                    }
+                    Ok(o) => {
+                        eprintln!("{n} deals failed: {}", String::from_utf8_lossy(&o.stderr));
+                        return ExitCode::FAILURE;
+                    }
+                    Err(e) => {
+                        eprintln!("cannot run the bench child: {e}");
+                        return ExitCode::FAILURE;
+                    }
                 }
             }
+            let rate = |l: &String| {
+                l.split_whitespace()
+                    .nth(5)
+                    .and_then(|x| x.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            lines.sort_by(|a, b| rate(a).total_cmp(&rate(b)));
+            let all: Vec<String> = lines.iter().map(|l| format!("{:.0}", rate(l))).collect();
+            println!(
+                "{}  (runs: {} events/s)",
+                lines[lines.len() / 2],
+                all.join(", ")
+            );
         }
     }
     ExitCode::SUCCESS
@@ -84,13 +107,15 @@ struct Run {
     seconds: f64,
     /// Memory the generated scenario itself takes (it is in memory before the run starts).
     scenario_kib: Option<u64>,
+    /// Heap allocations during the run.
+    allocations: u64,
 }
 
 fn child(n: usize, json: bool) -> ExitCode {
     let r = measure(n, json);
     let mib = |k: Option<u64>| k.map_or("?".to_string(), |k| format!("{} MiB", k / 1024));
     println!(
-        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>12.0} {:>9.2} {:>10} {:>10}",
+        "{:>8} {:>6} {:>10} {:>10} {:>10} {:>12.0} {:>9.2} {:>8} {:>10} {:>10}",
         n,
         if json { "json" } else { "none" },
         r.events,
@@ -98,6 +123,7 @@ fn child(n: usize, json: bool) -> ExitCode {
         r.records,
         r.events as f64 / r.seconds,
         r.seconds * 1e6 / r.events as f64,
+        r.allocations / r.events,
         mib(proc_status_kib("VmHWM:")),
         mib(r.scenario_kib),
     );
@@ -122,6 +148,7 @@ fn measure(n: usize, json: bool) -> Run {
     let mut line = String::new();
     let mut bytes = 0usize;
     let tz = ready.plan.tz;
+    let a0 = counting::ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
     let mut sink = |r: dealflow::engine::Record| {
         if r.kind.is_refusal() {
@@ -134,9 +161,10 @@ fn measure(n: usize, json: bool) -> Run {
         }
     };
     let end = sim
-        .run_into(&sc, &mut sink, None)
+        .run_into(sc, &mut sink, None)
         .expect("the generated scenario runs");
     let seconds = started.elapsed().as_secs_f64();
+    let allocations = counting::ALLOCS.load(std::sync::atomic::Ordering::Relaxed) - a0;
     std::hint::black_box(bytes);
     Run {
         events: end.steps,
@@ -145,6 +173,7 @@ fn measure(n: usize, json: bool) -> Run {
         refused,
         seconds,
         scenario_kib,
+        allocations,
     }
 }
 
@@ -156,3 +185,34 @@ fn proc_status_kib(key: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// Counts heap allocations (one relaxed atomic add each), to show what a step costs in them.
+mod counting {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+    pub struct Counting;
+
+    // SAFETY: every call is passed on unchanged to the system allocator.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: the caller's contract is the system allocator's.
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            // SAFETY: as above.
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            // SAFETY: as above.
+            unsafe { System.realloc(p, l, n) }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;

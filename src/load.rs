@@ -121,6 +121,6 @@ pub fn simulate_files(
         ready.script.as_ref(),
         crate::engine::Team::new(sc.team.clone()),
     );
-    let timeline = sim.run(&sc, None)?;
+    let timeline = sim.run(sc, None)?;
     Ok((ready.plan, timeline))
 }

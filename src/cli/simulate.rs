@@ -112,7 +112,7 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         }
         Format::Text => write(&text.record(&r), &mut out),
     };
-    let end = sim.run_into(&sc, &mut sink, Some(&mut tick))?;
+    let end = sim.run_into(sc, &mut sink, Some(&mut tick))?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

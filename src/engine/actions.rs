@@ -144,7 +144,7 @@ impl Stepper<'_> {
         let mut child = Deal::new(plan, id.clone(), title.clone(), self.ctx.now);
         child.values = self.deal.values.clone();
         child.slots = self.deal.slots.clone();
-        let mut sub = Stepper::new(self.ctx, child, format!("spawned by {}", self.deal.id));
+        let mut sub = Stepper::new(self.ctx, child, &format!("spawned by {}", self.deal.id));
         sub.load = std::mem::take(&mut self.load);
         let req = Creation {
             id,
@@ -204,7 +204,15 @@ impl Stepper<'_> {
 
     /// A text with its `{{ }}` parts filled in; a part with no value is left empty.
     pub(crate) fn render(&mut self, t: &Text, env: &Env) -> Result<String, StepError> {
-        let mut out = String::new();
+        let literal: usize = t
+            .parts
+            .iter()
+            .map(|p| match p {
+                TextPart::Lit(s) => s.len(),
+                TextPart::Expr(_) => 16,
+            })
+            .sum();
+        let mut out = String::with_capacity(literal);
         for p in &t.parts {
             match p {
                 TextPart::Lit(s) => out.push_str(s),
@@ -243,9 +251,9 @@ impl Stepper<'_> {
         let skipped = |s: &mut Self, to: String, reason: String| {
             s.record(
                 Kind::NotificationSkipped {
-                    to_kind: to_kind.into(),
+                    to_kind,
                     to,
-                    channel: ch.name().into(),
+                    channel: ch.name(),
                     template: tpl.name.clone(),
                     reason,
                 },
@@ -313,9 +321,9 @@ impl Stepper<'_> {
             },
         };
         let mut msg = Message {
-            to_kind: to_kind.into(),
+            to_kind,
             to,
-            channel: ch.name().into(),
+            channel: ch.name(),
             template: tpl.name.clone(),
             subject,
             text,
@@ -371,8 +379,8 @@ impl Stepper<'_> {
             .ok_or("the pipeline has a notify hook but no script")?;
         let local = msg.send_at.with_timezone(&self.ctx.plan.tz);
         let mut map = rhai::Map::new();
-        map.insert("channel".into(), msg.channel.clone().into());
-        map.insert("to_kind".into(), msg.to_kind.clone().into());
+        map.insert("channel".into(), msg.channel.into());
+        map.insert("to_kind".into(), msg.to_kind.into());
         map.insert("to".into(), msg.to.clone().into());
         map.insert("template".into(), msg.template.clone().into());
         map.insert(
@@ -393,16 +401,26 @@ impl Stepper<'_> {
                 "the notify hook `{function}` must return the message (a map) or `()`"
             ));
         };
-        let text_of = |k: &str| map.get(k).and_then(|v| v.clone().into_string().ok());
+        // Strings in rhai are shared: read them in place and copy only what the hook changed.
+        let text_of = |k: &str| {
+            map.get(k)
+                .and_then(|v| v.clone().into_immutable_string().ok())
+        };
         let mut m = msg;
-        if let Some(t) = text_of("text") {
-            m.text = t;
+        if let Some(t) = text_of("text")
+            && t.as_str() != m.text
+        {
+            m.text = t.to_string();
         }
-        if let Some(s) = text_of("subject") {
-            m.subject = Some(s);
+        if let Some(s) = text_of("subject")
+            && m.subject.as_deref() != Some(s.as_str())
+        {
+            m.subject = Some(s.to_string());
         }
-        if let Some(to) = text_of("to") {
-            m.to = to;
+        if let Some(to) = text_of("to")
+            && to.as_str() != m.to
+        {
+            m.to = to.to_string();
         }
         if let Some(nb) = text_of("not_before") {
             let t = NaiveTime::parse_from_str(nb.trim(), "%H:%M").map_err(|_| {
@@ -425,9 +443,9 @@ impl Stepper<'_> {
 
 /// A message on its way to the outbox.
 struct Message {
-    to_kind: String,
+    to_kind: &'static str,
     to: String,
-    channel: String,
+    channel: &'static str,
     template: String,
     subject: Option<String>,
     text: String,

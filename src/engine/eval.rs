@@ -53,10 +53,28 @@ impl Stepper<'_> {
                 .and_then(|k| env.locals.get(k))
                 .cloned(),
             Expr::EventValue(name) => self.payload.as_ref().and_then(|p| p.get(name)).cloned(),
-            Expr::Member(base, name) => match self.eval(base, env)? {
-                Some(Value::Record(map)) => map.get(name).cloned(),
-                _ => None,
-            },
+            Expr::Member(base, name) => {
+                // A member of a loop variable or of the event is read in place: copying the
+                // whole record for one of its fields is what made `c.title` expensive.
+                let borrowed = match &**base {
+                    Expr::Local(i) => Some(
+                        env.locals
+                            .len()
+                            .checked_sub(i + 1)
+                            .and_then(|k| env.locals.get(k)),
+                    ),
+                    Expr::EventValue(n) => Some(self.payload.as_ref().and_then(|p| p.get(n))),
+                    _ => None,
+                };
+                match borrowed {
+                    Some(Some(Value::Record(map))) => map.get(name).cloned(),
+                    Some(_) => None,
+                    None => match self.eval(base, env)? {
+                        Some(Value::Record(map)) => map.get(name).cloned(),
+                        _ => None,
+                    },
+                }
+            }
             Expr::InStage(s) => Some(Value::Bool(self.deal.tracks.iter().any(|t| t.stage == *s))),
             Expr::Not(x) => self.condition_value(x, env)?.map(|b| Value::Bool(!b)),
             Expr::Neg(x) => match self.eval(x, env)? {
@@ -73,6 +91,10 @@ impl Stepper<'_> {
             Expr::Script(name, args) => {
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
+                    if matches!(a, Expr::Deal) {
+                        values.push(self.deal_dynamic());
+                        continue;
+                    }
                     let v = self.eval(a, env)?;
                     values.push(
                         v.as_ref()
@@ -170,28 +192,51 @@ impl Stepper<'_> {
             }
             _ => {}
         }
+        if op.is_comparison()
+            && let (Some(a), Some(b)) = (self.peek(l), self.peek(r))
+        {
+            // Fields and literals are compared in place, without copying them.
+            let (Some(a), Some(b)) = (a, b) else {
+                return Ok(None);
+            };
+            return Ok(self.comparison(op, a, b).map(Value::Bool));
+        }
         let (Some(a), Some(b)) = (self.eval(l, env)?, self.eval(r, env)?) else {
             return Ok(None);
         };
         if op.is_comparison() {
-            let Some(ord) = self.compare(&a, &b) else {
-                return Ok(match op {
-                    BinaryOp::Eq => Some(Value::Bool(false)),
-                    BinaryOp::Ne => Some(Value::Bool(true)),
-                    _ => None,
-                });
-            };
-            let result = match op {
-                BinaryOp::Eq => ord == Ordering::Equal,
-                BinaryOp::Ne => ord != Ordering::Equal,
-                BinaryOp::Lt => ord == Ordering::Less,
-                BinaryOp::Le => ord != Ordering::Greater,
-                BinaryOp::Gt => ord == Ordering::Greater,
-                _ => ord != Ordering::Less,
-            };
-            return Ok(Some(Value::Bool(result)));
+            return Ok(self.comparison(op, &a, &b).map(Value::Bool));
         }
         self.arithmetic(op, a, b)
+    }
+
+    /// A field's or a literal's value, borrowed; `None` for any other expression.
+    fn peek<'e>(&'e self, e: &'e Expr) -> Option<Option<&'e Value>> {
+        match e {
+            Expr::Lit(v) => Some(Some(v)),
+            Expr::Field(f) => Some(self.deal.values.get(*f).and_then(Option::as_ref)),
+            _ => None,
+        }
+    }
+
+    /// `a OP b` for a comparison operator: values that cannot be compared are unequal, and
+    /// neither less nor greater (no answer).
+    fn comparison(&self, op: BinaryOp, a: &Value, b: &Value) -> Option<bool> {
+        let Some(ord) = self.compare(a, b) else {
+            return match op {
+                BinaryOp::Eq => Some(false),
+                BinaryOp::Ne => Some(true),
+                _ => None,
+            };
+        };
+        Some(match op {
+            BinaryOp::Eq => ord == Ordering::Equal,
+            BinaryOp::Ne => ord != Ordering::Equal,
+            BinaryOp::Lt => ord == Ordering::Less,
+            BinaryOp::Le => ord != Ordering::Greater,
+            BinaryOp::Gt => ord == Ordering::Greater,
+            _ => ord != Ordering::Less,
+        })
     }
 
     fn compare(&self, a: &Value, b: &Value) -> Option<Ordering> {
@@ -410,30 +455,41 @@ impl Stepper<'_> {
         }
     }
 
-    /// The deal as a script sees it.
+    /// The deal as an expression sees it (`deal`): fields, roles, and what the engine knows.
     fn deal_map(&self) -> Value {
-        let plan = self.ctx.plan;
         let mut map = BTreeMap::new();
+        self.deal_entries(&mut |k, v| {
+            map.insert(k.to_string(), v.clone());
+        });
+        Value::Record(map)
+    }
+
+    /// The deal as a script function receives it, built straight into rhai's map.
+    fn deal_dynamic(&self) -> rhai::Dynamic {
+        let mut map = rhai::Map::new();
+        self.deal_entries(&mut |k, v| {
+            map.insert(k.into(), crate::script::to_dynamic(v));
+        });
+        rhai::Dynamic::from_map(map)
+    }
+
+    /// Every entry of the deal's map, in no particular order.
+    fn deal_entries(&self, put: &mut dyn FnMut(&str, &Value)) {
+        let plan = self.ctx.plan;
         for (f, v) in plan.fields.iter().zip(self.deal.values.iter()) {
             if let Some(v) = v {
-                map.insert(f.name.clone(), v.clone());
+                put(&f.name, v);
             }
         }
-        for (r, v) in plan.roles.iter().zip(&self.deal.slots) {
+        for (r, v) in plan.roles.iter().zip(self.deal.slots.iter()) {
             if let Some(v) = v {
-                map.insert(r.name.clone(), Value::User(v.clone()));
+                put(&r.name, &Value::User(v.clone()));
             }
         }
-        map.insert("id".into(), Value::Text(self.deal.id.clone()));
-        map.insert("title".into(), Value::Text(self.deal.title.clone()));
-        map.insert(
-            "hours_spent".into(),
-            Value::Decimal(self.deal.hours_spent()),
-        );
-        map.insert(
-            "open_tasks".into(),
-            Value::Int(self.deal.open_tasks(None) as i64),
-        );
+        put("id", &Value::Text(self.deal.id.clone()));
+        put("title", &Value::Text(self.deal.title.clone()));
+        put("hours_spent", &Value::Decimal(self.deal.hours_spent()));
+        put("open_tasks", &Value::Int(self.deal.open_tasks(None) as i64));
         let entries = self
             .deal
             .time_entries
@@ -449,8 +505,7 @@ impl Stepper<'_> {
                 Value::Record(m)
             })
             .collect();
-        map.insert("time_entries".into(), Value::List(entries));
-        Value::Record(map)
+        put("time_entries", &Value::List(entries));
     }
 }
 

@@ -152,20 +152,20 @@ pub(crate) struct Stepper<'a> {
     pub records: Vec<Record>,
     pub spawned: Vec<Deal>,
     pub load: Vec<(String, i64)>,
-    pub cause: String,
+    pub cause: std::sync::Arc<str>,
     pub payload: Option<BTreeMap<String, Value>>,
     pub moves: usize,
 }
 
 impl<'a> Stepper<'a> {
-    fn new(ctx: Ctx<'a>, deal: Deal, cause: String) -> Self {
+    fn new(ctx: Ctx<'a>, deal: Deal, cause: &str) -> Self {
         Stepper {
             ctx,
             deal,
-            records: Vec::with_capacity(16),
+            records: Vec::new(),
             spawned: Vec::new(),
             load: Vec::new(),
-            cause,
+            cause: cause.into(),
             payload: None,
             moves: 0,
         }
@@ -206,7 +206,7 @@ impl<'a> Stepper<'a> {
 /// a stage does not exist, or a stage's `require` is not met.
 pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
     let deal = Deal::new(ctx.plan, req.id.clone(), req.title.clone(), ctx.now);
-    let mut s = Stepper::new(ctx, deal, "created".into());
+    let mut s = Stepper::new(ctx, deal, "created");
     s.create(req, None)?;
     Ok(s.finish())
 }
@@ -214,7 +214,7 @@ pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
 /// Applies an input to a deal.
 pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepError> {
     let cause = input.cause(deal, ctx.plan);
-    let mut s = Stepper::new(ctx, deal.clone(), cause);
+    let mut s = Stepper::new(ctx, deal.clone(), &cause);
     match input {
         Input::Event { name, payload, by } => s.event(name, payload, by.as_deref())?,
         Input::Timer { id } => s.timer(*id)?,
@@ -233,7 +233,7 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
 /// with the records of what changed.
 pub fn midnight(ctx: Ctx<'_>, deal: Deal) -> (Deal, Result<Vec<Record>, StepError>) {
     let before = deal.alerts.clone();
-    let mut s = Stepper::new(ctx, deal, "midnight".into());
+    let mut s = Stepper::new(ctx, deal, "midnight");
     match s.alerts(true) {
         Ok(()) => (s.deal, Ok(s.records)),
         Err(e) => {
@@ -391,7 +391,22 @@ impl Stepper<'_> {
 
     fn guard_moves(&mut self) -> Result<(), StepError> {
         let plan = self.ctx.plan;
+        let has_guards = |st: StageId| {
+            plan.stages[st]
+                .transitions
+                .iter()
+                .any(|t| matches!(t.trigger, crate::compile::Trigger::Guard))
+        };
         loop {
+            // Most stages have no guard-only line: nothing to try, nothing to collect.
+            if !self
+                .deal
+                .tracks
+                .iter()
+                .any(|t| t.state == TrackState::Active && has_guards(t.stage))
+            {
+                return Ok(());
+            }
             let mut moved = false;
             for (track, stage) in self.active_tracks() {
                 if !self.track_is(track, stage) {

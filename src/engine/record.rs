@@ -14,8 +14,8 @@ pub struct Record {
     pub deal: String,
     /// What.
     pub kind: Kind,
-    /// Why: the event, timer or creation that caused the step.
-    pub cause: String,
+    /// Why: the event, timer or creation that caused the step (shared by its records).
+    pub cause: std::sync::Arc<str>,
     /// The pipeline line of the rule that did it, if one did.
     pub line: Option<usize>,
 }
@@ -78,11 +78,11 @@ pub enum Kind {
     /// A message was queued.
     Notification {
         /// `client` or `user`.
-        to_kind: String,
+        to_kind: &'static str,
         /// Address or phone number.
         to: String,
         /// `sms` or `email`.
-        channel: String,
+        channel: &'static str,
         /// Template name.
         template: String,
         /// Email subject.
@@ -97,11 +97,11 @@ pub enum Kind {
     /// A message could not be made.
     NotificationSkipped {
         /// `client` or `user`.
-        to_kind: String,
+        to_kind: &'static str,
         /// Who (a person's id, or `client`).
         to: String,
         /// `sms` or `email`.
-        channel: String,
+        channel: &'static str,
         /// Template name.
         template: String,
         /// Why.

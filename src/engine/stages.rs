@@ -497,7 +497,7 @@ impl Stepper<'_> {
             Slot::Role(r) => {
                 let v = v.and_then(|v| v.as_text().map(str::to_string));
                 let changed = self.deal.slots[r] != v;
-                self.deal.slots[r] = v;
+                Arc::make_mut(&mut self.deal.slots)[r] = v;
                 changed
             }
         };

@@ -164,7 +164,7 @@ pub struct Deal {
     /// Field values by field id (shared between copies until one changes them).
     pub values: Arc<Vec<Option<Value>>>,
     /// Role slots by role id: the person doing that job for this deal.
-    pub slots: Vec<Option<String>>,
+    pub slots: Arc<Vec<Option<String>>>,
     /// Where it is.
     pub tracks: Vec<Track>,
     /// Timers waiting to fire.
@@ -192,7 +192,7 @@ impl Deal {
             parent: None,
             created_at: now,
             values: Arc::new(plan.fields.iter().map(|f| f.default.clone()).collect()),
-            slots: vec![None; plan.roles.len()],
+            slots: Arc::new(vec![None; plan.roles.len()]),
             tracks: Vec::new(),
             timers: Vec::new(),
             tasks: Arc::default(),

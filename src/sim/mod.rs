@@ -137,7 +137,7 @@ impl<'a> Simulation<'a> {
     }
 
     /// Runs a whole scenario, keeping every record.
-    pub fn run(self, sc: &Scenario, progress: Option<Progress<'_>>) -> Result<Timeline, String> {
+    pub fn run(self, sc: Scenario, progress: Option<Progress<'_>>) -> Result<Timeline, String> {
         let mut records = Vec::new();
         let mut keep = |r: Record| records.push(r);
         let end = self.run_into(sc, &mut keep, progress)?;
@@ -149,10 +149,11 @@ impl<'a> Simulation<'a> {
         })
     }
 
-    /// Runs a whole scenario, handing each record to `sink` as it happens.
+    /// Runs a whole scenario, handing each record to `sink` as it happens. The scenario is used
+    /// up: each input moves into the engine when its moment comes.
     pub fn run_into(
         mut self,
-        sc: &Scenario,
+        sc: Scenario,
         sink: Sink<'_>,
         progress: Option<Progress<'_>>,
     ) -> Result<End, String> {
@@ -165,21 +166,22 @@ impl<'a> Simulation<'a> {
             ));
         }
         let mut inputs = Vec::with_capacity(sc.inputs.len());
-        for e in &sc.inputs {
+        for e in sc.inputs {
             let at = self
                 .moment(&e.at)
                 .map_err(|m| format!("input at offset {}: {m}", e.offset))?;
-            inputs.push((at.max(start), e));
+            inputs.push((at.max(start), e.offset, e.what));
         }
-        inputs.sort_by_key(|(at, e)| (*at, e.offset));
+        inputs.sort_by_key(|(at, offset, _)| (*at, *offset));
         let clock_alerts = self.plan.alerts.iter().any(|a| a.time_dependent);
         let mut next_midnight = self.next_midnight(start);
         let total = inputs.len() as u64;
+        let mut inputs = inputs.into_iter().peekable();
         let mut progress = progress;
         let mut i = 0;
         loop {
             let t_timer = self.timers.peek().map(|Reverse((t, ..))| *t);
-            let t_input = inputs.get(i).map(|(t, _)| *t);
+            let t_input = inputs.peek().map(|(t, ..)| *t);
             let t_mid = next_midnight.filter(|_| clock_alerts);
             // Timers first, then the midnight check, then inputs given for the same moment.
             let next = [t_timer, t_mid, t_input].into_iter().flatten().min();
@@ -196,9 +198,11 @@ impl<'a> Simulation<'a> {
                 self.midnight(now);
                 next_midnight = self.next_midnight(now + Duration::minutes(1));
             } else {
-                let (_, e) = inputs[i];
+                let Some((_, _, what)) = inputs.next() else {
+                    break;
+                };
                 i += 1;
-                self.input(&e.what, now);
+                self.input(what, now);
                 if let Some(p) = progress.as_mut() {
                     p(i as u64, total);
                 }
@@ -226,7 +230,7 @@ impl<'a> Simulation<'a> {
             .map(|t| t.with_timezone(&Utc))
     }
 
-    fn input(&mut self, what: &What, now: DateTime<Utc>) {
+    fn input(&mut self, what: What, now: DateTime<Utc>) {
         self.steps += 1;
         match what {
             What::Deal {
@@ -235,19 +239,20 @@ impl<'a> Simulation<'a> {
                 stages,
                 fields,
             } => {
-                if self.index.contains_key(id) {
-                    self.refuse_deal(id, stages, now, format!("a deal `{id}` already exists"));
+                if self.index.contains_key(&id) {
+                    let why = format!("a deal `{id}` already exists");
+                    self.refuse_deal(&id, &stages, now, why);
                     return;
                 }
                 let req = Creation {
-                    id: id.clone(),
-                    title: title.clone(),
-                    stages: stages.clone(),
-                    fields: fields.clone(),
+                    id,
+                    title,
+                    stages,
+                    fields,
                 };
                 match engine::create(self.ctx(now), &req) {
                     Ok(out) => self.commit(None, out),
-                    Err(e) => self.refuse_deal(id, stages, now, e.message().to_string()),
+                    Err(e) => self.refuse_deal(&req.id, &req.stages, now, e.message().to_string()),
                 }
             }
             What::Event {
@@ -256,12 +261,8 @@ impl<'a> Simulation<'a> {
                 payload,
                 by,
             } => {
-                let input = Input::Event {
-                    name: name.clone(),
-                    payload: payload.clone(),
-                    by: by.clone(),
-                };
-                self.apply_to(deal, &input, now, name);
+                let input = Input::Event { name, payload, by };
+                self.apply_to(&deal, &input, now);
             }
             What::Task {
                 deal,
@@ -269,12 +270,8 @@ impl<'a> Simulation<'a> {
                 action,
                 by,
             } => {
-                let input = Input::Task {
-                    task: task.clone(),
-                    action: action.clone(),
-                    by: by.clone(),
-                };
-                self.apply_to(deal, &input, now, task);
+                let input = Input::Task { task, action, by };
+                self.apply_to(&deal, &input, now);
             }
         }
     }
@@ -298,15 +295,19 @@ impl<'a> Simulation<'a> {
         });
     }
 
-    fn apply_to(&mut self, deal: &str, input: &Input, now: DateTime<Utc>, what: &str) {
+    fn apply_to(&mut self, deal: &str, input: &Input, now: DateTime<Utc>) {
         let Some(&d) = self.index.get(deal) else {
             let kind = match input {
                 Input::Event { name, .. } => Kind::EventRefused {
                     event: name.clone(),
                     error: format!("there is no deal `{deal}`"),
                 },
+                Input::Task { task, .. } => Kind::StepFailed {
+                    cause: format!("task {task}"),
+                    error: format!("there is no deal `{deal}`"),
+                },
                 _ => Kind::StepFailed {
-                    cause: format!("task {what}"),
+                    cause: String::new(),
                     error: format!("there is no deal `{deal}`"),
                 },
             };
@@ -314,7 +315,7 @@ impl<'a> Simulation<'a> {
                 at: now,
                 deal: deal.to_string(),
                 kind,
-                cause: String::new(),
+                cause: "".into(),
                 line: None,
             });
             return;
@@ -343,7 +344,7 @@ impl<'a> Simulation<'a> {
                     at: now,
                     deal,
                     kind,
-                    cause,
+                    cause: cause.into(),
                     line: None,
                 });
             }

@@ -177,7 +177,7 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
             fields.insert(f.name.clone(), value_json(v, tz));
         }
     }
-    for (r, v) in plan.roles.iter().zip(&deal.slots) {
+    for (r, v) in plan.roles.iter().zip(deal.slots.iter()) {
         if let Some(v) = v {
             fields.insert(r.name.clone(), Json::String(v.clone()));
         }
