@@ -161,7 +161,7 @@ impl Stepper<'_> {
         sub.record(
             Kind::DealCreated {
                 stages: req.stages.clone(),
-                parent,
+                parent: parent.map(|p| p.to_string()),
             },
             line,
         );

@@ -42,7 +42,7 @@ impl Stepper<'_> {
             Expr::Role(r) => self.deal.slots.get(*r).cloned().flatten().map(Value::User),
             Expr::Now => Some(Value::DateTime(self.ctx.now)),
             Expr::Today => Some(Value::Date(self.today())),
-            Expr::Title => Some(Value::Text(self.deal.title.clone())),
+            Expr::Title => Some(Value::Text(self.deal.title.to_string())),
             Expr::HoursSpent => Some(Value::Decimal(self.deal.hours_spent())),
             Expr::OpenTasks => Some(Value::Int(self.deal.open_tasks(env.stage) as i64)),
             Expr::Deal => Some(self.deal_map()),
@@ -486,8 +486,8 @@ impl Stepper<'_> {
                 put(&r.name, &Value::User(v.clone()));
             }
         }
-        put("id", &Value::Text(self.deal.id.clone()));
-        put("title", &Value::Text(self.deal.title.clone()));
+        put("id", &Value::Text(self.deal.id.to_string()));
+        put("title", &Value::Text(self.deal.title.to_string()));
         put("hours_spent", &Value::Decimal(self.deal.hours_spent()));
         put("open_tasks", &Value::Int(self.deal.open_tasks(None) as i64));
         let entries = self

@@ -11,7 +11,7 @@ pub struct Record {
     /// When.
     pub at: DateTime<Utc>,
     /// To which deal.
-    pub deal: String,
+    pub deal: std::sync::Arc<str>,
     /// What.
     pub kind: Kind,
     /// Why: the event, timer or creation that caused the step (shared by its records).

@@ -50,7 +50,7 @@ impl Stepper<'_> {
         if plan.stages.is_empty() {
             return Err(StepError::Refused("the pipeline has no stages".into()));
         }
-        self.deal.parent = parent.clone();
+        self.deal.parent = parent.as_deref().map(Into::into);
         let names = stages
             .iter()
             .map(|&s| plan.stages[s].name.clone())

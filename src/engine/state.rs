@@ -154,11 +154,11 @@ pub struct TimeEntry {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deal {
     /// Identifier (`ivan`, `ivan/1`).
-    pub id: String,
+    pub id: Arc<str>,
     /// Title.
-    pub title: String,
+    pub title: Arc<str>,
     /// The deal that spawned it.
-    pub parent: Option<String>,
+    pub parent: Option<Arc<str>>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// Field values by field id (shared between copies until one changes them).
@@ -187,8 +187,8 @@ impl Deal {
     /// An empty deal shaped for `plan`.
     pub fn new(plan: &Plan, id: String, title: String, now: DateTime<Utc>) -> Self {
         Deal {
-            id,
-            title,
+            id: id.into(),
+            title: title.into(),
             parent: None,
             created_at: now,
             values: Arc::new(plan.fields.iter().map(|f| f.default.clone()).collect()),

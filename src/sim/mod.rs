@@ -288,7 +288,7 @@ impl<'a> Simulation<'a> {
         };
         self.emit(Record {
             at: now,
-            deal: id.to_string(),
+            deal: id.into(),
             kind: Kind::DealRefused { stages, error },
             cause: "created".into(),
             line: None,
@@ -313,7 +313,7 @@ impl<'a> Simulation<'a> {
             };
             self.emit(Record {
                 at: now,
-                deal: deal.to_string(),
+                deal: deal.into(),
                 kind,
                 cause: "".into(),
                 line: None,
@@ -427,7 +427,7 @@ impl<'a> Simulation<'a> {
 
     fn add(&mut self, deal: Deal, deals: &mut Vec<(usize, u64)>) -> usize {
         let idx = self.deals.len();
-        self.index.insert(deal.id.clone(), idx);
+        self.index.insert(deal.id.to_string(), idx);
         self.deals.push(deal);
         self.live.push(idx);
         deals.push((idx, 0));

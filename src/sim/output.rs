@@ -51,7 +51,7 @@ pub fn record_json(r: &Record, tz: Tz) -> Option<Json> {
     }
     let mut m = Map::new();
     m.insert("at".into(), Json::String(at(&r.at, tz)));
-    m.insert("deal".into(), Json::String(r.deal.clone()));
+    m.insert("deal".into(), Json::String(r.deal.to_string()));
     m.insert("kind".into(), Json::String(r.kind.name().into()));
     let mut put = |k: &str, v: Json| {
         m.insert(k.into(), v);
@@ -191,7 +191,7 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
         .collect();
     let mut m = Map::new();
     m.insert("at".into(), json!(at(until, tz)));
-    m.insert("deal".into(), json!(deal.id));
+    m.insert("deal".into(), json!(&*deal.id));
     m.insert("kind".into(), json!("final"));
     m.insert("stages".into(), json!(stages));
     m.insert("fields".into(), Json::Object(fields));
