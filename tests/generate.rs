@@ -10,17 +10,24 @@ use serde_json::Value;
 
 const DEALS: usize = 200;
 
-fn dealflow(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_dealflow"))
+/// Runs the binary and returns its standard output; any failure fails the test with its stderr.
+fn dealflow(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dealflow"))
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
-        .expect("dealflow runs")
+        .expect("dealflow runs");
+    assert!(
+        out.status.success(),
+        "dealflow {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn generate(dir: &Path, seed: u64) -> std::path::PathBuf {
     let path = dir.join(format!("gen-{seed}.scenario.toml"));
-    let out = dealflow(&[
+    dealflow(&[
         "generate-scenario",
         "--deals",
         &DEALS.to_string(),
@@ -29,11 +36,6 @@ fn generate(dir: &Path, seed: u64) -> std::path::PathBuf {
         "-o",
         path.to_str().expect("utf-8 path"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     path
 }
 
@@ -54,12 +56,7 @@ fn generated_deals_take_the_paths_they_were_given() {
         "rules/web-studio.flow",
         sc.to_str().expect("utf-8 path"),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let records: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+    let records: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
@@ -144,11 +141,7 @@ fn the_same_seed_gives_the_same_scenario() {
         "--seed",
         "3",
     ]);
-    assert_eq!(
-        a,
-        String::from_utf8_lossy(&b.stdout),
-        "file and stdout differ"
-    );
+    assert_eq!(a, b, "file and stdout differ");
     let c = std::fs::read_to_string(generate(&dir, 4)).expect("scenario");
     assert_ne!(a, c, "another seed gives another scenario");
     let _ = std::fs::remove_dir_all(dir);

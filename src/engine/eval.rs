@@ -37,8 +37,9 @@ pub(crate) type Eval = Result<Option<Value>, String>;
 impl Stepper<'_> {
     pub(crate) fn eval(&mut self, e: &Expr, env: &Env) -> Eval {
         Ok(match e {
-            Expr::Lit(v) => Some(v.clone()),
-            Expr::Field(f) => self.deal.values.get(*f).cloned().flatten(),
+            Expr::Lit(_) | Expr::Field(_) | Expr::Local(_) | Expr::EventValue(_) => {
+                self.peek(e, env).flatten().cloned()
+            }
             Expr::Role(r) => self.deal.slots.get(*r).cloned().flatten().map(Value::User),
             Expr::Now => Some(Value::DateTime(self.ctx.now)),
             Expr::Today => Some(Value::Date(self.today())),
@@ -46,35 +47,15 @@ impl Stepper<'_> {
             Expr::HoursSpent => Some(Value::Decimal(self.deal.hours_spent())),
             Expr::OpenTasks => Some(Value::Int(self.deal.open_tasks(env.stage) as i64)),
             Expr::Deal => Some(self.deal_map()),
-            Expr::Local(i) => env
-                .locals
-                .len()
-                .checked_sub(i + 1)
-                .and_then(|k| env.locals.get(k))
-                .cloned(),
-            Expr::EventValue(name) => self.payload.as_ref().and_then(|p| p.get(name)).cloned(),
-            Expr::Member(base, name) => {
-                // A member of a loop variable or of the event is read in place: copying the
-                // whole record for one of its fields is what made `c.title` expensive.
-                let borrowed = match &**base {
-                    Expr::Local(i) => Some(
-                        env.locals
-                            .len()
-                            .checked_sub(i + 1)
-                            .and_then(|k| env.locals.get(k)),
-                    ),
-                    Expr::EventValue(n) => Some(self.payload.as_ref().and_then(|p| p.get(n))),
+            // A member of a stored value is read in place, not copied with its whole record.
+            Expr::Member(base, name) => match self.peek(base, env) {
+                Some(Some(Value::Record(map))) => map.get(name).cloned(),
+                Some(_) => None,
+                None => match self.eval(base, env)? {
+                    Some(Value::Record(map)) => map.get(name).cloned(),
                     _ => None,
-                };
-                match borrowed {
-                    Some(Some(Value::Record(map))) => map.get(name).cloned(),
-                    Some(_) => None,
-                    None => match self.eval(base, env)? {
-                        Some(Value::Record(map)) => map.get(name).cloned(),
-                        _ => None,
-                    },
-                }
-            }
+                },
+            },
             Expr::InStage(s) => Some(Value::Bool(self.deal.tracks.iter().any(|t| t.stage == *s))),
             Expr::Not(x) => self.condition_value(x, env)?.map(|b| Value::Bool(!b)),
             Expr::Neg(x) => match self.eval(x, env)? {
@@ -193,9 +174,9 @@ impl Stepper<'_> {
             _ => {}
         }
         if op.is_comparison()
-            && let (Some(a), Some(b)) = (self.peek(l), self.peek(r))
+            && let (Some(a), Some(b)) = (self.peek(l, env), self.peek(r, env))
         {
-            // Fields and literals are compared in place, without copying them.
+            // Stored values are compared in place, without copying them.
             let (Some(a), Some(b)) = (a, b) else {
                 return Ok(None);
             };
@@ -210,11 +191,19 @@ impl Stepper<'_> {
         self.arithmetic(op, a, b)
     }
 
-    /// A field's or a literal's value, borrowed; `None` for any other expression.
-    fn peek<'e>(&'e self, e: &'e Expr) -> Option<Option<&'e Value>> {
+    /// The value of an expression that names a stored value (a literal, a field, a `for each`
+    /// variable, an event value), borrowed; `None` for any expression that must be computed.
+    fn peek<'e>(&'e self, e: &'e Expr, env: &'e Env) -> Option<Option<&'e Value>> {
         match e {
             Expr::Lit(v) => Some(Some(v)),
             Expr::Field(f) => Some(self.deal.values.get(*f).and_then(Option::as_ref)),
+            Expr::Local(i) => Some(
+                env.locals
+                    .len()
+                    .checked_sub(i + 1)
+                    .and_then(|k| env.locals.get(k)),
+            ),
+            Expr::EventValue(name) => Some(self.payload.as_ref().and_then(|p| p.get(name))),
             _ => None,
         }
     }

@@ -87,8 +87,6 @@ pub enum Input {
         /// Who.
         by: Option<String>,
     },
-    /// A local midnight: alerts that depend on the date are checked again.
-    Midnight,
 }
 
 impl Input {
@@ -109,7 +107,6 @@ impl Input {
                 TaskAction::Done => format!("task {task} done"),
                 TaskAction::Log(h) => format!("task {task}: {h} h logged"),
             },
-            Input::Midnight => "midnight".into(),
         }
     }
 }
@@ -219,10 +216,6 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
         Input::Event { name, payload, by } => s.event(name, payload, by.as_deref())?,
         Input::Timer { id } => s.timer(*id)?,
         Input::Task { task, action, by } => s.task_work(task, action, by.as_deref())?,
-        Input::Midnight => {
-            s.alerts(true)?;
-            return Ok(s.finish());
-        }
     }
     s.settle()?;
     Ok(s.finish())

@@ -461,6 +461,11 @@ impl Stepper<'_> {
         Ok(())
     }
 
+    /// A task of the deal to change (copied first if an earlier state still shares it).
+    fn task_mut(&mut self, idx: usize) -> &mut super::Task {
+        Arc::make_mut(&mut Arc::make_mut(&mut self.deal.tasks)[idx])
+    }
+
     // ---- slots and payloads -------------------------------------------------------------
 
     pub(crate) fn slot_name(&self, s: Slot) -> String {
@@ -664,12 +669,5 @@ impl Stepper<'_> {
             out.insert(name.clone(), value);
         }
         Ok(out)
-    }
-}
-
-impl Stepper<'_> {
-    /// A task of the deal to change (copied first if an earlier state still shares it).
-    fn task_mut(&mut self, idx: usize) -> &mut super::Task {
-        Arc::make_mut(&mut Arc::make_mut(&mut self.deal.tasks)[idx])
     }
 }

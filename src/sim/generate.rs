@@ -18,6 +18,26 @@ fn t(s: NaiveDateTime) -> String {
     s.format(FMT).to_string()
 }
 
+/// An event for a deal, sent by a team member.
+fn event(deal: &str, name: &str, payload: BTreeMap<String, Value>, by: &str) -> What {
+    What::Event {
+        deal: deal.to_string(),
+        name: name.to_string(),
+        payload,
+        by: Some(by.to_string()),
+    }
+}
+
+/// Work on a deal's task by a team member.
+fn task_work(deal: &str, task: &str, action: TaskAction, by: &str) -> What {
+    What::Task {
+        deal: deal.to_string(),
+        task: task.to_string(),
+        action,
+        by: Some(by.to_string()),
+    }
+}
+
 fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
@@ -87,22 +107,12 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         push(
             &mut inputs,
             t0 + Duration::hours(1),
-            What::Event {
-                deal: id.clone(),
-                name: "call_done".into(),
-                payload,
-                by: Some("anna".into()),
-            },
+            event(&id, "call_done", payload, "anna"),
         );
         push(
             &mut inputs,
             meeting + Duration::hours(2),
-            What::Event {
-                deal: id.clone(),
-                name: "meeting_held".into(),
-                payload: BTreeMap::new(),
-                by: Some("anna".into()),
-            },
+            event(&id, "meeting_held", BTreeMap::new(), "anna"),
         );
 
         let trusted = i % 10 == 0;
@@ -127,12 +137,7 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         push(
             &mut inputs,
             signed,
-            What::Event {
-                deal: id.clone(),
-                name: "contracts_signed".into(),
-                payload,
-                by: Some("anna".into()),
-            },
+            event(&id, "contracts_signed", payload, "anna"),
         );
 
         let child = format!("{id}/1");
@@ -145,12 +150,7 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         push(
             &mut inputs,
             signed + Duration::hours(1),
-            What::Event {
-                deal: child.clone(),
-                name: "invoice_sent".into(),
-                payload,
-                by: Some("anna".into()),
-            },
+            event(&child, "invoice_sent", payload, "anna"),
         );
         let paid = if burns {
             let reissue = due.and_hms_opt(11, 0, 0).unwrap_or_default() + Duration::days(2);
@@ -162,12 +162,7 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
             push(
                 &mut inputs,
                 reissue,
-                What::Event {
-                    deal: child.clone(),
-                    name: "invoice_reissued".into(),
-                    payload,
-                    by: Some("lena".into()),
-                },
+                event(&child, "invoice_reissued", payload, "lena"),
             );
             reissue + Duration::days(1)
         } else {
@@ -176,12 +171,7 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         push(
             &mut inputs,
             paid,
-            What::Event {
-                deal: child.clone(),
-                name: "payment_received".into(),
-                payload: BTreeMap::new(),
-                by: Some("anna".into()),
-            },
+            event(&child, "payment_received", BTreeMap::new(), "anna"),
         );
 
         let work = [
@@ -196,22 +186,12 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
             push(
                 &mut inputs,
                 at,
-                What::Task {
-                    deal: child.clone(),
-                    task: (*task).into(),
-                    action: TaskAction::Log(Decimal::from(2)),
-                    by: Some((*who).into()),
-                },
+                task_work(&child, task, TaskAction::Log(Decimal::from(2)), who),
             );
             push(
                 &mut inputs,
                 at,
-                What::Task {
-                    deal: child.clone(),
-                    task: (*task).into(),
-                    action: TaskAction::Done,
-                    by: Some((*who).into()),
-                },
+                task_work(&child, task, TaskAction::Done, who),
             );
         }
     }

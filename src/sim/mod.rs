@@ -329,26 +329,38 @@ impl<'a> Simulation<'a> {
             Ok(out) => self.commit(Some(d), out),
             Err(err) => {
                 let cause = input.cause(&self.deals[d], self.plan);
-                let deal = self.deals[d].id.clone();
-                let kind = match (&err, input) {
-                    (StepError::Refused(m), Input::Event { name, .. }) => Kind::EventRefused {
-                        event: name.clone(),
-                        error: m.clone(),
-                    },
-                    (e, _) => Kind::StepFailed {
-                        cause: cause.clone(),
-                        error: e.message().to_string(),
-                    },
-                };
-                self.emit(Record {
-                    at: now,
-                    deal,
-                    kind,
-                    cause: cause.into(),
-                    line: None,
-                });
+                match (&err, input) {
+                    (StepError::Refused(m), Input::Event { name, .. }) => {
+                        let kind = Kind::EventRefused {
+                            event: name.clone(),
+                            error: m.clone(),
+                        };
+                        self.emit(Record {
+                            at: now,
+                            deal: self.deals[d].id.clone(),
+                            kind,
+                            cause: cause.into(),
+                            line: None,
+                        });
+                    }
+                    (e, _) => self.failed(d, now, &cause, e),
+                }
             }
         }
+    }
+
+    /// Records that a step of deal `d` broke and was undone.
+    fn failed(&mut self, d: usize, now: DateTime<Utc>, cause: &str, err: &StepError) {
+        self.emit(Record {
+            at: now,
+            deal: self.deals[d].id.clone(),
+            kind: Kind::StepFailed {
+                cause: cause.to_string(),
+                error: err.message().to_string(),
+            },
+            cause: cause.into(),
+            line: None,
+        });
     }
 
     fn fire(&mut self, d: usize, id: u64, now: DateTime<Utc>) {
@@ -373,19 +385,7 @@ impl<'a> Simulation<'a> {
             self.deals[d] = deal;
             match result {
                 Ok(records) => records.into_iter().for_each(|r| self.emit(r)),
-                Err(e) => {
-                    let deal = self.deals[d].id.clone();
-                    self.emit(Record {
-                        at: now,
-                        deal,
-                        kind: Kind::StepFailed {
-                            cause: "midnight".into(),
-                            error: e.message().to_string(),
-                        },
-                        cause: "midnight".into(),
-                        line: None,
-                    });
-                }
+                Err(e) => self.failed(d, now, "midnight", &e),
             }
         }
         self.live = live;
