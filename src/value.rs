@@ -68,6 +68,24 @@ pub struct Invite {
 }
 
 impl Value {
+    /// Equal and written the same: unlike `==`, `1.0` and `1.00` differ (a script can tell them
+    /// apart by printing them).
+    pub fn identical(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Decimal(a), Value::Decimal(b)) => a == b && a.scale() == b.scale(),
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.identical(y))
+            }
+            (Value::Record(a), Value::Record(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((ka, va), (kb, vb))| ka == kb && va.identical(vb))
+            }
+            (a, b) => a == b,
+        }
+    }
+
     /// The value as an exact number, for arithmetic.
     pub fn as_decimal(&self) -> Option<Decimal> {
         match self {
@@ -105,5 +123,22 @@ impl fmt::Display for Value {
             Value::Record(_) => f.write_str("{record}"),
             Value::Invite(_) => f.write_str("invite.ics"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_tells_decimals_apart_by_how_they_are_written() {
+        let d = |s: &str| Value::Decimal(s.parse().expect("a decimal"));
+        assert!(d("1.0").identical(&d("1.0")));
+        assert_eq!(d("1.0"), d("1.00"), "equal as numbers");
+        assert!(!d("1.0").identical(&d("1.00")), "but written differently");
+        let list = |v: Value| Value::List(vec![Value::Int(1), v]);
+        assert!(list(d("2.5")).identical(&list(d("2.5"))));
+        assert!(!list(d("2.5")).identical(&list(d("2.50"))));
+        assert!(!Value::Int(1).identical(&d("1")));
     }
 }

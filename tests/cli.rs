@@ -239,3 +239,74 @@ fn the_language_reference_explains_every_code() {
         );
     }
 }
+
+#[test]
+fn a_script_that_prints_does_not_spoil_the_json_timeline() {
+    let dir = Scratch::new("print");
+    let flow = dir.file(
+        "p.flow",
+        r#"pipeline p "P" {
+  timezone "UTC"
+  script "s.rhai"
+}
+
+fields {
+  name:  text required
+  total: money
+}
+
+event quote
+
+stage open "Open" {
+  on quote {
+    set total = noisy(2)
+  }
+  -> done when total > 1
+}
+
+stage done "Done" final
+"#,
+    );
+    dir.file(
+        "s.rhai",
+        "fn noisy(x) { print(\"PRINTED\"); debug(\"DEBUGGED\"); x * 2 }\n",
+    );
+    let sc = dir.file(
+        "s.toml",
+        r#"start = "2026-03-02T09:00"
+until = "2026-03-03T09:00"
+
+[[deal]]
+id = "a"
+at = "2026-03-02T10:00"
+title = "A"
+fields = { name = "A" }
+
+[[event]]
+deal = "a"
+at = "2026-03-02T11:00"
+name = "quote"
+"#,
+    );
+    let out = dealflow(&[
+        "simulate",
+        "--format",
+        "json",
+        flow.to_str().unwrap(),
+        sc.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in stdout.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+    assert!(stdout.contains(r#""field":"total","value":4"#), "{stdout}");
+    let all = stdout + text(&out.stderr).as_str();
+    assert!(
+        !all.contains("PRINTED") && !all.contains("DEBUGGED"),
+        "{all}"
+    );
+}

@@ -69,25 +69,7 @@ impl Stepper<'_> {
             }
             Expr::Binary(op, l, r) => self.binary(*op, l, r, env)?,
             Expr::Builtin(b, args) => self.builtin(*b, args, env)?,
-            Expr::Script(name, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for a in args {
-                    if matches!(a, Expr::Deal) {
-                        values.push(self.deal_dynamic());
-                        continue;
-                    }
-                    let v = self.eval(a, env)?;
-                    values.push(
-                        v.as_ref()
-                            .map_or(rhai::Dynamic::UNIT, crate::script::to_dynamic),
-                    );
-                }
-                let script = self
-                    .ctx
-                    .script
-                    .ok_or_else(|| format!("the pipeline has no script for `{name}`"))?;
-                crate::script::from_dynamic(script.call(name, values)?)?
-            }
+            Expr::Script(name, args) => self.script_call(name, args, env)?,
         })
     }
 
@@ -206,6 +188,42 @@ impl Stepper<'_> {
             Expr::EventValue(name) => Some(self.payload.as_ref().and_then(|p| p.get(name))),
             _ => None,
         }
+    }
+
+    /// A call of a script function. Script functions see only their arguments, so within one
+    /// step a call with the same arguments gives the same answer and is made once (a template
+    /// that prints `money(amount)` in an SMS, an email and two staff emails runs it once).
+    /// Calls that pass the whole `deal` are always made.
+    fn script_call(&mut self, name: &str, args: &[Expr], env: &Env) -> Eval {
+        let script = self
+            .ctx
+            .script
+            .ok_or_else(|| format!("the pipeline has no script for `{name}`"))?;
+        if args.iter().any(|a| matches!(a, Expr::Deal)) {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                values.push(match a {
+                    Expr::Deal => self.deal_dynamic(),
+                    a => dynamic(&self.eval(a, env)?),
+                });
+            }
+            return crate::script::from_dynamic(script.call(name, values)?);
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(self.eval(a, env)?);
+        }
+        if let Some((.., answer)) = self
+            .memo
+            .iter()
+            .find(|(n, v, _)| n == name && same_arguments(v, &values))
+        {
+            return Ok(answer.clone());
+        }
+        let answer =
+            crate::script::from_dynamic(script.call(name, values.iter().map(dynamic).collect())?)?;
+        self.memo.push((name.to_string(), values, answer.clone()));
+        Ok(answer)
     }
 
     /// `a OP b` for a comparison operator: values that cannot be compared are unequal, and
@@ -504,4 +522,20 @@ fn whole(d: Decimal) -> Option<i64> {
         .is_zero()
         .then(|| d.trunc().to_string().parse().ok())
         .flatten()
+}
+
+/// A value as a script argument; no value is rhai's `()`.
+fn dynamic(v: &Option<Value>) -> rhai::Dynamic {
+    v.as_ref()
+        .map_or(rhai::Dynamic::UNIT, crate::script::to_dynamic)
+}
+
+/// Whether two argument lists are the same for a script (see [`Value::identical`]).
+fn same_arguments(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Some(x), Some(y)) => x.identical(y),
+            (None, None) => true,
+            _ => false,
+        })
 }

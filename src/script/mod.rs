@@ -36,7 +36,7 @@ impl Default for Limits {
     }
 }
 
-/// A rhai engine that cannot read files, load modules, `eval`, or run without bounds.
+/// A rhai engine that cannot read files, load modules, `eval`, print, or run without bounds.
 pub fn sandboxed_engine(limits: Limits) -> Engine {
     let mut engine = Engine::new();
     engine
@@ -51,6 +51,9 @@ pub fn sandboxed_engine(limits: Limits) -> Engine {
         .set_max_functions(1_000)
         .set_module_resolver(DummyModuleResolver::new());
     engine.disable_symbol("eval");
+    // `print` and `debug` would write into the timeline or the daemon's output: they go nowhere.
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
     engine
 }
 
