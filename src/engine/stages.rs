@@ -302,20 +302,22 @@ impl Stepper<'_> {
 
     /// `at` timers follow their expression: when its value changes, the timer moves.
     pub(crate) fn rearm(&mut self) -> Result<(), String> {
+        let plan = self.ctx.plan;
         for (track, stage) in self.active_tracks() {
-            let def = &self.ctx.plan.stages[stage];
-            let mut refs: Vec<TimerRef> = Vec::new();
-            for (i, t) in def.timers.iter().enumerate() {
-                if matches!(t.at, TimerAt::At { .. }) {
-                    refs.push(TimerRef::Line(i));
-                }
-            }
-            for (i, t) in def.transitions.iter().enumerate() {
-                if matches!(t.trigger, Trigger::Timer(TimerAt::At { .. })) {
-                    refs.push(TimerRef::Transition(i));
-                }
-            }
-            for which in refs {
+            let def = &plan.stages[stage];
+            let lines = def
+                .timers
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t.at, TimerAt::At { .. }))
+                .map(|(i, _)| TimerRef::Line(i));
+            let transitions = def
+                .transitions
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t.trigger, Trigger::Timer(TimerAt::At { .. })))
+                .map(|(i, _)| TimerRef::Transition(i));
+            for which in lines.chain(transitions) {
                 let want = self.fires_at(track, stage, which)?;
                 let pos = self
                     .deal
