@@ -454,32 +454,42 @@ struct Message {
 
 /// An iCalendar invitation (RFC 5545), lines ending in CRLF.
 fn ics(inv: &Invite, summary: &str, deal: &str, now: DateTime<Utc>) -> String {
-    let esc = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace(';', "\\;")
-            .replace(',', "\\,")
-            .replace('\n', "\\n")
+    use std::fmt::Write;
+    // Text values escape backslash, semicolon, comma and newline (RFC 5545, 3.3.11).
+    fn text(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                ';' => out.push_str("\\;"),
+                ',' => out.push_str("\\,"),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+    }
+    let stamp = |out: &mut String, t: &DateTime<Utc>| {
+        let _ = write!(out, "{}\r\n", t.format("%Y%m%dT%H%M%SZ"));
     };
-    let stamp = |t: &DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    [
-        "BEGIN:VCALENDAR".to_string(),
-        "VERSION:2.0".into(),
-        "PRODID:-//dealflow//EN".into(),
-        "METHOD:REQUEST".into(),
-        "BEGIN:VEVENT".into(),
-        format!(
-            "UID:{}-{}@dealflow",
-            esc(deal).replace('/', "-"),
-            stamp(&inv.start)
-        ),
-        format!("DTSTAMP:{}", stamp(&now)),
-        format!("DTSTART:{}", stamp(&inv.start)),
-        format!("DTEND:{}", stamp(&inv.end)),
-        format!("SUMMARY:{}", esc(summary)),
-        format!("LOCATION:{}", esc(&inv.place)),
-        "END:VEVENT".into(),
-        "END:VCALENDAR".into(),
-        String::new(),
-    ]
-    .join("\r\n")
+    let mut out = String::with_capacity(256 + summary.len() + inv.place.len());
+    out.push_str(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dealflow//EN\r\nMETHOD:REQUEST\r\n\
+         BEGIN:VEVENT\r\nUID:",
+    );
+    text(&mut out, &deal.replace('/', "-"));
+    let _ = write!(
+        out,
+        "-{}@dealflow\r\nDTSTAMP:",
+        inv.start.format("%Y%m%dT%H%M%SZ")
+    );
+    stamp(&mut out, &now);
+    out.push_str("DTSTART:");
+    stamp(&mut out, &inv.start);
+    out.push_str("DTEND:");
+    stamp(&mut out, &inv.end);
+    out.push_str("SUMMARY:");
+    text(&mut out, summary);
+    out.push_str("\r\nLOCATION:");
+    text(&mut out, &inv.place);
+    out.push_str("\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
+    out
 }

@@ -468,6 +468,22 @@ impl Stepper<'_> {
         self.deal_entries(&mut |k, v| {
             map.insert(k.to_string(), v.clone());
         });
+        let entries = self
+            .deal
+            .time_entries
+            .iter()
+            .map(|e| {
+                let mut m = BTreeMap::new();
+                m.insert("user".to_string(), Value::User(e.user.clone()));
+                m.insert("hours".to_string(), Value::Decimal(e.hours));
+                m.insert("rate".to_string(), Value::Decimal(e.rate));
+                if let Some(t) = &e.task {
+                    m.insert("task".to_string(), Value::Text(t.clone()));
+                }
+                Value::Record(m)
+            })
+            .collect();
+        map.insert("time_entries".into(), Value::List(entries));
         Value::Record(map)
     }
 
@@ -477,10 +493,26 @@ impl Stepper<'_> {
         self.deal_entries(&mut |k, v| {
             map.insert(k.into(), crate::script::to_dynamic(v));
         });
+        let entries: rhai::Array = self
+            .deal
+            .time_entries
+            .iter()
+            .map(|e| {
+                let mut m = rhai::Map::new();
+                m.insert("user".into(), e.user.as_str().into());
+                m.insert("hours".into(), rhai::Dynamic::from_decimal(e.hours));
+                m.insert("rate".into(), rhai::Dynamic::from_decimal(e.rate));
+                if let Some(t) = &e.task {
+                    m.insert("task".into(), t.as_str().into());
+                }
+                rhai::Dynamic::from_map(m)
+            })
+            .collect();
+        map.insert("time_entries".into(), rhai::Dynamic::from_array(entries));
         rhai::Dynamic::from_map(map)
     }
 
-    /// Every entry of the deal's map, in no particular order.
+    /// Every entry of the deal's map but its time entries, in no particular order.
     fn deal_entries(&self, put: &mut dyn FnMut(&str, &Value)) {
         let plan = self.ctx.plan;
         for (f, v) in plan.fields.iter().zip(self.deal.values.iter()) {
@@ -497,22 +529,6 @@ impl Stepper<'_> {
         put("title", &Value::Text(self.deal.title.to_string()));
         put("hours_spent", &Value::Decimal(self.deal.hours_spent()));
         put("open_tasks", &Value::Int(self.deal.open_tasks(None) as i64));
-        let entries = self
-            .deal
-            .time_entries
-            .iter()
-            .map(|e| {
-                let mut m = BTreeMap::new();
-                m.insert("user".to_string(), Value::User(e.user.clone()));
-                m.insert("hours".to_string(), Value::Decimal(e.hours));
-                m.insert("rate".to_string(), Value::Decimal(e.rate));
-                if let Some(t) = &e.task {
-                    m.insert("task".to_string(), Value::Text(t.clone()));
-                }
-                Value::Record(m)
-            })
-            .collect();
-        put("time_entries", &Value::List(entries));
     }
 }
 
