@@ -69,6 +69,8 @@ pub struct Simulation<'a> {
     index: HashMap<String, usize>,
     /// Deals that may still be live (checked at midnights), in creation order.
     live: Vec<usize>,
+    /// An empty deal that stands in for one the engine is checking at midnight.
+    spare: Option<Deal>,
     /// Timers due, earliest first.
     timers: BinaryHeap<Reverse<Due>>,
     seq: u64,
@@ -89,6 +91,7 @@ impl<'a> Simulation<'a> {
             deals: Vec::new(),
             index: HashMap::new(),
             live: Vec::new(),
+            spare: None,
             timers: BinaryHeap::new(),
             seq: 0,
             out: Vec::new(),
@@ -380,9 +383,12 @@ impl<'a> Simulation<'a> {
         live.retain(|&d| self.deals[d].is_live());
         for &d in &live {
             self.midnights += 1;
-            let deal = std::mem::take(&mut self.deals[d]);
+            // The deal goes to the engine and comes back; an empty deal (made once) holds its
+            // place meanwhile.
+            let placeholder = self.spare.take().unwrap_or_default();
+            let deal = std::mem::replace(&mut self.deals[d], placeholder);
             let (deal, result) = engine::midnight(self.ctx(now), deal);
-            self.deals[d] = deal;
+            self.spare = Some(std::mem::replace(&mut self.deals[d], deal));
             match result {
                 Ok(records) => records.into_iter().for_each(|r| self.emit(r)),
                 Err(e) => self.failed(d, now, "midnight", &e),
