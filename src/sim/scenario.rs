@@ -11,11 +11,12 @@ use toml::Spanned;
 use crate::engine::{Member, TaskAction};
 use crate::value::Value;
 
+/// A scenario file, or one `[[…]]` section of it (then `start` and `until` are absent).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    start: String,
-    until: String,
+    start: Option<String>,
+    until: Option<String>,
     #[serde(default)]
     team: Vec<TeamEntry>,
     #[serde(default)]
@@ -145,14 +146,92 @@ pub enum What {
 #[error("{0}")]
 pub struct ScenarioError(pub String);
 
-fn line_of(text: &str, span: &Range<usize>) -> usize {
-    text[..span.start.min(text.len())].matches('\n').count() + 1
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
 }
 
 /// Reads a scenario.
+///
+/// A generated scenario of 100,000 deals is 190 MB of TOML; read whole, the parser's document
+/// tree for it takes several gigabytes. So the file is read a section at a time (each
+/// `[[team]]`, `[[deal]]`, `[[event]]`, `[[task]]` on its own), and only when a section does not
+/// parse is the whole file read again, for the parser's own message and position.
 pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let mut sc = Scenario {
+        start: String::new(),
+        until: String::new(),
+        team: Vec::new(),
+        inputs: Vec::new(),
+    };
+    let (mut start, mut until) = (None, None);
+    for range in sections(text) {
+        let Ok(part) = toml::from_str::<File>(&text[range.clone()]) else {
+            return load_whole(name, text);
+        };
+        start = start.or(part.start.clone());
+        until = until.or(part.until.clone());
+        add(&mut sc, part, range.start, name, text)?;
+    }
+    finish(sc, start, until, name)
+}
+
+/// The whole file in one piece: for the parser's error messages.
+fn load_whole(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let file: File = toml::from_str(text).map_err(|e| ScenarioError(format!("{name}: {e}")))?;
-    let mut team = Vec::new();
+    let (start, until) = (file.start.clone(), file.until.clone());
+    let mut sc = Scenario {
+        start: String::new(),
+        until: String::new(),
+        team: Vec::new(),
+        inputs: Vec::new(),
+    };
+    add(&mut sc, file, 0, name, text)?;
+    finish(sc, start, until, name)
+}
+
+fn finish(
+    mut sc: Scenario,
+    start: Option<String>,
+    until: Option<String>,
+    name: &str,
+) -> Result<Scenario, ScenarioError> {
+    let missing = |key: &str| {
+        ScenarioError(format!(
+            "{name}: `{key}` is missing (a moment like 2026-03-02T09:00)"
+        ))
+    };
+    sc.start = start.ok_or_else(|| missing("start"))?;
+    sc.until = until.ok_or_else(|| missing("until"))?;
+    sc.inputs.sort_by_key(|e| e.offset);
+    Ok(sc)
+}
+
+/// Byte ranges of the file's sections: the top (up to the first `[[…]]` header), then one per
+/// `[[team]]`, `[[deal]]`, `[[event]]` or `[[task]]` header.
+fn sections(text: &str) -> Vec<Range<usize>> {
+    const HEADERS: [&str; 4] = ["[[team]]", "[[deal]]", "[[event]]", "[[task]]"];
+    let mut starts = vec![0];
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        let head = line.trim();
+        let head = head.split('#').next().unwrap_or("").trim_end();
+        if at > 0 && HEADERS.contains(&head) {
+            starts.push(at);
+        }
+        at += line.len();
+    }
+    starts.push(text.len());
+    starts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// Adds a parsed section (its first byte at `base` in the file) to the scenario.
+fn add(
+    sc: &mut Scenario,
+    file: File,
+    base: usize,
+    name: &str,
+    text: &str,
+) -> Result<(), ScenarioError> {
     for t in file.team {
         let rate = match &t.rate {
             None => Decimal::ZERO,
@@ -163,7 +242,7 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 ))
             })?,
         };
-        team.push(Member {
+        sc.team.push(Member {
             name: t.name.unwrap_or_else(|| t.id.clone()),
             id: t.id,
             roles: t.roles,
@@ -172,7 +251,6 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             rate,
         });
     }
-    let mut inputs = Vec::new();
     for d in file.deal {
         let span = d.span();
         let d = d.into_inner();
@@ -181,9 +259,9 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             Some(Stages::One(s)) => vec![s],
             Some(Stages::Many(v)) => v,
         };
-        inputs.push(Entry {
+        sc.inputs.push(Entry {
             at: d.at,
-            offset: span.start,
+            offset: base + span.start,
             what: What::Deal {
                 id: d.id,
                 title: d.title,
@@ -195,9 +273,9 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
     for e in file.event {
         let span = e.span();
         let e = e.into_inner();
-        inputs.push(Entry {
+        sc.inputs.push(Entry {
             at: e.at,
-            offset: span.start,
+            offset: base + span.start,
             what: What::Event {
                 deal: e.deal,
                 name: e.name,
@@ -208,7 +286,7 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
     }
     for t in file.task {
         let span = t.span();
-        let line = || line_of(text, &span);
+        let line = || line_of(text, base + span.start);
         let t = t.into_inner();
         let action = match t.action.as_str() {
             "start" => TaskAction::Start,
@@ -226,9 +304,9 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 )));
             }
         };
-        inputs.push(Entry {
+        sc.inputs.push(Entry {
             at: t.at,
-            offset: span.start,
+            offset: base + span.start,
             what: What::Task {
                 deal: t.deal,
                 task: t.task,
@@ -237,13 +315,7 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             },
         });
     }
-    inputs.sort_by_key(|e| e.offset);
-    Ok(Scenario {
-        start: file.start,
-        until: file.until,
-        team,
-        inputs,
-    })
+    Ok(())
 }
 
 fn number(v: &toml::Value) -> Option<Decimal> {
@@ -273,5 +345,56 @@ fn value(v: &toml::Value) -> Value {
         toml::Value::Datetime(d) => Value::Text(d.to_string()),
         toml::Value::Array(a) => Value::List(a.iter().map(value).collect()),
         toml::Value::Table(t) => Value::Record(table(t).into_iter().collect()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every scenario of the repository, and a generated one, reads the same a section at a
+    /// time as whole: same team, same inputs, same places in the file.
+    #[test]
+    fn sections_read_like_the_whole_file() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("examples/ivan.scenario.toml")];
+        for case in std::fs::read_dir(root.join("tests/sim")).expect("tests/sim") {
+            files.push(case.expect("a case").path().join("scenario.toml"));
+        }
+        let mut texts: Vec<(String, String)> = files
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(f).expect("readable");
+                (f.display().to_string(), text)
+            })
+            .collect();
+        texts.push((
+            "generated".into(),
+            super::super::generate::to_toml(&super::super::generate::reference(50, 2)),
+        ));
+        for (name, text) in &texts {
+            assert!(sections(text).len() > 1, "{name} has sections");
+            let by_sections = format!("{:?}", load(name, text).expect("loads"));
+            let whole = format!("{:?}", load_whole(name, text).expect("loads"));
+            assert_eq!(by_sections, whole, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_broken_section_is_reported_by_the_parser_with_its_line() {
+        let text = "start = \"2026-03-02T09:00\"\nuntil = \"2026-03-03T09:00\"\n\n[[deal]]\nid = \"a\"\nat = \"2026-03-02T10:00\"\ntitle = \"A\"\ncolour = \"red\"\n";
+        let err = load("s.toml", text).expect_err("an unknown key");
+        assert!(
+            err.0.contains("line 8") && err.0.contains("colour"),
+            "{err}"
+        );
+        let text = "start = \"2026-03-02T09:00\"\nuntil = \"2026-03-03T09:00\"\n\n[[task]]\ndeal = \"a\"\ntask = \"t\"\nat = \"2026-03-02T10:00\"\naction = \"finish\"\n";
+        let err = load("s.toml", text).expect_err("a bad action");
+        assert_eq!(
+            err.0,
+            "s.toml:4: task action `finish` is not one of start, done, log"
+        );
+        let err = load("s.toml", "until = \"2026-03-03T09:00\"\n").expect_err("no start");
+        assert!(err.0.contains("`start` is missing"), "{err}");
     }
 }
