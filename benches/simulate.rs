@@ -10,7 +10,6 @@
 //! JSON line (and dropped), as `dealflow simulate --format json` does. Peak memory includes the
 //! generated scenario, which is shown apart.
 
-use std::fmt::Write;
 use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -145,7 +144,7 @@ fn measure(n: usize, json: bool) -> Run {
         Team::new(sc.team.clone()),
     );
     let mut refused = 0u64;
-    let mut line = String::new();
+    let mut line = Vec::new();
     let mut bytes = 0usize;
     let tz = ready.plan.tz;
     let a0 = counting::ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
@@ -154,9 +153,9 @@ fn measure(n: usize, json: bool) -> Run {
         if r.kind.is_refusal() {
             refused += 1;
         }
-        if json && let Some(j) = output::record_json(&r, tz) {
+        if json {
             line.clear();
-            let _ = writeln!(line, "{j}");
+            output::record_line(&r, tz, &mut line);
             bytes += line.len();
         }
     };

@@ -96,21 +96,23 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
     let format = args.format;
     // A closed pipe (`| head`) stops the output, not the program with an error.
     let mut broken = false;
-    let mut write = |s: &str, out: &mut std::io::BufWriter<Box<dyn Write>>| {
-        if !broken && out.write_all(s.as_bytes()).is_err() {
+    let mut write = |s: &[u8], out: &mut std::io::BufWriter<Box<dyn Write>>| {
+        if !broken && out.write_all(s).is_err() {
             broken = true;
         }
     };
     if format == Format::Text {
-        write(&text.header(), &mut out);
+        write(text.header().as_bytes(), &mut out);
     }
+    let mut line = Vec::new();
     let mut sink = |r: crate::engine::Record| match format {
         Format::Json => {
-            if let Some(j) = output::record_json(&r, plan.tz) {
-                write(&format!("{j}\n"), &mut out);
+            line.clear();
+            if output::record_line(&r, plan.tz, &mut line) {
+                write(&line, &mut out);
             }
         }
-        Format::Text => write(&text.record(&r), &mut out),
+        Format::Text => write(text.record(&r).as_bytes(), &mut out),
     };
     let end = sim.run_into(sc, &mut sink, Some(&mut tick))?;
     if let Some(b) = bar {
@@ -120,12 +122,12 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         Format::Json => {
             for f in &end.finals {
                 write(
-                    &format!("{}\n", output::final_json(plan, &f.deal, &end.until)),
+                    format!("{}\n", output::final_json(plan, &f.deal, &end.until)).as_bytes(),
                     &mut out,
                 );
             }
         }
-        Format::Text => write(&text.finals(&end.finals, &end.until), &mut out),
+        Format::Text => write(text.finals(&end.finals, &end.until).as_bytes(), &mut out),
     }
     let _ = out.flush();
     Ok(ExitCode::SUCCESS)

@@ -44,123 +44,144 @@ fn number(d: rust_decimal::Decimal) -> Json {
     value_json(&Value::Decimal(d), Tz::UTC)
 }
 
-/// One record as the JSON object of the timeline (None for kinds that are for people only).
-pub fn record_json(r: &Record, tz: Tz) -> Option<Json> {
+/// One record as a line of the JSON timeline, appended to `out` with its newline; false (and
+/// nothing written) for kinds that are for people only.
+pub fn record_line(r: &Record, tz: Tz, out: &mut Vec<u8>) -> bool {
     if !r.kind.in_json() {
-        return None;
+        return false;
     }
-    let mut m = Map::new();
-    m.insert("at".into(), Json::String(at(&r.at, tz)));
-    m.insert("deal".into(), Json::String(r.deal.to_string()));
-    m.insert("kind".into(), Json::String(r.kind.name().into()));
-    let mut put = |k: &str, v: Json| {
-        m.insert(k.into(), v);
-    };
-    match &r.kind {
-        Kind::DealCreated { stages, parent } => {
-            put("stage", json!(stages));
-            if let Some(p) = parent {
-                put("parent", json!(p));
+    // Writing into a Vec cannot fail, and every value here serializes.
+    let _ = serde_json::to_writer(&mut *out, &RecordJson { r, tz });
+    out.push(b'\n');
+    true
+}
+
+/// A record as the JSON object of the timeline, serialized straight to the output: keys in
+/// the order the specification lists them.
+struct RecordJson<'a> {
+    r: &'a Record,
+    tz: Tz,
+}
+
+impl serde::Serialize for RecordJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (r, tz) = (self.r, self.tz);
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("at", &at(&r.at, tz))?;
+        m.serialize_entry("deal", &*r.deal)?;
+        m.serialize_entry("kind", r.kind.name())?;
+        match &r.kind {
+            Kind::DealCreated { stages, parent } => {
+                m.serialize_entry("stage", stages)?;
+                if let Some(p) = parent {
+                    m.serialize_entry("parent", p)?;
+                }
             }
-        }
-        Kind::DealRefused { stages, error } => {
-            put("stage", json!(stages));
-            put("error", json!(error));
-        }
-        Kind::StageEntered { stage } | Kind::StageSkipped { stage } | Kind::StageLeft { stage } => {
-            put("stage", json!(stage))
-        }
-        Kind::FieldSet { field, value } => {
-            put("field", json!(field));
-            put(
-                "value",
-                value.as_ref().map_or(Json::Null, |v| value_json(v, tz)),
-            );
-        }
-        Kind::Notification {
-            to_kind,
-            to,
-            channel,
-            template,
-            subject,
-            text,
-            send_at,
-            attachments,
-        } => {
-            put("to_kind", json!(to_kind));
-            put("to", json!(to));
-            put("channel", json!(channel));
-            put("template", json!(template));
-            if let Some(s) = subject {
-                put("subject", json!(s));
+            Kind::DealRefused { stages, error } => {
+                m.serialize_entry("stage", stages)?;
+                m.serialize_entry("error", error)?;
             }
-            put("text", json!(text));
-            put("send_at", json!(at(send_at, tz)));
-            if !attachments.is_empty() {
-                put(
-                    "attachments",
-                    Json::Array(attachments.iter().map(|a| json!({"filename": a.filename, "content_type": a.content_type, "content": a.content})).collect()),
-                );
+            Kind::StageEntered { stage }
+            | Kind::StageSkipped { stage }
+            | Kind::StageLeft { stage } => {
+                m.serialize_entry("stage", stage)?;
             }
-        }
-        Kind::NotificationSkipped {
-            to_kind,
-            to,
-            channel,
-            template,
-            reason,
-        } => {
-            put("to_kind", json!(to_kind));
-            put("to", json!(to));
-            put("channel", json!(channel));
-            put("template", json!(template));
-            put("reason", json!(reason));
-        }
-        Kind::TaskCreated {
-            task,
-            title,
-            assignee,
-            due,
-            estimate_h,
-        } => {
-            put("task", json!(task));
-            put("title", json!(title));
-            put("assignee", json!(assignee));
-            if let Some(d) = due {
-                put("due", json!(at(d, tz)));
+            Kind::FieldSet { field, value } => {
+                m.serialize_entry("field", field)?;
+                m.serialize_entry(
+                    "value",
+                    &value.as_ref().map_or(Json::Null, |v| value_json(v, tz)),
+                )?;
             }
-            if let Some(e) = estimate_h {
-                put("estimate_h", number(*e));
+            Kind::Notification {
+                to_kind,
+                to,
+                channel,
+                template,
+                subject,
+                text,
+                send_at,
+                attachments,
+            } => {
+                m.serialize_entry("to_kind", to_kind)?;
+                m.serialize_entry("to", to)?;
+                m.serialize_entry("channel", channel)?;
+                m.serialize_entry("template", template)?;
+                if let Some(s) = subject {
+                    m.serialize_entry("subject", s)?;
+                }
+                m.serialize_entry("text", text)?;
+                m.serialize_entry("send_at", &at(send_at, tz))?;
+                if !attachments.is_empty() {
+                    let list: Vec<Json> = attachments
+                        .iter()
+                        .map(|a| json!({"filename": a.filename, "content_type": a.content_type, "content": a.content}))
+                        .collect();
+                    m.serialize_entry("attachments", &list)?;
+                }
             }
+            Kind::NotificationSkipped {
+                to_kind,
+                to,
+                channel,
+                template,
+                reason,
+            } => {
+                m.serialize_entry("to_kind", to_kind)?;
+                m.serialize_entry("to", to)?;
+                m.serialize_entry("channel", channel)?;
+                m.serialize_entry("template", template)?;
+                m.serialize_entry("reason", reason)?;
+            }
+            Kind::TaskCreated {
+                task,
+                title,
+                assignee,
+                due,
+                estimate_h,
+            } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("title", title)?;
+                m.serialize_entry("assignee", assignee)?;
+                if let Some(d) = due {
+                    m.serialize_entry("due", &at(d, tz))?;
+                }
+                if let Some(e) = estimate_h {
+                    m.serialize_entry("estimate_h", &number(*e))?;
+                }
+            }
+            Kind::TaskDone { task, hours } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("hours", &number(*hours))?;
+            }
+            Kind::TimerSet { timer, fires_at } => {
+                m.serialize_entry("timer", timer)?;
+                m.serialize_entry("fires_at", &at(fires_at, tz))?;
+            }
+            Kind::TimerFired { timer } => m.serialize_entry("timer", timer)?,
+            Kind::GroupCreated { title, members } => {
+                m.serialize_entry("title", title)?;
+                m.serialize_entry("members", members)?;
+            }
+            Kind::AlertRaised { alert } | Kind::AlertCleared { alert } => {
+                m.serialize_entry("alert", alert)?;
+            }
+            Kind::EventRefused { event, error } => {
+                m.serialize_entry("event", event)?;
+                m.serialize_entry("error", error)?;
+            }
+            Kind::StepFailed { cause, error } => {
+                m.serialize_entry("cause", cause)?;
+                m.serialize_entry("error", error)?;
+            }
+            Kind::TrackWaiting { .. }
+            | Kind::TaskStarted { .. }
+            | Kind::TimeLogged { .. }
+            | Kind::EventApplied { .. } => {}
         }
-        Kind::TaskDone { task, hours } => {
-            put("task", json!(task));
-            put("hours", number(*hours));
-        }
-        Kind::TimerSet { timer, fires_at } => {
-            put("timer", json!(timer));
-            put("fires_at", json!(at(fires_at, tz)));
-        }
-        Kind::TimerFired { timer } => put("timer", json!(timer)),
-        Kind::GroupCreated { title, members } => {
-            put("title", json!(title));
-            put("members", json!(members));
-        }
-        Kind::AlertRaised { alert } | Kind::AlertCleared { alert } => put("alert", json!(alert)),
-        Kind::EventRefused { event, error } => {
-            put("event", json!(event));
-            put("error", json!(error));
-        }
-        Kind::StepFailed { cause, error } => {
-            put("cause", json!(cause));
-            put("error", json!(error));
-        }
-        Kind::TrackWaiting { .. }
-        | Kind::TaskStarted { .. }
-        | Kind::TimeLogged { .. }
-        | Kind::EventApplied { .. } => {}
+        m.end()
     }
-    Some(Json::Object(m))
 }
 
 /// The `final` record of a deal.
@@ -203,13 +224,11 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
 
 /// The whole timeline as JSON lines.
 pub fn json_lines(plan: &Plan, t: &Timeline) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for r in &t.records {
-        if let Some(j) = record_json(r, plan.tz) {
-            out.push_str(&j.to_string());
-            out.push('\n');
-        }
+        record_line(r, plan.tz, &mut out);
     }
+    let mut out = String::from_utf8(out).unwrap_or_default();
     for f in &t.finals {
         out.push_str(&final_json(plan, &f.deal, &t.until).to_string());
         out.push('\n');
