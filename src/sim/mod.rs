@@ -104,24 +104,22 @@ impl<'a> Simulation<'a> {
     /// A local moment as written in a scenario (`2026-03-02T09:15`), in the pipeline's zone.
     pub fn moment(&self, s: &str) -> Result<DateTime<Utc>, String> {
         let s = s.trim();
-        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-            return Ok(t.with_timezone(&Utc));
-        }
-        let naive = [
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M",
-            "%Y-%m-%d",
-        ]
-        .iter()
-        .find_map(|f| {
-            NaiveDateTime::parse_from_str(s, f).ok().or_else(|| {
-                chrono::NaiveDate::parse_from_str(s, f)
+        // Local moments (the usual way to write them) first; a moment with its offset is exact.
+        let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
+        let naive = match local {
+            Some(n) => n,
+            None => {
+                if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                    return Ok(t.with_timezone(&Utc));
+                }
+                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
                     .ok()
                     .and_then(|d| d.and_hms_opt(0, 0, 0))
-            })
-        })
-        .ok_or_else(|| format!("`{s}` is not a moment like 2026-03-02T09:15"))?;
+                    .ok_or_else(|| format!("`{s}` is not a moment like 2026-03-02T09:15"))?
+            }
+        };
         self.plan
             .tz
             .from_local_datetime(&naive)
@@ -438,5 +436,37 @@ impl<'a> Simulation<'a> {
         self.live.push(idx);
         deals.push((idx, 0));
         idx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_are_read_in_the_pipelines_zone_unless_they_carry_an_offset() {
+        let flow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/web-studio.flow");
+        let ready = crate::load::Loaded::read(&flow)
+            .expect("readable")
+            .ready()
+            .expect("valid");
+        let sim = Simulation::new(&ready.plan, None, Team::default());
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // Europe/Moscow is UTC+3.
+        for (written, meant) in [
+            ("2026-03-02T09:15", "2026-03-02T06:15:00Z"),
+            ("2026-03-02T09:15:30", "2026-03-02T06:15:30Z"),
+            ("2026-03-02 09:15", "2026-03-02T06:15:00Z"),
+            ("2026-03-02", "2026-03-01T21:00:00Z"),
+            (" 2026-03-02T09:15 ", "2026-03-02T06:15:00Z"),
+            ("2026-03-02T09:15:00+01:00", "2026-03-02T08:15:00Z"),
+            ("2026-03-02T09:15:00Z", "2026-03-02T09:15:00Z"),
+        ] {
+            assert_eq!(sim.moment(written), Ok(utc(meant)), "{written}");
+        }
+        assert_eq!(
+            sim.moment("next tuesday"),
+            Err("`next tuesday` is not a moment like 2026-03-02T09:15".to_string())
+        );
     }
 }
