@@ -18,6 +18,7 @@ pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod daemon;
 pub mod diag;
 pub mod engine;
 pub mod fmt;
@@ -28,6 +29,7 @@ pub mod print;
 pub mod script;
 pub mod sim;
 pub mod source;
+pub mod store;
 pub mod value;
 
 /// A file read and checked: its AST and every problem found.

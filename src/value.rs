@@ -5,9 +5,11 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 /// A length of time as written: calendar time or working time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Duration {
     /// Minutes of calendar time (`15m`, `2h`, `3d`, `1w`).
     Minutes(i64),
@@ -27,8 +29,10 @@ impl Duration {
     }
 }
 
-/// A value.
-#[derive(Debug, Clone, PartialEq)]
+/// A value. Stored (in the daemon's database) as `{"type": "decimal", "value": "150000.50"}`:
+/// the type is kept and decimals stay exact text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Value {
     /// Text (also phone numbers, emails, links).
     Text(String),
@@ -57,7 +61,7 @@ pub enum Value {
 }
 
 /// A meeting invitation (an iCalendar event).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invite {
     /// When it starts.
     pub start: DateTime<Utc>,

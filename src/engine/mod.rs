@@ -19,6 +19,7 @@ use crate::compile::{Plan, StageId};
 use crate::script::Script;
 use crate::value::Value;
 pub use record::{Attachment, Kind, Record};
+pub use stages::timer_label;
 pub use state::{Armed, Deal, Member, Task, Team, TimeEntry, TimerRef, Track, TrackState};
 
 /// Moves allowed in one step before it is called a loop.

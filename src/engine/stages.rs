@@ -12,7 +12,7 @@ use crate::compile::{PayloadType, Plan, Slot, StageId, TimerAt, Trigger};
 use crate::value::Value;
 
 /// The readable name of an armed timer.
-pub(crate) fn timer_label(plan: &Plan, a: &Armed) -> String {
+pub fn timer_label(plan: &Plan, a: &Armed) -> String {
     let stage = &plan.stages[a.stage];
     match a.which {
         TimerRef::Line(i) => stage

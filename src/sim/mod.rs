@@ -9,6 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use crate::compile::Plan;
 use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError, Team};
@@ -60,6 +61,40 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 /// that moved or whose stage was left) are skipped when they come up.
 type Due = (DateTime<Utc>, u64, usize, u64);
 
+/// A moment as written in a scenario (`2026-03-02T09:15`), local to `tz` unless it carries an
+/// offset (`2026-03-02T09:15:00+03:00`); a bare date is its midnight.
+pub fn moment(tz: Tz, s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    // Local moments (the usual way to write them) first; a moment with its offset is exact.
+    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
+    let naive = match local {
+        Some(n) => n,
+        None => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Ok(t.with_timezone(&Utc));
+            }
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .ok_or_else(|| format!("`{s}` is not a moment like 2026-03-02T09:15"))?
+        }
+    };
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("`{s}` does not exist in {tz}"))
+}
+
+/// The first local midnight in `tz` after `after`'s local day.
+pub fn next_midnight(tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let day = after.with_timezone(&tz).date_naive().succ_opt()?;
+    tz.from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// An in-memory world: deals, team, timers, and the clock.
 pub struct Simulation<'a> {
     plan: &'a Plan,
@@ -103,29 +138,7 @@ impl<'a> Simulation<'a> {
 
     /// A local moment as written in a scenario (`2026-03-02T09:15`), in the pipeline's zone.
     pub fn moment(&self, s: &str) -> Result<DateTime<Utc>, String> {
-        let s = s.trim();
-        // Local moments (the usual way to write them) first; a moment with its offset is exact.
-        let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
-        let naive = match local {
-            Some(n) => n,
-            None => {
-                if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                    return Ok(t.with_timezone(&Utc));
-                }
-                chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .ok_or_else(|| format!("`{s}` is not a moment like 2026-03-02T09:15"))?
-            }
-        };
-        self.plan
-            .tz
-            .from_local_datetime(&naive)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| format!("`{s}` does not exist in {}", self.plan.tz))
+        moment(self.plan.tz, s)
     }
 
     fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
@@ -222,13 +235,7 @@ impl<'a> Simulation<'a> {
     }
 
     fn next_midnight(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = after.with_timezone(&self.plan.tz);
-        let day = local.date_naive().succ_opt()?;
-        self.plan
-            .tz
-            .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
-            .earliest()
-            .map(|t| t.with_timezone(&Utc))
+        next_midnight(self.plan.tz, after)
     }
 
     fn input(&mut self, what: What, now: DateTime<Utc>) {

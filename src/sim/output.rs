@@ -56,6 +56,11 @@ pub fn record_line(r: &Record, tz: Tz, out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Any record (also those for people only) as one JSON object, as the daemon keeps history.
+pub fn record_object(r: &Record, tz: Tz) -> String {
+    serde_json::to_string(&RecordJson { r, tz }).unwrap_or_default()
+}
+
 /// A record as the JSON object of the timeline, serialized straight to the output: keys in
 /// the order the specification lists them.
 struct RecordJson<'a> {
@@ -175,10 +180,21 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("cause", cause)?;
                 m.serialize_entry("error", error)?;
             }
-            Kind::TrackWaiting { .. }
-            | Kind::TaskStarted { .. }
-            | Kind::TimeLogged { .. }
-            | Kind::EventApplied { .. } => {}
+            // Kinds for people only (not in the timeline; kept in the daemon's history).
+            Kind::TrackWaiting { stage } => m.serialize_entry("stage", stage)?,
+            Kind::TaskStarted { task, by } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("by", by)?;
+            }
+            Kind::TimeLogged { task, by, hours } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("by", by)?;
+                m.serialize_entry("hours", &number(*hours))?;
+            }
+            Kind::EventApplied { event, by } => {
+                m.serialize_entry("event", event)?;
+                m.serialize_entry("by", by)?;
+            }
         }
         m.end()
     }

@@ -1,0 +1,292 @@
+//! The daemon's core: the engine run against stored deals. Every operation works inside a
+//! transaction the caller gives it and does not commit; the caller commits (several operations
+//! at once, when it groups commits) or rolls back. A refusal writes nothing.
+
+pub mod replay;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+
+use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
+use crate::load::{Loaded, Ready};
+use crate::store::{DueTimer, Misfit, StepWrite, Store, StoreError, Tx};
+
+/// A version of the rules, ready to run.
+pub struct Rules {
+    /// The compiled pipeline and its script.
+    pub ready: Ready,
+    /// Its number in the store's `rule_versions`.
+    pub version: i64,
+    /// The rule file.
+    pub file: PathBuf,
+}
+
+impl Rules {
+    /// Reads, checks and compiles the rule file; the text and script for the store.
+    pub fn read(file: &Path) -> Result<(Ready, String, Option<String>), String> {
+        let loaded = Loaded::read(file)?;
+        let ready = loaded.ready().map_err(|e| e.to_string())?;
+        let source = loaded.source.text.clone();
+        let script = ready.plan.script.clone();
+        Ok((ready, source, script))
+    }
+}
+
+/// What an operation did.
+#[derive(Debug)]
+pub enum Step {
+    /// Applied: the deal after it, its new revision, and what happened.
+    Applied {
+        /// The deal after the step.
+        deal: Deal,
+        /// Its revision now.
+        revision: i64,
+        /// What happened (spawned deals' records included).
+        records: Vec<Record>,
+    },
+    /// Refused: the input does not fit the pipeline or the deal now. Nothing was written.
+    Refused(String),
+    /// The step broke (a script error, a loop) and was undone.
+    Failed(String),
+}
+
+/// Why an operation could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// No deal has this id.
+    #[error("there is no deal `{0}`")]
+    NoDeal(String),
+    /// A deal with this id exists already.
+    #[error("a deal `{0}` already exists")]
+    Exists(String),
+    /// The stored deal does not fit the rules running now.
+    #[error("deal `{0}` sits in stages the rules no longer have: {1}")]
+    Misfit(String, String),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The engine against the store, with the rules that run now.
+pub struct Core {
+    /// The database.
+    pub store: Store,
+    rules: RwLock<Arc<Rules>>,
+}
+
+impl Core {
+    /// A core over `store` running `rules`.
+    pub fn new(store: Store, rules: Rules) -> Self {
+        Core {
+            store,
+            rules: RwLock::new(Arc::new(rules)),
+        }
+    }
+
+    /// The rules running now.
+    pub fn rules(&self) -> Arc<Rules> {
+        // A poisoned lock still holds a complete `Arc`: replacing it is one pointer write.
+        match self.rules.read() {
+            Ok(r) => r.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Puts new rules in place; the next step runs them.
+    pub fn set_rules(&self, rules: Rules) {
+        let new = Arc::new(rules);
+        match self.rules.write() {
+            Ok(mut r) => *r = new,
+            Err(p) => *p.into_inner() = new,
+        }
+    }
+
+    /// Creates a deal.
+    pub async fn create(
+        &self,
+        tx: &mut Tx,
+        req: &Creation,
+        now: DateTime<Utc>,
+    ) -> Result<Step, CoreError> {
+        if tx.deal_exists(&req.id).await? {
+            return Err(CoreError::Exists(req.id.clone()));
+        }
+        let rules = self.rules();
+        let team = tx.team().await?;
+        let ctx = Ctx {
+            plan: &rules.ready.plan,
+            team: &team,
+            script: rules.ready.script.as_ref(),
+            now,
+        };
+        let out = engine::create(ctx, req);
+        self.finish(tx, &rules, out, None, now).await
+    }
+
+    /// Applies an event or work on a task to a deal.
+    pub async fn apply(
+        &self,
+        tx: &mut Tx,
+        deal: &str,
+        input: &Input,
+        now: DateTime<Utc>,
+    ) -> Result<Step, CoreError> {
+        let rules = self.rules();
+        let (current, revision) = self.read(tx, &rules, deal).await?;
+        let team = tx.team().await?;
+        let ctx = Ctx {
+            plan: &rules.ready.plan,
+            team: &team,
+            script: rules.ready.script.as_ref(),
+            now,
+        };
+        let out = engine::apply(ctx, &current, input);
+        self.finish(tx, &rules, out, Some(revision), now).await
+    }
+
+    /// Fires a due timer, once: a timer that is no longer armed (fired by another daemon,
+    /// moved, or its stage left) is skipped and `None` returned. A timer whose step fails is
+    /// not tried again: the failure goes to the deal's history and the timer is dropped.
+    pub async fn fire(
+        &self,
+        tx: &mut Tx,
+        due: &DueTimer,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Step>, CoreError> {
+        let rules = self.rules();
+        let (current, revision) = match self.read(tx, &rules, &due.deal).await {
+            Ok(d) => d,
+            Err(CoreError::NoDeal(_)) => {
+                tx.drop_timer(&due.deal, due.timer).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if !tx.timer_waits(&due.deal, due.timer).await? {
+            return Ok(None);
+        }
+        let armed = current
+            .timers
+            .iter()
+            .any(|a| a.id == due.timer && !a.fired && a.fires_at <= now);
+        if !armed {
+            tx.drop_timer(&due.deal, due.timer).await?;
+            return Ok(None);
+        }
+        let team = tx.team().await?;
+        let ctx = Ctx {
+            plan: &rules.ready.plan,
+            team: &team,
+            script: rules.ready.script.as_ref(),
+            now,
+        };
+        let input = Input::Timer { id: due.timer };
+        let out = engine::apply(ctx, &current, &input);
+        if let Err(e) = &out {
+            let cause = input.cause(&current, &rules.ready.plan);
+            let r = Record {
+                at: now,
+                deal: current.id.clone(),
+                kind: Kind::StepFailed {
+                    cause: cause.clone(),
+                    error: e.message().to_string(),
+                },
+                cause: cause.into(),
+                line: None,
+            };
+            tx.note(&rules.ready.plan, rules.version, &r).await?;
+            tx.drop_timer(&due.deal, due.timer).await?;
+            return Ok(Some(Step::Failed(e.message().to_string())));
+        }
+        self.finish(tx, &rules, out, Some(revision), now)
+            .await
+            .map(Some)
+    }
+
+    /// A local midnight for one deal: its alerts are checked again (for conditions on
+    /// `today`); written only when one changed.
+    pub async fn midnight(
+        &self,
+        tx: &mut Tx,
+        deal: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Step, CoreError> {
+        let rules = self.rules();
+        let (current, revision) = self.read(tx, &rules, deal).await?;
+        let team = tx.team().await?;
+        let ctx = Ctx {
+            plan: &rules.ready.plan,
+            team: &team,
+            script: rules.ready.script.as_ref(),
+            now,
+        };
+        let (after, records) = engine::midnight(ctx, current);
+        let records = match records {
+            Ok(r) => r,
+            Err(e) => return Ok(Step::Failed(e.message().to_string())),
+        };
+        if records.is_empty() {
+            return Ok(Step::Applied {
+                deal: after,
+                revision,
+                records,
+            });
+        }
+        let out = Outcome {
+            deal: after,
+            spawned: Vec::new(),
+            records,
+            load: Vec::new(),
+        };
+        self.finish(tx, &rules, Ok(out), Some(revision), now).await
+    }
+
+    async fn read(&self, tx: &mut Tx, rules: &Rules, deal: &str) -> Result<(Deal, i64), CoreError> {
+        let loaded = tx
+            .load_deal(deal)
+            .await?
+            .ok_or_else(|| CoreError::NoDeal(deal.to_string()))?;
+        let current =
+            loaded
+                .stored
+                .decode(&rules.ready.plan)
+                .map_err(|Misfit::MissingStages(s)| {
+                    CoreError::Misfit(deal.to_string(), s.join(", "))
+                })?;
+        Ok((current, loaded.revision))
+    }
+
+    async fn finish(
+        &self,
+        tx: &mut Tx,
+        rules: &Rules,
+        out: Result<Outcome, StepError>,
+        read_at: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Step, CoreError> {
+        let out = match out {
+            Ok(o) => o,
+            Err(StepError::Refused(m)) => return Ok(Step::Refused(m)),
+            Err(StepError::Failed(m)) => return Ok(Step::Failed(m)),
+        };
+        let revision = tx
+            .write_step(&StepWrite {
+                plan: &rules.ready.plan,
+                version: rules.version,
+                read_at,
+                deal: &out.deal,
+                spawned: &out.spawned,
+                records: &out.records,
+                load: &out.load,
+                now,
+            })
+            .await?;
+        Ok(Step::Applied {
+            deal: out.deal,
+            revision,
+            records: out.records,
+        })
+    }
+}

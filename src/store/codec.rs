@@ -1,0 +1,318 @@
+//! A deal as the database keeps it: a JSON document that names stages, fields, roles and
+//! alerts instead of numbering them, so that it reads the same under a new version of the rules.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{Plan, StageId};
+use crate::engine::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
+use crate::value::Value;
+
+/// The stored form of a [`Deal`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredDeal {
+    pub id: String,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Fields that have a value, by name.
+    pub fields: BTreeMap<String, Value>,
+    /// Filled role slots, by role name.
+    pub slots: BTreeMap<String, String>,
+    pub tracks: Vec<StoredTrack>,
+    pub timers: Vec<StoredTimer>,
+    pub tasks: Vec<StoredTask>,
+    pub time_entries: Vec<StoredTime>,
+    /// Raised alerts, by name.
+    pub alerts: Vec<String>,
+    pub spawned: u32,
+    pub next_track: u32,
+    pub next_timer: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTrack {
+    pub id: u32,
+    pub stage: String,
+    pub entered_at: DateTime<Utc>,
+    /// `active`, `waiting` or `ended`.
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTimer {
+    pub id: u64,
+    pub track: u32,
+    pub stage: String,
+    /// The timer's label in the pipeline (how it is found again under new rules).
+    pub label: String,
+    /// `line` (an `after`/`at` line) or `transition`, and its position in the stage.
+    pub kind: String,
+    pub index: usize,
+    pub fires_at: DateTime<Utc>,
+    pub target: DateTime<Utc>,
+    pub fired: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTask {
+    pub id: String,
+    pub title: String,
+    pub assignee: Option<String>,
+    pub stage: String,
+    pub created_at: DateTime<Utc>,
+    pub due: Option<DateTime<Utc>>,
+    pub estimate_h: Option<Decimal>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub hours: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredTime {
+    pub task: Option<String>,
+    pub user: String,
+    pub hours: Decimal,
+    pub rate: Decimal,
+    pub at: DateTime<Utc>,
+}
+
+/// Why a stored deal does not fit a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Misfit {
+    /// Its tracks sit in stages the plan does not have (names).
+    MissingStages(Vec<String>),
+}
+
+impl StoredDeal {
+    /// The stored form of `deal`, which runs under `plan`.
+    pub fn encode(plan: &Plan, deal: &Deal) -> Self {
+        let stage = |s: StageId| plan.stages[s].name.clone();
+        StoredDeal {
+            id: deal.id.to_string(),
+            title: deal.title.to_string(),
+            parent: deal.parent.as_ref().map(|p| p.to_string()),
+            created_at: deal.created_at,
+            fields: plan
+                .fields
+                .iter()
+                .zip(deal.values.iter())
+                .filter_map(|(f, v)| Some((f.name.clone(), v.clone()?)))
+                .collect(),
+            slots: plan
+                .roles
+                .iter()
+                .zip(deal.slots.iter())
+                .filter_map(|(r, v)| Some((r.name.clone(), v.clone()?)))
+                .collect(),
+            tracks: deal
+                .tracks
+                .iter()
+                .map(|t| StoredTrack {
+                    id: t.id,
+                    stage: stage(t.stage),
+                    entered_at: t.entered_at,
+                    state: match t.state {
+                        TrackState::Active => "active",
+                        TrackState::Waiting => "waiting",
+                        TrackState::Ended => "ended",
+                    }
+                    .to_string(),
+                })
+                .collect(),
+            timers: deal
+                .timers
+                .iter()
+                .map(|a| {
+                    let (kind, index) = match a.which {
+                        TimerRef::Line(i) => ("line", i),
+                        TimerRef::Transition(i) => ("transition", i),
+                    };
+                    StoredTimer {
+                        id: a.id,
+                        track: a.track,
+                        stage: stage(a.stage),
+                        label: crate::engine::timer_label(plan, a),
+                        kind: kind.to_string(),
+                        index,
+                        fires_at: a.fires_at,
+                        target: a.target,
+                        fired: a.fired,
+                    }
+                })
+                .collect(),
+            tasks: deal
+                .tasks
+                .iter()
+                .map(|t| StoredTask {
+                    id: t.id.clone(),
+                    title: t.title.clone(),
+                    assignee: t.assignee.clone(),
+                    stage: stage(t.stage),
+                    created_at: t.created_at,
+                    due: t.due,
+                    estimate_h: t.estimate_h,
+                    started_at: t.started_at,
+                    done_at: t.done_at,
+                    hours: t.hours,
+                })
+                .collect(),
+            time_entries: deal
+                .time_entries
+                .iter()
+                .map(|e| StoredTime {
+                    task: e.task.clone(),
+                    user: e.user.clone(),
+                    hours: e.hours,
+                    rate: e.rate,
+                    at: e.at,
+                })
+                .collect(),
+            alerts: plan
+                .alerts
+                .iter()
+                .zip(&deal.alerts)
+                .filter(|(_, on)| **on)
+                .map(|(a, _)| a.name.clone())
+                .collect(),
+            spawned: deal.spawned,
+            next_track: deal.next_track,
+            next_timer: deal.next_timer,
+        }
+    }
+
+    /// The deal under `plan`. Fields, roles and alerts the plan no longer has are dropped, new
+    /// ones start empty (fields at their default); a timer is kept when its stage still has a
+    /// timer of that label. Refused when a track sits in a stage the plan does not have.
+    pub fn decode(&self, plan: &Plan) -> Result<Deal, Misfit> {
+        let missing: Vec<String> = self
+            .tracks
+            .iter()
+            .map(|t| &t.stage)
+            .chain(self.tasks.iter().map(|t| &t.stage))
+            .filter(|s| !plan.stage_index.contains_key(*s))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let mut missing = missing;
+            missing.sort();
+            missing.dedup();
+            return Err(Misfit::MissingStages(missing));
+        }
+        let stage = |name: &str| plan.stage_index[name];
+        let values = plan
+            .fields
+            .iter()
+            .map(|f| match self.fields.get(&f.name) {
+                Some(v) => Some(v.clone()),
+                None => f.default.clone(),
+            })
+            .collect();
+        let slots = plan
+            .roles
+            .iter()
+            .map(|r| self.slots.get(&r.name).cloned())
+            .collect();
+        let tracks = self
+            .tracks
+            .iter()
+            .map(|t| Track {
+                id: t.id,
+                stage: stage(&t.stage),
+                entered_at: t.entered_at,
+                state: match t.state.as_str() {
+                    "waiting" => TrackState::Waiting,
+                    "ended" => TrackState::Ended,
+                    _ => TrackState::Active,
+                },
+            })
+            .collect();
+        let timers = self
+            .timers
+            .iter()
+            .filter_map(|t| {
+                let s = stage(&t.stage);
+                let def = &plan.stages[s];
+                // The same place when it still has the same label; else the first of that label.
+                let labels: Vec<&str> = if t.kind == "transition" {
+                    def.transitions.iter().map(|x| x.label.as_str()).collect()
+                } else {
+                    def.timers.iter().map(|x| x.label.as_str()).collect()
+                };
+                let at = if labels.get(t.index) == Some(&t.label.as_str()) {
+                    t.index
+                } else {
+                    labels.iter().position(|l| *l == t.label)?
+                };
+                let which = if t.kind == "transition" {
+                    TimerRef::Transition(at)
+                } else {
+                    TimerRef::Line(at)
+                };
+                Some(Armed {
+                    id: t.id,
+                    track: t.track,
+                    stage: s,
+                    which,
+                    fires_at: t.fires_at,
+                    target: t.target,
+                    fired: t.fired,
+                })
+            })
+            .collect();
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| {
+                Arc::new(Task {
+                    id: t.id.clone(),
+                    title: t.title.clone(),
+                    assignee: t.assignee.clone(),
+                    stage: stage(&t.stage),
+                    created_at: t.created_at,
+                    due: t.due,
+                    estimate_h: t.estimate_h,
+                    started_at: t.started_at,
+                    done_at: t.done_at,
+                    hours: t.hours,
+                })
+            })
+            .collect();
+        let time_entries = self
+            .time_entries
+            .iter()
+            .map(|e| TimeEntry {
+                task: e.task.clone(),
+                user: e.user.clone(),
+                hours: e.hours,
+                rate: e.rate,
+                at: e.at,
+            })
+            .collect();
+        Ok(Deal {
+            id: self.id.as_str().into(),
+            title: self.title.as_str().into(),
+            parent: self.parent.as_deref().map(Into::into),
+            created_at: self.created_at,
+            values: Arc::new(values),
+            slots: Arc::new(slots),
+            tracks,
+            timers,
+            tasks: Arc::new(tasks),
+            time_entries: Arc::new(time_entries),
+            alerts: plan
+                .alerts
+                .iter()
+                .map(|a| self.alerts.contains(&a.name))
+                .collect(),
+            spawned: self.spawned,
+            next_track: self.next_track,
+            next_timer: self.next_timer,
+        })
+    }
+}

@@ -1,0 +1,982 @@
+//! Where the daemon keeps deals: an SQLite file (the embedded default) or PostgreSQL (several
+//! daemons). The same statements run on both; the schema is embedded and applied at start.
+//!
+//! A step of the engine is written whole in one transaction ([`Tx::write_step`]): the deal's
+//! new state, its history, its timers, tasks and time entries, the team's load and the
+//! messages it queued. Either all of it is there after a commit or none of it.
+
+pub mod codec;
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Row, SqlStr, Sqlite};
+
+use crate::compile::Plan;
+use crate::engine::{Deal, Kind, Member, Record, Team, TrackState};
+pub use codec::{Misfit, StoredDeal};
+
+/// What went wrong with the database.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one dealflow understands.
+    #[error("`{0}` is not a database URL dealflow understands (sqlite://FILE or postgres://…)")]
+    Url(String),
+    /// Another daemon holds the SQLite file.
+    #[error(
+        "another dealflow daemon is already using {0} (one daemon per SQLite file; use PostgreSQL to run several)"
+    )]
+    Locked(PathBuf),
+    /// The database refused or broke.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The embedded schema could not be applied.
+    #[error("applying the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A file next to the database could not be used.
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    /// Someone else changed the deal since it was read (another daemon): try the step again.
+    #[error("deal `{0}` was changed by someone else meanwhile")]
+    Conflict(String),
+    /// A stored row does not read back (written by a newer dealflow, or edited by hand).
+    #[error("stored data of `{0}` does not read: {1}")]
+    Corrupt(String, String),
+}
+
+/// Which database.
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open database.
+#[derive(Debug)]
+pub struct Store {
+    pool: Pool,
+    /// Held while the daemon runs: one daemon per SQLite file.
+    _lock: Option<File>,
+}
+
+/// One transaction.
+pub enum Tx {
+    /// On SQLite.
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+/// Runs the same code on whichever connection a transaction holds: the statements are the
+/// same text; sqlx checks the binds against each backend.
+macro_rules! on {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            Tx::Sqlite($c) => $body,
+            Tx::Postgres($c) => $body,
+        }
+    };
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// PostgreSQL: the schema to use (created if missing); `None`: the server's default.
+    pub schema: Option<String>,
+    /// SQLite: do not take the one-daemon lock (for read-only uses like what-if runs).
+    pub shared: bool,
+}
+
+impl Store {
+    /// Opens (and on first use creates) the database at `url` and applies the schema.
+    /// `sqlite://FILE` (or a plain path) or `postgres://…`.
+    pub async fn open(url: &str, opts: &Options) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut co =
+                PgConnectOptions::from_str(url).map_err(|_| StoreError::Url(url.to_string()))?;
+            if let Some(schema) = &opts.schema {
+                co = co.options([("search_path", schema.as_str())]);
+                // The schema must exist before a connection uses it as its path.
+                let bare = PgConnectOptions::from_str(url)
+                    .map_err(|_| StoreError::Url(url.to_string()))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(bare)
+                    .await?;
+                let q = format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                    schema.replace('"', "")
+                );
+                sqlx::query(sqlx::AssertSqlSafe(q)).execute(&pool).await?;
+                pool.close().await;
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(co)
+                .await?;
+            migrator(POSTGRES_SCHEMA).run(&pool).await?;
+            return Ok(Store {
+                pool: Pool::Postgres(pool),
+                _lock: None,
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || url.contains("://") && !url.starts_with("sqlite://") {
+            return Err(StoreError::Url(url.to_string()));
+        }
+        let path = Path::new(path);
+        let lock = if opts.shared {
+            None
+        } else {
+            Some(lock_beside(path)?)
+        };
+        let co = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(co)
+            .await?;
+        migrator(SQLITE_SCHEMA).run(&pool).await?;
+        Ok(Store {
+            pool: Pool::Sqlite(pool),
+            _lock: lock,
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+const SQLITE_SCHEMA: &str = include_str!("sql/sqlite.sql");
+const POSTGRES_SCHEMA: &str = include_str!("sql/postgres.sql");
+
+fn migrator(sql: &'static str) -> Migrator {
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("dealflow store"),
+        MigrationType::Simple,
+        SqlStr::from_static(sql),
+        false,
+    )])
+}
+
+/// Takes the one-daemon lock of an SQLite file: `FILE.lock`, held (flock) while the store is
+/// open; the operating system lets go of it when the process ends, even on `kill -9`.
+fn lock_beside(db: &Path) -> Result<File, StoreError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Io(path.clone(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(db.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(path, e)),
+    }
+}
+
+/// A moment as stored for people: RFC 3339 in UTC, to the microsecond.
+pub fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn read_stamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A deal as read for a step.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The stored document.
+    pub stored: StoredDeal,
+    /// Bumped by every step; a write checks it did not move meanwhile.
+    pub revision: i64,
+    /// The rules version that last ran it.
+    pub rules_version: i64,
+}
+
+/// A rules version as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulesVersion {
+    /// 1, 2, 3…
+    pub version: i64,
+    /// When it was loaded.
+    pub loaded_at: DateTime<Utc>,
+    /// The rule file's path.
+    pub file: String,
+    /// A digest of the rule file and its script.
+    pub digest: String,
+}
+
+/// A timer due, as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueTimer {
+    /// The deal.
+    pub deal: String,
+    /// The armed timer's id in the deal.
+    pub timer: u64,
+    /// When it falls due.
+    pub due: DateTime<Utc>,
+}
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    /// Row id.
+    pub id: i64,
+    /// The deal that sent it.
+    pub deal: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Address or phone number.
+    pub to: String,
+    /// Template name.
+    pub template: String,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// The text.
+    pub body: String,
+    /// Attached files, as JSON (`[{filename, content_type, content}]`).
+    pub attachments: String,
+    /// Not before this moment.
+    pub send_after: DateTime<Utc>,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The answer given to a request with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// What the request was (method, path, body digest): a key reused for another request is
+    /// an error, not a replay.
+    pub fingerprint: String,
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: String,
+}
+
+/// One step to write: the deal after it, the deals it spawned, and what happened.
+pub struct StepWrite<'a> {
+    /// The rules that ran it.
+    pub plan: &'a Plan,
+    /// Their version.
+    pub version: i64,
+    /// The revision the deal was read at; `None` for a new deal.
+    pub read_at: Option<i64>,
+    /// The deal after the step.
+    pub deal: &'a Deal,
+    /// Deals it spawned.
+    pub spawned: &'a [Deal],
+    /// What happened.
+    pub records: &'a [Record],
+    /// Open-task changes per member.
+    pub load: &'a [(String, i64)],
+    /// When it was written.
+    pub now: DateTime<Utc>,
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or_default()
+}
+
+/// The columns a deal is found by (lists and filters), besides its document.
+struct Facets {
+    live: i64,
+    stages: String,
+    phases: String,
+    alerts: String,
+    people: String,
+}
+
+/// `|a|b|`: a list a filter finds a name in with `LIKE '%|name|%'`.
+fn bars<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("|");
+    for i in items {
+        out.push_str(i);
+        out.push('|');
+    }
+    out
+}
+
+fn facets(plan: &Plan, deal: &Deal) -> Facets {
+    let stages: Vec<usize> = deal
+        .tracks
+        .iter()
+        .filter(|t| t.state != TrackState::Ended || !deal.is_live())
+        .map(|t| t.stage)
+        .collect();
+    let mut phases: Vec<&str> = plan
+        .phases
+        .iter()
+        .filter(|p| p.stages.iter().any(|s| stages.contains(s)))
+        .map(|p| p.name.as_str())
+        .collect();
+    phases.dedup();
+    let mut stage_names: Vec<&str> = stages
+        .iter()
+        .map(|s| plan.stages[*s].name.as_str())
+        .collect();
+    stage_names.dedup();
+    let mut people: Vec<&str> = deal.slots.iter().flatten().map(String::as_str).collect();
+    people.extend(deal.tasks.iter().filter_map(|t| t.assignee.as_deref()));
+    people.sort_unstable();
+    people.dedup();
+    Facets {
+        live: i64::from(deal.is_live()),
+        stages: bars(stage_names),
+        phases: bars(phases),
+        alerts: bars(
+            plan.alerts
+                .iter()
+                .zip(&deal.alerts)
+                .filter(|(_, on)| **on)
+                .map(|(a, _)| a.name.as_str()),
+        ),
+        people: bars(people),
+    }
+}
+
+/// The outbox's dedupe key: the same rule of the same step to the same recipient is queued
+/// once, however often the step is retried.
+fn dedupe_key(
+    deal: &str,
+    revision: i64,
+    r: &Record,
+    channel: &str,
+    to: &str,
+    template: &str,
+) -> String {
+    format!(
+        "{deal}#{revision}:{}:{channel}:{to}:{template}",
+        r.line.map(|l| l.to_string()).unwrap_or_default()
+    )
+}
+
+impl Tx {
+    /// Commits.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        on!(self, t => t.commit().await?);
+        Ok(())
+    }
+
+    /// Rolls back (dropping a transaction does too).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        on!(self, t => t.rollback().await?);
+        Ok(())
+    }
+
+    /// Reads a deal for a step; on PostgreSQL the row stays locked until the transaction ends,
+    /// so two daemons cannot step the same deal at once.
+    pub async fn load_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
+        let lock = matches!(self, Tx::Postgres(_));
+        let sql = if lock {
+            "SELECT state, revision, rules_version FROM deals WHERE id = $1 FOR UPDATE"
+        } else {
+            "SELECT state, revision, rules_version FROM deals WHERE id = $1"
+        };
+        let row: Option<(String, i64, i64)> = on!(self, c => {
+            sqlx::query(sql).bind(id).fetch_optional(&mut **c).await?
+                .map(|r| -> Result<_, sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)) })
+                .transpose()?
+        });
+        let Some((state, revision, rules_version)) = row else {
+            return Ok(None);
+        };
+        let stored: StoredDeal = serde_json::from_str(&state)
+            .map_err(|e| StoreError::Corrupt(id.to_string(), e.to_string()))?;
+        Ok(Some(Loaded {
+            stored,
+            revision,
+            rules_version,
+        }))
+    }
+
+    /// Whether a deal with this id exists.
+    pub async fn deal_exists(&mut self, id: &str) -> Result<bool, StoreError> {
+        let n: i64 = on!(self, c => {
+            sqlx::query("SELECT COUNT(*) FROM deals WHERE id = $1").bind(id)
+                .fetch_one(&mut **c).await?.try_get(0)?
+        });
+        Ok(n > 0)
+    }
+
+    /// Writes a whole step: the deal (checking nobody changed it since it was read), the deals
+    /// it spawned, history, timers, tasks, time entries, team load and queued messages.
+    /// Returns the deal's new revision.
+    pub async fn write_step(&mut self, w: &StepWrite<'_>) -> Result<i64, StoreError> {
+        let revision = self.put_deal(w, w.deal, w.read_at).await?;
+        let mut revisions = vec![(w.deal.id.clone(), revision)];
+        for child in w.spawned {
+            let r = self.put_deal(w, child, None).await?;
+            revisions.push((child.id.clone(), r));
+        }
+        let revision_of = |deal: &str| {
+            revisions
+                .iter()
+                .find(|(d, _)| &**d == deal)
+                .map_or(revision, |(_, r)| *r)
+        };
+        for r in w.records {
+            let rev = revision_of(&r.deal);
+            self.append_history(w.plan, w.version, r, rev).await?;
+            if let Kind::Notification {
+                to_kind,
+                to,
+                channel,
+                template,
+                subject,
+                text,
+                send_at,
+                attachments,
+            } = &r.kind
+            {
+                let files: Vec<serde_json::Value> = attachments
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "filename": a.filename,
+                            "content_type": a.content_type,
+                            "content": a.content,
+                        })
+                    })
+                    .collect();
+                let key = dedupe_key(&r.deal, rev, r, channel, to, template);
+                on!(self, c => {
+                    sqlx::query(
+                        "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, \
+                         subject, body, attachments, send_after_ms, status, attempts, next_ms, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $10, $11) \
+                         ON CONFLICT (dedupe) DO NOTHING",
+                    )
+                    .bind(&key).bind(&*r.deal).bind(*channel).bind(*to_kind).bind(to)
+                    .bind(template).bind(subject.as_deref()).bind(text)
+                    .bind(serde_json::Value::Array(files).to_string())
+                    .bind(ms(*send_at)).bind(stamp(w.now))
+                    .execute(&mut **c).await?.rows_affected()
+                });
+            }
+        }
+        for (member, delta) in w.load {
+            on!(self, c => {
+                sqlx::query("UPDATE team SET open_tasks = open_tasks + $1 WHERE id = $2")
+                    .bind(*delta).bind(member).execute(&mut **c).await?.rows_affected()
+            });
+        }
+        Ok(revision)
+    }
+
+    async fn put_deal(
+        &mut self,
+        w: &StepWrite<'_>,
+        deal: &Deal,
+        read_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        let stored = StoredDeal::encode(w.plan, deal);
+        let state = serde_json::to_string(&stored)
+            .map_err(|e| StoreError::Corrupt(stored.id.clone(), e.to_string()))?;
+        let f = facets(w.plan, deal);
+        let id = &*deal.id;
+        let revision = match read_at {
+            Some(old) => {
+                let done = on!(self, c => {
+                    sqlx::query(
+                        "UPDATE deals SET title = $1, updated_at = $2, rules_version = $3, \
+                         revision = revision + 1, live = $4, stages = $5, phases = $6, alerts = $7, \
+                         people = $8, state = $9 WHERE id = $10 AND revision = $11",
+                    )
+                    .bind(&stored.title).bind(stamp(w.now)).bind(w.version).bind(f.live)
+                    .bind(&f.stages).bind(&f.phases).bind(&f.alerts).bind(&f.people).bind(&state)
+                    .bind(id).bind(old)
+                    .execute(&mut **c).await?.rows_affected()
+                });
+                if done != 1 {
+                    return Err(StoreError::Conflict(id.to_string()));
+                }
+                old + 1
+            }
+            None => {
+                on!(self, c => {
+                    sqlx::query(
+                        "INSERT INTO deals (id, title, parent, created_at, updated_at, rules_version, \
+                         revision, live, stages, phases, alerts, people, state) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12)",
+                    )
+                    .bind(id).bind(&stored.title).bind(stored.parent.as_deref())
+                    .bind(stamp(deal.created_at)).bind(stamp(w.now)).bind(w.version).bind(f.live)
+                    .bind(&f.stages).bind(&f.phases).bind(&f.alerts).bind(&f.people).bind(&state)
+                    .execute(&mut **c).await?.rows_affected()
+                });
+                1
+            }
+        };
+        self.put_children(deal, &stored, w.plan).await?;
+        Ok(revision)
+    }
+
+    /// Timers, tasks and time entries of a deal, as rows the scheduler and the team views
+    /// query. Rewritten from the deal's state on every step.
+    async fn put_children(
+        &mut self,
+        deal: &Deal,
+        stored: &StoredDeal,
+        plan: &Plan,
+    ) -> Result<(), StoreError> {
+        let id = &*deal.id;
+        on!(self, c => {
+            for table in ["timers", "tasks", "time_entries"] {
+                let sql = match table {
+                    "timers" => "DELETE FROM timers WHERE deal_id = $1",
+                    "tasks" => "DELETE FROM tasks WHERE deal_id = $1",
+                    _ => "DELETE FROM time_entries WHERE deal_id = $1",
+                };
+                sqlx::query(sql).bind(id).execute(&mut **c).await?;
+            }
+        });
+        for a in deal.timers.iter().filter(|a| !a.fired) {
+            let label = crate::engine::timer_label(plan, a);
+            on!(self, c => {
+                sqlx::query(
+                    "INSERT INTO timers (deal_id, timer_id, label, due_ms) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(id).bind(a.id as i64).bind(&label).bind(ms(a.fires_at))
+                .execute(&mut **c).await?.rows_affected()
+            });
+        }
+        for (n, t) in stored.tasks.iter().enumerate() {
+            on!(self, c => {
+                sqlx::query(
+                    "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
+                     estimate_h, started_at, done_at, hours) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(id).bind(n as i64).bind(&t.id).bind(&t.title).bind(t.assignee.as_deref())
+                .bind(&t.stage).bind(stamp(t.created_at)).bind(t.due.map(stamp))
+                .bind(t.estimate_h.map(|h| h.to_string())).bind(t.started_at.map(stamp))
+                .bind(t.done_at.map(stamp)).bind(t.hours.to_string())
+                .execute(&mut **c).await?.rows_affected()
+            });
+        }
+        for (n, e) in stored.time_entries.iter().enumerate() {
+            on!(self, c => {
+                sqlx::query(
+                    "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id).bind(n as i64).bind(e.task.as_deref()).bind(&e.user)
+                .bind(e.hours.to_string()).bind(e.rate.to_string()).bind(stamp(e.at))
+                .execute(&mut **c).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    async fn append_history(
+        &mut self,
+        plan: &Plan,
+        version: i64,
+        r: &Record,
+        revision: i64,
+    ) -> Result<(), StoreError> {
+        let rule = r.line.map(|l| format!("{}:{l}", plan.file));
+        let record = crate::sim::output::record_object(r, plan.tz);
+        on!(self, c => {
+            sqlx::query(
+                "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&*r.deal).bind(stamp(r.at)).bind(r.kind.name()).bind(&*r.cause)
+            .bind(rule).bind(version).bind(revision).bind(record)
+            .execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Records a refusal or a failed step in the deal's history (the deal itself unchanged).
+    pub async fn note(&mut self, plan: &Plan, version: i64, r: &Record) -> Result<(), StoreError> {
+        let revision: i64 = on!(self, c => {
+            sqlx::query("SELECT COALESCE(MAX(revision), 0) FROM deals WHERE id = $1")
+                .bind(&*r.deal).fetch_one(&mut **c).await?.try_get(0)?
+        });
+        self.append_history(plan, version, r, revision).await
+    }
+
+    /// Puts the team from the configuration in place: members are added or updated (their
+    /// open-task counts kept), members no longer listed are removed.
+    pub async fn put_team(&mut self, members: &[Member]) -> Result<(), StoreError> {
+        let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+        let known: Vec<String> = on!(self, c => {
+            sqlx::query("SELECT id FROM team").fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?
+        });
+        for gone in known.iter().filter(|k| !ids.contains(k)) {
+            on!(self, c => {
+                sqlx::query("DELETE FROM team WHERE id = $1").bind(gone).execute(&mut **c).await?.rows_affected()
+            });
+        }
+        for m in members {
+            let roles = serde_json::to_string(&m.roles).unwrap_or_default();
+            on!(self, c => {
+                sqlx::query(
+                    "INSERT INTO team (id, name, roles, email, phone, rate, open_tasks) \
+                     VALUES ($1, $2, $3, $4, $5, $6, \
+                       (SELECT COUNT(*) FROM tasks WHERE assignee = $1 AND done_at IS NULL)) \
+                     ON CONFLICT (id) DO UPDATE SET name = $2, roles = $3, email = $4, phone = $5, rate = $6",
+                )
+                .bind(&m.id).bind(&m.name).bind(roles).bind(m.email.as_deref())
+                .bind(m.phone.as_deref()).bind(m.rate.to_string())
+                .execute(&mut **c).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// The team with every member's open tasks.
+    pub async fn team(&mut self) -> Result<Team, StoreError> {
+        // id, name, roles, email, phone, rate, open tasks
+        type MemberRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            String,
+            i64,
+        );
+        let rows: Vec<MemberRow> = on!(self, c => {
+            sqlx::query("SELECT id, name, roles, email, phone, rate, open_tasks FROM team ORDER BY id")
+                .fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
+                             r.try_get(4)?, r.try_get(5)?, r.try_get(6)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let mut members = Vec::new();
+        let mut team = Team::default();
+        for (id, name, roles, email, phone, rate, open) in rows {
+            let corrupt =
+                |what: &str| StoreError::Corrupt(format!("team member {id}"), what.to_string());
+            members.push(Member {
+                roles: serde_json::from_str(&roles).map_err(|_| corrupt("roles"))?,
+                rate: rate.parse().map_err(|_| corrupt("rate"))?,
+                id: id.clone(),
+                name,
+                email,
+                phone,
+            });
+            team.load.insert(id, open);
+        }
+        team.members = members;
+        Ok(team)
+    }
+
+    /// Records a rules version; returns its number (the same number again for the same digest
+    /// as the latest).
+    pub async fn add_rules_version(
+        &mut self,
+        file: &str,
+        source: &str,
+        script: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
+        let digest = digest(source, script);
+        let latest: Option<(i64, String)> = on!(self, c => {
+            sqlx::query("SELECT version, digest FROM rule_versions ORDER BY version DESC LIMIT 1")
+                .fetch_optional(&mut **c).await?
+                .map(|r| -> Result<_, sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?)) })
+                .transpose()?
+        });
+        if let Some((v, d)) = &latest
+            && *d == digest
+        {
+            return Ok(*v);
+        }
+        let version = latest.map_or(1, |(v, _)| v + 1);
+        on!(self, c => {
+            sqlx::query(
+                "INSERT INTO rule_versions (version, loaded_at, file, digest, source, script) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(version).bind(stamp(now)).bind(file).bind(&digest).bind(source).bind(script)
+            .execute(&mut **c).await?.rows_affected()
+        });
+        Ok(version)
+    }
+
+    /// Every rules version, oldest first.
+    pub async fn rules_versions(&mut self) -> Result<Vec<RulesVersion>, StoreError> {
+        let rows: Vec<(i64, String, String, String)> = on!(self, c => {
+            sqlx::query("SELECT version, loaded_at, file, digest FROM rule_versions ORDER BY version")
+                .fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(version, at, file, digest)| RulesVersion {
+                version,
+                loaded_at: read_stamp(&at).unwrap_or_default(),
+                file,
+                digest,
+            })
+            .collect())
+    }
+
+    /// Timers due at or before `now`, earliest first, at most `limit`. Uses the due-time index:
+    /// the cost grows with the timers due, not with the deals stored.
+    pub async fn due_timers(
+        &mut self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let rows: Vec<(String, i64, i64)> = on!(self, c => {
+            sqlx::query(
+                "SELECT deal_id, timer_id, due_ms FROM timers WHERE due_ms <= $1 \
+                 ORDER BY due_ms, deal_id, timer_id LIMIT $2",
+            )
+            .bind(ms(now)).bind(limit)
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(deal, timer, due)| DueTimer {
+                deal,
+                timer: timer as u64,
+                due: from_ms(due),
+            })
+            .collect())
+    }
+
+    /// Ids of deals that can still move, after `after` in id order, at most `limit` (a page of
+    /// the local-midnight alert check).
+    pub async fn live_deals(&mut self, after: &str, limit: i64) -> Result<Vec<String>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query("SELECT id FROM deals WHERE live = 1 AND id > $1 ORDER BY id LIMIT $2")
+                .bind(after).bind(limit)
+                .fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?
+        }))
+    }
+
+    /// Whether a timer still waits to fire (its row is there until the step that fires it
+    /// commits: the check that makes a timer fire once, however many daemons look at it).
+    pub async fn timer_waits(&mut self, deal: &str, timer: u64) -> Result<bool, StoreError> {
+        let n: i64 = on!(self, c => {
+            sqlx::query("SELECT COUNT(*) FROM timers WHERE deal_id = $1 AND timer_id = $2")
+                .bind(deal).bind(timer as i64).fetch_one(&mut **c).await?.try_get(0)?
+        });
+        Ok(n > 0)
+    }
+
+    /// Forgets a timer (its deal is gone, or its step failed and is not tried again).
+    pub async fn drop_timer(&mut self, deal: &str, timer: u64) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query("DELETE FROM timers WHERE deal_id = $1 AND timer_id = $2")
+                .bind(deal).bind(timer as i64).execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// The earliest timer still to come, if any.
+    pub async fn next_timer(&mut self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let v: Option<i64> = on!(self, c => {
+            sqlx::query("SELECT MIN(due_ms) FROM timers").fetch_one(&mut **c).await?.try_get(0)?
+        });
+        Ok(v.map(from_ms))
+    }
+
+    /// Messages in the outbox, oldest first (all statuses).
+    pub async fn outbox(&mut self) -> Result<Vec<Queued>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+            String,
+            i64,
+            Option<String>,
+        );
+        let rows: Vec<Row> = on!(self, c => {
+            sqlx::query(
+                "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
+                 send_after_ms, status, attempts, last_error FROM outbox ORDER BY id",
+            )
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
+                         r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?,
+                         r.try_get(8)?, r.try_get(9)?, r.try_get(10)?, r.try_get(11)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| Queued {
+                id: r.0,
+                deal: r.1,
+                channel: r.2,
+                to: r.3,
+                template: r.4,
+                subject: r.5,
+                body: r.6,
+                attachments: r.7,
+                send_after: from_ms(r.8),
+                status: r.9,
+                attempts: r.10,
+                last_error: r.11,
+            })
+            .collect())
+    }
+
+    /// A deal's history as stored: (kind, cause, rule, rules version, record JSON), in order.
+    pub async fn history(
+        &mut self,
+        deal: &str,
+    ) -> Result<Vec<(String, String, Option<String>, i64, String)>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "SELECT kind, cause, rule, rules_version, record FROM history WHERE deal_id = $1 ORDER BY id",
+            )
+            .bind(deal)
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        }))
+    }
+
+    /// The answer first given to a request with this idempotency key.
+    pub async fn answer(&mut self, key: &str) -> Result<Option<Answer>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query("SELECT fingerprint, status, body FROM requests WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&mut **c).await?
+                .map(|r| -> Result<_, sqlx::Error> {
+                    Ok(Answer {
+                        fingerprint: r.try_get(0)?,
+                        status: r.try_get::<i64, _>(1)? as u16,
+                        body: r.try_get(2)?,
+                    })
+                })
+                .transpose()?
+        }))
+    }
+
+    /// Keeps the answer to a request, in the same transaction as what the request changed.
+    pub async fn keep_answer(
+        &mut self,
+        key: &str,
+        a: &Answer,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query(
+                "INSERT INTO requests (key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(key).bind(&a.fingerprint).bind(i64::from(a.status)).bind(&a.body).bind(stamp(now))
+            .execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Counts rows of a table (for integrity checks and metrics).
+    pub async fn count(&mut self, table: Table) -> Result<i64, StoreError> {
+        let sql = match table {
+            Table::Deals => "SELECT COUNT(*) FROM deals",
+            Table::History => "SELECT COUNT(*) FROM history",
+            Table::Timers => "SELECT COUNT(*) FROM timers",
+            Table::Tasks => "SELECT COUNT(*) FROM tasks",
+            Table::Outbox => "SELECT COUNT(*) FROM outbox",
+            Table::Requests => "SELECT COUNT(*) FROM requests",
+        };
+        Ok(on!(self, c => sqlx::query(sql).fetch_one(&mut **c).await?.try_get(0)?))
+    }
+}
+
+/// Tables that can be counted.
+#[derive(Debug, Clone, Copy)]
+pub enum Table {
+    /// Deals.
+    Deals,
+    /// History entries.
+    History,
+    /// Timers waiting.
+    Timers,
+    /// Tasks.
+    Tasks,
+    /// Messages.
+    Outbox,
+    /// Kept answers.
+    Requests,
+}
+
+/// The SHA-256 of the rules text and its script, in hex: tells versions apart.
+pub fn digest(source: &str, script: Option<&str>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(source.as_bytes());
+    h.update([0u8]);
+    h.update(script.unwrap_or("").as_bytes());
+    format!("{:x}", h.finalize())
+}

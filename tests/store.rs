@@ -1,0 +1,479 @@
+//! The store, on both backends: an SQLite file in a fresh directory, and PostgreSQL when
+//! `DEALFLOW_TEST_POSTGRES` names a server (`.ci/run` sets it; without it the PostgreSQL half
+//! of every test says it was skipped). Each PostgreSQL test works in a schema of its own.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use dealflow::daemon::replay::replay;
+use dealflow::daemon::{Core, CoreError, Rules, Step};
+use dealflow::engine::{Creation, Input, TaskAction};
+use dealflow::sim::Simulation;
+use dealflow::sim::scenario;
+use dealflow::store::{Options, Store, StoreError, StoredDeal, Table};
+use dealflow::value::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A database for one test on each backend that is available: (name, url, options).
+fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{test}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a test directory");
+    let mut out = vec![(
+        "sqlite",
+        format!("sqlite://{}", dir.join("dealflow.db").display()),
+        Options::default(),
+    )];
+    match std::env::var("DEALFLOW_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => out.push((
+            "postgres",
+            url,
+            Options {
+                schema: Some(format!("t_{test}_{}", std::process::id())),
+                shared: false,
+            },
+        )),
+        _ => {
+            // Straight to stderr: the test harness does not hold this back.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "store test `{test}`: PostgreSQL part SKIPPED (set DEALFLOW_TEST_POSTGRES=postgres://… to run it)"
+            );
+        }
+    }
+    out
+}
+
+/// Drops a test's PostgreSQL schema.
+async fn cleanup(url: &str, opts: &Options) {
+    if let Some(schema) = &opts.schema {
+        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&pool)
+        .await
+        .expect("drop schema");
+    }
+}
+
+fn rules() -> Rules {
+    let (ready, _, _) = Rules::read(&root().join("rules/web-studio.flow")).expect("valid rules");
+    Rules {
+        ready,
+        version: 1,
+        file: root().join("rules/web-studio.flow"),
+    }
+}
+
+async fn core(url: &str, opts: &Options) -> Core {
+    let store = Store::open(url, opts).await.expect("the store opens");
+    let (_, source, script) =
+        Rules::read(&root().join("rules/web-studio.flow")).expect("valid rules");
+    let mut tx = store.begin().await.expect("tx");
+    let v = tx
+        .add_rules_version("rules/web-studio.flow", &source, script.as_deref(), t0())
+        .await
+        .expect("version");
+    tx.put_team(&ivan_scenario().team).await.expect("team");
+    tx.commit().await.expect("commit");
+    let mut r = rules();
+    r.version = v;
+    Core::new(store, r)
+}
+
+fn ivan_scenario() -> scenario::Scenario {
+    let path = root().join("examples/ivan.scenario.toml");
+    let text = std::fs::read_to_string(&path).expect("Ivan's scenario");
+    scenario::load("ivan.scenario.toml", &text).expect("readable")
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T09:00:00+03:00")
+        .expect("moment")
+        .with_timezone(&Utc)
+}
+
+fn lead(id: &str) -> Creation {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("client_name".to_string(), Value::Text("Ivan".into()));
+    fields.insert(
+        "client_phone".to_string(),
+        Value::Text("+79990001122".into()),
+    );
+    Creation {
+        id: id.to_string(),
+        title: format!("Shop for {id}"),
+        stages: Vec::new(),
+        fields,
+    }
+}
+
+async fn counts(core: &Core) -> Vec<i64> {
+    let mut tx = core.store.begin().await.expect("tx");
+    let mut out = Vec::new();
+    for t in [
+        Table::Deals,
+        Table::History,
+        Table::Timers,
+        Table::Tasks,
+        Table::Outbox,
+        Table::Requests,
+    ] {
+        out.push(tx.count(t).await.expect("count"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
+    for (name, url, opts) in backends("ivan") {
+        let core = core(&url, &opts).await;
+        let played = replay(&core, ivan_scenario()).await.expect("replay");
+        assert!(played.applied > 10, "{name}: {played:?}");
+
+        let rules = rules();
+        let sc = ivan_scenario();
+        let sim = Simulation::new(
+            &rules.ready.plan,
+            rules.ready.script.as_ref(),
+            dealflow::engine::Team::new(sc.team.clone()),
+        );
+        let timeline = sim.run(sc, None).expect("simulates");
+        let mut tx = core.store.begin().await.expect("tx");
+        for f in &timeline.finals {
+            let stored = tx
+                .load_deal(&f.deal.id)
+                .await
+                .expect("reads")
+                .unwrap_or_else(|| panic!("{name}: deal {} not stored", f.deal.id));
+            let want = StoredDeal::encode(&rules.ready.plan, &f.deal);
+            assert_eq!(stored.stored, want, "{name}: deal {} differs", f.deal.id);
+        }
+        assert_eq!(
+            tx.count(Table::Deals).await.expect("count") as usize,
+            timeline.finals.len(),
+            "{name}"
+        );
+        // History keeps what the timeline shows, each entry with its rule and version.
+        let history = tx.history("ivan").await.expect("history");
+        let sim_kinds: Vec<&str> = timeline
+            .records
+            .iter()
+            .filter(|r| &*r.deal == "ivan" && !r.kind.is_refusal())
+            .map(|r| r.kind.name())
+            .collect();
+        let kinds: Vec<&str> = history.iter().map(|h| h.0.as_str()).collect();
+        assert_eq!(kinds, sim_kinds, "{name}: Ivan's history");
+        assert!(
+            history.iter().any(|h| h
+                .2
+                .as_deref()
+                .is_some_and(|r| r.contains("web-studio.flow:"))),
+            "{name}: history names rule lines"
+        );
+        assert!(history.iter().all(|h| h.3 == core.rules().version));
+        // Every message the story sends waits in the outbox, once.
+        let outbox = tx.outbox().await.expect("outbox");
+        let sent = timeline
+            .records
+            .iter()
+            .filter(|r| r.kind.name() == "notification")
+            .count();
+        assert_eq!(outbox.len(), sent, "{name}: outbox");
+        assert!(outbox.iter().all(|m| m.status == "pending"));
+        drop(tx);
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing() {
+    for (name, url, opts) in backends("refusal") {
+        let core = core(&url, &opts).await;
+        let mut tx = core.store.begin().await.expect("tx");
+        let step = core
+            .create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("create");
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        tx.commit().await.expect("commit");
+        let before = counts(&core).await;
+
+        // An event no stage of the deal expects now.
+        let mut tx = core.store.begin().await.expect("tx");
+        let input = Input::Event {
+            name: "payment_received".into(),
+            payload: Default::default(),
+            by: None,
+        };
+        let step = core.apply(&mut tx, "d1", &input, t0()).await.expect("runs");
+        match step {
+            Step::Refused(m) => assert!(m.contains("not expected now"), "{name}: {m}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            counts(&core).await,
+            before,
+            "{name}: a refusal wrote something"
+        );
+
+        // An unknown deal.
+        let mut tx = core.store.begin().await.expect("tx");
+        let e = core
+            .apply(&mut tx, "nobody", &input, t0())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::NoDeal(_)), "{name}: {e}");
+        // A deal id that exists.
+        let e = core.create(&mut tx, &lead("d1"), t0()).await.unwrap_err();
+        assert!(matches!(e, CoreError::Exists(_)), "{name}: {e}");
+        drop(tx);
+
+        // A step applied in a transaction that is dropped: nothing of it stays.
+        let mut tx = core.store.begin().await.expect("tx");
+        let step = core
+            .create(&mut tx, &lead("d2"), t0())
+            .await
+            .expect("create");
+        assert!(matches!(step, Step::Applied { .. }));
+        drop(tx);
+        assert_eq!(counts(&core).await, before, "{name}: a dropped step stayed");
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_from_a_stale_read_is_a_conflict() {
+    for (name, url, opts) in backends("conflict") {
+        let core = core(&url, &opts).await;
+        let mut tx = core.store.begin().await.expect("tx");
+        core.create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("create");
+        tx.commit().await.expect("commit");
+
+        // Read at revision 1, then the deal moves on, then the stale copy is written.
+        let mut tx = core.store.begin().await.expect("tx");
+        let stale = tx.load_deal("d1").await.expect("read").expect("there");
+        tx.commit().await.expect("commit");
+        let mut tx = core.store.begin().await.expect("tx");
+        let log = Input::Task {
+            task: "call_client".into(),
+            action: TaskAction::Start,
+            by: Some("anna".into()),
+        };
+        let step = core.apply(&mut tx, "d1", &log, t0()).await.expect("runs");
+        assert!(
+            matches!(step, Step::Applied { revision: 2, .. }),
+            "{name}: {step:?}"
+        );
+        tx.commit().await.expect("commit");
+
+        let rules = core.rules();
+        let deal = stale.stored.decode(&rules.ready.plan).expect("fits");
+        let mut tx = core.store.begin().await.expect("tx");
+        let e = tx
+            .write_step(&dealflow::store::StepWrite {
+                plan: &rules.ready.plan,
+                version: rules.version,
+                read_at: Some(stale.revision),
+                deal: &deal,
+                spawned: &[],
+                records: &[],
+                load: &[],
+                now: t0(),
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Conflict(_)), "{name}: {e}");
+        drop(tx);
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn a_due_timer_fires_once() {
+    for (name, url, opts) in backends("timer") {
+        let core = core(&url, &opts).await;
+        let mut tx = core.store.begin().await.expect("tx");
+        core.create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("create");
+        assert_eq!(
+            tx.next_timer().await.expect("next"),
+            None,
+            "{name}: a lead has no timer"
+        );
+        // The call report sets the meeting; its reminder is a timer two hours before.
+        let mut payload = std::collections::BTreeMap::new();
+        payload.insert(
+            "meeting_at".to_string(),
+            Value::Text("2026-03-05T12:00".into()),
+        );
+        payload.insert("meeting_place".to_string(), Value::Text("Office".into()));
+        let call = Input::Event {
+            name: "call_done".into(),
+            payload,
+            by: Some("anna".into()),
+        };
+        let step = core.apply(&mut tx, "d1", &call, t0()).await.expect("runs");
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        tx.commit().await.expect("commit");
+
+        let mut tx = core.store.begin().await.expect("tx");
+        let next = tx
+            .next_timer()
+            .await
+            .expect("next")
+            .expect("the meeting arms a timer");
+        let reminder = DateTime::parse_from_rfc3339("2026-03-05T10:00:00+03:00").expect("moment");
+        assert_eq!(next, reminder, "{name}: two hours before the meeting");
+        assert!(
+            tx.due_timers(next - Duration::seconds(1), 10)
+                .await
+                .expect("due")
+                .is_empty()
+        );
+        let due = tx.due_timers(next, 10).await.expect("due");
+        assert_eq!(due.len(), 1, "{name}: {due:?}");
+        let step = core.fire(&mut tx, &due[0], next).await.expect("fires");
+        assert!(
+            matches!(step, Some(Step::Applied { .. })),
+            "{name}: {step:?}"
+        );
+        tx.commit().await.expect("commit");
+
+        // The same timer again (a second daemon that saw it due, a retry): nothing happens.
+        let before = counts(&core).await;
+        let mut tx = core.store.begin().await.expect("tx");
+        let again = core.fire(&mut tx, &due[0], next).await.expect("runs");
+        assert!(again.is_none(), "{name}: fired twice: {again:?}");
+        tx.commit().await.expect("commit");
+        assert_eq!(counts(&core).await, before, "{name}");
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn rules_versions_count_up_only_when_the_rules_change() {
+    for (name, url, opts) in backends("versions") {
+        let store = Store::open(&url, &opts).await.expect("opens");
+        let mut tx = store.begin().await.expect("tx");
+        let a = tx
+            .add_rules_version("f.flow", "one", None, t0())
+            .await
+            .expect("v");
+        let again = tx
+            .add_rules_version("f.flow", "one", None, t0())
+            .await
+            .expect("v");
+        let b = tx
+            .add_rules_version("f.flow", "two", Some("fn x() {}"), t0())
+            .await
+            .expect("v");
+        tx.commit().await.expect("commit");
+        assert_eq!((a, again, b), (1, 1, 2), "{name}");
+        let mut tx = store.begin().await.expect("tx");
+        let all = tx.rules_versions().await.expect("list");
+        assert_eq!(all.len(), 2, "{name}");
+        assert_ne!(all[0].digest, all[1].digest);
+        drop(tx);
+        store.close().await;
+        drop(store);
+        // The schema is applied once: opening again finds everything where it was.
+        let store = Store::open(&url, &opts).await.expect("opens again");
+        let mut tx = store.begin().await.expect("tx");
+        assert_eq!(tx.rules_versions().await.expect("list").len(), 2, "{name}");
+        drop(tx);
+        store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn one_daemon_per_sqlite_file() {
+    let (_, url, opts) = backends("lock").remove(0);
+    let first = Store::open(&url, &opts).await.expect("opens");
+    let second = Store::open(&url, &opts).await.unwrap_err();
+    assert!(
+        matches!(second, StoreError::Locked(_)),
+        "a second daemon was let in: {second}"
+    );
+    assert!(second.to_string().contains("another dealflow daemon"));
+    // A reader that does not take the lock (a what-if run) may open it.
+    let reader = Store::open(
+        &url,
+        &Options {
+            shared: true,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("a shared reader opens");
+    reader.close().await;
+    first.close().await;
+    drop(first);
+    let again = Store::open(&url, &opts).await.expect("the lock is let go");
+    again.close().await;
+}
+
+#[tokio::test]
+async fn team_load_follows_the_tasks_the_steps_assign() {
+    for (name, url, opts) in backends("load") {
+        let core = Arc::new(core(&url, &opts).await);
+        for i in 0..4 {
+            let mut tx = core.store.begin().await.expect("tx");
+            core.create(&mut tx, &lead(&format!("d{i}")), t0())
+                .await
+                .expect("create");
+            tx.commit().await.expect("commit");
+        }
+        let mut tx = core.store.begin().await.expect("tx");
+        let team = tx.team().await.expect("team");
+        let total: i64 = team.load.values().sum();
+        let open: usize = {
+            let mut n = 0;
+            for i in 0..4 {
+                let d = tx
+                    .load_deal(&format!("d{i}"))
+                    .await
+                    .expect("read")
+                    .expect("there");
+                n += d
+                    .stored
+                    .tasks
+                    .iter()
+                    .filter(|t| t.done_at.is_none())
+                    .count();
+            }
+            n
+        };
+        assert!(open > 0, "{name}: a lead makes a task");
+        assert_eq!(total as usize, open, "{name}: {:?}", team.load);
+        // Least-loaded assignment spreads the tasks over the sales people.
+        let busy = team.load.values().filter(|n| **n > 0).count();
+        assert!(busy > 1, "{name}: {:?}", team.load);
+        drop(tx);
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn a_bad_url_is_named() {
+    let e = Store::open("mysql://x/y", &Options::default())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("mysql://x/y"), "{e}");
+}
