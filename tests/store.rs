@@ -215,7 +215,7 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
         };
         let step = core.apply(&mut tx, "d1", &input, t0()).await.expect("runs");
         match step {
-            Step::Refused(m) => assert!(m.contains("not expected now"), "{name}: {m}"),
+            Step::NotNow(m) => assert!(m.contains("not expected now"), "{name}: {m}"),
             other => panic!("{name}: {other:?}"),
         }
         tx.commit().await.expect("commit");

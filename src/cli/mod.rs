@@ -4,6 +4,7 @@ mod check;
 mod fmt;
 mod generate;
 mod graph;
+mod serve;
 mod simulate;
 
 use std::io::IsTerminal;
@@ -35,6 +36,8 @@ enum Command {
     Simulate(simulate::Args),
     /// Write a large scenario for the reference pipeline (load tests, benchmarks).
     GenerateScenario(generate::Args),
+    /// Run the pipeline for real: deals in a database, an HTTP API, timers, email and SMS.
+    Serve(serve::Args),
 }
 
 /// Whether to use terminal colours.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args, color),
         Command::Simulate(args) => simulate::run(args, color),
         Command::GenerateScenario(args) => generate::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

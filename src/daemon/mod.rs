@@ -2,7 +2,17 @@
 //! transaction the caller gives it and does not commit; the caller commits (several operations
 //! at once, when it groups commits) or rolls back. A refusal writes nothing.
 
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod openapi;
+pub mod outbox;
+pub mod reload;
 pub mod replay;
+pub mod scheduler;
+pub mod server;
+pub mod view;
+pub mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -27,7 +37,17 @@ impl Rules {
     /// Reads, checks and compiles the rule file; the text and script for the store.
     pub fn read(file: &Path) -> Result<(Ready, String, Option<String>), String> {
         let loaded = Loaded::read(file)?;
-        let ready = loaded.ready().map_err(|e| e.to_string())?;
+        let ready = loaded.ready().map_err(|e| match e {
+            // Every problem in full (file:line:col, the line, what is wrong), errors only.
+            crate::load::LoadError::Invalid(diags, source) => {
+                let errors: Vec<_> = diags
+                    .into_iter()
+                    .filter(|d| d.severity == crate::diag::Severity::Error)
+                    .collect();
+                crate::diag::render_text(&errors, &source, false)
+            }
+            other => other.to_string(),
+        })?;
         let source = loaded.source.text.clone();
         let script = ready.plan.script.clone();
         Ok((ready, source, script))
@@ -46,8 +66,10 @@ pub enum Step {
         /// What happened (spawned deals' records included).
         records: Vec<Record>,
     },
-    /// Refused: the input does not fit the pipeline or the deal now. Nothing was written.
+    /// Refused: the input does not fit the pipeline. Nothing was written.
     Refused(String),
+    /// Refused: the input does not fit the deal as it is now. Nothing was written.
+    NotNow(String),
     /// The step broke (a script error, a loop) and was undone.
     Failed(String),
 }
@@ -164,7 +186,7 @@ impl Core {
             }
             Err(e) => return Err(e),
         };
-        if !tx.timer_waits(&due.deal, due.timer).await? {
+        if !tx.timer_waits(due).await? {
             return Ok(None);
         }
         let armed = current
@@ -269,6 +291,7 @@ impl Core {
         let out = match out {
             Ok(o) => o,
             Err(StepError::Refused(m)) => return Ok(Step::Refused(m)),
+            Err(StepError::NotNow(m)) => return Ok(Step::NotNow(m)),
             Err(StepError::Failed(m)) => return Ok(Step::Failed(m)),
         };
         let revision = tx

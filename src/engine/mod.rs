@@ -128,8 +128,11 @@ pub struct Outcome {
 /// Why a step did not happen.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StepError {
-    /// The input does not fit the pipeline (an event no stage expects, missing fields…).
+    /// The input does not fit the pipeline (an unknown event, missing or mistyped fields…).
     Refused(String),
+    /// The input fits the pipeline but not the deal as it is now (an event no active stage
+    /// expects, a task already done).
+    NotNow(String),
     /// The step broke (a script error, a loop); it was undone.
     Failed(String),
 }
@@ -138,7 +141,7 @@ impl StepError {
     /// The message.
     pub fn message(&self) -> &str {
         match self {
-            StepError::Refused(m) | StepError::Failed(m) => m,
+            StepError::Refused(m) | StepError::NotNow(m) | StepError::Failed(m) => m,
         }
     }
 }
@@ -298,7 +301,7 @@ impl Stepper<'_> {
                 .iter()
                 .map(|&s| format!("`{}`", plan.stages[s].name))
                 .collect();
-            return Err(StepError::Refused(format!(
+            return Err(StepError::NotNow(format!(
                 "`{name}` is not expected now: deal `{}` is in {}",
                 self.deal.id,
                 if here.is_empty() {

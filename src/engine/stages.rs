@@ -412,7 +412,7 @@ impl Stepper<'_> {
             }
             TaskAction::Done => {
                 if self.deal.tasks[idx].done_at.is_some() {
-                    return Err(StepError::Refused(format!("task `{task}` is already done")));
+                    return Err(StepError::NotNow(format!("task `{task}` is already done")));
                 }
                 self.task_mut(idx).done_at = Some(now);
                 if let Some(a) = self.deal.tasks[idx].assignee.clone() {

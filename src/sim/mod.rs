@@ -338,7 +338,7 @@ impl<'a> Simulation<'a> {
             Err(err) => {
                 let cause = input.cause(&self.deals[d], self.plan);
                 match (&err, input) {
-                    (StepError::Refused(m), Input::Event { name, .. }) => {
+                    (StepError::Refused(m) | StepError::NotNow(m), Input::Event { name, .. }) => {
                         let kind = Kind::EventRefused {
                             event: name.clone(),
                             error: m.clone(),

@@ -18,7 +18,7 @@ struct File {
     start: Option<String>,
     until: Option<String>,
     #[serde(default)]
-    team: Vec<TeamEntry>,
+    team: Vec<TeamMember>,
     #[serde(default)]
     deal: Vec<Spanned<DealEntry>>,
     #[serde(default)]
@@ -27,16 +27,42 @@ struct File {
     task: Vec<Spanned<TaskEntry>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A `[[team]]` entry, as scenarios and the daemon's configuration write it.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TeamEntry {
-    id: String,
-    name: Option<String>,
+pub struct TeamMember {
+    /// Identifier.
+    pub id: String,
+    /// Name (default: the id).
+    pub name: Option<String>,
+    /// Roles.
     #[serde(default)]
-    roles: Vec<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    rate: Option<toml::Value>,
+    pub roles: Vec<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Hourly rate (a number; default 0).
+    pub rate: Option<toml::Value>,
+}
+
+impl TeamMember {
+    /// The member as the engine knows it.
+    pub fn member(&self) -> Result<Member, String> {
+        let rate = match &self.rate {
+            None => Decimal::ZERO,
+            Some(v) => number(v)
+                .ok_or_else(|| format!("team member `{}`: `rate` must be a number", self.id))?,
+        };
+        Ok(Member {
+            name: self.name.clone().unwrap_or_else(|| self.id.clone()),
+            id: self.id.clone(),
+            roles: self.roles.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            rate,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -233,23 +259,10 @@ fn add(
     text: &str,
 ) -> Result<(), ScenarioError> {
     for t in file.team {
-        let rate = match &t.rate {
-            None => Decimal::ZERO,
-            Some(v) => number(v).ok_or_else(|| {
-                ScenarioError(format!(
-                    "{name}: team member `{}`: `rate` must be a number",
-                    t.id
-                ))
-            })?,
-        };
-        sc.team.push(Member {
-            name: t.name.unwrap_or_else(|| t.id.clone()),
-            id: t.id,
-            roles: t.roles,
-            email: t.email,
-            phone: t.phone,
-            rate,
-        });
+        sc.team.push(
+            t.member()
+                .map_err(|m| ScenarioError(format!("{name}: {m}")))?,
+        );
     }
     for d in file.deal {
         let span = d.span();

@@ -169,8 +169,17 @@ impl Store {
         }
     }
 
-    /// Starts a transaction.
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// transaction that reads and then writes cannot be turned away half-way by another writer.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that only reads (on SQLite it does not wait for the write lock).
+    pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
             Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
@@ -262,6 +271,9 @@ pub struct DueTimer {
     pub timer: u64,
     /// When it falls due.
     pub due: DateTime<Utc>,
+    /// The claim's attempt number (`None`: not claimed). A firing whose attempt is no longer
+    /// the timer's (someone took it over after the lease ran out) changes nothing.
+    pub attempt: Option<i64>,
 }
 
 /// A message waiting in the outbox.
@@ -422,7 +434,20 @@ impl Tx {
     /// Reads a deal for a step; on PostgreSQL the row stays locked until the transaction ends,
     /// so two daemons cannot step the same deal at once.
     pub async fn load_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
-        let lock = matches!(self, Tx::Postgres(_));
+        self.read_deal(id, true).await
+    }
+
+    /// Reads a deal to show it (no lock).
+    pub async fn peek_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
+        self.read_deal(id, false).await
+    }
+
+    async fn read_deal(
+        &mut self,
+        id: &str,
+        for_update: bool,
+    ) -> Result<Option<Loaded>, StoreError> {
+        let lock = for_update && matches!(self, Tx::Postgres(_));
         let sql = if lock {
             "SELECT state, revision, rules_version FROM deals WHERE id = $1 FOR UPDATE"
         } else {
@@ -800,6 +825,73 @@ impl Tx {
                 deal,
                 timer: timer as u64,
                 due: from_ms(due),
+                attempt: None,
+            })
+            .collect())
+    }
+
+    /// Deals that match a filter, in id order, a page at a time.
+    pub async fn list_deals(&mut self, f: &DealFilter) -> Result<Vec<DealRow>, StoreError> {
+        let like = |v: &Option<String>| {
+            v.as_deref().map_or(String::new(), |v| {
+                let escaped = v
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                format!("%|{escaped}|%")
+            })
+        };
+        type Row = (
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = on!(self, c => {
+            sqlx::query(
+                "SELECT id, title, parent, created_at, updated_at, revision, live, stages, phases, alerts, people \
+                 FROM deals WHERE id > $1 \
+                 AND ($2 = '' OR stages LIKE $2 ESCAPE '\\') AND ($3 = '' OR phases LIKE $3 ESCAPE '\\') \
+                 AND ($4 = '' OR alerts LIKE $4 ESCAPE '\\') AND ($5 = '' OR people LIKE $5 ESCAPE '\\') \
+                 AND ($6 < 0 OR live = $6) ORDER BY id LIMIT $7",
+            )
+            .bind(f.after.as_deref().unwrap_or("")).bind(like(&f.stage)).bind(like(&f.phase))
+            .bind(like(&f.alert)).bind(like(&f.person)).bind(f.live.map_or(-1, i64::from))
+            .bind(f.limit)
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?,
+                         r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?, r.try_get(9)?,
+                         r.try_get(10)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        });
+        let split = |s: &str| -> Vec<String> {
+            s.split('|')
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| DealRow {
+                id: r.0,
+                title: r.1,
+                parent: r.2,
+                created_at: r.3,
+                updated_at: r.4,
+                revision: r.5,
+                live: r.6 != 0,
+                stages: split(&r.7),
+                phases: split(&r.8),
+                alerts: split(&r.9),
+                people: split(&r.10),
             })
             .collect())
     }
@@ -816,13 +908,90 @@ impl Tx {
     }
 
     /// Whether a timer still waits to fire (its row is there until the step that fires it
-    /// commits: the check that makes a timer fire once, however many daemons look at it).
-    pub async fn timer_waits(&mut self, deal: &str, timer: u64) -> Result<bool, StoreError> {
-        let n: i64 = on!(self, c => {
-            sqlx::query("SELECT COUNT(*) FROM timers WHERE deal_id = $1 AND timer_id = $2")
-                .bind(deal).bind(timer as i64).fetch_one(&mut **c).await?.try_get(0)?
+    /// commits: the check that makes a timer fire once, however many daemons look at it), and,
+    /// for a claimed timer, whether the claim is still this attempt's.
+    pub async fn timer_waits(&mut self, due: &DueTimer) -> Result<bool, StoreError> {
+        let attempt: Option<i64> = on!(self, c => {
+            sqlx::query("SELECT attempt FROM timers WHERE deal_id = $1 AND timer_id = $2")
+                .bind(&due.deal).bind(due.timer as i64).fetch_optional(&mut **c).await?
+                .map(|r| r.try_get(0)).transpose()?
         });
-        Ok(n > 0)
+        Ok(match (attempt, due.attempt) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(now), Some(mine)) => now == mine,
+        })
+    }
+
+    /// Claims up to `limit` due timers for `owner` until `lease_until`: each claim counts up the
+    /// timer's attempt. On PostgreSQL, rows another daemon is claiming are skipped, not waited
+    /// for (`FOR UPDATE SKIP LOCKED`); a claim whose lease ran out may be taken over.
+    pub async fn claim_timers(
+        &mut self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let sql = match self {
+            Tx::Postgres(_) => {
+                "UPDATE timers SET owner = $1, lease_ms = $2, attempt = attempt + 1 \
+                 WHERE (deal_id, timer_id) IN (SELECT deal_id, timer_id FROM timers \
+                   WHERE due_ms <= $3 AND (lease_ms IS NULL OR lease_ms < $3) \
+                   ORDER BY due_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 RETURNING deal_id, timer_id, due_ms, attempt"
+            }
+            Tx::Sqlite(_) => {
+                "UPDATE timers SET owner = $1, lease_ms = $2, attempt = attempt + 1 \
+                 WHERE (deal_id, timer_id) IN (SELECT deal_id, timer_id FROM timers \
+                   WHERE due_ms <= $3 AND (lease_ms IS NULL OR lease_ms < $3) \
+                   ORDER BY due_ms LIMIT $4) \
+                 RETURNING deal_id, timer_id, due_ms, attempt"
+            }
+        };
+        let rows: Vec<(String, i64, i64, i64)> = on!(self, c => {
+            sqlx::query(sql)
+                .bind(owner).bind(ms(lease_until)).bind(ms(now)).bind(limit)
+                .fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let mut out: Vec<DueTimer> = rows
+            .into_iter()
+            .map(|(deal, timer, due, attempt)| DueTimer {
+                deal,
+                timer: timer as u64,
+                due: from_ms(due),
+                attempt: Some(attempt),
+            })
+            .collect();
+        out.sort_by(|a, b| (a.due, &a.deal, a.timer).cmp(&(b.due, &b.deal, b.timer)));
+        Ok(out)
+    }
+
+    /// Claims the local-midnight check of `day` (`YYYY-MM-DD`): true for the one caller that
+    /// moves the mark forward, so each midnight is checked once however many daemons run.
+    pub async fn claim_midnight(&mut self, day: &str) -> Result<bool, StoreError> {
+        on!(self, c => {
+            sqlx::query("INSERT INTO meta (key, value) VALUES ('midnight', '') ON CONFLICT (key) DO NOTHING")
+                .execute(&mut **c).await?.rows_affected()
+        });
+        let n = on!(self, c => {
+            sqlx::query("UPDATE meta SET value = $1 WHERE key = 'midnight' AND value < $1")
+                .bind(day).execute(&mut **c).await?.rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    /// The last local midnight checked (`YYYY-MM-DD`), if any.
+    pub async fn last_midnight(&mut self) -> Result<Option<String>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query("SELECT value FROM meta WHERE key = 'midnight'")
+                .fetch_optional(&mut **c).await?
+                .map(|r| r.try_get::<String, _>(0)).transpose()?
+        })
+        .filter(|v| !v.is_empty()))
     }
 
     /// Forgets a timer (its deal is gone, or its step failed and is not tried again).
@@ -844,6 +1013,11 @@ impl Tx {
 
     /// Messages in the outbox, oldest first (all statuses).
     pub async fn outbox(&mut self) -> Result<Vec<Queued>, StoreError> {
+        self.messages(None).await
+    }
+
+    /// One message (`Some(id)`) or all of them.
+    async fn messages(&mut self, one: Option<i64>) -> Result<Vec<Queued>, StoreError> {
         type Row = (
             i64,
             String,
@@ -858,11 +1032,19 @@ impl Tx {
             i64,
             Option<String>,
         );
-        let rows: Vec<Row> = on!(self, c => {
-            sqlx::query(
+        let sql = match one {
+            Some(_) => {
                 "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
-                 send_after_ms, status, attempts, last_error FROM outbox ORDER BY id",
-            )
+                 send_after_ms, status, attempts, last_error FROM outbox WHERE id = $1"
+            }
+            None => {
+                "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
+                 send_after_ms, status, attempts, last_error FROM outbox WHERE id > $1 ORDER BY id"
+            }
+        };
+        let rows: Vec<Row> = on!(self, c => {
+            sqlx::query(sql)
+            .bind(one.unwrap_or(0))
             .fetch_all(&mut **c).await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
@@ -887,6 +1069,73 @@ impl Tx {
                 last_error: r.11,
             })
             .collect())
+    }
+
+    /// Claims up to `limit` messages that may go out now: each is held (its next attempt moved
+    /// to `lease_until`) so that another worker skips it meanwhile.
+    pub async fn claim_messages(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Queued>, StoreError> {
+        let pick = match self {
+            Tx::Postgres(_) => {
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
+                 ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            }
+            Tx::Sqlite(_) => {
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
+                 ORDER BY next_ms, id LIMIT $2"
+            }
+        };
+        let ids: Vec<i64> = on!(self, c => {
+            sqlx::query(pick).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            on!(self, c => {
+                sqlx::query("UPDATE outbox SET next_ms = $1 WHERE id = $2")
+                    .bind(ms(lease_until)).bind(id).execute(&mut **c).await?.rows_affected()
+            });
+            if let Some(m) = self.message(id).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One message.
+    pub async fn message(&mut self, id: i64) -> Result<Option<Queued>, StoreError> {
+        Ok(self.messages(Some(id)).await?.into_iter().next())
+    }
+
+    /// A message went out.
+    pub async fn message_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = NULL WHERE id = $2")
+                .bind(stamp(now)).bind(id).execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// A delivery attempt failed: try again at `retry` or, when `dead`, never.
+    pub async fn message_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query(
+                "UPDATE outbox SET status = $1, attempts = attempts + 1, next_ms = $2, last_error = $3 WHERE id = $4",
+            )
+            .bind(if dead { "dead" } else { "pending" }).bind(ms(retry)).bind(error).bind(id)
+            .execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
     }
 
     /// A deal's history as stored: (kind, cause, rule, rules version, record JSON), in order.
@@ -952,6 +1201,52 @@ impl Tx {
         };
         Ok(on!(self, c => sqlx::query(sql).fetch_one(&mut **c).await?.try_get(0)?))
     }
+}
+
+/// Which deals to list.
+#[derive(Debug, Clone, Default)]
+pub struct DealFilter {
+    /// In this stage.
+    pub stage: Option<String>,
+    /// In this phase.
+    pub phase: Option<String>,
+    /// With this alert raised.
+    pub alert: Option<String>,
+    /// With this person in a role slot or on a task.
+    pub person: Option<String>,
+    /// Live (true) or finished (false) only.
+    pub live: Option<bool>,
+    /// After this id (the last of the previous page).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// A deal in a list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DealRow {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The deal that spawned it.
+    pub parent: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// Its revision.
+    pub revision: i64,
+    /// Whether it can still move.
+    pub live: bool,
+    /// Where it is.
+    pub stages: Vec<String>,
+    /// Its phases.
+    pub phases: Vec<String>,
+    /// Raised alerts.
+    pub alerts: Vec<String>,
+    /// People on it.
+    pub people: Vec<String>,
 }
 
 /// Tables that can be counted.

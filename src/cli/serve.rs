@@ -1,0 +1,68 @@
+//! `dealflow serve`: the daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::daemon::config::Config;
+use crate::daemon::server;
+
+/// Arguments of `dealflow serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The configuration file (default: `dealflow.toml` when it exists). Every value can also
+    /// come from a `DEALFLOW_*` environment variable (`DEALFLOW_DATABASE_URL`, `DEALFLOW_LISTEN`…).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Listen here (overrides the configuration).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Database URL (overrides the configuration).
+    #[arg(long)]
+    database: Option<String>,
+    /// Log lines as JSON (for log collectors) instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// Runs the daemon until SIGTERM or Ctrl-C.
+pub fn run(args: Args) -> Result<ExitCode, String> {
+    init_logs(args.log_json);
+    let file = match &args.config {
+        Some(f) => Some(f.clone()),
+        None => Some(PathBuf::from("dealflow.toml")).filter(|p| p.exists()),
+    };
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(l) = args.listen {
+        env.push(("DEALFLOW_LISTEN".into(), l));
+    }
+    if let Some(d) = args.database {
+        env.push(("DEALFLOW_DATABASE_URL".into(), d));
+    }
+    let config = Config::load(file.as_deref(), env)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(async {
+        let running = server::start(config).await?;
+        eprintln!("dealflow serves on http://{}", running.addr);
+        running.wait().await;
+        Ok::<(), String>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logs(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("DEALFLOW_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,352 @@
+//! `dealflow.toml`: where the daemon listens, its database, rules, tokens, intake form, mail
+//! and SMS. Every value can also come from a `DEALFLOW_*` environment variable, which wins over
+//! the file: `DEALFLOW_SECTION_KEY` sets `key` of `[section]` (`DEALFLOW_DATABASE_URL`,
+//! `DEALFLOW_SMTP_PORT`), `DEALFLOW_LISTEN` is `server.listen`, and a variable whose value is
+//! TOML (`DEALFLOW_TOKENS='[{token = "…", scope = "staff"}]'`) sets a whole list.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::engine::Member;
+use crate::sim::scenario::TeamMember;
+
+/// The daemon's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP.
+    #[serde(default)]
+    pub server: Server,
+    /// The database.
+    #[serde(default)]
+    pub database: Database,
+    /// The rule file.
+    pub rules: RulesFile,
+    /// API tokens.
+    #[serde(default)]
+    pub tokens: Vec<Token>,
+    /// The website form.
+    #[serde(default)]
+    pub intake: Intake,
+    /// Email (absent: messages go to the log).
+    pub smtp: Option<Smtp>,
+    /// SMS gateway (absent: messages go to the log).
+    pub sms: Option<Sms>,
+    /// Delivery retries.
+    #[serde(default)]
+    pub outbox: Outbox,
+    /// The team.
+    #[serde(default)]
+    pub team: Vec<TeamMember>,
+    /// Where relative paths in the file are taken from (the file's folder).
+    #[serde(skip)]
+    pub base: PathBuf,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            body_limit: 64 * 1024,
+        }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://dealflow.db` or `postgres://…`.
+    pub url: String,
+    /// PostgreSQL schema (default: the server's).
+    pub schema: Option<String>,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            url: "sqlite://dealflow.db".into(),
+            schema: None,
+        }
+    }
+}
+
+/// `[rules]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesFile {
+    /// The `.flow` file.
+    pub file: PathBuf,
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Create leads only (a website form).
+    Intake,
+    /// Everything.
+    Staff,
+    /// Read only.
+    Read,
+}
+
+/// `[[tokens]]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Token {
+    /// The secret.
+    pub token: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// A name for logs (never the token itself).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("scope", &self.scope)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[intake]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intake {
+    /// Website form name → deal field.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// The form name that gives the deal's title (default: the client's name, else "Lead").
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// How to talk TLS to the mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tls {
+    /// Plain text, then STARTTLS (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption (a relay on the same machine, tests).
+    None,
+}
+
+/// `[smtp]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    /// Server.
+    pub host: String,
+    /// Port.
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// Encryption.
+    #[serde(default)]
+    pub tls: Tls,
+    /// Login.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// Seconds to wait for the server.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+}
+
+impl std::fmt::Debug for Smtp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Smtp")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_timeout() -> u64 {
+    15
+}
+
+/// `[sms]`: an HTTP gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sms {
+    /// Where to send.
+    pub url: String,
+    /// `POST` (default) or `GET`.
+    #[serde(default = "default_method")]
+    pub method: String,
+    /// The body, with `{{to}}` and `{{text}}` (form-encoded where the body is a form, JSON-escaped
+    /// where it is JSON: by `content_type`).
+    #[serde(default = "default_sms_body")]
+    pub body: String,
+    /// `Content-Type` of the body.
+    #[serde(default = "default_sms_type")]
+    pub content_type: String,
+    /// Extra headers (`Authorization`…); values may use `{{to}}`/`{{text}}` too.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Seconds to wait for the gateway.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+}
+
+fn default_method() -> String {
+    "POST".into()
+}
+
+fn default_sms_body() -> String {
+    "to={{to}}&text={{text}}".into()
+}
+
+fn default_sms_type() -> String {
+    "application/x-www-form-urlencoded".into()
+}
+
+/// `[outbox]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// Attempts before a message is `dead`.
+    pub max_attempts: i64,
+    /// First retry delay in seconds; doubles each time (with jitter).
+    pub retry_base_s: u64,
+    /// Longest retry delay in seconds.
+    pub retry_max_s: u64,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Outbox {
+            max_attempts: 8,
+            retry_base_s: 30,
+            retry_max_s: 3600,
+        }
+    }
+}
+
+/// Sections a `DEALFLOW_SECTION_KEY` variable may name.
+const SECTIONS: [&str; 7] = [
+    "server", "database", "rules", "intake", "smtp", "sms", "outbox",
+];
+
+/// Top-level lists a `DEALFLOW_NAME` variable may set whole.
+const LISTS: [&str; 2] = ["tokens", "team"];
+
+impl Config {
+    /// Reads the file (if given and present: without one, everything comes from the
+    /// environment) and applies `DEALFLOW_*` variables from `env`.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, String> {
+        let (mut table, base) = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                (table, base)
+            }
+            None => (toml::Table::new(), PathBuf::new()),
+        };
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("DEALFLOW_") else {
+                continue;
+            };
+            let rest = rest.to_ascii_lowercase();
+            let (section, key) = if rest == "listen" {
+                ("server".to_string(), Some("listen".to_string()))
+            } else if LISTS.contains(&rest.as_str()) {
+                (rest.clone(), None)
+            } else if let Some(s) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) {
+                (s.to_string(), Some(rest[s.len() + 1..].to_string()))
+            } else {
+                // DEALFLOW_TEST_POSTGRES and the like are not configuration.
+                continue;
+            };
+            let v = env_value(&value);
+            match key {
+                None => {
+                    table.insert(section, v);
+                }
+                Some(key) => {
+                    let entry = table
+                        .entry(section.clone())
+                        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                    let toml::Value::Table(t) = entry else {
+                        return Err(format!("`{section}` in the configuration is not a section"));
+                    };
+                    t.insert(key, v);
+                }
+            }
+        }
+        let mut config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("configuration: {}", e.message()))?;
+        config.base = base;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.tokens.iter().any(|t| t.token.len() < 8) {
+            return Err("configuration: every token must be at least 8 characters long".into());
+        }
+        if self.outbox.max_attempts < 1 {
+            return Err("configuration: `outbox.max_attempts` must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The rule file, relative to the configuration file.
+    pub fn rules_path(&self) -> PathBuf {
+        self.base.join(&self.rules.file)
+    }
+
+    /// The team as the engine knows it.
+    pub fn members(&self) -> Result<Vec<Member>, String> {
+        self.team.iter().map(TeamMember::member).collect()
+    }
+}
+
+/// A variable's value: TOML when it reads as a TOML value (numbers, booleans, lists, tables),
+/// else the text as it is.
+fn env_value(s: &str) -> toml::Value {
+    let probe = format!("v = {s}");
+    match toml::from_str::<toml::Table>(&probe) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(s.into())),
+        Err(_) => toml::Value::String(s.into()),
+    }
+}

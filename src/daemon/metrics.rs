@@ -1,0 +1,183 @@
+//! Counters the daemon keeps, served at `/metrics` in Prometheus' text format.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use super::{CoreError, Step};
+
+/// The daemon's counters (all monotonic, except the gauges marked so).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    steps_applied: AtomicU64,
+    steps_refused: AtomicU64,
+    steps_failed: AtomicU64,
+    batches: AtomicU64,
+    batched_requests: AtomicU64,
+    commit_micros: AtomicU64,
+    store_errors: AtomicU64,
+    timers_fired: AtomicU64,
+    http_requests: AtomicU64,
+    http_errors: AtomicU64,
+    messages_sent: AtomicU64,
+    messages_failed: AtomicU64,
+    messages_dead: AtomicU64,
+    reloads_applied: AtomicU64,
+    reloads_refused: AtomicU64,
+    /// Gauge: the rules version running.
+    pub rules_version: AtomicI64,
+}
+
+fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Metrics {
+    /// A step's outcome.
+    pub fn step(&self, r: &Result<Step, CoreError>) {
+        match r {
+            Ok(Step::Applied { .. }) => add(&self.steps_applied, 1),
+            Ok(Step::Failed(_)) => add(&self.steps_failed, 1),
+            Ok(Step::Refused(_) | Step::NotNow(_)) | Err(_) => add(&self.steps_refused, 1),
+        }
+    }
+
+    /// A committed transaction of `n` requests.
+    pub fn batch(&self, n: usize, took: Duration) {
+        add(&self.batches, 1);
+        add(&self.batched_requests, n as u64);
+        add(&self.commit_micros, took.as_micros() as u64);
+    }
+
+    /// A request the database could not take.
+    pub fn store_error(&self) {
+        add(&self.store_errors, 1);
+    }
+
+    /// A timer fired.
+    pub fn timer_fired(&self) {
+        add(&self.timers_fired, 1);
+    }
+
+    /// An HTTP request answered, and whether with an error status (4xx/5xx).
+    pub fn http(&self, error: bool) {
+        add(&self.http_requests, 1);
+        if error {
+            add(&self.http_errors, 1);
+        }
+    }
+
+    /// A delivery attempt: sent, failed (will retry) or dead.
+    pub fn message(&self, sent: bool, dead: bool) {
+        match (sent, dead) {
+            (true, _) => add(&self.messages_sent, 1),
+            (false, true) => add(&self.messages_dead, 1),
+            (false, false) => add(&self.messages_failed, 1),
+        }
+    }
+
+    /// A rules reload: applied or refused.
+    pub fn reload(&self, applied: bool) {
+        add(
+            if applied {
+                &self.reloads_applied
+            } else {
+                &self.reloads_refused
+            },
+            1,
+        );
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            "dealflow_steps_applied_total",
+            "Steps applied and committed.",
+            g(&self.steps_applied),
+        );
+        counter(
+            "dealflow_steps_refused_total",
+            "Requests refused (nothing written).",
+            g(&self.steps_refused),
+        );
+        counter(
+            "dealflow_steps_failed_total",
+            "Steps that broke (script errors, loops) and were undone.",
+            g(&self.steps_failed),
+        );
+        counter(
+            "dealflow_commits_total",
+            "Transactions committed by the writer.",
+            g(&self.batches),
+        );
+        counter(
+            "dealflow_committed_requests_total",
+            "Requests in those transactions.",
+            g(&self.batched_requests),
+        );
+        counter(
+            "dealflow_commit_microseconds_total",
+            "Microseconds spent writing and committing.",
+            g(&self.commit_micros),
+        );
+        counter(
+            "dealflow_store_errors_total",
+            "Requests the database could not take.",
+            g(&self.store_errors),
+        );
+        counter(
+            "dealflow_timers_fired_total",
+            "Timers fired.",
+            g(&self.timers_fired),
+        );
+        counter(
+            "dealflow_http_requests_total",
+            "HTTP requests answered.",
+            g(&self.http_requests),
+        );
+        counter(
+            "dealflow_http_errors_total",
+            "HTTP requests answered with 4xx or 5xx.",
+            g(&self.http_errors),
+        );
+        counter(
+            "dealflow_messages_sent_total",
+            "Messages delivered.",
+            g(&self.messages_sent),
+        );
+        counter(
+            "dealflow_messages_failed_total",
+            "Delivery attempts that failed (retried).",
+            g(&self.messages_failed),
+        );
+        counter(
+            "dealflow_messages_dead_total",
+            "Messages given up on.",
+            g(&self.messages_dead),
+        );
+        counter(
+            "dealflow_reloads_applied_total",
+            "Rule reloads applied.",
+            g(&self.reloads_applied),
+        );
+        counter(
+            "dealflow_reloads_refused_total",
+            "Rule reloads refused (the old rules kept running).",
+            g(&self.reloads_refused),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP dealflow_rules_version The rules version running.\n# TYPE dealflow_rules_version gauge\ndealflow_rules_version {}",
+            self.rules_version.load(Ordering::Relaxed)
+        );
+        out
+    }
+}

@@ -1,0 +1,195 @@
+//! The API's description, OpenAPI 3.1, served at `/api/v1/openapi.json`.
+
+use serde_json::{Value as Json, json};
+
+fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
+    let mut m = serde_json::Map::new();
+    for c in codes {
+        let what = match *c {
+            "400" => "The body or query does not read (not valid JSON, a bad form).",
+            "401" => "No token, or not a valid one.",
+            "403" => "The token's scope does not allow this.",
+            "404" => "No such deal (or path).",
+            "409" => {
+                "The deal is not where this makes sense (an event no active stage expects, a task already done, an id taken)."
+            }
+            "413" => "The body is larger than the server takes.",
+            "415" => "The body is not JSON (or, for leads, not a form).",
+            "422" => {
+                "The request does not fit the pipeline (unknown event, missing or mistyped fields, a require gate not met, a step that failed), or an Idempotency-Key reused for another request."
+            }
+            "503" => "The database did not answer; try again.",
+            _ => "Error.",
+        };
+        m.insert(
+            (*c).to_string(),
+            json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}),
+        );
+    }
+    m
+}
+
+fn op(summary: &str, ok: (&str, &str, Json), errors: &[&str], extra: Json) -> Json {
+    let mut responses = error_responses(errors);
+    responses.insert(
+        ok.0.to_string(),
+        json!({"description": ok.1, "content": {"application/json": {"schema": ok.2}}}),
+    );
+    let mut o = json!({"summary": summary, "responses": responses});
+    if let (Json::Object(o), Json::Object(extra)) = (&mut o, extra) {
+        o.extend(extra);
+    }
+    o
+}
+
+fn deal_ref() -> Json {
+    json!({"$ref": "#/components/schemas/Deal"})
+}
+
+fn id_param() -> Json {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn idem_param() -> Json {
+    json!({"name": "Idempotency-Key", "in": "header", "required": false,
+           "description": "A retry with the same key gets the first answer and changes nothing.",
+           "schema": {"type": "string", "maxLength": 200}})
+}
+
+/// The document.
+pub fn document() -> Json {
+    let post_errors = [
+        "400", "401", "403", "404", "409", "413", "415", "422", "503",
+    ];
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dealflow",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Deals moving through a sales pipeline written in dealflow's language. Authenticate with `Authorization: Bearer TOKEN`; scopes: `intake` (create leads only), `staff` (everything), `read` (reads only)."
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/leads": {"post": op(
+                "A new deal from a website form; form names are mapped to fields by [intake.fields].",
+                ("201", "Created.", json!({"$ref": "#/components/schemas/Created"})),
+                &post_errors,
+                json!({"parameters": [idem_param()], "requestBody": {"required": true, "content": {
+                    "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},
+                    "application/json": {"schema": {"type": "object"}}
+                }}}),
+            )},
+            "/api/v1/deals": {
+                "post": op(
+                    "A deal, optionally at any stage.",
+                    ("201", "Created.", json!({"$ref": "#/components/schemas/Created"})),
+                    &post_errors,
+                    json!({"parameters": [idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["title"], "additionalProperties": false,
+                        "properties": {
+                            "id": {"type": "string", "description": "Default: a new id."},
+                            "title": {"type": "string"},
+                            "stage": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+                            "fields": {"type": "object"}
+                        }}}}}}),
+                ),
+                "get": op(
+                    "Deals, filtered, in id order, a page at a time.",
+                    ("200", "A page.", json!({"type": "object", "properties": {
+                        "deals": {"type": "array", "items": {"$ref": "#/components/schemas/DealRow"}},
+                        "next": {"type": ["string", "null"], "description": "Pass as `after` for the next page."}
+                    }})),
+                    &["400", "401", "403", "422", "503"],
+                    json!({"parameters": [
+                        {"name": "stage", "in": "query", "schema": {"type": "string"}},
+                        {"name": "phase", "in": "query", "schema": {"type": "string"}},
+                        {"name": "alert", "in": "query", "schema": {"type": "string"}},
+                        {"name": "person", "in": "query", "schema": {"type": "string"}},
+                        {"name": "live", "in": "query", "schema": {"type": "boolean"}},
+                        {"name": "after", "in": "query", "schema": {"type": "string"}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+                    ]}),
+                )
+            },
+            "/api/v1/deals/{id}": {"get": op(
+                "A deal with its history: each entry with its cause, the rule (file:line) and the rules version.",
+                ("200", "The deal.", deal_ref()),
+                &["401", "403", "404", "409", "503"],
+                json!({"parameters": [id_param()]}),
+            )},
+            "/api/v1/deals/{id}/events": {"post": op(
+                "Sends an event to a deal.",
+                ("200", "Applied: the deal after it.", deal_ref()),
+                &post_errors,
+                json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["name"], "additionalProperties": false,
+                    "properties": {"name": {"type": "string"}, "fields": {"type": "object"}, "by": {"type": "string"}}
+                }}}}}),
+            )},
+            "/api/v1/deals/{id}/tasks/{task}/{action}": {"post": op(
+                "Work on a task: `start`, `done`, or `log` with `{hours, by}`.",
+                ("200", "Applied: the deal after it.", deal_ref()),
+                &post_errors,
+                json!({"parameters": [id_param(), idem_param(),
+                    {"name": "task", "in": "path", "required": true, "schema": {"type": "string"}},
+                    {"name": "action", "in": "path", "required": true, "schema": {"enum": ["start", "done", "log"]}}],
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": {
+                        "type": "object", "additionalProperties": false,
+                        "properties": {"hours": {"type": ["number", "string"]}, "by": {"type": "string"}}
+                    }}}}}),
+            )},
+            "/api/v1/team": {"get": op(
+                "The team with open tasks per person.",
+                ("200", "The team.", json!({"type": "array", "items": {"type": "object"}})),
+                &["401", "403", "503"],
+                json!({}),
+            )},
+            "/api/v1/rules": {"get": op(
+                "The rules version running and the last reload's result.",
+                ("200", "Rules status.", json!({"type": "object"})),
+                &["401", "403", "503"],
+                json!({}),
+            )},
+            "/api/v1/rules/reload": {"post": op(
+                "Reads the rule file again; applies it only when valid and every live deal fits it.",
+                ("200", "Applied.", json!({"$ref": "#/components/schemas/Reload"})),
+                &["401", "403", "422"],
+                json!({}),
+            )},
+            "/healthz": {"get": {"summary": "Health: the database answers.", "security": [],
+                "responses": {"200": {"description": "Healthy."}, "503": {"description": "The database does not answer."}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
+                "responses": {"200": {"description": "Text exposition format.", "content": {"text/plain": {}}}}}}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Created": {"type": "object", "required": ["id", "deal"], "properties": {
+                    "id": {"type": "string"}, "deal": deal_ref()}},
+                "Deal": {"type": "object", "required": ["id", "title", "stages", "fields", "tasks", "alerts"], "properties": {
+                    "id": {"type": "string"}, "title": {"type": "string"}, "parent": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"}, "live": {"type": "boolean"},
+                    "stages": {"type": "array", "items": {"type": "string"}},
+                    "phases": {"type": "array", "items": {"type": "string"}},
+                    "fields": {"type": "object"}, "people": {"type": "object"},
+                    "tasks": {"type": "array", "items": {"type": "object"}},
+                    "alerts": {"type": "array", "items": {"type": "string"}},
+                    "hours_spent": {"type": "number"}, "revision": {"type": "integer"},
+                    "history": {"type": "array", "items": {"type": "object"}}}},
+                "DealRow": {"type": "object", "properties": {
+                    "id": {"type": "string"}, "title": {"type": "string"}, "parent": {"type": ["string", "null"]},
+                    "stages": {"type": "array", "items": {"type": "string"}},
+                    "phases": {"type": "array", "items": {"type": "string"}},
+                    "alerts": {"type": "array", "items": {"type": "string"}},
+                    "people": {"type": "array", "items": {"type": "string"}},
+                    "live": {"type": "boolean"}, "revision": {"type": "integer"}}},
+                "Reload": {"type": "object", "properties": {
+                    "at": {"type": "string"}, "applied": {"type": "boolean"}, "version": {"type": "integer"},
+                    "message": {"type": "string"}, "misfits": {"type": "array", "items": {"type": "string"}}}}
+            }
+        }
+    })
+}

@@ -1,0 +1,274 @@
+//! Delivery: messages queued by steps go out by email (SMTP), SMS (an HTTP gateway) or, when
+//! neither is configured, to the log. A failed attempt is retried with exponential backoff and
+//! jitter; after `max_attempts` the message is `dead` (visible in the store, the API and the
+//! metrics). A message waits for its `not_before`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use tokio::sync::watch;
+
+use super::config::{self, Config, Tls};
+use super::metrics::Metrics;
+use crate::store::{Queued, Store};
+
+/// Messages claimed at a time.
+const CLAIM: i64 = 50;
+/// How long a claim holds before another worker may try the message.
+const LEASE: Duration = Duration::from_secs(300);
+
+/// Where email goes.
+enum Email {
+    Log,
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        from: Mailbox,
+    },
+}
+
+/// Where SMS go.
+enum Sms {
+    Log,
+    Http {
+        client: reqwest::Client,
+        config: config::Sms,
+    },
+}
+
+/// The transports, built from the configuration.
+pub struct Delivery {
+    email: Email,
+    sms: Sms,
+    policy: config::Outbox,
+}
+
+impl Delivery {
+    /// Builds the transports; a bad address or URL in the configuration is named.
+    pub fn new(config: &Config) -> Result<Delivery, String> {
+        let email = match &config.smtp {
+            None => Email::Log,
+            Some(s) => {
+                let from: Mailbox = s
+                    .from
+                    .parse()
+                    .map_err(|e| format!("smtp.from `{}` is not an address: {e}", s.from))?;
+                let builder = match s.tls {
+                    Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
+                        .map_err(|e| format!("smtp: {e}"))?,
+                    Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
+                        .map_err(|e| format!("smtp: {e}"))?,
+                    Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
+                };
+                let mut builder = builder
+                    .port(s.port)
+                    .timeout(Some(Duration::from_secs(s.timeout_s)));
+                if let (Some(u), Some(p)) = (&s.username, &s.password) {
+                    builder = builder.credentials(Credentials::new(u.clone(), p.clone()));
+                }
+                Email::Smtp {
+                    transport: Box::new(builder.build()),
+                    from,
+                }
+            }
+        };
+        let sms = match &config.sms {
+            None => Sms::Log,
+            Some(s) => {
+                reqwest::Url::parse(&s.url).map_err(|e| format!("sms.url `{}`: {e}", s.url))?;
+                reqwest::Method::from_bytes(s.method.as_bytes())
+                    .map_err(|_| format!("sms.method `{}` is not an HTTP method", s.method))?;
+                let client = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(s.timeout_s))
+                    .build()
+                    .map_err(|e| format!("sms: {e}"))?;
+                Sms::Http {
+                    client,
+                    config: s.clone(),
+                }
+            }
+        };
+        Ok(Delivery {
+            email,
+            sms,
+            policy: config.outbox.clone(),
+        })
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, m: &Queued) -> Result<(), String> {
+        match m.channel.as_str() {
+            "email" => self.email(m).await,
+            "sms" => self.sms(m).await,
+            other => Err(format!("no transport for channel `{other}`")),
+        }
+    }
+
+    async fn email(&self, m: &Queued) -> Result<(), String> {
+        let (transport, from) = match &self.email {
+            Email::Log => {
+                tracing::info!(deal = %m.deal, to = %m.to, subject = ?m.subject, text = %m.body, "email (log transport)");
+                return Ok(());
+            }
+            Email::Smtp { transport, from } => (transport, from),
+        };
+        let to: Mailbox =
+            m.to.parse()
+                .map_err(|e| format!("`{}` is not an email address: {e}", m.to))?;
+        let text = SinglePart::plain(m.body.clone());
+        let files: Vec<serde_json::Value> =
+            serde_json::from_str(&m.attachments).unwrap_or_default();
+        let mut body = MultiPart::mixed().singlepart(text);
+        for f in &files {
+            let name = f["filename"].as_str().unwrap_or("attachment").to_string();
+            let ct = f["content_type"]
+                .as_str()
+                .unwrap_or("application/octet-stream");
+            let content = f["content"].as_str().unwrap_or("").to_string();
+            let ct = ContentType::parse(ct).map_err(|e| format!("attachment type `{ct}`: {e}"))?;
+            body = body.singlepart(Attachment::new(name).body(content, ct));
+        }
+        let message = lettre::Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(m.subject.clone().unwrap_or_default())
+            .multipart(body)
+            .map_err(|e| format!("the email could not be built: {e}"))?;
+        transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("smtp: {e}"))
+    }
+
+    async fn sms(&self, m: &Queued) -> Result<(), String> {
+        let (client, c) = match &self.sms {
+            Sms::Log => {
+                tracing::info!(deal = %m.deal, to = %m.to, text = %m.body, "sms (log transport)");
+                return Ok(());
+            }
+            Sms::Http { client, config } => (client, config),
+        };
+        let fill = |template: &str, escape: &dyn Fn(&str) -> String| {
+            template
+                .replace("{{to}}", &escape(&m.to))
+                .replace("{{text}}", &escape(&m.body))
+        };
+        let form =
+            |s: &str| serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_string();
+        let json_text = |s: &str| {
+            let q = serde_json::to_string(s).unwrap_or_default();
+            q[1..q.len() - 1].to_string()
+        };
+        let body = if c.content_type.contains("json") {
+            fill(&c.body, &json_text)
+        } else {
+            fill(&c.body, &form)
+        };
+        let url = fill(&c.url, &form);
+        let method = reqwest::Method::from_bytes(c.method.as_bytes())
+            .map_err(|_| format!("`{}` is not an HTTP method", c.method))?;
+        let mut req = client.request(method.clone(), &url);
+        for (k, v) in &c.headers {
+            req = req.header(k, fill(v, &|s: &str| s.to_string()));
+        }
+        if method != reqwest::Method::GET {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, &c.content_type)
+                .body(body);
+        }
+        let resp = req.send().await.map_err(|e| format!("sms gateway: {e}"))?;
+        let status = resp.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let text = resp.text().await.unwrap_or_default();
+            let text: String = text.chars().take(200).collect();
+            Err(format!("sms gateway answered {status}: {text}"))
+        }
+    }
+
+    /// When to try again after `attempts` failed attempts: doubling from the base, capped,
+    /// with ±50% jitter so that many failures do not come back at once.
+    pub fn retry_at(&self, now: DateTime<Utc>, attempts: i64) -> DateTime<Utc> {
+        let exp = attempts.clamp(1, 30) as u32 - 1;
+        let base = self.policy.retry_base_s.saturating_mul(1u64 << exp.min(20));
+        let capped = base.min(self.policy.retry_max_s).max(1) as f64;
+        let jittered = capped * (0.5 + fastrand::f64());
+        now + chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+    }
+}
+
+/// Runs until `stop` turns true: claims what may go out, sends it, records the result.
+pub async fn run(
+    core: Arc<super::Core>,
+    delivery: Arc<Delivery>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let n = match pass(&core.store, &delivery, &metrics, Utc::now()).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox");
+                0
+            }
+        };
+        if n as i64 == CLAIM {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One pass: how many messages were tried.
+pub async fn pass(
+    store: &Store,
+    delivery: &Delivery,
+    metrics: &Metrics,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let claimed = {
+        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+        let c = tx
+            .claim_messages(now, lease, CLAIM)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        c
+    };
+    for m in &claimed {
+        let result = delivery.send(m).await;
+        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+        match &result {
+            Ok(()) => tx.message_sent(m.id, Utc::now()).await,
+            Err(e) => {
+                let attempts = m.attempts + 1;
+                let dead = attempts >= delivery.policy.max_attempts;
+                if dead {
+                    tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
+                } else {
+                    tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
+                }
+                tx.message_failed(m.id, e, delivery.retry_at(Utc::now(), attempts), dead)
+                    .await
+            }
+        }
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        let dead = result.is_err() && m.attempts + 1 >= delivery.policy.max_attempts;
+        metrics.message(result.is_ok(), dead);
+    }
+    Ok(claimed.len())
+}

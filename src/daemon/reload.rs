@@ -1,0 +1,158 @@
+//! Hot reload: a new version of the rule file is checked first, and applied only when it is
+//! valid and every live deal still fits it (its stages are still there). Otherwise the old rules
+//! keep running and the refusal is reported (log, `/api/v1/rules`, metrics).
+
+use serde::Serialize;
+
+use super::Rules;
+use super::api::AppState;
+use crate::store::StoreError;
+
+/// Deals named in a refusal, at most.
+const NAMED: usize = 50;
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadReport {
+    /// When.
+    pub at: String,
+    /// Whether the new rules run now.
+    pub applied: bool,
+    /// The rules version running after it.
+    pub version: i64,
+    /// In plain words.
+    pub message: String,
+    /// Live deals that sit in stages the new file no longer has (ids; the first 50).
+    pub misfits: Vec<String>,
+}
+
+/// Reads the rule file again and applies it if it may be.
+pub async fn reload(s: &AppState) -> ReloadReport {
+    let _one = s.reloading.lock().await;
+    let report = attempt(s).await;
+    if report.applied {
+        tracing::info!(version = report.version, "{}", report.message);
+    } else {
+        tracing::warn!(version = report.version, misfits = ?report.misfits, "{}", report.message);
+    }
+    s.metrics.reload(report.applied);
+    s.metrics
+        .rules_version
+        .store(report.version, std::sync::atomic::Ordering::Relaxed);
+    if let Ok(mut last) = s.last_reload.lock() {
+        *last = Some(report.clone());
+    }
+    report
+}
+
+async fn attempt(s: &AppState) -> ReloadReport {
+    let current = s.core.rules();
+    let refuse = |message: String, misfits: Vec<String>| ReloadReport {
+        at: crate::store::stamp(chrono::Utc::now()),
+        applied: false,
+        version: current.version,
+        message,
+        misfits,
+    };
+    let path = current.file.clone();
+    let read = tokio::task::spawn_blocking(move || Rules::read(&path)).await;
+    let (ready, source, script) = match read {
+        Ok(Ok(r)) => r,
+        Ok(Err(m)) => {
+            return refuse(
+                format!("the new rules have errors; the old rules keep running:\n{m}"),
+                Vec::new(),
+            );
+        }
+        Err(e) => return refuse(format!("reading the rules broke: {e}"), Vec::new()),
+    };
+    let misfits = match misfits(s, &ready.plan).await {
+        Ok(m) => m,
+        Err(e) => return refuse(format!("the deals could not be checked: {e}"), Vec::new()),
+    };
+    if !misfits.0.is_empty() {
+        let more = misfits.1.saturating_sub(misfits.0.len());
+        return refuse(
+            format!(
+                "{} live deal(s) sit in stages the new rules no longer have: {}{}; the old rules keep running",
+                misfits.1,
+                misfits.0.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ),
+            misfits.0,
+        );
+    }
+    let version = async {
+        let mut tx = s.core.store.begin().await?;
+        let v = tx
+            .add_rules_version(
+                &current.file.display().to_string(),
+                &source,
+                script.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok::<i64, StoreError>(v)
+    }
+    .await;
+    let version = match version {
+        Ok(v) => v,
+        Err(e) => {
+            return refuse(
+                format!("the new version could not be recorded: {e}"),
+                Vec::new(),
+            );
+        }
+    };
+    let unchanged = version == current.version;
+    s.core.set_rules(Rules {
+        ready,
+        version,
+        file: current.file.clone(),
+    });
+    ReloadReport {
+        at: crate::store::stamp(chrono::Utc::now()),
+        applied: true,
+        version,
+        message: if unchanged {
+            format!("the rules did not change (version {version})")
+        } else {
+            format!("rules version {version} runs from the next step on")
+        },
+        misfits: Vec::new(),
+    }
+}
+
+/// Live deals the plan cannot run: (first ids, how many).
+async fn misfits(
+    s: &AppState,
+    plan: &crate::compile::Plan,
+) -> Result<(Vec<String>, usize), StoreError> {
+    let mut named = Vec::new();
+    let mut count = 0;
+    let mut after = String::new();
+    loop {
+        let mut tx = s.core.store.begin().await?;
+        let page = tx.live_deals(&after, 500).await?;
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        for id in &page {
+            if let Some(d) = tx.peek_deal(id).await?
+                && d.stored.decode(plan).is_err()
+            {
+                count += 1;
+                if named.len() < NAMED {
+                    named.push(id.clone());
+                }
+            }
+        }
+        after = last;
+    }
+    Ok((named, count))
+}

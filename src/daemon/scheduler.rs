@@ -1,0 +1,168 @@
+//! The wall clock: due timers fire (also those that fell due while the daemon was down, once)
+//! and the local midnight of the pipeline's zone runs the alert check once a day.
+//!
+//! Timers are claimed before they fire (a lease and an attempt number), so several daemons on
+//! one PostgreSQL split them; the firing itself checks, under the deal's lock, that the timer is
+//! still there and still this claim's, so each fires exactly once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use super::metrics::Metrics;
+use super::writer::{Op, Writer};
+use super::{Core, CoreError, Rules, Step};
+use crate::store::Answer;
+
+/// Timers claimed at a time.
+const CLAIM: i64 = 200;
+/// How long a claim holds before another daemon may take the timer over.
+const LEASE: Duration = Duration::from_secs(60);
+/// The longest nap between looks at the clock.
+const NAP: Duration = Duration::from_secs(1);
+
+/// The scheduler's answer of a timer step: 200 when it changed the deal.
+fn render(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
+    let status = match r {
+        Ok(Step::Applied { .. }) => 200,
+        Ok(Step::Failed(_)) => 500,
+        Ok(_) => 409,
+        Err(_) => 404,
+    };
+    Answer {
+        fingerprint: String::new(),
+        status,
+        body: String::new(),
+    }
+}
+
+/// Runs until `stop` turns true.
+pub async fn run(
+    core: Arc<Core>,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    owner: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let now = Utc::now();
+        let mut busy = false;
+        match tick(&core, &writer, &metrics, &owner, now).await {
+            Ok(n) => busy = n as i64 == CLAIM,
+            Err(e) => tracing::warn!(error = %e, "scheduler"),
+        }
+        if let Err(e) = midnight(&core, &writer, now).await {
+            tracing::warn!(error = %e, "midnight check");
+        }
+        if busy {
+            continue;
+        }
+        let nap = match next_wake(&core).await {
+            Some(t) => (t - Utc::now()).to_std().unwrap_or(Duration::ZERO).min(NAP),
+            None => NAP,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(nap) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+async fn next_wake(core: &Core) -> Option<DateTime<Utc>> {
+    let mut tx = core.store.read().await.ok()?;
+    tx.next_timer().await.ok().flatten()
+}
+
+/// Claims and fires what is due now; how many were claimed.
+pub async fn tick(
+    core: &Core,
+    writer: &Writer,
+    metrics: &Metrics,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, String> {
+    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let due = {
+        let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
+        let due = tx
+            .claim_timers(owner, now, lease, CLAIM)
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        due
+    };
+    let n = due.len();
+    // All of them at once: the writer puts them in as few transactions as it can.
+    let mut set = tokio::task::JoinSet::new();
+    for d in due {
+        let w = writer.clone();
+        set.spawn(async move { w.submit(Op::Fire(d), None, render).await });
+    }
+    while let Some(a) = set.join_next().await {
+        match a {
+            Ok(Ok(a)) if a.status == 200 => metrics.timer_fired(),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "a timer could not fire; it will be tried again")
+            }
+            Err(e) => tracing::error!(error = %e, "a timer task broke"),
+        }
+    }
+    Ok(n)
+}
+
+/// The local midnight check: the first look after a local midnight (or at start, when the last
+/// one checked is older than the latest midnight) runs it, once across daemons.
+pub async fn midnight(core: &Core, writer: &Writer, now: DateTime<Utc>) -> Result<(), String> {
+    let rules = core.rules();
+    if !rules.ready.plan.alerts.iter().any(|a| a.time_dependent) {
+        return Ok(());
+    }
+    let today = now
+        .with_timezone(&rules.ready.plan.tz)
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string();
+    {
+        let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
+        if tx
+            .last_midnight()
+            .await
+            .map_err(|e| e.to_string())?
+            .as_deref()
+            >= Some(today.as_str())
+        {
+            return Ok(());
+        }
+    }
+    let claimed = {
+        let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
+        let c = tx.claim_midnight(&today).await.map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        c
+    };
+    if !claimed {
+        return Ok(());
+    }
+    tracing::info!(day = %today, "local midnight: checking alerts of live deals");
+    let mut after = String::new();
+    loop {
+        let page = {
+            let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
+            tx.live_deals(&after, 200)
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        writer.submit(Op::Midnight(page), None, render).await?;
+        after = last;
+    }
+    Ok(())
+}

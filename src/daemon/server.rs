@@ -1,0 +1,274 @@
+//! `dealflow serve`: the store, the rules, the writer, the scheduler, the outbox, the rule-file
+//! watcher and the HTTP server, started together and stopped in order.
+//!
+//! Stopping (SIGTERM, Ctrl-C, or [`Running::stop`]): the server stops taking requests and
+//! finishes the ones in flight, the scheduler and the outbox stop, the writer commits what it
+//! has taken and ends; then the database is closed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::api::{self, AppState};
+use super::config::Config;
+use super::metrics::Metrics;
+use super::outbox::{self, Delivery};
+use super::reload;
+use super::writer::Writer;
+use super::{Core, Rules, scheduler};
+use crate::store::{Options, Store};
+
+/// A daemon that runs.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// What its handlers share.
+    pub state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    done: JoinHandle<()>,
+}
+
+impl Running {
+    /// Asks it to stop and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.done.await;
+    }
+
+    /// Waits until it stops (by a signal).
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+
+    /// A handle that asks it to stop.
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+/// Installs the one TLS crypto provider (ring) for email and SMS; harmless when it is there.
+pub fn tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Opens everything and starts serving.
+pub async fn start(config: Config) -> Result<Running, String> {
+    tls_provider();
+    let rules_path = config.rules_path();
+    let (ready, source, script) = {
+        let p = rules_path.clone();
+        tokio::task::spawn_blocking(move || Rules::read(&p))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let members = config.members()?;
+    let delivery = Arc::new(Delivery::new(&config)?);
+    let store = Store::open(
+        &config.database.url,
+        &Options {
+            schema: config.database.schema.clone(),
+            shared: false,
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let version = async {
+        let mut tx = store.begin().await?;
+        let v = tx
+            .add_rules_version(
+                &rules_path.display().to_string(),
+                &source,
+                script.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await?;
+        tx.put_team(&members).await?;
+        tx.commit().await?;
+        Ok::<i64, crate::store::StoreError>(v)
+    }
+    .await
+    .map_err(|e| e.to_string())?;
+    let metrics = Arc::new(Metrics::default());
+    metrics
+        .rules_version
+        .store(version, std::sync::atomic::Ordering::Relaxed);
+    let core = Arc::new(Core::new(
+        store,
+        Rules {
+            ready,
+            version,
+            file: rules_path.clone(),
+        },
+    ));
+    let (writer_stop, writer_stopped) = watch::channel(false);
+    let (writer, writer_task) = Writer::start(core.clone(), metrics.clone(), writer_stopped);
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let state = Arc::new(AppState {
+        core: core.clone(),
+        writer: writer.clone(),
+        config,
+        metrics: metrics.clone(),
+        last_reload: Mutex::new(None),
+        reloading: tokio::sync::Mutex::new(()),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let owner = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
+    let sched = tokio::spawn(scheduler::run(
+        core.clone(),
+        writer,
+        metrics.clone(),
+        owner,
+        stopped.clone(),
+    ));
+    let out = tokio::spawn(outbox::run(
+        core.clone(),
+        delivery,
+        metrics.clone(),
+        stopped.clone(),
+    ));
+    let watcher = tokio::spawn(watch_rules(state.clone(), rules_path, stopped.clone()));
+    let signals = tokio::spawn(signals(stop.clone()));
+    let app = api::router(state.clone());
+    let mut stopped_http = stopped.clone();
+    tracing::info!(%addr, version, backend = core.store.backend(), "dealflow serves");
+    let done = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped_http.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+        let _ = sched.await;
+        let _ = out.await;
+        watcher.abort();
+        signals.abort();
+        // Nothing sends any more: the writer commits what it has taken and ends.
+        let _ = writer_stop.send(true);
+        let _ = writer_task.await;
+        core.store.close().await;
+        tracing::info!("dealflow stopped");
+    });
+    Ok(Running {
+        addr,
+        state,
+        stop,
+        done,
+    })
+}
+
+/// SIGTERM and Ctrl-C stop the daemon.
+async fn signals(stop: watch::Sender<bool>) {
+    let term = async {
+        #[cfg(unix)]
+        {
+            if let Ok(mut s) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                s.recv().await;
+                return;
+            }
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("stopping: finishing requests in flight");
+    let _ = stop.send(true);
+}
+
+/// Reloads the rules when the rule file or its script changes on disk (atomic-rename saves
+/// included: the folder is watched), on SIGHUP, and never twice for one save (changes within
+/// 300 ms count once).
+async fn watch_rules(state: Arc<AppState>, file: PathBuf, mut stopped: watch::Receiver<bool>) {
+    let (tx, mut rx) = mpsc::channel::<()>(16);
+    let dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let watched = {
+        let tx = tx.clone();
+        let file = file.clone();
+        move |ev: notify::Result<notify::Event>| {
+            let Ok(ev) = ev else { return };
+            if matches!(ev.kind, notify::EventKind::Access(_)) {
+                return;
+            }
+            let script = script_name(&file);
+            let hit = ev.paths.iter().any(|p| {
+                p.file_name() == file.file_name()
+                    || script
+                        .as_deref()
+                        .is_some_and(|s| p.file_name() == Some(s.as_ref()))
+            });
+            if hit {
+                let _ = tx.try_send(());
+            }
+        }
+    };
+    let _watcher = match notify::recommended_watcher(watched) {
+        Ok(mut w) => {
+            use notify::Watcher;
+            match w.watch(&dir, notify::RecursiveMode::NonRecursive) {
+                Ok(()) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the rules folder; reload with SIGHUP or the API");
+                    None
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch files; reload with SIGHUP or the API");
+            None
+        }
+    };
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let hangup = async {
+            match hup.as_mut() {
+                Some(h) => {
+                    h.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hangup = std::future::pending::<()>();
+        tokio::select! {
+            _ = stopped.changed() => break,
+            _ = hangup => {}
+            Some(()) = rx.recv() => {
+                // Let the save finish (editors write in several steps), then take it once.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                while rx.try_recv().is_ok() {}
+            }
+        }
+        reload::reload(&state).await;
+    }
+}
+
+/// The script file the rule file names, if any (read again at each change).
+fn script_name(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines().find_map(|l| {
+        let l = l.trim();
+        let rest = l.strip_prefix("script")?.trim();
+        let name = rest.trim_matches('"');
+        Path::new(name)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    })
+}

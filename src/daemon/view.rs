@@ -1,0 +1,151 @@
+//! Deals and the team as the API shows them (JSON), and JSON as the engine takes it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::compile::Plan;
+use crate::engine::{Deal, Team, TrackState};
+use crate::sim::output::value_json;
+use crate::store::stamp;
+use crate::value::Value;
+
+/// A deal: id, title, parent, stages, phases, fields (role slots included), tasks, alerts,
+/// hours spent, revision.
+pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
+    let tz = plan.tz;
+    let live = deal.is_live();
+    let mut stages: Vec<&str> = Vec::new();
+    for t in &deal.tracks {
+        // A live deal shows where it can still move; a finished one, where it ended.
+        if live && t.state == TrackState::Ended {
+            continue;
+        }
+        let name = plan.stages[t.stage].name.as_str();
+        if !stages.contains(&name) {
+            stages.push(name);
+        }
+    }
+    let phases: Vec<&str> = plan
+        .phases
+        .iter()
+        .filter(|p| {
+            p.stages
+                .iter()
+                .any(|s| stages.contains(&plan.stages[*s].name.as_str()))
+        })
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut fields = Map::new();
+    for (f, v) in plan.fields.iter().zip(deal.values.iter()) {
+        if let Some(v) = v {
+            fields.insert(f.name.clone(), value_json(v, tz));
+        }
+    }
+    let mut people = Map::new();
+    for (r, v) in plan.roles.iter().zip(deal.slots.iter()) {
+        if let Some(v) = v {
+            people.insert(r.name.clone(), Json::String(v.clone()));
+        }
+    }
+    let tasks: Vec<Json> = deal
+        .tasks
+        .iter()
+        .map(|t| {
+            json!({
+                "task": t.id,
+                "title": t.title,
+                "assignee": t.assignee,
+                "stage": plan.stages[t.stage].name,
+                "created_at": stamp(t.created_at),
+                "due": t.due.map(stamp),
+                "estimate_h": t.estimate_h.map(|h| value_json(&Value::Decimal(h), tz)),
+                "started_at": t.started_at.map(stamp),
+                "done_at": t.done_at.map(stamp),
+                "hours": value_json(&Value::Decimal(t.hours), tz),
+            })
+        })
+        .collect();
+    let alerts: Vec<&str> = plan
+        .alerts
+        .iter()
+        .zip(&deal.alerts)
+        .filter(|(_, on)| **on)
+        .map(|(a, _)| a.name.as_str())
+        .collect();
+    let mut m = Map::new();
+    m.insert("id".into(), json!(&*deal.id));
+    m.insert("title".into(), json!(&*deal.title));
+    if let Some(p) = &deal.parent {
+        m.insert("parent".into(), json!(&**p));
+    }
+    m.insert("created_at".into(), json!(stamp(deal.created_at)));
+    m.insert("live".into(), json!(live));
+    m.insert("stages".into(), json!(stages));
+    m.insert("phases".into(), json!(phases));
+    m.insert("fields".into(), Json::Object(fields));
+    m.insert("people".into(), Json::Object(people));
+    m.insert("tasks".into(), Json::Array(tasks));
+    m.insert("alerts".into(), json!(alerts));
+    m.insert(
+        "hours_spent".into(),
+        value_json(&Value::Decimal(deal.hours_spent()), tz),
+    );
+    m.insert("revision".into(), json!(revision));
+    Json::Object(m)
+}
+
+/// The team with open tasks per person.
+pub fn team_json(team: &Team) -> Json {
+    Json::Array(
+        team.members
+            .iter()
+            .map(|m| {
+                json!({
+                    "id": m.id,
+                    "name": m.name,
+                    "roles": m.roles,
+                    "email": m.email,
+                    "phone": m.phone,
+                    "rate": value_json(&Value::Decimal(m.rate), chrono_tz::UTC),
+                    "open_tasks": team.load.get(&m.id).copied().unwrap_or(0),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// A JSON value as the engine takes it, loosely typed: the pipeline's declarations convert it
+/// (text to a date, a number to money) and refuse what does not fit.
+pub fn json_value(j: &Json) -> Option<Value> {
+    Some(match j {
+        Json::Null => return None,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => {
+            let text = n.to_string();
+            match text.parse::<i64>() {
+                Ok(i) => Value::Int(i),
+                // A number no decimal holds stays text: the declaration then refuses it by name.
+                Err(_) => text
+                    .parse()
+                    .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+                    .map(Value::Decimal)
+                    .unwrap_or(Value::Text(text)),
+            }
+        }
+        Json::String(s) => Value::Text(s.clone()),
+        Json::Array(items) => Value::List(items.iter().filter_map(json_value).collect()),
+        Json::Object(m) => Value::Record(
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), json_value(v)?)))
+                .collect(),
+        ),
+    })
+}
+
+/// A JSON object's entries as engine values (nulls left out).
+pub fn json_fields(m: &Map<String, Json>) -> BTreeMap<String, Value> {
+    m.iter()
+        .filter_map(|(k, v)| Some((k.clone(), json_value(v)?)))
+        .collect()
+}

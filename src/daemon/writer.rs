@@ -1,0 +1,240 @@
+//! The one path by which the daemon changes the database, with group commit: requests that
+//! arrive while a transaction is being written wait, then go in together in the next one, and
+//! each is answered only after the commit that holds it. One fsync serves many steps.
+//!
+//! A step that is refused writes nothing, so it can share a transaction with others. If the
+//! database fails a batch (a deadlock between two daemons, a full disk), the batch is rolled
+//! back and its requests are tried again one by one, so one bad request cannot sink the rest.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::metrics::Metrics;
+use super::{Core, CoreError, Rules, Step};
+use crate::engine::{Creation, Input};
+use crate::store::{Answer, DueTimer, StoreError, Tx};
+
+/// Most requests in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// What to do.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create a deal.
+    Create(Creation),
+    /// An event or work on a task.
+    Apply {
+        /// The deal.
+        deal: String,
+        /// What.
+        input: Input,
+    },
+    /// A due timer.
+    Fire(DueTimer),
+    /// The local-midnight alert check of these deals.
+    Midnight(Vec<String>),
+}
+
+/// A request's idempotency key and what the request was.
+#[derive(Debug, Clone)]
+pub struct Idem {
+    /// The `Idempotency-Key`.
+    pub key: String,
+    /// Method, path and a digest of the body: the same key for another request is refused.
+    pub fingerprint: String,
+}
+
+/// Turns a step's outcome into the answer the client gets (and that a retry gets again).
+pub type Render = fn(&Rules, &Result<Step, CoreError>) -> Answer;
+
+struct Job {
+    op: Op,
+    key: Option<Idem>,
+    render: Render,
+    reply: oneshot::Sender<Result<Answer, String>>,
+}
+
+/// A handle to the writer task.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// The status and body given when an idempotency key is reused for another request.
+pub const KEY_REUSED: u16 = 422;
+
+impl Writer {
+    /// Starts the writer task over `core`. It stops when `stop` turns true (or every handle is
+    /// dropped): it takes no more requests, and writes and answers those it has.
+    pub fn start(
+        core: Arc<Core>,
+        metrics: Arc<Metrics>,
+        stop: watch::Receiver<bool>,
+    ) -> (Writer, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(4096);
+        let task = tokio::spawn(run(core, metrics, rx, stop));
+        (Writer { tx }, task)
+    }
+
+    /// Runs `op` in the next transaction and gives the answer once it is committed.
+    pub async fn submit(
+        &self,
+        op: Op,
+        key: Option<Idem>,
+        render: Render,
+    ) -> Result<Answer, String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job {
+                op,
+                key,
+                render,
+                reply,
+            })
+            .await
+            .map_err(|_| "the daemon is shutting down".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the daemon is shutting down".to_string())?
+    }
+}
+
+async fn run(
+    core: Arc<Core>,
+    metrics: Arc<Metrics>,
+    mut rx: mpsc::Receiver<Job>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let got = tokio::select! {
+            n = rx.recv_many(&mut batch, MAX_BATCH) => n,
+            () = stopping(&mut stop) => {
+                // No new requests; those already sent are still taken below.
+                rx.close();
+                rx.recv_many(&mut batch, MAX_BATCH).await
+            }
+        };
+        if got == 0 {
+            break;
+        }
+        let jobs = std::mem::take(&mut batch);
+        let started = Instant::now();
+        let now = Utc::now();
+        let n = jobs.len();
+        match write(&core, &metrics, &jobs, now).await {
+            Ok(answers) => {
+                metrics.batch(n, started.elapsed());
+                for (job, a) in jobs.into_iter().zip(answers) {
+                    let _ = job.reply.send(Ok(a));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, requests = n, "a batch failed; trying its requests one by one");
+                for job in jobs {
+                    let one = std::slice::from_ref(&job);
+                    let r = write(&core, &metrics, one, now).await;
+                    let r = match r {
+                        Ok(mut a) => {
+                            metrics.batch(1, started.elapsed());
+                            Ok(a.remove(0))
+                        }
+                        Err(e) => {
+                            metrics.store_error();
+                            tracing::error!(error = %e, "a request could not be written");
+                            Err(e.to_string())
+                        }
+                    };
+                    let _ = job.reply.send(r);
+                }
+            }
+        }
+    }
+}
+
+/// Resolves when `stop` turns true (or its sender is gone).
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// Writes jobs in one transaction; the answers in order.
+async fn write(
+    core: &Core,
+    metrics: &Metrics,
+    jobs: &[Job],
+    now: DateTime<Utc>,
+) -> Result<Vec<Answer>, StoreError> {
+    let mut tx = core.store.begin().await?;
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        if let Some(k) = &job.key
+            && let Some(a) = tx.answer(&k.key).await?
+        {
+            out.push(if a.fingerprint == k.fingerprint {
+                a
+            } else {
+                reused(&k.key)
+            });
+            continue;
+        }
+        let result = run_op(core, &mut tx, &job.op, now).await;
+        let result = match result {
+            Err(CoreError::Store(e)) => return Err(e),
+            r => r,
+        };
+        metrics.step(&result);
+        let answer = (job.render)(&core.rules(), &result);
+        if let Some(k) = &job.key
+            && (200..300).contains(&answer.status)
+        {
+            let kept = Answer {
+                fingerprint: k.fingerprint.clone(),
+                ..answer.clone()
+            };
+            tx.keep_answer(&k.key, &kept, now).await?;
+        }
+        out.push(answer);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn reused(key: &str) -> Answer {
+    Answer {
+        fingerprint: String::new(),
+        status: KEY_REUSED,
+        body: serde_json::json!({
+            "error": {
+                "code": "idempotency_key_reused",
+                "message": format!("the Idempotency-Key `{key}` was already used for another request"),
+            }
+        })
+        .to_string(),
+    }
+}
+
+async fn run_op(core: &Core, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
+    match op {
+        Op::Create(req) => core.create(tx, req, now).await,
+        Op::Apply { deal, input } => core.apply(tx, deal, input, now).await,
+        Op::Fire(due) => Ok(core
+            .fire(tx, due, now)
+            .await?
+            .unwrap_or(Step::NotNow("the timer is no longer armed".into()))),
+        Op::Midnight(deals) => {
+            let mut last = Step::NotNow("no deals".into());
+            for d in deals {
+                match core.midnight(tx, d, now).await {
+                    Ok(s) => last = s,
+                    // A deal deleted or no longer fitting the rules is not this check's business.
+                    Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
+                    Err(e) => tracing::warn!(deal = %d, error = %e, "midnight check skipped"),
+                }
+            }
+            Ok(last)
+        }
+    }
+}

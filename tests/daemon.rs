@@ -1,0 +1,644 @@
+//! The daemon over real HTTP on loopback: the API's answers and errors, idempotency, the
+//! website form, history, timers on the wall clock, the outbox, hot reload and a runaway hook.
+//! Each test starts its own daemon on 127.0.0.1 (a free port) with an SQLite file of its own.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use dealflow::daemon::config::Config;
+use dealflow::daemon::server::{self, Running};
+use dealflow::store::Table;
+use reqwest::StatusCode;
+use serde_json::{Value as Json, json};
+
+const STAFF: &str = "staff-token-1";
+const READ: &str = "read-token-1";
+const INTAKE: &str = "intake-token-1";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh folder with a copy of the reference rules (so a test may edit them).
+fn workdir(test: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("daemon-{test}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a test folder");
+    for f in ["web-studio.flow", "web-studio.rhai"] {
+        std::fs::copy(root().join("rules").join(f), dir.join(f)).expect("copy rules");
+    }
+    dir
+}
+
+/// The daemon's configuration for `dir`, plus `extra` TOML.
+fn config(dir: &Path, extra: &str) -> Config {
+    let team =
+        std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example config");
+    let team = &team[team.find("[[team]]").expect("a team")..];
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+body_limit = 4096
+[database]
+url = "sqlite://{db}"
+[rules]
+file = "web-studio.flow"
+[[tokens]]
+token = "{STAFF}"
+scope = "staff"
+[[tokens]]
+token = "{READ}"
+scope = "read"
+[[tokens]]
+token = "{INTAKE}"
+scope = "intake"
+[intake]
+title = "name"
+[intake.fields]
+name = "client_name"
+phone = "client_phone"
+{extra}
+{team}
+"#,
+        db = dir.join("dealflow.db").display(),
+    );
+    let path = dir.join("dealflow.toml");
+    std::fs::write(&path, text).expect("write config");
+    Config::load(Some(&path), Vec::new()).expect("valid config")
+}
+
+struct Daemon {
+    running: Option<Running>,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    async fn start(config: Config) -> Daemon {
+        let running = server::start(config).await.expect("the daemon starts");
+        let base = format!("http://{}", running.addr);
+        Daemon {
+            running: Some(running),
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
+    async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        key: Option<&str>,
+    ) -> (StatusCode, Json) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some((ct, b)) = body {
+            req = req.header("Content-Type", ct).body(b);
+        }
+        let resp = req.send().await.expect("the daemon answers");
+        let status = resp.status();
+        let text = resp.text().await.expect("a body");
+        let json = serde_json::from_str(&text).unwrap_or(Json::String(text));
+        (status, json)
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Json) -> (StatusCode, Json) {
+        let bytes = body.to_string().into_bytes();
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(token),
+            Some(("application/json", bytes)),
+            None,
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Json) {
+        self.send(reqwest::Method::GET, path, Some(READ), None, None)
+            .await
+    }
+
+    async fn lead(&self, id: &str) -> Json {
+        let (status, body) = self
+            .post(
+                "/api/v1/deals",
+                STAFF,
+                json!({"id": id, "title": format!("Shop {id}"), "fields": {"client_name": "Ivan", "client_phone": "+79990001122", "client_email": "ivan@shop.test"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Counts of every table and the revision of a deal: what "the database is unchanged" means.
+    async fn snapshot(&self, deal: &str) -> (Vec<i64>, Json) {
+        let core = &self.running().state.core;
+        let mut tx = core.store.read().await.expect("tx");
+        let mut counts = Vec::new();
+        for t in [
+            Table::Deals,
+            Table::History,
+            Table::Timers,
+            Table::Tasks,
+            Table::Outbox,
+            Table::Requests,
+        ] {
+            counts.push(tx.count(t).await.expect("count"));
+        }
+        drop(tx);
+        let (_, d) = self.get(&format!("/api/v1/deals/{deal}")).await;
+        (counts, d["revision"].clone())
+    }
+}
+
+/// Waits (bounded) until `f` holds.
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {limit:?}");
+}
+
+fn call_done(place: bool) -> Json {
+    let mut fields = json!({"meeting_at": "2026-12-01T12:00"});
+    if place {
+        fields["meeting_place"] = json!("Office");
+    }
+    json!({"name": "call_done", "fields": fields, "by": "anna"})
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_right_status_and_change_nothing() {
+    let dir = workdir("matrix");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let before = d.snapshot("d1").await;
+    let ev = "/api/v1/deals/d1/events";
+    let good = call_done(true).to_string().into_bytes();
+    let post = reqwest::Method::POST;
+    let json_ct = "application/json";
+    let cases: Vec<(&str, StatusCode, (StatusCode, Json))> = vec![
+        ("no token", StatusCode::UNAUTHORIZED,
+            d.send(post.clone(), ev, None, Some((json_ct, good.clone())), None).await),
+        ("wrong token", StatusCode::UNAUTHORIZED,
+            d.send(post.clone(), ev, Some("not-a-token-at-all"), Some((json_ct, good.clone())), None).await),
+        ("read token posts", StatusCode::FORBIDDEN,
+            d.send(post.clone(), ev, Some(READ), Some((json_ct, good.clone())), None).await),
+        ("intake token sends an event", StatusCode::FORBIDDEN,
+            d.send(post.clone(), ev, Some(INTAKE), Some((json_ct, good.clone())), None).await),
+        ("oversized", StatusCode::PAYLOAD_TOO_LARGE,
+            d.send(post.clone(), ev, Some(STAFF), Some((json_ct, vec![b' '; 10_000])), None).await),
+        ("not JSON", StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            d.send(post.clone(), ev, Some(STAFF), Some(("text/plain", good.clone())), None).await),
+        ("broken JSON", StatusCode::BAD_REQUEST,
+            d.send(post.clone(), ev, Some(STAFF), Some((json_ct, b"{\"name\": ".to_vec())), None).await),
+        ("wrong shape", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post(ev, STAFF, json!({"name": 5})).await),
+        ("wrong type", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post(ev, STAFF, json!({"name": "call_done", "fields": {"meeting_at": "next week", "meeting_place": "Office"}})).await),
+        ("unknown deal", StatusCode::NOT_FOUND,
+            d.post("/api/v1/deals/nobody/events", STAFF, call_done(true)).await),
+        ("unknown event", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post(ev, STAFF, json!({"name": "call_dnoe"})).await),
+        ("event the stage does not expect", StatusCode::CONFLICT,
+            d.post(ev, STAFF, json!({"name": "payment_received"})).await),
+        ("missing required fields", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post(ev, STAFF, call_done(false)).await),
+        ("unknown task action", StatusCode::NOT_FOUND,
+            d.post("/api/v1/deals/d1/tasks/call_client/finish", STAFF, json!({})).await),
+        ("negative hours", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post("/api/v1/deals/d1/tasks/call_client/log", STAFF, json!({"hours": -2, "by": "anna"})).await),
+        ("a deal id taken", StatusCode::CONFLICT,
+            d.post("/api/v1/deals", STAFF, json!({"id": "d1", "title": "again", "fields": {"client_name": "X"}})).await),
+        ("a deal without its required field", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post("/api/v1/deals", STAFF, json!({"title": "no name"})).await),
+        ("a deal at a stage that does not exist", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post("/api/v1/deals", STAFF, json!({"title": "x", "stage": "nowhere", "fields": {"client_name": "X"}})).await),
+        ("a website form as plain text", StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            d.send(post.clone(), "/api/v1/leads", Some(INTAKE), Some(("text/plain", b"name=x".to_vec())), None).await),
+        ("no such path", StatusCode::NOT_FOUND,
+            d.send(reqwest::Method::GET, "/api/v1/nothing", Some(READ), None, None).await),
+    ];
+    for (what, want, (got, body)) in &cases {
+        assert_eq!(got, want, "{what}: {body}");
+        if *got != StatusCode::NOT_FOUND || body.is_object() {
+            let msg = body["error"]["message"].as_str().unwrap_or("");
+            assert!(!msg.is_empty(), "{what}: the error has no message: {body}");
+        }
+    }
+    // The pipeline's own words.
+    let by = |what: &str| &cases.iter().find(|c| c.0 == what).expect("case").2.1;
+    assert!(
+        by("unknown event")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("call_dnoe")
+    );
+    assert!(
+        by("missing required fields")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("meeting_place")
+    );
+    assert!(
+        by("event the stage does not expect")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`lead`")
+    );
+    assert!(
+        by("wrong type")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("meeting_at")
+    );
+    assert_eq!(
+        d.snapshot("d1").await,
+        before,
+        "a bad request changed the database"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_gets_the_first_answer_and_changes_nothing() {
+    let dir = workdir("idem");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let body = call_done(true).to_string().into_bytes();
+    let send = |key: &'static str, body: Vec<u8>| {
+        d.send(
+            reqwest::Method::POST,
+            "/api/v1/deals/d1/events",
+            Some(STAFF),
+            Some(("application/json", body)),
+            Some(key),
+        )
+    };
+    let first = send("k-1", body.clone()).await;
+    assert_eq!(first.0, StatusCode::OK, "{}", first.1);
+    let after_first = d.snapshot("d1").await;
+    let again = send("k-1", body.clone()).await;
+    assert_eq!(again, first, "a retry got another answer");
+    assert_eq!(
+        d.snapshot("d1").await,
+        after_first,
+        "a retry changed something"
+    );
+    // The same key for another request is an error, not a replay.
+    let other = send("k-1", call_done(false).to_string().into_bytes()).await;
+    assert_eq!(other.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", other.1);
+    assert_eq!(other.1["error"]["code"], "idempotency_key_reused");
+    // Without the key the same event is a new request: the deal is no longer in `lead`.
+    let plain = d
+        .post("/api/v1/deals/d1/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(plain.0, StatusCode::CONFLICT, "{}", plain.1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened() {
+    let dir = workdir("lead");
+    let d = Daemon::start(config(&dir, "")).await;
+    let (status, created) = d
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/leads",
+            Some(INTAKE),
+            Some((
+                "application/x-www-form-urlencoded",
+                b"name=%D0%98%D0%B2%D0%B0%D0%BD&phone=%2B79990001122&client_email=ivan%40shop.test&submit=Send".to_vec(),
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("an id").to_string();
+    let deal = &created["deal"];
+    assert_eq!(deal["title"], "Иван");
+    assert_eq!(deal["fields"]["client_name"], "Иван");
+    assert_eq!(deal["fields"]["client_phone"], "+79990001122");
+    assert_eq!(deal["fields"]["client_email"], "ivan@shop.test");
+    assert_eq!(deal["stages"], json!(["lead"]));
+    assert_eq!(deal["phases"], json!(["presale"]));
+    let tasks: Vec<&str> = deal["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks, ["call_client", "book_meeting", "prepare_docs"]);
+
+    // The meeting is booked; the deal's history says what did it.
+    let (status, _) = d
+        .post(
+            &format!("/api/v1/deals/{id}/events"),
+            STAFF,
+            call_done(true),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, full) = d.get(&format!("/api/v1/deals/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let history = full["history"].as_array().expect("history");
+    let entered = history
+        .iter()
+        .find(|h| h["kind"] == "stage_entered" && h["stage"] == "meeting")
+        .expect("entered meeting");
+    assert_eq!(entered["cause"], "event call_done");
+    assert_eq!(entered["version"], 1);
+    let timer = history
+        .iter()
+        .find(|h| h["kind"] == "timer_set")
+        .expect("a reminder is set");
+    assert_eq!(timer["fires_at"], "2026-12-01T10:00:00+03:00");
+    let sms = history
+        .iter()
+        .find(|h| h["kind"] == "notification" && h["channel"] == "sms")
+        .expect("the client is told by SMS");
+    assert!(
+        sms["rule"]
+            .as_str()
+            .unwrap()
+            .ends_with("web-studio.flow:97"),
+        "{sms}"
+    );
+
+    // Lists filter by stage and person; an unknown stage is named.
+    let (_, list) = d.get("/api/v1/deals?stage=meeting&person=anna").await;
+    assert_eq!(list["deals"].as_array().unwrap().len(), 1, "{list}");
+    let (_, none) = d.get("/api/v1/deals?stage=lead").await;
+    assert_eq!(none["deals"].as_array().unwrap().len(), 0, "{none}");
+    let (status, err) = d.get("/api/v1/deals?stage=meting").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(err["error"]["message"].as_str().unwrap().contains("meting"));
+    // An intake token may create leads and nothing else.
+    let (status, _) = d
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/deals",
+            Some(INTAKE),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_timer_fires_on_the_wall_clock_and_messages_go_out() {
+    let dir = workdir("timer");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    // The reminder is two hours before the meeting: a meeting 2 h 2 s from now rings in 2 s.
+    let meeting = chrono::Utc::now() + chrono::Duration::hours(2) + chrono::Duration::seconds(2);
+    let (status, body) = d
+        .post(
+            "/api/v1/deals/d1/events",
+            STAFF,
+            json!({"name": "call_done", "fields": {"meeting_at": meeting.to_rfc3339(), "meeting_place": "Office"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually("the reminder fires", Duration::from_secs(15), || async {
+        let (_, deal) = d.get("/api/v1/deals/d1").await;
+        deal["history"]
+            .as_array()
+            .is_some_and(|h| h.iter().any(|e| e["kind"] == "timer_fired"))
+    })
+    .await;
+    let (_, deal) = d.get("/api/v1/deals/d1").await;
+    let fired: Vec<&Json> = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "timer_fired")
+        .collect();
+    assert_eq!(fired.len(), 1, "fired more than once");
+    assert!(fired[0]["cause"].as_str().unwrap().starts_with("timer"));
+    // With no mail or SMS configured, messages go to the log and count as sent.
+    let core = d.running().state.core.clone();
+    // Everything that may go out now goes out; SMS to the client at night wait for 09:00
+    // (the pipeline's hook), so they may still be pending, with that time set.
+    eventually(
+        "the outbox sends what is due",
+        Duration::from_secs(10),
+        || {
+            let core = core.clone();
+            async move {
+                let mut tx = core.store.read().await.expect("tx");
+                let all = tx.outbox().await.expect("outbox");
+                let now = chrono::Utc::now();
+                all.iter().any(|m| m.status == "sent")
+                    && all.iter().all(|m| {
+                        m.status == "sent" || (m.status == "pending" && m.send_after > now)
+                    })
+            }
+        },
+    )
+    .await;
+    let (_, metrics) = d
+        .send(reqwest::Method::GET, "/metrics", None, None, None)
+        .await;
+    let text = metrics.as_str().expect("text");
+    assert!(text.contains("dealflow_timers_fired_total 1"), "{text}");
+    assert!(!text.contains("dealflow_messages_sent_total 0"), "{text}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_describes_itself() {
+    let dir = workdir("openapi");
+    let d = Daemon::start(config(&dir, "")).await;
+    let (status, doc) = d
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/openapi.json",
+            None,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/v1/leads",
+        "/api/v1/deals",
+        "/api/v1/deals/{id}",
+        "/api/v1/deals/{id}/events",
+        "/api/v1/deals/{id}/tasks/{task}/{action}",
+        "/api/v1/team",
+        "/api/v1/rules",
+        "/api/v1/rules/reload",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not described");
+    }
+    let (status, health) = d
+        .send(reqwest::Method::GET, "/healthz", None, None, None)
+        .await;
+    assert_eq!(
+        (status, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (_, team) = d.get("/api/v1/team").await;
+    assert_eq!(team.as_array().map(Vec::len), Some(7), "{team}");
+    d.stop().await;
+}
+
+/// Replaces a file the way editors save: write a new file, rename it over the old one.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+#[tokio::test]
+async fn a_broken_or_unfitting_rule_file_is_refused_and_the_old_rules_keep_running() {
+    let dir = workdir("reload");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let flow = dir.join("web-studio.flow");
+    let original = std::fs::read_to_string(&flow).expect("rules");
+
+    // A typo: refused, reported, version 1 keeps running.
+    save(
+        &flow,
+        &original.replace("-> meeting on call_done", "-> meting on call_done"),
+    );
+    let (status, report) = d.post("/api/v1/rules/reload", STAFF, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(report["applied"], false);
+    assert!(
+        report["message"].as_str().unwrap().contains("meting"),
+        "{report}"
+    );
+    let (_, rules) = d.get("/api/v1/rules").await;
+    assert_eq!(rules["version"], 1);
+    assert_eq!(rules["last_reload"]["applied"], false);
+    let (status, _) = d
+        .post("/api/v1/deals/d1/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the old rules stopped working");
+
+    // A file without the stage a live deal sits in: refused, the deal named.
+    let without_meeting = original
+        .replace("-> meeting on call_done", "-> contract on call_done")
+        .replace("lead, meeting, contract", "lead, contract");
+    let start = without_meeting
+        .find("stage meeting")
+        .expect("the meeting stage");
+    let end = start + without_meeting[start..].find("\n}\n").expect("its end") + 3;
+    let without_meeting = format!("{}{}", &without_meeting[..start], &without_meeting[end..]);
+    save(&flow, &without_meeting);
+    let (status, report) = d.post("/api/v1/rules/reload", STAFF, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(report["misfits"], json!(["d1"]), "{report}");
+
+    // A valid change, saved by rename: the watcher applies it, version 2.
+    save(
+        &flow,
+        &original.replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам"),
+    );
+    eventually(
+        "the watcher applies the new rules",
+        Duration::from_secs(10),
+        || async {
+            let (_, rules) = d.get("/api/v1/rules").await;
+            rules["version"] == 2
+        },
+    )
+    .await;
+    let (status, _) = d
+        .post(
+            "/api/v1/deals/d1/events",
+            STAFF,
+            json!({"name": "meeting_held"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, deal) = d.get("/api/v1/deals/d1").await;
+    let versions: Vec<i64> = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions.first(), Some(&1));
+    assert_eq!(
+        versions.last(),
+        Some(&2),
+        "history records which version ran"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_hook_that_loops_forever_fails_its_step_and_the_daemon_keeps_serving() {
+    let dir = workdir("hook");
+    let script = dir.join("web-studio.rhai");
+    let text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(
+        &script,
+        text.replace(
+            "fn prepare_message(msg) {",
+            "fn prepare_message(msg) {\n    loop { }",
+        ),
+    )
+    .expect("write");
+    let d = Daemon::start(config(&dir, "")).await;
+    let started = Instant::now();
+    let (status, body) = d
+        .post("/api/v1/deals", STAFF, json!({"id": "d1", "title": "x", "fields": {"client_name": "Ivan", "client_phone": "+79990001122"}}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("prepare_message"), "{msg}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the loop ran too long"
+    );
+    let (status, _) = d
+        .send(reqwest::Method::GET, "/healthz", None, None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = d.get("/api/v1/deals/d1").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the failed creation left a deal"
+    );
+    let (_, list) = d.get("/api/v1/deals").await;
+    assert_eq!(list["deals"], json!([]));
+    d.stop().await;
+}
