@@ -642,3 +642,230 @@ async fn a_hook_that_loops_forever_fails_its_step_and_the_daemon_keeps_serving()
     assert_eq!(list["deals"], json!([]));
     d.stop().await;
 }
+
+/// A mail server on loopback that speaks enough SMTP for a client to hand it messages; it
+/// keeps each message's DATA.
+async fn smtp_server() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"220 test SMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let cmd = line.to_ascii_uppercase();
+                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                        b"250-test\r\n250 8BITMIME\r\n"
+                    } else if cmd.starts_with("DATA") {
+                        let _ = w.write_all(b"354 go on\r\n").await;
+                        let mut data = String::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.push_str(&l);
+                            data.push('\n');
+                        }
+                        keep.lock().expect("lock").push(data);
+                        b"250 queued\r\n"
+                    } else if cmd.starts_with("QUIT") {
+                        let _ = w.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 ok\r\n"
+                    };
+                    let _ = w.write_all(reply).await;
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[tokio::test]
+async fn email_goes_to_a_real_smtp_server_with_the_meeting_attached() {
+    let (port, got) = smtp_server().await;
+    let dir = workdir("smtp");
+    let extra = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"Studio <robot@studio.test>\"\n"
+    );
+    let d = Daemon::start(config(&dir, &extra)).await;
+    d.lead("d1").await;
+    let (status, _) = d
+        .post("/api/v1/deals/d1/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The welcome and the meeting details to the client (sales hear of it two hours before).
+    let core = d.running().state.core.clone();
+    let outbox = || {
+        let core = core.clone();
+        async move {
+            core.store
+                .read()
+                .await
+                .expect("tx")
+                .outbox()
+                .await
+                .expect("outbox")
+        }
+    };
+    let start = Instant::now();
+    while got.lock().expect("lock").len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "two emails did not arrive: {:?}",
+            outbox().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mails = got.lock().expect("lock").clone();
+    assert!(
+        mails.iter().any(|m| m.contains("To: ivan@shop.test")),
+        "{mails:?}"
+    );
+    assert!(
+        mails
+            .iter()
+            .all(|m| m.contains("From: Studio <robot@studio.test>"))
+    );
+    let meeting = mails
+        .iter()
+        .find(|m| m.contains("To: ivan@shop.test") && m.contains("text/calendar"))
+        .expect("the client's meeting email carries the calendar file");
+    assert!(meeting.contains("invite.ics"), "{meeting}");
+    // The server's "250 queued" is what marks them sent (just after it).
+    eventually(
+        "both emails marked sent",
+        Duration::from_secs(5),
+        || async {
+            let emails: Vec<_> = outbox()
+                .await
+                .into_iter()
+                .filter(|m| m.channel == "email")
+                .collect();
+            emails.len() == 2 && emails.iter().all(|m| m.status == "sent" && m.attempts == 1)
+        },
+    )
+    .await;
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_attempt() {
+    use axum::extract::State;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    type Seen = Arc<(AtomicUsize, Mutex<Vec<String>>)>;
+    // The gateway: the first request fails, then it takes them; one number never works.
+    async fn send(
+        State(seen): State<Seen>,
+        body: String,
+    ) -> (axum::http::StatusCode, &'static str) {
+        let n = seen.0.fetch_add(1, Ordering::SeqCst);
+        seen.1.lock().expect("lock").push(body.clone());
+        if n == 0 || body.contains("to=%2B70000000000") {
+            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "busy")
+        } else {
+            (axum::http::StatusCode::OK, "accepted")
+        }
+    }
+    let seen: Seen = Arc::new((AtomicUsize::new(0), Mutex::new(Vec::new())));
+    let app = axum::Router::new()
+        .route("/send", axum::routing::post(send))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = workdir("sms");
+    // Day and night alike: this test does not wait for 09:00.
+    let script = dir.join("web-studio.rhai");
+    let text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(
+        &script,
+        text.replace("if hour >= 21 || hour < 9 {", "if false {"),
+    )
+    .expect("write");
+    let extra = format!(
+        "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
+         [outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n"
+    );
+    let d = Daemon::start(config(&dir, &extra)).await;
+    d.lead("d1").await;
+    let (status, body) = d
+        .post("/api/v1/deals", STAFF, json!({"id": "d2", "title": "no phone", "fields": {"client_name": "Oleg", "client_phone": "+70000000000"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let core = d.running().state.core.clone();
+    let sms = || {
+        let core = core.clone();
+        async move {
+            let mut tx = core.store.read().await.expect("tx");
+            tx.outbox()
+                .await
+                .expect("outbox")
+                .into_iter()
+                .filter(|m| m.channel == "sms")
+                .collect::<Vec<_>>()
+        }
+    };
+    eventually(
+        "one SMS sent, one given up",
+        Duration::from_secs(30),
+        || async {
+            let all = sms().await;
+            all.iter().any(|m| m.status == "sent") && all.iter().any(|m| m.status == "dead")
+        },
+    )
+    .await;
+    let all = sms().await;
+    let sent = all.iter().find(|m| m.deal == "d1").expect("d1's SMS");
+    assert_eq!(
+        (sent.status.as_str(), sent.attempts),
+        ("sent", 2),
+        "retried once: {sent:?}"
+    );
+    let dead = all.iter().find(|m| m.deal == "d2").expect("d2's SMS");
+    assert_eq!(
+        (dead.status.as_str(), dead.attempts),
+        ("dead", 3),
+        "{dead:?}"
+    );
+    assert!(
+        dead.last_error.as_deref().unwrap_or("").contains("500"),
+        "{dead:?}"
+    );
+    // The gateway got the text form-encoded, Cyrillic and all.
+    let bodies = seen.1.lock().expect("lock").clone();
+    let first = bodies
+        .iter()
+        .find(|b| b.contains("to=%2B79990001122"))
+        .expect("d1's request");
+    let decoded: Vec<(String, String)> = serde_urlencoded::from_str(first).expect("a form");
+    assert!(
+        decoded
+            .iter()
+            .any(|(k, v)| k == "text" && v.starts_with("Ivan, спасибо за обращение")),
+        "{decoded:?}"
+    );
+    let (_, metrics) = d
+        .send(reqwest::Method::GET, "/metrics", None, None, None)
+        .await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("dealflow_messages_dead_total 1")
+    );
+    d.stop().await;
+}
