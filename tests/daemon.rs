@@ -30,8 +30,14 @@ fn workdir(test: &str) -> PathBuf {
     dir
 }
 
-/// The daemon's configuration for `dir`, plus `extra` TOML.
+/// The daemon's configuration for `dir` (an SQLite file in it), plus `extra` TOML.
 fn config(dir: &Path, extra: &str) -> Config {
+    let db = format!("url = \"sqlite://{}\"", dir.join("dealflow.db").display());
+    config_on(dir, &db, extra)
+}
+
+/// The daemon's configuration for `dir` with this `[database]` section body.
+fn config_on(dir: &Path, database: &str, extra: &str) -> Config {
     let team =
         std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example config");
     let team = &team[team.find("[[team]]").expect("a team")..];
@@ -41,7 +47,7 @@ fn config(dir: &Path, extra: &str) -> Config {
 listen = "127.0.0.1:0"
 body_limit = 4096
 [database]
-url = "sqlite://{db}"
+{database}
 [rules]
 file = "web-studio.flow"
 [[tokens]]
@@ -61,7 +67,6 @@ phone = "client_phone"
 {extra}
 {team}
 "#,
-        db = dir.join("dealflow.db").display(),
     );
     let path = dir.join("dealflow.toml");
     std::fs::write(&path, text).expect("write config");
@@ -866,6 +871,200 @@ async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_a
             .as_str()
             .unwrap()
             .contains("dealflow_messages_dead_total 1")
+    );
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() {
+    use dealflow::daemon::{Core, Rules, Step};
+    use dealflow::engine::{Creation, Input};
+    use dealflow::store::{Options, Store};
+    use dealflow::value::Value;
+    let Some(url) = std::env::var("DEALFLOW_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "two daemons on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)"
+        );
+        return;
+    };
+    const N: usize = 500;
+    let dir = workdir("two-daemons");
+    let schema = format!("t_two_daemons_{}", std::process::id());
+    let opts = Options {
+        schema: Some(schema.clone()),
+        ..Options::default()
+    };
+    // 500 deals whose meeting reminders fell due an hour ago (while no daemon ran).
+    {
+        let store = Store::open(&url, &opts).await.expect("postgres");
+        let (ready, source, script) = Rules::read(&dir.join("web-studio.flow")).expect("rules");
+        let members = config(&dir, "").members().expect("team");
+        let mut tx = store.begin().await.expect("tx");
+        let version = tx
+            .add_rules_version(
+                "web-studio.flow",
+                &source,
+                script.as_deref(),
+                chrono::Utc::now(),
+            )
+            .await
+            .expect("v");
+        tx.put_team(&members).await.expect("team");
+        tx.commit().await.expect("commit");
+        let core = Core::new(
+            store,
+            Rules {
+                ready,
+                version,
+                file: dir.join("web-studio.flow"),
+            },
+        );
+        let then = chrono::Utc::now() - chrono::Duration::hours(3);
+        let mut tx = core.store.begin().await.expect("tx");
+        for i in 0..N {
+            let mut fields = std::collections::BTreeMap::new();
+            fields.insert(
+                "client_name".to_string(),
+                Value::Text(format!("Client {i}")),
+            );
+            let req = Creation {
+                id: format!("p{i:03}"),
+                title: format!("Deal {i}"),
+                stages: vec![],
+                fields,
+            };
+            assert!(matches!(
+                core.create(&mut tx, &req, then).await.expect("create"),
+                Step::Applied { .. }
+            ));
+            let mut payload = std::collections::BTreeMap::new();
+            payload.insert(
+                "meeting_at".to_string(),
+                Value::DateTime(then + chrono::Duration::hours(2)),
+            );
+            payload.insert("meeting_place".to_string(), Value::Text("Office".into()));
+            let call = Input::Event {
+                name: "call_done".into(),
+                payload,
+                by: None,
+            };
+            assert!(matches!(
+                core.apply(&mut tx, &req.id, &call, then)
+                    .await
+                    .expect("event"),
+                Step::Applied { .. }
+            ));
+        }
+        tx.commit().await.expect("commit");
+        core.store.close().await;
+    }
+    let database = format!("url = \"{url}\"\nschema = \"{schema}\"");
+    let a = Daemon::start(config_on(&dir, &database, "")).await;
+    let b = Daemon::start(config_on(&dir, &database, "")).await;
+    let core = a.running().state.core.clone();
+    eventually("every timer fired", Duration::from_secs(60), || {
+        let core = core.clone();
+        async move {
+            let mut tx = core.store.read().await.expect("tx");
+            tx.count(Table::Timers).await.expect("count") == 0
+        }
+    })
+    .await;
+    let mut tx = core.store.read().await.expect("tx");
+    for i in 0..N {
+        let h = tx.history(&format!("p{i:03}")).await.expect("history");
+        let fired = h.iter().filter(|e| e.0 == "timer_fired").count();
+        assert_eq!(fired, 1, "deal p{i:03}: fired {fired} times");
+    }
+    assert!(tx.integrity().await.expect("check").is_empty());
+    drop(tx);
+    let fired_by = |m: Json| -> u64 {
+        m.as_str()
+            .unwrap_or("")
+            .lines()
+            .find_map(|l| l.strip_prefix("dealflow_timers_fired_total "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let (_, ma) = a
+        .send(reqwest::Method::GET, "/metrics", None, None, None)
+        .await;
+    let (_, mb) = b
+        .send(reqwest::Method::GET, "/metrics", None, None, None)
+        .await;
+    let (fa, fb) = (fired_by(ma), fired_by(mb));
+    eprintln!("two daemons: {fa} + {fb} timers fired");
+    assert_eq!(
+        fa + fb,
+        N as u64,
+        "each timer fires once across both daemons"
+    );
+    a.stop().await;
+    b.stop().await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop");
+}
+
+#[tokio::test]
+async fn what_if_runs_the_live_deals_forward_and_writes_nothing() {
+    let dir = workdir("whatif");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let (status, _) = d
+        .post("/api/v1/deals/d1/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let before = d.snapshot("d1").await;
+    // While the daemon runs: the database is only read.
+    let db = format!("sqlite://{}", dir.join("dealflow.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args([
+            "simulate",
+            "--format",
+            "json",
+            "--until",
+            "2026-12-02T00:00",
+            "--db",
+            &db,
+        ])
+        .arg(dir.join("web-studio.flow"))
+        .output()
+        .expect("dealflow runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Json> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let fired = lines
+        .iter()
+        .find(|r| r["kind"] == "timer_fired" && r["deal"] == "d1")
+        .expect("the meeting reminder would ring");
+    assert_eq!(fired["at"], "2026-12-01T10:00:00+03:00");
+    let last = lines.last().expect("a final record");
+    assert_eq!(
+        (last["kind"].as_str(), last["deal"].as_str()),
+        (Some("final"), Some("d1"))
+    );
+    assert_eq!(last["stages"], json!(["meeting"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing is written"));
+    assert_eq!(
+        d.snapshot("d1").await,
+        before,
+        "a what-if run changed the database"
     );
     d.stop().await;
 }

@@ -34,7 +34,7 @@ fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
             url,
             Options {
                 schema: Some(format!("t_{test}_{}", std::process::id())),
-                shared: false,
+                ..Options::default()
             },
         )),
         _ => {

@@ -1,4 +1,6 @@
 //! `dealflow simulate FILE SCENARIO [--format text|json]`: a dry run on a virtual clock.
+//! `dealflow simulate FILE --db URL [--until T]`: the live deals of a database run forward under
+//! FILE (a what-if), nothing written.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -18,7 +20,19 @@ pub struct Args {
     /// A pipeline file (`*.flow`).
     file: PathBuf,
     /// A scenario (`*.scenario.toml`): team, deals, events, work on tasks.
-    scenario: PathBuf,
+    #[arg(required_unless_present = "db", conflicts_with = "db")]
+    scenario: Option<PathBuf>,
+    /// What-if on live data: run the live deals of this database (`sqlite://FILE`,
+    /// `postgres://…`) forward under FILE from now; the database is only read.
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+    /// PostgreSQL schema of the database (with `--db`).
+    #[arg(long, requires = "db")]
+    schema: Option<String>,
+    /// With `--db`: run the clock to this moment (`2026-03-31T18:00`, in the pipeline's zone);
+    /// default: 30 days from now.
+    #[arg(long, requires = "db")]
+    until: Option<String>,
     /// How to print the timeline.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -50,15 +64,57 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         Err(LoadError::Io(m)) => return Err(m),
     };
     let plan = &ready.plan;
-    let sc_text = std::fs::read_to_string(&args.scenario)
-        .map_err(|e| format!("cannot read `{}`: {e}", args.scenario.display()))?;
-    let sc = scenario::load(&args.scenario.display().to_string(), &sc_text)
-        .map_err(|e| e.to_string())?;
-    // A large scenario's text is not needed any more: give its memory back before the run.
-    drop(sc_text);
-    let team = Team::new(sc.team.clone());
-    let sim = Simulation::new(plan, ready.script.as_ref(), team);
-
+    let (sc, sim, width) = match (&args.scenario, &args.db) {
+        (Some(path), _) => {
+            let sc_text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            let sc =
+                scenario::load(&path.display().to_string(), &sc_text).map_err(|e| e.to_string())?;
+            // A large scenario's text is not needed any more: give its memory back first.
+            drop(sc_text);
+            let team = Team::new(sc.team.clone());
+            let sim = Simulation::new(plan, ready.script.as_ref(), team);
+            let width = sc
+                .inputs
+                .iter()
+                .filter_map(|e| match &e.what {
+                    scenario::What::Deal { id, .. } => Some(id.chars().count() + 2),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(4);
+            (sc, sim, width)
+        }
+        (None, Some(url)) => {
+            let live = live_data(url, args.schema.clone(), plan)?;
+            let now = chrono::Utc::now();
+            let until = match &args.until {
+                Some(t) => t.clone(),
+                None => (now + chrono::Duration::days(30)).to_rfc3339(),
+            };
+            eprintln!(
+                "what-if: {} live deal(s) from the database under {}, from now to {until}; nothing is written",
+                live.deals.len(),
+                args.file.display()
+            );
+            let sc = scenario::Scenario {
+                start: now.to_rfc3339(),
+                until,
+                team: live.team.members.clone(),
+                inputs: Vec::new(),
+            };
+            let width = live
+                .deals
+                .iter()
+                .map(|d| d.id.chars().count() + 2)
+                .max()
+                .unwrap_or(4);
+            let mut sim = Simulation::new(plan, ready.script.as_ref(), live.team);
+            sim.seed(live.deals);
+            (sc, sim, width)
+        }
+        (None, None) => return Err("give a scenario or --db URL".into()),
+    };
     let bar = (std::io::stderr().is_terminal() && sc.inputs.len() > 2_000).then(|| {
         let b = indicatif::ProgressBar::new(sc.inputs.len() as u64);
         b.set_style(
@@ -83,15 +139,6 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         None => Box::new(std::io::stdout().lock()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, sink_target);
-    let width = sc
-        .inputs
-        .iter()
-        .filter_map(|e| match &e.what {
-            scenario::What::Deal { id, .. } => Some(id.chars().count() + 2),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(4);
     let mut text = output::TextWriter::new(plan, width);
     let format = args.format;
     // A closed pipe (`| head`) stops the output, not the program with an error.
@@ -131,4 +178,64 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
     }
     let _ = out.flush();
     Ok(ExitCode::SUCCESS)
+}
+
+/// The live deals and team of a database, read only.
+struct Live {
+    deals: Vec<crate::engine::Deal>,
+    team: Team,
+}
+
+fn live_data(
+    url: &str,
+    schema: Option<String>,
+    plan: &crate::compile::Plan,
+) -> Result<Live, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let opts = crate::store::Options {
+            schema,
+            read_only: true,
+            ..Default::default()
+        };
+        let store = crate::store::Store::open(url, &opts)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut tx = store.read().await.map_err(|e| e.to_string())?;
+        let team = tx.team().await.map_err(|e| e.to_string())?;
+        let mut deals = Vec::new();
+        let mut misfits = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = tx
+                .live_deals(&after, 1000)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            for id in page {
+                if let Some(d) = tx.peek_deal(&id).await.map_err(|e| e.to_string())? {
+                    match d.stored.decode(plan) {
+                        Ok(deal) => deals.push(deal),
+                        Err(_) => misfits.push(id),
+                    }
+                }
+            }
+            after = last;
+        }
+        drop(tx);
+        store.close().await;
+        if !misfits.is_empty() {
+            eprintln!(
+                "warning: {} live deal(s) sit in stages this file does not have and are left out: {}",
+                misfits.len(),
+                misfits.join(", ")
+            );
+        }
+        Ok(Live { deals, team })
+    })
 }

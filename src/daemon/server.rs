@@ -71,7 +71,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         &config.database.url,
         &Options {
             schema: config.database.schema.clone(),
-            shared: false,
+            ..Options::default()
         },
     )
     .await

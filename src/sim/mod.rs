@@ -419,15 +419,32 @@ impl<'a> Simulation<'a> {
             self.add(child, &mut deals);
         }
         for (idx, known) in deals {
-            for a in &self.deals[idx].timers {
-                if a.id >= known && !a.fired {
-                    self.seq += 1;
-                    self.timers.push(Reverse((a.fires_at, self.seq, idx, a.id)));
-                }
-            }
+            self.queue_timers(idx, known);
         }
         for r in out.records {
             self.emit(r);
+        }
+    }
+
+    /// Queues the timers of deal `idx` armed since `known` (its timer ids count up).
+    fn queue_timers(&mut self, idx: usize, known: u64) {
+        for a in &self.deals[idx].timers {
+            if a.id >= known && !a.fired {
+                self.seq += 1;
+                self.timers.push(Reverse((a.fires_at, self.seq, idx, a.id)));
+            }
+        }
+    }
+
+    /// Starts the world with deals that already exist (a what-if run on live data): they and
+    /// their waiting timers are there before the first input.
+    pub fn seed(&mut self, deals: Vec<Deal>) {
+        for deal in deals {
+            let mut added = Vec::new();
+            self.add(deal, &mut added);
+            for (idx, known) in added {
+                self.queue_timers(idx, known);
+            }
         }
     }
 

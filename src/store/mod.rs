@@ -92,8 +92,11 @@ macro_rules! on {
 pub struct Options {
     /// PostgreSQL: the schema to use (created if missing); `None`: the server's default.
     pub schema: Option<String>,
-    /// SQLite: do not take the one-daemon lock (for read-only uses like what-if runs).
+    /// SQLite: do not take the one-daemon lock (a second reader while a daemon runs).
     pub shared: bool,
+    /// Only read: SQLite opens the file read-only (it must exist), no lock is taken and the
+    /// schema is not applied (what-if runs on live data).
+    pub read_only: bool,
 }
 
 impl Store {
@@ -124,7 +127,9 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(co)
                 .await?;
-            migrator(POSTGRES_SCHEMA).run(&pool).await?;
+            if !opts.read_only {
+                migrator(POSTGRES_SCHEMA).run(&pool).await?;
+            }
             return Ok(Store {
                 pool: Pool::Postgres(pool),
                 _lock: None,
@@ -138,14 +143,21 @@ impl Store {
             return Err(StoreError::Url(url.to_string()));
         }
         let path = Path::new(path);
-        let lock = if opts.shared {
+        let lock = if opts.shared || opts.read_only {
             None
         } else {
             Some(lock_beside(path)?)
         };
+        if opts.read_only && !path.exists() {
+            return Err(StoreError::Io(
+                path.to_path_buf(),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such database file"),
+            ));
+        }
         let co = SqliteConnectOptions::new()
             .filename(path)
-            .create_if_missing(true)
+            .read_only(opts.read_only)
+            .create_if_missing(!opts.read_only)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
@@ -154,7 +166,9 @@ impl Store {
             .max_connections(4)
             .connect_with(co)
             .await?;
-        migrator(SQLITE_SCHEMA).run(&pool).await?;
+        if !opts.read_only {
+            migrator(SQLITE_SCHEMA).run(&pool).await?;
+        }
         Ok(Store {
             pool: Pool::Sqlite(pool),
             _lock: lock,
