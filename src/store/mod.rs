@@ -1252,6 +1252,42 @@ impl Tx {
         Ok(problems)
     }
 
+    /// The rows one logged-work event needs at the least (the deal's state, `history` entries,
+    /// the task's hours, one time entry), written without the engine: the benchmark's storage
+    /// floor.
+    #[doc(hidden)]
+    pub async fn raw_step(&mut self, deal: &str, state: &str, history: usize) -> Result<(), StoreError> {
+        let now = stamp(Utc::now());
+        on!(self, c => {
+            sqlx::query("UPDATE deals SET state = $1, revision = revision + 1, updated_at = $2 WHERE id = $3")
+                .bind(state).bind(&now).bind(deal).execute(&mut **c).await?.rows_affected()
+        });
+        for _ in 0..history {
+            on!(self, c => {
+                sqlx::query(
+                    "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record) \
+                     VALUES ($1, $2, 'time_logged', 'task call_client: 0.25 h logged', NULL, 1, 1, $3)",
+                )
+                .bind(deal).bind(&now)
+                .bind(r#"{"at":"2026-03-02T09:15:00+03:00","deal":"b000001","kind":"time_logged","task":"call_client","by":"anna","hours":0.25}"#)
+                .execute(&mut **c).await?.rows_affected()
+            });
+        }
+        on!(self, c => {
+            sqlx::query("UPDATE tasks SET hours = $1 WHERE deal_id = $2 AND n = 0")
+                .bind("1.25").bind(deal).execute(&mut **c).await?.rows_affected()
+        });
+        on!(self, c => {
+            sqlx::query(
+                "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at) \
+                 VALUES ($1, (SELECT COALESCE(MAX(n), -1) + 1 FROM time_entries WHERE deal_id = $1), \
+                 'call_client', 'anna', '0.25', '1500', $2)",
+            )
+            .bind(deal).bind(&now).execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+
     /// Counts rows of a table (for integrity checks and metrics).
     pub async fn count(&mut self, table: Table) -> Result<i64, StoreError> {
         let sql = match table {
