@@ -107,7 +107,12 @@ async fn core(url: &str, opts: &Options) -> Core {
     let (ready, source, script) = Rules::read(&file).expect("rules");
     let mut tx = store.begin().await.expect("tx");
     let version = tx
-        .add_rules_version("web-studio.flow", &source, script.as_deref(), chrono::Utc::now())
+        .add_rules_version(
+            "web-studio.flow",
+            &source,
+            script.as_deref(),
+            chrono::Utc::now(),
+        )
         .await
         .expect("version");
     tx.put_team(&team()).await.expect("team");
@@ -130,8 +135,14 @@ async fn seed(core: &Core, n: usize) {
         let mut tx = core.store.begin().await.expect("tx");
         for _ in 0..1000.min(n - i) {
             let mut fields = std::collections::BTreeMap::new();
-            fields.insert("client_name".to_string(), Value::Text(format!("Client {i}")));
-            fields.insert("client_email".to_string(), Value::Text("c@shop.test".into()));
+            fields.insert(
+                "client_name".to_string(),
+                Value::Text(format!("Client {i}")),
+            );
+            fields.insert(
+                "client_email".to_string(),
+                Value::Text("c@shop.test".into()),
+            );
             let req = Creation {
                 id: format!("b{i:06}"),
                 title: format!("Deal {i}"),
@@ -149,7 +160,11 @@ async fn seed(core: &Core, n: usize) {
 fn render(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
     Answer {
         fingerprint: String::new(),
-        status: if matches!(r, Ok(Step::Applied { .. })) { 200 } else { 409 },
+        status: if matches!(r, Ok(Step::Applied { .. })) {
+            200
+        } else {
+            409
+        },
         body: String::new(),
     }
 }
@@ -194,7 +209,14 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
                 let deal = format!("b{:06}", (i * 7919) % deals);
                 let t = Instant::now();
                 let a = w
-                    .submit(Op::Apply { deal, input: log_input() }, None, render)
+                    .submit(
+                        Op::Apply {
+                            deal,
+                            input: log_input(),
+                        },
+                        None,
+                        render,
+                    )
                     .await
                     .expect("written");
                 assert_eq!(a.status, 200);
@@ -228,21 +250,32 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
     }
 }
 
-/// The same rows an event writes (the deal's state, its history, its tasks and time entries),
-/// written with the same durability and batching, without the engine: how fast the storage
-/// alone goes. Rows per event as measured in the engine run.
-async fn floor(store: &Store, deals: usize, events: usize, batch: usize, history_per_event: usize) -> f64 {
+/// The same rows an event writes (the deal's state, its history, its task's row and a time
+/// entry), in the same multi-row statements and batches, with the same durability, without the
+/// engine: how fast the storage alone goes. History rows per event as measured in the engine run.
+async fn floor(
+    store: &Store,
+    deals: usize,
+    events: usize,
+    batch: usize,
+    history_per_event: usize,
+) -> f64 {
     let state: String = "x".repeat(3000);
     let started = Instant::now();
     let mut done = 0;
     while done < events {
+        let n = batch.min(events - done);
+        let mut ids: Vec<String> = (done..done + n)
+            .map(|i| format!("b{:06}", (i * 7919) % deals))
+            .collect();
+        ids.sort();
+        ids.dedup();
         let mut tx = store.begin().await.expect("tx");
-        for _ in 0..batch.min(events - done) {
-            let deal = format!("b{:06}", (done * 7919) % deals);
-            tx.raw_step(&deal, &state, history_per_event).await.expect("raw");
-            done += 1;
-        }
+        tx.raw_batch(&ids, &state, history_per_event, 1_000_000 + done as i64)
+            .await
+            .expect("raw");
         tx.commit().await.expect("commit");
+        done += n;
     }
     events as f64 / started.elapsed().as_secs_f64()
 }
@@ -313,7 +346,11 @@ fn report(what: &str, l: &Load) {
         l.p50_ms,
         l.p99_ms,
         if l.commits > 0 {
-            format!("   {} commits ({:.1} events each)", l.commits, l.events as f64 / l.commits as f64)
+            format!(
+                "   {} commits ({:.1} events each)",
+                l.commits,
+                l.events as f64 / l.commits as f64
+            )
         } else {
             String::new()
         }
@@ -343,7 +380,10 @@ async fn run(s: Sizes, full: bool) {
             tx.count(Table::History).await.expect("count")
         };
         let l = engine_and_store(core.clone(), s.deals, s.events, s.clients).await;
-        report(&format!("engine + store, {name}, {} clients", s.clients), &l);
+        report(
+            &format!("engine + store, {name}, {} clients", s.clients),
+            &l,
+        );
         let history_after = {
             let mut tx = core.store.read().await.expect("tx");
             tx.count(Table::History).await.expect("count")
@@ -387,8 +427,18 @@ async fn run(s: Sizes, full: bool) {
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
     let running = server::start(config).await.expect("daemon");
     let base = format!("http://{}", running.addr);
-    let l = http_load(&base, "bench-token-1", s.stored.min(s.deals), s.http_requests, s.clients).await;
-    report(&format!("HTTP, sqlite, {} clients (same process)", s.clients), &l);
+    let l = http_load(
+        &base,
+        "bench-token-1",
+        s.stored.min(s.deals),
+        s.http_requests,
+        s.clients,
+    )
+    .await;
+    report(
+        &format!("HTTP, sqlite, {} clients (same process)", s.clients),
+        &l,
+    );
     let rss = rss_kib("VmRSS:");
     println!(
         "memory with {} stored deals: {} MiB resident (the daemon keeps no deals in memory; {} MiB before it started)",

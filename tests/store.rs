@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use dealflow::daemon::replay::replay;
 use dealflow::daemon::{Core, CoreError, Rules, Step};
-use dealflow::engine::{Creation, Input, TaskAction};
+use dealflow::engine::{Creation, Input};
 use dealflow::sim::Simulation;
 use dealflow::sim::scenario;
 use dealflow::store::{Options, Store, StoreError, StoredDeal, Table};
@@ -148,7 +148,7 @@ async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
         let mut tx = core.store.begin().await.expect("tx");
         for f in &timeline.finals {
             let stored = tx
-                .load_deal(&f.deal.id)
+                .peek_deal(&f.deal.id)
                 .await
                 .expect("reads")
                 .unwrap_or_else(|| panic!("{name}: deal {} not stored", f.deal.id));
@@ -252,49 +252,94 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
 }
 
 #[tokio::test]
-async fn a_write_from_a_stale_read_is_a_conflict() {
-    for (name, url, opts) in backends("conflict") {
+async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_rest() {
+    use dealflow::daemon::batch::Batch;
+    use dealflow::daemon::writer::Op;
+    for (name, url, opts) in backends("batch") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store.begin().await.expect("tx");
-        core.create(&mut tx, &lead("d1"), t0())
-            .await
-            .expect("create");
-        tx.commit().await.expect("commit");
-
-        // Read at revision 1, then the deal moves on, then the stale copy is written.
-        let mut tx = core.store.begin().await.expect("tx");
-        let stale = tx.load_deal("d1").await.expect("read").expect("there");
-        tx.commit().await.expect("commit");
-        let mut tx = core.store.begin().await.expect("tx");
-        let log = Input::Task {
-            task: "call_client".into(),
-            action: TaskAction::Start,
-            by: Some("anna".into()),
+        let call = |place: bool| {
+            let mut payload = std::collections::BTreeMap::new();
+            payload.insert(
+                "meeting_at".to_string(),
+                Value::Text("2026-03-05T12:00".into()),
+            );
+            if place {
+                payload.insert("meeting_place".to_string(), Value::Text("Office".into()));
+            }
+            Op::Apply {
+                deal: "d1".into(),
+                input: Input::Event {
+                    name: "call_done".into(),
+                    payload,
+                    by: None,
+                },
+            }
         };
-        let step = core.apply(&mut tx, "d1", &log, t0()).await.expect("runs");
-        assert!(
-            matches!(step, Step::Applied { revision: 2, .. }),
-            "{name}: {step:?}"
-        );
-        tx.commit().await.expect("commit");
-
+        let ops = [
+            Op::Create(lead("d1")),
+            call(false), // refused: no meeting place
+            call(true),
+            Op::Create(lead("d1")), // refused: exists (created earlier in this batch)
+            Op::Apply {
+                deal: "d2".into(),
+                input: Input::Event {
+                    name: "lost".into(),
+                    payload: Default::default(),
+                    by: None,
+                },
+            },
+        ];
         let rules = core.rules();
-        let deal = stale.stored.decode(&rules.ready.plan).expect("fits");
         let mut tx = core.store.begin().await.expect("tx");
-        let e = tx
-            .write_step(&dealflow::store::StepWrite {
-                plan: &rules.ready.plan,
-                version: rules.version,
-                read_at: Some(stale.revision),
-                deal: &deal,
-                spawned: &[],
-                records: &[],
-                load: &[],
-                now: t0(),
-            })
+        let refs: Vec<&Op> = ops.iter().collect();
+        let mut batch = Batch::prepare(&rules, &mut tx, &refs)
             .await
-            .unwrap_err();
-        assert!(matches!(e, StoreError::Conflict(_)), "{name}: {e}");
+            .expect("prepare");
+        let steps: Vec<_> = ops.iter().map(|op| batch.run(op, t0())).collect();
+        batch.write(&mut tx, t0()).await.expect("write");
+        tx.commit().await.expect("commit");
+        assert!(
+            matches!(steps[0], Ok(Step::Applied { revision: 1, .. })),
+            "{name}: {:?}",
+            steps[0]
+        );
+        assert!(
+            matches!(steps[1], Ok(Step::Refused(_))),
+            "{name}: {:?}",
+            steps[1]
+        );
+        assert!(
+            matches!(steps[2], Ok(Step::Applied { revision: 2, .. })),
+            "{name}: {:?}",
+            steps[2]
+        );
+        assert!(
+            matches!(steps[3], Err(CoreError::Exists(_))),
+            "{name}: {:?}",
+            steps[3]
+        );
+        assert!(
+            matches!(steps[4], Err(CoreError::NoDeal(_))),
+            "{name}: {:?}",
+            steps[4]
+        );
+        let mut tx = core.store.read().await.expect("tx");
+        let d = tx.peek_deal("d1").await.expect("read").expect("stored");
+        assert_eq!(d.revision, 2, "{name}");
+        assert_eq!(d.stored.tracks[0].stage, "meeting", "{name}");
+        let history = tx.history("d1").await.expect("history");
+        assert!(history.iter().any(|h| h.0 == "deal_created"));
+        assert!(
+            history
+                .iter()
+                .any(|h| h.0 == "stage_entered" && h.1 == "event call_done")
+        );
+        assert_eq!(
+            tx.count(Table::Timers).await.expect("count"),
+            1,
+            "{name}: the reminder"
+        );
+        assert!(tx.integrity().await.expect("check").is_empty(), "{name}");
         drop(tx);
         core.store.close().await;
         cleanup(&url, &opts).await;
@@ -446,7 +491,7 @@ async fn team_load_follows_the_tasks_the_steps_assign() {
             let mut n = 0;
             for i in 0..4 {
                 let d = tx
-                    .load_deal(&format!("d{i}"))
+                    .peek_deal(&format!("d{i}"))
                     .await
                     .expect("read")
                     .expect("there");

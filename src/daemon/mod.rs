@@ -3,6 +3,7 @@
 //! at once, when it groups commits) or rolls back. A refusal writes nothing.
 
 pub mod api;
+pub mod batch;
 pub mod config;
 pub mod metrics;
 pub mod openapi;
@@ -19,9 +20,11 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
+use crate::engine::{Creation, Deal, Input, Record};
 use crate::load::{Loaded, Ready};
-use crate::store::{DueTimer, Misfit, StepWrite, Store, StoreError, Tx};
+use crate::store::{DueTimer, Store, StoreError, Tx};
+use batch::Batch;
+use writer::Op;
 
 /// A version of the rules, ready to run.
 pub struct Rules {
@@ -125,6 +128,15 @@ impl Core {
         }
     }
 
+    /// Runs one operation in `tx` (read, step, write; the caller commits).
+    pub async fn one(&self, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        let rules = self.rules();
+        let mut batch = Batch::prepare(&rules, tx, &[op]).await?;
+        let step = batch.run(op, now)?;
+        batch.write(tx, now).await?;
+        Ok(step)
+    }
+
     /// Creates a deal.
     pub async fn create(
         &self,
@@ -132,19 +144,7 @@ impl Core {
         req: &Creation,
         now: DateTime<Utc>,
     ) -> Result<Step, CoreError> {
-        if tx.deal_exists(&req.id).await? {
-            return Err(CoreError::Exists(req.id.clone()));
-        }
-        let rules = self.rules();
-        let team = tx.team().await?;
-        let ctx = Ctx {
-            plan: &rules.ready.plan,
-            team: &team,
-            script: rules.ready.script.as_ref(),
-            now,
-        };
-        let out = engine::create(ctx, req);
-        self.finish(tx, &rules, out, None, now).await
+        self.one(tx, &Op::Create(req.clone()), now).await
     }
 
     /// Applies an event or work on a task to a deal.
@@ -155,17 +155,11 @@ impl Core {
         input: &Input,
         now: DateTime<Utc>,
     ) -> Result<Step, CoreError> {
-        let rules = self.rules();
-        let (current, revision) = self.read(tx, &rules, deal).await?;
-        let team = tx.team().await?;
-        let ctx = Ctx {
-            plan: &rules.ready.plan,
-            team: &team,
-            script: rules.ready.script.as_ref(),
-            now,
+        let op = Op::Apply {
+            deal: deal.to_string(),
+            input: input.clone(),
         };
-        let out = engine::apply(ctx, &current, input);
-        self.finish(tx, &rules, out, Some(revision), now).await
+        self.one(tx, &op, now).await
     }
 
     /// Fires a due timer, once: a timer that is no longer armed (fired by another daemon,
@@ -177,54 +171,10 @@ impl Core {
         due: &DueTimer,
         now: DateTime<Utc>,
     ) -> Result<Option<Step>, CoreError> {
-        let rules = self.rules();
-        let (current, revision) = match self.read(tx, &rules, &due.deal).await {
-            Ok(d) => d,
-            Err(CoreError::NoDeal(_)) => {
-                tx.drop_timer(&due.deal, due.timer).await?;
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        if !tx.timer_waits(due).await? {
-            return Ok(None);
+        match self.one(tx, &Op::Fire(due.clone()), now).await? {
+            Step::NotNow(_) => Ok(None),
+            s => Ok(Some(s)),
         }
-        let armed = current
-            .timers
-            .iter()
-            .any(|a| a.id == due.timer && !a.fired && a.fires_at <= now);
-        if !armed {
-            tx.drop_timer(&due.deal, due.timer).await?;
-            return Ok(None);
-        }
-        let team = tx.team().await?;
-        let ctx = Ctx {
-            plan: &rules.ready.plan,
-            team: &team,
-            script: rules.ready.script.as_ref(),
-            now,
-        };
-        let input = Input::Timer { id: due.timer };
-        let out = engine::apply(ctx, &current, &input);
-        if let Err(e) = &out {
-            let cause = input.cause(&current, &rules.ready.plan);
-            let r = Record {
-                at: now,
-                deal: current.id.clone(),
-                kind: Kind::StepFailed {
-                    cause: cause.clone(),
-                    error: e.message().to_string(),
-                },
-                cause: cause.into(),
-                line: None,
-            };
-            tx.note(&rules.ready.plan, rules.version, &r).await?;
-            tx.drop_timer(&due.deal, due.timer).await?;
-            return Ok(Some(Step::Failed(e.message().to_string())));
-        }
-        self.finish(tx, &rules, out, Some(revision), now)
-            .await
-            .map(Some)
     }
 
     /// A local midnight for one deal: its alerts are checked again (for conditions on
@@ -235,81 +185,7 @@ impl Core {
         deal: &str,
         now: DateTime<Utc>,
     ) -> Result<Step, CoreError> {
-        let rules = self.rules();
-        let (current, revision) = self.read(tx, &rules, deal).await?;
-        let team = tx.team().await?;
-        let ctx = Ctx {
-            plan: &rules.ready.plan,
-            team: &team,
-            script: rules.ready.script.as_ref(),
-            now,
-        };
-        let (after, records) = engine::midnight(ctx, current);
-        let records = match records {
-            Ok(r) => r,
-            Err(e) => return Ok(Step::Failed(e.message().to_string())),
-        };
-        if records.is_empty() {
-            return Ok(Step::Applied {
-                deal: after,
-                revision,
-                records,
-            });
-        }
-        let out = Outcome {
-            deal: after,
-            spawned: Vec::new(),
-            records,
-            load: Vec::new(),
-        };
-        self.finish(tx, &rules, Ok(out), Some(revision), now).await
-    }
-
-    async fn read(&self, tx: &mut Tx, rules: &Rules, deal: &str) -> Result<(Deal, i64), CoreError> {
-        let loaded = tx
-            .load_deal(deal)
-            .await?
-            .ok_or_else(|| CoreError::NoDeal(deal.to_string()))?;
-        let current =
-            loaded
-                .stored
-                .decode(&rules.ready.plan)
-                .map_err(|Misfit::MissingStages(s)| {
-                    CoreError::Misfit(deal.to_string(), s.join(", "))
-                })?;
-        Ok((current, loaded.revision))
-    }
-
-    async fn finish(
-        &self,
-        tx: &mut Tx,
-        rules: &Rules,
-        out: Result<Outcome, StepError>,
-        read_at: Option<i64>,
-        now: DateTime<Utc>,
-    ) -> Result<Step, CoreError> {
-        let out = match out {
-            Ok(o) => o,
-            Err(StepError::Refused(m)) => return Ok(Step::Refused(m)),
-            Err(StepError::NotNow(m)) => return Ok(Step::NotNow(m)),
-            Err(StepError::Failed(m)) => return Ok(Step::Failed(m)),
-        };
-        let revision = tx
-            .write_step(&StepWrite {
-                plan: &rules.ready.plan,
-                version: rules.version,
-                read_at,
-                deal: &out.deal,
-                spawned: &out.spawned,
-                records: &out.records,
-                load: &out.load,
-                now,
-            })
-            .await?;
-        Ok(Step::Applied {
-            deal: out.deal,
-            revision,
-            records: out.records,
-        })
+        self.one(tx, &Op::Midnight(vec![deal.to_string()]), now)
+            .await
     }
 }

@@ -12,10 +12,11 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::batch::Batch;
 use super::metrics::Metrics;
 use super::{Core, CoreError, Rules, Step};
 use crate::engine::{Creation, Input};
-use crate::store::{Answer, DueTimer, StoreError, Tx};
+use crate::store::{Answer, DueTimer, StoreError};
 
 /// Most requests in one transaction.
 const MAX_BATCH: usize = 256;
@@ -160,44 +161,57 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// Writes jobs in one transaction; the answers in order.
+/// Writes jobs in one transaction (one batch: their deals read together, the steps run in
+/// memory, everything written together); the answers in order.
 async fn write(
     core: &Core,
     metrics: &Metrics,
     jobs: &[Job],
     now: DateTime<Utc>,
 ) -> Result<Vec<Answer>, StoreError> {
+    let rules = core.rules();
     let mut tx = core.store.begin().await?;
+    let keys: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| j.key.as_ref().map(|k| k.key.clone()))
+        .collect();
+    let kept = if keys.is_empty() {
+        Default::default()
+    } else {
+        tx.answers(&keys).await?
+    };
+    let ops: Vec<&Op> = jobs.iter().map(|j| &j.op).collect();
+    let mut batch = Batch::prepare(&rules, &mut tx, &ops).await?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if let Some(k) = &job.key
-            && let Some(a) = tx.answer(&k.key).await?
-        {
-            out.push(if a.fingerprint == k.fingerprint {
-                a
-            } else {
-                reused(&k.key)
-            });
-            continue;
+        if let Some(k) = &job.key {
+            let earlier = kept.get(&k.key).or_else(|| batch.kept(&k.key)).cloned();
+            if let Some(a) = earlier {
+                out.push(if a.fingerprint == k.fingerprint {
+                    a
+                } else {
+                    reused(&k.key)
+                });
+                continue;
+            }
         }
-        let result = run_op(core, &mut tx, &job.op, now).await;
-        let result = match result {
-            Err(CoreError::Store(e)) => return Err(e),
-            r => r,
-        };
+        let result = batch.run(&job.op, now);
         metrics.step(&result);
-        let answer = (job.render)(&core.rules(), &result);
+        let answer = (job.render)(&rules, &result);
         if let Some(k) = &job.key
             && (200..300).contains(&answer.status)
         {
-            let kept = Answer {
-                fingerprint: k.fingerprint.clone(),
-                ..answer.clone()
-            };
-            tx.keep_answer(&k.key, &kept, now).await?;
+            batch.keep_answer(
+                k.key.clone(),
+                Answer {
+                    fingerprint: k.fingerprint.clone(),
+                    ..answer.clone()
+                },
+            );
         }
         out.push(answer);
     }
+    batch.write(&mut tx, now).await?;
     tx.commit().await?;
     Ok(out)
 }
@@ -213,28 +227,5 @@ fn reused(key: &str) -> Answer {
             }
         })
         .to_string(),
-    }
-}
-
-async fn run_op(core: &Core, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
-    match op {
-        Op::Create(req) => core.create(tx, req, now).await,
-        Op::Apply { deal, input } => core.apply(tx, deal, input, now).await,
-        Op::Fire(due) => Ok(core
-            .fire(tx, due, now)
-            .await?
-            .unwrap_or(Step::NotNow("the timer is no longer armed".into()))),
-        Op::Midnight(deals) => {
-            let mut last = Step::NotNow("no deals".into());
-            for d in deals {
-                match core.midnight(tx, d, now).await {
-                    Ok(s) => last = s,
-                    // A deal deleted or no longer fitting the rules is not this check's business.
-                    Err(CoreError::Store(e)) => return Err(CoreError::Store(e)),
-                    Err(e) => tracing::warn!(deal = %d, error = %e, "midnight check skipped"),
-                }
-            }
-            Ok(last)
-        }
     }
 }

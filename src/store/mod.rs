@@ -22,7 +22,7 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Row, SqlStr, Sqlite};
 
 use crate::compile::Plan;
-use crate::engine::{Deal, Kind, Member, Record, Team, TrackState};
+use crate::engine::{Deal, Member, Record, Team, TrackState};
 pub use codec::{Misfit, StoredDeal};
 
 /// What went wrong with the database.
@@ -45,9 +45,6 @@ pub enum StoreError {
     /// A file next to the database could not be used.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
-    /// Someone else changed the deal since it was read (another daemon): try the step again.
-    #[error("deal `{0}` was changed by someone else meanwhile")]
-    Conflict(String),
     /// A stored row does not read back (written by a newer dealflow, or edited by hand).
     #[error("stored data of `{0}` does not read: {1}")]
     Corrupt(String, String),
@@ -86,6 +83,9 @@ macro_rules! on {
         }
     };
 }
+
+mod batch;
+pub use batch::{Arg, BatchWrite, DealWrite};
 
 /// How a store is opened.
 #[derive(Debug, Clone, Default)]
@@ -331,26 +331,6 @@ pub struct Answer {
     pub body: String,
 }
 
-/// One step to write: the deal after it, the deals it spawned, and what happened.
-pub struct StepWrite<'a> {
-    /// The rules that ran it.
-    pub plan: &'a Plan,
-    /// Their version.
-    pub version: i64,
-    /// The revision the deal was read at; `None` for a new deal.
-    pub read_at: Option<i64>,
-    /// The deal after the step.
-    pub deal: &'a Deal,
-    /// Deals it spawned.
-    pub spawned: &'a [Deal],
-    /// What happened.
-    pub records: &'a [Record],
-    /// Open-task changes per member.
-    pub load: &'a [(String, i64)],
-    /// When it was written.
-    pub now: DateTime<Utc>,
-}
-
 fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
@@ -445,28 +425,13 @@ impl Tx {
         Ok(())
     }
 
-    /// Reads a deal for a step; on PostgreSQL the row stays locked until the transaction ends,
-    /// so two daemons cannot step the same deal at once.
-    pub async fn load_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
-        self.read_deal(id, true).await
-    }
-
     /// Reads a deal to show it (no lock).
     pub async fn peek_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
-        self.read_deal(id, false).await
+        self.read_deal(id).await
     }
 
-    async fn read_deal(
-        &mut self,
-        id: &str,
-        for_update: bool,
-    ) -> Result<Option<Loaded>, StoreError> {
-        let lock = for_update && matches!(self, Tx::Postgres(_));
-        let sql = if lock {
-            "SELECT state, revision, rules_version FROM deals WHERE id = $1 FOR UPDATE"
-        } else {
-            "SELECT state, revision, rules_version FROM deals WHERE id = $1"
-        };
+    async fn read_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
+        let sql = "SELECT state, revision, rules_version FROM deals WHERE id = $1";
         let row: Option<(String, i64, i64)> = on!(self, c => {
             sqlx::query(sql).bind(id).fetch_optional(&mut **c).await?
                 .map(|r| -> Result<_, sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)) })
@@ -482,215 +447,6 @@ impl Tx {
             revision,
             rules_version,
         }))
-    }
-
-    /// Whether a deal with this id exists.
-    pub async fn deal_exists(&mut self, id: &str) -> Result<bool, StoreError> {
-        let n: i64 = on!(self, c => {
-            sqlx::query("SELECT COUNT(*) FROM deals WHERE id = $1").bind(id)
-                .fetch_one(&mut **c).await?.try_get(0)?
-        });
-        Ok(n > 0)
-    }
-
-    /// Writes a whole step: the deal (checking nobody changed it since it was read), the deals
-    /// it spawned, history, timers, tasks, time entries, team load and queued messages.
-    /// Returns the deal's new revision.
-    pub async fn write_step(&mut self, w: &StepWrite<'_>) -> Result<i64, StoreError> {
-        let revision = self.put_deal(w, w.deal, w.read_at).await?;
-        let mut revisions = vec![(w.deal.id.clone(), revision)];
-        for child in w.spawned {
-            let r = self.put_deal(w, child, None).await?;
-            revisions.push((child.id.clone(), r));
-        }
-        let revision_of = |deal: &str| {
-            revisions
-                .iter()
-                .find(|(d, _)| &**d == deal)
-                .map_or(revision, |(_, r)| *r)
-        };
-        for r in w.records {
-            let rev = revision_of(&r.deal);
-            self.append_history(w.plan, w.version, r, rev).await?;
-            if let Kind::Notification {
-                to_kind,
-                to,
-                channel,
-                template,
-                subject,
-                text,
-                send_at,
-                attachments,
-            } = &r.kind
-            {
-                let files: Vec<serde_json::Value> = attachments
-                    .iter()
-                    .map(|a| {
-                        serde_json::json!({
-                            "filename": a.filename,
-                            "content_type": a.content_type,
-                            "content": a.content,
-                        })
-                    })
-                    .collect();
-                let key = dedupe_key(&r.deal, rev, r, channel, to, template);
-                on!(self, c => {
-                    sqlx::query(
-                        "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, \
-                         subject, body, attachments, send_after_ms, status, attempts, next_ms, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $10, $11) \
-                         ON CONFLICT (dedupe) DO NOTHING",
-                    )
-                    .bind(&key).bind(&*r.deal).bind(*channel).bind(*to_kind).bind(to)
-                    .bind(template).bind(subject.as_deref()).bind(text)
-                    .bind(serde_json::Value::Array(files).to_string())
-                    .bind(ms(*send_at)).bind(stamp(w.now))
-                    .execute(&mut **c).await?.rows_affected()
-                });
-            }
-        }
-        for (member, delta) in w.load {
-            on!(self, c => {
-                sqlx::query("UPDATE team SET open_tasks = open_tasks + $1 WHERE id = $2")
-                    .bind(*delta).bind(member).execute(&mut **c).await?.rows_affected()
-            });
-        }
-        Ok(revision)
-    }
-
-    async fn put_deal(
-        &mut self,
-        w: &StepWrite<'_>,
-        deal: &Deal,
-        read_at: Option<i64>,
-    ) -> Result<i64, StoreError> {
-        let stored = StoredDeal::encode(w.plan, deal);
-        let state = serde_json::to_string(&stored)
-            .map_err(|e| StoreError::Corrupt(stored.id.clone(), e.to_string()))?;
-        let f = facets(w.plan, deal);
-        let id = &*deal.id;
-        let revision = match read_at {
-            Some(old) => {
-                let done = on!(self, c => {
-                    sqlx::query(
-                        "UPDATE deals SET title = $1, updated_at = $2, rules_version = $3, \
-                         revision = revision + 1, live = $4, stages = $5, phases = $6, alerts = $7, \
-                         people = $8, state = $9 WHERE id = $10 AND revision = $11",
-                    )
-                    .bind(&stored.title).bind(stamp(w.now)).bind(w.version).bind(f.live)
-                    .bind(&f.stages).bind(&f.phases).bind(&f.alerts).bind(&f.people).bind(&state)
-                    .bind(id).bind(old)
-                    .execute(&mut **c).await?.rows_affected()
-                });
-                if done != 1 {
-                    return Err(StoreError::Conflict(id.to_string()));
-                }
-                old + 1
-            }
-            None => {
-                on!(self, c => {
-                    sqlx::query(
-                        "INSERT INTO deals (id, title, parent, created_at, updated_at, rules_version, \
-                         revision, live, stages, phases, alerts, people, state) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12)",
-                    )
-                    .bind(id).bind(&stored.title).bind(stored.parent.as_deref())
-                    .bind(stamp(deal.created_at)).bind(stamp(w.now)).bind(w.version).bind(f.live)
-                    .bind(&f.stages).bind(&f.phases).bind(&f.alerts).bind(&f.people).bind(&state)
-                    .execute(&mut **c).await?.rows_affected()
-                });
-                1
-            }
-        };
-        self.put_children(deal, &stored, w.plan).await?;
-        Ok(revision)
-    }
-
-    /// Timers, tasks and time entries of a deal, as rows the scheduler and the team views
-    /// query. Rewritten from the deal's state on every step.
-    async fn put_children(
-        &mut self,
-        deal: &Deal,
-        stored: &StoredDeal,
-        plan: &Plan,
-    ) -> Result<(), StoreError> {
-        let id = &*deal.id;
-        on!(self, c => {
-            for table in ["timers", "tasks", "time_entries"] {
-                let sql = match table {
-                    "timers" => "DELETE FROM timers WHERE deal_id = $1",
-                    "tasks" => "DELETE FROM tasks WHERE deal_id = $1",
-                    _ => "DELETE FROM time_entries WHERE deal_id = $1",
-                };
-                sqlx::query(sql).bind(id).execute(&mut **c).await?;
-            }
-        });
-        for a in deal.timers.iter().filter(|a| !a.fired) {
-            let label = crate::engine::timer_label(plan, a);
-            on!(self, c => {
-                sqlx::query(
-                    "INSERT INTO timers (deal_id, timer_id, label, due_ms) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(id).bind(a.id as i64).bind(&label).bind(ms(a.fires_at))
-                .execute(&mut **c).await?.rows_affected()
-            });
-        }
-        for (n, t) in stored.tasks.iter().enumerate() {
-            on!(self, c => {
-                sqlx::query(
-                    "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
-                     estimate_h, started_at, done_at, hours) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(id).bind(n as i64).bind(&t.id).bind(&t.title).bind(t.assignee.as_deref())
-                .bind(&t.stage).bind(stamp(t.created_at)).bind(t.due.map(stamp))
-                .bind(t.estimate_h.map(|h| h.to_string())).bind(t.started_at.map(stamp))
-                .bind(t.done_at.map(stamp)).bind(t.hours.to_string())
-                .execute(&mut **c).await?.rows_affected()
-            });
-        }
-        for (n, e) in stored.time_entries.iter().enumerate() {
-            on!(self, c => {
-                sqlx::query(
-                    "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(id).bind(n as i64).bind(e.task.as_deref()).bind(&e.user)
-                .bind(e.hours.to_string()).bind(e.rate.to_string()).bind(stamp(e.at))
-                .execute(&mut **c).await?.rows_affected()
-            });
-        }
-        Ok(())
-    }
-
-    async fn append_history(
-        &mut self,
-        plan: &Plan,
-        version: i64,
-        r: &Record,
-        revision: i64,
-    ) -> Result<(), StoreError> {
-        let rule = r.line.map(|l| format!("{}:{l}", plan.file));
-        let record = crate::sim::output::record_object(r, plan.tz);
-        on!(self, c => {
-            sqlx::query(
-                "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&*r.deal).bind(stamp(r.at)).bind(r.kind.name()).bind(&*r.cause)
-            .bind(rule).bind(version).bind(revision).bind(record)
-            .execute(&mut **c).await?.rows_affected()
-        });
-        Ok(())
-    }
-
-    /// Records a refusal or a failed step in the deal's history (the deal itself unchanged).
-    pub async fn note(&mut self, plan: &Plan, version: i64, r: &Record) -> Result<(), StoreError> {
-        let revision: i64 = on!(self, c => {
-            sqlx::query("SELECT COALESCE(MAX(revision), 0) FROM deals WHERE id = $1")
-                .bind(&*r.deal).fetch_one(&mut **c).await?.try_get(0)?
-        });
-        self.append_history(plan, version, r, revision).await
     }
 
     /// Puts the team from the configuration in place: members are added or updated (their
@@ -921,22 +677,6 @@ impl Tx {
         }))
     }
 
-    /// Whether a timer still waits to fire (its row is there until the step that fires it
-    /// commits: the check that makes a timer fire once, however many daemons look at it), and,
-    /// for a claimed timer, whether the claim is still this attempt's.
-    pub async fn timer_waits(&mut self, due: &DueTimer) -> Result<bool, StoreError> {
-        let attempt: Option<i64> = on!(self, c => {
-            sqlx::query("SELECT attempt FROM timers WHERE deal_id = $1 AND timer_id = $2")
-                .bind(&due.deal).bind(due.timer as i64).fetch_optional(&mut **c).await?
-                .map(|r| r.try_get(0)).transpose()?
-        });
-        Ok(match (attempt, due.attempt) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(now), Some(mine)) => now == mine,
-        })
-    }
-
     /// Claims up to `limit` due timers for `owner` until `lease_until`: each claim counts up the
     /// timer's attempt. On PostgreSQL, rows another daemon is claiming are skipped, not waited
     /// for (`FOR UPDATE SKIP LOCKED`); a claim whose lease ran out may be taken over.
@@ -1006,15 +746,6 @@ impl Tx {
                 .map(|r| r.try_get::<String, _>(0)).transpose()?
         })
         .filter(|v| !v.is_empty()))
-    }
-
-    /// Forgets a timer (its deal is gone, or its step failed and is not tried again).
-    pub async fn drop_timer(&mut self, deal: &str, timer: u64) -> Result<(), StoreError> {
-        on!(self, c => {
-            sqlx::query("DELETE FROM timers WHERE deal_id = $1 AND timer_id = $2")
-                .bind(deal).bind(timer as i64).execute(&mut **c).await?.rows_affected()
-        });
-        Ok(())
     }
 
     /// The earliest timer still to come, if any.
@@ -1250,42 +981,6 @@ impl Tx {
             }
         }
         Ok(problems)
-    }
-
-    /// The rows one logged-work event needs at the least (the deal's state, `history` entries,
-    /// the task's hours, one time entry), written without the engine: the benchmark's storage
-    /// floor.
-    #[doc(hidden)]
-    pub async fn raw_step(&mut self, deal: &str, state: &str, history: usize) -> Result<(), StoreError> {
-        let now = stamp(Utc::now());
-        on!(self, c => {
-            sqlx::query("UPDATE deals SET state = $1, revision = revision + 1, updated_at = $2 WHERE id = $3")
-                .bind(state).bind(&now).bind(deal).execute(&mut **c).await?.rows_affected()
-        });
-        for _ in 0..history {
-            on!(self, c => {
-                sqlx::query(
-                    "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record) \
-                     VALUES ($1, $2, 'time_logged', 'task call_client: 0.25 h logged', NULL, 1, 1, $3)",
-                )
-                .bind(deal).bind(&now)
-                .bind(r#"{"at":"2026-03-02T09:15:00+03:00","deal":"b000001","kind":"time_logged","task":"call_client","by":"anna","hours":0.25}"#)
-                .execute(&mut **c).await?.rows_affected()
-            });
-        }
-        on!(self, c => {
-            sqlx::query("UPDATE tasks SET hours = $1 WHERE deal_id = $2 AND n = 0")
-                .bind("1.25").bind(deal).execute(&mut **c).await?.rows_affected()
-        });
-        on!(self, c => {
-            sqlx::query(
-                "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at) \
-                 VALUES ($1, (SELECT COALESCE(MAX(n), -1) + 1 FROM time_entries WHERE deal_id = $1), \
-                 'call_client', 'anna', '0.25', '1500', $2)",
-            )
-            .bind(deal).bind(&now).execute(&mut **c).await?.rows_affected()
-        });
-        Ok(())
     }
 
     /// Counts rows of a table (for integrity checks and metrics).

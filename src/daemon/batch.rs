@@ -1,0 +1,302 @@
+//! A batch of operations run against the store in one transaction: the deals they touch are
+//! read in one go, the engine runs each step in memory (a later step of the batch sees what an
+//! earlier one did, the team's load included), and everything is written at the end in a few
+//! multi-row statements. A refused or failed step leaves nothing behind.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::writer::Op;
+use super::{CoreError, Rules, Step};
+use crate::engine::{self, Ctx, Deal, Input, Kind, Outcome, Record, StepError, Team};
+use crate::store::{Answer, BatchWrite, DealWrite, Misfit, StoreError, Tx};
+
+/// The working set of a batch.
+pub struct Batch<'r> {
+    rules: &'r Rules,
+    team: Team,
+    /// Deals as read (or why they do not fit the rules).
+    read: HashMap<String, Result<(Deal, i64), String>>,
+    /// Deals as they are now, with their revision, in the order first touched.
+    now: Vec<(Deal, i64)>,
+    index: HashMap<String, usize>,
+    /// Which of `now` changed.
+    changed: Vec<bool>,
+    history: Vec<(Record, i64)>,
+    load: Vec<(String, i64)>,
+    attempts: HashMap<(String, u64), i64>,
+    drop_timers: Vec<(String, u64)>,
+    answers: Vec<(String, Answer)>,
+}
+
+/// The deals an operation reads.
+fn deals_of(op: &Op) -> Vec<String> {
+    match op {
+        Op::Create(req) => vec![req.id.clone()],
+        Op::Apply { deal, .. } => vec![deal.clone()],
+        Op::Fire(due) => vec![due.deal.clone()],
+        Op::Midnight(ids) => ids.clone(),
+    }
+}
+
+impl<'r> Batch<'r> {
+    /// Reads what `ops` need: their deals (locked on PostgreSQL), the team, the claims of the
+    /// timers they fire.
+    pub async fn prepare(
+        rules: &'r Rules,
+        tx: &mut Tx,
+        ops: &[&Op],
+    ) -> Result<Batch<'r>, StoreError> {
+        let ids: Vec<String> = ops.iter().flat_map(|o| deals_of(o)).collect();
+        let loaded = tx.load_deals(&ids).await?;
+        let firing: Vec<String> = ops
+            .iter()
+            .filter_map(|o| match o {
+                Op::Fire(d) => Some(d.deal.clone()),
+                _ => None,
+            })
+            .collect();
+        let attempts = if firing.is_empty() {
+            HashMap::new()
+        } else {
+            tx.timer_attempts(&firing).await?
+        };
+        let team = tx.team().await?;
+        let read = loaded
+            .into_iter()
+            .map(|(id, l)| {
+                let d = l
+                    .stored
+                    .decode(&rules.ready.plan)
+                    .map(|d| (d, l.revision))
+                    .map_err(|Misfit::MissingStages(s)| s.join(", "));
+                (id, d)
+            })
+            .collect();
+        Ok(Batch {
+            rules,
+            team,
+            read,
+            now: Vec::new(),
+            index: HashMap::new(),
+            changed: Vec::new(),
+            history: Vec::new(),
+            load: Vec::new(),
+            attempts,
+            drop_timers: Vec::new(),
+            answers: Vec::new(),
+        })
+    }
+
+    /// The deal as it is now in the batch, or why there is none.
+    fn get(&mut self, id: &str) -> Result<usize, CoreError> {
+        if let Some(&i) = self.index.get(id) {
+            return Ok(i);
+        }
+        match self.read.get(id) {
+            None => Err(CoreError::NoDeal(id.to_string())),
+            Some(Err(stages)) => Err(CoreError::Misfit(id.to_string(), stages.clone())),
+            Some(Ok((deal, rev))) => {
+                let i = self.now.len();
+                self.now.push((deal.clone(), *rev));
+                self.changed.push(false);
+                self.index.insert(id.to_string(), i);
+                Ok(i)
+            }
+        }
+    }
+
+    fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
+        Ctx {
+            plan: &self.rules.ready.plan,
+            team: &self.team,
+            script: self.rules.ready.script.as_ref(),
+            now,
+        }
+    }
+
+    /// Runs one operation in memory.
+    pub fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        match op {
+            Op::Create(req) => {
+                if self.index.contains_key(&req.id) || self.read.contains_key(&req.id) {
+                    return Err(CoreError::Exists(req.id.clone()));
+                }
+                let out = engine::create(self.ctx(now), req);
+                Ok(self.commit(None, out))
+            }
+            Op::Apply { deal, input } => {
+                let i = self.get(deal)?;
+                let out = engine::apply(self.ctx(now), &self.now[i].0, input);
+                Ok(self.commit(Some(i), out))
+            }
+            Op::Fire(due) => {
+                let i = match self.get(&due.deal) {
+                    Ok(i) => i,
+                    Err(CoreError::NoDeal(_)) => {
+                        self.drop_timers.push((due.deal.clone(), due.timer));
+                        return Ok(Step::NotNow("the deal is gone".into()));
+                    }
+                    Err(e) => return Err(e),
+                };
+                // Still this claim's (a late finisher after a takeover changes nothing)?
+                let key = (due.deal.clone(), due.timer);
+                let claimed = match (self.attempts.get(&key), due.attempt) {
+                    (None, _) => false,
+                    (Some(_), None) => true,
+                    (Some(a), Some(mine)) => *a == mine,
+                };
+                let armed = self.now[i]
+                    .0
+                    .timers
+                    .iter()
+                    .any(|a| a.id == due.timer && !a.fired && a.fires_at <= now);
+                if !claimed || !armed {
+                    if claimed {
+                        self.drop_timers.push(key);
+                    }
+                    return Ok(Step::NotNow("the timer is no longer armed".into()));
+                }
+                let input = Input::Timer { id: due.timer };
+                let out = engine::apply(self.ctx(now), &self.now[i].0, &input);
+                if let Err(e) = &out {
+                    // Not tried again: the failure goes to history, the timer goes.
+                    let cause = input.cause(&self.now[i].0, &self.rules.ready.plan);
+                    let r = Record {
+                        at: now,
+                        deal: self.now[i].0.id.clone(),
+                        kind: Kind::StepFailed {
+                            cause: cause.clone(),
+                            error: e.message().to_string(),
+                        },
+                        cause: cause.into(),
+                        line: None,
+                    };
+                    self.history.push((r, self.now[i].1));
+                    self.drop_timers.push(key);
+                    return Ok(Step::Failed(e.message().to_string()));
+                }
+                self.attempts.remove(&key);
+                Ok(self.commit(Some(i), out))
+            }
+            Op::Midnight(ids) => {
+                let mut last = Step::NotNow("no deals".into());
+                for id in ids {
+                    let i = match self.get(id) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            tracing::warn!(deal = %id, error = %e, "midnight check skipped");
+                            continue;
+                        }
+                    };
+                    let deal = std::mem::take(&mut self.now[i].0);
+                    let (deal, records) = engine::midnight(self.ctx(now), deal);
+                    self.now[i].0 = deal;
+                    last = match records {
+                        Ok(r) if r.is_empty() => continue,
+                        Ok(records) => {
+                            let out = Outcome {
+                                deal: self.now[i].0.clone(),
+                                spawned: Vec::new(),
+                                records,
+                                load: Vec::new(),
+                            };
+                            self.commit(Some(i), Ok(out))
+                        }
+                        Err(e) => Step::Failed(e.message().to_string()),
+                    };
+                }
+                Ok(last)
+            }
+        }
+    }
+
+    /// Takes a step's outcome into the working set.
+    fn commit(&mut self, at: Option<usize>, out: Result<Outcome, StepError>) -> Step {
+        let out = match out {
+            Ok(o) => o,
+            Err(StepError::Refused(m)) => return Step::Refused(m),
+            Err(StepError::NotNow(m)) => return Step::NotNow(m),
+            Err(StepError::Failed(m)) => return Step::Failed(m),
+        };
+        self.team.apply(&out.load);
+        self.load.extend(out.load.iter().cloned());
+        let mut revisions: Vec<(std::sync::Arc<str>, i64)> = Vec::new();
+        let main = match at {
+            Some(i) => {
+                self.now[i].0 = out.deal.clone();
+                self.now[i].1 += 1;
+                self.changed[i] = true;
+                i
+            }
+            None => self.add(out.deal.clone()),
+        };
+        revisions.push((self.now[main].0.id.clone(), self.now[main].1));
+        for child in out.spawned {
+            let c = self.add(child);
+            revisions.push((self.now[c].0.id.clone(), 1));
+        }
+        let revision = self.now[main].1;
+        for r in &out.records {
+            let rev = revisions
+                .iter()
+                .find(|(d, _)| *d == r.deal)
+                .map_or(revision, |(_, v)| *v);
+            self.history.push((r.clone(), rev));
+        }
+        Step::Applied {
+            deal: out.deal,
+            revision,
+            records: out.records,
+        }
+    }
+
+    fn add(&mut self, deal: Deal) -> usize {
+        let i = self.now.len();
+        self.index.insert(deal.id.to_string(), i);
+        self.now.push((deal, 1));
+        self.changed.push(true);
+        i
+    }
+
+    /// An answer to keep for an idempotency key, written with the batch.
+    pub fn keep_answer(&mut self, key: String, answer: Answer) {
+        self.answers.push((key, answer));
+    }
+
+    /// Whether the batch already answered this key (a retry inside the same batch).
+    pub fn kept(&self, key: &str) -> Option<&Answer> {
+        self.answers.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+    }
+
+    /// Writes everything the batch did.
+    pub async fn write(&self, tx: &mut Tx, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let deals = self
+            .now
+            .iter()
+            .zip(&self.changed)
+            .filter(|(_, c)| **c)
+            .map(|((d, rev), _)| DealWrite {
+                before: self
+                    .read
+                    .get(&*d.id)
+                    .and_then(|r| r.as_ref().ok())
+                    .map(|(b, _)| b),
+                after: d,
+                revision: *rev,
+            })
+            .collect();
+        tx.write_batch(&BatchWrite {
+            plan: &self.rules.ready.plan,
+            version: self.rules.version,
+            now,
+            deals,
+            history: self.history.iter().map(|(r, v)| (r, *v)).collect(),
+            load: self.load.clone(),
+            answers: self.answers.clone(),
+            drop_timers: self.drop_timers.clone(),
+        })
+        .await
+    }
+}

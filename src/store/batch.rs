@@ -1,0 +1,660 @@
+//! Writing many steps at once: the writer's group commit. Every table gets its rows for the
+//! whole batch in a few multi-row statements, so a batch of fifty steps costs about as many round
+//! trips to the database as one step would.
+//!
+//! Deals are read for a batch in one statement too, locked on PostgreSQL (`FOR UPDATE`, in id
+//! order, so two daemons lock in the same order) until the batch commits.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Answer, Loaded, StoreError, StoredDeal, Tx, dedupe_key, facets, ms, stamp};
+use crate::compile::Plan;
+use crate::engine::{Deal, Kind, Record};
+
+/// Most bound values in one statement (both backends take far more; this keeps statements
+/// short enough to stay in the prepared-statement cache in a few shapes).
+const MAX_ARGS: usize = 900;
+
+/// How a batch writes deals: inserted, or updated when they exist.
+const DEALS_UPSERT: (&str, &str) = (
+    "INSERT INTO deals (id, title, parent, created_at, updated_at, rules_version, revision, \
+     live, stages, phases, alerts, people, state)",
+    "ON CONFLICT (id) DO UPDATE SET title = excluded.title, updated_at = excluded.updated_at, \
+     rules_version = excluded.rules_version, revision = excluded.revision, live = excluded.live, \
+     stages = excluded.stages, phases = excluded.phases, alerts = excluded.alerts, \
+     people = excluded.people, state = excluded.state",
+);
+
+/// A value bound into a generated statement.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    /// Text (or NULL).
+    Text(Option<String>),
+    /// A whole number (or NULL).
+    Int(Option<i64>),
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(Some(s))
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(Some(s.to_string()))
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(s: Option<String>) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+
+/// A deal a batch changed: as it was read (`None`: new) and as it is now, at this revision.
+pub struct DealWrite<'a> {
+    /// As read at the start of the batch.
+    pub before: Option<&'a Deal>,
+    /// As it is after the batch's steps.
+    pub after: &'a Deal,
+    /// Its revision now.
+    pub revision: i64,
+}
+
+/// Everything a batch writes.
+pub struct BatchWrite<'a> {
+    /// The rules that ran it.
+    pub plan: &'a Plan,
+    /// Their version.
+    pub version: i64,
+    /// When.
+    pub now: DateTime<Utc>,
+    /// Changed deals.
+    pub deals: Vec<DealWrite<'a>>,
+    /// What happened, each with the revision of its deal after that step.
+    pub history: Vec<(&'a Record, i64)>,
+    /// Open-task changes per member.
+    pub load: Vec<(String, i64)>,
+    /// Answers to keep for idempotency keys.
+    pub answers: Vec<(String, Answer)>,
+    /// Timers to forget (their step failed, or their deal is gone).
+    pub drop_timers: Vec<(String, u64)>,
+}
+
+/// `($1, $2), ($3, $4)…` for `rows` rows of `cols` values, numbered from `first`.
+fn placeholders(out: &mut String, rows: usize, cols: usize, first: usize) {
+    let mut n = first;
+    for r in 0..rows {
+        out.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "${n}");
+            n += 1;
+        }
+        out.push(')');
+    }
+}
+
+impl Tx {
+    /// Runs `head VALUES (…), (…) tail` for the rows, as many statements as the size limit needs.
+    /// `head` and `tail` are constant SQL; only placeholders are generated.
+    async fn insert_rows(
+        &mut self,
+        head: &'static str,
+        tail: &'static str,
+        rows: &[Vec<Arg>],
+    ) -> Result<(), StoreError> {
+        let Some(cols) = rows.first().map(Vec::len) else {
+            return Ok(());
+        };
+        for chunk in rows.chunks((MAX_ARGS / cols).max(1)) {
+            let mut sql = String::from(head);
+            sql.push_str(" VALUES ");
+            placeholders(&mut sql, chunk.len(), cols, 1);
+            sql.push(' ');
+            sql.push_str(tail);
+            self.run_args(sql, chunk.iter().flatten()).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs a generated statement with its values.
+    async fn run_args<'a>(
+        &mut self,
+        sql: String,
+        args: impl Iterator<Item = &'a Arg>,
+    ) -> Result<u64, StoreError> {
+        let args: Vec<&Arg> = args.collect();
+        Ok(on!(self, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for a in &args {
+                q = match a {
+                    Arg::Text(t) => q.bind(t.clone()),
+                    Arg::Int(i) => q.bind(*i),
+                };
+            }
+            q.execute(&mut **c).await?.rows_affected()
+        }))
+    }
+
+    /// Reads deals by id, one statement per few hundred ids; on PostgreSQL they stay locked
+    /// until the transaction ends.
+    pub async fn load_deals(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Loaded>, StoreError> {
+        let mut ids: Vec<&String> = ids.iter().collect();
+        ids.sort();
+        ids.dedup();
+        let lock = matches!(self, Tx::Postgres(_));
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_ARGS) {
+            let mut sql =
+                String::from("SELECT id, state, revision, rules_version FROM deals WHERE id IN ");
+            sql.push('(');
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let _ = write!(sql, "${}", i + 1);
+            }
+            sql.push_str(") ORDER BY id");
+            if lock {
+                sql.push_str(" FOR UPDATE");
+            }
+            let rows: Vec<(String, String, i64, i64)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            for (id, state, revision, rules_version) in rows {
+                let stored: StoredDeal = serde_json::from_str(&state)
+                    .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
+                out.insert(
+                    id,
+                    Loaded {
+                        stored,
+                        revision,
+                        rules_version,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The kept answers of these idempotency keys.
+    pub async fn answers(
+        &mut self,
+        keys: &[String],
+    ) -> Result<HashMap<String, Answer>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in keys.chunks(MAX_ARGS) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let mut sql =
+                String::from("SELECT key, fingerprint, status, body FROM requests WHERE key IN (");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let _ = write!(sql, "${}", i + 1);
+            }
+            sql.push(')');
+            let rows: Vec<(String, String, i64, String)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for k in chunk {
+                    q = q.bind(k.as_str());
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            for (key, fingerprint, status, body) in rows {
+                out.insert(
+                    key,
+                    Answer {
+                        fingerprint,
+                        status: status as u16,
+                        body,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// The attempt numbers of the waiting timers of these deals: (deal, timer) → attempt.
+    pub async fn timer_attempts(
+        &mut self,
+        deals: &[String],
+    ) -> Result<HashMap<(String, u64), i64>, StoreError> {
+        let mut out = HashMap::new();
+        for chunk in deals.chunks(MAX_ARGS) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let mut sql =
+                String::from("SELECT deal_id, timer_id, attempt FROM timers WHERE deal_id IN (");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                let _ = write!(sql, "${}", i + 1);
+            }
+            sql.push(')');
+            let rows: Vec<(String, i64, i64)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for d in chunk {
+                    q = q.bind(d.as_str());
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            for (deal, timer, attempt) in rows {
+                out.insert((deal, timer as u64), attempt);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes rows of `table` by (deal_id, `column`) pairs.
+    async fn delete_pairs(
+        &mut self,
+        table: Keyed,
+        pairs: &[(String, i64)],
+    ) -> Result<(), StoreError> {
+        for chunk in pairs.chunks(MAX_ARGS / 2) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let mut sql = String::from(match table {
+                Keyed::Timers => "DELETE FROM timers WHERE ",
+                Keyed::Tasks => "DELETE FROM tasks WHERE ",
+            });
+            let col = match table {
+                Keyed::Timers => "timer_id",
+                Keyed::Tasks => "n",
+            };
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                let _ = write!(sql, "(deal_id = ${} AND {col} = ${})", 2 * i + 1, 2 * i + 2);
+            }
+            let args: Vec<Arg> = chunk
+                .iter()
+                .flat_map(|(d, k)| [Arg::from(d.as_str()), Arg::from(*k)])
+                .collect();
+            self.run_args(sql, args.iter()).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a batch: deals (inserted or updated), their timers, tasks and time entries (only
+    /// what changed), history, queued messages, team load, kept answers.
+    pub async fn write_batch(&mut self, b: &BatchWrite<'_>) -> Result<(), StoreError> {
+        let plan = b.plan;
+        let now = stamp(b.now);
+        let mut deal_rows = Vec::with_capacity(b.deals.len());
+        let mut timer_rows = Vec::new();
+        let mut timer_gone: Vec<(String, i64)> = b
+            .drop_timers
+            .iter()
+            .map(|(d, t)| (d.clone(), *t as i64))
+            .collect();
+        let mut task_rows = Vec::new();
+        let mut task_gone = Vec::new();
+        let mut time_rows = Vec::new();
+        for w in &b.deals {
+            let d = w.after;
+            let id = d.id.to_string();
+            let stored = StoredDeal::encode(plan, d);
+            let state = serde_json::to_string(&stored)
+                .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
+            let f = facets(plan, d);
+            deal_rows.push(vec![
+                Arg::from(id.as_str()),
+                Arg::from(stored.title.as_str()),
+                Arg::from(stored.parent.clone()),
+                Arg::from(stamp(d.created_at)),
+                Arg::from(now.as_str()),
+                Arg::from(b.version),
+                Arg::from(w.revision),
+                Arg::from(f.live),
+                Arg::from(f.stages),
+                Arg::from(f.phases),
+                Arg::from(f.alerts),
+                Arg::from(f.people),
+                Arg::from(state),
+            ]);
+            // Timers: the unfired ones are rows; gone or fired ones go.
+            let waiting = |deal: Option<&Deal>| -> Vec<(u64, DateTime<Utc>)> {
+                deal.map(|x| {
+                    x.timers
+                        .iter()
+                        .filter(|a| !a.fired)
+                        .map(|a| (a.id, a.fires_at))
+                        .collect()
+                })
+                .unwrap_or_default()
+            };
+            let was = waiting(w.before);
+            let now_waiting = waiting(Some(d));
+            for (t, _) in &was {
+                if !now_waiting.iter().any(|(n, _)| n == t) {
+                    timer_gone.push((id.clone(), *t as i64));
+                }
+            }
+            for a in d
+                .timers
+                .iter()
+                .filter(|a| !a.fired && !was.contains(&(a.id, a.fires_at)))
+            {
+                timer_rows.push(vec![
+                    Arg::from(id.as_str()),
+                    Arg::from(a.id as i64),
+                    Arg::from(crate::engine::timer_label(plan, a)),
+                    Arg::from(ms(a.fires_at)),
+                ]);
+            }
+            // Tasks: a task that is the very same as before (shared, unchanged) is not written.
+            let old_tasks: &[Arc<crate::engine::Task>] = w.before.map_or(&[], |x| &x.tasks[..]);
+            for (n, t) in d.tasks.iter().enumerate() {
+                if old_tasks
+                    .get(n)
+                    .is_some_and(|o| Arc::ptr_eq(o, t) || **o == **t)
+                {
+                    continue;
+                }
+                if n < old_tasks.len() {
+                    task_gone.push((id.clone(), n as i64));
+                }
+                task_rows.push(vec![
+                    Arg::from(id.as_str()),
+                    Arg::from(n as i64),
+                    Arg::from(t.id.as_str()),
+                    Arg::from(t.title.as_str()),
+                    Arg::from(t.assignee.clone()),
+                    Arg::from(plan.stages[t.stage].name.as_str()),
+                    Arg::from(stamp(t.created_at)),
+                    Arg::from(t.due.map(stamp)),
+                    Arg::from(t.estimate_h.map(|h| h.to_string())),
+                    Arg::from(t.started_at.map(stamp)),
+                    Arg::from(t.done_at.map(stamp)),
+                    Arg::from(t.hours.to_string()),
+                ]);
+            }
+            // Time entries are only ever added.
+            let old_entries = w.before.map_or(0, |x| x.time_entries.len());
+            for (n, e) in d.time_entries.iter().enumerate().skip(old_entries) {
+                time_rows.push(vec![
+                    Arg::from(id.as_str()),
+                    Arg::from(n as i64),
+                    Arg::from(e.task.clone()),
+                    Arg::from(e.user.as_str()),
+                    Arg::from(e.hours.to_string()),
+                    Arg::from(e.rate.to_string()),
+                    Arg::from(stamp(e.at)),
+                ]);
+            }
+        }
+        self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
+            .await?;
+        self.delete_pairs(Keyed::Timers, &timer_gone).await?;
+        self.insert_rows(
+            "INSERT INTO timers (deal_id, timer_id, label, due_ms)",
+            "ON CONFLICT (deal_id, timer_id) DO UPDATE SET label = excluded.label, due_ms = excluded.due_ms",
+            &timer_rows,
+        )
+        .await?;
+        self.delete_pairs(Keyed::Tasks, &task_gone).await?;
+        self.insert_rows(
+            "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
+             estimate_h, started_at, done_at, hours)",
+            "",
+            &task_rows,
+        )
+        .await?;
+        self.insert_rows(
+            "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at)",
+            "ON CONFLICT (deal_id, n) DO NOTHING",
+            &time_rows,
+        )
+        .await?;
+        let mut history_rows = Vec::with_capacity(b.history.len());
+        let mut outbox_rows = Vec::new();
+        for (r, rev) in &b.history {
+            history_rows.push(vec![
+                Arg::from(&*r.deal),
+                Arg::from(stamp(r.at)),
+                Arg::from(r.kind.name()),
+                Arg::from(&*r.cause),
+                Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
+                Arg::from(b.version),
+                Arg::from(*rev),
+                Arg::from(crate::sim::output::record_object(r, plan.tz)),
+            ]);
+            if let Kind::Notification {
+                to_kind,
+                to,
+                channel,
+                template,
+                subject,
+                text,
+                send_at,
+                attachments,
+            } = &r.kind
+            {
+                let files: Vec<serde_json::Value> = attachments
+                    .iter()
+                    .map(|a| {
+                        serde_json::json!({
+                            "filename": a.filename,
+                            "content_type": a.content_type,
+                            "content": a.content,
+                        })
+                    })
+                    .collect();
+                outbox_rows.push(vec![
+                    Arg::from(dedupe_key(&r.deal, *rev, r, channel, to, template)),
+                    Arg::from(&*r.deal),
+                    Arg::from(*channel),
+                    Arg::from(*to_kind),
+                    Arg::from(to.as_str()),
+                    Arg::from(template.as_str()),
+                    Arg::from(subject.clone()),
+                    Arg::from(text.as_str()),
+                    Arg::from(serde_json::Value::Array(files).to_string()),
+                    Arg::from(ms(*send_at)),
+                    Arg::from("pending"),
+                    Arg::from(0i64),
+                    Arg::from(ms(*send_at)),
+                    Arg::from(now.as_str()),
+                ]);
+            }
+        }
+        self.insert_rows(
+            "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record)",
+            "",
+            &history_rows,
+        )
+        .await?;
+        self.insert_rows(
+            "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, subject, \
+             body, attachments, send_after_ms, status, attempts, next_ms, created_at)",
+            "ON CONFLICT (dedupe) DO NOTHING",
+            &outbox_rows,
+        )
+        .await?;
+        let mut load: Vec<(String, i64)> = Vec::new();
+        for (m, d) in &b.load {
+            match load.iter_mut().find(|(x, _)| x == m) {
+                Some((_, v)) => *v += d,
+                None => load.push((m.clone(), *d)),
+            }
+        }
+        for (member, delta) in load.iter().filter(|(_, d)| *d != 0) {
+            on!(self, c => {
+                sqlx::query("UPDATE team SET open_tasks = open_tasks + $1 WHERE id = $2")
+                    .bind(*delta).bind(member).execute(&mut **c).await?.rows_affected()
+            });
+        }
+        let answer_rows: Vec<Vec<Arg>> = b
+            .answers
+            .iter()
+            .map(|(k, a)| {
+                vec![
+                    Arg::from(k.as_str()),
+                    Arg::from(a.fingerprint.as_str()),
+                    Arg::from(i64::from(a.status)),
+                    Arg::from(a.body.as_str()),
+                    Arg::from(now.as_str()),
+                ]
+            })
+            .collect();
+        self.insert_rows(
+            "INSERT INTO requests (key, fingerprint, status, body, created_at)",
+            "",
+            &answer_rows,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// The rows `deals.len()` logged-work events write, in the same statements a batch uses,
+    /// without the engine: each event's deal state (`state`), `history` history entries, its
+    /// task's row again and one new time entry (numbered from `seq`). The benchmark's storage
+    /// floor.
+    #[doc(hidden)]
+    pub async fn raw_batch(
+        &mut self,
+        deals: &[String],
+        state: &str,
+        history: usize,
+        seq: i64,
+    ) -> Result<(), StoreError> {
+        let now = stamp(Utc::now());
+        let mut deal_rows = Vec::new();
+        let mut task_gone = Vec::new();
+        let mut task_rows = Vec::new();
+        let mut time_rows = Vec::new();
+        let mut history_rows = Vec::new();
+        for (i, d) in deals.iter().enumerate() {
+            deal_rows.push(vec![
+                Arg::from(d.as_str()),
+                Arg::from("Deal"),
+                Arg::from(None::<String>),
+                Arg::from(now.as_str()),
+                Arg::from(now.as_str()),
+                Arg::from(1i64),
+                Arg::from(seq + i as i64),
+                Arg::from(1i64),
+                Arg::from("|lead|"),
+                Arg::from("|presale|"),
+                Arg::from("|"),
+                Arg::from("|anna|petr|"),
+                Arg::from(state),
+            ]);
+            task_gone.push((d.clone(), 0i64));
+            task_rows.push(vec![
+                Arg::from(d.as_str()),
+                Arg::from(0i64),
+                Arg::from("call_client"),
+                Arg::from("Позвонить клиенту"),
+                Arg::from("anna"),
+                Arg::from("lead"),
+                Arg::from(now.as_str()),
+                Arg::from(Some(now.clone())),
+                Arg::from(None::<String>),
+                Arg::from(None::<String>),
+                Arg::from(None::<String>),
+                Arg::from("1.25"),
+            ]);
+            time_rows.push(vec![
+                Arg::from(d.as_str()),
+                Arg::from(seq + i as i64),
+                Arg::from("call_client"),
+                Arg::from("anna"),
+                Arg::from("0.25"),
+                Arg::from("1500"),
+                Arg::from(now.as_str()),
+            ]);
+            for _ in 0..history {
+                history_rows.push(vec![
+                    Arg::from(d.as_str()),
+                    Arg::from(now.as_str()),
+                    Arg::from("time_logged"),
+                    Arg::from("task call_client: 0.25 h logged"),
+                    Arg::from(None::<String>),
+                    Arg::from(1i64),
+                    Arg::from(1i64),
+                    Arg::from(
+                        r#"{"kind":"time_logged","task":"call_client","by":"anna","hours":0.25}"#,
+                    ),
+                ]);
+            }
+        }
+        // Deals exist: the upsert takes its update path, as in a batch.
+        self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
+            .await?;
+        self.delete_pairs(Keyed::Tasks, &task_gone).await?;
+        self.insert_rows(
+            "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
+             estimate_h, started_at, done_at, hours)",
+            "ON CONFLICT (deal_id, n) DO NOTHING",
+            &task_rows,
+        )
+        .await?;
+        self.insert_rows(
+            "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at)",
+            "ON CONFLICT (deal_id, n) DO NOTHING",
+            &time_rows,
+        )
+        .await?;
+        self.insert_rows(
+            "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record)",
+            "",
+            &history_rows,
+        )
+        .await
+    }
+}
+
+/// Tables with rows keyed by (deal_id, a number).
+#[derive(Clone, Copy)]
+enum Keyed {
+    Timers,
+    Tasks,
+}
