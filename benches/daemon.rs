@@ -36,7 +36,28 @@ fn root() -> &'static Path {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
+    let args: Vec<String> = std::env::args().collect();
+    // The load generator, a process of its own: `--load URL TOKEN DEALS REQUESTS CLIENTS`.
+    if let Some(i) = args.iter().position(|a| a == "--load") {
+        let get = |k: usize| args.get(i + k).cloned().unwrap_or_default();
+        let n = |k: usize| get(k).parse::<usize>().unwrap_or(1);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        dealflow::daemon::server::tls_provider();
+        let l = rt.block_on(http_load(&get(1), &get(2), n(3), n(4), n(5)));
+        println!("{} {} {} {}", l.events, l.seconds, l.p50_ms, l.p99_ms);
+        return;
+    }
+    let full = args.iter().any(|a| a == "--bench");
+    // `cargo bench --bench daemon -- sqlite` runs only the parts whose name has `sqlite`.
+    let only: Vec<String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
     let sizes = if full {
         Sizes {
             deals: 1_000,
@@ -58,7 +79,12 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(run(sizes, full));
+    rt.block_on(run(sizes, full, only));
+}
+
+/// Whether a part of the benchmark runs, by the names given on the command line.
+fn wanted(only: &[String], part: &str) -> bool {
+    only.is_empty() || only.iter().any(|o| part.contains(o.as_str()))
 }
 
 fn dir(name: &str) -> PathBuf {
@@ -357,7 +383,7 @@ fn report(what: &str, l: &Load) {
     );
 }
 
-async fn run(s: Sizes, full: bool) {
+async fn run(s: Sizes, full: bool, only: Vec<String>) {
     dealflow::daemon::server::tls_provider();
     // 1. Engine + store, SQLite and PostgreSQL.
     let mut backends: Vec<(&str, String, Options, Option<PathBuf>)> = Vec::new();
@@ -373,6 +399,9 @@ async fn run(s: Sizes, full: bool) {
         None => println!("(PostgreSQL skipped: set DEALFLOW_TEST_POSTGRES)"),
     }
     for (name, url, opts, folder) in &backends {
+        if !wanted(&only, name) {
+            continue;
+        }
         let core = Arc::new(core(url, opts).await);
         seed(&core, s.deals).await;
         let history_before = {
@@ -389,7 +418,12 @@ async fn run(s: Sizes, full: bool) {
             tx.count(Table::History).await.expect("count")
         };
         let per_event = ((history_after - history_before) as usize / s.events.max(1)).max(1);
+        // More requests at once make bigger commits.
+        let more = s.clients * 4;
+        let l_more = engine_and_store(core.clone(), s.deals, s.events, more).await;
+        report(&format!("engine + store, {name}, {more} clients"), &l_more);
         let batch = (l.events as f64 / l.commits.max(1) as f64).round().max(1.0) as usize;
+        // The floor last: the states it writes are filler, not deals.
         let f = floor(&core.store, s.deals, s.events, batch, per_event).await;
         println!(
             "{:<44} {:>8.0}/s (same rows, {batch} per commit, no engine): the daemon runs at {:.0}% of it",
@@ -397,6 +431,7 @@ async fn run(s: Sizes, full: bool) {
             f,
             100.0 * (l.events as f64 / l.seconds) / f
         );
+
         core.store.close().await;
         if *name == "postgres" {
             drop_schema(url, opts).await;
@@ -407,6 +442,9 @@ async fn run(s: Sizes, full: bool) {
     }
 
     // 2. Through HTTP on loopback, SQLite, with the timer scan and memory at `stored` deals.
+    if !wanted(&only, "http") {
+        return;
+    }
     let d = dir("http");
     let url = format!("sqlite://{}", d.join("dealflow.db").display());
     {
@@ -427,16 +465,35 @@ async fn run(s: Sizes, full: bool) {
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
     let running = server::start(config).await.expect("daemon");
     let base = format!("http://{}", running.addr);
-    let l = http_load(
-        &base,
-        "bench-token-1",
-        s.stored.min(s.deals),
-        s.http_requests,
-        s.clients,
-    )
-    .await;
+    // The load comes from another process (this benchmark, run with `--load`).
+    let exe = std::env::current_exe().expect("the bench executable");
+    let out = tokio::process::Command::new(exe)
+        .args(["--load", &base, "bench-token-1"])
+        .arg(s.stored.min(s.deals).to_string())
+        .arg(s.http_requests.to_string())
+        .arg(s.clients.to_string())
+        .output()
+        .await
+        .expect("the load generator runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let l = Load {
+        events: f.first().copied().unwrap_or(0.0) as usize,
+        seconds: f.get(1).copied().unwrap_or(1.0),
+        p50_ms: f.get(2).copied().unwrap_or(0.0),
+        p99_ms: f.get(3).copied().unwrap_or(0.0),
+        commits: 0,
+    };
     report(
-        &format!("HTTP, sqlite, {} clients (same process)", s.clients),
+        &format!("HTTP, sqlite, {} clients (another process)", s.clients),
         &l,
     );
     let rss = rss_kib("VmRSS:");

@@ -100,7 +100,7 @@ pub struct BatchWrite<'a> {
 }
 
 /// `($1, $2), ($3, $4)…` for `rows` rows of `cols` values, numbered from `first`.
-fn placeholders(out: &mut String, rows: usize, cols: usize, first: usize) {
+fn placeholders(out: &mut String, rows: usize, cols: usize, first: usize, style: Style) {
     let mut n = first;
     for r in 0..rows {
         out.push_str(if r == 0 { "(" } else { ", (" });
@@ -108,10 +108,46 @@ fn placeholders(out: &mut String, rows: usize, cols: usize, first: usize) {
             if c > 0 {
                 out.push_str(", ");
             }
-            let _ = write!(out, "${n}");
+            style.push(out, n);
             n += 1;
         }
         out.push(')');
+    }
+}
+
+/// How a generated statement numbers its values. SQLite takes plain `?` in order: it looks a
+/// numbered parameter up by a linear search, which makes binding a long statement quadratic.
+#[derive(Clone, Copy)]
+enum Style {
+    Question,
+    Dollar,
+}
+
+impl Style {
+    fn of(tx: &Tx) -> Style {
+        match tx {
+            Tx::Sqlite(_) => Style::Question,
+            Tx::Postgres(_) => Style::Dollar,
+        }
+    }
+
+    fn push(self, out: &mut String, n: usize) {
+        match self {
+            Style::Question => out.push('?'),
+            Style::Dollar => {
+                let _ = write!(out, "${n}");
+            }
+        }
+    }
+}
+
+/// `$1, $2, …` (or `?, ?, …`) for `n` values from `first`.
+fn list(out: &mut String, n: usize, first: usize, style: Style) {
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        style.push(out, first + i);
     }
 }
 
@@ -130,7 +166,7 @@ impl Tx {
         for chunk in rows.chunks((MAX_ARGS / cols).max(1)) {
             let mut sql = String::from(head);
             sql.push_str(" VALUES ");
-            placeholders(&mut sql, chunk.len(), cols, 1);
+            placeholders(&mut sql, chunk.len(), cols, 1, Style::of(self));
             sql.push(' ');
             sql.push_str(tail);
             self.run_args(sql, chunk.iter().flatten()).await?;
@@ -172,12 +208,7 @@ impl Tx {
             let mut sql =
                 String::from("SELECT id, state, revision, rules_version FROM deals WHERE id IN ");
             sql.push('(');
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let _ = write!(sql, "${}", i + 1);
-            }
+            list(&mut sql, chunk.len(), 1, Style::of(self));
             sql.push_str(") ORDER BY id");
             if lock {
                 sql.push_str(" FOR UPDATE");
@@ -220,12 +251,7 @@ impl Tx {
             }
             let mut sql =
                 String::from("SELECT key, fingerprint, status, body FROM requests WHERE key IN (");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let _ = write!(sql, "${}", i + 1);
-            }
+            list(&mut sql, chunk.len(), 1, Style::of(self));
             sql.push(')');
             let rows: Vec<(String, String, i64, String)> = on!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -263,12 +289,7 @@ impl Tx {
             }
             let mut sql =
                 String::from("SELECT deal_id, timer_id, attempt FROM timers WHERE deal_id IN (");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                let _ = write!(sql, "${}", i + 1);
-            }
+            list(&mut sql, chunk.len(), 1, Style::of(self));
             sql.push(')');
             let rows: Vec<(String, i64, i64)> = on!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -305,11 +326,16 @@ impl Tx {
                 Keyed::Timers => "timer_id",
                 Keyed::Tasks => "n",
             };
+            let style = Style::of(self);
             for i in 0..chunk.len() {
                 if i > 0 {
                     sql.push_str(" OR ");
                 }
-                let _ = write!(sql, "(deal_id = ${} AND {col} = ${})", 2 * i + 1, 2 * i + 2);
+                sql.push_str("(deal_id = ");
+                style.push(&mut sql, 2 * i + 1);
+                let _ = write!(sql, " AND {col} = ");
+                style.push(&mut sql, 2 * i + 2);
+                sql.push(')');
             }
             let args: Vec<Arg> = chunk
                 .iter()
