@@ -570,17 +570,38 @@ async fn a_broken_or_unfitting_rule_file_is_refused_and_the_old_rules_keep_runni
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
     assert_eq!(report["misfits"], json!(["d1"]), "{report}");
 
-    // A valid change, saved by rename: the watcher applies it, version 2.
-    save(
-        &flow,
-        &original.replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам"),
-    );
+    // A valid change, saved by rename: the watcher applies it, version 2. It adds a reminder an
+    // hour after a meeting is booked: the deal already in `meeting` gets it too.
+    let with_reminder = original
+        .replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам")
+        .replace(
+            "  require meeting_at, meeting_place         # the salesperson must say when and where\n",
+            "  require meeting_at, meeting_place         # the salesperson must say when and where\n  after 1h {\n    notify sales via email with meeting_details\n  }\n",
+        );
+    assert!(with_reminder.contains("after 1h"));
+    save(&flow, &with_reminder);
     eventually(
         "the watcher applies the new rules",
         Duration::from_secs(10),
         || async {
             let (_, rules) = d.get("/api/v1/rules").await;
             rules["version"] == 2
+        },
+    )
+    .await;
+    eventually(
+        "the live deal gets the new timer",
+        Duration::from_secs(10),
+        || async {
+            let (_, deal) = d.get("/api/v1/deals/d1").await;
+            deal["history"].as_array().is_some_and(|h| {
+                h.iter().any(|e| {
+                    e["kind"] == "timer_set"
+                        && e["cause"] == "rules reloaded"
+                        && e["timer"].as_str().is_some_and(|t| t.contains("after 1h"))
+                        && e["version"] == 2
+                })
+            })
         },
     )
     .await;

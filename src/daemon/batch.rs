@@ -36,7 +36,7 @@ fn deals_of(op: &Op) -> Vec<String> {
         Op::Create(req) => vec![req.id.clone()],
         Op::Apply { deal, .. } => vec![deal.clone()],
         Op::Fire(due) => vec![due.deal.clone()],
-        Op::Midnight(ids) => ids.clone(),
+        Op::Midnight(ids) | Op::Rederive(ids) => ids.clone(),
     }
 }
 
@@ -179,6 +179,24 @@ impl<'r> Batch<'r> {
                 }
                 self.attempts.remove(&key);
                 Ok(self.commit(Some(i), out))
+            }
+            Op::Rederive(ids) => {
+                let mut last = Step::NotNow("no deals".into());
+                for id in ids {
+                    let i = match self.get(id) {
+                        Ok(i) => i,
+                        Err(e) => {
+                            tracing::warn!(deal = %id, error = %e, "timers not derived again");
+                            continue;
+                        }
+                    };
+                    let out = engine::rederive(self.ctx(now), &self.now[i].0);
+                    last = match out {
+                        Ok(o) if o.records.is_empty() => continue,
+                        out => self.commit(Some(i), out),
+                    };
+                }
+                Ok(last)
             }
             Op::Midnight(ids) => {
                 let mut last = Step::NotNow("no deals".into());

@@ -37,6 +37,8 @@ pub enum Op {
     Fire(DueTimer),
     /// The local-midnight alert check of these deals.
     Midnight(Vec<String>),
+    /// New rules took over: derive these deals' timers again.
+    Rederive(Vec<String>),
 }
 
 /// A request's idempotency key and what the request was.

@@ -228,6 +228,17 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
     Ok(s.finish())
 }
 
+/// New rules took over: the deal's timers are derived again. Every active stage's timer lines
+/// and timer transitions that have no timer for the track yet are armed (an `after` counts
+/// from when the track entered the stage; one already past fires at once), and `at` timers
+/// follow their expressions. Nothing moves; the records say which timers were set.
+pub fn rederive(ctx: Ctx<'_>, deal: &Deal) -> Result<Outcome, StepError> {
+    let mut s = Stepper::new(ctx, deal.clone(), "rules reloaded");
+    s.arm_missing().map_err(StepError::Failed)?;
+    s.rearm().map_err(StepError::Failed)?;
+    Ok(s.finish())
+}
+
 /// A local midnight for one deal: alerts that read the clock are checked again. Takes the deal
 /// and gives it back (no copy: only its alert flags can change, and they are restored on error),
 /// with the records of what changed.

@@ -300,6 +300,32 @@ impl Stepper<'_> {
         );
     }
 
+    /// Arms the timers of active stages that have none for their track (after new rules).
+    pub(crate) fn arm_missing(&mut self) -> Result<(), String> {
+        let plan = self.ctx.plan;
+        for (track, stage) in self.active_tracks() {
+            let def = &plan.stages[stage];
+            let lines = (0..def.timers.len()).map(TimerRef::Line);
+            let transitions = def
+                .transitions
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t.trigger, Trigger::Timer(_)))
+                .map(|(i, _)| TimerRef::Transition(i));
+            for which in lines.chain(transitions).collect::<Vec<_>>() {
+                let known = self
+                    .deal
+                    .timers
+                    .iter()
+                    .any(|a| a.track == track && a.stage == stage && a.which == which);
+                if !known {
+                    self.arm(track, stage, which)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `at` timers follow their expression: when its value changes, the timer moves.
     pub(crate) fn rearm(&mut self) -> Result<(), String> {
         let plan = self.ctx.plan;

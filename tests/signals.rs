@@ -1,0 +1,109 @@
+//! The daemon as a process: SIGHUP reloads the rules, SIGTERM stops it cleanly (exit 0, the
+//! database closed with nothing lost).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "signals-staff";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill runs")
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[test]
+fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signals");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"sqlite://{}\"\n[rules]\nfile = \"{}\"\n\
+         [[tokens]]\ntoken = \"{TOKEN}\"\nscope = \"staff\"\n",
+        dir.join("dealflow.db").display(),
+        root().join("rules/web-studio.flow").display()
+    );
+    std::fs::write(dir.join("dealflow.toml"), config).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["serve", "--config"])
+        .arg(dir.join("dealflow.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/healthz").is_none_or(|r| !r.contains("200 OK")) {
+        assert!(Instant::now() < deadline, "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rules = get(port, "/api/v1/rules").expect("rules");
+    assert!(rules.contains("\"last_reload\":null"), "{rules}");
+
+    signal(pid, "-HUP");
+    loop {
+        let rules = get(port, "/api/v1/rules").expect("rules");
+        if rules.contains("did not change") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP did not reload: {rules}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    signal(pid, "-TERM");
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the daemon");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let mut log = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(log.contains("dealflow stopped"), "{log}");
+    // The database reads back after the stop (what-if over it).
+    let again = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["simulate", "--until", "2026-12-31T00:00", "--db"])
+        .arg(format!("sqlite://{}", dir.join("dealflow.db").display()))
+        .arg(root().join("rules/web-studio.flow"))
+        .output()
+        .expect("runs");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
