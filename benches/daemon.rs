@@ -155,11 +155,18 @@ async fn core(url: &str, opts: &Options) -> Core {
 
 /// Creates `n` leads, a thousand per transaction.
 async fn seed(core: &Core, n: usize) {
+    seed_from(core, 0, n, false).await;
+}
+
+/// Creates deals `from..from + n`: leads, or deals with a meeting booked next year (each has a
+/// reminder timer waiting), a thousand per transaction.
+async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
     let now = chrono::Utc::now();
-    let mut i = 0;
-    while i < n {
+    let next_year = now + chrono::Duration::days(365);
+    let mut i = from;
+    while i < from + n {
         let mut tx = core.store.begin().await.expect("tx");
-        for _ in 0..1000.min(n - i) {
+        for _ in 0..1000.min(from + n - i) {
             let mut fields = std::collections::BTreeMap::new();
             fields.insert(
                 "client_name".to_string(),
@@ -169,10 +176,16 @@ async fn seed(core: &Core, n: usize) {
                 "client_email".to_string(),
                 Value::Text("c@shop.test".into()),
             );
+            let mut stages = Vec::new();
+            if meeting {
+                stages.push("meeting".to_string());
+                fields.insert("meeting_at".to_string(), Value::DateTime(next_year));
+                fields.insert("meeting_place".to_string(), Value::Text("Office".into()));
+            }
             let req = Creation {
                 id: format!("b{i:06}"),
                 title: format!("Deal {i}"),
-                stages: Vec::new(),
+                stages,
                 fields,
             };
             let step = core.create(&mut tx, &req, now).await.expect("create");
@@ -181,6 +194,22 @@ async fn seed(core: &Core, n: usize) {
         }
         tx.commit().await.expect("commit");
     }
+}
+
+/// Microseconds one look for due timers takes (none is due), over 200 looks.
+async fn timer_scan(core: &Core) -> f64 {
+    let t = Instant::now();
+    let rounds = 200;
+    for _ in 0..rounds {
+        let mut tx = core.store.begin().await.expect("tx");
+        let due = tx
+            .claim_timers("bench", chrono::Utc::now(), chrono::Utc::now(), 200)
+            .await
+            .expect("claim");
+        assert!(due.is_empty());
+        tx.commit().await.expect("commit");
+    }
+    t.elapsed().as_secs_f64() * 1e6 / rounds as f64
 }
 
 fn render(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
@@ -448,8 +477,24 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     let d = dir("http");
     let url = format!("sqlite://{}", d.join("dealflow.db").display());
     {
+        // The first deals are leads (the HTTP load logs work on them); the rest have a meeting
+        // next year, so a reminder timer waits for each. The look for due timers is timed with
+        // few timers stored and with all of them: it should not grow.
         let core = core(&url, &Options::default()).await;
-        seed(&core, s.stored).await;
+        let leads = s.deals.min(s.stored);
+        seed(&core, leads).await;
+        let few = timer_scan(&core).await;
+        seed_from(&core, leads, s.stored - leads, true).await;
+        let waiting = {
+            let mut tx = core.store.read().await.expect("tx");
+            tx.count(Table::Timers).await.expect("count")
+        };
+        let many = timer_scan(&core).await;
+        println!(
+            "timer scan, none due: {few:.0} µs per look with {leads} deals and no timers, \
+             {many:.0} µs with {} deals and {waiting} timers waiting",
+            s.stored
+        );
         core.store.close().await;
     }
     let rss_before = rss_kib("VmRSS:");
@@ -502,24 +547,6 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         s.stored,
         rss / 1024,
         rss_before / 1024
-    );
-    // The timer scan: with no timer due, claiming costs the same whatever the number of deals.
-    let core = running.state.core.clone();
-    let t = Instant::now();
-    let rounds = 200;
-    for _ in 0..rounds {
-        let mut tx = core.store.begin().await.expect("tx");
-        let due = tx
-            .claim_timers("bench", chrono::Utc::now(), chrono::Utc::now(), 200)
-            .await
-            .expect("claim");
-        assert!(due.is_empty());
-        tx.commit().await.expect("commit");
-    }
-    println!(
-        "timer scan with {} deals stored, none due: {:.0} µs per look",
-        s.stored,
-        t.elapsed().as_secs_f64() * 1e6 / rounds as f64
     );
     running.stop().await;
     let _ = std::fs::remove_dir_all(&d);
