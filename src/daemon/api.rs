@@ -266,6 +266,22 @@ fn idem(
     }))
 }
 
+/// The first checks of every POST, in this order: the token and its scope, the body within
+/// the size limit, the idempotency key.
+fn admit(
+    s: &AppState,
+    need: Need,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Bytes, Option<Idem>), ApiError> {
+    authorize(s, headers, need)?;
+    let body = body_of(body)?;
+    let key = idem(headers, method, uri, &body)?;
+    Ok((body, key))
+}
+
 /// Runs an operation through the writer and sends its answer.
 async fn submit(
     s: &AppState,
@@ -379,9 +395,7 @@ async fn create_deal(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers, Need::Write)?;
-    let body = body_of(body)?;
-    let key = idem(&headers, &method, &uri, &body)?;
+    let (body, key) = admit(&s, Need::Write, &method, &uri, &headers, body)?;
     let d: NewDeal = parse_json(&headers, &body)?;
     let id = match d.id {
         Some(id) => {
@@ -430,9 +444,7 @@ async fn create_lead(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers, Need::Intake)?;
-    let body = body_of(body)?;
-    let key = idem(&headers, &method, &uri, &body)?;
+    let (body, key) = admit(&s, Need::Intake, &method, &uri, &headers, body)?;
     let form: BTreeMap<String, Json> = if is_json(&headers) {
         parse_json(&headers, &body)?
     } else {
@@ -518,9 +530,7 @@ async fn send_event(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers, Need::Write)?;
-    let body = body_of(body)?;
-    let key = idem(&headers, &method, &uri, &body)?;
+    let (body, key) = admit(&s, Need::Write, &method, &uri, &headers, body)?;
     let e: EventBody = parse_json(&headers, &body)?;
     let input = Input::Event {
         name: e.name,
@@ -547,9 +557,7 @@ async fn task_work(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s, &headers, Need::Write)?;
-    let body = body_of(body)?;
-    let key = idem(&headers, &method, &uri, &body)?;
+    let (body, key) = admit(&s, Need::Write, &method, &uri, &headers, body)?;
     let b: TaskBody = if body.is_empty() {
         TaskBody::default()
     } else {

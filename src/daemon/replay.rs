@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::writer::Op;
 use super::{Core, CoreError, Step};
 use crate::engine::{Creation, Input};
 use crate::sim::scenario::{Scenario, What};
@@ -70,7 +71,7 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, String> {
             midnight = next_midnight(tz, now + chrono::Duration::minutes(1));
         } else if let Some((_, _, what)) = inputs.next() {
             let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
-            let step = input(core, &mut tx, what, now).await;
+            let step = core.one(&mut tx, &op(what), now).await;
             match step {
                 Ok(Step::Applied { .. }) => {
                     tx.commit().await.map_err(|e| e.to_string())?;
@@ -84,45 +85,38 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, String> {
     Ok(played)
 }
 
-async fn input(
-    core: &Core,
-    tx: &mut crate::store::Tx,
-    what: What,
-    now: DateTime<Utc>,
-) -> Result<Step, CoreError> {
+/// A scenario's input as the daemon's operation.
+fn op(what: What) -> Op {
     match what {
         What::Deal {
             id,
             title,
             stages,
             fields,
-        } => {
-            let req = Creation {
-                id,
-                title,
-                stages,
-                fields,
-            };
-            core.create(tx, &req, now).await
-        }
+        } => Op::Create(Creation {
+            id,
+            title,
+            stages,
+            fields,
+        }),
         What::Event {
             deal,
             name,
             payload,
             by,
-        } => {
-            let input = Input::Event { name, payload, by };
-            core.apply(tx, &deal, &input, now).await
-        }
+        } => Op::Apply {
+            deal,
+            input: Input::Event { name, payload, by },
+        },
         What::Task {
             deal,
             task,
             action,
             by,
-        } => {
-            let input = Input::Task { task, action, by };
-            core.apply(tx, &deal, &input, now).await
-        }
+        } => Op::Apply {
+            deal,
+            input: Input::Task { task, action, by },
+        },
     }
 }
 

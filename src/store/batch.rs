@@ -30,6 +30,25 @@ const DEALS_UPSERT: (&str, &str) = (
      people = excluded.people, state = excluded.state",
 );
 
+/// How a batch writes tasks (a changed task's row is deleted first).
+const TASKS_INSERT: (&str, &str) = (
+    "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
+     estimate_h, started_at, done_at, hours)",
+    "ON CONFLICT (deal_id, n) DO NOTHING",
+);
+
+/// How a batch writes new time entries.
+const TIME_INSERT: (&str, &str) = (
+    "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at)",
+    "ON CONFLICT (deal_id, n) DO NOTHING",
+);
+
+/// How a batch writes history.
+const HISTORY_INSERT: (&str, &str) = (
+    "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record)",
+    "",
+);
+
 /// A value bound into a generated statement.
 #[derive(Debug, Clone)]
 pub enum Arg {
@@ -464,19 +483,10 @@ impl Tx {
         )
         .await?;
         self.delete_pairs(Keyed::Tasks, &task_gone).await?;
-        self.insert_rows(
-            "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
-             estimate_h, started_at, done_at, hours)",
-            "",
-            &task_rows,
-        )
-        .await?;
-        self.insert_rows(
-            "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at)",
-            "ON CONFLICT (deal_id, n) DO NOTHING",
-            &time_rows,
-        )
-        .await?;
+        self.insert_rows(TASKS_INSERT.0, TASKS_INSERT.1, &task_rows)
+            .await?;
+        self.insert_rows(TIME_INSERT.0, TIME_INSERT.1, &time_rows)
+            .await?;
         let mut history_rows = Vec::with_capacity(b.history.len());
         let mut outbox_rows = Vec::new();
         for (r, rev) in &b.history {
@@ -529,12 +539,8 @@ impl Tx {
                 ]);
             }
         }
-        self.insert_rows(
-            "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record)",
-            "",
-            &history_rows,
-        )
-        .await?;
+        self.insert_rows(HISTORY_INSERT.0, HISTORY_INSERT.1, &history_rows)
+            .await?;
         self.insert_rows(
             "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, subject, \
              body, attachments, send_after_ms, status, attempts, next_ms, created_at)",
@@ -656,25 +662,12 @@ impl Tx {
         self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
             .await?;
         self.delete_pairs(Keyed::Tasks, &task_gone).await?;
-        self.insert_rows(
-            "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
-             estimate_h, started_at, done_at, hours)",
-            "ON CONFLICT (deal_id, n) DO NOTHING",
-            &task_rows,
-        )
-        .await?;
-        self.insert_rows(
-            "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at)",
-            "ON CONFLICT (deal_id, n) DO NOTHING",
-            &time_rows,
-        )
-        .await?;
-        self.insert_rows(
-            "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record)",
-            "",
-            &history_rows,
-        )
-        .await
+        self.insert_rows(TASKS_INSERT.0, TASKS_INSERT.1, &task_rows)
+            .await?;
+        self.insert_rows(TIME_INSERT.0, TIME_INSERT.1, &time_rows)
+            .await?;
+        self.insert_rows(HISTORY_INSERT.0, HISTORY_INSERT.1, &history_rows)
+            .await
     }
 }
 

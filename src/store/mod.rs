@@ -165,8 +165,7 @@ impl Store {
             // Reads of recent pages come from memory, not from read() calls on every batch.
             .pragma("cache_size", "-32768")
             .pragma("mmap_size", "268435456")
-            .pragma("temp_store", "memory")
-            .pragma("wal_autocheckpoint", "10000");
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(co)
