@@ -268,16 +268,16 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, String> {
-        let (mut table, base) = match file {
+        let (mut table, base, text) = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-                let table: toml::Table = toml::from_str(&text)
-                    .map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+                let table: toml::Table =
+                    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                (table, base)
+                (table, base, Some((path, text)))
             }
-            None => (toml::Table::new(), PathBuf::new()),
+            None => (toml::Table::new(), PathBuf::new(), None),
         };
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("DEALFLOW_") else {
@@ -310,9 +310,32 @@ impl Config {
                 }
             }
         }
-        let mut config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("configuration: {}", e.message()))?;
+        let mut config: Config = match toml::Value::Table(table).try_into() {
+            Ok(c) => c,
+            Err(e) => {
+                let e: toml::de::Error = e;
+                // The file alone, read again, says where (line and column) when it is the file.
+                if let Some((path, text)) = &text
+                    && let Err(in_file) = toml::from_str::<Config>(text)
+                    && in_file.message() == e.message()
+                {
+                    return Err(format!("{}: {in_file}", path.display()));
+                }
+                let hint = if e.message().contains("missing field `rules`") {
+                    match &text {
+                        None => {
+                            " (no dealflow.toml here: give --config FILE, or set DEALFLOW_RULES_FILE)"
+                        }
+                        Some(_) => {
+                            " (add `[rules] file = \"pipeline.flow\"`, or set DEALFLOW_RULES_FILE)"
+                        }
+                    }
+                } else {
+                    " (from the file or a DEALFLOW_* variable)"
+                };
+                return Err(format!("configuration: {}{hint}", e.message()));
+            }
+        };
         config.base = base;
         config.check()?;
         Ok(config)
@@ -348,5 +371,85 @@ fn env_value(s: &str) -> toml::Value {
             .remove("v")
             .unwrap_or_else(|| toml::Value::String(s.into())),
         Err(_) => toml::Value::String(s.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dealflow.toml")
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_example_reads_and_every_value_can_come_from_the_environment() {
+        let c = Config::load(Some(&example()), Vec::new()).expect("the example is valid");
+        assert_eq!(c.server.listen, "127.0.0.1:8080");
+        assert_eq!(c.tokens.len(), 3);
+        assert_eq!(c.team.len(), 7);
+        assert!(c.rules_path().ends_with("rules/web-studio.flow"));
+        assert_eq!(c.members().expect("team").len(), 7);
+
+        let c = Config::load(
+            Some(&example()),
+            env(&[
+                ("DEALFLOW_LISTEN", "0.0.0.0:9000"),
+                ("DEALFLOW_DATABASE_URL", "postgres://u@db/deals"),
+                ("DEALFLOW_SMTP_HOST", "mail.test"),
+                ("DEALFLOW_SMTP_FROM", "robot@studio.test"),
+                ("DEALFLOW_SMTP_PORT", "2525"),
+                ("DEALFLOW_OUTBOX_MAX_ATTEMPTS", "3"),
+                (
+                    "DEALFLOW_TOKENS",
+                    r#"[{token = "from-the-env-1", scope = "read"}]"#,
+                ),
+                ("DEALFLOW_TEST_POSTGRES", "not configuration"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .expect("overrides apply");
+        assert_eq!(c.server.listen, "0.0.0.0:9000");
+        assert_eq!(c.database.url, "postgres://u@db/deals");
+        let smtp = c.smtp.expect("smtp from the environment");
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.test", 2525));
+        assert_eq!(c.outbox.max_attempts, 3);
+        assert_eq!(c.tokens.len(), 1);
+        assert_eq!(c.tokens[0].scope, Scope::Read);
+    }
+
+    #[test]
+    fn bad_configuration_is_named() {
+        let e = Config::load(None, Vec::new()).unwrap_err();
+        assert!(e.contains("DEALFLOW_RULES_FILE"), "{e}");
+        let e = Config::load(
+            Some(&example()),
+            env(&[("DEALFLOW_SERVER_BODY_LIMIT", "big")]),
+        )
+        .unwrap_err();
+        assert!(e.contains("\"big\"") && e.contains("DEALFLOW_"), "{e}");
+        let e = Config::load(
+            Some(&example()),
+            env(&[("DEALFLOW_TOKENS", r#"[{token = "short", scope = "staff"}]"#)]),
+        )
+        .unwrap_err();
+        assert!(e.contains("8 characters"), "{e}");
+        let dir = std::env::temp_dir().join(format!("dealflow-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "[rules]\nfile = \"x.flow\"\n[server]\nlisten = 5\n").expect("write");
+        let e = Config::load(Some(&bad), Vec::new()).unwrap_err();
+        assert!(e.contains("line 4"), "{e}");
+        std::fs::write(&bad, "[rules]\nfile = \"x.flow\"\n[servr]\n").expect("write");
+        let e = Config::load(Some(&bad), Vec::new()).unwrap_err();
+        assert!(e.contains("servr"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

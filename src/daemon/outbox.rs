@@ -248,14 +248,18 @@ pub async fn pass(
         tx.commit().await.map_err(|e| e.to_string())?;
         c
     };
+    let mut results = Vec::with_capacity(claimed.len());
     for m in &claimed {
-        let result = delivery.send(m).await;
-        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        match &result {
+        results.push(delivery.send(m).await);
+    }
+    // The results of the whole pass in one transaction (one commit, not one per message).
+    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    for (m, result) in claimed.iter().zip(&results) {
+        let attempts = m.attempts + 1;
+        let dead = result.is_err() && attempts >= delivery.policy.max_attempts;
+        match result {
             Ok(()) => tx.message_sent(m.id, Utc::now()).await,
             Err(e) => {
-                let attempts = m.attempts + 1;
-                let dead = attempts >= delivery.policy.max_attempts;
                 if dead {
                     tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
                 } else {
@@ -266,9 +270,8 @@ pub async fn pass(
             }
         }
         .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        let dead = result.is_err() && m.attempts + 1 >= delivery.policy.max_attempts;
         metrics.message(result.is_ok(), dead);
     }
+    tx.commit().await.map_err(|e| e.to_string())?;
     Ok(claimed.len())
 }

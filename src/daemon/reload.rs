@@ -139,9 +139,8 @@ async fn rederive(s: &AppState) -> Result<(), String> {
     loop {
         let page = {
             let mut tx = s.core.store.read().await.map_err(|e| e.to_string())?;
-            tx.live_deals(&after, 200)
-                .await
-                .map_err(|e| e.to_string())?
+            // Small pages: each is one operation among the requests, not a long stall for them.
+            tx.live_deals(&after, 50).await.map_err(|e| e.to_string())?
         };
         let Some(last) = page.last().cloned() else {
             return Ok(());

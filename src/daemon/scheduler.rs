@@ -154,9 +154,8 @@ pub async fn midnight(core: &Core, writer: &Writer, now: DateTime<Utc>) -> Resul
     loop {
         let page = {
             let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
-            tx.live_deals(&after, 200)
-                .await
-                .map_err(|e| e.to_string())?
+            // Small pages: each is one operation among the requests, not a long stall for them.
+            tx.live_deals(&after, 50).await.map_err(|e| e.to_string())?
         };
         let Some(last) = page.last().cloned() else {
             break;
