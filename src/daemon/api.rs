@@ -664,7 +664,7 @@ async fn list_deals(
         after: q.after,
         limit,
     };
-    let mut tx = s.core.store.begin().await?;
+    let mut tx = s.core.store.read().await?;
     let rows = tx.list_deals(&filter).await?;
     drop(tx);
     let next = (rows.len() as i64 == limit)
@@ -683,7 +683,7 @@ async fn get_deal(
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers, Need::Read)?;
     let rules = s.core.rules();
-    let mut tx = s.core.store.begin().await?;
+    let mut tx = s.core.store.read().await?;
     let Some(loaded) = tx.peek_deal(&id).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -725,7 +725,7 @@ async fn get_deal(
 
 async fn team(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s, &headers, Need::Read)?;
-    let mut tx = s.core.store.begin().await?;
+    let mut tx = s.core.store.read().await?;
     let team = tx.team().await?;
     drop(tx);
     Ok(json_answer(StatusCode::OK, team_json(&team).to_string()))
@@ -741,7 +741,7 @@ async fn rules(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
 
 async fn rules_json(s: &AppState) -> Result<Json, ApiError> {
     let rules = s.core.rules();
-    let mut tx = s.core.store.begin().await?;
+    let mut tx = s.core.store.read().await?;
     let versions = tx.rules_versions().await?;
     drop(tx);
     let current = versions.iter().find(|v| v.version == rules.version);
@@ -775,7 +775,7 @@ async fn reload_rules(State(s): State<Shared>, headers: HeaderMap) -> Result<Res
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {
-    let ok = match s.core.store.begin().await {
+    let ok = match s.core.store.read().await {
         Ok(mut tx) => tx.count(crate::store::Table::Deals).await.is_ok(),
         Err(_) => false,
     };

@@ -168,7 +168,7 @@ async fn misfits(
     let mut count = 0;
     let mut after = String::new();
     loop {
-        let mut tx = s.core.store.begin().await?;
+        let mut tx = s.core.store.read().await?;
         let page = tx.live_deals(&after, 500).await?;
         let Some(last) = page.last().cloned() else {
             break;

@@ -44,7 +44,7 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, String> {
     let err = |e: CoreError| e.to_string();
     loop {
         let t_timer = {
-            let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
+            let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
             tx.next_timer().await.map_err(|e| e.to_string())?
         };
         let t_input = inputs.peek().map(|(t, ..)| *t);

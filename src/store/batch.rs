@@ -145,7 +145,7 @@ enum Style {
 impl Style {
     fn of(tx: &Tx) -> Style {
         match tx {
-            Tx::Sqlite(_) => Style::Question,
+            Tx::Sqlite(..) => Style::Question,
             Tx::Postgres(_) => Style::Dollar,
         }
     }

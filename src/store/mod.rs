@@ -57,18 +57,23 @@ enum Pool {
     Postgres(PgPool),
 }
 
+/// This process's turn to write to an SQLite file (held until the transaction ends).
+pub type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+
 /// An open database.
 #[derive(Debug)]
 pub struct Store {
     pool: Pool,
+    /// Whose turn it is to write (SQLite has one writer at a time).
+    writing: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Held while the daemon runs: one daemon per SQLite file.
     _lock: Option<File>,
 }
 
 /// One transaction.
 pub enum Tx {
-    /// On SQLite.
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    /// On SQLite, with this process's write turn when it writes.
+    Sqlite(sqlx::Transaction<'static, Sqlite>, Option<WriteTurn>),
     /// On PostgreSQL.
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
@@ -78,7 +83,7 @@ pub enum Tx {
 macro_rules! on {
     ($tx:expr, $c:ident => $body:expr) => {
         match $tx {
-            Tx::Sqlite($c) => $body,
+            Tx::Sqlite($c, _) => $body,
             Tx::Postgres($c) => $body,
         }
     };
@@ -132,6 +137,7 @@ impl Store {
             }
             return Ok(Store {
                 pool: Pool::Postgres(pool),
+                writing: Default::default(),
                 _lock: None,
             });
         }
@@ -175,6 +181,7 @@ impl Store {
         }
         Ok(Store {
             pool: Pool::Sqlite(pool),
+            writing: Default::default(),
             _lock: lock,
         })
     }
@@ -191,7 +198,12 @@ impl Store {
     /// transaction that reads and then writes cannot be turned away half-way by another writer.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(p) => {
+                // Writers of this process queue here, in order, instead of in SQLite's busy
+                // handler (which sleeps in growing steps and stalls requests behind it).
+                let turn = self.writing.clone().lock_owned().await;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -199,7 +211,7 @@ impl Store {
     /// Starts a transaction that only reads (on SQLite it does not wait for the write lock).
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?, None),
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -699,7 +711,7 @@ impl Tx {
                    ORDER BY due_ms LIMIT $4 FOR UPDATE SKIP LOCKED) \
                  RETURNING deal_id, timer_id, due_ms, attempt"
             }
-            Tx::Sqlite(_) => {
+            Tx::Sqlite(..) => {
                 "UPDATE timers SET owner = $1, lease_ms = $2, attempt = attempt + 1 \
                  WHERE (deal_id, timer_id) IN (SELECT deal_id, timer_id FROM timers \
                    WHERE due_ms <= $3 AND (lease_ms IS NULL OR lease_ms < $3) \
@@ -833,7 +845,7 @@ impl Tx {
                 "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
                  ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
             }
-            Tx::Sqlite(_) => {
+            Tx::Sqlite(..) => {
                 "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
                  ORDER BY next_ms, id LIMIT $2"
             }
@@ -943,7 +955,7 @@ impl Tx {
     /// member's open-task count is the number of open tasks assigned to them. The problems found.
     pub async fn integrity(&mut self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
-        if let Tx::Sqlite(c) = self {
+        if let Tx::Sqlite(c, _) = self {
             let rows: Vec<String> = sqlx::query("PRAGMA integrity_check")
                 .fetch_all(&mut **c)
                 .await?
