@@ -402,6 +402,10 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
     assert_eq!(list["deals"].as_array().unwrap().len(), 1, "{list}");
     let (_, none) = d.get("/api/v1/deals?stage=lead").await;
     assert_eq!(none["deals"].as_array().unwrap().len(), 0, "{none}");
+    // An empty filter, as a form sends it, filters nothing.
+    let (status, all) = d.get("/api/v1/deals?stage=&phase=&person=").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["deals"].as_array().unwrap().len(), 1, "{all}");
     let (status, err) = d.get("/api/v1/deals?stage=meting").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["error"]["message"].as_str().unwrap().contains("meting"));

@@ -621,6 +621,16 @@ async fn list_deals(
     authorize(&s, &headers, Need::Read)?;
     let Query(q) =
         q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
+    // An empty filter (`?stage=`, as forms send them) filters nothing.
+    let some = |v: Option<String>| v.filter(|x| !x.trim().is_empty());
+    let q = ListQuery {
+        stage: some(q.stage),
+        phase: some(q.phase),
+        alert: some(q.alert),
+        person: some(q.person),
+        after: some(q.after),
+        ..q
+    };
     let rules = s.core.rules();
     let plan = &rules.ready.plan;
     let unknown = |what: &str, v: &Option<String>, known: bool| -> Result<(), ApiError> {

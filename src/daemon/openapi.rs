@@ -47,13 +47,13 @@ fn deal_ref() -> Json {
 }
 
 fn id_param() -> Json {
-    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}})
 }
 
 fn idem_param() -> Json {
     json!({"name": "Idempotency-Key", "in": "header", "required": false,
            "description": "A retry with the same key gets the first answer and changes nothing.",
-           "schema": {"type": "string", "maxLength": 200}})
+           "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[ -~]*[!-~][ -~]*$"}})
 }
 
 /// The document.
@@ -87,7 +87,7 @@ pub fn document() -> Json {
                     json!({"parameters": [idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
                         "type": "object", "required": ["title"], "additionalProperties": false,
                         "properties": {
-                            "id": {"type": "string", "description": "Default: a new id."},
+                            "id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_./-]+$", "description": "Default: a new id. Letters, digits, `-`, `_`, `.`, `/`."},
                             "title": {"type": "string"},
                             "stage": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
                             "fields": {"type": "object"}
@@ -123,7 +123,7 @@ pub fn document() -> Json {
                 &post_errors,
                 json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["name"], "additionalProperties": false,
-                    "properties": {"name": {"type": "string"}, "fields": {"type": "object"}, "by": {"type": "string"}}
+                    "properties": {"name": {"type": "string", "minLength": 1}, "fields": {"type": "object"}, "by": {"type": "string"}}
                 }}}}}),
             )},
             "/api/v1/deals/{id}/tasks/{task}/{action}": {"post": op(
@@ -135,7 +135,7 @@ pub fn document() -> Json {
                     {"name": "action", "in": "path", "required": true, "schema": {"enum": ["start", "done", "log"]}}],
                     "requestBody": {"required": false, "content": {"application/json": {"schema": {
                         "type": "object", "additionalProperties": false,
-                        "properties": {"hours": {"type": ["number", "string"]}, "by": {"type": "string"}}
+                        "properties": {"hours": {"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": "^[0-9]+([.][0-9]+)?$"}]}, "by": {"type": "string"}}
                     }}}}}),
             )},
             "/api/v1/team": {"get": op(
