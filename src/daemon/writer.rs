@@ -57,7 +57,15 @@ struct Job {
     op: Op,
     key: Option<Idem>,
     render: Render,
-    reply: oneshot::Sender<Result<Answer, String>>,
+    reply: oneshot::Sender<Result<Reply, String>>,
+}
+
+/// What the writer gives back: the answer itself when it had to keep it (an idempotency key),
+/// else the step, for the caller to render in its own task (the writer's time is the
+/// daemon's scarcest).
+enum Reply {
+    Answer(Answer),
+    Step(Arc<Rules>, Result<Step, CoreError>),
 }
 
 /// A handle to the writer task.
@@ -99,9 +107,13 @@ impl Writer {
             })
             .await
             .map_err(|_| "the daemon is shutting down".to_string())?;
-        answer
+        match answer
             .await
-            .map_err(|_| "the daemon is shutting down".to_string())?
+            .map_err(|_| "the daemon is shutting down".to_string())??
+        {
+            Reply::Answer(a) => Ok(a),
+            Reply::Step(rules, step) => Ok(render(&rules, &step)),
+        }
     }
 }
 
@@ -164,13 +176,13 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 }
 
 /// Writes jobs in one transaction (one batch: their deals read together, the steps run in
-/// memory, everything written together); the answers in order.
+/// memory, everything written together); the replies in order.
 async fn write(
     core: &Core,
     metrics: &Metrics,
     jobs: &[Job],
     now: DateTime<Utc>,
-) -> Result<Vec<Answer>, StoreError> {
+) -> Result<Vec<Reply>, StoreError> {
     let rules = core.rules();
     let mut tx = core.store.begin().await?;
     let keys: Vec<String> = jobs
@@ -186,23 +198,26 @@ async fn write(
     let mut batch = Batch::prepare(&rules, &mut tx, &ops).await?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
-        if let Some(k) = &job.key {
-            let earlier = kept.get(&k.key).or_else(|| batch.kept(&k.key)).cloned();
-            if let Some(a) = earlier {
-                out.push(if a.fingerprint == k.fingerprint {
-                    a
-                } else {
-                    reused(&k.key)
-                });
-                continue;
-            }
+        let Some(k) = &job.key else {
+            let result = batch.run(&job.op, now);
+            metrics.step(&result);
+            out.push(Reply::Step(rules.clone(), result));
+            continue;
+        };
+        let earlier = kept.get(&k.key).or_else(|| batch.kept(&k.key)).cloned();
+        if let Some(a) = earlier {
+            out.push(Reply::Answer(if a.fingerprint == k.fingerprint {
+                a
+            } else {
+                reused(&k.key)
+            }));
+            continue;
         }
         let result = batch.run(&job.op, now);
         metrics.step(&result);
+        // Kept with the batch, so a retry gets these very bytes.
         let answer = (job.render)(&rules, &result);
-        if let Some(k) = &job.key
-            && (200..300).contains(&answer.status)
-        {
+        if (200..300).contains(&answer.status) {
             batch.keep_answer(
                 k.key.clone(),
                 Answer {
@@ -211,7 +226,7 @@ async fn write(
                 },
             );
         }
-        out.push(answer);
+        out.push(Reply::Answer(answer));
     }
     batch.write(&mut tx, now).await?;
     tx.commit().await?;
