@@ -166,6 +166,7 @@ impl Daemon {
             Table::Tasks,
             Table::Outbox,
             Table::Requests,
+            Table::Events,
         ] {
             counts.push(tx.count(t).await.expect("count"));
         }
@@ -373,6 +374,16 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
     assert_eq!(status, StatusCode::OK);
     let (status, full) = d.get(&format!("/api/v1/deals/{id}")).await;
     assert_eq!(status, StatusCode::OK);
+    // The event is kept with what it carried.
+    let events = full["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{full}");
+    assert_eq!(events[0]["name"], "call_done");
+    assert_eq!(events[0]["by"], "anna");
+    assert_eq!(events[0]["fields"]["meeting_place"], "Office");
+    assert_eq!(
+        events[0]["fields"]["meeting_at"],
+        "2026-12-01T12:00:00+03:00"
+    );
     let history = full["history"].as_array().expect("history");
     let entered = history
         .iter()

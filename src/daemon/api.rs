@@ -702,6 +702,7 @@ async fn get_deal(
         ));
     };
     let history = tx.history(&id).await?;
+    let events = tx.events(&id).await?;
     drop(tx);
     let deal = loaded.stored.decode(&rules.ready.plan).map_err(
         |super::super::store::Misfit::MissingStages(m)| {
@@ -727,8 +728,21 @@ async fn get_deal(
             Json::Object(e)
         })
         .collect();
+    let events: Vec<Json> = events
+        .into_iter()
+        .map(|(name, payload, by, at, revision)| {
+            json!({
+                "name": name,
+                "fields": serde_json::from_str::<Json>(&payload).unwrap_or(Json::Null),
+                "by": by,
+                "at": at,
+                "revision": revision,
+            })
+        })
+        .collect();
     if let Json::Object(m) = &mut j {
         m.insert("history".into(), Json::Array(entries));
+        m.insert("events".into(), Json::Array(events));
     }
     Ok(json_answer(StatusCode::OK, j.to_string()))
 }

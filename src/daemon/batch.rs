@@ -28,6 +28,7 @@ pub struct Batch<'r> {
     attempts: HashMap<(String, u64), i64>,
     drop_timers: Vec<(String, u64)>,
     answers: Vec<(String, Answer)>,
+    events: Vec<(String, String, String, Option<String>, i64)>,
 }
 
 /// The deals an operation reads.
@@ -86,6 +87,7 @@ impl<'r> Batch<'r> {
             attempts,
             drop_timers: Vec::new(),
             answers: Vec::new(),
+            events: Vec::new(),
         })
     }
 
@@ -129,7 +131,24 @@ impl<'r> Batch<'r> {
             Op::Apply { deal, input } => {
                 let i = self.get(deal)?;
                 let out = engine::apply(self.ctx(now), &self.now[i].0, input);
-                Ok(self.commit(Some(i), out))
+                let step = self.commit(Some(i), out);
+                if let (Step::Applied { revision, .. }, Input::Event { name, payload, by }) =
+                    (&step, input)
+                {
+                    let tz = self.rules.ready.plan.tz;
+                    let json: serde_json::Map<String, serde_json::Value> = payload
+                        .iter()
+                        .map(|(k, v)| (k.clone(), crate::sim::output::value_json(v, tz)))
+                        .collect();
+                    self.events.push((
+                        deal.clone(),
+                        name.clone(),
+                        serde_json::Value::Object(json).to_string(),
+                        by.clone(),
+                        *revision,
+                    ));
+                }
+                Ok(step)
             }
             Op::Fire(due) => {
                 let i = match self.get(&due.deal) {
@@ -314,6 +333,7 @@ impl<'r> Batch<'r> {
             load: self.load.clone(),
             answers: self.answers.clone(),
             drop_timers: self.drop_timers.clone(),
+            events: self.events.clone(),
         })
         .await
     }

@@ -112,7 +112,7 @@ pub fn document() -> Json {
                 )
             },
             "/api/v1/deals/{id}": {"get": op(
-                "A deal with its history: each entry with its cause, the rule (file:line) and the rules version.",
+                "A deal with its history (each entry with its cause, the rule file:line and the rules version) and the events applied to it with their fields.",
                 ("200", "The deal.", deal_ref()),
                 &["401", "403", "404", "409", "503"],
                 json!({"parameters": [id_param()]}),
@@ -178,7 +178,8 @@ pub fn document() -> Json {
                     "tasks": {"type": "array", "items": {"type": "object"}},
                     "alerts": {"type": "array", "items": {"type": "string"}},
                     "hours_spent": {"type": "number"}, "revision": {"type": "integer"},
-                    "history": {"type": "array", "items": {"type": "object"}}}},
+                    "history": {"type": "array", "items": {"type": "object"}},
+                    "events": {"type": "array", "items": {"type": "object"}}}},
                 "DealRow": {"type": "object", "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"}, "parent": {"type": ["string", "null"]},
                     "stages": {"type": "array", "items": {"type": "string"}},

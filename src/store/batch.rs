@@ -116,6 +116,8 @@ pub struct BatchWrite<'a> {
     pub answers: Vec<(String, Answer)>,
     /// Timers to forget (their step failed, or their deal is gone).
     pub drop_timers: Vec<(String, u64)>,
+    /// Events applied: (deal, name, payload as JSON, sent by, revision after it).
+    pub events: Vec<(String, String, String, Option<String>, i64)>,
 }
 
 /// `($1, $2), ($3, $4)…` for `rows` rows of `cols` values, numbered from `first`.
@@ -561,6 +563,26 @@ impl Tx {
                     .bind(*delta).bind(member).execute(&mut **c).await?.rows_affected()
             });
         }
+        let event_rows: Vec<Vec<Arg>> = b
+            .events
+            .iter()
+            .map(|(deal, name, payload, by, rev)| {
+                vec![
+                    Arg::from(deal.as_str()),
+                    Arg::from(name.as_str()),
+                    Arg::from(payload.as_str()),
+                    Arg::from(by.clone()),
+                    Arg::from(now.as_str()),
+                    Arg::from(*rev),
+                ]
+            })
+            .collect();
+        self.insert_rows(
+            "INSERT INTO events (deal_id, name, payload, sent_by, at, revision)",
+            "",
+            &event_rows,
+        )
+        .await?;
         let answer_rows: Vec<Vec<Arg>> = b
             .answers
             .iter()

@@ -225,17 +225,38 @@ impl Store {
     }
 }
 
-const SQLITE_SCHEMA: &str = include_str!("sql/sqlite.sql");
-const POSTGRES_SCHEMA: &str = include_str!("sql/postgres.sql");
+/// The schema, one migration per step, for each backend (applied in order, each once).
+const SQLITE_SCHEMA: [(&str, &str); 2] = [
+    ("dealflow store", include_str!("sql/sqlite.sql")),
+    (
+        "events with their payloads",
+        include_str!("sql/sqlite-2.sql"),
+    ),
+];
+const POSTGRES_SCHEMA: [(&str, &str); 2] = [
+    ("dealflow store", include_str!("sql/postgres.sql")),
+    (
+        "events with their payloads",
+        include_str!("sql/postgres-2.sql"),
+    ),
+];
 
-fn migrator(sql: &'static str) -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("dealflow store"),
-        MigrationType::Simple,
-        SqlStr::from_static(sql),
-        false,
-    )])
+fn migrator(steps: [(&'static str, &'static str); 2]) -> Migrator {
+    Migrator::with_migrations(
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, (what, sql))| {
+                Migration::new(
+                    i as i64 + 1,
+                    Cow::Borrowed(what),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// Takes the one-daemon lock of an SQLite file: `FILE.lock`, held (flock) while the store is
@@ -916,6 +937,23 @@ impl Tx {
         }))
     }
 
+    /// The events applied to a deal, oldest first: (name, payload JSON, sent by, at, revision).
+    pub async fn events(
+        &mut self,
+        deal: &str,
+    ) -> Result<Vec<(String, String, Option<String>, String, i64)>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "SELECT name, payload, sent_by, at, revision FROM events WHERE deal_id = $1 ORDER BY id",
+            )
+            .bind(deal)
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        }))
+    }
+
     /// The answer first given to a request with this idempotency key.
     pub async fn answer(&mut self, key: &str) -> Result<Option<Answer>, StoreError> {
         Ok(on!(self, c => {
@@ -1008,6 +1046,7 @@ impl Tx {
             Table::Tasks => "SELECT COUNT(*) FROM tasks",
             Table::Outbox => "SELECT COUNT(*) FROM outbox",
             Table::Requests => "SELECT COUNT(*) FROM requests",
+            Table::Events => "SELECT COUNT(*) FROM events",
         };
         Ok(on!(self, c => sqlx::query(sql).fetch_one(&mut **c).await?.try_get(0)?))
     }
@@ -1074,6 +1113,8 @@ pub enum Table {
     Outbox,
     /// Kept answers.
     Requests,
+    /// Events applied.
+    Events,
 }
 
 /// The SHA-256 of the rules text and its script, in hex: tells versions apart.
