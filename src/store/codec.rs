@@ -236,7 +236,9 @@ impl StoredDeal {
             .timers
             .iter()
             .filter_map(|t| {
-                let s = stage(&t.stage);
+                // A timer of a stage the rules no longer have (one already fired, kept so that
+                // it does not fire twice) goes.
+                let s = *plan.stage_index.get(&t.stage)?;
                 let def = &plan.stages[s];
                 // The same place when it still has the same label; else the first of that label.
                 let labels: Vec<&str> = if t.kind == "transition" {
@@ -314,5 +316,73 @@ impl StoredDeal {
             next_track: self.next_track,
             next_timer: self.next_timer,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        let flow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/web-studio.flow");
+        crate::load::Loaded::read(&flow)
+            .expect("readable")
+            .ready()
+            .expect("valid")
+            .plan
+    }
+
+    fn stored() -> StoredDeal {
+        serde_json::from_value(serde_json::json!({
+            "id": "d1", "title": "Shop", "created_at": "2026-03-02T06:15:00Z",
+            "fields": {"client_name": {"type": "text", "value": "Ivan"},
+                       "gone_field": {"type": "int", "value": 5}},
+            "slots": {"sales": "anna", "gone_role": "x"},
+            "tracks": [{"id": 0, "stage": "meeting", "entered_at": "2026-03-02T06:15:00Z", "state": "active"}],
+            "timers": [
+                {"id": 0, "track": 0, "stage": "meeting", "label": "meeting: at meeting_at - 2h",
+                 "kind": "line", "index": 7, "fires_at": "2026-03-05T07:00:00Z",
+                 "target": "2026-03-05T07:00:00Z", "fired": false},
+                {"id": 1, "track": 0, "stage": "nowhere", "label": "nowhere: after 1h",
+                 "kind": "line", "index": 0, "fires_at": "2026-03-05T07:00:00Z",
+                 "target": "2026-03-05T07:00:00Z", "fired": true}
+            ],
+            "tasks": [], "time_entries": [], "alerts": ["gone_alert"],
+            "spawned": 0, "next_track": 1, "next_timer": 2
+        }))
+        .expect("a stored deal")
+    }
+
+    #[test]
+    fn a_stored_deal_reads_under_rules_that_changed_around_it() {
+        let plan = plan();
+        let deal = stored().decode(&plan).expect("it fits");
+        // Fields, roles and alerts the rules no longer have are dropped; defaults fill new ones.
+        let name = plan.field_index["client_name"];
+        assert_eq!(deal.values[name], Some(Value::Text("Ivan".into())));
+        assert_eq!(
+            deal.values[plan.field_index["prepayment"]],
+            Some(Value::Bool(true))
+        );
+        assert!(deal.alerts.iter().all(|a| !a));
+        // The timer is found by its label though its place moved; the one of a stage that
+        // is gone goes.
+        assert_eq!(deal.timers.len(), 1);
+        assert_eq!(deal.timers[0].which, TimerRef::Line(0));
+        // And it writes back the same way it reads.
+        let again = StoredDeal::encode(&plan, &deal)
+            .decode(&plan)
+            .expect("fits");
+        assert_eq!(again, deal);
+    }
+
+    #[test]
+    fn a_deal_in_a_stage_the_rules_lost_does_not_fit() {
+        let mut s = stored();
+        s.tracks[0].stage = "nowhere".into();
+        assert_eq!(
+            s.decode(&plan()),
+            Err(Misfit::MissingStages(vec!["nowhere".into()]))
+        );
     }
 }
