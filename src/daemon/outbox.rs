@@ -158,11 +158,19 @@ impl Delivery {
                 .replace("{{to}}", &escape(&m.to))
                 .replace("{{text}}", &escape(&m.body))
         };
-        let form =
-            |s: &str| serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_string();
+        // `=value` encoded as a form value, without its `=`.
+        let form = |s: &str| {
+            serde_urlencoded::to_string([("", s)])
+                .ok()
+                .and_then(|e| e.get(1..).map(str::to_string))
+                .unwrap_or_default()
+        };
+        // `"text"` escaped as a JSON string, without its quotes.
         let json_text = |s: &str| {
             let q = serde_json::to_string(s).unwrap_or_default();
-            q[1..q.len() - 1].to_string()
+            q.get(1..q.len().saturating_sub(1))
+                .unwrap_or_default()
+                .to_string()
         };
         let body = if c.content_type.contains("json") {
             fill(&c.body, &json_text)
