@@ -462,12 +462,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Reads a deal to show it (no lock).
+    /// Reads one deal to show it (no lock; steps read theirs in batches, see `load_deals`).
     pub async fn peek_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
-        self.read_deal(id).await
-    }
-
-    async fn read_deal(&mut self, id: &str) -> Result<Option<Loaded>, StoreError> {
         let sql = "SELECT state, revision, rules_version FROM deals WHERE id = $1";
         let row: Option<(String, i64, i64)> = on!(self, c => {
             sqlx::query(sql).bind(id).fetch_optional(&mut **c).await?
