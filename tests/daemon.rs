@@ -522,6 +522,37 @@ async fn the_api_describes_itself() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");
     }
+    // The pipeline's own vocabulary: its events, stages and fields.
+    let body = &doc["paths"]["/api/v1/deals/{id}/events"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let events: Vec<&str> = body["properties"]["name"]["enum"]
+        .as_array()
+        .expect("event names")
+        .iter()
+        .filter_map(Json::as_str)
+        .collect();
+    assert!(
+        events.contains(&"call_done") && events.contains(&"payment_received"),
+        "{events:?}"
+    );
+    let client = &body["properties"]["fields"]["properties"]["client_name"]["description"];
+    assert!(
+        client.as_str().unwrap_or("").contains("required"),
+        "{client}"
+    );
+    let stage_filter = doc["paths"]["/api/v1/deals"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "stage")
+        .expect("a stage filter")["schema"]["enum"]
+        .clone();
+    assert!(
+        stage_filter
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("meeting"))),
+        "{stage_filter}"
+    );
     let (status, health) = d
         .send(reqwest::Method::GET, "/healthz", None, None, None)
         .await;

@@ -822,8 +822,12 @@ async fn metrics(State(s): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn openapi() -> Response {
-    json_answer(StatusCode::OK, super::openapi::document().to_string())
+async fn openapi(State(s): State<Shared>) -> Response {
+    let rules = s.core.rules();
+    json_answer(
+        StatusCode::OK,
+        super::openapi::document(&rules.ready.plan).to_string(),
+    )
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -56,8 +56,30 @@ fn idem_param() -> Json {
            "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[ -~]*[!-~][ -~]*$"}})
 }
 
-/// The document.
-pub fn document() -> Json {
+/// The document, with the names of the pipeline running now (events, stages, phases,
+/// alerts, fields) where the API takes them, so that whoever connects a website or a tool sees
+/// the pipeline's own vocabulary.
+pub fn document(plan: &crate::compile::Plan) -> Json {
+    let names = |v: Vec<&str>| json!({"type": "string", "enum": v});
+    let events = names(plan.events.iter().map(|e| e.name.as_str()).collect());
+    let stages = names(plan.stages.iter().map(|x| x.name.as_str()).collect());
+    let phases = names(plan.phases.iter().map(|x| x.name.as_str()).collect());
+    let alerts = names(plan.alerts.iter().map(|x| x.name.as_str()).collect());
+    let fields: serde_json::Map<String, Json> = plan
+        .fields
+        .iter()
+        .map(|f| {
+            let label = f.label.clone().unwrap_or_default();
+            let what = if f.required {
+                format!("{label} (required to create a deal)")
+                    .trim()
+                    .to_string()
+            } else {
+                label
+            };
+            (f.name.clone(), json!({"description": what}))
+        })
+        .collect();
     let post_errors = [
         "400", "401", "403", "404", "409", "413", "415", "422", "503",
     ];
@@ -89,8 +111,8 @@ pub fn document() -> Json {
                         "properties": {
                             "id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_./-]+$", "description": "Default: a new id. Letters, digits, `-`, `_`, `.`, `/`."},
                             "title": {"type": "string"},
-                            "stage": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-                            "fields": {"type": "object"}
+                            "stage": {"oneOf": [stages.clone(), {"type": "array", "items": stages.clone()}]},
+                            "fields": {"type": "object", "properties": fields}
                         }}}}}}),
                 ),
                 "get": op(
@@ -101,9 +123,9 @@ pub fn document() -> Json {
                     }})),
                     &["400", "401", "403", "422", "503"],
                     json!({"parameters": [
-                        {"name": "stage", "in": "query", "schema": {"type": "string"}},
-                        {"name": "phase", "in": "query", "schema": {"type": "string"}},
-                        {"name": "alert", "in": "query", "schema": {"type": "string"}},
+                        {"name": "stage", "in": "query", "schema": stages.clone()},
+                        {"name": "phase", "in": "query", "schema": phases},
+                        {"name": "alert", "in": "query", "schema": alerts},
                         {"name": "person", "in": "query", "schema": {"type": "string"}},
                         {"name": "live", "in": "query", "schema": {"type": "boolean"}},
                         {"name": "after", "in": "query", "schema": {"type": "string"}},
@@ -123,7 +145,7 @@ pub fn document() -> Json {
                 &post_errors,
                 json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["name"], "additionalProperties": false,
-                    "properties": {"name": {"type": "string", "minLength": 1}, "fields": {"type": "object"}, "by": {"type": "string"}}
+                    "properties": {"name": events, "fields": {"type": "object", "properties": fields.clone()}, "by": {"type": "string"}}
                 }}}}}),
             )},
             "/api/v1/deals/{id}/tasks/{task}/{action}": {"post": op(
