@@ -16,10 +16,10 @@ use std::time::{Duration, Instant};
 
 use dealflow::daemon::config::Config;
 use dealflow::daemon::metrics::Metrics;
-use dealflow::daemon::writer::{Op, Writer};
-use dealflow::daemon::{Core, CoreError, Rules, Step, server};
+use dealflow::daemon::writer::{Op, Writer, background};
+use dealflow::daemon::{Core, Rules, Step, server};
 use dealflow::engine::{Creation, Input, TaskAction};
-use dealflow::store::{Answer, Options, Store, Table};
+use dealflow::store::{Options, Store, Table};
 use dealflow::value::Value;
 use tokio::sync::watch;
 
@@ -212,18 +212,6 @@ async fn timer_scan(core: &Core) -> f64 {
     t.elapsed().as_secs_f64() * 1e6 / rounds as f64
 }
 
-fn render(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
-    Answer {
-        fingerprint: String::new(),
-        status: if matches!(r, Ok(Step::Applied { .. })) {
-            200
-        } else {
-            409
-        },
-        body: String::new(),
-    }
-}
-
 fn log_input() -> Input {
     Input::Task {
         task: "call_client".into(),
@@ -270,7 +258,7 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
                             input: log_input(),
                         },
                         None,
-                        render,
+                        background,
                     )
                     .await
                     .expect("written");

@@ -176,16 +176,4 @@ impl Core {
             s => Ok(Some(s)),
         }
     }
-
-    /// A local midnight for one deal: its alerts are checked again (for conditions on
-    /// `today`); written only when one changed.
-    pub async fn midnight(
-        &self,
-        tx: &mut Tx,
-        deal: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Step, CoreError> {
-        self.one(tx, &Op::Midnight(vec![deal.to_string()]), now)
-            .await
-    }
 }

@@ -116,7 +116,8 @@ async fn attempt(s: &AppState) -> ReloadReport {
         version,
         file: current.file.clone(),
     });
-    if !unchanged && let Err(e) = rederive(s).await {
+    // Every live deal's timers derived again under the rules now running.
+    if !unchanged && let Err(e) = s.writer.each_live_page(&s.core, Op::Rederive).await {
         tracing::warn!(error = %e, "timers of live deals could not all be derived again");
     }
     ReloadReport {
@@ -129,33 +130,6 @@ async fn attempt(s: &AppState) -> ReloadReport {
             format!("rules version {version} runs from the next step on")
         },
         misfits: Vec::new(),
-    }
-}
-
-/// Every live deal's timers derived again under the rules now running, a page at a time
-/// through the writer (so each page is one transaction, between other requests).
-async fn rederive(s: &AppState) -> Result<(), String> {
-    let mut after = String::new();
-    loop {
-        let page = {
-            let mut tx = s.core.store.read().await.map_err(|e| e.to_string())?;
-            // Small pages: each is one operation among the requests, not a long stall for them.
-            tx.live_deals(&after, 50).await.map_err(|e| e.to_string())?
-        };
-        let Some(last) = page.last().cloned() else {
-            return Ok(());
-        };
-        s.writer.submit(Op::Rederive(page), None, quiet).await?;
-        after = last;
-    }
-}
-
-/// The answer of a background step nobody waits for.
-fn quiet(_: &Rules, _: &Result<super::Step, super::CoreError>) -> crate::store::Answer {
-    crate::store::Answer {
-        fingerprint: String::new(),
-        status: 200,
-        body: String::new(),
     }
 }
 

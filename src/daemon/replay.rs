@@ -132,11 +132,9 @@ pub async fn midnight_pass(core: &Core, now: DateTime<Utc>) -> Result<(), String
         let Some(last) = page.last().cloned() else {
             break;
         };
-        for id in &page {
-            core.midnight(&mut tx, id, now)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
+        core.one(&mut tx, &Op::Midnight(page), now)
+            .await
+            .map_err(|e| e.to_string())?;
         tx.commit().await.map_err(|e| e.to_string())?;
         after = last;
     }

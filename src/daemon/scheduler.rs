@@ -11,10 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
+use super::Core;
 use super::metrics::Metrics;
-use super::writer::{Op, Writer};
-use super::{Core, CoreError, Rules, Step};
-use crate::store::Answer;
+use super::writer::{Op, Writer, background};
 
 /// Timers claimed at a time.
 const CLAIM: i64 = 200;
@@ -22,21 +21,6 @@ const CLAIM: i64 = 200;
 const LEASE: Duration = Duration::from_secs(60);
 /// The longest nap between looks at the clock.
 const NAP: Duration = Duration::from_secs(1);
-
-/// The scheduler's answer of a timer step: 200 when it changed the deal.
-fn render(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
-    let status = match r {
-        Ok(Step::Applied { .. }) => 200,
-        Ok(Step::Failed(_)) => 500,
-        Ok(_) => 409,
-        Err(_) => 404,
-    };
-    Answer {
-        fingerprint: String::new(),
-        status,
-        body: String::new(),
-    }
-}
 
 /// Runs until `stop` turns true.
 pub async fn run(
@@ -101,7 +85,7 @@ pub async fn tick(
     let mut set = tokio::task::JoinSet::new();
     for d in due {
         let w = writer.clone();
-        set.spawn(async move { w.submit(Op::Fire(d), None, render).await });
+        set.spawn(async move { w.submit(Op::Fire(d), None, background).await });
     }
     while let Some(a) = set.join_next().await {
         match a {
@@ -150,18 +134,5 @@ pub async fn midnight(core: &Core, writer: &Writer, now: DateTime<Utc>) -> Resul
         return Ok(());
     }
     tracing::info!(day = %today, "local midnight: checking alerts of live deals");
-    let mut after = String::new();
-    loop {
-        let page = {
-            let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
-            // Small pages: each is one operation among the requests, not a long stall for them.
-            tx.live_deals(&after, 50).await.map_err(|e| e.to_string())?
-        };
-        let Some(last) = page.last().cloned() else {
-            break;
-        };
-        writer.submit(Op::Midnight(page), None, render).await?;
-        after = last;
-    }
-    Ok(())
+    writer.each_live_page(core, Op::Midnight).await
 }

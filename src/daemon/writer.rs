@@ -53,6 +53,22 @@ pub struct Idem {
 /// Turns a step's outcome into the answer the client gets (and that a retry gets again).
 pub type Render = fn(&Rules, &Result<Step, CoreError>) -> Answer;
 
+/// The answer of work the daemon does by itself (timers, midnights, reloads): only its status,
+/// 200 when the step was applied.
+pub fn background(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
+    let status = match r {
+        Ok(Step::Applied { .. }) => 200,
+        Ok(Step::Failed(_)) => 500,
+        Ok(_) => 409,
+        Err(_) => 404,
+    };
+    Answer {
+        fingerprint: String::new(),
+        status,
+        body: String::new(),
+    }
+}
+
 struct Job {
     op: Op,
     key: Option<Idem>,
@@ -166,6 +182,29 @@ async fn run(
                     let _ = job.reply.send(r);
                 }
             }
+        }
+    }
+}
+
+impl Writer {
+    /// Runs `op` over every live deal, a small page at a time: each page is one operation
+    /// among the requests, not a long stall for them.
+    pub async fn each_live_page(
+        &self,
+        core: &Core,
+        op: fn(Vec<String>) -> Op,
+    ) -> Result<(), String> {
+        let mut after = String::new();
+        loop {
+            let page = {
+                let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
+                tx.live_deals(&after, 50).await.map_err(|e| e.to_string())?
+            };
+            let Some(last) = page.last().cloned() else {
+                return Ok(());
+            };
+            self.submit(op(page), None, background).await?;
+            after = last;
         }
     }
 }

@@ -20,8 +20,8 @@ pub struct Record {
     pub line: Option<usize>,
 }
 
-/// An email attachment.
-#[derive(Debug, Clone, PartialEq)]
+/// An email attachment. As JSON (the timeline, the outbox): `{filename, content_type, content}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Attachment {
     /// File name.
     pub filename: String,

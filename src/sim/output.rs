@@ -119,11 +119,7 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("text", text)?;
                 m.serialize_entry("send_at", &at(send_at, tz))?;
                 if !attachments.is_empty() {
-                    let list: Vec<Json> = attachments
-                        .iter()
-                        .map(|a| json!({"filename": a.filename, "content_type": a.content_type, "content": a.content}))
-                        .collect();
-                    m.serialize_entry("attachments", &list)?;
+                    m.serialize_entry("attachments", attachments)?;
                 }
             }
             Kind::NotificationSkipped {

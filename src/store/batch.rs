@@ -513,16 +513,6 @@ impl Tx {
                 attachments,
             } = &r.kind
             {
-                let files: Vec<serde_json::Value> = attachments
-                    .iter()
-                    .map(|a| {
-                        serde_json::json!({
-                            "filename": a.filename,
-                            "content_type": a.content_type,
-                            "content": a.content,
-                        })
-                    })
-                    .collect();
                 outbox_rows.push(vec![
                     Arg::from(dedupe_key(&r.deal, *rev, r, channel, to, template)),
                     Arg::from(&*r.deal),
@@ -532,7 +522,7 @@ impl Tx {
                     Arg::from(template.as_str()),
                     Arg::from(subject.clone()),
                     Arg::from(text.as_str()),
-                    Arg::from(serde_json::Value::Array(files).to_string()),
+                    Arg::from(serde_json::to_string(attachments).unwrap_or_default()),
                     Arg::from(ms(*send_at)),
                     Arg::from("pending"),
                     Arg::from(0i64),
