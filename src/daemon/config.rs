@@ -356,6 +356,21 @@ impl Config {
         self.base.join(&self.rules.file)
     }
 
+    /// The database URL; an SQLite file given by a relative path is relative to the
+    /// configuration file, like the rule file.
+    pub fn database_url(&self) -> String {
+        let url = &self.database.url;
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"));
+        match path {
+            Some(p) if !p.is_empty() && Path::new(p).is_relative() => {
+                format!("sqlite://{}", self.base.join(p).display())
+            }
+            _ => url.clone(),
+        }
+    }
+
     /// The team as the engine knows it.
     pub fn members(&self) -> Result<Vec<Member>, String> {
         self.team.iter().map(TeamMember::member).collect()
@@ -396,6 +411,14 @@ mod tests {
         assert_eq!(c.tokens.len(), 3);
         assert_eq!(c.team.len(), 7);
         assert!(c.rules_path().ends_with("rules/web-studio.flow"));
+        // The example's `sqlite://dealflow.db` sits beside the example, wherever one starts.
+        assert_eq!(
+            c.database_url(),
+            format!(
+                "sqlite://{}",
+                example().with_file_name("dealflow.db").display()
+            )
+        );
         assert_eq!(c.members().expect("team").len(), 7);
 
         let c = Config::load(
@@ -417,7 +440,7 @@ mod tests {
         )
         .expect("overrides apply");
         assert_eq!(c.server.listen, "0.0.0.0:9000");
-        assert_eq!(c.database.url, "postgres://u@db/deals");
+        assert_eq!(c.database_url(), "postgres://u@db/deals");
         let smtp = c.smtp.expect("smtp from the environment");
         assert_eq!((smtp.host.as_str(), smtp.port), ("mail.test", 2525));
         assert_eq!(c.outbox.max_attempts, 3);

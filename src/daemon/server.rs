@@ -68,7 +68,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let members = config.members()?;
     let delivery = Arc::new(Delivery::new(&config)?);
     let store = Store::open(
-        &config.database.url,
+        &config.database_url(),
         &Options {
             schema: config.database.schema.clone(),
             ..Options::default()
