@@ -21,6 +21,11 @@ use dealflow::daemon::{Core, Rules, Step, server};
 use dealflow::engine::{Creation, Input, TaskAction};
 use dealflow::store::{Options, Store, Table};
 use dealflow::value::Value;
+
+/// The allocator of the `dealflow` binary, so that the engine and the store are measured as
+/// they run there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio::sync::watch;
 
 struct Sizes {

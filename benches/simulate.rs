@@ -185,30 +185,33 @@ fn proc_status_kib(key: &str) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Counts heap allocations (one relaxed atomic add each), to show what a step costs in them.
+/// Counts heap allocations (one relaxed atomic add each), to show what a step costs in them,
+/// and passes them on to mimalloc, the allocator of the `dealflow` binary.
 mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::alloc::{GlobalAlloc, Layout};
+
+    use mimalloc::MiMalloc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     pub static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
     pub struct Counting;
 
-    // SAFETY: every call is passed on unchanged to the system allocator.
+    // SAFETY: every call is passed on unchanged to mimalloc.
     unsafe impl GlobalAlloc for Counting {
         unsafe fn alloc(&self, l: Layout) -> *mut u8 {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
-            // SAFETY: the caller's contract is the system allocator's.
-            unsafe { System.alloc(l) }
+            // SAFETY: the caller's contract is the allocator's.
+            unsafe { MiMalloc.alloc(l) }
         }
         unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
             // SAFETY: as above.
-            unsafe { System.dealloc(p, l) }
+            unsafe { MiMalloc.dealloc(p, l) }
         }
         unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
             // SAFETY: as above.
-            unsafe { System.realloc(p, l, n) }
+            unsafe { MiMalloc.realloc(p, l, n) }
         }
     }
 }

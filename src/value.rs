@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// A length of time as written: calendar time or working time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Duration {
     /// Minutes of calendar time (`15m`, `2h`, `3d`, `1w`).
@@ -87,6 +87,44 @@ impl Value {
                         .all(|((ka, va), (kb, vb))| ka == kb && va.identical(vb))
             }
             (a, b) => a == b,
+        }
+    }
+
+    /// Feeds the value to a hasher so that identical values (see [`Value::identical`]) hash
+    /// the same.
+    pub fn hash_identity<H: std::hash::Hasher>(&self, h: &mut H) {
+        use std::hash::Hash;
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Value::Text(s) | Value::User(s) => s.hash(h),
+            Value::Int(n) => n.hash(h),
+            Value::Decimal(d) => {
+                d.mantissa().hash(h);
+                d.scale().hash(h);
+            }
+            Value::Bool(b) => b.hash(h),
+            Value::Date(d) => d.hash(h),
+            Value::DateTime(t) => t.hash(h),
+            Value::Time(t) => t.hash(h),
+            Value::Duration(d) => d.hash(h),
+            Value::List(items) => {
+                items.len().hash(h);
+                for v in items {
+                    v.hash_identity(h);
+                }
+            }
+            Value::Record(map) => {
+                map.len().hash(h);
+                for (k, v) in map {
+                    k.hash(h);
+                    v.hash_identity(h);
+                }
+            }
+            Value::Invite(inv) => {
+                inv.start.hash(h);
+                inv.end.hash(h);
+                inv.place.hash(h);
+            }
         }
     }
 

@@ -378,19 +378,24 @@ impl Stepper<'_> {
             .script
             .ok_or("the pipeline has a notify hook but no script")?;
         let local = msg.send_at.with_timezone(&self.ctx.plan.tz);
+        // The texts go in as shared strings; what comes back as the very same string was not
+        // touched and is not compared or copied.
+        let to = rhai::ImmutableString::from(msg.to.as_str());
+        let text = rhai::ImmutableString::from(msg.text.as_str());
+        let subject = msg.subject.as_deref().map(rhai::ImmutableString::from);
         let mut map = rhai::Map::new();
         map.insert("channel".into(), msg.channel.into());
         map.insert("to_kind".into(), msg.to_kind.into());
-        map.insert("to".into(), msg.to.clone().into());
-        map.insert("template".into(), msg.template.clone().into());
+        map.insert("to".into(), to.clone().into());
+        map.insert("template".into(), msg.template.as_str().into());
         map.insert(
             "subject".into(),
-            msg.subject.clone().map_or(rhai::Dynamic::UNIT, Into::into),
+            subject.clone().map_or(rhai::Dynamic::UNIT, Into::into),
         );
-        map.insert("text".into(), msg.text.clone().into());
+        map.insert("text".into(), text.clone().into());
         map.insert(
             "local_time".into(),
-            local.format("%H:%M").to_string().into(),
+            format!("{:02}:{:02}", local.hour(), local.minute()).into(),
         );
         let out = script.call(function, vec![rhai::Dynamic::from_map(map)])?;
         if out.is_unit() {
@@ -401,26 +406,28 @@ impl Stepper<'_> {
                 "the notify hook `{function}` must return the message (a map) or `()`"
             ));
         };
-        // Strings in rhai are shared: read them in place and copy only what the hook changed.
         let text_of = |k: &str| {
             map.get(k)
                 .and_then(|v| v.clone().into_immutable_string().ok())
         };
         let mut m = msg;
         if let Some(t) = text_of("text")
+            && !t.ptr_eq(&text)
             && t.as_str() != m.text
         {
             m.text = t.to_string();
         }
         if let Some(s) = text_of("subject")
+            && !subject.as_ref().is_some_and(|was| s.ptr_eq(was))
             && m.subject.as_deref() != Some(s.as_str())
         {
             m.subject = Some(s.to_string());
         }
-        if let Some(to) = text_of("to")
-            && to.as_str() != m.to
+        if let Some(t) = text_of("to")
+            && !t.ptr_eq(&to)
+            && t.as_str() != m.to
         {
-            m.to = to.to_string();
+            m.to = t.to_string();
         }
         if let Some(nb) = text_of("not_before") {
             let t = NaiveTime::parse_from_str(nb.trim(), "%H:%M").map_err(|_| {

@@ -213,17 +213,7 @@ impl Stepper<'_> {
         for a in args {
             values.push(self.eval(a, env)?);
         }
-        if let Some((.., answer)) = self
-            .memo
-            .iter()
-            .find(|(n, v, _)| n == name && same_arguments(v, &values))
-        {
-            return Ok(answer.clone());
-        }
-        let answer =
-            crate::script::from_dynamic(script.call(name, values.iter().map(dynamic).collect())?)?;
-        self.memo.push((name.to_string(), values, answer.clone()));
-        Ok(answer)
+        script.call_values(name, &values)
     }
 
     /// `a OP b` for a comparison operator: values that cannot be compared are unequal, and
@@ -544,14 +534,4 @@ fn whole(d: Decimal) -> Option<i64> {
 fn dynamic(v: &Option<Value>) -> rhai::Dynamic {
     v.as_ref()
         .map_or(rhai::Dynamic::UNIT, crate::script::to_dynamic)
-}
-
-/// Whether two argument lists are the same for a script (see [`Value::identical`]).
-fn same_arguments(a: &[Option<Value>], b: &[Option<Value>]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (Some(x), Some(y)) => x.identical(y),
-            (None, None) => true,
-            _ => false,
-        })
 }

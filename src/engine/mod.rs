@@ -156,8 +156,6 @@ pub(crate) struct Stepper<'a> {
     pub cause: std::sync::Arc<str>,
     pub payload: Option<BTreeMap<String, Value>>,
     pub moves: usize,
-    /// Script calls made in this step: (function, arguments, answer).
-    pub memo: Vec<(String, Vec<Option<Value>>, Option<Value>)>,
 }
 
 impl<'a> Stepper<'a> {
@@ -171,7 +169,6 @@ impl<'a> Stepper<'a> {
             cause: cause.into(),
             payload: None,
             moves: 0,
-            memo: Vec::new(),
         }
     }
 

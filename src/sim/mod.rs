@@ -66,9 +66,11 @@ type Due = (DateTime<Utc>, u64, usize, u64);
 pub fn moment(tz: Tz, s: &str) -> Result<DateTime<Utc>, String> {
     let s = s.trim();
     // Local moments (the usual way to write them) first; a moment with its offset is exact.
-    let local = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok());
+    let local = minute_moment(s).or_else(|| {
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    });
     let naive = match local {
         Some(n) => n,
         None => {
@@ -85,6 +87,25 @@ pub fn moment(tz: Tz, s: &str) -> Result<DateTime<Utc>, String> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| format!("`{s}` does not exist in {tz}"))
+}
+
+/// `2026-03-02T09:15`, the way nearly every moment of a scenario is written, read without
+/// going through a format string (a long scenario has millions of them).
+fn minute_moment(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
+        num(11, 13)?,
+        num(14, 16)?,
+        0,
+    )
 }
 
 /// The first local midnight in `tz` after `after`'s local day.
@@ -488,9 +509,16 @@ mod tests {
         ] {
             assert_eq!(sim.moment(written), Ok(utc(meant)), "{written}");
         }
-        assert_eq!(
-            sim.moment("next tuesday"),
-            Err("`next tuesday` is not a moment like 2026-03-02T09:15".to_string())
-        );
+        for wrong in [
+            "next tuesday",
+            "2026-02-30T09:15",
+            "2026-03-02T24:00",
+            "2026-03-02T0a:15",
+        ] {
+            assert_eq!(
+                sim.moment(wrong),
+                Err(format!("`{wrong}` is not a moment like 2026-03-02T09:15")),
+            );
+        }
     }
 }

@@ -12,8 +12,52 @@ use crate::engine::{Deal, Kind, Record};
 use crate::value::Value;
 
 fn at(t: &DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
+    At(*t, tz).to_string()
+}
+
+/// A moment in the pipeline's zone, RFC 3339 to the second (`2026-03-02T09:15:00+03:00`),
+/// written straight into the output: a timeline has several of these per event.
+struct At(DateTime<Utc>, Tz);
+
+impl std::fmt::Display for At {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use chrono::{Datelike, Offset, Timelike};
+        let local = self.0.with_timezone(&self.1);
+        let offset = local.offset().fix().local_minus_utc();
+        if offset % 60 != 0 || !(0..=9999).contains(&local.year()) {
+            // Offsets with seconds (zones before standard time) and far years: chrono's way.
+            return f.write_str(&local.to_rfc3339_opts(SecondsFormat::Secs, false));
+        }
+        let (sign, offset) = if offset < 0 {
+            (b'-', -offset)
+        } else {
+            (b'+', offset)
+        };
+        let mut buf = *b"0000-00-00T00:00:00+00:00";
+        let mut put = |at: usize, width: usize, mut n: u32| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, local.year() as u32);
+        put(5, 2, local.month());
+        put(8, 2, local.day());
+        put(11, 2, local.hour());
+        put(14, 2, local.minute());
+        put(17, 2, local.second());
+        put(20, 2, (offset / 3600) as u32);
+        put(23, 2, (offset / 60 % 60) as u32);
+        buf[19] = sign;
+        // Only ASCII digits and signs were written.
+        f.write_str(std::str::from_utf8(&buf).map_err(|_| std::fmt::Error)?)
+    }
+}
+
+impl serde::Serialize for At {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(self)
+    }
 }
 
 /// A value as JSON: numbers for numbers and money, text for dates and moments.
@@ -73,7 +117,7 @@ impl serde::Serialize for RecordJson<'_> {
         use serde::ser::SerializeMap;
         let (r, tz) = (self.r, self.tz);
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("at", &at(&r.at, tz))?;
+        m.serialize_entry("at", &At(r.at, tz))?;
         m.serialize_entry("deal", &*r.deal)?;
         m.serialize_entry("kind", r.kind.name())?;
         match &r.kind {
@@ -117,7 +161,7 @@ impl serde::Serialize for RecordJson<'_> {
                     m.serialize_entry("subject", s)?;
                 }
                 m.serialize_entry("text", text)?;
-                m.serialize_entry("send_at", &at(send_at, tz))?;
+                m.serialize_entry("send_at", &At(*send_at, tz))?;
                 if !attachments.is_empty() {
                     m.serialize_entry("attachments", attachments)?;
                 }
@@ -146,7 +190,7 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("title", title)?;
                 m.serialize_entry("assignee", assignee)?;
                 if let Some(d) = due {
-                    m.serialize_entry("due", &at(d, tz))?;
+                    m.serialize_entry("due", &At(*d, tz))?;
                 }
                 if let Some(e) = estimate_h {
                     m.serialize_entry("estimate_h", &number(*e))?;
@@ -158,7 +202,7 @@ impl serde::Serialize for RecordJson<'_> {
             }
             Kind::TimerSet { timer, fires_at } => {
                 m.serialize_entry("timer", timer)?;
-                m.serialize_entry("fires_at", &at(fires_at, tz))?;
+                m.serialize_entry("fires_at", &At(*fires_at, tz))?;
             }
             Kind::TimerFired { timer } => m.serialize_entry("timer", timer)?,
             Kind::GroupCreated { title, members } => {
@@ -484,5 +528,42 @@ fn json_text(v: &Value, tz: Tz) -> String {
     match value_json(v, tz) {
         Json::String(s) => s,
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_are_written_as_chrono_writes_them() {
+        let zones: [Tz; 5] = [
+            chrono_tz::Europe::Moscow,
+            chrono_tz::UTC,
+            chrono_tz::America::New_York,
+            chrono_tz::Asia::Kolkata,
+            chrono_tz::Europe::Amsterdam,
+        ];
+        let moments = [
+            "2026-03-02T06:15:00Z",
+            "2026-03-29T00:59:59Z",
+            "2026-03-29T01:00:00Z",
+            "2026-11-01T05:30:00Z",
+            "2026-12-31T23:59:59Z",
+            "1900-01-01T12:00:00Z",
+        ];
+        for tz in zones {
+            for m in moments {
+                let t = DateTime::parse_from_rfc3339(m).unwrap().with_timezone(&Utc);
+                let chrono = t
+                    .with_timezone(&tz)
+                    .to_rfc3339_opts(SecondsFormat::Secs, false);
+                assert_eq!(At(t, tz).to_string(), chrono, "{m} in {tz}");
+                assert_eq!(
+                    serde_json::to_string(&At(t, tz)).unwrap(),
+                    format!("\"{chrono}\"")
+                );
+            }
+        }
     }
 }
