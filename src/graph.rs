@@ -296,3 +296,138 @@ fn dot(m: &Model) -> String {
     out.push_str("}\n");
     out
 }
+
+/// Fill colours of the phases, in order (stages outside every phase stay white).
+const PHASE_COLORS: [&str; 6] = [
+    "#dbeafe", "#fef3c7", "#dcfce7", "#fce7f3", "#ede9fe", "#e0f2fe",
+];
+
+fn svg_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The pipeline as an SVG picture, laid out left to right: stages as boxes filled with the
+/// colour of their phase (a legend names the phases), finals and joins with a thick border,
+/// parallel splits through a small `&` point, spawns dashed, skips dotted.
+fn svg(m: &Model) -> Result<String, String> {
+    use layout::backends::svg::SVGWriter;
+    use layout::core::base::Orientation;
+    use layout::core::color::Color;
+    use layout::core::geometry::Point;
+    use layout::core::style::{LineStyleKind, StyleAttr};
+    use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
+    use layout::topo::layout::VisualGraph;
+
+    let color = Color::fast;
+    let phase_of = |id: &str| {
+        m.phases
+            .iter()
+            .position(|(_, _, ss)| ss.iter().any(|s| s == id))
+    };
+    let mut vg = VisualGraph::new(Orientation::LeftToRight);
+    let mut handles = std::collections::HashMap::new();
+    for (id, title, join, fin) in &m.stages {
+        let fill = phase_of(id).map_or("#ffffff", |p| PHASE_COLORS[p % PHASE_COLORS.len()]);
+        let width = if *join || *fin { 4 } else { 1 };
+        let look = StyleAttr::new(color("#334155"), width, Some(color(fill)), 8, 14);
+        let mut label = title.clone();
+        if *join {
+            label.push_str(" ⋈");
+        }
+        let width = (label.chars().count() as f64 * 8.5 + 28.0).max(90.0);
+        let node = Element::create(
+            ShapeKind::new_box(&label),
+            look,
+            Orientation::LeftToRight,
+            Point::new(width, 40.),
+        );
+        handles.insert(id.clone(), vg.add_node(node));
+    }
+    for f in &m.forks {
+        let look = StyleAttr::new(color("#334155"), 1, Some(color("#334155")), 0, 10);
+        let node = Element::create(
+            ShapeKind::new_circle("&"),
+            look,
+            Orientation::LeftToRight,
+            Point::new(14., 14.),
+        );
+        handles.insert(f.clone(), vg.add_node(node));
+    }
+    for e in &m.edges {
+        let (Some(&from), Some(&to)) = (handles.get(&e.from), handles.get(&e.to)) else {
+            continue;
+        };
+        let style = match e.kind {
+            EdgeKind::Transition => LineStyleKind::Normal,
+            EdgeKind::Spawn => LineStyleKind::Dashed,
+            EdgeKind::Skip => LineStyleKind::Dotted,
+        };
+        let look = StyleAttr::new(color("#475569"), 1, None, 0, 11);
+        let arrow = Arrow::new(
+            LineEndKind::None,
+            LineEndKind::Arrow,
+            style,
+            &e.label,
+            &look,
+            &None,
+            &None,
+        );
+        vg.add_edge(arrow, from, to);
+    }
+    if m.stages.is_empty() {
+        return Ok(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"40\"><text x=\"10\" y=\"25\">no stages</text></svg>\n"
+                .into(),
+        );
+    }
+    // The layout library asserts on graphs it cannot draw: that must not take the caller down.
+    let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let mut svg = SVGWriter::new();
+        vg.do_it(false, false, false, &mut svg);
+        svg.finalize()
+    }))
+    .map_err(|_| "the pipeline could not be laid out as a picture".to_string())?;
+    let drawn = drawn.replace("Times, serif", "system-ui, sans-serif");
+    // Size of the drawing, to put the legend of the phases above it.
+    let number = |key: &str| -> f64 {
+        drawn
+            .find(key)
+            .and_then(|i| drawn[i + key.len()..].split('"').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (w, h) = (number("width=\""), number("height=\""));
+    let legend = if m.phases.is_empty() { 0.0 } else { 34.0 };
+    let body = drawn.find("<svg ").map_or(drawn.as_str(), |i| &drawn[i..]);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"pipeline\">",
+        h + legend,
+        h + legend
+    );
+    let mut x = 8.0;
+    for (i, (pid, ptitle, _)) in m.phases.iter().enumerate() {
+        let fill = PHASE_COLORS[i % PHASE_COLORS.len()];
+        let _ = writeln!(
+            out,
+            "<g class=\"phase\" data-phase=\"{}\"><rect x=\"{x}\" y=\"8\" width=\"16\" height=\"16\" rx=\"3\" fill=\"{fill}\" stroke=\"#334155\"/><text x=\"{}\" y=\"21\" font-family=\"system-ui, sans-serif\" font-size=\"13\">{}</text></g>",
+            svg_text(pid),
+            x + 22.0,
+            svg_text(ptitle)
+        );
+        x += 40.0 + 8.0 * ptitle.chars().count() as f64;
+    }
+    let _ = writeln!(out, "<g transform=\"translate(0 {legend})\">");
+    out.push_str(body);
+    out.push_str("</g>\n</svg>\n");
+    Ok(out)
+}
+
+/// Draws the file's pipeline as an SVG picture.
+pub fn render_svg(file: &File) -> Result<String, String> {
+    svg(&model(file))
+}

@@ -200,6 +200,63 @@ fn graph_draws_splits_joins_phases_and_labels() {
 }
 
 #[test]
+fn graph_draws_an_svg_picture_with_every_stage_and_the_phases() {
+    let out = dealflow(&["graph", "--format", "svg", "rules/web-studio.flow"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let svg = text(&out.stdout);
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+        "{svg}"
+    );
+    assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
+    // Every stage by its title, the join marked, the phases in the legend.
+    for title in [
+        "Лид",
+        "Встреча назначена",
+        "Договор",
+        "Счёт и оплата",
+        "Ждём предоплату",
+        "Производство",
+        "Сдано",
+        "Проиграна",
+        "Закрыта ⋈",
+    ] {
+        assert!(
+            svg.contains(&format!(">{title}<")),
+            "no stage `{title}` in {svg}"
+        );
+    }
+    for phase in ["Пресейл", "Оплата", "Производство"] {
+        assert!(
+            svg.contains(&format!("font-size=\"13\">{phase}</text>")),
+            "{phase}"
+        );
+    }
+    // Triggers label the arrows; the spawn is dashed.
+    for label in [
+        "call_done",
+        "meeting_held",
+        "payment_received",
+        "spawn deal",
+    ] {
+        assert!(svg.contains(&format!(">{label}<")), "no label `{label}`");
+    }
+    assert!(svg.contains("stroke-dasharray"), "no dashed edge");
+    // A stage title with markup characters is escaped, not injected.
+    let dir = Scratch::new("graph-svg");
+    let flow = dir.0.join("tiny.flow");
+    std::fs::write(
+        &flow,
+        "pipeline tiny \"<b>\" {\n  timezone \"UTC\"\n}\nstage a \"A & <B>\" {\n  -> b on go\n}\nstage b \"B\" final {\n}\n",
+    )
+    .unwrap();
+    let out = dealflow(&["graph", "--format", "svg", flow.to_str().unwrap()]);
+    let svg = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(svg.contains("A &amp; &lt;B&gt;"), "{svg}");
+}
+
+#[test]
 fn graph_writes_to_a_file_when_asked() {
     let dir = Scratch::new("graph");
     let out_path = dir.0.join("web.dot");

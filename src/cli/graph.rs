@@ -1,4 +1,4 @@
-//! `dealflow graph FILE --format mermaid|dot`: the pipeline as a picture.
+//! `dealflow graph FILE --format mermaid|dot|svg`: the pipeline as a picture.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +27,8 @@ enum Format {
     Mermaid,
     /// Graphviz dot (`dot -Tsvg`).
     Dot,
+    /// An SVG picture, drawn by dealflow itself (the dashboard shows the same).
+    Svg,
 }
 
 pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
@@ -39,11 +41,11 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    let format = match args.format {
-        Format::Mermaid => graph::Format::Mermaid,
-        Format::Dot => graph::Format::Dot,
+    let text = match args.format {
+        Format::Mermaid => graph::render(&parsed.file, graph::Format::Mermaid),
+        Format::Dot => graph::render(&parsed.file, graph::Format::Dot),
+        Format::Svg => graph::render_svg(&parsed.file)?,
     };
-    let text = graph::render(&parsed.file, format);
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .map_err(|e| format!("cannot write `{}`: {e}", path.display()))?,
