@@ -22,11 +22,19 @@ pub struct Args {
     /// Log lines as JSON (for log collectors) instead of text.
     #[arg(long)]
     log_json: bool,
+    /// Start with a fresh embedded database seeded from Ivan's story (the reference pipeline,
+    /// the clock run to the scenario's end) and the staff token `demo`: a living dashboard to
+    /// look at. Ignores --config and --database.
+    #[arg(long, conflicts_with_all = ["config", "database"])]
+    demo: bool,
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
 pub fn run(args: Args) -> Result<ExitCode, String> {
     init_logs(args.log_json);
+    if args.demo {
+        return demo(args.listen.as_deref().unwrap_or("127.0.0.1:8080"));
+    }
     let file = match &args.config {
         Some(f) => Some(f.clone()),
         None => Some(PathBuf::from("dealflow.toml")).filter(|p| p.exists()),
@@ -39,16 +47,40 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
         env.push(("DEALFLOW_DATABASE_URL".into(), d));
     }
     let config = Config::load(file.as_deref(), env)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
+    runtime()?.block_on(async {
         let running = server::start(config).await?;
         eprintln!("dealflow serves on http://{}", running.addr);
         running.wait().await;
         Ok::<(), String>(())
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn demo(listen: &str) -> Result<ExitCode, String> {
+    let dir = crate::daemon::demo::folder();
+    runtime()?.block_on(async {
+        eprintln!(
+            "dealflow demo: playing Ivan's story into {} …",
+            dir.display()
+        );
+        let config = crate::daemon::demo::prepare(&dir, listen).await?;
+        let running = server::start(config).await?;
+        eprintln!(
+            "dealflow demo serves on http://{}/ — log in with the token `{}` (Ctrl-C stops it)",
+            running.addr,
+            crate::daemon::demo::TOKEN
+        );
+        running.wait().await;
+        Ok::<(), String>(())
+    })?;
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -59,6 +59,7 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/team", get(team))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/reload", post(reload_rules))
+        .merge(super::web::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state.clone(), count))
@@ -149,17 +150,8 @@ fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result<Scope, Api
         .to_str()
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("")
-        .trim()
-        .as_bytes();
-    let mut found = None;
-    for t in &s.config.tokens {
-        // Every token is compared, found or not: the time does not tell which one matched.
-        if bool::from(t.token.as_bytes().ct_eq(given)) {
-            found = Some(t.scope);
-        }
-    }
-    let Some(scope) = found else {
+        .unwrap_or("");
+    let Some(scope) = scope_of(s, given) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -187,6 +179,19 @@ fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result<Scope, Api
             ),
         ))
     }
+}
+
+/// The scope of a token, if it is one of the configuration's.
+pub(crate) fn scope_of(s: &AppState, token: &str) -> Option<Scope> {
+    let given = token.trim().as_bytes();
+    let mut found = None;
+    for t in &s.config.tokens {
+        // Every token is compared, found or not: the time does not tell which one matched.
+        if bool::from(t.token.as_bytes().ct_eq(given)) {
+            found = Some(t.scope);
+        }
+    }
+    found
 }
 
 /// The body, within the size limit.
@@ -350,7 +355,7 @@ fn render_created(rules: &Rules, r: &Result<Step, CoreError>) -> Answer {
     }
 }
 
-fn render_deal(rules: &Rules, r: &Result<Step, CoreError>) -> Answer {
+pub(crate) fn render_deal(rules: &Rules, r: &Result<Step, CoreError>) -> Answer {
     match r {
         Ok(Step::Applied { deal, revision, .. }) => answer(
             StatusCode::OK,

@@ -40,6 +40,9 @@ pub struct Config {
     /// The team.
     #[serde(default)]
     pub team: Vec<TeamMember>,
+    /// The dashboard's language and the fields it reads money from.
+    #[serde(default)]
+    pub dashboard: Dashboard,
     /// Where relative paths in the file are taken from (the file's folder).
     #[serde(skip)]
     pub base: PathBuf,
@@ -60,6 +63,42 @@ impl Default for Server {
         Server {
             listen: "127.0.0.1:8080".into(),
             body_limit: 64 * 1024,
+        }
+    }
+}
+
+/// `[dashboard]`: which of the pipeline's fields hold what the head of the company looks at.
+/// A field the pipeline does not have is left out of the pages.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dashboard {
+    /// `ru` or `en`; absent: the browser's choice, Russian when it has none.
+    pub language: Option<String>,
+    /// The deal's amount (money).
+    pub amount: String,
+    /// When the work is planned to end (date).
+    pub planned_end: String,
+    /// Hours sold to the client.
+    pub sold_hours: String,
+    /// Margin (money).
+    pub margin: String,
+    /// The invoice's status (text).
+    pub invoice_status: String,
+    /// The invoice status that means paid; any other set value but the field's default means
+    /// invoiced.
+    pub paid: String,
+}
+
+impl Default for Dashboard {
+    fn default() -> Self {
+        Dashboard {
+            language: None,
+            amount: "amount".into(),
+            planned_end: "planned_end".into(),
+            sold_hours: "sold_hours".into(),
+            margin: "margin".into(),
+            invoice_status: "invoice_status".into(),
+            paid: "paid".into(),
         }
     }
 }
@@ -254,8 +293,15 @@ impl Default for Outbox {
 }
 
 /// Sections a `DEALFLOW_SECTION_KEY` variable may name.
-const SECTIONS: [&str; 7] = [
-    "server", "database", "rules", "intake", "smtp", "sms", "outbox",
+const SECTIONS: [&str; 8] = [
+    "server",
+    "database",
+    "rules",
+    "intake",
+    "smtp",
+    "sms",
+    "outbox",
+    "dashboard",
 ];
 
 /// Top-level lists a `DEALFLOW_NAME` variable may set whole.

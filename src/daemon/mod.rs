@@ -5,6 +5,7 @@
 pub mod api;
 pub mod batch;
 pub mod config;
+pub mod demo;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
@@ -13,6 +14,7 @@ pub mod replay;
 pub mod scheduler;
 pub mod server;
 pub mod view;
+pub mod web;
 pub mod writer;
 
 use std::path::{Path, PathBuf};

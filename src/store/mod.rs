@@ -482,6 +482,36 @@ impl Tx {
         }))
     }
 
+    /// Whole deals in id order after `after`, at most `limit`: a page of what the dashboard
+    /// draws.
+    pub async fn deal_states(
+        &mut self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, Loaded)>, StoreError> {
+        let sql = "SELECT id, state, revision, rules_version FROM deals WHERE id > $1 ORDER BY id LIMIT $2";
+        let rows: Vec<(String, String, i64, i64)> = on!(self, c => {
+            sqlx::query(sql).bind(after).bind(limit).fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        rows.into_iter()
+            .map(|(id, state, revision, rules_version)| {
+                let stored: StoredDeal = serde_json::from_str(&state)
+                    .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
+                Ok((
+                    id,
+                    Loaded {
+                        stored,
+                        revision,
+                        rules_version,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// Puts the team from the configuration in place: members are added or updated (their
     /// open-task counts kept), members no longer listed are removed.
     pub async fn put_team(&mut self, members: &[Member]) -> Result<(), StoreError> {
@@ -791,11 +821,16 @@ impl Tx {
 
     /// Messages in the outbox, oldest first (all statuses).
     pub async fn outbox(&mut self) -> Result<Vec<Queued>, StoreError> {
-        self.messages(None).await
+        self.messages(Messages::All).await
     }
 
-    /// One message (`Some(id)`) or all of them.
-    async fn messages(&mut self, one: Option<i64>) -> Result<Vec<Queued>, StoreError> {
+    /// Messages that could not be delivered (`dead`), the latest first, at most 500.
+    pub async fn dead_messages(&mut self) -> Result<Vec<Queued>, StoreError> {
+        self.messages(Messages::Dead).await
+    }
+
+    /// One message, all of them, or the dead ones.
+    async fn messages(&mut self, which: Messages) -> Result<Vec<Queued>, StoreError> {
         type Row = (
             i64,
             String,
@@ -810,19 +845,27 @@ impl Tx {
             i64,
             Option<String>,
         );
-        let sql = match one {
-            Some(_) => {
+        let (sql, id) = match which {
+            Messages::One(id) => (
                 "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
-                 send_after_ms, status, attempts, last_error FROM outbox WHERE id = $1"
-            }
-            None => {
+                 send_after_ms, status, attempts, last_error FROM outbox WHERE id = $1",
+                id,
+            ),
+            Messages::All => (
                 "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
-                 send_after_ms, status, attempts, last_error FROM outbox WHERE id > $1 ORDER BY id"
-            }
+                 send_after_ms, status, attempts, last_error FROM outbox WHERE id > $1 ORDER BY id",
+                0,
+            ),
+            Messages::Dead => (
+                "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
+                 send_after_ms, status, attempts, last_error FROM outbox \
+                 WHERE status = 'dead' AND id > $1 ORDER BY id DESC LIMIT 500",
+                0,
+            ),
         };
         let rows: Vec<Row> = on!(self, c => {
             sqlx::query(sql)
-            .bind(one.unwrap_or(0))
+            .bind(id)
             .fetch_all(&mut **c).await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
@@ -886,7 +929,7 @@ impl Tx {
 
     /// One message.
     pub async fn message(&mut self, id: i64) -> Result<Option<Queued>, StoreError> {
-        Ok(self.messages(Some(id)).await?.into_iter().next())
+        Ok(self.messages(Messages::One(id)).await?.into_iter().next())
     }
 
     /// A message went out.
@@ -1046,6 +1089,14 @@ impl Tx {
         };
         Ok(on!(self, c => sqlx::query(sql).fetch_one(&mut **c).await?.try_get(0)?))
     }
+}
+
+/// Which messages to read.
+#[derive(Debug, Clone, Copy)]
+enum Messages {
+    One(i64),
+    All,
+    Dead,
 }
 
 /// Which deals to list.

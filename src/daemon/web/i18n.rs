@@ -1,0 +1,336 @@
+//! The dashboard's words in Russian and English. The pipeline's own titles (stages, phases,
+//! alerts, fields, roles) come from the rule file and are not translated.
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Русский (the default).
+    Ru,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// `ru` / `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
+    /// A language by its code (`ru`, `en`, `en-GB`…).
+    pub fn from_code(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        if s.starts_with("ru") {
+            Some(Lang::Ru)
+        } else if s.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The first of Russian and English the browser lists in `Accept-Language`, by its
+    /// preference weights.
+    pub fn from_accept(header: &str) -> Option<Lang> {
+        let mut best: Option<(f32, Lang)> = None;
+        for part in header.split(',') {
+            let mut it = part.split(';');
+            let Some(lang) = it.next().and_then(Lang::from_code) else {
+                continue;
+            };
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, lang));
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+
+    /// The words of this language.
+    pub fn words(self) -> &'static Words {
+        match self {
+            Lang::Ru => &RU,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every fixed text of the pages.
+#[derive(Debug)]
+pub struct Words {
+    pub board: &'static str,
+    pub money: &'static str,
+    pub attention: &'static str,
+    pub team: &'static str,
+    pub pipeline: &'static str,
+    pub log_out: &'static str,
+    pub log_in: &'static str,
+    pub token: &'static str,
+    pub token_hint: &'static str,
+    pub wrong_token: &'static str,
+    pub deals: &'static str,
+    pub no_deals: &'static str,
+    pub days_in_stage: &'static str,
+    pub more: &'static str,
+    pub also_at: &'static str,
+    pub other_stages: &'static str,
+    pub closing_soon: &'static str,
+    pub within_days: &'static str,
+    pub show: &'static str,
+    pub planned_end: &'static str,
+    pub amount: &'static str,
+    pub total: &'static str,
+    pub by_week: &'static str,
+    pub week_of: &'static str,
+    pub paid: &'static str,
+    pub invoiced: &'static str,
+    pub expired: &'static str,
+    pub nothing_closing: &'static str,
+    pub all_under_control: &'static str,
+    pub alert: &'static str,
+    pub overdue_task: &'static str,
+    pub undelivered: &'static str,
+    pub reload_refused: &'static str,
+    pub overdue_by: &'static str,
+    pub attempts: &'static str,
+    pub deal: &'static str,
+    pub what: &'static str,
+    pub since: &'static str,
+    pub fields: &'static str,
+    pub stages: &'static str,
+    pub alerts: &'static str,
+    pub history: &'static str,
+    pub tasks: &'static str,
+    pub task: &'static str,
+    pub assignee: &'static str,
+    pub due: &'static str,
+    pub estimate: &'static str,
+    pub spent: &'static str,
+    pub done: &'static str,
+    pub started: &'static str,
+    pub open: &'static str,
+    pub start: &'static str,
+    pub finish: &'static str,
+    pub log_time: &'static str,
+    pub hours: &'static str,
+    pub who: &'static str,
+    pub hours_sold: &'static str,
+    pub hours_spent: &'static str,
+    pub labour_cost: &'static str,
+    pub margin: &'static str,
+    pub events: &'static str,
+    pub send: &'static str,
+    pub no_events: &'static str,
+    pub applied: &'static str,
+    pub refused: &'static str,
+    pub read_only: &'static str,
+    pub parent: &'static str,
+    pub spawned: &'static str,
+    pub rule: &'static str,
+    pub cause: &'static str,
+    pub version: &'static str,
+    pub person: &'static str,
+    pub roles: &'static str,
+    pub open_tasks: &'static str,
+    pub overdue_tasks: &'static str,
+    pub hours_this_week: &'static str,
+    pub not_found: &'static str,
+    pub forbidden: &'static str,
+    pub no_value: &'static str,
+    pub json_hint: &'static str,
+    pub refreshed: &'static str,
+    pub rules_version: &'static str,
+    pub finished: &'static str,
+}
+
+static RU: Words = Words {
+    board: "Сделки",
+    money: "Деньги",
+    attention: "Вне контроля",
+    team: "Команда",
+    pipeline: "Схема",
+    log_out: "Выйти",
+    log_in: "Войти",
+    token: "Токен доступа",
+    token_hint: "Токен из dealflow.toml (раздел [[tokens]]).",
+    wrong_token: "Такого токена нет.",
+    deals: "сделок",
+    no_deals: "Сделок нет.",
+    days_in_stage: "дн. на этапе",
+    more: "ещё",
+    also_at: "также",
+    other_stages: "Вне этапов",
+    closing_soon: "Скоро закроются",
+    within_days: "в ближайшие дни",
+    show: "Показать",
+    planned_end: "Плановая сдача",
+    amount: "Сумма",
+    total: "Итого",
+    by_week: "Ожидаемая выручка по неделям",
+    week_of: "неделя с",
+    paid: "Оплачено",
+    invoiced: "Выставлено, не оплачено",
+    expired: "Счёт сгорел",
+    nothing_closing: "В этом окне ничего не закрывается.",
+    all_under_control: "Всё под контролем.",
+    alert: "Тревога",
+    overdue_task: "Задача просрочена",
+    undelivered: "Сообщение не доставлено",
+    reload_refused: "Новые правила не приняты",
+    overdue_by: "просрочено на",
+    attempts: "попыток",
+    deal: "Сделка",
+    what: "Что",
+    since: "С",
+    fields: "Поля",
+    stages: "Этапы",
+    alerts: "Тревоги",
+    history: "История",
+    tasks: "Задачи",
+    task: "Задача",
+    assignee: "Исполнитель",
+    due: "Срок",
+    estimate: "Оценка, ч",
+    spent: "Потрачено, ч",
+    done: "готово",
+    started: "в работе",
+    open: "открыта",
+    start: "Начать",
+    finish: "Готово",
+    log_time: "Записать время",
+    hours: "часов",
+    who: "кто",
+    hours_sold: "Продано часов",
+    hours_spent: "Потрачено часов",
+    labour_cost: "Себестоимость работ",
+    margin: "Маржа",
+    events: "Что произошло",
+    send: "Отправить",
+    no_events: "Текущие этапы не ждут событий.",
+    applied: "Готово: сделка обновлена.",
+    refused: "Не принято",
+    read_only: "У вашего токена доступ только на чтение.",
+    parent: "Родительская сделка",
+    spawned: "Порождённые сделки",
+    rule: "Правило",
+    cause: "Причина",
+    version: "версия правил",
+    person: "Сотрудник",
+    roles: "Роли",
+    open_tasks: "Открытые задачи",
+    overdue_tasks: "Просроченные",
+    hours_this_week: "Часов на этой неделе",
+    not_found: "Не найдено",
+    forbidden: "Нет доступа",
+    no_value: "—",
+    json_hint: "JSON-список записей",
+    refreshed: "Обновляется сама каждые 30 секунд.",
+    rules_version: "Правила, версия",
+    finished: "завершена",
+};
+
+static EN: Words = Words {
+    board: "Deals",
+    money: "Money",
+    attention: "Out of control",
+    team: "Team",
+    pipeline: "Pipeline",
+    log_out: "Log out",
+    log_in: "Log in",
+    token: "Access token",
+    token_hint: "A token from dealflow.toml (the [[tokens]] section).",
+    wrong_token: "There is no such token.",
+    deals: "deals",
+    no_deals: "No deals.",
+    days_in_stage: "days in stage",
+    more: "more",
+    also_at: "also",
+    other_stages: "Outside phases",
+    closing_soon: "Closing soon",
+    within_days: "within days",
+    show: "Show",
+    planned_end: "Planned end",
+    amount: "Amount",
+    total: "Total",
+    by_week: "Expected revenue by week",
+    week_of: "week of",
+    paid: "Paid",
+    invoiced: "Invoiced, not paid",
+    expired: "Invoice burned",
+    nothing_closing: "Nothing closes in this window.",
+    all_under_control: "Everything is under control.",
+    alert: "Alert",
+    overdue_task: "Task overdue",
+    undelivered: "Message not delivered",
+    reload_refused: "New rules refused",
+    overdue_by: "overdue by",
+    attempts: "attempts",
+    deal: "Deal",
+    what: "What",
+    since: "Since",
+    fields: "Fields",
+    stages: "Stages",
+    alerts: "Alerts",
+    history: "History",
+    tasks: "Tasks",
+    task: "Task",
+    assignee: "Assignee",
+    due: "Due",
+    estimate: "Estimate, h",
+    spent: "Spent, h",
+    done: "done",
+    started: "in progress",
+    open: "open",
+    start: "Start",
+    finish: "Done",
+    log_time: "Log time",
+    hours: "hours",
+    who: "who",
+    hours_sold: "Hours sold",
+    hours_spent: "Hours spent",
+    labour_cost: "Labour cost",
+    margin: "Margin",
+    events: "What happened",
+    send: "Send",
+    no_events: "The current stages expect no events.",
+    applied: "Done: the deal is updated.",
+    refused: "Refused",
+    read_only: "Your token may only read.",
+    parent: "Parent deal",
+    spawned: "Spawned deals",
+    rule: "Rule",
+    cause: "Cause",
+    version: "rules version",
+    person: "Person",
+    roles: "Roles",
+    open_tasks: "Open tasks",
+    overdue_tasks: "Overdue",
+    hours_this_week: "Hours this week",
+    not_found: "Not found",
+    forbidden: "Forbidden",
+    no_value: "—",
+    json_hint: "a JSON list of records",
+    refreshed: "Refreshes itself every 30 seconds.",
+    rules_version: "Rules, version",
+    finished: "finished",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_chooses_by_its_weights_and_russian_is_not_assumed_from_nothing() {
+        assert_eq!(Lang::from_accept("en-GB,en;q=0.9,ru;q=0.8"), Some(Lang::En));
+        assert_eq!(Lang::from_accept("de-DE,ru;q=0.5,en;q=0.7"), Some(Lang::En));
+        assert_eq!(Lang::from_accept("ru-RU,ru;q=0.9"), Some(Lang::Ru));
+        assert_eq!(Lang::from_accept("de-DE,fr;q=0.5"), None);
+        assert_eq!(Lang::from_accept(""), None);
+        assert_eq!(Lang::from_code("EN"), Some(Lang::En));
+    }
+}

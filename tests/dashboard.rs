@@ -1,0 +1,375 @@
+//! The dashboard in a real browser: headless Chromium driven through ChromeDriver loads every
+//! page of `dealflow serve --demo` (Ivan's story played into a fresh database) and checks what a
+//! person would look for; it sends Nina's call report from her deal page and sees the deal
+//! move. Screenshots go to `target/dashboard-screenshots/`.
+//!
+//! Needs `chromium` and `chromedriver` (Debian's packages; `.ci/run` installs them). Without
+//! them the test says it was skipped, unless `DEALFLOW_REQUIRE_BROWSER` is set (CI), when it
+//! fails.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Kills a child process when the test ends, however it ends.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+fn find(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// The demo daemon, started from the built binary; its address is read from what it prints.
+fn demo() -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("DEALFLOW_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dealflow starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serves on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default().to_string();
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the demo daemon says where it listens within a minute");
+    (child, format!("http://{addr}"))
+}
+
+fn chromedriver(driver: &Path) -> (Killed, String) {
+    let port = free_port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Killed(child), format!("http://127.0.0.1:{port}"))
+}
+
+async fn browser(webdriver: &str, chromium: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1600,1000", "--lang=ru-RU"],
+            // A Russian browser, as the studio's people have.
+            "prefs": { "intl.accept_languages": "ru-RU,ru" },
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(webdriver)
+        .await
+        .expect("a Chromium session")
+}
+
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("a screenshot");
+    std::fs::write(shots().join(format!("{name}.png")), png).expect("screenshot saved");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.expect("text"),
+        Err(e) => {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let _ = screenshot(c, "failure").await;
+            panic!("no `{css}` on {url}: {e}")
+        }
+    }
+}
+
+/// Waits (at most ten seconds) until the page has this element: a click that sends a form
+/// returns before the next page has loaded.
+async fn wait_for(c: &Client, css: &str) {
+    if let Err(e) = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+    {
+        let url = c
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let _ = screenshot(c, "failure").await;
+        panic!("`{css}` did not appear on {url}: {e}");
+    }
+}
+
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.expect("find").len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ivans_story_on_the_dashboard_in_a_real_browser() {
+    let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
+        assert!(
+            std::env::var_os("DEALFLOW_REQUIRE_BROWSER").is_none(),
+            "DEALFLOW_REQUIRE_BROWSER is set but chromium/chromedriver are not installed"
+        );
+        eprintln!(
+            "SKIPPED: the browser test needs chromium and chromedriver (apt install chromium chromium-driver)"
+        );
+        return;
+    };
+    let (_daemon, base) = demo();
+    let (_driver, webdriver) = chromedriver(&driver);
+    let c = browser(&webdriver, &chromium).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(240), walk(&c, &base)).await;
+    let _ = c.close().await;
+    outcome.expect("the walk through the dashboard finishes within four minutes");
+}
+
+async fn walk(c: &Client, base: &str) {
+    // Not logged in: the login page, then the board.
+    c.goto(&format!("{base}/")).await.expect("open the board");
+    assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+    c.find(Locator::Css("#token"))
+        .await
+        .expect("token field")
+        .send_keys("wrong")
+        .await
+        .expect("type");
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "p.error").await;
+    let error = text_of(c, "p.error").await;
+    assert!(error.contains("Такого токена нет"), "{error}");
+    c.find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys("demo")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, ".board").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/");
+
+    // The board, in Russian by default: Ivan's deals where his story left them.
+    assert_eq!(text_of(c, "h1").await, "Продажи веб-студии");
+    for (stage, deal) in [
+        ("contracted", "ivan"),
+        ("closed", "ivan/1"),
+        ("closed", "ivan/2"),
+        ("lost", "oleg"),
+        ("contract", "maria"),
+        ("lead", "nina"),
+    ] {
+        let css = format!(".column[data-stage='{stage}'] .card[data-deal='{deal}']");
+        assert_eq!(
+            count(c, &css).await,
+            1,
+            "{deal} is not in the `{stage}` column"
+        );
+    }
+    let ivan1 = text_of(c, ".column[data-stage='closed'] .card[data-deal='ivan/1']").await;
+    assert!(ivan1.contains("Иван: интернет-магазин"), "{ivan1}");
+    assert!(ivan1.contains("300 000 ₽"), "{ivan1}");
+    assert!(
+        ivan1.contains("Перерасход часов"),
+        "the card shows its alert: {ivan1}"
+    );
+    let closed = text_of(c, ".column[data-stage='closed'] .sum").await;
+    assert_eq!(closed, "360 000 ₽", "money in the closed column");
+    screenshot(c, "board").await;
+
+    // Out of control: the hours overrun of Ivan's shop.
+    c.goto(&format!("{base}/attention")).await.unwrap();
+    let row = text_of(
+        c,
+        "tr[data-kind='alert'][data-deal='ivan/1'][data-alert='hours_overrun']",
+    )
+    .await;
+    assert!(
+        row.contains("Перерасход часов") && row.contains("Иван: интернет-магазин"),
+        "{row}"
+    );
+    assert!(row.contains("Закрыта"), "where the deal is: {row}");
+    // Tasks left open on a lost deal are not overdue work; a live lead's are.
+    assert_eq!(
+        count(c, "tr[data-kind='overdue'][data-deal='oleg']").await,
+        0
+    );
+    assert!(count(c, "tr[data-kind='overdue'][data-deal='nina']").await > 0);
+    screenshot(c, "attention").await;
+
+    // The shop's page: margin 190 000 ₽, hours 67 of 60, the reasons in the timeline.
+    c.goto(&format!("{base}/deals/ivan%2F1")).await.unwrap();
+    assert_eq!(text_of(c, "h1").await, "Иван: интернет-магазин");
+    assert!(
+        text_of(c, ".bar[data-figure='margin']")
+            .await
+            .contains("190 000 ₽")
+    );
+    assert!(
+        text_of(c, ".bar[data-figure='hours_spent']")
+            .await
+            .contains("67")
+    );
+    assert!(
+        text_of(c, ".bar[data-figure='sold_hours']")
+            .await
+            .contains("60")
+    );
+    assert_eq!(
+        count(c, ".bar[data-figure='hours_spent'] rect.over").await,
+        1,
+        "overrun drawn red"
+    );
+    let timeline = text_of(c, ".timeline").await;
+    assert!(
+        timeline.contains("web-studio.flow:"),
+        "rule file:line in the timeline"
+    );
+    assert!(
+        timeline.contains("⚠ Тревога: Перерасход часов"),
+        "{timeline}"
+    );
+    assert!(
+        count(c, "tr[data-task='content']").await == 1,
+        "tasks listed"
+    );
+    screenshot(c, "deal-ivan-1").await;
+
+    // Money: what was paid.
+    c.goto(&format!("{base}/money")).await.unwrap();
+    assert!(
+        text_of(c, "dd[data-figure='paid']")
+            .await
+            .starts_with("360 000 ₽")
+    );
+    screenshot(c, "money").await;
+
+    // Team and the pipeline picture.
+    c.goto(&format!("{base}/team")).await.unwrap();
+    for person in ["anna", "petr", "olga", "lena"] {
+        assert_eq!(
+            count(c, &format!("tr[data-person='{person}']")).await,
+            1,
+            "{person}"
+        );
+    }
+    screenshot(c, "team").await;
+    c.goto(&format!("{base}/pipeline")).await.unwrap();
+    assert!(text_of(c, ".picture").await.contains("Встреча назначена"));
+    screenshot(c, "pipeline").await;
+
+    // Nina's call report from her deal page: the meeting's time and place; she moves on.
+    c.goto(&format!("{base}/deals/nina")).await.unwrap();
+    let form = c
+        .find(Locator::Css("form[data-event='call_done']"))
+        .await
+        .expect("the lead stage accepts the call report");
+    let when = form
+        .find(Locator::Css("input[name='meeting_at']"))
+        .await
+        .unwrap();
+    // A datetime-local field takes its value in its own format whatever the locale shows.
+    c.execute(
+        "arguments[0].value = '2026-12-01T15:00';",
+        vec![serde_json::to_value(&when).unwrap()],
+    )
+    .await
+    .unwrap();
+    form.find(Locator::Css("input[name='meeting_place']"))
+        .await
+        .unwrap()
+        .send_keys("Москва, Тверская, 7")
+        .await
+        .unwrap();
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(c, "p.flash").await;
+    assert!(
+        text_of(c, "p.flash").await.contains("Готово"),
+        "the event was applied"
+    );
+    assert_eq!(
+        count(c, ".stages li[data-stage='meeting']").await,
+        1,
+        "Nina is at the meeting stage"
+    );
+    let place = text_of(c, "tr[data-field='meeting_place']").await;
+    assert!(place.contains("Москва, Тверская, 7"), "{place}");
+    assert!(
+        text_of(c, "tr[data-field='meeting_at']")
+            .await
+            .contains("01.12.2026 15:00")
+    );
+    screenshot(c, "deal-nina-after-call").await;
+    // Sending it again (the stage no longer expects it) is refused in the pipeline's words.
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(
+        count(c, ".column[data-stage='meeting'] .card[data-deal='nina']").await,
+        1,
+        "the board shows Nina at the meeting"
+    );
+
+    // English on request.
+    c.goto(&format!("{base}/?lang=en")).await.unwrap();
+    assert_eq!(text_of(c, "header nav a.active").await, "Deals");
+    screenshot(c, "board-en").await;
+}
