@@ -1133,3 +1133,232 @@ async fn what_if_runs_the_live_deals_forward_and_writes_nothing() {
     );
     d.stop().await;
 }
+
+/// A form body, as a browser sends it.
+trait FormBody {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("a form"))
+    }
+}
+
+/// A browser-like client: no redirects followed, cookies as given.
+fn page_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should() {
+    let dir = workdir("dashboard-doors");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("shop").await;
+    let http = page_client();
+    let url = |p: &str| format!("{}{p}", d.base);
+    let location = |r: &reqwest::Response| {
+        r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // No token: to the login page, which comes back to where the reader was going.
+    let r = http.get(url("/deals/shop")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?next=%2Fdeals%2Fshop");
+    // The login page does not send anyone off the site.
+    let page = http
+        .get(url("/login?next=//evil.example/x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"name="next" value="/""#), "{page}");
+    // An intake token may not read the dashboard; a wrong one neither.
+    for token in [INTAKE, "nonsense"] {
+        let r = http
+            .post(url("/login"))
+            .form_body(&[("token", token), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert!(location(&r).starts_with("/login?wrong=1"), "{token}");
+    }
+    // A read token logs in: an HttpOnly, SameSite=Strict cookie.
+    let r = http
+        .post(url("/login"))
+        .form_body(&[("token", READ), ("next", "/team")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/team");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let board = http
+        .get(url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(board.status(), StatusCode::OK);
+    let html = board.text().await.unwrap();
+    assert!(html.contains(r#"<html lang="ru">"#) && html.contains("Продажи веб-студии"));
+    assert!(
+        html.contains(r#"data-deal="shop""#),
+        "the lead is on the board"
+    );
+    // The browser's language, when it prefers English.
+    let html = http
+        .get(url("/"))
+        .header("cookie", &cookie)
+        .header("accept-language", "en-US,en;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<html lang="en">"#) && html.contains(">Out of control<"));
+
+    // A read token's page has no forms; posting one anyway is refused and changes nothing.
+    let page = http
+        .get(url("/deals/shop"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<form method=\"post\" action=\"/deals/shop/events\""));
+    let before = d.snapshot("shop").await;
+    let form = [
+        ("_key", "k1"),
+        ("_event", "call_done"),
+        ("meeting_at", "2026-12-01T15:00"),
+        ("meeting_place", "Office"),
+    ];
+    let r = http
+        .post(url("/deals/shop/events"))
+        .header("cookie", &cookie)
+        .form_body(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(d.snapshot("shop").await, before);
+
+    // Staff: an event the stage does not expect comes back refused, in the pipeline's words.
+    let staff = format!("dealflow_token={STAFF}");
+    let r = http
+        .post(url("/deals/shop/events"))
+        .header("cookie", &staff)
+        .form_body(&[("_key", "k0"), ("_event", "payment_received")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&r).starts_with("/deals/shop?refused="),
+        "{}",
+        location(&r)
+    );
+    assert_eq!(
+        d.snapshot("shop").await.1,
+        before.1,
+        "the deal did not move"
+    );
+    let refused = http
+        .get(url(&location(&r)))
+        .header("cookie", &staff)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refused.contains("payment_received"), "{refused}");
+
+    // The call report, sent twice with the same key (a double click): applied once.
+    for _ in 0..2 {
+        let r = http
+            .post(url("/deals/shop/events"))
+            .header("cookie", &staff)
+            .form_body(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(location(&r), "/deals/shop?done=1");
+    }
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    assert_eq!(deal["stages"], json!(["meeting"]), "{deal}");
+    let applied = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "event_applied")
+        .count();
+    assert_eq!(applied, 1, "one call report");
+
+    // Time on a task from its form; a bad number is refused.
+    let r = http
+        .post(url("/deals/shop/tasks/call_client/log"))
+        .header("cookie", &staff)
+        .form_body(&[("_key", "t1"), ("hours", "1,5"), ("_by", "anna")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/deals/shop?done=1");
+    let r = http
+        .post(url("/deals/shop/tasks/call_client/log"))
+        .header("cookie", &staff)
+        .form_body(&[("_key", "t2"), ("hours", "-3")])
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&r).contains("refused="), "{}", location(&r));
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    assert_eq!(deal["hours_spent"], json!(1.5), "{deal}");
+
+    // Unknown deals and oversized forms.
+    let r = http
+        .get(url("/deals/nobody"))
+        .header("cookie", &staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let big = "x".repeat(10_000);
+    let r = http
+        .post(url("/deals/shop/events"))
+        .header("cookie", &staff)
+        .form_body(&[("_event", "lost"), ("comment", big.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // The pipeline as a picture.
+    let r = http
+        .get(url("/pipeline.svg"))
+        .header("cookie", &staff)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
+    assert!(r.text().await.unwrap().contains(">Лид<"));
+    d.stop().await;
+}

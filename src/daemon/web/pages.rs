@@ -637,7 +637,7 @@ pub fn deal(v: &Viewer, d: &DealView<'_>) -> Markup {
             table {
                 thead { tr {
                     th { (w.task) } th { (w.assignee) } th { (w.due) }
-                    th.num { (w.estimate) } th.num { (w.spent) } th { "" } th { "" }
+                    th.num { (w.estimate) } th.num { (w.spent) } th { (w.worked) } th { "" } th { "" }
                 } }
                 tbody {
                     @for t in deal.tasks.iter() {
@@ -647,6 +647,7 @@ pub fn deal(v: &Viewer, d: &DealView<'_>) -> Markup {
                             td { (t.due.map(|x| moment(x, plan.tz, v.lang)).unwrap_or_else(|| w.no_value.into())) }
                             td.num { (t.estimate_h.map(hours).unwrap_or_else(|| w.no_value.into())) }
                             td.num.warn[t.estimate_h.is_some_and(|e| t.hours > e)] { (hours(t.hours)) }
+                            td.worked { (worked(deal, d.team, &t.id)) }
                             td {
                                 @if t.done_at.is_some() { (w.done) }
                                 @else if t.started_at.is_some() { (w.started) }
@@ -745,6 +746,28 @@ pub fn deal(v: &Viewer, d: &DealView<'_>) -> Markup {
         }
     };
     layout(v, &deal.title, Nav::None, false, body)
+}
+
+/// Who logged time on a task and how much: `Катя 12, Дима 3`.
+fn worked(deal: &Deal, team: &Team, task: &str) -> String {
+    let mut by: Vec<(String, Decimal)> = Vec::new();
+    for e in deal
+        .time_entries
+        .iter()
+        .filter(|e| e.task.as_deref() == Some(task))
+    {
+        match by.iter_mut().find(|(u, _)| *u == e.user) {
+            Some((_, h)) => *h += e.hours,
+            None => by.push((e.user.clone(), e.hours)),
+        }
+    }
+    by.iter()
+        .map(|(u, h)| {
+            let name = team.member(u).map_or(u.as_str(), |m| m.name.as_str());
+            format!("{name} {}", hours(*h))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn person_select(team: &Team, chosen: Option<&str>, w: &Words) -> Markup {
