@@ -45,6 +45,8 @@ fn demo() -> (Killed, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
         .env("DEALFLOW_LOG", "warn")
+        // The demo's folder (left behind when the daemon is killed) goes under target/.
+        .env("TMPDIR", env!("CARGO_TARGET_TMPDIR"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

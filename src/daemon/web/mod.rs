@@ -535,6 +535,8 @@ async fn task_work(
             .filter(|v| !v.is_empty())
     };
     let by = get("_by");
+    let path = format!("/deals/{}/tasks/{}/{action}", encode(&id), encode(&task));
+    let key = form_key(&pairs, &path, &body);
     let action = match action.as_str() {
         "start" => TaskAction::Start,
         "done" => TaskAction::Done,
@@ -550,8 +552,6 @@ async fn task_work(
         }
         other => return back(&id, Err(format!("there is no task action `{other}`"))),
     };
-    let path = format!("/deals/{}/tasks/{}/{}", encode(&id), encode(&task), "x");
-    let key = form_key(&pairs, &path, &body);
     let input = Input::Task { task, action, by };
     outcome(
         &s,
