@@ -25,6 +25,21 @@ impl Drop for Killed {
     }
 }
 
+/// ChromeDriver in a process group of its own, killed whole when the test ends: the browsers it
+/// started go with it.
+struct Group(Child);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // `--`: a negative number after it is a process group, never an option.
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &group])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -68,20 +83,23 @@ fn demo() -> (Killed, String) {
     (child, format!("http://{addr}"))
 }
 
-fn chromedriver(driver: &Path) -> (Killed, String) {
+fn chromedriver(driver: &Path) -> (Group, String) {
+    use std::os::unix::process::CommandExt;
     let port = free_port();
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .expect("chromedriver starts");
+    let child = Group(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "chromedriver did not listen");
         std::thread::sleep(Duration::from_millis(100));
     }
-    (Killed(child), format!("http://127.0.0.1:{port}"))
+    (child, format!("http://127.0.0.1:{port}"))
 }
 
 async fn browser(webdriver: &str, chromium: &Path) -> Client {
