@@ -134,8 +134,21 @@ fn money_counts_what_was_paid_and_what_closes_in_the_window() {
 #[test]
 fn out_of_control_lists_alerts_and_overdue_tasks_of_live_deals_most_urgent_first() {
     let (plan, deals, _) = story(None);
-    let dead = Vec::new();
     let now = utc("2026-04-11T12:00:00+03:00");
+    let dead = vec![dealflow::store::Queued {
+        id: 7,
+        deal: "maria".into(),
+        channel: "sms".into(),
+        to: "+79990000002".into(),
+        template: "welcome".into(),
+        subject: None,
+        body: "…".into(),
+        attachments: "[]".into(),
+        send_after: now,
+        status: "dead".into(),
+        attempts: 5,
+        last_error: Some("gateway said 500".into()),
+    }];
     let all = data::troubles(
         &plan,
         &deals,
@@ -143,7 +156,15 @@ fn out_of_control_lists_alerts_and_overdue_tasks_of_live_deals_most_urgent_first
         Some(("today".into(), "broken".into())),
         now,
     );
+    // Refused rules first (nothing the analyst changed runs), then a client left without a
+    // message, then the pipeline's alerts, then overdue tasks.
     assert!(matches!(&all[0], data::Trouble::ReloadRefused { message, .. } if message == "broken"));
+    assert!(matches!(
+        &all[1],
+        data::Trouble::Undelivered { deal, attempts: 5, error, .. }
+            if deal == "maria" && error == "gateway said 500"
+    ));
+    assert!(matches!(&all[2], data::Trouble::Alert { .. }));
     let alerts: Vec<(&str, &str)> = all
         .iter()
         .filter_map(|t| match t {
