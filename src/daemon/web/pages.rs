@@ -868,13 +868,7 @@ fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, lang: Lang) -> Strin
             format!("⧖ Waits for the other tracks at «{}»", stage(&r["stage"]))
         }
         ("field_set", _) => format!("{} = {value}", field_label(plan, &s("field"))),
-        ("notification", true) => format!(
-            "✉ {} → {}: «{}»",
-            s("channel"),
-            s("to"),
-            r["subject"].as_str().unwrap_or(&s("text"))
-        ),
-        ("notification", false) => format!(
+        ("notification", _) => format!(
             "✉ {} → {}: «{}»",
             s("channel"),
             s("to"),
