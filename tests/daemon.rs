@@ -1146,6 +1146,30 @@ impl FormBody for reqwest::RequestBuilder {
     }
 }
 
+/// A page fetched with this cookie.
+async fn get_page(http: &reqwest::Client, url: &str, cookie: &str) -> reqwest::Response {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("the daemon answers")
+}
+
+/// A form sent with this cookie.
+async fn send_form<T: serde::Serialize + ?Sized>(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    form: &T,
+) -> reqwest::Response {
+    http.post(url)
+        .header("cookie", cookie)
+        .form_body(form)
+        .send()
+        .await
+        .expect("the daemon answers")
+}
+
 /// A browser-like client: no redirects followed, cookies as given.
 fn page_client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -1207,12 +1231,7 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         "{cookie}"
     );
     let cookie = cookie.split(';').next().unwrap().to_string();
-    let board = http
-        .get(url("/"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let board = get_page(&http, &url("/"), &cookie).await;
     assert_eq!(board.status(), StatusCode::OK);
     let html = board.text().await.unwrap();
     assert!(html.contains(r#"<html lang="ru">"#) && html.contains("Продажи веб-студии"));
@@ -1234,12 +1253,8 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     assert!(html.contains(r#"<html lang="en">"#) && html.contains(">Out of control<"));
 
     // A read token's page has no forms; posting one anyway is refused and changes nothing.
-    let page = http
-        .get(url("/deals/shop"))
-        .header("cookie", &cookie)
-        .send()
+    let page = get_page(&http, &url("/deals/shop"), &cookie)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -1251,25 +1266,19 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         ("meeting_at", "2026-12-01T15:00"),
         ("meeting_place", "Office"),
     ];
-    let r = http
-        .post(url("/deals/shop/events"))
-        .header("cookie", &cookie)
-        .form_body(&form)
-        .send()
-        .await
-        .unwrap();
+    let r = send_form(&http, &url("/deals/shop/events"), &cookie, &form).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(d.snapshot("shop").await, before);
 
     // Staff: an event the stage does not expect comes back refused, in the pipeline's words.
     let staff = format!("dealflow_token={STAFF}");
-    let r = http
-        .post(url("/deals/shop/events"))
-        .header("cookie", &staff)
-        .form_body(&[("_key", "k0"), ("_event", "payment_received")])
-        .send()
-        .await
-        .unwrap();
+    let r = send_form(
+        &http,
+        &url("/deals/shop/events"),
+        &staff,
+        &[("_key", "k0"), ("_event", "payment_received")],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(
         location(&r).starts_with("/deals/shop?refused="),
@@ -1281,12 +1290,8 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         before.1,
         "the deal did not move"
     );
-    let refused = http
-        .get(url(&location(&r)))
-        .header("cookie", &staff)
-        .send()
+    let refused = get_page(&http, &url(&location(&r)), &staff)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -1294,13 +1299,7 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
 
     // The call report, sent twice with the same key (a double click): applied once.
     for _ in 0..2 {
-        let r = http
-            .post(url("/deals/shop/events"))
-            .header("cookie", &staff)
-            .form_body(&form)
-            .send()
-            .await
-            .unwrap();
+        let r = send_form(&http, &url("/deals/shop/events"), &staff, &form).await;
         assert_eq!(location(&r), "/deals/shop?done=1");
     }
     let (_, deal) = d.get("/api/v1/deals/shop").await;
@@ -1314,50 +1313,40 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     assert_eq!(applied, 1, "one call report");
 
     // Time on a task from its form; a bad number is refused.
-    let r = http
-        .post(url("/deals/shop/tasks/call_client/log"))
-        .header("cookie", &staff)
-        .form_body(&[("_key", "t1"), ("hours", "1,5"), ("_by", "anna")])
-        .send()
-        .await
-        .unwrap();
+    let r = send_form(
+        &http,
+        &url("/deals/shop/tasks/call_client/log"),
+        &staff,
+        &[("_key", "t1"), ("hours", "1,5"), ("_by", "anna")],
+    )
+    .await;
     assert_eq!(location(&r), "/deals/shop?done=1");
-    let r = http
-        .post(url("/deals/shop/tasks/call_client/log"))
-        .header("cookie", &staff)
-        .form_body(&[("_key", "t2"), ("hours", "-3")])
-        .send()
-        .await
-        .unwrap();
+    let r = send_form(
+        &http,
+        &url("/deals/shop/tasks/call_client/log"),
+        &staff,
+        &[("_key", "t2"), ("hours", "-3")],
+    )
+    .await;
     assert!(location(&r).contains("refused="), "{}", location(&r));
     let (_, deal) = d.get("/api/v1/deals/shop").await;
     assert_eq!(deal["hours_spent"], json!(1.5), "{deal}");
 
     // Unknown deals and oversized forms.
-    let r = http
-        .get(url("/deals/nobody"))
-        .header("cookie", &staff)
-        .send()
-        .await
-        .unwrap();
+    let r = get_page(&http, &url("/deals/nobody"), &staff).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let big = "x".repeat(10_000);
-    let r = http
-        .post(url("/deals/shop/events"))
-        .header("cookie", &staff)
-        .form_body(&[("_event", "lost"), ("comment", big.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let r = send_form(
+        &http,
+        &url("/deals/shop/events"),
+        &staff,
+        &[("_event", "lost"), ("comment", big.as_str())],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // The pipeline as a picture.
-    let r = http
-        .get(url("/pipeline.svg"))
-        .header("cookie", &staff)
-        .send()
-        .await
-        .unwrap();
+    let r = get_page(&http, &url("/pipeline.svg"), &staff).await;
     assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
     assert!(r.text().await.unwrap().contains(">Лид<"));
     d.stop().await;

@@ -166,6 +166,24 @@ async fn wait_for(c: &Client, css: &str) {
     }
 }
 
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` to click: {e}"))
+        .click()
+        .await
+        .expect("click");
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}` to type into: {e}"))
+        .send_keys(text)
+        .await
+        .expect("type");
+}
+
 async fn count(c: &Client, css: &str) -> usize {
     c.find_all(Locator::Css(css)).await.expect("find").len()
 }
@@ -194,33 +212,13 @@ async fn walk(c: &Client, base: &str) {
     // Not logged in: the login page, then the board.
     c.goto(&format!("{base}/")).await.expect("open the board");
     assert!(c.current_url().await.unwrap().path().starts_with("/login"));
-    c.find(Locator::Css("#token"))
-        .await
-        .expect("token field")
-        .send_keys("wrong")
-        .await
-        .expect("type");
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#token", "wrong").await;
+    click(c, "button[type=submit]").await;
     wait_for(c, "p.error").await;
     let error = text_of(c, "p.error").await;
     assert!(error.contains("Такого токена нет"), "{error}");
-    c.find(Locator::Css("#token"))
-        .await
-        .unwrap()
-        .send_keys("demo")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#token", "demo").await;
+    click(c, "button[type=submit]").await;
     wait_for(c, ".board").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/");
 

@@ -245,16 +245,8 @@ impl Tx {
                     .collect::<Result<_, sqlx::Error>>()?
             });
             for (id, state, revision, rules_version) in rows {
-                let stored: StoredDeal = serde_json::from_str(&state)
-                    .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
-                out.insert(
-                    id,
-                    Loaded {
-                        stored,
-                        revision,
-                        rules_version,
-                    },
-                );
+                let l = super::loaded(&id, &state, revision, rules_version)?;
+                out.insert(id, l);
             }
         }
         Ok(out)

@@ -300,6 +300,17 @@ pub struct Loaded {
     pub rules_version: i64,
 }
 
+/// A stored deal document read back; a document that does not read is named as corrupt.
+fn loaded(id: &str, state: &str, revision: i64, rules_version: i64) -> Result<Loaded, StoreError> {
+    let stored: StoredDeal = serde_json::from_str(state)
+        .map_err(|e| StoreError::Corrupt(id.to_string(), e.to_string()))?;
+    Ok(Loaded {
+        stored,
+        revision,
+        rules_version,
+    })
+}
+
 /// A rules version as recorded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RulesVersion {
@@ -470,16 +481,8 @@ impl Tx {
                 .map(|r| -> Result<_, sqlx::Error> { Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)) })
                 .transpose()?
         });
-        let Some((state, revision, rules_version)) = row else {
-            return Ok(None);
-        };
-        let stored: StoredDeal = serde_json::from_str(&state)
-            .map_err(|e| StoreError::Corrupt(id.to_string(), e.to_string()))?;
-        Ok(Some(Loaded {
-            stored,
-            revision,
-            rules_version,
-        }))
+        row.map(|(state, revision, rules_version)| loaded(id, &state, revision, rules_version))
+            .transpose()
     }
 
     /// Whole deals in id order after `after`, at most `limit`: a page of what the dashboard
@@ -498,16 +501,8 @@ impl Tx {
         });
         rows.into_iter()
             .map(|(id, state, revision, rules_version)| {
-                let stored: StoredDeal = serde_json::from_str(&state)
-                    .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
-                Ok((
-                    id,
-                    Loaded {
-                        stored,
-                        revision,
-                        rules_version,
-                    },
-                ))
+                let l = loaded(&id, &state, revision, rules_version)?;
+                Ok((id, l))
             })
             .collect()
     }

@@ -216,17 +216,29 @@ fn store_down(lang: Lang) -> Response {
     )
 }
 
+/// The viewer and everything the page draws from, or the answer to send instead (the login
+/// page, or "the database did not answer").
+async fn look(
+    s: &AppState,
+    headers: &HeaderMap,
+    lang: Option<&str>,
+    path: &str,
+) -> Result<(Viewer, Snapshot), Box<Response>> {
+    let v = viewer(s, headers, lang, path)?;
+    match snapshot(s).await {
+        Ok(snap) => Ok((v, snap)),
+        Err(_) => Err(Box::new(store_down(v.lang))),
+    }
+}
+
 async fn board(
     State(s): State<Shared>,
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let v = match viewer(&s, &headers, q.lang.as_deref(), "/") {
-        Ok(v) => v,
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/").await {
+        Ok(x) => x,
         Err(r) => return *r,
-    };
-    let Ok(snap) = snapshot(&s).await else {
-        return store_down(v.lang);
     };
     let body = pages::board(&v, &snap, &s.config.dashboard, Utc::now());
     html(&v, StatusCode::OK, body)
@@ -243,8 +255,8 @@ async fn money(
     Query(q): Query<MoneyQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let v = match viewer(&s, &headers, q.lang.as_deref(), "/money") {
-        Ok(v) => v,
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/money").await {
+        Ok(x) => x,
         Err(r) => return *r,
     };
     let days = q
@@ -253,9 +265,6 @@ async fn money(
         .and_then(|d| d.trim().parse::<i64>().ok())
         .unwrap_or(30)
         .clamp(1, 366);
-    let Ok(snap) = snapshot(&s).await else {
-        return store_down(v.lang);
-    };
     let body = pages::money_page(&v, &snap, &s.config.dashboard, Utc::now(), days);
     html(&v, StatusCode::OK, body)
 }
@@ -265,12 +274,9 @@ async fn attention(
     Query(q): Query<LangQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let v = match viewer(&s, &headers, q.lang.as_deref(), "/attention") {
-        Ok(v) => v,
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/attention").await {
+        Ok(x) => x,
         Err(r) => return *r,
-    };
-    let Ok(snap) = snapshot(&s).await else {
-        return store_down(v.lang);
     };
     let dead = match s.core.store.read().await {
         Ok(mut tx) => tx.dead_messages().await.unwrap_or_default(),
@@ -289,12 +295,9 @@ async fn attention(
 }
 
 async fn team(State(s): State<Shared>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    let v = match viewer(&s, &headers, q.lang.as_deref(), "/team") {
-        Ok(v) => v,
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/team").await {
+        Ok(x) => x,
         Err(r) => return *r,
-    };
-    let Ok(snap) = snapshot(&s).await else {
-        return store_down(v.lang);
     };
     html(&v, StatusCode::OK, pages::team(&v, &snap, Utc::now()))
 }
