@@ -231,6 +231,20 @@ struct Load {
     p50_ms: f64,
     p99_ms: f64,
     commits: u64,
+    /// Bytes this process wrote to files while it ran (the log and the checkpoints).
+    written: u64,
+}
+
+/// Bytes this process has written to files so far (`/proc/self/io`).
+fn written() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("wchar:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -246,6 +260,7 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
     let metrics = Arc::new(Metrics::default());
     let (stop_tx, stop) = watch::channel(false);
     let (writer, task) = Writer::start(core.clone(), metrics.clone(), stop);
+    let written_before = written();
     let started = Instant::now();
     let mut handles = Vec::new();
     for c in 0..clients {
@@ -279,6 +294,7 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
         lat.extend(h.await.expect("client"));
     }
     let seconds = started.elapsed().as_secs_f64();
+    let written = written() - written_before;
     let _ = stop_tx.send(true);
     drop(writer);
     let _ = task.await;
@@ -295,6 +311,7 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
         p50_ms: percentile(&lat, 0.5),
         p99_ms: percentile(&lat, 0.99),
         commits,
+        written,
     }
 }
 
@@ -307,8 +324,8 @@ async fn floor(
     events: usize,
     batch: usize,
     history_per_event: usize,
+    state: &str,
 ) -> f64 {
-    let state: String = "x".repeat(3000);
     let started = Instant::now();
     let mut done = 0;
     while done < events {
@@ -319,7 +336,7 @@ async fn floor(
         ids.sort();
         ids.dedup();
         let mut tx = store.begin().await.expect("tx");
-        tx.raw_batch(&ids, &state, history_per_event, 1_000_000 + done as i64)
+        tx.raw_batch(&ids, state, history_per_event, 1_000_000 + done as i64)
             .await
             .expect("raw");
         tx.commit().await.expect("commit");
@@ -371,6 +388,7 @@ async fn http_load(base: &str, token: &str, deals: usize, requests: usize, clien
         p50_ms: percentile(&lat, 0.5),
         p99_ms: percentile(&lat, 0.99),
         commits: 0,
+        written: 0,
     }
 }
 
@@ -395,9 +413,10 @@ fn report(what: &str, l: &Load) {
         l.p99_ms,
         if l.commits > 0 {
             format!(
-                "   {} commits ({:.1} events each)",
+                "   {} commits ({:.1} events each), {:.1} KiB written per event",
                 l.commits,
-                l.events as f64 / l.commits as f64
+                l.events as f64 / l.commits as f64,
+                l.written as f64 / 1024.0 / l.events as f64
             )
         } else {
             String::new()
@@ -445,12 +464,22 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         let l_more = engine_and_store(core.clone(), s.deals, s.events, more).await;
         report(&format!("engine + store, {name}, {more} clients"), &l_more);
         let batch = (l.events as f64 / l.commits.max(1) as f64).round().max(1.0) as usize;
-        // The floor last: the states it writes are filler, not deals.
-        let f = floor(&core.store, s.deals, s.events, batch, per_event).await;
+        // The floor last: the states it writes are filler, as long as a real deal's document.
+        let state = {
+            let mut tx = core.store.read().await.expect("tx");
+            let deal = tx
+                .peek_deal("b000000")
+                .await
+                .expect("read")
+                .expect("a deal");
+            serde_json::to_string(&deal.stored).expect("json")
+        };
+        let f = floor(&core.store, s.deals, s.events, batch, per_event, &state).await;
         println!(
-            "{:<44} {:>8.0}/s (same rows, {batch} per commit, no engine): the daemon runs at {:.0}% of it",
+            "{:<44} {:>8.0}/s (same rows, {batch} per commit, {} B documents, no engine): the daemon runs at {:.0}% of it",
             format!("raw storage floor, {name}"),
             f,
+            state.len(),
             100.0 * (l.events as f64 / l.seconds) / f
         );
 
@@ -538,17 +567,22 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         p50_ms: f.get(2).copied().unwrap_or(0.0),
         p99_ms: f.get(3).copied().unwrap_or(0.0),
         commits: 0,
+        written: 0,
     };
     report(
         &format!("HTTP, sqlite, {} clients (another process)", s.clients),
         &l,
     );
     let rss = rss_kib("VmRSS:");
+    let heap = rss_kib("RssAnon:");
     println!(
-        "memory with {} stored deals: {} MiB resident (the daemon keeps no deals in memory; {} MiB before it started)",
+        "memory with {} stored deals: {} MiB resident, {} MiB of it the process's own (the rest is \
+         the database file mapped); {} MiB before the daemon started; at most {} deals kept warm",
         s.stored,
         rss / 1024,
-        rss_before / 1024
+        heap / 1024,
+        rss_before / 1024,
+        dealflow::daemon::warm::MOST_KEPT
     );
     running.stop().await;
     let _ = std::fs::remove_dir_all(&d);

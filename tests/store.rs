@@ -292,7 +292,7 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
         let rules = core.rules();
         let mut tx = core.store.begin().await.expect("tx");
         let refs: Vec<&Op> = ops.iter().collect();
-        let mut batch = Batch::prepare(&rules, &mut tx, &refs)
+        let mut batch = Batch::prepare(&rules, &core.warm, &mut tx, &refs)
             .await
             .expect("prepare");
         let steps: Vec<_> = ops.iter().map(|op| batch.run(op, t0())).collect();
@@ -521,4 +521,133 @@ async fn a_bad_url_is_named() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("mysql://x/y"), "{e}");
+}
+
+/// The writer keeps the deals it committed, to skip reading them again. What it keeps must be
+/// what the database holds, and a change made elsewhere must not be overwritten by a stale copy.
+#[tokio::test]
+async fn the_writer_never_works_on_a_stale_copy_of_a_deal() {
+    use dealflow::daemon::metrics::Metrics;
+    use dealflow::daemon::writer::{Op, Writer, background};
+    use dealflow::engine::TaskAction;
+    use rust_decimal::Decimal;
+    let log = |hours: &str| Input::Task {
+        task: "call_client".into(),
+        action: TaskAction::Log(hours.parse().expect("hours")),
+        by: Some("anna".into()),
+    };
+    for (name, url, opts) in backends("warm") {
+        let core = Arc::new(core(&url, &opts).await);
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let (writer, task) = Writer::start(core.clone(), Arc::new(Metrics::default()), stop);
+        let send = |op: Op| {
+            let w = writer.clone();
+            async move {
+                w.submit(op, None, background)
+                    .await
+                    .expect("written")
+                    .status
+            }
+        };
+        let apply = |input: Input| Op::Apply {
+            deal: "d1".into(),
+            input,
+        };
+        assert_eq!(send(Op::Create(lead("d1"))).await, 200, "{name}");
+        assert_eq!(send(apply(log("1"))).await, 200, "{name}");
+        let stored = |core: Arc<Core>| async move {
+            let mut tx = core.store.read().await.expect("tx");
+            let l = tx.peek_deal("d1").await.expect("read").expect("stored");
+            let deal = l.stored.decode(&core.rules().ready.plan).expect("fits");
+            (deal, l.revision)
+        };
+        let (deal, revision) = stored(core.clone()).await;
+        assert_eq!(
+            core.warm.get("d1", revision, 1),
+            Some(deal),
+            "{name}: the kept copy is the stored deal"
+        );
+
+        // Work logged by another way than the writer (as another daemon would).
+        let mut tx = core.store.begin().await.expect("tx");
+        let step = core
+            .apply(&mut tx, "d1", &log("2"), t0())
+            .await
+            .expect("applied");
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        tx.commit().await.expect("commit");
+
+        assert_eq!(send(apply(log("0.5"))).await, 200, "{name}");
+        let (deal, revision) = stored(core.clone()).await;
+        assert_eq!(
+            deal.hours_spent(),
+            Decimal::new(35, 1),
+            "{name}: 1 + 2 + 0.5 hours, none lost"
+        );
+        assert_eq!(deal.time_entries.len(), 3, "{name}");
+        assert_eq!(revision, 4, "{name}");
+        assert_eq!(core.warm.get("d1", revision, 1), Some(deal), "{name}");
+
+        let _ = stop_tx.send(true);
+        drop(writer);
+        task.await.expect("the writer stops");
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+/// Logged work lives in its own table, not in the deal's document (which would grow with every
+/// hour logged); a deal read back has all of it, in order.
+#[tokio::test]
+async fn logged_work_reads_back_whole_and_stays_out_of_the_document() {
+    use dealflow::engine::TaskAction;
+    for (name, url, opts) in backends("time") {
+        let core = core(&url, &opts).await;
+        let mut tx = core.store.begin().await.expect("tx");
+        core.create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("created");
+        for (i, hours) in ["0.25", "1.5", "2"].iter().enumerate() {
+            let input = Input::Task {
+                task: "call_client".into(),
+                action: TaskAction::Log(hours.parse().expect("hours")),
+                by: Some(if i == 1 { "petr" } else { "anna" }.into()),
+            };
+            let at = t0() + Duration::minutes(i as i64);
+            core.apply(&mut tx, "d1", &input, at).await.expect("logged");
+        }
+        tx.commit().await.expect("commit");
+        let mut tx = core.store.read().await.expect("tx");
+        let l = tx.peek_deal("d1").await.expect("read").expect("stored");
+        let logged: Vec<(String, String, DateTime<Utc>)> = l
+            .stored
+            .time_entries
+            .iter()
+            .map(|e| (e.user.clone(), e.hours.to_string(), e.at))
+            .collect();
+        assert_eq!(
+            logged,
+            vec![
+                ("anna".to_string(), "0.25".to_string(), t0()),
+                (
+                    "petr".to_string(),
+                    "1.5".to_string(),
+                    t0() + Duration::minutes(1)
+                ),
+                (
+                    "anna".to_string(),
+                    "2".to_string(),
+                    t0() + Duration::minutes(2)
+                ),
+            ],
+            "{name}"
+        );
+        let document = serde_json::to_string(&l.stored).expect("json");
+        assert!(!document.contains("time_entries"), "{name}: {document}");
+        let pages = tx.deal_states("", 10).await.expect("pages");
+        assert_eq!(pages[0].1.stored.time_entries.len(), 3, "{name}");
+        drop(tx);
+        core.store.close().await;
+        cleanup(&url, &opts).await;
+    }
 }

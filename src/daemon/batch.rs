@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::warm::Warm;
 use super::writer::Op;
 use super::{CoreError, Rules, Step};
 use crate::engine::{self, Ctx, Deal, Input, Kind, Outcome, Record, StepError, Team};
@@ -46,11 +47,29 @@ impl<'r> Batch<'r> {
     /// timers they fire.
     pub async fn prepare(
         rules: &'r Rules,
+        warm: &Warm,
         tx: &mut Tx,
         ops: &[&Op],
     ) -> Result<Batch<'r>, StoreError> {
         let ids: Vec<String> = ops.iter().flat_map(|o| deals_of(o)).collect();
-        let loaded = tx.load_deals(&ids).await?;
+        // Deals kept warm at the revision the database holds need no reading; the rest are
+        // read whole.
+        let revisions = tx.deal_revisions(&ids).await?;
+        let mut read = HashMap::with_capacity(revisions.len());
+        let mut cold = Vec::new();
+        for (id, revision) in revisions {
+            match warm.get(&id, revision, rules.version) {
+                Some(deal) => {
+                    read.insert(id, Ok((deal, revision)));
+                }
+                None => cold.push(id),
+            }
+        }
+        let loaded = if cold.is_empty() {
+            HashMap::new()
+        } else {
+            tx.load_deals(&cold).await?
+        };
         let firing: Vec<String> = ops
             .iter()
             .filter_map(|o| match o {
@@ -64,17 +83,14 @@ impl<'r> Batch<'r> {
             tx.timer_attempts(&firing).await?
         };
         let team = tx.team().await?;
-        let read = loaded
-            .into_iter()
-            .map(|(id, l)| {
-                let d = l
-                    .stored
-                    .decode(&rules.ready.plan)
-                    .map(|d| (d, l.revision))
-                    .map_err(|Misfit::MissingStages(s)| s.join(", "));
-                (id, d)
-            })
-            .collect();
+        read.extend(loaded.into_iter().map(|(id, l)| {
+            let d = l
+                .stored
+                .decode(&rules.ready.plan)
+                .map(|d| (d, l.revision))
+                .map_err(|Misfit::MissingStages(s)| s.join(", "));
+            (id, d)
+        }));
         Ok(Batch {
             rules,
             team,
@@ -305,6 +321,12 @@ impl<'r> Batch<'r> {
     /// Whether the batch already answered this key (a retry inside the same batch).
     pub fn kept(&self, key: &str) -> Option<&Answer> {
         self.answers.iter().find(|(k, _)| k == key).map(|(_, a)| a)
+    }
+
+    /// Every deal the batch touched, as it is now, with its revision: once the batch has
+    /// committed, this is what the database holds.
+    pub fn deals(&self) -> impl Iterator<Item = (&Deal, i64)> {
+        self.now.iter().map(|(d, rev)| (d, *rev))
     }
 
     /// Writes everything the batch did.

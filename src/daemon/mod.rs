@@ -14,6 +14,7 @@ pub mod replay;
 pub mod scheduler;
 pub mod server;
 pub mod view;
+pub mod warm;
 pub mod web;
 pub mod writer;
 
@@ -101,6 +102,8 @@ pub struct Core {
     /// The database.
     pub store: Store,
     rules: RwLock<Arc<Rules>>,
+    /// Deals as the writer last committed them.
+    pub warm: warm::Warm,
 }
 
 impl Core {
@@ -109,6 +112,7 @@ impl Core {
         Core {
             store,
             rules: RwLock::new(Arc::new(rules)),
+            warm: Default::default(),
         }
     }
 
@@ -133,7 +137,7 @@ impl Core {
     /// Runs one operation in `tx` (read, step, write; the caller commits).
     pub async fn one(&self, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         let rules = self.rules();
-        let mut batch = Batch::prepare(&rules, tx, &[op]).await?;
+        let mut batch = Batch::prepare(&rules, &self.warm, tx, &[op]).await?;
         let step = batch.run(op, now)?;
         batch.write(tx, now).await?;
         Ok(step)

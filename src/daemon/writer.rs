@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::batch::Batch;
@@ -154,7 +154,9 @@ async fn run(
         }
         let jobs = std::mem::take(&mut batch);
         let started = Instant::now();
-        let now = Utc::now();
+        // To the microsecond, as the database keeps moments: a deal kept warm is then exactly
+        // the deal read back.
+        let now = Utc::now().trunc_subsecs(6);
         let n = jobs.len();
         match write(&core, &metrics, &jobs, now).await {
             Ok(answers) => {
@@ -234,7 +236,7 @@ async fn write(
         tx.answers(&keys).await?
     };
     let ops: Vec<&Op> = jobs.iter().map(|j| &j.op).collect();
-    let mut batch = Batch::prepare(&rules, &mut tx, &ops).await?;
+    let mut batch = Batch::prepare(&rules, &core.warm, &mut tx, &ops).await?;
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
         let Some(k) = &job.key else {
@@ -269,6 +271,8 @@ async fn write(
     }
     batch.write(&mut tx, now).await?;
     tx.commit().await?;
+    // Only now, committed, are these the deals the database holds.
+    core.warm.put(batch.deals(), rules.version);
     Ok(out)
 }
 

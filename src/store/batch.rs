@@ -18,7 +18,7 @@ use crate::engine::{Deal, Kind, Record};
 
 /// Most bound values in one statement (both backends take far more; this keeps statements
 /// short enough to stay in the prepared-statement cache in a few shapes).
-const MAX_ARGS: usize = 900;
+pub(super) const MAX_ARGS: usize = 900;
 
 /// How a batch writes deals: inserted, or updated when they exist.
 const DEALS_UPSERT: (&str, &str) = (
@@ -30,11 +30,16 @@ const DEALS_UPSERT: (&str, &str) = (
      people = excluded.people, state = excluded.state",
 );
 
-/// How a batch writes tasks (a changed task's row is deleted first).
-const TASKS_INSERT: (&str, &str) = (
+/// How a batch writes tasks: a new task is inserted, a changed one updated in place (a row
+/// deleted and inserted again would move in the table and in every index, several pages more
+/// written per step).
+const TASKS_UPSERT: (&str, &str) = (
     "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
      estimate_h, started_at, done_at, hours)",
-    "ON CONFLICT (deal_id, n) DO NOTHING",
+    "ON CONFLICT (deal_id, n) DO UPDATE SET task = excluded.task, title = excluded.title, \
+     assignee = excluded.assignee, stage = excluded.stage, created_at = excluded.created_at, \
+     due = excluded.due, estimate_h = excluded.estimate_h, started_at = excluded.started_at, \
+     done_at = excluded.done_at, hours = excluded.hours",
 );
 
 /// How a batch writes new time entries.
@@ -139,13 +144,13 @@ fn placeholders(out: &mut String, rows: usize, cols: usize, first: usize, style:
 /// How a generated statement numbers its values. SQLite takes plain `?` in order: it looks a
 /// numbered parameter up by a linear search, which makes binding a long statement quadratic.
 #[derive(Clone, Copy)]
-enum Style {
+pub(super) enum Style {
     Question,
     Dollar,
 }
 
 impl Style {
-    fn of(tx: &Tx) -> Style {
+    pub(super) fn of(tx: &Tx) -> Style {
         match tx {
             Tx::Sqlite(..) => Style::Question,
             Tx::Postgres(_) => Style::Dollar,
@@ -163,7 +168,7 @@ impl Style {
 }
 
 /// `$1, $2, …` (or `?, ?, …`) for `n` values from `first`.
-fn list(out: &mut String, n: usize, first: usize, style: Style) {
+pub(super) fn list(out: &mut String, n: usize, first: usize, style: Style) {
     for i in 0..n {
         if i > 0 {
             out.push_str(", ");
@@ -249,6 +254,40 @@ impl Tx {
                 out.insert(id, l);
             }
         }
+        self.attach_time(out.values_mut()).await?;
+        Ok(out)
+    }
+
+    /// The revisions of these deals (those that exist), locked on PostgreSQL until the
+    /// transaction ends, like [`Tx::load_deals`].
+    pub async fn deal_revisions(
+        &mut self,
+        ids: &[String],
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let mut ids: Vec<&String> = ids.iter().collect();
+        ids.sort();
+        ids.dedup();
+        let lock = matches!(self, Tx::Postgres(_));
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_ARGS) {
+            let mut sql = String::from("SELECT id, revision FROM deals WHERE id IN (");
+            list(&mut sql, chunk.len(), 1, Style::of(self));
+            sql.push_str(") ORDER BY id");
+            if lock {
+                sql.push_str(" FOR UPDATE");
+            }
+            let rows: Vec<(String, i64)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            out.extend(rows);
+        }
         Ok(out)
     }
 
@@ -321,24 +360,13 @@ impl Tx {
         Ok(out)
     }
 
-    /// Deletes rows of `table` by (deal_id, `column`) pairs.
-    async fn delete_pairs(
-        &mut self,
-        table: Keyed,
-        pairs: &[(String, i64)],
-    ) -> Result<(), StoreError> {
+    /// Deletes timers by (deal, timer id) pairs.
+    async fn delete_timers(&mut self, pairs: &[(String, i64)]) -> Result<(), StoreError> {
         for chunk in pairs.chunks(MAX_ARGS / 2) {
             if chunk.is_empty() {
                 continue;
             }
-            let mut sql = String::from(match table {
-                Keyed::Timers => "DELETE FROM timers WHERE ",
-                Keyed::Tasks => "DELETE FROM tasks WHERE ",
-            });
-            let col = match table {
-                Keyed::Timers => "timer_id",
-                Keyed::Tasks => "n",
-            };
+            let mut sql = String::from("DELETE FROM timers WHERE ");
             let style = Style::of(self);
             for i in 0..chunk.len() {
                 if i > 0 {
@@ -346,7 +374,7 @@ impl Tx {
                 }
                 sql.push_str("(deal_id = ");
                 style.push(&mut sql, 2 * i + 1);
-                let _ = write!(sql, " AND {col} = ");
+                sql.push_str(" AND timer_id = ");
                 style.push(&mut sql, 2 * i + 2);
                 sql.push(')');
             }
@@ -372,7 +400,6 @@ impl Tx {
             .map(|(d, t)| (d.clone(), *t as i64))
             .collect();
         let mut task_rows = Vec::new();
-        let mut task_gone = Vec::new();
         let mut time_rows = Vec::new();
         for w in &b.deals {
             let d = w.after;
@@ -435,9 +462,6 @@ impl Tx {
                 {
                     continue;
                 }
-                if n < old_tasks.len() {
-                    task_gone.push((id.clone(), n as i64));
-                }
                 task_rows.push(vec![
                     Arg::from(id.as_str()),
                     Arg::from(n as i64),
@@ -469,15 +493,14 @@ impl Tx {
         }
         self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
             .await?;
-        self.delete_pairs(Keyed::Timers, &timer_gone).await?;
+        self.delete_timers(&timer_gone).await?;
         self.insert_rows(
             "INSERT INTO timers (deal_id, timer_id, label, due_ms)",
             "ON CONFLICT (deal_id, timer_id) DO UPDATE SET label = excluded.label, due_ms = excluded.due_ms",
             &timer_rows,
         )
         .await?;
-        self.delete_pairs(Keyed::Tasks, &task_gone).await?;
-        self.insert_rows(TASKS_INSERT.0, TASKS_INSERT.1, &task_rows)
+        self.insert_rows(TASKS_UPSERT.0, TASKS_UPSERT.1, &task_rows)
             .await?;
         self.insert_rows(TIME_INSERT.0, TIME_INSERT.1, &time_rows)
             .await?;
@@ -603,7 +626,6 @@ impl Tx {
     ) -> Result<(), StoreError> {
         let now = stamp(Utc::now());
         let mut deal_rows = Vec::new();
-        let mut task_gone = Vec::new();
         let mut task_rows = Vec::new();
         let mut time_rows = Vec::new();
         let mut history_rows = Vec::new();
@@ -623,7 +645,6 @@ impl Tx {
                 Arg::from("|anna|petr|"),
                 Arg::from(state),
             ]);
-            task_gone.push((d.clone(), 0i64));
             task_rows.push(vec![
                 Arg::from(d.as_str()),
                 Arg::from(0i64),
@@ -665,19 +686,11 @@ impl Tx {
         // Deals exist: the upsert takes its update path, as in a batch.
         self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
             .await?;
-        self.delete_pairs(Keyed::Tasks, &task_gone).await?;
-        self.insert_rows(TASKS_INSERT.0, TASKS_INSERT.1, &task_rows)
+        self.insert_rows(TASKS_UPSERT.0, TASKS_UPSERT.1, &task_rows)
             .await?;
         self.insert_rows(TIME_INSERT.0, TIME_INSERT.1, &time_rows)
             .await?;
         self.insert_rows(HISTORY_INSERT.0, HISTORY_INSERT.1, &history_rows)
             .await
     }
-}
-
-/// Tables with rows keyed by (deal_id, a number).
-#[derive(Clone, Copy)]
-enum Keyed {
-    Timers,
-    Tasks,
 }

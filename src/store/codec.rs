@@ -27,6 +27,11 @@ pub struct StoredDeal {
     pub tracks: Vec<StoredTrack>,
     pub timers: Vec<StoredTimer>,
     pub tasks: Vec<StoredTask>,
+    /// Work logged on the deal. Kept in the `time_entries` table, not in the document: it only
+    /// grows, and a long project would otherwise rewrite all of it on every step. The store
+    /// fills this in when it reads a deal (documents written by earlier versions, which listed
+    /// the entries, still read).
+    #[serde(default, skip_serializing)]
     pub time_entries: Vec<StoredTime>,
     /// Raised alerts, by name.
     pub alerts: Vec<String>,
