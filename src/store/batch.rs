@@ -177,42 +177,92 @@ pub(super) fn list(out: &mut String, n: usize, first: usize, style: Style) {
     }
 }
 
-impl Tx {
-    /// Runs `head VALUES (…), (…) tail` for the rows, as many statements as the size limit needs.
-    /// `head` and `tail` are constant SQL; only placeholders are generated.
-    async fn insert_rows(
-        &mut self,
-        head: &'static str,
-        tail: &'static str,
-        rows: &[Vec<Arg>],
-    ) -> Result<(), StoreError> {
+/// The statements that write one batch, sent together: SQLite runs a text of several
+/// statements in one call, each binding its `?` values in turn, which saves a round trip to its
+/// worker thread per table written; PostgreSQL takes them one by one.
+#[derive(Default)]
+struct Writes {
+    statements: Vec<(String, Vec<Arg>)>,
+}
+
+impl Writes {
+    /// Adds `head VALUES (…), (…) tail` for the rows, as many statements as the size limit
+    /// needs. `head` and `tail` are constant SQL; only placeholders are generated.
+    fn rows(&mut self, style: Style, head: &str, tail: &str, rows: Vec<Vec<Arg>>) {
         let Some(cols) = rows.first().map(Vec::len) else {
-            return Ok(());
+            return;
         };
-        for chunk in rows.chunks((MAX_ARGS / cols).max(1)) {
+        let per = (MAX_ARGS / cols).max(1);
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per).collect();
             let mut sql = String::from(head);
             sql.push_str(" VALUES ");
-            placeholders(&mut sql, chunk.len(), cols, 1, Style::of(self));
+            placeholders(&mut sql, chunk.len(), cols, 1, style);
             sql.push(' ');
             sql.push_str(tail);
-            self.run_args(sql, chunk.iter().flatten()).await?;
+            self.statements
+                .push((sql, chunk.into_iter().flatten().collect()));
+        }
+    }
+
+    /// Deletes timers by (deal, timer id) pairs.
+    fn delete_timers(&mut self, style: Style, pairs: &[(String, i64)]) {
+        for chunk in pairs.chunks(MAX_ARGS / 2) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let mut sql = String::from("DELETE FROM timers WHERE ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push_str("(deal_id = ");
+                style.push(&mut sql, 2 * i + 1);
+                sql.push_str(" AND timer_id = ");
+                style.push(&mut sql, 2 * i + 2);
+                sql.push(')');
+            }
+            let args: Vec<Arg> = chunk
+                .iter()
+                .flat_map(|(d, k)| [Arg::from(d.as_str()), Arg::from(*k)])
+                .collect();
+            self.statements.push((sql, args));
+        }
+    }
+}
+
+impl Tx {
+    /// Runs the statements: on SQLite as one text in one call, on PostgreSQL one by one.
+    async fn send(&mut self, w: Writes) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(..) if w.statements.len() > 1 => {
+                let mut sql = String::new();
+                let mut args = Vec::new();
+                for (s, a) in w.statements {
+                    sql.push_str(&s);
+                    sql.push_str(";\n");
+                    args.extend(a);
+                }
+                self.run_args(sql, args).await?;
+            }
+            _ => {
+                for (sql, args) in w.statements {
+                    self.run_args(sql, args).await?;
+                }
+            }
         }
         Ok(())
     }
 
     /// Runs a generated statement with its values.
-    async fn run_args<'a>(
-        &mut self,
-        sql: String,
-        args: impl Iterator<Item = &'a Arg>,
-    ) -> Result<u64, StoreError> {
-        let args: Vec<&Arg> = args.collect();
+    async fn run_args(&mut self, sql: String, args: Vec<Arg>) -> Result<u64, StoreError> {
         Ok(on!(self, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for a in &args {
+            for a in args {
                 q = match a {
-                    Arg::Text(t) => q.bind(t.clone()),
-                    Arg::Int(i) => q.bind(*i),
+                    Arg::Text(t) => q.bind(t),
+                    Arg::Int(i) => q.bind(i),
                 };
             }
             q.execute(&mut **c).await?.rows_affected()
@@ -360,33 +410,6 @@ impl Tx {
         Ok(out)
     }
 
-    /// Deletes timers by (deal, timer id) pairs.
-    async fn delete_timers(&mut self, pairs: &[(String, i64)]) -> Result<(), StoreError> {
-        for chunk in pairs.chunks(MAX_ARGS / 2) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let mut sql = String::from("DELETE FROM timers WHERE ");
-            let style = Style::of(self);
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push_str(" OR ");
-                }
-                sql.push_str("(deal_id = ");
-                style.push(&mut sql, 2 * i + 1);
-                sql.push_str(" AND timer_id = ");
-                style.push(&mut sql, 2 * i + 2);
-                sql.push(')');
-            }
-            let args: Vec<Arg> = chunk
-                .iter()
-                .flat_map(|(d, k)| [Arg::from(d.as_str()), Arg::from(*k)])
-                .collect();
-            self.run_args(sql, args.iter()).await?;
-        }
-        Ok(())
-    }
-
     /// Writes a batch: deals (inserted or updated), their timers, tasks and time entries (only
     /// what changed), history, queued messages, team load, kept answers.
     pub async fn write_batch(&mut self, b: &BatchWrite<'_>) -> Result<(), StoreError> {
@@ -491,19 +514,18 @@ impl Tx {
                 ]);
             }
         }
-        self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
-            .await?;
-        self.delete_timers(&timer_gone).await?;
-        self.insert_rows(
+        let style = Style::of(self);
+        let mut w = Writes::default();
+        w.rows(style, DEALS_UPSERT.0, DEALS_UPSERT.1, deal_rows);
+        w.delete_timers(style, &timer_gone);
+        w.rows(
+            style,
             "INSERT INTO timers (deal_id, timer_id, label, due_ms)",
             "ON CONFLICT (deal_id, timer_id) DO UPDATE SET label = excluded.label, due_ms = excluded.due_ms",
-            &timer_rows,
-        )
-        .await?;
-        self.insert_rows(TASKS_UPSERT.0, TASKS_UPSERT.1, &task_rows)
-            .await?;
-        self.insert_rows(TIME_INSERT.0, TIME_INSERT.1, &time_rows)
-            .await?;
+            timer_rows,
+        );
+        w.rows(style, TASKS_UPSERT.0, TASKS_UPSERT.1, task_rows);
+        w.rows(style, TIME_INSERT.0, TIME_INSERT.1, time_rows);
         let mut history_rows = Vec::with_capacity(b.history.len());
         let mut outbox_rows = Vec::new();
         for (r, rev) in &b.history {
@@ -546,15 +568,14 @@ impl Tx {
                 ]);
             }
         }
-        self.insert_rows(HISTORY_INSERT.0, HISTORY_INSERT.1, &history_rows)
-            .await?;
-        self.insert_rows(
+        w.rows(style, HISTORY_INSERT.0, HISTORY_INSERT.1, history_rows);
+        w.rows(
+            style,
             "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, subject, \
              body, attachments, send_after_ms, status, attempts, next_ms, created_at)",
             "ON CONFLICT (dedupe) DO NOTHING",
-            &outbox_rows,
-        )
-        .await?;
+            outbox_rows,
+        );
         let mut load: Vec<(String, i64)> = Vec::new();
         for (m, d) in &b.load {
             match load.iter_mut().find(|(x, _)| x == m) {
@@ -563,10 +584,12 @@ impl Tx {
             }
         }
         for (member, delta) in load.iter().filter(|(_, d)| *d != 0) {
-            on!(self, c => {
-                sqlx::query("UPDATE team SET open_tasks = open_tasks + $1 WHERE id = $2")
-                    .bind(*delta).bind(member).execute(&mut **c).await?.rows_affected()
-            });
+            let mut sql = String::from("UPDATE team SET open_tasks = open_tasks + ");
+            style.push(&mut sql, 1);
+            sql.push_str(" WHERE id = ");
+            style.push(&mut sql, 2);
+            w.statements
+                .push((sql, vec![Arg::from(*delta), Arg::from(member.as_str())]));
         }
         let event_rows: Vec<Vec<Arg>> = b
             .events
@@ -582,12 +605,12 @@ impl Tx {
                 ]
             })
             .collect();
-        self.insert_rows(
+        w.rows(
+            style,
             "INSERT INTO events (deal_id, name, payload, sent_by, at, revision)",
             "",
-            &event_rows,
-        )
-        .await?;
+            event_rows,
+        );
         let answer_rows: Vec<Vec<Arg>> = b
             .answers
             .iter()
@@ -601,13 +624,13 @@ impl Tx {
                 ]
             })
             .collect();
-        self.insert_rows(
+        w.rows(
+            style,
             "INSERT INTO requests (key, fingerprint, status, body, created_at)",
             "",
-            &answer_rows,
-        )
-        .await?;
-        Ok(())
+            answer_rows,
+        );
+        self.send(w).await
     }
 }
 
@@ -684,13 +707,12 @@ impl Tx {
             }
         }
         // Deals exist: the upsert takes its update path, as in a batch.
-        self.insert_rows(DEALS_UPSERT.0, DEALS_UPSERT.1, &deal_rows)
-            .await?;
-        self.insert_rows(TASKS_UPSERT.0, TASKS_UPSERT.1, &task_rows)
-            .await?;
-        self.insert_rows(TIME_INSERT.0, TIME_INSERT.1, &time_rows)
-            .await?;
-        self.insert_rows(HISTORY_INSERT.0, HISTORY_INSERT.1, &history_rows)
-            .await
+        let style = Style::of(self);
+        let mut w = Writes::default();
+        w.rows(style, DEALS_UPSERT.0, DEALS_UPSERT.1, deal_rows);
+        w.rows(style, TASKS_UPSERT.0, TASKS_UPSERT.1, task_rows);
+        w.rows(style, TIME_INSERT.0, TIME_INSERT.1, time_rows);
+        w.rows(style, HISTORY_INSERT.0, HISTORY_INSERT.1, history_rows);
+        self.send(w).await
     }
 }

@@ -101,26 +101,41 @@ impl Drop for Store {
     }
 }
 
-/// How many pages the write-ahead log may hold before the writer copies them into the
-/// database itself. The checkpointer keeps it far below that; this only bounds the file if
-/// the checkpointer falls behind.
-const WAL_BACKSTOP_PAGES: &str = "8000";
+/// How many pages the write-ahead log may hold before the writer itself copies them into the
+/// database. The checkpointer keeps the log far below that; this only bounds the file if the
+/// checkpointer falls behind.
+const WAL_BACKSTOP_PAGES: &str = "40000";
+
+/// From this many pages in the log on, the checkpointer lets the log start over: it finishes
+/// copying while it holds the write turn, and the next write begins the log again from the
+/// start. The writer waits only for the pages of the last few milliseconds.
+const WAL_RESTART_PAGES: i64 = 4000;
 
 /// How long the checkpointer lets writes gather before it copies them.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
 /// Copies committed pages from the write-ahead log into the database file, on a reader
 /// connection, after writes and never more often than [`CHECKPOINT_EVERY`]. In the writer's
-/// own commit (SQLite's default) this copying took a tenth of the write path's time. A
-/// passive checkpoint does not wait for, or block, anyone.
-async fn checkpoints(read: SqlitePool, wrote: Arc<Notify>) {
+/// own commit (SQLite's default) this copying took a tenth of the write path's time, and a
+/// long copy now and then stalled every request waiting behind it. A passive checkpoint does
+/// not wait for, or block, anyone; see [`WAL_RESTART_PAGES`] for how the log stays short.
+async fn checkpoints(read: SqlitePool, wrote: Arc<Notify>, writing: Arc<tokio::sync::Mutex<()>>) {
+    let passive = async || -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&read)
+            .await?;
+        // (busy, pages in the log, pages copied)
+        row.try_get::<i64, _>(1)
+    };
     loop {
         wrote.notified().await;
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&read)
-            .await
-        {
+        let mut pages = passive().await;
+        if matches!(pages, Ok(n) if n >= WAL_RESTART_PAGES) {
+            let _turn = writing.lock().await;
+            pages = passive().await;
+        }
+        if let Err(e) = pages {
             if read.is_closed() {
                 return;
             }
@@ -236,12 +251,22 @@ impl Store {
         let write = if opts.read_only {
             None
         } else {
+            // A file on this machine: no liveness ping before each transaction (a broken
+            // connection fails its `BEGIN`, and the batch is tried again). Batches come in many
+            // sizes, so each table's statement has many shapes: room for all of them.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(co.clone().pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES))
+                .test_before_acquire(false)
+                .connect_with(
+                    co.clone()
+                        .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                        // A log that grew past the backstop is cut back when it starts over.
+                        .pragma("journal_size_limit", "67108864")
+                        .statement_cache_capacity(1024),
+                )
                 .await?;
             migrator(SQLITE_SCHEMA).run(&write).await?;
             Some(write)
@@ -251,15 +276,16 @@ impl Store {
             .connect_with(co)
             .await?;
         let wrote = Arc::new(Notify::new());
+        let writing = Arc::new(tokio::sync::Mutex::new(()));
         let checkpointer = write
             .is_some()
-            .then(|| tokio::spawn(checkpoints(read.clone(), wrote.clone())));
+            .then(|| tokio::spawn(checkpoints(read.clone(), wrote.clone(), writing.clone())));
         Ok(Store {
             pool: Pool::Sqlite {
                 write: write.unwrap_or_else(|| read.clone()),
                 read,
             },
-            writing: Default::default(),
+            writing,
             wrote,
             checkpointer,
             _lock: lock,
