@@ -651,3 +651,52 @@ async fn logged_work_reads_back_whole_and_stays_out_of_the_document() {
         cleanup(&url, &opts).await;
     }
 }
+
+/// On SQLite the write-ahead log is copied into the database file beside the writer, and
+/// starts over once it is long: the file a busy daemon leaves does not keep growing.
+#[tokio::test]
+async fn the_sqlite_log_is_copied_into_the_database_and_starts_over() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("store-wal");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a test directory");
+    let file = dir.join("dealflow.db");
+    let store = Store::open(&format!("sqlite://{}", file.display()), &Options::default())
+        .await
+        .expect("the store opens");
+    // Pages in the log, as SQLite counts them (a passive checkpoint changes nothing else).
+    let pages = || async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .expect("a second connection");
+        let row: (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+            .fetch_one(&pool)
+            .await
+            .expect("pages");
+        pool.close().await;
+        row.1
+    };
+    // About 25,000 pages of deals, written without a pause: the checkpointer never finds the
+    // log idle, so only its own turn at writing lets the log start over.
+    let ids: Vec<String> = (0..8).map(|i| format!("d{i}")).collect();
+    let rounds = 125;
+    for round in 0..rounds {
+        // Other bytes every round (SQLite skips writing pages that would not change).
+        let state = char::from(b'a' + (round % 26) as u8)
+            .to_string()
+            .repeat(100_000);
+        let mut tx = store.begin().await.expect("tx");
+        tx.raw_batch(&ids, &state, 1, round * 100)
+            .await
+            .expect("written");
+        tx.commit().await.expect("commit");
+    }
+    let after = pages().await;
+    assert!(
+        after < 12_500,
+        "the log started over while the writes went on: {after} pages in it after about 25,000"
+    );
+    let mut tx = store.read().await.expect("tx");
+    assert_eq!(tx.count(Table::Deals).await.expect("count"), 8);
+    drop(tx);
+    store.close().await;
+}
