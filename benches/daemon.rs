@@ -413,10 +413,17 @@ fn report(what: &str, l: &Load) {
         l.p99_ms,
         if l.commits > 0 {
             format!(
-                "   {} commits ({:.1} events each), {:.1} KiB written per event",
+                "   {} commits ({:.1} events each){}",
                 l.commits,
                 l.events as f64 / l.commits as f64,
-                l.written as f64 / 1024.0 / l.events as f64
+                if l.written > 0 {
+                    format!(
+                        ", {:.1} KiB written to files per event",
+                        l.written as f64 / 1024.0 / l.events as f64
+                    )
+                } else {
+                    String::new()
+                }
             )
         } else {
             String::new()
@@ -569,9 +576,21 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         commits: 0,
         written: 0,
     };
+    let m = running.state.metrics.render();
+    let counter = |name: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let commits = counter("dealflow_commits_total");
     report(
         &format!("HTTP, sqlite, {} clients (another process)", s.clients),
         &l,
+    );
+    println!(
+        "    the writer: {commits} commits, {:.1} requests and {:.2} ms of writing each",
+        counter("dealflow_committed_requests_total") / commits.max(1.0),
+        counter("dealflow_commit_microseconds_total") / 1000.0 / commits.max(1.0)
     );
     let rss = rss_kib("VmRSS:");
     let heap = rss_kib("RssAnon:");
