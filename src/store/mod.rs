@@ -120,22 +120,27 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// long copy now and then stalled every request waiting behind it. A passive checkpoint does
 /// not wait for, or block, anyone; see [`WAL_RESTART_PAGES`] for how the log stays short.
 async fn checkpoints(read: SqlitePool, wrote: Arc<Notify>, writing: Arc<tokio::sync::Mutex<()>>) {
-    let passive = async || -> Result<i64, sqlx::Error> {
+    // (busy, pages in the log, pages copied)
+    let passive = async |c: &mut sqlx::SqliteConnection| -> Result<i64, sqlx::Error> {
         let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&read)
+            .fetch_one(c)
             .await?;
-        // (busy, pages in the log, pages copied)
         row.try_get::<i64, _>(1)
     };
     loop {
         wrote.notified().await;
         tokio::time::sleep(CHECKPOINT_EVERY).await;
-        let mut pages = passive().await;
-        if matches!(pages, Ok(n) if n >= WAL_RESTART_PAGES) {
-            let _turn = writing.lock().await;
-            pages = passive().await;
-        }
-        if let Err(e) = pages {
+        let copied = async {
+            let mut c = read.acquire().await?;
+            if passive(&mut c).await? >= WAL_RESTART_PAGES {
+                // The connection is in hand before the turn is taken: writers never wait for
+                // readers to give one back.
+                let _turn = writing.lock().await;
+                passive(&mut c).await?;
+            }
+            Ok::<(), sqlx::Error>(())
+        };
+        if let Err(e) = copied.await {
             if read.is_closed() {
                 return;
             }
