@@ -1,6 +1,8 @@
 //! The daemon's benchmark: events applied durably through the engine and the store (SQLite and
 //! PostgreSQL), requests through HTTP on loopback with their latency, memory with 100,000
 //! stored deals, the raw storage floor, and the timer scan against the number of deals.
+//! The HTTP load runs twice: while the daemon's outbox sends the messages the stored deals
+//! queued, and once it has sent them.
 //!
 //! Run: `cargo bench --bench daemon` (PostgreSQL parts when `DEALFLOW_TEST_POSTGRES` names a
 //! server). Under `cargo test` it is a smoke run with small numbers.
@@ -51,7 +53,7 @@ fn main() {
             .build()
             .expect("runtime");
         dealflow::daemon::server::tls_provider();
-        let l = rt.block_on(http_load(&get(1), &get(2), n(3), n(4), n(5)));
+        let l = rt.block_on(http_load(&get(1), &get(2), n(3), n(4), n(5), n(6)));
         println!("{} {} {} {}", l.events, l.seconds, l.p50_ms, l.p99_ms);
         return;
     }
@@ -345,7 +347,14 @@ async fn floor(
     events as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn http_load(base: &str, token: &str, deals: usize, requests: usize, clients: usize) -> Load {
+async fn http_load(
+    base: &str,
+    token: &str,
+    deals: usize,
+    requests: usize,
+    clients: usize,
+    round: usize,
+) -> Load {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()
@@ -358,7 +367,7 @@ async fn http_load(base: &str, token: &str, deals: usize, requests: usize, clien
             let mut lat = Vec::new();
             let mut i = c;
             while i < requests {
-                let deal = format!("b{:06}", (i * 7919) % deals);
+                let deal = format!("b{:06}", (i * 7919 + round * 13) % deals);
                 let t = Instant::now();
                 let r = http
                     .post(format!("{base}/api/v1/deals/{deal}/tasks/call_client/log"))
@@ -387,6 +396,39 @@ async fn http_load(base: &str, token: &str, deals: usize, requests: usize, clien
         seconds,
         p50_ms: percentile(&lat, 0.5),
         p99_ms: percentile(&lat, 0.99),
+        commits: 0,
+        written: 0,
+    }
+}
+
+/// One HTTP load from another process (this benchmark, run with `--load`); `round` picks
+/// other deals' turn order so that two rounds do not send the very same requests.
+async fn http_round(base: &str, s: &Sizes, round: usize) -> Load {
+    let exe = std::env::current_exe().expect("the bench executable");
+    let out = tokio::process::Command::new(exe)
+        .args(["--load", base, "bench-token-1"])
+        .arg(s.stored.min(s.deals).to_string())
+        .arg(s.http_requests.to_string())
+        .arg(s.clients.to_string())
+        .arg(round.to_string())
+        .output()
+        .await
+        .expect("the load generator runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Load {
+        events: f.first().copied().unwrap_or(0.0) as usize,
+        seconds: f.get(1).copied().unwrap_or(1.0),
+        p50_ms: f.get(2).copied().unwrap_or(0.0),
+        p99_ms: f.get(3).copied().unwrap_or(0.0),
         commits: 0,
         written: 0,
     }
@@ -505,7 +547,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     }
     let d = dir("http");
     let url = format!("sqlite://{}", d.join("dealflow.db").display());
-    {
+    let queued = {
         // The first deals are leads (the HTTP load logs work on them); the rest have a meeting
         // next year, so a reminder timer waits for each. The look for due timers is timed with
         // few timers stored and with all of them: it should not grow.
@@ -519,6 +561,14 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             tx.count(Table::Timers).await.expect("count")
         };
         let many = timer_scan(&core).await;
+        let queued = {
+            let mut tx = core.store.read().await.expect("tx");
+            tx.count(Table::Outbox).await.expect("count")
+        };
+        println!(
+            "{queued} messages the stored deals queued; the daemon's outbox sends them (log \
+             transport) while the HTTP load runs"
+        );
         println!(
             "timer scan, none due: {few:.0} µs per look with {leads} deals and no timers, \
              {many:.0} µs with {} deals and {waiting} timers waiting",
@@ -534,7 +584,8 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         tx.claim_midnight(&today).await.expect("midnight");
         tx.commit().await.expect("commit");
         core.store.close().await;
-    }
+        queued
+    };
     let rss_before = rss_kib("VmRSS:");
     let example = std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example");
     let team = &example[example.find("[[team]]").expect("team")..];
@@ -548,50 +599,46 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
     let running = server::start(config).await.expect("daemon");
     let base = format!("http://{}", running.addr);
-    // The load comes from another process (this benchmark, run with `--load`).
-    let exe = std::env::current_exe().expect("the bench executable");
-    let out = tokio::process::Command::new(exe)
-        .args(["--load", &base, "bench-token-1"])
-        .arg(s.stored.min(s.deals).to_string())
-        .arg(s.http_requests.to_string())
-        .arg(s.clients.to_string())
-        .output()
-        .await
-        .expect("the load generator runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let l = Load {
-        events: f.first().copied().unwrap_or(0.0) as usize,
-        seconds: f.get(1).copied().unwrap_or(1.0),
-        p50_ms: f.get(2).copied().unwrap_or(0.0),
-        p99_ms: f.get(3).copied().unwrap_or(0.0),
-        commits: 0,
-        written: 0,
-    };
-    let m = running.state.metrics.render();
     let counter = |name: &str| -> f64 {
-        m.lines()
+        running
+            .state
+            .metrics
+            .render()
+            .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or(0.0)
     };
-    let commits = counter("dealflow_commits_total");
-    report(
-        &format!("HTTP, sqlite, {} clients (another process)", s.clients),
-        &l,
-    );
-    println!(
-        "    the writer: {commits} commits, {:.1} requests and {:.2} ms of writing each",
-        counter("dealflow_committed_requests_total") / commits.max(1.0),
-        counter("dealflow_commit_microseconds_total") / 1000.0 / commits.max(1.0)
-    );
+    // Twice: while the outbox sends what the stored deals queued (it writes too, and takes
+    // turns with the requests), then with nothing else to do.
+    for (what, round) in [("while the outbox sends", 0), ("outbox empty", 1)] {
+        if round == 1 {
+            // Until all went out, or none did for two seconds (the rest are not due yet).
+            let mut last = (counter("dealflow_messages_sent_total"), Instant::now());
+            while last.0 < queued as f64 && last.1.elapsed() < Duration::from_secs(2) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let sent = counter("dealflow_messages_sent_total");
+                if sent > last.0 {
+                    last = (sent, Instant::now());
+                }
+            }
+        }
+        let before = (
+            counter("dealflow_commits_total"),
+            counter("dealflow_committed_requests_total"),
+            counter("dealflow_commit_microseconds_total"),
+            counter("dealflow_messages_sent_total"),
+        );
+        let l = http_round(&base, &s, round).await;
+        let commits = counter("dealflow_commits_total") - before.0;
+        report(&format!("HTTP, sqlite, {} clients, {what}", s.clients), &l);
+        println!(
+            "    the writer: {commits} commits, {:.1} requests and {:.2} ms of writing each; \
+             {} messages sent meanwhile",
+            (counter("dealflow_committed_requests_total") - before.1) / commits.max(1.0),
+            (counter("dealflow_commit_microseconds_total") - before.2) / 1000.0 / commits.max(1.0),
+            counter("dealflow_messages_sent_total") - before.3
+        );
+    }
     let rss = rss_kib("VmRSS:");
     let heap = rss_kib("RssAnon:");
     println!(

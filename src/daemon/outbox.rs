@@ -260,24 +260,31 @@ pub async fn pass(
     for m in &claimed {
         results.push(delivery.send(m).await);
     }
-    // The results of the whole pass in one transaction (one commit, not one per message).
+    // The results of the whole pass in one transaction (one commit, not one per message), the
+    // messages that went out in one statement.
     let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let sent: Vec<i64> = claimed
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(m, _)| m.id)
+        .collect();
+    tx.messages_sent(&sent, Utc::now())
+        .await
+        .map_err(|e| e.to_string())?;
     for (m, result) in claimed.iter().zip(&results) {
         let attempts = m.attempts + 1;
         let dead = result.is_err() && attempts >= delivery.policy.max_attempts;
-        match result {
-            Ok(()) => tx.message_sent(m.id, Utc::now()).await,
-            Err(e) => {
-                if dead {
-                    tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
-                } else {
-                    tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
-                }
-                tx.message_failed(m.id, e, delivery.retry_at(Utc::now(), attempts), dead)
-                    .await
+        if let Err(e) = result {
+            if dead {
+                tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
+            } else {
+                tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
             }
+            tx.message_failed(m.id, e, delivery.retry_at(Utc::now(), attempts), dead)
+                .await
+                .map_err(|e| e.to_string())?;
         }
-        .map_err(|e| e.to_string())?;
         metrics.message(result.is_ok(), dead);
     }
     tx.commit().await.map_err(|e| e.to_string())?;

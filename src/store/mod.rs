@@ -1109,12 +1109,29 @@ impl Tx {
         Ok(self.messages(Messages::One(id)).await?.into_iter().next())
     }
 
-    /// A message went out.
-    pub async fn message_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        on!(self, c => {
-            sqlx::query("UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $1, last_error = NULL WHERE id = $2")
-                .bind(stamp(now)).bind(id).execute(&mut **c).await?.rows_affected()
-        });
+    /// These messages went out (one statement for a whole pass, not one per message).
+    pub async fn messages_sent(
+        &mut self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let style = batch::Style::of(self);
+        for chunk in ids.chunks(batch::MAX_ARGS) {
+            let mut sql = String::from(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = ",
+            );
+            batch::list(&mut sql, 1, 1, style);
+            sql.push_str(" WHERE id IN (");
+            batch::list(&mut sql, chunk.len(), 2, style);
+            sql.push(')');
+            on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(stamp(now));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut **c).await?.rows_affected()
+            });
+        }
         Ok(())
     }
 
