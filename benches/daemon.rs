@@ -458,7 +458,9 @@ fn report(what: &str, l: &Load) {
                 "   {} commits ({:.1} events each){}",
                 l.commits,
                 l.events as f64 / l.commits as f64,
-                if l.written > 0 {
+                // Only where the files are this process's own (SQLite); PostgreSQL writes in
+                // its server.
+                if l.written >= 100 * l.events as u64 {
                     format!(
                         ", {:.1} KiB written to files per event",
                         l.written as f64 / 1024.0 / l.events as f64
@@ -587,6 +589,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         queued
     };
     let rss_before = rss_kib("VmRSS:");
+    let heap_before = rss_kib("RssAnon:");
     let example = std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example");
     let team = &example[example.find("[[team]]").expect("team")..];
     let config_text = format!(
@@ -643,11 +646,13 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     let heap = rss_kib("RssAnon:");
     println!(
         "memory with {} stored deals: {} MiB resident, {} MiB of it the process's own (the rest is \
-         the database file mapped); {} MiB before the daemon started; at most {} deals kept warm",
+         the database file mapped); before the daemon started {} MiB, {} MiB own; at most {} deals \
+         kept warm",
         s.stored,
         rss / 1024,
         heap / 1024,
         rss_before / 1024,
+        heap_before / 1024,
         dealflow::daemon::warm::MOST_KEPT
     );
     running.stop().await;

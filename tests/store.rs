@@ -675,10 +675,10 @@ async fn the_sqlite_log_is_copied_into_the_database_and_starts_over() {
         pool.close().await;
         row.1
     };
-    // About 25,000 pages of deals, written without a pause: the checkpointer never finds the
+    // About 40,000 pages of deals, written without a pause: the checkpointer never finds the
     // log idle, so only its own turn at writing lets the log start over.
     let ids: Vec<String> = (0..8).map(|i| format!("d{i}")).collect();
-    let rounds = 125;
+    let rounds = 200;
     for round in 0..rounds {
         // Other bytes every round (SQLite skips writing pages that would not change).
         let state = char::from(b'a' + (round % 26) as u8)
@@ -692,8 +692,8 @@ async fn the_sqlite_log_is_copied_into_the_database_and_starts_over() {
     }
     let after = pages().await;
     assert!(
-        after < 12_500,
-        "the log started over while the writes went on: {after} pages in it after about 25,000"
+        after < 20_000,
+        "the log started over while the writes went on: {after} pages in it after about 40,000"
     );
     let mut tx = store.read().await.expect("tx");
     assert_eq!(tx.count(Table::Deals).await.expect("count"), 8);

@@ -109,7 +109,7 @@ const WAL_BACKSTOP_PAGES: &str = "40000";
 /// From this many pages in the log on, the checkpointer lets the log start over: it finishes
 /// copying while it holds the write turn, and the next write begins the log again from the
 /// start. The writer waits only for the pages of the last few milliseconds.
-const WAL_RESTART_PAGES: i64 = 4000;
+const WAL_RESTART_PAGES: i64 = 8000;
 
 /// How long the checkpointer lets writes gather before it copies them.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
@@ -133,8 +133,11 @@ async fn checkpoints(read: SqlitePool, wrote: Arc<Notify>, writing: Arc<tokio::s
         let copied = async {
             let mut c = read.acquire().await?;
             if passive(&mut c).await? >= WAL_RESTART_PAGES {
-                // The connection is in hand before the turn is taken: writers never wait for
+                // Once more without the turn (what was written during the first copy), so
+                // that the writer waits only for the pages of the last moment. The
+                // connection is in hand before the turn is taken: writers never wait for
                 // readers to give one back.
+                passive(&mut c).await?;
                 let _turn = writing.lock().await;
                 passive(&mut c).await?;
             }
