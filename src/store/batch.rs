@@ -269,6 +269,19 @@ impl Tx {
         }))
     }
 
+    /// `SELECT columns FROM deals WHERE id IN (…) ORDER BY id` for `n` ids, locking the rows on
+    /// PostgreSQL (in id order, so that two daemons lock in the same order) until the
+    /// transaction ends.
+    fn deals_by_id(&self, columns: &str, n: usize) -> String {
+        let mut sql = format!("SELECT {columns} FROM deals WHERE id IN (");
+        list(&mut sql, n, 1, Style::of(self));
+        sql.push_str(") ORDER BY id");
+        if matches!(self, Tx::Postgres(_)) {
+            sql.push_str(" FOR UPDATE");
+        }
+        sql
+    }
+
     /// Reads deals by id, one statement per few hundred ids; on PostgreSQL they stay locked
     /// until the transaction ends.
     pub async fn load_deals(
@@ -278,17 +291,9 @@ impl Tx {
         let mut ids: Vec<&String> = ids.iter().collect();
         ids.sort();
         ids.dedup();
-        let lock = matches!(self, Tx::Postgres(_));
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_ARGS) {
-            let mut sql =
-                String::from("SELECT id, state, revision, rules_version FROM deals WHERE id IN ");
-            sql.push('(');
-            list(&mut sql, chunk.len(), 1, Style::of(self));
-            sql.push_str(") ORDER BY id");
-            if lock {
-                sql.push_str(" FOR UPDATE");
-            }
+            let sql = self.deals_by_id("id, state, revision, rules_version", chunk.len());
             let rows: Vec<(String, String, i64, i64)> = on!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in chunk {
@@ -317,15 +322,9 @@ impl Tx {
         let mut ids: Vec<&String> = ids.iter().collect();
         ids.sort();
         ids.dedup();
-        let lock = matches!(self, Tx::Postgres(_));
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_ARGS) {
-            let mut sql = String::from("SELECT id, revision FROM deals WHERE id IN (");
-            list(&mut sql, chunk.len(), 1, Style::of(self));
-            sql.push_str(") ORDER BY id");
-            if lock {
-                sql.push_str(" FOR UPDATE");
-            }
+            let sql = self.deals_by_id("id, revision", chunk.len());
             let rows: Vec<(String, i64)> = on!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in chunk {

@@ -439,16 +439,20 @@ fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).unwrap_or_default()
 }
 
+/// A form field's value, trimmed; `None` when it is missing or blank.
+fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
 /// The idempotency key the page put in the form: a form sent twice (a double click, a retry
 /// after a dropped connection) is applied once.
 fn form_key(pairs: &[(String, String)], path: &str, body: &Bytes) -> Option<Idem> {
-    let key = pairs
-        .iter()
-        .find(|(k, _)| k == "_key")?
-        .1
-        .trim()
-        .to_string();
-    if key.is_empty() || key.len() > 200 {
+    let key = form_value(pairs, "_key")?;
+    if key.len() > 200 {
         return None;
     }
     Some(Idem {
@@ -496,11 +500,7 @@ async fn send_event(
         };
         fields.insert(k.clone(), value);
     }
-    let by = pairs
-        .iter()
-        .find(|(k, _)| k == "_by")
-        .map(|(_, v)| v.trim().to_string())
-        .filter(|b| !b.is_empty());
+    let by = form_value(&pairs, "_by");
     let input = Input::Event {
         name,
         payload: super::view::json_fields(&fields),
@@ -508,16 +508,7 @@ async fn send_event(
     };
     let path = format!("/deals/{}/events", encode(&id));
     let key = form_key(&pairs, &path, &body);
-    outcome(
-        &s,
-        &id,
-        Op::Apply {
-            deal: id.clone(),
-            input,
-        },
-        key,
-    )
-    .await
+    outcome(&s, &id, input, key).await
 }
 
 async fn task_work(
@@ -530,13 +521,7 @@ async fn task_work(
         return *r;
     }
     let pairs = form_pairs(&body);
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |name: &str| form_value(&pairs, name);
     let by = get("_by");
     let path = format!("/deals/{}/tasks/{}/{action}", encode(&id), encode(&task));
     let key = form_key(&pairs, &path, &body);
@@ -556,20 +541,15 @@ async fn task_work(
         other => return back(&id, Err(format!("there is no task action `{other}`"))),
     };
     let input = Input::Task { task, action, by };
-    outcome(
-        &s,
-        &id,
-        Op::Apply {
-            deal: id.clone(),
-            input,
-        },
-        key,
-    )
-    .await
+    outcome(&s, &id, input, key).await
 }
 
-/// Runs the operation and sends the browser back to the deal with what came of it.
-async fn outcome(s: &AppState, id: &str, op: Op, key: Option<Idem>) -> Response {
+/// Applies the input to the deal and sends the browser back to it with what came of it.
+async fn outcome(s: &AppState, id: &str, input: Input, key: Option<Idem>) -> Response {
+    let op = Op::Apply {
+        deal: id.to_string(),
+        input,
+    };
     match s.writer.submit(op, key, render_deal).await {
         Ok(a) if (200..300).contains(&a.status) => back(id, Ok(())),
         Ok(a) => {
