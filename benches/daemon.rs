@@ -301,12 +301,13 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
     drop(writer);
     let _ = task.await;
     lat.sort();
-    let commits = metrics
-        .render()
+    let text = metrics.render();
+    let commits = text
         .lines()
         .find_map(|l| l.strip_prefix("dealflow_commits_total "))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    println!("    {}", phases(&writer_phases(&text), commits as f64));
     Load {
         events,
         seconds,
@@ -443,6 +444,31 @@ fn rss_kib(key: &str) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The writer's microseconds by phase (read, run, write, commit) from `/metrics` text.
+fn writer_phases(metrics: &str) -> [f64; 4] {
+    let mut out = [0.0; 4];
+    for (i, phase) in ["read", "run", "write", "commit"].iter().enumerate() {
+        let key = format!("dealflow_writer_phase_microseconds_total{{phase=\"{phase}\"}} ");
+        out[i] = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key)?.parse().ok())
+            .unwrap_or(0.0);
+    }
+    out
+}
+
+/// Milliseconds per commit in each of the writer's phases.
+fn phases(micros: &[f64; 4], commits: f64) -> String {
+    let per = |i: usize| micros[i] / 1000.0 / commits.max(1.0);
+    format!(
+        "the writer per commit: reading {:.2} ms, running {:.2} ms, writing {:.2} ms, committing {:.2} ms",
+        per(0),
+        per(1),
+        per(2),
+        per(3)
+    )
 }
 
 fn report(what: &str, l: &Load) {
@@ -630,6 +656,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             counter("dealflow_committed_requests_total"),
             counter("dealflow_commit_microseconds_total"),
             counter("dealflow_messages_sent_total"),
+            writer_phases(&running.state.metrics.render()),
         );
         let l = http_round(&base, &s, round).await;
         let commits = counter("dealflow_commits_total") - before.0;
@@ -641,6 +668,9 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             (counter("dealflow_commit_microseconds_total") - before.2) / 1000.0 / commits.max(1.0),
             counter("dealflow_messages_sent_total") - before.3
         );
+        let after = writer_phases(&running.state.metrics.render());
+        let spent: [f64; 4] = std::array::from_fn(|i| after[i] - before.4[i]);
+        println!("    {}", phases(&spent, commits));
     }
     let rss = rss_kib("VmRSS:");
     let heap = rss_kib("RssAnon:");

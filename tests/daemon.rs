@@ -940,6 +940,139 @@ async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_a
     d.stop().await;
 }
 
+#[tokio::test]
+async fn a_backlog_of_messages_goes_out_oldest_first_each_exactly_once() {
+    use axum::extract::State;
+    use std::sync::{Arc, Mutex};
+    type Gate = (tokio::sync::watch::Receiver<bool>, Arc<Mutex<Vec<String>>>);
+    // The gateway holds every request until the test opens it, so that the messages of 121
+    // new leads pile up behind the first; one number never works.
+    async fn send(
+        State((mut open, seen)): State<Gate>,
+        body: String,
+    ) -> (axum::http::StatusCode, &'static str) {
+        let _ = open.wait_for(|o| *o).await;
+        let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+        let to = form
+            .iter()
+            .find(|(k, _)| k == "to")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        seen.lock().expect("lock").push(to.clone());
+        if to == "+70000000000" {
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "no such number",
+            )
+        } else {
+            (axum::http::StatusCode::OK, "accepted")
+        }
+    }
+    let (opener, open) = tokio::sync::watch::channel(false);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route("/send", axum::routing::post(send))
+        .with_state((open, seen.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = workdir("backlog");
+    let script = dir.join("web-studio.rhai");
+    let text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(
+        &script,
+        text.replace("if hour >= 21 || hour < 9 {", "if false {"),
+    )
+    .expect("write");
+    let extra = format!(
+        "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
+         timeout_s = 60\n[outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n"
+    );
+    let d = Daemon::start(config(&dir, &extra)).await;
+    let phone = |i: usize| {
+        if i == 60 {
+            "+70000000000".to_string()
+        } else {
+            format!("+7999100{i:04}")
+        }
+    };
+    for i in 0..121 {
+        let (status, body) = d
+            .post(
+                "/api/v1/deals",
+                STAFF,
+                json!({"id": format!("lead{i:03}"), "title": format!("Lead {i}"), "fields": {"client_name": "Ivan", "client_phone": phone(i)}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    opener.send(true).expect("open");
+    let core = d.running().state.core.clone();
+    let sms = || {
+        let core = core.clone();
+        async move {
+            let mut tx = core.store.read().await.expect("tx");
+            tx.outbox()
+                .await
+                .expect("outbox")
+                .into_iter()
+                .filter(|m| m.channel == "sms")
+                .collect::<Vec<_>>()
+        }
+    };
+    eventually(
+        "120 SMS sent and one given up",
+        Duration::from_secs(30),
+        || async {
+            let all = sms().await;
+            all.iter().filter(|m| m.status == "sent").count() == 120
+                && all.iter().any(|m| m.status == "dead")
+        },
+    )
+    .await;
+    let all = sms().await;
+    assert_eq!(all.len(), 121, "one SMS per lead");
+    for m in &all {
+        let expected = if m.deal == "lead060" {
+            ("dead", 3)
+        } else {
+            ("sent", 1)
+        };
+        assert_eq!((m.status.as_str(), m.attempts), expected, "{m:?}");
+    }
+    // The gateway got each number once (the bad one three times), the oldest first.
+    let got = seen.lock().expect("lock").clone();
+    let firsts: Vec<String> = got
+        .iter()
+        .enumerate()
+        .filter(|(i, to)| !got[..*i].contains(to))
+        .map(|(_, to)| to.clone())
+        .collect();
+    assert_eq!(firsts, (0..121).map(phone).collect::<Vec<_>>());
+    assert_eq!(got.len(), 123, "{got:?}");
+    assert_eq!(
+        got.iter().filter(|to| *to == "+70000000000").count(),
+        3,
+        "{got:?}"
+    );
+    let (_, metrics) = d
+        .send(reqwest::Method::GET, "/metrics", None, None, None)
+        .await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("dealflow_messages_dead_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dealflow_messages_failed_total 2"),
+        "{metrics}"
+    );
+    d.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() {
     use dealflow::daemon::{Core, Rules, Step};

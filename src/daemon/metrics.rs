@@ -15,6 +15,8 @@ pub struct Metrics {
     batches: AtomicU64,
     batched_requests: AtomicU64,
     commit_micros: AtomicU64,
+    /// Microseconds of the writer's transactions by phase: [`Phase`] order.
+    phase_micros: [AtomicU64; 4],
     store_errors: AtomicU64,
     timers_fired: AtomicU64,
     http_requests: AtomicU64,
@@ -27,6 +29,22 @@ pub struct Metrics {
     /// Gauge: the rules version running.
     pub rules_version: AtomicI64,
 }
+
+/// A phase of the writer's transaction, timed separately so that `/metrics` shows where a
+/// batch spends its time.
+#[derive(Debug, Clone, Copy)]
+pub enum Phase {
+    /// Reading stored answers, revisions and the deals not kept warm.
+    Read = 0,
+    /// Running the steps in the engine and rendering stored answers.
+    Run = 1,
+    /// Sending the batch's rows to the database.
+    Write = 2,
+    /// The commit: the database making it durable.
+    Commit = 3,
+}
+
+const PHASES: [&str; 4] = ["read", "run", "write", "commit"];
 
 fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
@@ -47,6 +65,11 @@ impl Metrics {
         add(&self.batches, 1);
         add(&self.batched_requests, n as u64);
         add(&self.commit_micros, took.as_micros() as u64);
+    }
+
+    /// Time the writer spent in a phase of one transaction.
+    pub fn phase(&self, phase: Phase, took: Duration) {
+        add(&self.phase_micros[phase as usize], took.as_micros() as u64);
     }
 
     /// A request the database could not take.
@@ -128,6 +151,20 @@ impl Metrics {
             "Microseconds spent writing and committing.",
             g(&self.commit_micros),
         );
+        let name = "dealflow_writer_phase_microseconds_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Microseconds the writer spent per phase of its transactions.\n# TYPE {name} counter"
+        );
+        for (label, c) in PHASES.iter().zip(&self.phase_micros) {
+            let _ = writeln!(out, "{name}{{phase=\"{label}\"}} {}", g(c));
+        }
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
         counter(
             "dealflow_store_errors_total",
             "Requests the database could not take.",

@@ -211,26 +211,53 @@ impl Delivery {
     }
 }
 
-/// Runs until `stop` turns true: claims what may go out, sends it, records the result.
+/// Messages tried in a pass, each with how it went.
+type Tried = Vec<(Queued, Result<(), String>)>;
+
+/// Runs until `stop` turns true: claims what may go out, sends it, records the result. While
+/// there is a backlog, a pass's results are written in the same transaction as the next claim:
+/// one turn at the database per pass, which leaves more of it to requests.
 pub async fn run(
     core: Arc<super::Core>,
     delivery: Arc<Delivery>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut tried = Tried::new();
     loop {
-        if *stop.borrow() {
+        let stopping = *stop.borrow();
+        let limit = if stopping { 0 } else { CLAIM };
+        let claimed = settle(
+            &core.store,
+            &delivery,
+            &metrics,
+            std::mem::take(&mut tried),
+            limit,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "outbox");
+            Vec::new()
+        });
+        if stopping {
             break;
         }
-        let n = match pass(&core.store, &delivery, &metrics, Utc::now()).await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "outbox");
-                0
-            }
-        };
-        if n as i64 == CLAIM {
+        let full = claimed.len() as i64 == CLAIM;
+        tried = send_all(&delivery, claimed).await;
+        if full {
             continue;
+        }
+        if !tried.is_empty()
+            && let Err(e) = settle(
+                &core.store,
+                &delivery,
+                &metrics,
+                std::mem::take(&mut tried),
+                0,
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "outbox");
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -239,54 +266,81 @@ pub async fn run(
     }
 }
 
-/// One pass: how many messages were tried.
-pub async fn pass(
+/// Claims up to `limit` messages that may go out at `now`, in a transaction of its own.
+async fn claim(store: &Store, now: DateTime<Utc>, limit: i64) -> Result<Vec<Queued>, String> {
+    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let c = tx
+        .claim_messages(now, lease, limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(c)
+}
+
+/// Tries each claimed message in turn.
+async fn send_all(delivery: &Delivery, claimed: Vec<Queued>) -> Tried {
+    let mut tried = Vec::with_capacity(claimed.len());
+    for m in claimed {
+        let r = delivery.send(&m).await;
+        tried.push((m, r));
+    }
+    tried
+}
+
+/// Records what was tried and claims up to `limit` more, in one transaction: the messages that
+/// went out marked in one statement, each failure with its next attempt or as dead.
+async fn settle(
     store: &Store,
     delivery: &Delivery,
     metrics: &Metrics,
-    now: DateTime<Utc>,
-) -> Result<usize, String> {
-    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    let claimed = {
-        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        let c = tx
-            .claim_messages(now, lease, CLAIM)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        c
-    };
-    let mut results = Vec::with_capacity(claimed.len());
-    for m in &claimed {
-        results.push(delivery.send(m).await);
+    tried: Tried,
+    limit: i64,
+) -> Result<Vec<Queued>, String> {
+    if tried.is_empty() {
+        return if limit > 0 {
+            claim(store, Utc::now(), limit).await
+        } else {
+            Ok(Vec::new())
+        };
     }
-    // The results of the whole pass in one transaction (one commit, not one per message), the
-    // messages that went out in one statement.
+    let now = Utc::now();
     let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-    let sent: Vec<i64> = claimed
+    let sent: Vec<i64> = tried
         .iter()
-        .zip(&results)
         .filter(|(_, r)| r.is_ok())
         .map(|(m, _)| m.id)
         .collect();
-    tx.messages_sent(&sent, Utc::now())
+    tx.messages_sent(&sent, now)
         .await
         .map_err(|e| e.to_string())?;
-    for (m, result) in claimed.iter().zip(&results) {
+    let mut outcomes = Vec::with_capacity(tried.len());
+    for (m, result) in &tried {
         let attempts = m.attempts + 1;
         let dead = result.is_err() && attempts >= delivery.policy.max_attempts;
+        outcomes.push((result.is_ok(), dead));
         if let Err(e) = result {
             if dead {
                 tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
             } else {
                 tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
             }
-            tx.message_failed(m.id, e, delivery.retry_at(Utc::now(), attempts), dead)
+            tx.message_failed(m.id, e, delivery.retry_at(now, attempts), dead)
                 .await
                 .map_err(|e| e.to_string())?;
         }
-        metrics.message(result.is_ok(), dead);
     }
+    let claimed = if limit > 0 {
+        let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        tx.claim_messages(now, lease, limit)
+            .await
+            .map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
     tx.commit().await.map_err(|e| e.to_string())?;
-    Ok(claimed.len())
+    for (sent, dead) in outcomes {
+        metrics.message(sent, dead);
+    }
+    Ok(claimed)
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::batch::Batch;
-use super::metrics::Metrics;
+use super::metrics::{Metrics, Phase};
 use super::{Core, CoreError, Rules, Step};
 use crate::engine::{Creation, Input};
 use crate::store::{Answer, DueTimer, StoreError};
@@ -225,6 +225,12 @@ async fn write(
     now: DateTime<Utc>,
 ) -> Result<Vec<Reply>, StoreError> {
     let rules = core.rules();
+    let mut clock = Instant::now();
+    let mut lap = |phase: Phase| {
+        let t = Instant::now();
+        metrics.phase(phase, t - clock);
+        clock = t;
+    };
     let mut tx = core.store.begin().await?;
     let keys: Vec<String> = jobs
         .iter()
@@ -237,6 +243,7 @@ async fn write(
     };
     let ops: Vec<&Op> = jobs.iter().map(|j| &j.op).collect();
     let mut batch = Batch::prepare(&rules, &core.warm, &mut tx, &ops).await?;
+    lap(Phase::Read);
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
         let Some(k) = &job.key else {
@@ -269,8 +276,11 @@ async fn write(
         }
         out.push(Reply::Answer(answer));
     }
+    lap(Phase::Run);
     batch.write(&mut tx, now).await?;
+    lap(Phase::Write);
     tx.commit().await?;
+    lap(Phase::Commit);
     // Only now, committed, are these the deals the database holds.
     core.warm.put(batch.deals(), rules.version);
     Ok(out)

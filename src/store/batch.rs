@@ -256,7 +256,11 @@ impl Tx {
     }
 
     /// Runs a generated statement with its values.
-    async fn run_args(&mut self, sql: String, args: Vec<Arg>) -> Result<u64, StoreError> {
+    pub(super) async fn run_args(
+        &mut self,
+        sql: String,
+        args: Vec<Arg>,
+    ) -> Result<u64, StoreError> {
         Ok(on!(self, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for a in args {

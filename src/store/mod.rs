@@ -8,6 +8,7 @@
 pub mod codec;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -1010,7 +1011,7 @@ impl Tx {
     }
 
     /// One message, all of them, or the dead ones.
-    async fn messages(&mut self, which: Messages) -> Result<Vec<Queued>, StoreError> {
+    async fn messages(&mut self, which: Messages<'_>) -> Result<Vec<Queued>, StoreError> {
         type Row = (
             i64,
             String,
@@ -1025,28 +1026,28 @@ impl Tx {
             i64,
             Option<String>,
         );
-        let (sql, id) = match which {
-            Messages::One(id) => (
-                "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
-                 send_after_ms, status, attempts, last_error FROM outbox WHERE id = $1",
-                id,
-            ),
-            Messages::All => (
-                "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
-                 send_after_ms, status, attempts, last_error FROM outbox WHERE id > $1 ORDER BY id",
-                0,
-            ),
+        const COLUMNS: &str = "SELECT id, deal_id, channel, recipient, template, subject, body, \
+             attachments, send_after_ms, status, attempts, last_error FROM outbox";
+        let (sql, ids) = match which {
+            Messages::One(id) => (format!("{COLUMNS} WHERE id = $1"), vec![id]),
+            Messages::Ids(ids) => {
+                let mut sql = format!("{COLUMNS} WHERE id IN (");
+                batch::list(&mut sql, ids.len(), 1, batch::Style::of(self));
+                sql.push(')');
+                (sql, ids.to_vec())
+            }
+            Messages::All => (format!("{COLUMNS} ORDER BY id"), Vec::new()),
             Messages::Dead => (
-                "SELECT id, deal_id, channel, recipient, template, subject, body, attachments, \
-                 send_after_ms, status, attempts, last_error FROM outbox \
-                 WHERE status = 'dead' AND id > $1 ORDER BY id DESC LIMIT 500",
-                0,
+                format!("{COLUMNS} WHERE status = 'dead' ORDER BY id DESC LIMIT 500"),
+                Vec::new(),
             ),
         };
         let rows: Vec<Row> = on!(self, c => {
-            sqlx::query(sql)
-            .bind(id)
-            .fetch_all(&mut **c).await?
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut **c).await?
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
                          r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?,
@@ -1094,16 +1095,15 @@ impl Tx {
             sqlx::query(pick).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
                 .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
         });
+        self.outbox_update("next_ms = ", Arg::Int(Some(ms(lease_until))), &ids)
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            on!(self, c => {
-                sqlx::query("UPDATE outbox SET next_ms = $1 WHERE id = $2")
-                    .bind(ms(lease_until)).bind(id).execute(&mut **c).await?.rows_affected()
-            });
-            if let Some(m) = self.message(id).await? {
-                out.push(m);
-            }
+        for chunk in ids.chunks(batch::MAX_ARGS) {
+            out.extend(self.messages(Messages::Ids(chunk)).await?);
         }
+        // In the order claimed: the longest waiting first.
+        let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        out.sort_by_key(|m| order.get(&m.id).copied());
         Ok(out)
     }
 
@@ -1118,22 +1118,32 @@ impl Tx {
         ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.outbox_update(
+            "status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = ",
+            Arg::Text(Some(stamp(now))),
+            ids,
+        )
+        .await
+    }
+
+    /// `UPDATE outbox SET {set}<value> WHERE id IN (…)`, one statement per few hundred ids.
+    async fn outbox_update(
+        &mut self,
+        set: &str,
+        value: Arg,
+        ids: &[i64],
+    ) -> Result<(), StoreError> {
         let style = batch::Style::of(self);
         for chunk in ids.chunks(batch::MAX_ARGS) {
-            let mut sql = String::from(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = ",
-            );
+            let mut sql = format!("UPDATE outbox SET {set}");
             batch::list(&mut sql, 1, 1, style);
             sql.push_str(" WHERE id IN (");
             batch::list(&mut sql, chunk.len(), 2, style);
             sql.push(')');
-            on!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(stamp(now));
-                for id in chunk {
-                    q = q.bind(*id);
-                }
-                q.execute(&mut **c).await?.rows_affected()
-            });
+            let mut args = Vec::with_capacity(chunk.len() + 1);
+            args.push(value.clone());
+            args.extend(chunk.iter().map(|id| Arg::Int(Some(*id))));
+            self.run_args(sql, args).await?;
         }
         Ok(())
     }
@@ -1290,8 +1300,9 @@ impl Tx {
 
 /// Which messages to read.
 #[derive(Debug, Clone, Copy)]
-enum Messages {
+enum Messages<'a> {
     One(i64),
+    Ids(&'a [i64]),
     All,
     Dead,
 }
