@@ -1384,6 +1384,32 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         .await
         .unwrap();
     assert!(html.contains(r#"<html lang="en">"#) && html.contains(">Out of control<"));
+    // The language links keep the page's own query, and drop the language asked before.
+    let html = get_page(&http, &url("/money?days=90&lang=en"), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"href="?days=90&amp;lang=ru""#)
+            && html.contains(r#"href="?days=90&amp;lang=en""#),
+        "{html}"
+    );
+    // So does the way back after a login.
+    let r = http.get(url("/money?days=90")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?next=%2Fmoney%3Fdays%3D90");
+    let page = http
+        .get(url("/login?next=%2Fmoney%3Fdays%3D90&lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"href="?next=%2Fmoney%3Fdays%3D90&amp;lang=ru""#),
+        "{page}"
+    );
 
     // A read token's page has no forms; posting one anyway is refused and changes nothing.
     let page = get_page(&http, &url("/deals/shop"), &cookie)

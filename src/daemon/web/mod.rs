@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -57,12 +57,39 @@ pub(crate) struct Viewer {
     lang: Lang,
     /// A `Set-Cookie` for a language chosen by `?lang=`.
     set_lang: Option<Lang>,
+    /// The page's query, less its one-shot parts: what the language links keep.
+    kept: Vec<(String, String)>,
 }
 
 impl Viewer {
     fn may_write(&self) -> bool {
         self.scope == Scope::Staff
     }
+
+    /// The link to this very page in `lang`.
+    pub(crate) fn lang_href(&self, lang: Lang) -> String {
+        let mut pairs: Vec<(&str, &str)> = self
+            .kept
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("lang", lang.code()));
+        format!(
+            "?{}",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    }
+}
+
+/// A query's pairs, less the parts that are said once: the language asked for, the outcome of
+/// the last form, a wrong login.
+fn kept_query(raw: Option<&str>) -> Vec<(String, String)> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
+    pairs
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "lang" | "done" | "refused" | "wrong"))
+        .collect()
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -111,8 +138,10 @@ fn viewer(
     headers: &HeaderMap,
     asked_lang: Option<&str>,
     path: &str,
+    query: Option<&str>,
 ) -> Result<Viewer, Box<Response>> {
     let (lang, set_lang) = language(s, headers, asked_lang);
+    let kept = kept_query(query);
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -136,10 +165,20 @@ fn viewer(
             scope,
             lang,
             set_lang,
+            kept,
         }),
         None => {
+            // Back to this very page after the login, its query kept.
+            let here = if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!(
+                    "{path}?{}",
+                    serde_urlencoded::to_string(&kept).unwrap_or_default()
+                )
+            };
             let next =
-                percent_encoding::utf8_percent_encode(path, percent_encoding::NON_ALPHANUMERIC);
+                percent_encoding::utf8_percent_encode(&here, percent_encoding::NON_ALPHANUMERIC);
             Err(Box::new(
                 Redirect::to(&format!("/login?next={next}")).into_response(),
             ))
@@ -168,6 +207,7 @@ fn page_error(lang: Lang, status: StatusCode, title: &str, message: &str) -> Res
         scope: Scope::Read,
         lang,
         set_lang: None,
+        kept: Vec::new(),
     };
     html(&v, status, pages::error_page(lang, title, message))
 }
@@ -223,8 +263,9 @@ async fn look(
     headers: &HeaderMap,
     lang: Option<&str>,
     path: &str,
+    query: Option<&str>,
 ) -> Result<(Viewer, Snapshot), Box<Response>> {
-    let v = viewer(s, headers, lang, path)?;
+    let v = viewer(s, headers, lang, path, query)?;
     match snapshot(s).await {
         Ok(snap) => Ok((v, snap)),
         Err(_) => Err(Box::new(store_down(v.lang))),
@@ -234,9 +275,10 @@ async fn look(
 async fn board(
     State(s): State<Shared>,
     Query(q): Query<LangQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/").await {
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -253,9 +295,10 @@ struct MoneyQuery {
 async fn money(
     State(s): State<Shared>,
     Query(q): Query<MoneyQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/money").await {
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/money", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -272,9 +315,18 @@ async fn money(
 async fn attention(
     State(s): State<Shared>,
     Query(q): Query<LangQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/attention").await {
+    let (v, snap) = match look(
+        &s,
+        &headers,
+        q.lang.as_deref(),
+        "/attention",
+        raw.as_deref(),
+    )
+    .await
+    {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -294,8 +346,13 @@ async fn attention(
     html(&v, StatusCode::OK, pages::attention(&v, &snap, &troubles))
 }
 
-async fn team(State(s): State<Shared>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/team").await {
+async fn team(
+    State(s): State<Shared>,
+    Query(q): Query<LangQuery>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/team", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -305,9 +362,10 @@ async fn team(State(s): State<Shared>, Query(q): Query<LangQuery>, headers: Head
 async fn pipeline(
     State(s): State<Shared>,
     Query(q): Query<LangQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let v = match viewer(&s, &headers, q.lang.as_deref(), "/pipeline") {
+    let v = match viewer(&s, &headers, q.lang.as_deref(), "/pipeline", raw.as_deref()) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -316,7 +374,7 @@ async fn pipeline(
 }
 
 async fn pipeline_svg(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&s, &headers, None, "/pipeline") {
+    if let Err(r) = viewer(&s, &headers, None, "/pipeline", None) {
         return *r;
     }
     let rules = s.core.rules();
@@ -354,10 +412,11 @@ async fn deal(
     State(s): State<Shared>,
     Path(id): Path<String>,
     Query(q): Query<DealQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/deals/{}", encode(&id));
-    let v = match viewer(&s, &headers, q.lang.as_deref(), &path) {
+    let v = match viewer(&s, &headers, q.lang.as_deref(), &path, raw.as_deref()) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -422,7 +481,7 @@ pub(crate) fn encode(id: &str) -> String {
 /// Form posts: the viewer must be staff; the answer is a redirect back to the deal page with
 /// the outcome (post/redirect/get: a reload does not send the form again).
 fn staff(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Viewer, Box<Response>> {
-    let v = viewer(s, headers, None, &format!("/deals/{}", encode(id)))?;
+    let v = viewer(s, headers, None, &format!("/deals/{}", encode(id)), None)?;
     if !v.may_write() {
         return Err(Box::new(page_error(
             v.lang,
@@ -584,12 +643,13 @@ async fn login_page(
     headers: HeaderMap,
 ) -> Response {
     let (lang, set_lang) = language(&s, &headers, q.lang.as_deref());
+    let next = safe_next(q.next.as_deref());
     let v = Viewer {
         scope: Scope::Read,
         lang,
         set_lang,
+        kept: vec![("next".to_string(), next.clone())],
     };
-    let next = safe_next(q.next.as_deref());
     html(
         &v,
         if q.wrong.is_some() {
@@ -597,7 +657,7 @@ async fn login_page(
         } else {
             StatusCode::OK
         },
-        pages::login(lang, &next, q.wrong.is_some()),
+        pages::login(&v, &next, q.wrong.is_some()),
     )
 }
 

@@ -58,8 +58,8 @@ fn layout(v: &Viewer, title: &str, nav: Nav, refresh: bool, body: Markup) -> Mar
                         (item(Nav::Pipeline, "/pipeline", w.pipeline))
                     }
                     div.tools {
-                        a href="?lang=ru" class=[(v.lang == Lang::Ru).then_some("active")] { "RU" }
-                        a href="?lang=en" class=[(v.lang == Lang::En).then_some("active")] { "EN" }
+                        a href=(v.lang_href(Lang::Ru)) class=[(v.lang == Lang::Ru).then_some("active")] { "RU" }
+                        a href=(v.lang_href(Lang::En)) class=[(v.lang == Lang::En).then_some("active")] { "EN" }
                         form method="post" action="/logout" {
                             button type="submit" { (w.log_out) }
                         }
@@ -83,7 +83,8 @@ pub fn error_page(lang: Lang, title: &str, message: &str) -> Markup {
 }
 
 /// The login page.
-pub fn login(lang: Lang, next: &str, wrong: bool) -> Markup {
+pub fn login(v: &Viewer, next: &str, wrong: bool) -> Markup {
+    let lang = v.lang;
     let w = lang.words();
     html! {
         (DOCTYPE)
@@ -105,7 +106,7 @@ pub fn login(lang: Lang, next: &str, wrong: bool) -> Markup {
                         p.hint { (w.token_hint) }
                         button type="submit" { (w.log_in) }
                     }
-                    p.langs { a href="?lang=ru" { "RU" } " · " a href="?lang=en" { "EN" } }
+                    p.langs { a href=(v.lang_href(Lang::Ru)) { "RU" } " · " a href=(v.lang_href(Lang::En)) { "EN" } }
                 }
             }
         }
