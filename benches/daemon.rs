@@ -446,10 +446,10 @@ fn rss_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The writer's microseconds by phase (read, run, write, commit) from `/metrics` text.
-fn writer_phases(metrics: &str) -> [f64; 4] {
-    let mut out = [0.0; 4];
-    for (i, phase) in ["read", "run", "write", "commit"].iter().enumerate() {
+/// The writer's microseconds by phase (begin, read, run, write, commit) from `/metrics` text.
+fn writer_phases(metrics: &str) -> [f64; 5] {
+    let mut out = [0.0; 5];
+    for (i, phase) in ["begin", "read", "run", "write", "commit"].iter().enumerate() {
         let key = format!("dealflow_writer_phase_microseconds_total{{phase=\"{phase}\"}} ");
         out[i] = metrics
             .lines()
@@ -460,14 +460,16 @@ fn writer_phases(metrics: &str) -> [f64; 4] {
 }
 
 /// Milliseconds per commit in each of the writer's phases.
-fn phases(micros: &[f64; 4], commits: f64) -> String {
+fn phases(micros: &[f64; 5], commits: f64) -> String {
     let per = |i: usize| micros[i] / 1000.0 / commits.max(1.0);
     format!(
-        "the writer per commit: reading {:.2} ms, running {:.2} ms, writing {:.2} ms, committing {:.2} ms",
+        "the writer per commit: beginning {:.2} ms, reading {:.2} ms, running {:.2} ms, \
+         writing {:.2} ms, committing {:.2} ms",
         per(0),
         per(1),
         per(2),
-        per(3)
+        per(3),
+        per(4)
     )
 }
 
@@ -669,7 +671,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             counter("dealflow_messages_sent_total") - before.3
         );
         let after = writer_phases(&running.state.metrics.render());
-        let spent: [f64; 4] = std::array::from_fn(|i| after[i] - before.4[i]);
+        let spent: [f64; 5] = std::array::from_fn(|i| after[i] - before.4[i]);
         println!("    {}", phases(&spent, commits));
     }
     let rss = rss_kib("VmRSS:");

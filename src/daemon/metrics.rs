@@ -16,7 +16,7 @@ pub struct Metrics {
     batched_requests: AtomicU64,
     commit_micros: AtomicU64,
     /// Microseconds of the writer's transactions by phase: [`Phase`] order.
-    phase_micros: [AtomicU64; 4],
+    phase_micros: [AtomicU64; 5],
     store_errors: AtomicU64,
     timers_fired: AtomicU64,
     http_requests: AtomicU64,
@@ -34,17 +34,20 @@ pub struct Metrics {
 /// batch spends its time.
 #[derive(Debug, Clone, Copy)]
 pub enum Phase {
+    /// Waiting for the turn to write (another transaction, the outbox's or the checkpointer's,
+    /// may hold it) and beginning the transaction.
+    Begin = 0,
     /// Reading stored answers, revisions and the deals not kept warm.
-    Read = 0,
+    Read = 1,
     /// Running the steps in the engine and rendering stored answers.
-    Run = 1,
+    Run = 2,
     /// Sending the batch's rows to the database.
-    Write = 2,
+    Write = 3,
     /// The commit: the database making it durable.
-    Commit = 3,
+    Commit = 4,
 }
 
-const PHASES: [&str; 4] = ["read", "run", "write", "commit"];
+const PHASES: [&str; 5] = ["begin", "read", "run", "write", "commit"];
 
 fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);

@@ -232,6 +232,7 @@ async fn write(
         clock = t;
     };
     let mut tx = core.store.begin().await?;
+    lap(Phase::Begin);
     let keys: Vec<String> = jobs
         .iter()
         .filter_map(|j| j.key.as_ref().map(|k| k.key.clone()))

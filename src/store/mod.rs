@@ -112,6 +112,12 @@ const WAL_BACKSTOP_PAGES: &str = "40000";
 /// start. The writer waits only for the pages of the last few milliseconds.
 const WAL_RESTART_PAGES: i64 = 8000;
 
+/// Before it takes the write turn to let the log start over, the checkpointer copies again
+/// until a copy finds at most this many new pages (or it has tried [`CATCH_UP_ROUNDS`] times):
+/// the writer then waits for about this many pages to be copied.
+const WAL_TAIL_PAGES: i64 = 256;
+const CATCH_UP_ROUNDS: usize = 8;
+
 /// How long the checkpointer lets writes gather before it copies them.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
@@ -121,7 +127,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// long copy now and then stalled every request waiting behind it. A passive checkpoint does
 /// not wait for, or block, anyone; see [`WAL_RESTART_PAGES`] for how the log stays short.
 async fn checkpoints(read: SqlitePool, wrote: Arc<Notify>, writing: Arc<tokio::sync::Mutex<()>>) {
-    // (busy, pages in the log, pages copied)
+    // How many pages the log held when the copy began.
     let passive = async |c: &mut sqlx::SqliteConnection| -> Result<i64, sqlx::Error> {
         let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(c)
@@ -133,12 +139,20 @@ async fn checkpoints(read: SqlitePool, wrote: Arc<Notify>, writing: Arc<tokio::s
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         let copied = async {
             let mut c = read.acquire().await?;
-            if passive(&mut c).await? >= WAL_RESTART_PAGES {
-                // Once more without the turn (what was written during the first copy), so
-                // that the writer waits only for the pages of the last moment. The
-                // connection is in hand before the turn is taken: writers never wait for
+            let mut log = passive(&mut c).await?;
+            if log >= WAL_RESTART_PAGES {
+                // Again without the turn, while each copy finds many pages written during the
+                // one before, so that the writer waits only for the pages of the last moment.
+                // The connection is in hand before the turn is taken: writers never wait for
                 // readers to give one back.
-                passive(&mut c).await?;
+                for _ in 0..CATCH_UP_ROUNDS {
+                    let now = passive(&mut c).await?;
+                    let fresh = now - log;
+                    log = now;
+                    if fresh <= WAL_TAIL_PAGES {
+                        break;
+                    }
+                }
                 let _turn = writing.lock().await;
                 passive(&mut c).await?;
             }
