@@ -449,7 +449,10 @@ fn rss_kib(key: &str) -> u64 {
 /// The writer's microseconds by phase (begin, read, run, write, commit) from `/metrics` text.
 fn writer_phases(metrics: &str) -> [f64; 5] {
     let mut out = [0.0; 5];
-    for (i, phase) in ["begin", "read", "run", "write", "commit"].iter().enumerate() {
+    for (i, phase) in ["begin", "read", "run", "write", "commit"]
+        .iter()
+        .enumerate()
+    {
         let key = format!("dealflow_writer_phase_microseconds_total{{phase=\"{phase}\"}} ");
         out[i] = metrics
             .lines()
