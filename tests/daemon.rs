@@ -1404,7 +1404,8 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         .await
         .unwrap();
     assert!(
-        html.contains(r#"href="?days=90&amp;lang=ru""#)
+        html.contains(r#"<html lang="en">"#)
+            && html.contains(r#"href="?days=90&amp;lang=ru""#)
             && html.contains(r#"href="?days=90&amp;lang=en""#),
         "{html}"
     );

@@ -81,15 +81,21 @@ impl Viewer {
     }
 }
 
-/// A query's pairs, less the parts that are said once: the language asked for, the outcome of
+/// A page's query as the viewer needs it: the language asked for (`?lang=`), and the pairs the
+/// language links keep — all but the parts that are said once: the language, the outcome of
 /// the last form, a wrong login.
-fn kept_query(raw: Option<&str>) -> Vec<(String, String)> {
+fn page_query(raw: Option<&str>) -> (Option<String>, Vec<(String, String)>) {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
-    pairs
+    let asked = pairs
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.clone());
+    let kept = pairs
         .into_iter()
         .filter(|(k, _)| !matches!(k.as_str(), "lang" | "done" | "refused" | "wrong"))
-        .collect()
+        .collect();
+    (asked, kept)
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -102,11 +108,6 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
             let (k, v) = kv.trim().split_once('=')?;
             (k == name).then_some(v)
         })
-}
-
-#[derive(Deserialize, Default)]
-struct LangQuery {
-    lang: Option<String>,
 }
 
 fn language(s: &AppState, headers: &HeaderMap, asked: Option<&str>) -> (Lang, Option<Lang>) {
@@ -136,12 +137,11 @@ fn language(s: &AppState, headers: &HeaderMap, asked: Option<&str>) -> (Lang, Op
 fn viewer(
     s: &AppState,
     headers: &HeaderMap,
-    asked_lang: Option<&str>,
     path: &str,
     query: Option<&str>,
 ) -> Result<Viewer, Box<Response>> {
-    let (lang, set_lang) = language(s, headers, asked_lang);
-    let kept = kept_query(query);
+    let (asked, kept) = page_query(query);
+    let (lang, set_lang) = language(s, headers, asked.as_deref());
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -261,24 +261,18 @@ fn store_down(lang: Lang) -> Response {
 async fn look(
     s: &AppState,
     headers: &HeaderMap,
-    lang: Option<&str>,
     path: &str,
     query: Option<&str>,
 ) -> Result<(Viewer, Snapshot), Box<Response>> {
-    let v = viewer(s, headers, lang, path, query)?;
+    let v = viewer(s, headers, path, query)?;
     match snapshot(s).await {
         Ok(snap) => Ok((v, snap)),
         Err(_) => Err(Box::new(store_down(v.lang))),
     }
 }
 
-async fn board(
-    State(s): State<Shared>,
-    Query(q): Query<LangQuery>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/", raw.as_deref()).await {
+async fn board(State(s): State<Shared>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let (v, snap) = match look(&s, &headers, "/", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -288,7 +282,6 @@ async fn board(
 
 #[derive(Deserialize, Default)]
 struct MoneyQuery {
-    lang: Option<String>,
     days: Option<String>,
 }
 
@@ -298,7 +291,7 @@ async fn money(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/money", raw.as_deref()).await {
+    let (v, snap) = match look(&s, &headers, "/money", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -314,19 +307,10 @@ async fn money(
 
 async fn attention(
     State(s): State<Shared>,
-    Query(q): Query<LangQuery>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (v, snap) = match look(
-        &s,
-        &headers,
-        q.lang.as_deref(),
-        "/attention",
-        raw.as_deref(),
-    )
-    .await
-    {
+    let (v, snap) = match look(&s, &headers, "/attention", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -346,13 +330,8 @@ async fn attention(
     html(&v, StatusCode::OK, pages::attention(&v, &snap, &troubles))
 }
 
-async fn team(
-    State(s): State<Shared>,
-    Query(q): Query<LangQuery>,
-    RawQuery(raw): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (v, snap) = match look(&s, &headers, q.lang.as_deref(), "/team", raw.as_deref()).await {
+async fn team(State(s): State<Shared>, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let (v, snap) = match look(&s, &headers, "/team", raw.as_deref()).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -361,11 +340,10 @@ async fn team(
 
 async fn pipeline(
     State(s): State<Shared>,
-    Query(q): Query<LangQuery>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let v = match viewer(&s, &headers, q.lang.as_deref(), "/pipeline", raw.as_deref()) {
+    let v = match viewer(&s, &headers, "/pipeline", raw.as_deref()) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -374,7 +352,7 @@ async fn pipeline(
 }
 
 async fn pipeline_svg(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&s, &headers, None, "/pipeline", None) {
+    if let Err(r) = viewer(&s, &headers, "/pipeline", None) {
         return *r;
     }
     let rules = s.core.rules();
@@ -402,7 +380,6 @@ pub(crate) fn pipeline_picture(rules: &Rules) -> Result<String, String> {
 
 #[derive(Deserialize, Default)]
 struct DealQuery {
-    lang: Option<String>,
     /// The outcome of the last form: `ok` or the refusal.
     done: Option<String>,
     refused: Option<String>,
@@ -416,7 +393,7 @@ async fn deal(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/deals/{}", encode(&id));
-    let v = match viewer(&s, &headers, q.lang.as_deref(), &path, raw.as_deref()) {
+    let v = match viewer(&s, &headers, &path, raw.as_deref()) {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -481,7 +458,7 @@ pub(crate) fn encode(id: &str) -> String {
 /// Form posts: the viewer must be staff; the answer is a redirect back to the deal page with
 /// the outcome (post/redirect/get: a reload does not send the form again).
 fn staff(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Viewer, Box<Response>> {
-    let v = viewer(s, headers, None, &format!("/deals/{}", encode(id)), None)?;
+    let v = viewer(s, headers, &format!("/deals/{}", encode(id)), None)?;
     if !v.may_write() {
         return Err(Box::new(page_error(
             v.lang,
