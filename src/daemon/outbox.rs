@@ -227,18 +227,22 @@ pub async fn run(
     loop {
         let stopping = *stop.borrow();
         let limit = if stopping { 0 } else { CLAIM };
-        let claimed = settle(
-            &core.store,
-            &delivery,
-            &metrics,
-            std::mem::take(&mut tried),
-            limit,
-        )
-        .await
-        .unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "outbox");
-            Vec::new()
-        });
+        let claimed = match settle(&core.store, &delivery, &metrics, &tried, limit).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox");
+                // The results on their own, so that a claim that failed does not also undo
+                // them (the messages would go out again once their claim ran out).
+                if limit > 0
+                    && !tried.is_empty()
+                    && let Err(e) = settle(&core.store, &delivery, &metrics, &tried, 0).await
+                {
+                    tracing::warn!(error = %e, "outbox");
+                }
+                Vec::new()
+            }
+        };
+        tried.clear();
         if stopping {
             break;
         }
@@ -247,17 +251,11 @@ pub async fn run(
         if full {
             continue;
         }
-        if !tried.is_empty()
-            && let Err(e) = settle(
-                &core.store,
-                &delivery,
-                &metrics,
-                std::mem::take(&mut tried),
-                0,
-            )
-            .await
-        {
-            tracing::warn!(error = %e, "outbox");
+        if !tried.is_empty() {
+            if let Err(e) = settle(&core.store, &delivery, &metrics, &tried, 0).await {
+                tracing::warn!(error = %e, "outbox");
+            }
+            tried.clear();
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -294,7 +292,7 @@ async fn settle(
     store: &Store,
     delivery: &Delivery,
     metrics: &Metrics,
-    tried: Tried,
+    tried: &Tried,
     limit: i64,
 ) -> Result<Vec<Queued>, String> {
     if tried.is_empty() {
@@ -315,7 +313,7 @@ async fn settle(
         .await
         .map_err(|e| e.to_string())?;
     let mut outcomes = Vec::with_capacity(tried.len());
-    for (m, result) in &tried {
+    for (m, result) in tried {
         let attempts = m.attempts + 1;
         let dead = result.is_err() && attempts >= delivery.policy.max_attempts;
         outcomes.push((result.is_ok(), dead));
