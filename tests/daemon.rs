@@ -154,6 +154,17 @@ impl Daemon {
         body
     }
 
+    /// The SMS in the outbox, oldest first.
+    async fn sms(&self) -> Vec<dealflow::store::Queued> {
+        let mut tx = self.running().state.core.store.read().await.expect("tx");
+        tx.outbox()
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|m| m.channel == "sms")
+            .collect()
+    }
+
     /// Counts of every table and the revision of a deal: what "the database is unchanged" means.
     async fn snapshot(&self, deal: &str) -> (Vec<i64>, Json) {
         let core = &self.running().state.core;
@@ -174,6 +185,28 @@ impl Daemon {
         let (_, d) = self.get(&format!("/api/v1/deals/{deal}")).await;
         (counts, d["revision"].clone())
     }
+}
+
+/// Serves `app` on a loopback port (an SMS gateway, say); the port.
+async fn gateway(app: axum::Router) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// The pipeline's notify hook sends at any hour: a test does not wait for 09:00.
+fn day_and_night(dir: PathBuf) -> PathBuf {
+    let script = dir.join("web-studio.rhai");
+    let text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(
+        &script,
+        text.replace("if hour >= 21 || hour < 9 {", "if false {"),
+    )
+    .expect("write");
+    dir
 }
 
 /// Waits (bounded) until `f` holds.
@@ -851,21 +884,9 @@ async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_a
     let app = axum::Router::new()
         .route("/send", axum::routing::post(send))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = gateway(app).await;
 
-    let dir = workdir("sms");
-    // Day and night alike: this test does not wait for 09:00.
-    let script = dir.join("web-studio.rhai");
-    let text = std::fs::read_to_string(&script).expect("script");
-    std::fs::write(
-        &script,
-        text.replace("if hour >= 21 || hour < 9 {", "if false {"),
-    )
-    .expect("write");
+    let dir = day_and_night(workdir("sms"));
     let extra = format!(
         "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
          [outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n"
@@ -876,29 +897,16 @@ async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_a
         .post("/api/v1/deals", STAFF, json!({"id": "d2", "title": "no phone", "fields": {"client_name": "Oleg", "client_phone": "+70000000000"}}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let core = d.running().state.core.clone();
-    let sms = || {
-        let core = core.clone();
-        async move {
-            let mut tx = core.store.read().await.expect("tx");
-            tx.outbox()
-                .await
-                .expect("outbox")
-                .into_iter()
-                .filter(|m| m.channel == "sms")
-                .collect::<Vec<_>>()
-        }
-    };
     eventually(
         "one SMS sent, one given up",
         Duration::from_secs(30),
         || async {
-            let all = sms().await;
+            let all = d.sms().await;
             all.iter().any(|m| m.status == "sent") && all.iter().any(|m| m.status == "dead")
         },
     )
     .await;
-    let all = sms().await;
+    let all = d.sms().await;
     let sent = all.iter().find(|m| m.deal == "d1").expect("d1's SMS");
     assert_eq!(
         (sent.status.as_str(), sent.attempts),
@@ -973,20 +981,9 @@ async fn a_backlog_of_messages_goes_out_oldest_first_each_exactly_once() {
     let app = axum::Router::new()
         .route("/send", axum::routing::post(send))
         .with_state((open, seen.clone()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let port = gateway(app).await;
 
-    let dir = workdir("backlog");
-    let script = dir.join("web-studio.rhai");
-    let text = std::fs::read_to_string(&script).expect("script");
-    std::fs::write(
-        &script,
-        text.replace("if hour >= 21 || hour < 9 {", "if false {"),
-    )
-    .expect("write");
+    let dir = day_and_night(workdir("backlog"));
     let extra = format!(
         "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
          timeout_s = 60\n[outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n"
@@ -1010,30 +1007,17 @@ async fn a_backlog_of_messages_goes_out_oldest_first_each_exactly_once() {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     opener.send(true).expect("open");
-    let core = d.running().state.core.clone();
-    let sms = || {
-        let core = core.clone();
-        async move {
-            let mut tx = core.store.read().await.expect("tx");
-            tx.outbox()
-                .await
-                .expect("outbox")
-                .into_iter()
-                .filter(|m| m.channel == "sms")
-                .collect::<Vec<_>>()
-        }
-    };
     eventually(
         "120 SMS sent and one given up",
         Duration::from_secs(30),
         || async {
-            let all = sms().await;
+            let all = d.sms().await;
             all.iter().filter(|m| m.status == "sent").count() == 120
                 && all.iter().any(|m| m.status == "dead")
         },
     )
     .await;
-    let all = sms().await;
+    let all = d.sms().await;
     assert_eq!(all.len(), 121, "one SMS per lead");
     for m in &all {
         let expected = if m.deal == "lead060" {

@@ -264,18 +264,6 @@ pub async fn run(
     }
 }
 
-/// Claims up to `limit` messages that may go out at `now`, in a transaction of its own.
-async fn claim(store: &Store, now: DateTime<Utc>, limit: i64) -> Result<Vec<Queued>, String> {
-    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-    let c = tx
-        .claim_messages(now, lease, limit)
-        .await
-        .map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
-    Ok(c)
-}
-
 /// Tries each claimed message in turn.
 async fn send_all(delivery: &Delivery, claimed: Vec<Queued>) -> Tried {
     let mut tried = Vec::with_capacity(claimed.len());
@@ -295,12 +283,8 @@ async fn settle(
     tried: &Tried,
     limit: i64,
 ) -> Result<Vec<Queued>, String> {
-    if tried.is_empty() {
-        return if limit > 0 {
-            claim(store, Utc::now(), limit).await
-        } else {
-            Ok(Vec::new())
-        };
+    if tried.is_empty() && limit == 0 {
+        return Ok(Vec::new());
     }
     let now = Utc::now();
     let mut tx = store.begin().await.map_err(|e| e.to_string())?;
