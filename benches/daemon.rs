@@ -16,10 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dealflow::daemon::config::Config;
-use dealflow::daemon::metrics::Metrics;
-use dealflow::daemon::writer::{Op, Writer, background};
-use dealflow::daemon::{Core, Rules, Step, server};
+use dealflow::daemon::{self, Config, Core, Metrics, Op, Opening, Step, Writer};
 use dealflow::engine::{Creation, Input, TaskAction};
 use dealflow::store::{Options, Store, Table};
 use dealflow::value::Value;
@@ -52,7 +49,7 @@ fn main() {
             .enable_all()
             .build()
             .expect("runtime");
-        dealflow::daemon::server::tls_provider();
+        daemon::tls_provider();
         let l = rt.block_on(http_load(&get(1), &get(2), n(3), n(4), n(5), n(6)));
         println!("{} {} {} {}", l.events, l.seconds, l.p50_ms, l.p99_ms);
         return;
@@ -126,7 +123,7 @@ async fn drop_schema(url: &str, opts: &Options) {
     }
 }
 
-fn team() -> Vec<dealflow::engine::Member> {
+fn team() -> Vec<dealflow::team::Member> {
     let path = root().join("examples/dealflow.toml");
     Config::load(Some(&path), Vec::new())
         .expect("example config")
@@ -135,29 +132,14 @@ fn team() -> Vec<dealflow::engine::Member> {
 }
 
 async fn core(url: &str, opts: &Options) -> Core {
-    let store = Store::open(url, opts).await.expect("store");
-    let file = root().join("rules/web-studio.flow");
-    let (ready, source, script) = Rules::read(&file).expect("rules");
-    let mut tx = store.begin().await.expect("tx");
-    let version = tx
-        .add_rules_version(
-            "web-studio.flow",
-            &source,
-            script.as_deref(),
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("version");
-    tx.put_team(&team()).await.expect("team");
-    tx.commit().await.expect("commit");
-    Core::new(
-        store,
-        Rules {
-            ready,
-            version,
-            file,
-        },
-    )
+    Core::open(Opening {
+        rules: &root().join("rules/web-studio.flow"),
+        database: url,
+        options: opts.clone(),
+        team: Some(&team()),
+    })
+    .await
+    .expect("the core opens")
 }
 
 /// Creates `n` leads, a thousand per transaction.
@@ -172,7 +154,7 @@ async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
     let next_year = now + chrono::Duration::days(365);
     let mut i = from;
     while i < from + n {
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         for _ in 0..1000.min(from + n - i) {
             let mut fields = std::collections::BTreeMap::new();
             fields.insert(
@@ -208,7 +190,7 @@ async fn timer_scan(core: &Core) -> f64 {
     let t = Instant::now();
     let rounds = 200;
     for _ in 0..rounds {
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let due = tx
             .claim_timers("bench", chrono::Utc::now(), chrono::Utc::now(), 200)
             .await
@@ -274,14 +256,10 @@ async fn engine_and_store(core: Arc<Core>, deals: usize, events: usize, clients:
                 let deal = format!("b{:06}", (i * 7919) % deals);
                 let t = Instant::now();
                 let a = w
-                    .submit(
-                        Op::Apply {
-                            deal,
-                            input: log_input(),
-                        },
-                        None,
-                        background,
-                    )
+                    .run(Op::Apply {
+                        deal,
+                        input: log_input(),
+                    })
                     .await
                     .expect("written");
                 assert_eq!(a.status, 200);
@@ -507,7 +485,7 @@ fn report(what: &str, l: &Load) {
 }
 
 async fn run(s: Sizes, full: bool, only: Vec<String>) {
-    dealflow::daemon::server::tls_provider();
+    daemon::tls_provider();
     // 1. Engine + store, SQLite and PostgreSQL.
     let mut backends: Vec<(&str, String, Options, Option<PathBuf>)> = Vec::new();
     let d = dir("sqlite");
@@ -528,7 +506,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         let core = Arc::new(core(url, opts).await);
         seed(&core, s.deals).await;
         let history_before = {
-            let mut tx = core.store.read().await.expect("tx");
+            let mut tx = core.store().read().await.expect("tx");
             tx.count(Table::History).await.expect("count")
         };
         let l = engine_and_store(core.clone(), s.deals, s.events, s.clients).await;
@@ -537,7 +515,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             &l,
         );
         let history_after = {
-            let mut tx = core.store.read().await.expect("tx");
+            let mut tx = core.store().read().await.expect("tx");
             tx.count(Table::History).await.expect("count")
         };
         let per_event = ((history_after - history_before) as usize / s.events.max(1)).max(1);
@@ -548,7 +526,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         let batch = (l.events as f64 / l.commits.max(1) as f64).round().max(1.0) as usize;
         // The floor last: the states it writes are filler, as long as a real deal's document.
         let state = {
-            let mut tx = core.store.read().await.expect("tx");
+            let mut tx = core.store().read().await.expect("tx");
             let deal = tx
                 .peek_deal("b000000")
                 .await
@@ -556,7 +534,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
                 .expect("a deal");
             serde_json::to_string(&deal.stored).expect("json")
         };
-        let f = floor(&core.store, s.deals, s.events, batch, per_event, &state).await;
+        let f = floor(core.store(), s.deals, s.events, batch, per_event, &state).await;
         println!(
             "{:<44} {:>8.0}/s (same rows, {batch} per commit, {} B documents, no engine): the daemon runs at {:.0}% of it",
             format!("raw storage floor, {name}"),
@@ -565,7 +543,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             100.0 * (l.events as f64 / l.seconds) / f
         );
 
-        core.store.close().await;
+        core.store().close().await;
         if *name == "postgres" {
             drop_schema(url, opts).await;
         }
@@ -590,12 +568,12 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         let few = timer_scan(&core).await;
         seed_from(&core, leads, s.stored - leads, true).await;
         let waiting = {
-            let mut tx = core.store.read().await.expect("tx");
+            let mut tx = core.store().read().await.expect("tx");
             tx.count(Table::Timers).await.expect("count")
         };
         let many = timer_scan(&core).await;
         let queued = {
-            let mut tx = core.store.read().await.expect("tx");
+            let mut tx = core.store().read().await.expect("tx");
             tx.count(Table::Outbox).await.expect("count")
         };
         println!(
@@ -613,10 +591,10 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             .with_timezone(&core.rules().ready.plan.tz)
             .format("%Y-%m-%d")
             .to_string();
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         tx.claim_midnight(&today).await.expect("midnight");
         tx.commit().await.expect("commit");
-        core.store.close().await;
+        core.store().close().await;
         queued
     };
     let rss_before = rss_kib("VmRSS:");
@@ -631,12 +609,11 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     let cfg_path = d.join("dealflow.toml");
     std::fs::write(&cfg_path, config_text).expect("config");
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
-    let running = server::start(config).await.expect("daemon");
+    let running = daemon::start(config).await.expect("daemon");
     let base = format!("http://{}", running.addr);
     let counter = |name: &str| -> f64 {
         running
-            .state
-            .metrics
+            .metrics()
             .render()
             .lines()
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
@@ -661,7 +638,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             counter("dealflow_committed_requests_total"),
             counter("dealflow_commit_microseconds_total"),
             counter("dealflow_messages_sent_total"),
-            writer_phases(&running.state.metrics.render()),
+            writer_phases(&running.metrics().render()),
         );
         let l = http_round(&base, &s, round).await;
         let commits = counter("dealflow_commits_total") - before.0;
@@ -673,7 +650,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             (counter("dealflow_commit_microseconds_total") - before.2) / 1000.0 / commits.max(1.0),
             counter("dealflow_messages_sent_total") - before.3
         );
-        let after = writer_phases(&running.state.metrics.render());
+        let after = writer_phases(&running.metrics().render());
         let spent: [f64; 5] = std::array::from_fn(|i| after[i] - before.4[i]);
         println!("    {}", phases(&spent, commits));
     }
@@ -688,7 +665,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         heap / 1024,
         rss_before / 1024,
         heap_before / 1024,
-        dealflow::daemon::warm::MOST_KEPT
+        daemon::MOST_KEPT
     );
     running.stop().await;
     let _ = std::fs::remove_dir_all(&d);

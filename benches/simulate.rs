@@ -14,9 +14,9 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use dealflow::engine::Team;
-use dealflow::load::Loaded;
-use dealflow::sim::{Simulation, generate, output};
+use dealflow::load::RuleFile;
+use dealflow::sim::{Simulation, generate};
+use dealflow::team::Team;
 
 /// Runs of each size; the median is reported.
 const RUNS: usize = 3;
@@ -131,7 +131,7 @@ fn child(n: usize, json: bool) -> ExitCode {
 
 fn measure(n: usize, json: bool) -> Run {
     let flow = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/web-studio.flow");
-    let loaded = Loaded::read(&flow).expect("the reference pipeline is readable");
+    let loaded = RuleFile::read(&flow).expect("the reference pipeline is readable");
     let ready = loaded.ready().expect("the reference pipeline is valid");
     let before = proc_status_kib("VmRSS:");
     let sc = generate::reference(n, 1);
@@ -155,7 +155,7 @@ fn measure(n: usize, json: bool) -> Run {
         }
         if json {
             line.clear();
-            output::record_line(&r, tz, &mut line);
+            dealflow::json::record_line(&r, tz, &mut line);
             bytes += line.len();
         }
     };

@@ -1,8 +1,34 @@
-//! Working days and hours: weekdays, holidays, and working time added to a moment.
+//! Working days and hours: weekdays, holidays, and working time added to a moment; moments as
+//! people write them, and local midnights, in a pipeline's zone.
 
 use std::collections::BTreeSet;
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// Days of the week as written in `workweek`, Monday first.
+pub const WEEKDAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// A day of the week as written in `workweek` (`mon` or `monday`, in any case): 0 for Monday.
+pub fn weekday(written: &str) -> Option<usize> {
+    let lower = written.to_lowercase();
+    WEEKDAYS.iter().position(|w| {
+        lower == *w || (lower.len() > 3 && lower.starts_with(w) && full_weekday(w) == lower)
+    })
+}
+
+/// `monday` for `mon`, to accept full day names.
+fn full_weekday(short: &str) -> &'static str {
+    match short {
+        "mon" => "monday",
+        "tue" => "tuesday",
+        "wed" => "wednesday",
+        "thu" => "thursday",
+        "fri" => "friday",
+        "sat" => "saturday",
+        _ => "sunday",
+    }
+}
 
 /// A working-time calendar.
 #[derive(Debug, Clone)]
@@ -100,6 +126,72 @@ impl WorkCalendar {
         }
         None
     }
+}
+
+/// A moment that cannot be read: the text as written, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MomentError {
+    /// Not a moment in any of the forms people write.
+    #[error("`{0}` is not a moment like 2026-03-02T09:15")]
+    Unreadable(String),
+    /// A local time the zone skips (the hour clocks move forward).
+    #[error("`{0}` does not exist in {1}")]
+    Skipped(String, Tz),
+}
+
+/// A moment as written in a scenario or on the command line (`2026-03-02T09:15`), local to
+/// `tz` unless it carries an offset (`2026-03-02T09:15:00+03:00`); a bare date is its midnight.
+pub fn moment(tz: Tz, s: &str) -> Result<DateTime<Utc>, MomentError> {
+    let s = s.trim();
+    // Local moments (the usual way to write them) first; a moment with its offset is exact.
+    let local = minute_moment(s).or_else(|| {
+        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    });
+    let naive = match local {
+        Some(n) => n,
+        None => {
+            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+                return Ok(t.with_timezone(&Utc));
+            }
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .ok_or_else(|| MomentError::Unreadable(s.to_string()))?
+        }
+    };
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| MomentError::Skipped(s.to_string(), tz))
+}
+
+/// `2026-03-02T09:15`, the way nearly every moment of a scenario is written, read without
+/// going through a format string (a long scenario has millions of them).
+fn minute_moment(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
+        num(11, 13)?,
+        num(14, 16)?,
+        0,
+    )
+}
+
+/// The first local midnight in `tz` after `after`'s local day.
+pub fn next_midnight(tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let day = after.with_timezone(&tz).date_naive().succ_opt()?;
+    tz.from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ pub mod diag;
 pub mod engine;
 pub mod fmt;
 pub mod graph;
+pub mod json;
 pub mod load;
 pub mod parse;
 pub mod print;
@@ -30,15 +31,21 @@ pub mod script;
 pub mod sim;
 pub mod source;
 pub mod store;
+pub mod team;
+pub mod types;
 pub mod value;
 
-/// A file read and checked: its AST and every problem found.
+/// A file read and checked: its AST, every problem found, and what the checker resolved.
 #[derive(Debug)]
 pub struct Analysis {
     /// What could be parsed.
     pub file: ast::File,
     /// Syntax errors, or (when the text parsed) the checker's findings; sorted.
     pub diagnostics: Vec<diag::Diagnostic>,
+    /// What every name stands for (empty when the text did not parse).
+    pub names: check::Names,
+    /// The pipeline's script as the checker read it.
+    pub script: Option<check::ScriptFile>,
 }
 
 impl Analysis {
@@ -54,12 +61,16 @@ impl Analysis {
 pub fn analyze(text: &str, loader: check::Loader<'_>) -> Analysis {
     let parsed = parse::parse(text);
     let mut diagnostics = parsed.diagnostics;
+    let mut checked = check::Checked::default();
     if diagnostics.is_empty() {
-        diagnostics = check::check(&parsed.file, loader);
+        checked = check::check(&parsed.file, loader);
+        diagnostics = checked.diagnostics;
     }
     diag::sort(&mut diagnostics);
     Analysis {
         file: parsed.file,
         diagnostics,
+        names: checked.names,
+        script: checked.script,
     }
 }

@@ -1,40 +1,61 @@
-//! Reading a pipeline from disk: its text, its script, the checker's verdict and the plan.
-//! The one place (besides the CLI) that touches the file system for rules.
+//! A pipeline made ready to run: text → parsed and checked → compiled, with its script. The
+//! steps themselves do no I/O (the pipeline's script comes through the loader the caller
+//! gives); [`RuleFile`] is the one place (besides the CLI) that reads rules from disk.
 
 use std::path::{Path, PathBuf};
 
-use crate::compile::{self, Plan};
-use crate::diag::Diagnostic;
-use crate::script::Script;
+use crate::check::Loader;
+use crate::compile::{self, CompileError, Plan};
+use crate::diag::{Diagnostic, Severity};
+use crate::script::{Script, ScriptLoadError};
 use crate::source::SourceFile;
 
-/// A pipeline file as read.
-#[derive(Debug)]
-pub struct Loaded {
-    /// Its text, named by the path as given.
-    pub source: SourceFile,
-    dir: PathBuf,
-}
-
 /// Why a pipeline could not be made ready to run.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file (or its script) cannot be read.
-    Io(String),
-    /// The file has errors; they are listed.
-    Invalid(Vec<Diagnostic>, SourceFile),
+    /// The rule file (or a scenario) cannot be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file has errors; every one is listed.
+    #[error("{}", crate::diag::summary(.diagnostics, .file))]
+    Invalid {
+        /// Errors and warnings, sorted.
+        diagnostics: Vec<Diagnostic>,
+        /// The file they are about.
+        file: SourceFile,
+    },
+    /// The checked file could not be compiled.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// The script the checker accepted does not compile in the sandbox.
+    #[error(transparent)]
+    Script(#[from] ScriptLoadError),
 }
 
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl LoadError {
+    /// Every error in full (`file:line:col`, the line, what is wrong), warnings left out; for
+    /// anything else, its message.
+    pub fn errors_in_full(&self) -> String {
         match self {
-            LoadError::Io(m) => f.write_str(m),
-            LoadError::Invalid(d, s) => write!(f, "{}", crate::diag::summary(d, s)),
+            LoadError::Invalid { diagnostics, file } => {
+                let errors: Vec<Diagnostic> = diagnostics
+                    .iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .cloned()
+                    .collect();
+                crate::diag::render_text(&errors, file, false)
+            }
+            other => other.to_string(),
         }
     }
 }
 
-/// A plan with its compiled script, ready for the engine.
+/// A pipeline ready for the engine.
 pub struct Ready {
     /// The plan.
     pub plan: Plan,
@@ -42,21 +63,62 @@ pub struct Ready {
     pub script: Option<Script>,
     /// Warnings the checker gave.
     pub warnings: Vec<Diagnostic>,
+    /// The rule file's text, as it was read (recorded with each version of the rules).
+    pub text: String,
 }
 
-impl Loaded {
+/// Parses, checks and compiles a pipeline's text; `loader` reads the files it names (its
+/// script). A file with errors is refused with every diagnostic.
+pub fn prepare(source: &SourceFile, loader: Loader<'_>) -> Result<Ready, LoadError> {
+    let analysis = crate::analyze(&source.text, loader);
+    if analysis.has_errors() {
+        return Err(LoadError::Invalid {
+            diagnostics: analysis.diagnostics,
+            file: source.clone(),
+        });
+    }
+    let plan = compile::compile(
+        &analysis.file,
+        &analysis.names,
+        source,
+        analysis.script.as_ref(),
+    )?;
+    let script = match &analysis.script {
+        Some(s) => Some(Script::load(&s.name, &s.text)?),
+        None => None,
+    };
+    Ok(Ready {
+        plan,
+        script,
+        warnings: analysis.diagnostics,
+        text: source.text.clone(),
+    })
+}
+
+/// A pipeline file as read from disk.
+#[derive(Debug)]
+pub struct RuleFile {
+    /// Its text, named by the path as given.
+    pub source: SourceFile,
+    dir: PathBuf,
+}
+
+impl RuleFile {
     /// Reads a pipeline file.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(Loaded {
+        Ok(RuleFile {
             source: SourceFile::new(path.display().to_string(), text),
             dir,
         })
     }
 
-    /// Reads a file the pipeline names, relative to the pipeline.
+    /// Reads a file the pipeline names, relative to the pipeline; the reason in words when it
+    /// cannot (it goes into a diagnostic).
     pub fn load(&self, name: &str) -> Result<String, String> {
         let path = self.dir.join(name);
         std::fs::read_to_string(&path).map_err(|e| match e.kind() {
@@ -72,54 +134,47 @@ impl Loaded {
 
     /// Parses, checks and compiles; refuses a file with errors.
     pub fn ready(&self) -> Result<Ready, LoadError> {
-        let analysis = self.analyze();
-        if analysis.has_errors() {
-            return Err(LoadError::Invalid(
-                analysis.diagnostics,
-                self.source.clone(),
-            ));
-        }
-        let script_name = analysis.file.items.iter().find_map(|i| match i {
-            crate::ast::Item::Pipeline(p) => p.settings.iter().find_map(|s| match &s.kind {
-                crate::ast::SettingKind::Script(s) => s.plain(),
-                _ => None,
-            }),
-            _ => None,
-        });
-        let script_text = script_name
-            .as_deref()
-            .map(|n| self.load(n))
-            .transpose()
-            .map_err(LoadError::Io)?;
-        let plan = compile::compile(&analysis.file, &self.source, script_text.clone())
-            .map_err(LoadError::Io)?;
-        let script = match (&script_name, &script_text) {
-            (Some(name), Some(text)) => Some(Script::load(name, text).map_err(LoadError::Io)?),
-            _ => None,
-        };
-        Ok(Ready {
-            plan,
-            script,
-            warnings: analysis.diagnostics,
-        })
+        prepare(&self.source, &|name| self.load(name))
     }
+}
+
+/// Why a scenario could not be played through a pipeline file.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    /// The pipeline.
+    #[error(transparent)]
+    Rules(#[from] LoadError),
+    /// The scenario cannot be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        /// The scenario file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The scenario does not parse.
+    #[error(transparent)]
+    Scenario(#[from] crate::sim::scenario::ScenarioError),
+    /// The simulation could not run.
+    #[error(transparent)]
+    Run(#[from] crate::sim::SimError),
 }
 
 /// Runs a scenario file through a pipeline file: the plan and the timeline.
 pub fn simulate_files(
     flow: &Path,
     scenario: &Path,
-) -> Result<(Plan, crate::sim::Timeline), String> {
-    let loaded = Loaded::read(flow)?;
-    let ready = loaded.ready().map_err(|e| e.to_string())?;
-    let text = std::fs::read_to_string(scenario)
-        .map_err(|e| format!("cannot read `{}`: {e}", scenario.display()))?;
-    let sc = crate::sim::scenario::load(&scenario.display().to_string(), &text)
-        .map_err(|e| e.to_string())?;
+) -> Result<(Plan, crate::sim::Timeline), SimulateError> {
+    let ready = RuleFile::read(flow)?.ready()?;
+    let text = std::fs::read_to_string(scenario).map_err(|source| SimulateError::Read {
+        path: scenario.to_path_buf(),
+        source,
+    })?;
+    let sc = crate::sim::scenario::load(&scenario.display().to_string(), &text)?;
     let sim = crate::sim::Simulation::new(
         &ready.plan,
         ready.script.as_ref(),
-        crate::engine::Team::new(sc.team.clone()),
+        crate::team::Team::new(sc.team.clone()),
     );
     let timeline = sim.run(sc, None)?;
     Ok((ready.plan, timeline))

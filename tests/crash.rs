@@ -187,7 +187,7 @@ async fn killed_at_random_moments_the_daemon_loses_nothing_and_applies_nothing_t
     let (dir, port) = setup();
     let base = format!("http://127.0.0.1:{port}");
     let child = Arc::new(std::sync::Mutex::new(start(&dir)));
-    dealflow::daemon::server::tls_provider();
+    dealflow::daemon::tls_provider();
     let http = reqwest::Client::new();
     let all = workload();
     let per_round = REQUESTS / ROUNDS;

@@ -23,7 +23,7 @@ struct Records(Vec<Value>);
 impl Records {
     fn load() -> Self {
         let (plan, t) = timeline();
-        let text = dealflow::sim::output::json_lines(&plan, &t);
+        let text = t.json_lines(&plan);
         Records(
             text.lines()
                 .map(|l| serde_json::from_str(l).expect("every line is JSON"))
@@ -447,8 +447,5 @@ fn the_text_timeline_reads_as_the_story() {
 fn the_same_input_gives_byte_identical_output() {
     let (plan, a) = timeline();
     let (_, b) = timeline();
-    assert_eq!(
-        dealflow::sim::output::json_lines(&plan, &a),
-        dealflow::sim::output::json_lines(&plan, &b)
-    );
+    assert_eq!(a.json_lines(&plan), b.json_lines(&plan));
 }

@@ -66,7 +66,7 @@ fn every_case_tells_its_story() {
             &case.join("scenario.toml"),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let json = dealflow::sim::output::json_lines(&plan, &timeline);
+        let json = timeline.json_lines(&plan);
         let records: Vec<Value> = json
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use dealflow::daemon::replay::replay;
-use dealflow::daemon::{Core, CoreError, Rules, Step};
+use dealflow::daemon::{Core, CoreError, Opening, Step, replay};
 use dealflow::engine::{Creation, Input};
 use dealflow::sim::Simulation;
 use dealflow::sim::scenario;
@@ -62,29 +61,24 @@ async fn cleanup(url: &str, opts: &Options) {
     }
 }
 
-fn rules() -> Rules {
-    let (ready, _, _) = Rules::read(&root().join("rules/web-studio.flow")).expect("valid rules");
-    Rules {
-        ready,
-        version: 1,
-        file: root().join("rules/web-studio.flow"),
-    }
+/// The reference pipeline, ready to run.
+fn ready() -> dealflow::load::Ready {
+    dealflow::load::RuleFile::read(&root().join("rules/web-studio.flow"))
+        .expect("readable rules")
+        .ready()
+        .expect("valid rules")
 }
 
+/// A core over a fresh database on this backend, with Ivan's team.
 async fn core(url: &str, opts: &Options) -> Core {
-    let store = Store::open(url, opts).await.expect("the store opens");
-    let (_, source, script) =
-        Rules::read(&root().join("rules/web-studio.flow")).expect("valid rules");
-    let mut tx = store.begin().await.expect("tx");
-    let v = tx
-        .add_rules_version("rules/web-studio.flow", &source, script.as_deref(), t0())
-        .await
-        .expect("version");
-    tx.put_team(&ivan_scenario().team).await.expect("team");
-    tx.commit().await.expect("commit");
-    let mut r = rules();
-    r.version = v;
-    Core::new(store, r)
+    Core::open(Opening {
+        rules: &root().join("rules/web-studio.flow"),
+        database: url,
+        options: opts.clone(),
+        team: Some(&ivan_scenario().team),
+    })
+    .await
+    .expect("the core opens")
 }
 
 fn ivan_scenario() -> scenario::Scenario {
@@ -115,7 +109,7 @@ fn lead(id: &str) -> Creation {
 }
 
 async fn counts(core: &Core) -> Vec<i64> {
-    let mut tx = core.store.begin().await.expect("tx");
+    let mut tx = core.store().begin().await.expect("tx");
     let mut out = Vec::new();
     for t in [
         Table::Deals,
@@ -137,22 +131,22 @@ async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
         let played = replay(&core, ivan_scenario()).await.expect("replay");
         assert!(played.applied > 10, "{name}: {played:?}");
 
-        let rules = rules();
+        let ready = ready();
         let sc = ivan_scenario();
         let sim = Simulation::new(
-            &rules.ready.plan,
-            rules.ready.script.as_ref(),
-            dealflow::engine::Team::new(sc.team.clone()),
+            &ready.plan,
+            ready.script.as_ref(),
+            dealflow::team::Team::new(sc.team.clone()),
         );
         let timeline = sim.run(sc, None).expect("simulates");
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         for f in &timeline.finals {
             let stored = tx
                 .peek_deal(&f.deal.id)
                 .await
                 .expect("reads")
                 .unwrap_or_else(|| panic!("{name}: deal {} not stored", f.deal.id));
-            let want = StoredDeal::encode(&rules.ready.plan, &f.deal);
+            let want = StoredDeal::encode(&ready.plan, &f.deal);
             assert_eq!(stored.stored, want, "{name}: deal {} differs", f.deal.id);
         }
         assert_eq!(
@@ -168,16 +162,16 @@ async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
             .filter(|r| &*r.deal == "ivan" && !r.kind.is_refusal())
             .map(|r| r.kind.name())
             .collect();
-        let kinds: Vec<&str> = history.iter().map(|h| h.0.as_str()).collect();
+        let kinds: Vec<&str> = history.iter().map(|h| h.kind.as_str()).collect();
         assert_eq!(kinds, sim_kinds, "{name}: Ivan's history");
         assert!(
             history.iter().any(|h| h
-                .2
+                .rule
                 .as_deref()
                 .is_some_and(|r| r.contains("web-studio.flow:"))),
             "{name}: history names rule lines"
         );
-        assert!(history.iter().all(|h| h.3 == core.rules().version));
+        assert!(history.iter().all(|h| h.version == core.rules().version));
         // Every message the story sends waits in the outbox, once.
         let outbox = tx.outbox().await.expect("outbox");
         let sent = timeline
@@ -188,7 +182,7 @@ async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
         assert_eq!(outbox.len(), sent, "{name}: outbox");
         assert!(outbox.iter().all(|m| m.status == "pending"));
         drop(tx);
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }
@@ -197,7 +191,7 @@ async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
 async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing() {
     for (name, url, opts) in backends("refusal") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let step = core
             .create(&mut tx, &lead("d1"), t0())
             .await
@@ -207,7 +201,7 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
         let before = counts(&core).await;
 
         // An event no stage of the deal expects now.
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let input = Input::Event {
             name: "payment_received".into(),
             payload: Default::default(),
@@ -226,7 +220,7 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
         );
 
         // An unknown deal.
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let e = core
             .apply(&mut tx, "nobody", &input, t0())
             .await
@@ -238,7 +232,7 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
         drop(tx);
 
         // A step applied in a transaction that is dropped: nothing of it stays.
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let step = core
             .create(&mut tx, &lead("d2"), t0())
             .await
@@ -246,15 +240,14 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
         assert!(matches!(step, Step::Applied { .. }));
         drop(tx);
         assert_eq!(counts(&core).await, before, "{name}: a dropped step stayed");
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }
 
 #[tokio::test]
 async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_rest() {
-    use dealflow::daemon::batch::Batch;
-    use dealflow::daemon::writer::Op;
+    use dealflow::daemon::Op;
     for (name, url, opts) in backends("batch") {
         let core = core(&url, &opts).await;
         let call = |place: bool| {
@@ -289,14 +282,8 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
                 },
             },
         ];
-        let rules = core.rules();
-        let mut tx = core.store.begin().await.expect("tx");
-        let refs: Vec<&Op> = ops.iter().collect();
-        let mut batch = Batch::prepare(&rules, &core.warm, &mut tx, &refs)
-            .await
-            .expect("prepare");
-        let steps: Vec<_> = ops.iter().map(|op| batch.run(op, t0())).collect();
-        batch.write(&mut tx, t0()).await.expect("write");
+        let mut tx = core.store().begin().await.expect("tx");
+        let steps = core.run_all(&mut tx, &ops, t0()).await.expect("written");
         tx.commit().await.expect("commit");
         assert!(
             matches!(steps[0], Ok(Step::Applied { revision: 1, .. })),
@@ -323,16 +310,16 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
             "{name}: {:?}",
             steps[4]
         );
-        let mut tx = core.store.read().await.expect("tx");
+        let mut tx = core.store().read().await.expect("tx");
         let d = tx.peek_deal("d1").await.expect("read").expect("stored");
         assert_eq!(d.revision, 2, "{name}");
         assert_eq!(d.stored.tracks[0].stage, "meeting", "{name}");
         let history = tx.history("d1").await.expect("history");
-        assert!(history.iter().any(|h| h.0 == "deal_created"));
+        assert!(history.iter().any(|h| h.kind == "deal_created"));
         assert!(
             history
                 .iter()
-                .any(|h| h.0 == "stage_entered" && h.1 == "event call_done")
+                .any(|h| h.kind == "stage_entered" && h.cause == "event call_done")
         );
         assert_eq!(
             tx.count(Table::Timers).await.expect("count"),
@@ -341,7 +328,7 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
         );
         assert!(tx.integrity().await.expect("check").is_empty(), "{name}");
         drop(tx);
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }
@@ -350,7 +337,7 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
 async fn a_due_timer_fires_once() {
     for (name, url, opts) in backends("timer") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         core.create(&mut tx, &lead("d1"), t0())
             .await
             .expect("create");
@@ -375,7 +362,7 @@ async fn a_due_timer_fires_once() {
         assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
         tx.commit().await.expect("commit");
 
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let next = tx
             .next_timer()
             .await
@@ -400,12 +387,12 @@ async fn a_due_timer_fires_once() {
 
         // The same timer again (a second daemon that saw it due, a retry): nothing happens.
         let before = counts(&core).await;
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let again = core.fire(&mut tx, &due[0], next).await.expect("runs");
         assert!(again.is_none(), "{name}: fired twice: {again:?}");
         tx.commit().await.expect("commit");
         assert_eq!(counts(&core).await, before, "{name}");
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }
@@ -478,13 +465,13 @@ async fn team_load_follows_the_tasks_the_steps_assign() {
     for (name, url, opts) in backends("load") {
         let core = Arc::new(core(&url, &opts).await);
         for i in 0..4 {
-            let mut tx = core.store.begin().await.expect("tx");
+            let mut tx = core.store().begin().await.expect("tx");
             core.create(&mut tx, &lead(&format!("d{i}")), t0())
                 .await
                 .expect("create");
             tx.commit().await.expect("commit");
         }
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let team = tx.team().await.expect("team");
         let total: i64 = team.load.values().sum();
         let open: usize = {
@@ -510,7 +497,7 @@ async fn team_load_follows_the_tasks_the_steps_assign() {
         let busy = team.load.values().filter(|n| **n > 0).count();
         assert!(busy > 1, "{name}: {:?}", team.load);
         drop(tx);
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }
@@ -527,8 +514,7 @@ async fn a_bad_url_is_named() {
 /// what the database holds, and a change made elsewhere must not be overwritten by a stale copy.
 #[tokio::test]
 async fn the_writer_never_works_on_a_stale_copy_of_a_deal() {
-    use dealflow::daemon::metrics::Metrics;
-    use dealflow::daemon::writer::{Op, Writer, background};
+    use dealflow::daemon::{Metrics, Op, Writer};
     use dealflow::engine::TaskAction;
     use rust_decimal::Decimal;
     let log = |hours: &str| Input::Task {
@@ -542,12 +528,7 @@ async fn the_writer_never_works_on_a_stale_copy_of_a_deal() {
         let (writer, task) = Writer::start(core.clone(), Arc::new(Metrics::default()), stop);
         let send = |op: Op| {
             let w = writer.clone();
-            async move {
-                w.submit(op, None, background)
-                    .await
-                    .expect("written")
-                    .status
-            }
+            async move { w.run(op).await.expect("written").status }
         };
         let apply = |input: Input| Op::Apply {
             deal: "d1".into(),
@@ -556,20 +537,20 @@ async fn the_writer_never_works_on_a_stale_copy_of_a_deal() {
         assert_eq!(send(Op::Create(lead("d1"))).await, 200, "{name}");
         assert_eq!(send(apply(log("1"))).await, 200, "{name}");
         let stored = |core: Arc<Core>| async move {
-            let mut tx = core.store.read().await.expect("tx");
+            let mut tx = core.store().read().await.expect("tx");
             let l = tx.peek_deal("d1").await.expect("read").expect("stored");
             let deal = l.stored.decode(&core.rules().ready.plan).expect("fits");
             (deal, l.revision)
         };
         let (deal, revision) = stored(core.clone()).await;
         assert_eq!(
-            core.warm.get("d1", revision, 1),
+            core.kept("d1", revision),
             Some(deal),
             "{name}: the kept copy is the stored deal"
         );
 
         // Work logged by another way than the writer (as another daemon would).
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         let step = core
             .apply(&mut tx, "d1", &log("2"), t0())
             .await
@@ -586,12 +567,12 @@ async fn the_writer_never_works_on_a_stale_copy_of_a_deal() {
         );
         assert_eq!(deal.time_entries.len(), 3, "{name}");
         assert_eq!(revision, 4, "{name}");
-        assert_eq!(core.warm.get("d1", revision, 1), Some(deal), "{name}");
+        assert_eq!(core.kept("d1", revision), Some(deal), "{name}");
 
         let _ = stop_tx.send(true);
         drop(writer);
         task.await.expect("the writer stops");
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }
@@ -603,7 +584,7 @@ async fn logged_work_reads_back_whole_and_stays_out_of_the_document() {
     use dealflow::engine::TaskAction;
     for (name, url, opts) in backends("time") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store.begin().await.expect("tx");
+        let mut tx = core.store().begin().await.expect("tx");
         core.create(&mut tx, &lead("d1"), t0())
             .await
             .expect("created");
@@ -617,7 +598,7 @@ async fn logged_work_reads_back_whole_and_stays_out_of_the_document() {
             core.apply(&mut tx, "d1", &input, at).await.expect("logged");
         }
         tx.commit().await.expect("commit");
-        let mut tx = core.store.read().await.expect("tx");
+        let mut tx = core.store().read().await.expect("tx");
         let l = tx.peek_deal("d1").await.expect("read").expect("stored");
         let logged: Vec<(String, String, DateTime<Utc>)> = l
             .stored
@@ -647,7 +628,7 @@ async fn logged_work_reads_back_whole_and_stays_out_of_the_document() {
         let pages = tx.deal_states("", 10).await.expect("pages");
         assert_eq!(pages[0].1.stored.time_entries.len(), 3, "{name}");
         drop(tx);
-        core.store.close().await;
+        core.store().close().await;
         cleanup(&url, &opts).await;
     }
 }

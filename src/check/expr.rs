@@ -2,10 +2,10 @@
 
 use chrono::format::{Item, StrftimeItems};
 
-use super::types::{Ty, UNITS, duration_unit, unit_hint};
-use super::{BUILTIN_VALUES, Checker};
+use super::{BUILTIN_VALUES, Builtin, Checker, Def};
 use crate::ast::*;
 use crate::diag::{Diagnostic, codes, did_you_mean};
+use crate::types::{Ty, UNITS, duration_unit, unit_hint};
 
 /// Which event's payload `event.X` refers to.
 #[derive(Debug, Clone, Copy)]
@@ -157,7 +157,14 @@ fn literal(cx: &mut Checker<'_>, l: &Literal, span: Span) -> Ty {
 
 fn name<'a>(cx: &mut Checker<'a>, id: &Ident, scope: &Scope<'a>) -> Ty {
     let n = id.name.as_str();
-    if let Some((_, t)) = scope.vars.iter().rev().find(|(v, _)| v == n) {
+    if let Some((pos, (_, t))) = scope
+        .vars
+        .iter()
+        .rev()
+        .enumerate()
+        .find(|(_, (v, _))| v == n)
+    {
+        cx.names.record(id, Def::Local(pos));
         return t.clone();
     }
     if scope.constant {
@@ -168,44 +175,30 @@ fn name<'a>(cx: &mut Checker<'a>, id: &Ident, scope: &Scope<'a>) -> Ty {
         );
         return Ty::Unknown;
     }
-    if let Some((_, t)) = cx.sym.fields.get(n) {
-        return t.clone();
+    if let Some(t) = cx.slot(id) {
+        return t;
     }
-    if cx.sym.roles.contains_key(n) {
-        return Ty::User;
+    if let Some(b) = Builtin::named(n) {
+        cx.names.record(id, Def::Builtin(b));
+        return b.ty();
     }
-    match n {
-        "now" => return Ty::DateTime,
-        "today" => return Ty::Date,
-        "title" => return Ty::Text,
-        "hours_spent" => return Ty::Decimal,
-        "open_tasks" => return Ty::Int,
-        "deal" => return Ty::Deal,
-        "event" => {
-            cx.push(
-                Diagnostic::error(
-                    codes::UNKNOWN_NAME,
-                    id.span,
-                    "`event` needs the name of a value it carries",
-                )
-                .with_help("write `event.NAME`, e.g. `event.contracts`".to_string()),
-            );
-            return Ty::Unknown;
-        }
-        _ => {}
+    if n == "event" {
+        cx.push(
+            Diagnostic::error(
+                codes::UNKNOWN_NAME,
+                id.span,
+                "`event` needs the name of a value it carries",
+            )
+            .with_help("write `event.NAME`, e.g. `event.contracts`".to_string()),
+        );
+        return Ty::Unknown;
     }
-    let mut names: Vec<&str> = cx
-        .sym
-        .fields
-        .keys()
-        .chain(cx.sym.roles.keys())
-        .copied()
-        .collect();
+    let mut names: Vec<&str> = cx.sym.fields.keys().chain(cx.sym.roles.keys()).collect();
     names.extend(BUILTIN_VALUES);
     names.extend(scope.vars.iter().map(|(v, _)| v.as_str()));
     let stage_hint = cx
         .sym
-        .stage_index
+        .stages
         .contains_key(n)
         .then(|| format!("`{n}` is a stage; to ask whether the deal is there, write `in {n}`"));
     cx.push(

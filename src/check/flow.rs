@@ -12,7 +12,7 @@ struct Split<'a> {
 }
 
 pub(super) fn check(cx: &mut Checker<'_>) {
-    let stages = cx.sym.stages.clone();
+    let stages: Vec<&Stage> = cx.sym.stages.values().copied().collect();
     if stages.is_empty() {
         return;
     }
@@ -181,7 +181,7 @@ fn join(cx: &mut Checker<'_>, s: &Stage, edges: &HashMap<&str, Vec<&str>>, split
 
 fn unhandled_events(cx: &mut Checker<'_>) {
     let mut handled: HashSet<String> = HashSet::new();
-    for s in &cx.sym.stages {
+    for s in cx.sym.stages.values() {
         for line in s.lines() {
             match &line.kind {
                 StageLineKind::OnEvent { event, .. } => {

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
-use super::Loaded;
 use crate::diag;
+use crate::load::RuleFile;
 
 /// Arguments of `dealflow check`.
 #[derive(Debug, clap::Args)]
@@ -30,10 +30,10 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
+pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let mut failed = false;
     for path in &args.files {
-        let loaded = Loaded::read(path)?;
+        let loaded = RuleFile::read(path)?;
         let analysis = loaded.analyze();
         let errors = analysis.has_errors();
         let warnings = analysis.diagnostics.iter().any(|d| !d.is_error());

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::Loaded;
 use crate::diag;
+use crate::load::RuleFile;
 
 /// Arguments of `dealflow fmt`.
 #[derive(Debug, clap::Args)]
@@ -21,10 +21,10 @@ pub struct Args {
     stdout: bool,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
+pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let mut failed = false;
     for path in &args.files {
-        let loaded = Loaded::read(path)?;
+        let loaded = RuleFile::read(path)?;
         let parsed = crate::parse::parse(&loaded.source.text);
         if parsed.diagnostics.iter().any(|d| d.is_error()) {
             eprint!(

@@ -19,7 +19,7 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, super::Failure> {
     let sc = generate::reference(args.deals, args.seed);
     let text = generate::to_toml(&sc);
     match &args.output {

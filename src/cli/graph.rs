@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
-use super::Loaded;
+use crate::load::RuleFile;
 use crate::{diag, graph};
 
 /// Arguments of `dealflow graph`.
@@ -31,8 +31,8 @@ enum Format {
     Svg,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
-    let loaded = Loaded::read(&args.file)?;
+pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
+    let loaded = RuleFile::read(&args.file)?;
     let parsed = crate::parse::parse(&loaded.source.text);
     if !parsed.diagnostics.is_empty() {
         eprint!(

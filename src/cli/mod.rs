@@ -85,4 +85,5 @@ pub fn main() -> ExitCode {
     }
 }
 
-pub(crate) use crate::load::Loaded;
+/// Why a command could not run: printed after `error: `, exit code 2.
+pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::daemon::config::Config;
-use crate::daemon::server;
+use super::Failure;
+use crate::daemon::{self, Config};
 
 /// Arguments of `dealflow serve`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
-pub fn run(args: Args) -> Result<ExitCode, String> {
+pub fn run(args: Args) -> Result<ExitCode, Failure> {
     init_logs(args.log_json);
     if args.demo {
         return demo(args.listen.as_deref().unwrap_or("127.0.0.1:8080"));
@@ -48,22 +48,22 @@ pub fn run(args: Args) -> Result<ExitCode, String> {
     }
     let config = Config::load(file.as_deref(), env)?;
     runtime()?.block_on(async {
-        let running = server::start(config).await?;
+        let running = daemon::start(config).await?;
         eprintln!("dealflow serves on http://{}", running.addr);
         running.wait().await;
-        Ok::<(), String>(())
+        Ok::<(), Failure>(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
+        .map_err(|e| format!("cannot start the runtime: {e}").into())
 }
 
-fn demo(listen: &str) -> Result<ExitCode, String> {
+fn demo(listen: &str) -> Result<ExitCode, Failure> {
     let dir = crate::daemon::demo::folder();
     runtime()?.block_on(async {
         eprintln!(
@@ -71,14 +71,14 @@ fn demo(listen: &str) -> Result<ExitCode, String> {
             dir.display()
         );
         let config = crate::daemon::demo::prepare(&dir, listen).await?;
-        let running = server::start(config).await?;
+        let running = daemon::start(config).await?;
         eprintln!(
             "dealflow demo serves on http://{}/ — log in with the token `{}` (Ctrl-C stops it)",
             running.addr,
             crate::daemon::demo::TOKEN
         );
         running.wait().await;
-        Ok::<(), String>(())
+        Ok::<(), Failure>(())
     })?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)

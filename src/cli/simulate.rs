@@ -8,11 +8,11 @@ use std::process::ExitCode;
 
 use clap::ValueEnum;
 
-use super::Loaded;
 use crate::diag;
-use crate::engine::Team;
 use crate::load::LoadError;
+use crate::load::RuleFile;
 use crate::sim::{Simulation, output, scenario};
+use crate::team::Team;
 
 /// Arguments of `dealflow simulate`.
 #[derive(Debug, clap::Args)]
@@ -49,27 +49,26 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
-    let loaded = Loaded::read(&args.file)?;
+pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
+    let loaded = RuleFile::read(&args.file)?;
     let ready = match loaded.ready() {
         Ok(r) => r,
-        Err(LoadError::Invalid(diags, source)) => {
-            eprint!("{}", diag::render_text(&diags, &source, color));
+        Err(LoadError::Invalid { diagnostics, file }) => {
+            eprint!("{}", diag::render_text(&diagnostics, &file, color));
             eprintln!(
                 "{}: fix these errors before simulating",
                 args.file.display()
             );
             return Ok(ExitCode::FAILURE);
         }
-        Err(LoadError::Io(m)) => return Err(m),
+        Err(other) => return Err(other.into()),
     };
     let plan = &ready.plan;
     let (sc, sim, width) = match (&args.scenario, &args.db) {
         (Some(path), _) => {
             let sc_text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            let sc =
-                scenario::load(&path.display().to_string(), &sc_text).map_err(|e| e.to_string())?;
+            let sc = scenario::load(&path.display().to_string(), &sc_text)?;
             // A large scenario's text is not needed any more: give its memory back first.
             drop(sc_text);
             let team = Team::new(sc.team.clone());
@@ -155,7 +154,7 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
     let mut sink = |r: crate::engine::Record| match format {
         Format::Json => {
             line.clear();
-            if output::record_line(&r, plan.tz, &mut line) {
+            if crate::json::record_line(&r, plan.tz, &mut line) {
                 write(&line, &mut out);
             }
         }
@@ -169,7 +168,7 @@ pub fn run(args: Args, color: bool) -> Result<ExitCode, String> {
         Format::Json => {
             for f in &end.finals {
                 write(
-                    format!("{}\n", output::final_json(plan, &f.deal, &end.until)).as_bytes(),
+                    format!("{}\n", crate::json::final_json(plan, &f.deal, &end.until)).as_bytes(),
                     &mut out,
                 );
             }
@@ -190,35 +189,29 @@ fn live_data(
     url: &str,
     schema: Option<String>,
     plan: &crate::compile::Plan,
-) -> Result<Live, String> {
+) -> Result<Live, super::Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     rt.block_on(async {
         let opts = crate::store::Options {
             schema,
             read_only: true,
             ..Default::default()
         };
-        let store = crate::store::Store::open(url, &opts)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut tx = store.read().await.map_err(|e| e.to_string())?;
-        let team = tx.team().await.map_err(|e| e.to_string())?;
+        let store = crate::store::Store::open(url, &opts).await?;
+        let mut tx = store.read().await?;
+        let team = tx.team().await?;
         let mut deals = Vec::new();
         let mut misfits = Vec::new();
         let mut after = String::new();
         loop {
-            let page = tx
-                .live_deals(&after, 1000)
-                .await
-                .map_err(|e| e.to_string())?;
+            let page = tx.live_deals(&after, 1000).await?;
             let Some(last) = page.last().cloned() else {
                 break;
             };
             for id in page {
-                if let Some(d) = tx.peek_deal(&id).await.map_err(|e| e.to_string())? {
+                if let Some(d) = tx.peek_deal(&id).await? {
                     match d.stored.decode(plan) {
                         Ok(deal) => deals.push(deal),
                         Err(_) => misfits.push(id),

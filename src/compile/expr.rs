@@ -1,45 +1,18 @@
-//! Expressions resolved: names become field, role or local indexes; calls become built-ins or
-//! script calls; literals become values.
+//! Expressions compiled: names become what the checker found them to stand for (field, role,
+//! local or built-in value); calls become built-ins or script calls; literals become values.
 
 use chrono::TimeZone;
 
-use super::Compiler;
-use super::plan::{Builtin, EventId, Expr};
+use super::plan::{Builtin, Expr};
+use super::{CompileError, Compiler};
 use crate::ast::{self, ExprKind, Literal, UnaryOp};
-use crate::check::types::Ty;
+use crate::check::{self, Def};
+use crate::types::Ty;
 use crate::value::{Duration, Value};
 
-/// What names mean where an expression stands.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Scope {
-    locals: Vec<String>,
-    event: Option<EventId>,
-    template: bool,
-}
-
-impl Scope {
-    pub fn template() -> Self {
-        Scope {
-            template: true,
-            ..Default::default()
-        }
-    }
-    pub fn event(e: EventId) -> Self {
-        Scope {
-            event: Some(e),
-            ..Default::default()
-        }
-    }
-    pub fn with_var(&self, name: &str) -> Self {
-        let mut s = self.clone();
-        s.locals.push(name.to_string());
-        s
-    }
-}
-
-pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr, scope: &Scope) -> Result<Expr, String> {
+pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr) -> Result<Expr, CompileError> {
     Ok(match &e.kind {
-        ExprKind::Lit(l) => Expr::Lit(literal(l, c)?),
+        ExprKind::Lit(l) => Expr::Lit(literal(l, c, e.span)?),
         ExprKind::Str(s) => {
             // A string with `{{ }}` inside an expression: only plain strings are constants.
             match s.plain() {
@@ -49,7 +22,7 @@ pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr, scope: &Scope) -> Result<
                     for p in &s.parts {
                         match p {
                             ast::StrPart::Text(t) => parts.push(Expr::Lit(Value::Text(t.clone()))),
-                            ast::StrPart::Interp(x) => parts.push(compile(c, x, scope)?),
+                            ast::StrPart::Interp(x) => parts.push(compile(c, x)?),
                         }
                     }
                     // Concatenation: a chain of `+` over texts.
@@ -60,44 +33,35 @@ pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr, scope: &Scope) -> Result<
                 }
             }
         }
-        ExprKind::Paren(x) => compile(c, x, scope)?,
-        ExprKind::Name(id) => {
-            let n = id.name.as_str();
-            if let Some(pos) = scope.locals.iter().rev().position(|v| v == n) {
-                return Ok(Expr::Local(pos));
-            }
-            if let Some(&f) = c.plan.field_index.get(n) {
-                return Ok(Expr::Field(f));
-            }
-            if let Some(&r) = c.plan.role_index.get(n) {
-                return Ok(Expr::Role(r));
-            }
-            match n {
-                "now" => Expr::Now,
-                "today" => Expr::Today,
-                "title" => Expr::Title,
-                "hours_spent" => Expr::HoursSpent,
-                "open_tasks" => Expr::OpenTasks,
-                "deal" => Expr::Deal,
-                _ => return Err(format!("unknown name `{n}`")),
-            }
-        }
+        ExprKind::Paren(x) => compile(c, x)?,
+        ExprKind::Name(id) => match c.def(id) {
+            Some(Def::Local(pos)) => Expr::Local(pos),
+            Some(Def::Field(f)) => Expr::Field(f),
+            Some(Def::Role(r)) => Expr::Role(r),
+            Some(Def::Builtin(b)) => match b {
+                check::Builtin::Now => Expr::Now,
+                check::Builtin::Today => Expr::Today,
+                check::Builtin::Title => Expr::Title,
+                check::Builtin::HoursSpent => Expr::HoursSpent,
+                check::Builtin::OpenTasks => Expr::OpenTasks,
+                check::Builtin::Deal => Expr::Deal,
+            },
+            _ => return Err(c.unresolved("name", id)),
+        },
         ExprKind::Member(base, m) => {
-            let is_event = matches!(&base.kind, ExprKind::Name(id) if id.name == "event")
-                && !scope.locals.iter().any(|v| v == "event");
+            // `event.NAME`, unless a `for each` variable is called `event`.
+            let is_event = matches!(&base.kind, ExprKind::Name(id)
+                if id.name == "event" && !matches!(c.def(id), Some(Def::Local(_))));
             if is_event {
-                if scope.event.is_none() && !scope.template {
-                    return Err(format!("`event.{}` outside an event handler", m.name));
-                }
                 return Ok(Expr::EventValue(m.name.clone()));
             }
-            Expr::Member(Box::new(compile(c, base, scope)?), m.name.clone())
+            Expr::Member(Box::new(compile(c, base)?), m.name.clone())
         }
-        ExprKind::InStage(s) => Expr::InStage(c.stage_id(&s.name)?),
+        ExprKind::InStage(s) => Expr::InStage(c.stage_id(s)?),
         ExprKind::Call(f, args) => {
             let args = args
                 .iter()
-                .map(|a| compile(c, a, scope))
+                .map(|a| compile(c, a))
                 .collect::<Result<Vec<_>, _>>()?;
             let builtin = match f.name.as_str() {
                 "next_workday" => Some(Builtin::NextWorkday),
@@ -114,18 +78,16 @@ pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr, scope: &Scope) -> Result<
                 None => Expr::Script(f.name.clone(), args),
             }
         }
-        ExprKind::Unary(UnaryOp::Not, x) => Expr::Not(Box::new(compile(c, x, scope)?)),
-        ExprKind::Unary(UnaryOp::Neg, x) => Expr::Neg(Box::new(compile(c, x, scope)?)),
-        ExprKind::Binary(op, l, r) => Expr::Binary(
-            *op,
-            Box::new(compile(c, l, scope)?),
-            Box::new(compile(c, r, scope)?),
-        ),
-        ExprKind::IsSet(x, neg) => Expr::IsSet(Box::new(compile(c, x, scope)?), *neg),
+        ExprKind::Unary(UnaryOp::Not, x) => Expr::Not(Box::new(compile(c, x)?)),
+        ExprKind::Unary(UnaryOp::Neg, x) => Expr::Neg(Box::new(compile(c, x)?)),
+        ExprKind::Binary(op, l, r) => {
+            Expr::Binary(*op, Box::new(compile(c, l)?), Box::new(compile(c, r)?))
+        }
+        ExprKind::IsSet(x, neg) => Expr::IsSet(Box::new(compile(c, x)?), *neg),
     })
 }
 
-fn literal(l: &Literal, c: &Compiler<'_>) -> Result<Value, String> {
+fn literal(l: &Literal, c: &Compiler<'_>, span: ast::Span) -> Result<Value, CompileError> {
     Ok(match l {
         Literal::Int(n) => Value::Int(*n),
         Literal::Decimal(d) => Value::Decimal(*d),
@@ -138,20 +100,20 @@ fn literal(l: &Literal, c: &Compiler<'_>) -> Result<Value, String> {
                 .tz
                 .from_local_datetime(dt)
                 .earliest()
-                .ok_or_else(|| format!("{dt} does not exist in {}", c.plan.tz))?;
+                .ok_or_else(|| {
+                    c.value_error(span, format!("{dt} does not exist in {}", c.plan.tz))
+                })?;
             Value::DateTime(local.with_timezone(&chrono::Utc))
         }
-        Literal::Duration { amount, unit } => Value::Duration(duration(*amount, unit)?),
+        Literal::Duration { amount, unit } => Value::Duration(
+            duration(*amount, unit).map_err(|m| c.value_error(span, m.to_string()))?,
+        ),
     })
 }
 
 /// A duration literal's value.
-pub(crate) fn duration(amount: i64, unit: &str) -> Result<Duration, String> {
-    let m = |k: i64| {
-        amount
-            .checked_mul(k)
-            .ok_or_else(|| "duration too long".to_string())
-    };
+pub(crate) fn duration(amount: i64, unit: &str) -> Result<Duration, &'static str> {
+    let m = |k: i64| amount.checked_mul(k).ok_or("duration too long");
     Ok(match unit {
         "m" => Duration::Minutes(amount),
         "h" => Duration::Minutes(m(60)?),
@@ -159,7 +121,7 @@ pub(crate) fn duration(amount: i64, unit: &str) -> Result<Duration, String> {
         "w" => Duration::Minutes(m(7 * 24 * 60)?),
         "workday" | "workdays" => Duration::Workdays(amount),
         "workhour" | "workhours" => Duration::WorkMinutes(m(60)?),
-        other => return Err(format!("unknown unit `{other}`")),
+        _ => return Err("unknown unit"),
     })
 }
 

@@ -1,215 +1,338 @@
-//! Checked AST to a plan: names resolved to indexes, texts split into parts, the calendar and
-//! time zone built. The engine runs plans and never looks a name up while running.
+//! Checked AST to a plan: the names the checker resolved become indexes, texts are split into
+//! parts, the calendar and time zone are built. The engine runs plans and never looks a name up
+//! while running.
+//!
+//! The compiler resolves nothing by itself: every declaration is placed at the id the checker
+//! gave it, and every name used is what the checker found it to stand for ([`Names`]). A file
+//! the checker refused has holes there; compiling it is an error that names the first hole.
 
 mod expr;
 pub mod plan;
+mod stages;
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::ast::{self, Item};
+use crate::ast::{self, Ident, Item, Span};
 use crate::calendar::WorkCalendar;
-use crate::check::types::Ty;
+use crate::check::{Def, Names, ScriptFile};
 use crate::source::SourceFile;
+use crate::types::Ty;
 pub use expr::coerce;
 pub use plan::*;
 
-/// Builds the plan of a file that checked clean. `script` is the text of the pipeline's script,
-/// already read by the caller. Fails (with a plain message) only on files the checker refuses.
+/// Why a file could not be compiled. Only a file the checker refused gets here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// A name the checker did not resolve to what it must be here.
+    #[error("{file}:{line}: `{name}` is not a known {what} (check the file first)")]
+    Unresolved {
+        /// What the name must stand for (`stage`, `field`…).
+        what: &'static str,
+        /// The name as written.
+        name: String,
+        /// The pipeline file.
+        file: String,
+        /// The line it is on.
+        line: usize,
+    },
+    /// A value that cannot be built: a moment the time zone skips, a duration too long.
+    #[error("{file}:{line}: {problem}")]
+    Value {
+        /// What is wrong, in words.
+        problem: String,
+        /// The pipeline file.
+        file: String,
+        /// The line it is on.
+        line: usize,
+    },
+}
+
+/// Builds the plan of a file that checked clean: `names` is what the checker resolved,
+/// `script` the script it read.
 pub fn compile(
     file: &ast::File,
+    names: &Names,
     source: &SourceFile,
-    script: Option<String>,
-) -> Result<Plan, String> {
-    let mut c = Compiler::new(file, source);
+    script: Option<&ScriptFile>,
+) -> Result<Plan, CompileError> {
+    let mut c = Compiler {
+        file,
+        names,
+        source,
+        plan: Plan::empty(source.name.clone()),
+    };
     c.declarations()?;
     c.stages()?;
     let mut plan = c.plan;
-    plan.script = script;
+    if let Some(s) = script {
+        plan.script_name = Some(s.name.clone());
+        plan.script = Some(s.text.clone());
+    }
     Ok(plan)
 }
 
 pub(crate) struct Compiler<'a> {
     file: &'a ast::File,
+    names: &'a Names,
     source: &'a SourceFile,
     pub plan: Plan,
 }
 
-impl<'a> Compiler<'a> {
-    fn new(file: &'a ast::File, source: &'a SourceFile) -> Self {
-        Compiler {
-            file,
-            source,
-            plan: Plan::empty(source.name.clone()),
-        }
+/// Puts `item` at `id`, growing `items` as needed (declarations come in file order, and so do
+/// their ids, but the ids are the checker's).
+fn place<T>(items: &mut Vec<Option<T>>, id: usize, item: T) {
+    if items.len() <= id {
+        items.resize_with(id + 1, || None);
     }
+    items[id] = Some(item);
+}
 
-    pub fn line(&self, span: ast::Span) -> usize {
+impl<'a> Compiler<'a> {
+    pub fn line(&self, span: Span) -> usize {
         self.source.line_col(span.start).0
     }
 
-    fn declarations(&mut self) -> Result<(), String> {
+    fn unresolved(&self, what: &'static str, name: &Ident) -> CompileError {
+        CompileError::Unresolved {
+            what,
+            name: name.name.clone(),
+            file: self.source.name.clone(),
+            line: self.line(name.span),
+        }
+    }
+
+    pub fn value_error(&self, span: Span, problem: String) -> CompileError {
+        CompileError::Value {
+            problem,
+            file: self.source.name.clone(),
+            line: self.line(span),
+        }
+    }
+
+    /// What the checker found `name` to stand for.
+    pub fn def(&self, name: &Ident) -> Option<Def> {
+        self.names.of(name)
+    }
+
+    pub fn stage_id(&self, name: &Ident) -> Result<StageId, CompileError> {
+        match self.def(name) {
+            Some(Def::Stage(s)) => Ok(s),
+            _ => Err(self.unresolved("stage", name)),
+        }
+    }
+
+    pub fn event_id(&self, name: &Ident) -> Result<EventId, CompileError> {
+        match self.def(name) {
+            Some(Def::Event(e)) => Ok(e),
+            _ => Err(self.unresolved("event", name)),
+        }
+    }
+
+    pub fn role_id(&self, name: &Ident) -> Result<RoleId, CompileError> {
+        match self.def(name) {
+            Some(Def::Role(r)) => Ok(r),
+            _ => Err(self.unresolved("role", name)),
+        }
+    }
+
+    pub fn slot(&self, name: &Ident) -> Result<Slot, CompileError> {
+        match self.def(name) {
+            Some(Def::Field(f)) => Ok(Slot::Field(f)),
+            Some(Def::Role(r)) => Ok(Slot::Role(r)),
+            _ => Err(self.unresolved("field", name)),
+        }
+    }
+
+    fn template_id(&self, name: &Ident) -> Result<usize, CompileError> {
+        match self.def(name) {
+            Some(Def::Template(t)) => Ok(t),
+            _ => Err(self.unresolved("template", name)),
+        }
+    }
+
+    fn declarations(&mut self) -> Result<(), CompileError> {
         let file = self.file;
-        let mut calendars: HashMap<&str, &ast::Calendar> = HashMap::new();
+        let mut calendars: HashMap<usize, &ast::Calendar> = HashMap::new();
+        let (mut roles, mut fields, mut stages) = (Vec::new(), Vec::new(), Vec::new());
         for item in &file.items {
             match item {
-                Item::Calendar(c) => {
-                    calendars.insert(&c.id.name, c);
-                }
+                Item::Calendar(c) => match self.def(&c.id) {
+                    Some(Def::Calendar(id)) => {
+                        calendars.insert(id, c);
+                    }
+                    _ => return Err(self.unresolved("calendar", &c.id)),
+                },
                 Item::Role(r) => {
+                    let id = self.role_id(&r.id)?;
                     let title = r
                         .title
                         .as_ref()
                         .and_then(|t| t.plain())
                         .unwrap_or_else(|| r.id.name.clone());
-                    self.plan
-                        .role_index
-                        .insert(r.id.name.clone(), self.plan.roles.len());
-                    self.plan.roles.push(RoleDef {
-                        name: r.id.name.clone(),
-                        title,
-                    });
+                    let name = r.id.name.clone();
+                    place(&mut roles, id, RoleDef { name, title });
                 }
                 Item::Fields(fs) => {
                     for f in &fs.fields {
-                        let ty = Ty::from_field_type(&f.ty.name)
-                            .ok_or_else(|| format!("unknown type `{}`", f.ty.name))?;
-                        self.plan
-                            .field_index
-                            .insert(f.name.name.clone(), self.plan.fields.len());
-                        self.plan.fields.push(FieldDef {
+                        let Slot::Field(id) = self.slot(&f.name)? else {
+                            return Err(self.unresolved("field", &f.name));
+                        };
+                        let ty = self.names.field_type(id).cloned().unwrap_or(Ty::Unknown);
+                        // Defaults are literals, converted to the field's type.
+                        let default = f
+                            .default
+                            .as_ref()
+                            .and_then(expr::constant)
+                            .map(|v| expr::coerce(v, &ty));
+                        let def = FieldDef {
                             name: f.name.name.clone(),
                             label: f.label.as_ref().and_then(|l| l.plain()),
                             ty,
                             required: f.required,
-                            default: None,
-                        });
+                            default,
+                        };
+                        place(&mut fields, id, def);
                     }
                 }
                 Item::Stage(s) => {
-                    self.plan
-                        .stage_index
-                        .insert(s.id.name.clone(), self.plan.stages.len());
-                    self.plan.stages.push(StageDef::new(
+                    let id = self.stage_id(&s.id)?;
+                    let def = StageDef::new(
                         &s.id.name,
                         s.title.plain().unwrap_or_default(),
                         s.join,
                         s.is_final,
                         self.line(s.span),
-                    ));
+                    );
+                    place(&mut stages, id, def);
                 }
                 _ => {}
             }
         }
-        // Defaults after all fields are known (they are literals, converted to the field's type).
-        for item in &file.items {
-            if let Item::Fields(fs) = item {
-                for f in &fs.fields {
-                    if let Some(d) = &f.default {
-                        let idx = self.plan.field_index[&f.name.name];
-                        let ty = self.plan.fields[idx].ty.clone();
-                        let value = expr::constant(d).map(|v| expr::coerce(v, &ty));
-                        self.plan.fields[idx].default = value;
+        self.plan.roles = whole(roles, "role", &self.source.name)?;
+        self.plan.fields = whole(fields, "field", &self.source.name)?;
+        self.plan.stages = whole(stages, "stage", &self.source.name)?;
+        self.plan.role_index = index(&self.plan.roles, |r| &r.name);
+        self.plan.field_index = index(&self.plan.fields, |f| &f.name);
+        self.plan.stage_index = index(&self.plan.stages, |s| &s.name);
+        self.pipeline(&calendars)?;
+        self.events_and_phases()?;
+        // Templates and alerts use expressions, which need events and stages in place.
+        self.templates_and_alerts()
+    }
+
+    fn pipeline(&mut self, calendars: &HashMap<usize, &ast::Calendar>) -> Result<(), CompileError> {
+        for item in &self.file.items {
+            let Item::Pipeline(p) = item else { continue };
+            self.plan.name = p.id.name.clone();
+            self.plan.title = p.title.plain().unwrap_or_default();
+            for s in &p.settings {
+                match &s.kind {
+                    ast::SettingKind::Timezone(t) => match self.names.timezone() {
+                        Some(tz) => self.plan.tz = tz,
+                        None => {
+                            let name = t.plain().unwrap_or_default();
+                            return Err(
+                                self.value_error(t.span, format!("`{name}` is not a time zone"))
+                            );
+                        }
+                    },
+                    ast::SettingKind::Currency(c) => self.plan.currency = c.name.clone(),
+                    ast::SettingKind::Calendar(c) => {
+                        let cal = match self.def(c) {
+                            Some(Def::Calendar(id)) => calendars.get(&id),
+                            _ => None,
+                        };
+                        let cal = cal.ok_or_else(|| self.unresolved("calendar", c))?;
+                        self.plan.calendar = calendar(cal);
                     }
+                    ast::SettingKind::Script(_) => {}
+                    ast::SettingKind::NotifyHook(f) => self.plan.notify_hook = Some(f.name.clone()),
                 }
             }
         }
-        for item in &file.items {
-            match item {
-                Item::Pipeline(p) => {
-                    self.plan.name = p.id.name.clone();
-                    self.plan.title = p.title.plain().unwrap_or_default();
-                    for s in &p.settings {
-                        match &s.kind {
-                            ast::SettingKind::Timezone(t) => {
-                                let name = t.plain().unwrap_or_default();
-                                self.plan.tz = name
-                                    .parse()
-                                    .map_err(|_| format!("unknown time zone `{name}`"))?;
-                            }
-                            ast::SettingKind::Currency(c) => self.plan.currency = c.name.clone(),
-                            ast::SettingKind::Calendar(c) => {
-                                let cal = calendars
-                                    .get(c.name.as_str())
-                                    .ok_or_else(|| format!("unknown calendar `{}`", c.name))?;
-                                self.plan.calendar = calendar(cal);
-                            }
-                            ast::SettingKind::Script(s) => self.plan.script_name = s.plain(),
-                            ast::SettingKind::NotifyHook(f) => {
-                                self.plan.notify_hook = Some(f.name.clone())
-                            }
-                        }
-                    }
+        Ok(())
+    }
+
+    fn events_and_phases(&mut self) -> Result<(), CompileError> {
+        let mut events = Vec::new();
+        for item in &self.file.items {
+            let Item::Event(e) = item else { continue };
+            let id = self.event_id(&e.id)?;
+            let mut def = EventDef {
+                name: e.id.name.clone(),
+                sets: Vec::new(),
+                payload: Vec::new(),
+            };
+            for entry in e.entries.iter().flatten() {
+                if entry.ty.is_none() {
+                    def.sets.push(self.slot(&entry.name)?);
                 }
-                Item::Event(e) => {
-                    let mut def = EventDef {
-                        name: e.id.name.clone(),
-                        sets: Vec::new(),
-                        payload: Vec::new(),
+            }
+            def.payload = self
+                .names
+                .payload(id)
+                .iter()
+                .map(|(name, ty)| {
+                    let t = match ty {
+                        Ty::List(rec) => PayloadType::List(rec.clone()),
+                        other => PayloadType::Scalar(other.clone()),
                     };
-                    for entry in e.entries.iter().flatten() {
-                        match &entry.ty {
-                            None => def.sets.push(self.slot(&entry.name.name)?),
-                            Some(t) => def.payload.push((entry.name.name.clone(), payload_type(t))),
-                        }
-                    }
-                    self.plan
-                        .event_index
-                        .insert(e.id.name.clone(), self.plan.events.len());
-                    self.plan.events.push(def);
-                }
-                Item::Phase(p) => {
-                    let stages = p
-                        .stages
-                        .iter()
-                        .map(|s| self.stage_id(&s.name))
-                        .collect::<Result<_, _>>()?;
-                    self.plan.phases.push(PhaseDef {
-                        name: p.id.name.clone(),
-                        title: p.title.plain().unwrap_or_default(),
-                        stages,
-                    });
-                }
-                _ => {}
-            }
+                    (name.clone(), t)
+                })
+                .collect();
+            place(&mut events, id, def);
         }
-        // Templates and alerts use expressions, which need events and stages resolved.
-        for item in &file.items {
+        self.plan.events = whole(events, "event", &self.source.name)?;
+        self.plan.event_index = index(&self.plan.events, |e| &e.name);
+        for item in &self.file.items {
+            let Item::Phase(p) = item else { continue };
+            let stages = p
+                .stages
+                .iter()
+                .map(|s| self.stage_id(s))
+                .collect::<Result<_, _>>()?;
+            self.plan.phases.push(PhaseDef {
+                name: p.id.name.clone(),
+                title: p.title.plain().unwrap_or_default(),
+                stages,
+            });
+        }
+        Ok(())
+    }
+
+    fn templates_and_alerts(&mut self) -> Result<(), CompileError> {
+        let mut templates = Vec::new();
+        for item in &self.file.items {
             match item {
                 Item::Template(t) => {
+                    let id = self.template_id(&t.id)?;
                     let mut def = TemplateDef {
                         name: t.id.name.clone(),
                         sms: None,
                         email: None,
                     };
-                    let scope = expr::Scope::template();
                     for part in &t.parts {
                         match part {
-                            ast::TemplatePart::Sms { text, .. } => {
-                                def.sms = Some(self.text(text, &scope)?)
-                            }
+                            ast::TemplatePart::Sms { text, .. } => def.sms = Some(self.text(text)?),
                             ast::TemplatePart::Email {
                                 subject,
                                 body,
                                 attach,
                                 ..
                             } => {
-                                let attach =
-                                    attach.as_ref().map(|a| self.expr(a, &scope)).transpose()?;
+                                let attach = attach.as_ref().map(|a| self.expr(a)).transpose()?;
                                 def.email = Some(EmailDef {
-                                    subject: self.text(subject, &scope)?,
-                                    body: self.text(body, &scope)?,
+                                    subject: self.text(subject)?,
+                                    body: self.text(body)?,
                                     attach,
                                 });
                             }
                         }
                     }
-                    self.plan
-                        .template_index
-                        .insert(t.id.name.clone(), self.plan.templates.len());
-                    self.plan.templates.push(def);
+                    place(&mut templates, id, def);
                 }
                 Item::Alert(a) => {
-                    let cond = self.expr(&a.cond, &expr::Scope::default())?;
+                    let cond = self.expr(&a.cond)?;
                     let time_dependent = expr::depends_on_clock(&cond);
                     self.plan.alerts.push(AlertDef {
                         name: a.id.name.clone(),
@@ -222,274 +345,17 @@ impl<'a> Compiler<'a> {
                 _ => {}
             }
         }
+        self.plan.templates = whole(templates, "template", &self.source.name)?;
+        self.plan.template_index = index(&self.plan.templates, |t| &t.name);
         Ok(())
     }
 
-    pub fn stage_id(&self, name: &str) -> Result<StageId, String> {
-        self.plan
-            .stage_index
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("unknown stage `{name}`"))
-    }
-
-    pub fn event_id(&self, name: &str) -> Result<EventId, String> {
-        self.plan
-            .event_index
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("unknown event `{name}`"))
-    }
-
-    pub fn slot(&self, name: &str) -> Result<Slot, String> {
-        if let Some(&f) = self.plan.field_index.get(name) {
-            return Ok(Slot::Field(f));
-        }
-        if let Some(&r) = self.plan.role_index.get(name) {
-            return Ok(Slot::Role(r));
-        }
-        Err(format!("unknown field `{name}`"))
-    }
-
-    pub fn role_id(&self, name: &str) -> Result<RoleId, String> {
-        self.plan
-            .role_index
-            .get(name)
-            .copied()
-            .ok_or_else(|| format!("unknown role `{name}`"))
-    }
-
-    fn stages(&mut self) -> Result<(), String> {
-        let file = self.file;
-        for item in &file.items {
-            let Item::Stage(s) = item else { continue };
-            let id = self.stage_id(&s.id.name)?;
-            let mut def = self.plan.stages[id].clone();
-            for line in s.lines() {
-                let ln = self.line(line.span);
-                let base = expr::Scope::default();
-                match &line.kind {
-                    ast::StageLineKind::Require(names) => {
-                        for n in names {
-                            def.require.push(self.slot(&n.name)?);
-                        }
-                    }
-                    ast::StageLineKind::Skip(c) => def.skip = Some(self.expr(c, &base)?),
-                    ast::StageLineKind::OnEnter(b) => def.on_enter.push(Rule {
-                        line: ln,
-                        body: self.block(b, &base)?,
-                    }),
-                    ast::StageLineKind::OnExit(b) => def.on_exit.push(Rule {
-                        line: ln,
-                        body: self.block(b, &base)?,
-                    }),
-                    ast::StageLineKind::OnEvent { event, guard, body } => {
-                        let ev = self.event_id(&event.name)?;
-                        let scope = expr::Scope::event(ev);
-                        def.on_event.push(OnEvent {
-                            event: ev,
-                            guard: guard.as_ref().map(|g| self.expr(g, &scope)).transpose()?,
-                            rule: Rule {
-                                line: ln,
-                                body: self.block(body, &scope)?,
-                            },
-                        });
-                    }
-                    ast::StageLineKind::After { delay, guard, body } => {
-                        def.timers.push(TimerDef {
-                            label: format!("{}: after {}", s.id.name, crate::print::expr(delay)),
-                            at: TimerAt::After(self.expr(delay, &base)?),
-                            guard: guard.as_ref().map(|g| self.expr(g, &base)).transpose()?,
-                            rule: Rule {
-                                line: ln,
-                                body: self.block(body, &base)?,
-                            },
-                        });
-                    }
-                    ast::StageLineKind::At {
-                        end_of,
-                        at,
-                        guard,
-                        body,
-                    } => {
-                        let eo = if *end_of { "end of " } else { "" };
-                        def.timers.push(TimerDef {
-                            label: format!("{}: at {eo}{}", s.id.name, crate::print::expr(at)),
-                            at: TimerAt::At {
-                                end_of: *end_of,
-                                at: self.expr(at, &base)?,
-                            },
-                            guard: guard.as_ref().map(|g| self.expr(g, &base)).transpose()?,
-                            rule: Rule {
-                                line: ln,
-                                body: self.block(body, &base)?,
-                            },
-                        });
-                    }
-                    ast::StageLineKind::Transition(t) => {
-                        let targets = t
-                            .targets
-                            .iter()
-                            .map(|i| self.stage_id(&i.name))
-                            .collect::<Result<Vec<_>, _>>()?;
-                        let names: Vec<&str> = t.targets.iter().map(|i| i.name.as_str()).collect();
-                        let (trigger, scope, label) = match &t.trigger {
-                            None => (
-                                Trigger::Guard,
-                                base.clone(),
-                                format!("{}: -> {}", s.id.name, names.join(" & ")),
-                            ),
-                            Some(ast::Trigger::On(e)) => {
-                                let ev = self.event_id(&e.name)?;
-                                (
-                                    Trigger::On(ev),
-                                    expr::Scope::event(ev),
-                                    format!(
-                                        "{}: -> {} on {}",
-                                        s.id.name,
-                                        names.join(" & "),
-                                        e.name
-                                    ),
-                                )
-                            }
-                            Some(ast::Trigger::After(d)) => (
-                                Trigger::Timer(TimerAt::After(self.expr(d, &base)?)),
-                                base.clone(),
-                                format!(
-                                    "{}: -> {} after {}",
-                                    s.id.name,
-                                    names.join(" & "),
-                                    crate::print::expr(d)
-                                ),
-                            ),
-                            Some(ast::Trigger::At { end_of, at }) => {
-                                let eo = if *end_of { "end of " } else { "" };
-                                (
-                                    Trigger::Timer(TimerAt::At {
-                                        end_of: *end_of,
-                                        at: self.expr(at, &base)?,
-                                    }),
-                                    base.clone(),
-                                    format!(
-                                        "{}: -> {} at {eo}{}",
-                                        s.id.name,
-                                        names.join(" & "),
-                                        crate::print::expr(at)
-                                    ),
-                                )
-                            }
-                        };
-                        def.transitions.push(TransitionDef {
-                            targets,
-                            trigger,
-                            guard: t.guard.as_ref().map(|g| self.expr(g, &scope)).transpose()?,
-                            body: match &t.body {
-                                Some(b) => self.block(b, &scope)?,
-                                None => Vec::new(),
-                            },
-                            line: ln,
-                            label,
-                        });
-                    }
-                }
-            }
-            self.plan.stages[id] = def;
-        }
-        Ok(())
-    }
-
-    fn block(&self, b: &ast::Block, scope: &expr::Scope) -> Result<Vec<Action>, String> {
-        b.actions.iter().map(|a| self.action(a, scope)).collect()
-    }
-
-    fn action(&self, a: &ast::Action, scope: &expr::Scope) -> Result<Action, String> {
-        let line = self.line(a.span);
-        Ok(match &a.kind {
-            ast::ActionKind::Set { target, value } => {
-                Action::Set(self.slot(&target.name)?, self.expr(value, scope)?)
-            }
-            ast::ActionKind::Notify { who, via, template } => Action::Notify {
-                who: who
-                    .iter()
-                    .map(|w| match w.name.as_str() {
-                        "client" => Ok(Who::Client),
-                        "responsible" => Ok(Who::Responsible),
-                        r => self.role_id(r).map(Who::Role),
-                    })
-                    .collect::<Result<_, _>>()?,
-                channels: via
-                    .iter()
-                    .map(|c| match c.name.as_str() {
-                        "sms" => Ok(Channel::Sms),
-                        "email" => Ok(Channel::Email),
-                        other => Err(format!("unknown channel `{other}`")),
-                    })
-                    .collect::<Result<_, _>>()?,
-                template: *self
-                    .plan
-                    .template_index
-                    .get(&template.name)
-                    .ok_or_else(|| format!("unknown template `{}`", template.name))?,
-                line,
-            },
-            ast::ActionKind::Task {
-                id,
-                title,
-                role,
-                due,
-                estimate,
-            } => Action::Task {
-                id: id.name.clone(),
-                title: self.text(title, scope)?,
-                role: self.role_id(&role.name)?,
-                due: due.as_ref().map(|d| self.expr(d, scope)).transpose()?,
-                estimate: estimate.as_ref().map(|d| self.expr(d, scope)).transpose()?,
-                line,
-            },
-            ast::ActionKind::Group { title, roles } => Action::Group {
-                title: self.text(title, scope)?,
-                roles: roles
-                    .iter()
-                    .map(|r| self.role_id(&r.name))
-                    .collect::<Result<_, _>>()?,
-            },
-            ast::ActionKind::Spawn {
-                title,
-                targets,
-                body,
-                ..
-            } => Action::Spawn {
-                title: self.text(title, scope)?,
-                targets: targets
-                    .iter()
-                    .map(|t| self.stage_id(&t.name))
-                    .collect::<Result<_, _>>()?,
-                sets: body
-                    .iter()
-                    .filter_map(|a| match &a.kind {
-                        ast::ActionKind::Set { target, value } => Some((target, value)),
-                        _ => None,
-                    })
-                    .map(|(t, v)| Ok((self.slot(&t.name)?, self.expr(v, scope)?)))
-                    .collect::<Result<_, String>>()?,
-            },
-            ast::ActionKind::ForEach { var, list, body } => {
-                let list = self.expr(list, scope)?;
-                let inner = scope.with_var(&var.name);
-                Action::ForEach {
-                    list,
-                    body: self.block(body, &inner)?,
-                }
-            }
-        })
-    }
-
-    fn text(&self, s: &ast::Str, scope: &expr::Scope) -> Result<Text, String> {
+    fn text(&self, s: &ast::Str) -> Result<Text, CompileError> {
         let mut parts = Vec::new();
         for p in &s.parts {
             parts.push(match p {
                 ast::StrPart::Text(t) => TextPart::Lit(t.clone()),
-                ast::StrPart::Interp(e) => TextPart::Expr(self.expr(e, scope)?),
+                ast::StrPart::Interp(e) => TextPart::Expr(self.expr(e)?),
             });
         }
         // A `"""` text starts on the line after the opening quotes and ends on the line
@@ -511,31 +377,35 @@ impl<'a> Compiler<'a> {
         Ok(Text { parts })
     }
 
-    fn expr(&self, e: &ast::Expr, scope: &expr::Scope) -> Result<Expr, String> {
-        expr::compile(self, e, scope)
+    fn expr(&self, e: &ast::Expr) -> Result<Expr, CompileError> {
+        expr::compile(self, e)
     }
 }
 
-fn payload_type(t: &ast::TypeSpec) -> PayloadType {
-    match t {
-        ast::TypeSpec::Named(n) => {
-            PayloadType::Scalar(Ty::from_field_type(&n.name).unwrap_or(Ty::Unknown))
-        }
-        ast::TypeSpec::List(entries, _) => PayloadType::List(
-            entries
-                .iter()
-                .map(|e| {
-                    let ty = match &e.ty {
-                        Some(ast::TypeSpec::Named(n)) => {
-                            Ty::from_field_type(&n.name).unwrap_or(Ty::Unknown)
-                        }
-                        _ => Ty::Unknown,
-                    };
-                    (e.name.name.clone(), ty)
-                })
-                .collect(),
-        ),
-    }
+/// The declarations of one kind, with no hole (a hole: the checker did not place one).
+fn whole<T>(items: Vec<Option<T>>, what: &'static str, file: &str) -> Result<Vec<T>, CompileError> {
+    let n = items.len();
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            item.ok_or_else(|| CompileError::Unresolved {
+                what,
+                name: format!("#{i} of {n}"),
+                file: file.to_string(),
+                line: 0,
+            })
+        })
+        .collect()
+}
+
+/// Ids by name.
+fn index<T>(items: &[T], name: impl Fn(&T) -> &String) -> HashMap<String, usize> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (name(t).clone(), i))
+        .collect()
 }
 
 fn calendar(c: &ast::Calendar) -> WorkCalendar {
@@ -544,11 +414,7 @@ fn calendar(c: &ast::Calendar) -> WorkCalendar {
         hours: Vec::new(),
         holidays: BTreeSet::new(),
     };
-    let day = |i: &ast::Ident| {
-        crate::check::WEEKDAYS
-            .iter()
-            .position(|w| i.name.to_lowercase().starts_with(w))
-    };
+    let day = |i: &ast::Ident| crate::calendar::weekday(&i.name);
     let (mut has_days, mut has_hours) = (false, false);
     for line in &c.lines {
         match &line.kind {

@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 
 use crate::ast::BinaryOp;
 use crate::calendar::WorkCalendar;
-use crate::check::types::Ty;
+use crate::types::Ty;
 use crate::value::Value;
 
 /// Index of a stage in [`Plan::stages`].

@@ -1,20 +1,41 @@
-//! A batch of operations run against the store in one transaction: the deals they touch are
-//! read in one go, the engine runs each step in memory (a later step of the batch sees what an
-//! earlier one did, the team's load included), and everything is written at the end in a few
-//! multi-row statements. A refused or failed step leaves nothing behind.
+//! The operations the daemon runs on its deals, and a batch of them run against the store in
+//! one transaction: the deals they touch are read in one go, the engine runs each step in
+//! memory (a later step of the batch sees what an earlier one did, the team's load included),
+//! and everything is written at the end in a few multi-row statements. A refused or failed step
+//! leaves nothing behind.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
+use super::core::{CoreError, Rules, Step};
 use super::warm::Warm;
-use super::writer::Op;
-use super::{CoreError, Rules, Step};
-use crate::engine::{self, Ctx, Deal, Input, Kind, Outcome, Record, StepError, Team};
-use crate::store::{Answer, BatchWrite, DealWrite, Misfit, StoreError, Tx};
+use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
+use crate::store::{Answer, AppliedEvent, BatchWrite, DealWrite, DueTimer, Misfit, StoreError, Tx};
+use crate::team::Team;
+
+/// What to do: one operation of the daemon on its deals.
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create a deal.
+    Create(Creation),
+    /// An event or work on a task.
+    Apply {
+        /// The deal.
+        deal: String,
+        /// What.
+        input: Input,
+    },
+    /// A due timer.
+    Fire(DueTimer),
+    /// The local-midnight alert check of these deals.
+    Midnight(Vec<String>),
+    /// New rules took over: derive these deals' timers again.
+    Rederive(Vec<String>),
+}
 
 /// The working set of a batch.
-pub struct Batch<'r> {
+pub(crate) struct Batch<'r> {
     rules: &'r Rules,
     team: Team,
     /// Deals as read (or why they do not fit the rules).
@@ -29,7 +50,7 @@ pub struct Batch<'r> {
     attempts: HashMap<(String, u64), i64>,
     drop_timers: Vec<(String, u64)>,
     answers: Vec<(String, Answer)>,
-    events: Vec<(String, String, String, Option<String>, i64)>,
+    events: Vec<AppliedEvent>,
 }
 
 /// The deals an operation reads.
@@ -154,15 +175,15 @@ impl<'r> Batch<'r> {
                     let tz = self.rules.ready.plan.tz;
                     let json: serde_json::Map<String, serde_json::Value> = payload
                         .iter()
-                        .map(|(k, v)| (k.clone(), crate::sim::output::value_json(v, tz)))
+                        .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
                         .collect();
-                    self.events.push((
-                        deal.clone(),
-                        name.clone(),
-                        serde_json::Value::Object(json).to_string(),
-                        by.clone(),
-                        *revision,
-                    ));
+                    self.events.push(AppliedEvent {
+                        deal: deal.clone(),
+                        name: name.clone(),
+                        payload: serde_json::Value::Object(json).to_string(),
+                        by: by.clone(),
+                        revision: *revision,
+                    });
                 }
                 Ok(step)
             }

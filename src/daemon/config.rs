@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::engine::Member;
-use crate::sim::scenario::TeamMember;
+use crate::team::{Member, TeamMember};
 
 /// The daemon's configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +303,29 @@ const SECTIONS: [&str; 8] = [
     "dashboard",
 ];
 
+/// A configuration that cannot be used: the message names the file (with line and column when
+/// the file is at fault), the variable or the key, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read `{}`: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file (or the file with the environment's values) does not fit.
+    #[error("{0}")]
+    Invalid(String),
+    /// A value that does not hold (a short token, no delivery attempts).
+    #[error("configuration: {0}")]
+    Value(&'static str),
+    /// A team member.
+    #[error(transparent)]
+    Team(#[from] crate::team::TeamError),
+}
+
 /// Top-level lists a `DEALFLOW_NAME` variable may set whole.
 const LISTS: [&str; 2] = ["tokens", "team"];
 
@@ -313,13 +335,15 @@ impl Config {
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Config, String> {
+    ) -> Result<Config, ConfigError> {
         let (mut table, base, text) = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-                let table: toml::Table =
-                    toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    reason: e.to_string(),
+                })?;
+                let table: toml::Table = toml::from_str(&text)
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
                 let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 (table, base, Some((path, text)))
             }
@@ -350,7 +374,9 @@ impl Config {
                         .entry(section.clone())
                         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
                     let toml::Value::Table(t) = entry else {
-                        return Err(format!("`{section}` in the configuration is not a section"));
+                        return Err(ConfigError::Invalid(format!(
+                            "`{section}` in the configuration is not a section"
+                        )));
                     };
                     t.insert(key, v);
                 }
@@ -365,7 +391,10 @@ impl Config {
                     && let Err(in_file) = toml::from_str::<Config>(text)
                     && in_file.message() == e.message()
                 {
-                    return Err(format!("{}: {in_file}", path.display()));
+                    return Err(ConfigError::Invalid(format!(
+                        "{}: {in_file}",
+                        path.display()
+                    )));
                 }
                 let hint = if e.message().contains("missing field `rules`") {
                     match &text {
@@ -379,7 +408,10 @@ impl Config {
                 } else {
                     " (from the file or a DEALFLOW_* variable)"
                 };
-                return Err(format!("configuration: {}{hint}", e.message()));
+                return Err(ConfigError::Invalid(format!(
+                    "configuration: {}{hint}",
+                    e.message()
+                )));
             }
         };
         config.base = base;
@@ -387,12 +419,16 @@ impl Config {
         Ok(config)
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), ConfigError> {
         if self.tokens.iter().any(|t| t.token.len() < 8) {
-            return Err("configuration: every token must be at least 8 characters long".into());
+            return Err(ConfigError::Value(
+                "every token must be at least 8 characters long",
+            ));
         }
         if self.outbox.max_attempts < 1 {
-            return Err("configuration: `outbox.max_attempts` must be at least 1".into());
+            return Err(ConfigError::Value(
+                "`outbox.max_attempts` must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -418,8 +454,12 @@ impl Config {
     }
 
     /// The team as the engine knows it.
-    pub fn members(&self) -> Result<Vec<Member>, String> {
-        self.team.iter().map(TeamMember::member).collect()
+    pub fn members(&self) -> Result<Vec<Member>, ConfigError> {
+        Ok(self
+            .team
+            .iter()
+            .map(TeamMember::member)
+            .collect::<Result<_, _>>()?)
     }
 }
 
@@ -496,28 +536,34 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_named() {
-        let e = Config::load(None, Vec::new()).unwrap_err();
+        let e = Config::load(None, Vec::new()).unwrap_err().to_string();
         assert!(e.contains("DEALFLOW_RULES_FILE"), "{e}");
         let e = Config::load(
             Some(&example()),
             env(&[("DEALFLOW_SERVER_BODY_LIMIT", "big")]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("\"big\"") && e.contains("DEALFLOW_"), "{e}");
         let e = Config::load(
             Some(&example()),
             env(&[("DEALFLOW_TOKENS", r#"[{token = "short", scope = "staff"}]"#)]),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("8 characters"), "{e}");
         let dir = std::env::temp_dir().join(format!("dealflow-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let bad = dir.join("bad.toml");
         std::fs::write(&bad, "[rules]\nfile = \"x.flow\"\n[server]\nlisten = 5\n").expect("write");
-        let e = Config::load(Some(&bad), Vec::new()).unwrap_err();
+        let e = Config::load(Some(&bad), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 4"), "{e}");
         std::fs::write(&bad, "[rules]\nfile = \"x.flow\"\n[servr]\n").expect("write");
-        let e = Config::load(Some(&bad), Vec::new()).unwrap_err();
+        let e = Config::load(Some(&bad), Vec::new())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("servr"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }

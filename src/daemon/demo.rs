@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::config::{Config, Scope, Token};
-use super::{Core, Rules, replay};
-use crate::sim::scenario::{self, TeamMember};
-use crate::store::{Options, Store};
+use super::config::{Config, ConfigError, Scope, Token};
+use super::core::{Core, OpenError, Opening};
+use super::replay::{self, ReplayError};
+use crate::sim::scenario;
+use crate::store::Options;
+use crate::team::TeamMember;
 
 /// The reference pipeline, its script and Ivan's scenario, built in.
 const FLOW: &str = include_str!("../../rules/web-studio.flow");
@@ -22,15 +24,50 @@ pub fn folder() -> PathBuf {
     std::env::temp_dir().join(format!("dealflow-demo-{}", std::process::id()))
 }
 
+/// Why the demo could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// Its folder cannot be made.
+    #[error("cannot create the demo folder `{}`: {source}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Its files cannot be written.
+    #[error("cannot write `{}`: {source}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The built-in scenario does not read (a defect of this build).
+    #[error(transparent)]
+    Scenario(#[from] scenario::ScenarioError),
+    /// The rules or the database.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Playing the story.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// The configuration that serves it.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
 /// Writes the pipeline into `dir`, seeds a new database there from Ivan's scenario and returns
 /// the configuration that serves it (listening on `listen`).
-pub async fn prepare(dir: &Path, listen: &str) -> Result<Config, String> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create the demo folder `{}`: {e}", dir.display()))?;
+pub async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoError> {
+    std::fs::create_dir_all(dir).map_err(|source| DemoError::Folder {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let flow = dir.join("web-studio.flow");
     for (name, text) in [("web-studio.flow", FLOW), ("web-studio.rhai", SCRIPT)] {
-        std::fs::write(dir.join(name), text)
-            .map_err(|e| format!("cannot write `{}`: {e}", dir.join(name).display()))?;
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|source| DemoError::Write { path, source })?;
     }
     let db = dir.join("dealflow.db");
     for suffix in ["", "-wal", "-shm"] {
@@ -39,7 +76,7 @@ pub async fn prepare(dir: &Path, listen: &str) -> Result<Config, String> {
         let _ = std::fs::remove_file(PathBuf::from(p));
     }
     let url = format!("sqlite://{}", db.display());
-    let sc = scenario::load("ivan.scenario.toml", SCENARIO).map_err(|e| e.0)?;
+    let sc = scenario::load("ivan.scenario.toml", SCENARIO)?;
     let team: Vec<TeamMember> = sc
         .team
         .iter()
@@ -52,36 +89,17 @@ pub async fn prepare(dir: &Path, listen: &str) -> Result<Config, String> {
             rate: Some(toml::Value::String(m.rate.to_string())),
         })
         .collect();
-    {
-        let path = flow.clone();
-        let (ready, source, script) = tokio::task::spawn_blocking(move || Rules::read(&path))
-            .await
-            .map_err(|e| e.to_string())??;
-        let store = Store::open(&url, &Options::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut tx = store.begin().await.map_err(|e| e.to_string())?;
-        let version = tx
-            .add_rules_version(
-                &flow.display().to_string(),
-                &source,
-                script.as_deref(),
-                chrono::Utc::now(),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
-        let core = Core::new(
-            store,
-            Rules {
-                ready,
-                version,
-                file: flow.clone(),
-            },
-        );
-        replay::replay(&core, sc).await?;
-        core.store.close().await;
-    }
+    let core = Core::open(Opening {
+        rules: &flow,
+        database: &url,
+        options: Options::default(),
+        team: None,
+    })
+    .await?;
+    // The scenario's team becomes the stored team.
+    let played = replay::replay(&core, sc).await;
+    core.store().close().await;
+    played?;
     let env = [
         (
             "DEALFLOW_RULES_FILE".to_string(),

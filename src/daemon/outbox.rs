@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use super::config::{self, Config, Tls};
 use super::metrics::Metrics;
-use crate::store::{Queued, Store};
+use crate::store::{Queued, Store, StoreError};
 
 /// Messages claimed at a time.
 const CLAIM: i64 = 50;
@@ -40,6 +40,36 @@ enum Sms {
     },
 }
 
+/// A transport the configuration describes wrongly: which key, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// `smtp.from` is not an address.
+    #[error("smtp.from `{from}` is not an address: {reason}")]
+    From {
+        /// As configured.
+        from: String,
+        /// Why.
+        reason: String,
+    },
+    /// The SMTP relay cannot be set up (`smtp.host`).
+    #[error("smtp: {0}")]
+    Smtp(String),
+    /// `sms.url` is not a URL.
+    #[error("sms.url `{url}`: {reason}")]
+    SmsUrl {
+        /// As configured.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// `sms.method` is not an HTTP method.
+    #[error("sms.method `{0}` is not an HTTP method")]
+    SmsMethod(String),
+    /// The HTTP client for the gateway cannot be built.
+    #[error("sms: {0}")]
+    SmsClient(String),
+}
+
 /// The transports, built from the configuration.
 pub struct Delivery {
     email: Email,
@@ -49,19 +79,22 @@ pub struct Delivery {
 
 impl Delivery {
     /// Builds the transports; a bad address or URL in the configuration is named.
-    pub fn new(config: &Config) -> Result<Delivery, String> {
+    pub fn new(config: &Config) -> Result<Delivery, TransportError> {
         let email = match &config.smtp {
             None => Email::Log,
             Some(s) => {
-                let from: Mailbox = s
-                    .from
-                    .parse()
-                    .map_err(|e| format!("smtp.from `{}` is not an address: {e}", s.from))?;
+                let from: Mailbox =
+                    s.from.parse().map_err(|e: lettre::address::AddressError| {
+                        TransportError::From {
+                            from: s.from.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
                 let builder = match s.tls {
                     Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host)
-                        .map_err(|e| format!("smtp: {e}"))?,
+                        .map_err(|e| TransportError::Smtp(e.to_string()))?,
                     Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host)
-                        .map_err(|e| format!("smtp: {e}"))?,
+                        .map_err(|e| TransportError::Smtp(e.to_string()))?,
                     Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host),
                 };
                 let mut builder = builder
@@ -79,13 +112,16 @@ impl Delivery {
         let sms = match &config.sms {
             None => Sms::Log,
             Some(s) => {
-                reqwest::Url::parse(&s.url).map_err(|e| format!("sms.url `{}`: {e}", s.url))?;
+                reqwest::Url::parse(&s.url).map_err(|e| TransportError::SmsUrl {
+                    url: s.url.clone(),
+                    reason: e.to_string(),
+                })?;
                 reqwest::Method::from_bytes(s.method.as_bytes())
-                    .map_err(|_| format!("sms.method `{}` is not an HTTP method", s.method))?;
+                    .map_err(|_| TransportError::SmsMethod(s.method.clone()))?;
                 let client = reqwest::Client::builder()
                     .timeout(Duration::from_secs(s.timeout_s))
                     .build()
-                    .map_err(|e| format!("sms: {e}"))?;
+                    .map_err(|e| TransportError::SmsClient(e.to_string()))?;
                 Sms::Http {
                     client,
                     config: s.clone(),
@@ -218,7 +254,7 @@ type Tried = Vec<(Queued, Result<(), String>)>;
 /// there is a backlog, a pass's results are written in the same transaction as the next claim:
 /// one turn at the database per pass, which leaves more of it to requests.
 pub async fn run(
-    core: Arc<super::Core>,
+    core: Arc<super::core::Core>,
     delivery: Arc<Delivery>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -227,7 +263,7 @@ pub async fn run(
     loop {
         let stopping = *stop.borrow();
         let limit = if stopping { 0 } else { CLAIM };
-        let claimed = match settle(&core.store, &delivery, &metrics, &tried, limit).await {
+        let claimed = match settle(core.store(), &delivery, &metrics, &tried, limit).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox");
@@ -235,7 +271,7 @@ pub async fn run(
                 // them (the messages would go out again once their claim ran out).
                 if limit > 0
                     && !tried.is_empty()
-                    && let Err(e) = settle(&core.store, &delivery, &metrics, &tried, 0).await
+                    && let Err(e) = settle(core.store(), &delivery, &metrics, &tried, 0).await
                 {
                     tracing::warn!(error = %e, "outbox");
                 }
@@ -252,7 +288,7 @@ pub async fn run(
             continue;
         }
         if !tried.is_empty() {
-            if let Err(e) = settle(&core.store, &delivery, &metrics, &tried, 0).await {
+            if let Err(e) = settle(core.store(), &delivery, &metrics, &tried, 0).await {
                 tracing::warn!(error = %e, "outbox");
             }
             tried.clear();
@@ -282,20 +318,18 @@ async fn settle(
     metrics: &Metrics,
     tried: &Tried,
     limit: i64,
-) -> Result<Vec<Queued>, String> {
+) -> Result<Vec<Queued>, StoreError> {
     if tried.is_empty() && limit == 0 {
         return Ok(Vec::new());
     }
     let now = Utc::now();
-    let mut tx = store.begin().await.map_err(|e| e.to_string())?;
+    let mut tx = store.begin().await?;
     let sent: Vec<i64> = tried
         .iter()
         .filter(|(_, r)| r.is_ok())
         .map(|(m, _)| m.id)
         .collect();
-    tx.messages_sent(&sent, now)
-        .await
-        .map_err(|e| e.to_string())?;
+    tx.messages_sent(&sent, now).await?;
     let mut outcomes = Vec::with_capacity(tried.len());
     for (m, result) in tried {
         let attempts = m.attempts + 1;
@@ -308,19 +342,16 @@ async fn settle(
                 tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
             }
             tx.message_failed(m.id, e, delivery.retry_at(now, attempts), dead)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
         }
     }
     let claimed = if limit > 0 {
         let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        tx.claim_messages(now, lease, limit)
-            .await
-            .map_err(|e| e.to_string())?
+        tx.claim_messages(now, lease, limit).await?
     } else {
         Vec::new()
     };
-    tx.commit().await.map_err(|e| e.to_string())?;
+    tx.commit().await?;
     for (sent, dead) in outcomes {
         metrics.message(sent, dead);
     }

@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use super::Rules;
-use super::api::AppState;
-use super::writer::Op;
+use super::batch::Op;
+use super::core::Rules;
+use super::state::AppState;
 use crate::store::StoreError;
 
 /// Deals named in a refusal, at most.
@@ -28,7 +28,7 @@ pub struct ReloadReport {
 }
 
 /// Reads the rule file again and applies it if it may be.
-pub async fn reload(s: &AppState) -> ReloadReport {
+pub(crate) async fn reload(s: &AppState) -> ReloadReport {
     let _one = s.reloading.lock().await;
     let report = attempt(s).await;
     if report.applied {
@@ -49,23 +49,23 @@ pub async fn reload(s: &AppState) -> ReloadReport {
 async fn attempt(s: &AppState) -> ReloadReport {
     let current = s.core.rules();
     let refuse = |message: String, misfits: Vec<String>| ReloadReport {
-        at: crate::store::stamp(chrono::Utc::now()),
+        at: crate::json::stamp(chrono::Utc::now()),
         applied: false,
         version: current.version,
         message,
         misfits,
     };
-    let path = current.file.clone();
-    let read = tokio::task::spawn_blocking(move || Rules::read(&path)).await;
-    let (ready, source, script) = match read {
-        Ok(Ok(r)) => r,
-        Ok(Err(m)) => {
+    let ready = match Rules::read(&current.file).await {
+        Ok(r) => r,
+        Err(e) => {
             return refuse(
-                format!("the new rules have errors; the old rules keep running:\n{m}"),
+                format!(
+                    "the new rules have errors; the old rules keep running:\n{}",
+                    e.errors_in_full()
+                ),
                 Vec::new(),
             );
         }
-        Err(e) => return refuse(format!("reading the rules broke: {e}"), Vec::new()),
     };
     let misfits = match misfits(s, &ready.plan).await {
         Ok(m) => m,
@@ -87,22 +87,15 @@ async fn attempt(s: &AppState) -> ReloadReport {
             misfits.0,
         );
     }
-    let version = async {
-        let mut tx = s.core.store.begin().await?;
-        let v = tx
-            .add_rules_version(
-                &current.file.display().to_string(),
-                &source,
-                script.as_deref(),
-                chrono::Utc::now(),
-            )
-            .await?;
+    let recorded = async {
+        let mut tx = s.core.store().begin().await?;
+        let rules = Rules::record(ready, &current.file, &mut tx).await?;
         tx.commit().await?;
-        Ok::<i64, StoreError>(v)
+        Ok::<Rules, StoreError>(rules)
     }
     .await;
-    let version = match version {
-        Ok(v) => v,
+    let rules = match recorded {
+        Ok(r) => r,
         Err(e) => {
             return refuse(
                 format!("the new version could not be recorded: {e}"),
@@ -110,18 +103,15 @@ async fn attempt(s: &AppState) -> ReloadReport {
             );
         }
     };
+    let version = rules.version;
     let unchanged = version == current.version;
-    s.core.set_rules(Rules {
-        ready,
-        version,
-        file: current.file.clone(),
-    });
+    s.core.set_rules(rules);
     // Every live deal's timers derived again under the rules now running.
     if !unchanged && let Err(e) = s.writer.each_live_page(&s.core, Op::Rederive).await {
         tracing::warn!(error = %e, "timers of live deals could not all be derived again");
     }
     ReloadReport {
-        at: crate::store::stamp(chrono::Utc::now()),
+        at: crate::json::stamp(chrono::Utc::now()),
         applied: true,
         version,
         message: if unchanged {
@@ -142,7 +132,7 @@ async fn misfits(
     let mut count = 0;
     let mut after = String::new();
     loop {
-        let mut tx = s.core.store.read().await?;
+        let mut tx = s.core.store().read().await?;
         let page = tx.live_deals(&after, 500).await?;
         let Some(last) = page.last().cloned() else {
             break;

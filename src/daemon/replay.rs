@@ -5,11 +5,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::writer::Op;
-use super::{Core, CoreError, Step};
+use super::batch::Op;
+use super::core::{Core, CoreError, Step};
+use crate::calendar::{MomentError, moment, next_midnight};
 use crate::engine::{Creation, Input};
 use crate::sim::scenario::{Scenario, What};
-use crate::sim::{moment, next_midnight};
+use crate::store::StoreError;
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,16 +23,31 @@ pub struct Played {
     pub timers: u64,
 }
 
+/// Why a replay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A moment of the scenario cannot be read.
+    #[error(transparent)]
+    Moment(#[from] MomentError),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A step could not run at all (not a refusal: those are counted).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
 /// Plays `sc` against `core`'s store. The team of the scenario becomes the stored team.
-pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, String> {
+pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, ReplayError> {
     let rules = core.rules();
     let plan = &rules.ready.plan;
     let tz = plan.tz;
     let start = moment(tz, &sc.start)?;
     let until = moment(tz, &sc.until)?;
-    let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
-    tx.put_team(&sc.team).await.map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())?;
+    let store = core.store();
+    let mut tx = store.begin().await?;
+    tx.put_team(&sc.team).await?;
+    tx.commit().await?;
     let mut inputs = Vec::with_capacity(sc.inputs.len());
     for e in sc.inputs {
         inputs.push((moment(tz, &e.at)?.max(start), e.offset, e.what));
@@ -41,12 +57,8 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, String> {
     let mut midnight = next_midnight(tz, start);
     let mut inputs = inputs.into_iter().peekable();
     let mut played = Played::default();
-    let err = |e: CoreError| e.to_string();
     loop {
-        let t_timer = {
-            let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
-            tx.next_timer().await.map_err(|e| e.to_string())?
-        };
+        let t_timer = store.read().await?.next_timer().await?;
         let t_input = inputs.peek().map(|(t, ..)| *t);
         let t_mid = midnight.filter(|_| clock_alerts);
         let Some(now) = [t_timer, t_mid, t_input].into_iter().flatten().min() else {
@@ -56,29 +68,29 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, String> {
             break;
         }
         if t_timer == Some(now) {
-            let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
-            let due = tx.due_timers(now, 1).await.map_err(|e| e.to_string())?;
+            let mut tx = store.begin().await?;
+            let due = tx.due_timers(now, 1).await?;
             for d in &due {
-                match core.fire(&mut tx, d, now).await.map_err(err)? {
+                match core.fire(&mut tx, d, now).await? {
                     Some(Step::Applied { .. }) => played.timers += 1,
                     Some(_) => played.refused += 1,
                     None => {}
                 }
             }
-            tx.commit().await.map_err(|e| e.to_string())?;
+            tx.commit().await?;
         } else if t_mid == Some(now) {
             midnight_pass(core, now).await?;
             midnight = next_midnight(tz, now + chrono::Duration::minutes(1));
         } else if let Some((_, _, what)) = inputs.next() {
-            let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
+            let mut tx = store.begin().await?;
             let step = core.one(&mut tx, &op(what), now).await;
             match step {
                 Ok(Step::Applied { .. }) => {
-                    tx.commit().await.map_err(|e| e.to_string())?;
+                    tx.commit().await?;
                     played.applied += 1;
                 }
                 Ok(_) | Err(CoreError::NoDeal(_) | CoreError::Exists(_)) => played.refused += 1,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -121,21 +133,16 @@ fn op(what: What) -> Op {
 }
 
 /// Every live deal's alerts checked at a local midnight, a page of deals per transaction.
-pub async fn midnight_pass(core: &Core, now: DateTime<Utc>) -> Result<(), String> {
+async fn midnight_pass(core: &Core, now: DateTime<Utc>) -> Result<(), ReplayError> {
     let mut after = String::new();
     loop {
-        let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
-        let page = tx
-            .live_deals(&after, 500)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut tx = core.store().begin().await?;
+        let page = tx.live_deals(&after, 500).await?;
         let Some(last) = page.last().cloned() else {
             break;
         };
-        core.one(&mut tx, &Op::Midnight(page), now)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        core.one(&mut tx, &Op::Midnight(page), now).await?;
+        tx.commit().await?;
         after = last;
     }
     Ok(())

@@ -11,9 +11,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
-use super::Core;
+use super::batch::Op;
+use super::core::Core;
 use super::metrics::Metrics;
-use super::writer::{Op, Writer, background};
+use super::writer::{WriteError, Writer};
+use crate::store::StoreError;
 
 /// Timers claimed at a time.
 const CLAIM: i64 = 200;
@@ -23,7 +25,7 @@ const LEASE: Duration = Duration::from_secs(60);
 const NAP: Duration = Duration::from_secs(1);
 
 /// Runs until `stop` turns true.
-pub async fn run(
+pub(crate) async fn run(
     core: Arc<Core>,
     writer: Writer,
     metrics: Arc<Metrics>,
@@ -58,26 +60,23 @@ pub async fn run(
 }
 
 async fn next_wake(core: &Core) -> Option<DateTime<Utc>> {
-    let mut tx = core.store.read().await.ok()?;
+    let mut tx = core.store().read().await.ok()?;
     tx.next_timer().await.ok().flatten()
 }
 
 /// Claims and fires what is due now; how many were claimed.
-pub async fn tick(
+pub(crate) async fn tick(
     core: &Core,
     writer: &Writer,
     metrics: &Metrics,
     owner: &str,
     now: DateTime<Utc>,
-) -> Result<usize, String> {
+) -> Result<usize, StoreError> {
     let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
     let due = {
-        let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
-        let due = tx
-            .claim_timers(owner, now, lease, CLAIM)
-            .await
-            .map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let mut tx = core.store().begin().await?;
+        let due = tx.claim_timers(owner, now, lease, CLAIM).await?;
+        tx.commit().await?;
         due
     };
     let n = due.len();
@@ -85,7 +84,7 @@ pub async fn tick(
     let mut set = tokio::task::JoinSet::new();
     for d in due {
         let w = writer.clone();
-        set.spawn(async move { w.submit(Op::Fire(d), None, background).await });
+        set.spawn(async move { w.run(Op::Fire(d)).await });
     }
     while let Some(a) = set.join_next().await {
         match a {
@@ -102,7 +101,11 @@ pub async fn tick(
 
 /// The local midnight check: the first look after a local midnight (or at start, when the last
 /// one checked is older than the latest midnight) runs it, once across daemons.
-pub async fn midnight(core: &Core, writer: &Writer, now: DateTime<Utc>) -> Result<(), String> {
+pub(crate) async fn midnight(
+    core: &Core,
+    writer: &Writer,
+    now: DateTime<Utc>,
+) -> Result<(), WriteError> {
     let rules = core.rules();
     if !rules.ready.plan.alerts.iter().any(|a| a.time_dependent) {
         return Ok(());
@@ -113,21 +116,15 @@ pub async fn midnight(core: &Core, writer: &Writer, now: DateTime<Utc>) -> Resul
         .format("%Y-%m-%d")
         .to_string();
     {
-        let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
-        if tx
-            .last_midnight()
-            .await
-            .map_err(|e| e.to_string())?
-            .as_deref()
-            >= Some(today.as_str())
-        {
+        let mut tx = core.store().read().await?;
+        if tx.last_midnight().await?.as_deref() >= Some(today.as_str()) {
             return Ok(());
         }
     }
     let claimed = {
-        let mut tx = core.store.begin().await.map_err(|e| e.to_string())?;
-        let c = tx.claim_midnight(&today).await.map_err(|e| e.to_string())?;
-        tx.commit().await.map_err(|e| e.to_string())?;
+        let mut tx = core.store().begin().await?;
+        let c = tx.claim_midnight(&today).await?;
+        tx.commit().await?;
         c
     };
     if !claimed {

@@ -10,24 +10,26 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::{DefaultBodyLimit, State};
+use axum::response::Response;
+use axum::{Router, middleware};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::api::{self, AppState};
-use super::config::Config;
+use super::config::{Config, ConfigError};
+use super::core::{Core, OpenError, Opening};
 use super::metrics::Metrics;
-use super::outbox::{self, Delivery};
-use super::reload;
+use super::outbox::{self, Delivery, TransportError};
+use super::state::{AppState, Shared};
 use super::writer::Writer;
-use super::{Core, Rules, scheduler};
-use crate::store::{Options, Store};
+use super::{api, reload, scheduler, web};
+use crate::store::Options;
 
 /// A daemon that runs.
 pub struct Running {
     /// Where it listens.
     pub addr: SocketAddr,
-    /// What its handlers share.
-    pub state: Arc<AppState>,
+    state: Shared,
     stop: watch::Sender<bool>,
     done: JoinHandle<()>,
 }
@@ -48,6 +50,38 @@ impl Running {
     pub fn stopper(&self) -> watch::Sender<bool> {
         self.stop.clone()
     }
+
+    /// Its core: the rules running and the store.
+    pub fn core(&self) -> &Arc<Core> {
+        &self.state.core
+    }
+
+    /// Its counters (`/metrics`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.state.metrics
+    }
+}
+
+/// Why the daemon did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration (its team, say) does not hold.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A mail or SMS transport cannot be built from the configuration.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The rules or the database.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The address cannot be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address configured.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// Installs the one TLS crypto provider (ring) for email and SMS; harmless when it is there.
@@ -55,61 +89,67 @@ pub fn tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// The whole HTTP surface: the API's routes and the pages', what no route answers, the body
+/// limit, and every answer counted.
+fn router(state: Shared) -> Router {
+    let limit = state.config.server.body_limit;
+    Router::new()
+        .merge(api::routes())
+        .merge(web::routes())
+        .fallback(api::not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(state.clone(), count))
+        .with_state(state)
+}
+
+/// Counts every answer for `/metrics`.
+async fn count(
+    State(s): State<Shared>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let r = next.run(req).await;
+    let status = r.status();
+    s.metrics
+        .http(status.is_client_error() || status.is_server_error());
+    r
+}
+
 /// Opens everything and starts serving.
-pub async fn start(config: Config) -> Result<Running, String> {
+pub async fn start(config: Config) -> Result<Running, StartError> {
     tls_provider();
     let rules_path = config.rules_path();
-    let (ready, source, script) = {
-        let p = rules_path.clone();
-        tokio::task::spawn_blocking(move || Rules::read(&p))
-            .await
-            .map_err(|e| e.to_string())??
-    };
     let members = config.members()?;
     let delivery = Arc::new(Delivery::new(&config)?);
-    let store = Store::open(
-        &config.database_url(),
-        &Options {
-            schema: config.database.schema.clone(),
-            ..Options::default()
-        },
-    )
-    .await
-    .map_err(|e| e.to_string())?;
-    let version = async {
-        let mut tx = store.begin().await?;
-        let v = tx
-            .add_rules_version(
-                &rules_path.display().to_string(),
-                &source,
-                script.as_deref(),
-                chrono::Utc::now(),
-            )
-            .await?;
-        tx.put_team(&members).await?;
-        tx.commit().await?;
-        Ok::<i64, crate::store::StoreError>(v)
-    }
-    .await
-    .map_err(|e| e.to_string())?;
+    let core = Arc::new(
+        Core::open(Opening {
+            rules: &rules_path,
+            database: &config.database_url(),
+            options: Options {
+                schema: config.database.schema.clone(),
+                ..Options::default()
+            },
+            team: Some(&members),
+        })
+        .await?,
+    );
+    let version = core.rules().version;
     let metrics = Arc::new(Metrics::default());
     metrics
         .rules_version
         .store(version, std::sync::atomic::Ordering::Relaxed);
-    let core = Arc::new(Core::new(
-        store,
-        Rules {
-            ready,
-            version,
-            file: rules_path.clone(),
-        },
-    ));
     let (writer_stop, writer_stopped) = watch::channel(false);
     let (writer, writer_task) = Writer::start(core.clone(), metrics.clone(), writer_stopped);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| StartError::Listen {
+            addr: config.server.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.server.listen.clone(),
+        source,
+    })?;
     let state = Arc::new(AppState {
         core: core.clone(),
         writer: writer.clone(),
@@ -135,9 +175,9 @@ pub async fn start(config: Config) -> Result<Running, String> {
     ));
     let watcher = tokio::spawn(watch_rules(state.clone(), rules_path, stopped.clone()));
     let signals = tokio::spawn(signals(stop.clone()));
-    let app = api::router(state.clone());
+    let app = router(state.clone());
     let mut stopped_http = stopped.clone();
-    tracing::info!(%addr, version, backend = core.store.backend(), "dealflow serves");
+    tracing::info!(%addr, version, backend = core.store().backend(), "dealflow serves");
     let done = tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -154,7 +194,7 @@ pub async fn start(config: Config) -> Result<Running, String> {
         // Nothing sends any more: the writer commits what it has taken and ends.
         let _ = writer_stop.send(true);
         let _ = writer_task.await;
-        core.store.close().await;
+        core.store().close().await;
         tracing::info!("dealflow stopped");
     });
     Ok(Running {
@@ -190,7 +230,7 @@ async fn signals(stop: watch::Sender<bool>) {
 /// Reloads the rules when the rule file or its script changes on disk (atomic-rename saves
 /// included: the folder is watched), on SIGHUP, and never twice for one save (changes within
 /// 300 ms count once).
-async fn watch_rules(state: Arc<AppState>, file: PathBuf, mut stopped: watch::Receiver<bool>) {
+async fn watch_rules(state: Shared, file: PathBuf, mut stopped: watch::Receiver<bool>) {
     let (tx, mut rx) = mpsc::channel::<()>(16);
     let dir = file
         .parent()

@@ -12,38 +12,17 @@ use std::time::Instant;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::batch::Batch;
+use super::batch::{Batch, Op};
+use super::core::{Core, CoreError, Rules, Step};
 use super::metrics::{Metrics, Phase};
-use super::{Core, CoreError, Rules, Step};
-use crate::engine::{Creation, Input};
-use crate::store::{Answer, DueTimer, StoreError};
+use crate::store::{Answer, StoreError};
 
 /// Most requests in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// What to do.
-#[derive(Debug, Clone)]
-pub enum Op {
-    /// Create a deal.
-    Create(Creation),
-    /// An event or work on a task.
-    Apply {
-        /// The deal.
-        deal: String,
-        /// What.
-        input: Input,
-    },
-    /// A due timer.
-    Fire(DueTimer),
-    /// The local-midnight alert check of these deals.
-    Midnight(Vec<String>),
-    /// New rules took over: derive these deals' timers again.
-    Rederive(Vec<String>),
-}
-
 /// A request's idempotency key and what the request was.
 #[derive(Debug, Clone)]
-pub struct Idem {
+pub(crate) struct Idem {
     /// The `Idempotency-Key`.
     pub key: String,
     /// Method, path and a digest of the body: the same key for another request is refused.
@@ -51,11 +30,11 @@ pub struct Idem {
 }
 
 /// Turns a step's outcome into the answer the client gets (and that a retry gets again).
-pub type Render = fn(&Rules, &Result<Step, CoreError>) -> Answer;
+pub(crate) type Render = fn(&Rules, &Result<Step, CoreError>) -> Answer;
 
 /// The answer of work the daemon does by itself (timers, midnights, reloads): only its status,
 /// 200 when the step was applied.
-pub fn background(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
+pub(crate) fn background(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
     let status = match r {
         Ok(Step::Applied { .. }) => 200,
         Ok(Step::Failed(_)) => 500,
@@ -69,11 +48,22 @@ pub fn background(_: &Rules, r: &Result<Step, CoreError>) -> Answer {
     }
 }
 
+/// Why the writer could not give an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The daemon stops and takes no more requests.
+    #[error("the daemon is shutting down")]
+    ShuttingDown,
+    /// The database failed the request's transaction (tried on its own after its batch failed).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 struct Job {
     op: Op,
     key: Option<Idem>,
     render: Render,
-    reply: oneshot::Sender<Result<Reply, String>>,
+    reply: oneshot::Sender<Result<Reply, WriteError>>,
 }
 
 /// What the writer gives back: the answer itself when it had to keep it (an idempotency key),
@@ -91,7 +81,7 @@ pub struct Writer {
 }
 
 /// The status and body given when an idempotency key is reused for another request.
-pub const KEY_REUSED: u16 = 422;
+pub(crate) const KEY_REUSED: u16 = 422;
 
 impl Writer {
     /// Starts the writer task over `core`. It stops when `stop` turns true (or every handle is
@@ -106,13 +96,20 @@ impl Writer {
         (Writer { tx }, task)
     }
 
-    /// Runs `op` in the next transaction and gives the answer once it is committed.
-    pub async fn submit(
+    /// Runs `op` in the next transaction and gives its status once it is committed (200 when
+    /// it was applied).
+    pub async fn run(&self, op: Op) -> Result<Answer, WriteError> {
+        self.submit(op, None, background).await
+    }
+
+    /// Runs `op` in the next transaction and gives the answer once it is committed: the one
+    /// kept for its idempotency key when the key was used before, else `render`'s.
+    pub(crate) async fn submit(
         &self,
         op: Op,
         key: Option<Idem>,
         render: Render,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job {
@@ -122,11 +119,8 @@ impl Writer {
                 reply,
             })
             .await
-            .map_err(|_| "the daemon is shutting down".to_string())?;
-        match answer
-            .await
-            .map_err(|_| "the daemon is shutting down".to_string())??
-        {
+            .map_err(|_| WriteError::ShuttingDown)?;
+        match answer.await.map_err(|_| WriteError::ShuttingDown)?? {
             Reply::Answer(a) => Ok(a),
             Reply::Step(rules, step) => Ok(render(&rules, &step)),
         }
@@ -178,7 +172,7 @@ async fn run(
                         Err(e) => {
                             metrics.store_error();
                             tracing::error!(error = %e, "a request could not be written");
-                            Err(e.to_string())
+                            Err(WriteError::Store(e))
                         }
                     };
                     let _ = job.reply.send(r);
@@ -191,16 +185,16 @@ async fn run(
 impl Writer {
     /// Runs `op` over every live deal, a small page at a time: each page is one operation
     /// among the requests, not a long stall for them.
-    pub async fn each_live_page(
+    pub(crate) async fn each_live_page(
         &self,
         core: &Core,
         op: fn(Vec<String>) -> Op,
-    ) -> Result<(), String> {
+    ) -> Result<(), WriteError> {
         let mut after = String::new();
         loop {
             let page = {
-                let mut tx = core.store.read().await.map_err(|e| e.to_string())?;
-                tx.live_deals(&after, 50).await.map_err(|e| e.to_string())?
+                let mut tx = core.store().read().await?;
+                tx.live_deals(&after, 50).await?
             };
             let Some(last) = page.last().cloned() else {
                 return Ok(());
@@ -231,7 +225,7 @@ async fn write(
         metrics.phase(phase, t - clock);
         clock = t;
     };
-    let mut tx = core.store.begin().await?;
+    let mut tx = core.store().begin().await?;
     lap(Phase::Begin);
     let keys: Vec<String> = jobs
         .iter()

@@ -356,7 +356,7 @@ impl Stepper<'_> {
 
     /// The client's phone or email: the deal's first field of that type.
     fn client_address(&self, ch: Channel) -> Option<String> {
-        use crate::check::types::Ty;
+        use crate::types::Ty;
         let want = if ch == Channel::Sms {
             Ty::Phone
         } else {

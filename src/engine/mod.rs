@@ -17,10 +17,11 @@ use rust_decimal::Decimal;
 
 use crate::compile::{Plan, StageId};
 use crate::script::Script;
+use crate::team::Team;
 use crate::value::Value;
 pub use record::{Attachment, Kind, Record};
 pub use stages::timer_label;
-pub use state::{Armed, Deal, Member, Task, Team, TimeEntry, TimerRef, Track, TrackState};
+pub use state::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
 
 /// Moves allowed in one step before it is called a loop.
 const MAX_MOVES: usize = 100;

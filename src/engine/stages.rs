@@ -7,8 +7,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::eval::Env;
 use super::{Armed, Creation, Kind, StepError, Stepper, TaskAction, TimerRef, Track, TrackState};
-use crate::check::types::Ty;
 use crate::compile::{PayloadType, Plan, Slot, StageId, TimerAt, Trigger};
+use crate::types::Ty;
 use crate::value::Value;
 
 /// The readable name of an armed timer.

@@ -1,6 +1,5 @@
 //! What the engine knows of a deal and of the team, and what one step produces.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -8,55 +7,6 @@ use rust_decimal::Decimal;
 
 use crate::compile::{Plan, StageId};
 use crate::value::Value;
-
-/// A team member.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Member {
-    /// Identifier (`anna`).
-    pub id: String,
-    /// Name shown to people.
-    pub name: String,
-    /// Roles by name.
-    pub roles: Vec<String>,
-    /// Email address.
-    pub email: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Hourly rate.
-    pub rate: Decimal,
-}
-
-/// The team and how many open tasks each member has (across all deals).
-#[derive(Debug, Clone, Default)]
-pub struct Team {
-    /// Members, sorted by id.
-    pub members: Vec<Member>,
-    /// Open tasks per member id.
-    pub load: BTreeMap<String, i64>,
-}
-
-impl Team {
-    /// A team from its members (sorted by id, no open tasks).
-    pub fn new(mut members: Vec<Member>) -> Self {
-        members.sort_by(|a, b| a.id.cmp(&b.id));
-        Team {
-            members,
-            load: BTreeMap::new(),
-        }
-    }
-
-    /// A member by id.
-    pub fn member(&self, id: &str) -> Option<&Member> {
-        self.members.iter().find(|m| m.id == id)
-    }
-
-    /// Applies the open-task changes of a committed step.
-    pub fn apply(&mut self, delta: &[(String, i64)]) {
-        for (id, d) in delta {
-            *self.load.entry(id.clone()).or_default() += d;
-        }
-    }
-}
 
 /// Whether a track can still move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ mod runtime;
 
 use rhai::{Engine, module_resolvers::DummyModuleResolver};
 
-pub use runtime::{Script, from_dynamic, to_dynamic};
+pub use runtime::{Script, ScriptLoadError, from_dynamic, to_dynamic};
 
 /// Limits every script runs under; a script that exceeds one fails that step, nothing else.
 #[derive(Debug, Clone, Copy)]

@@ -100,13 +100,24 @@ impl std::fmt::Debug for Script {
     }
 }
 
+/// A script that does not compile in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the script {name} does not compile: {message}")]
+pub struct ScriptLoadError {
+    /// The script's name as the pipeline writes it.
+    pub name: String,
+    /// What rhai says is wrong, and where.
+    pub message: String,
+}
+
 impl Script {
     /// Compiles `text` (named `name` in error messages) in the sandbox.
-    pub fn load(name: &str, text: &str) -> Result<Script, String> {
+    pub fn load(name: &str, text: &str) -> Result<Script, ScriptLoadError> {
         let engine = sandboxed_engine(Limits::default());
-        let ast = engine
-            .compile(text)
-            .map_err(|e| format!("the script {name} does not compile: {e}"))?;
+        let ast = engine.compile(text).map_err(|e| ScriptLoadError {
+            name: name.to_string(),
+            message: e.to_string(),
+        })?;
         Ok(Script {
             engine,
             ast,

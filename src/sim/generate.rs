@@ -9,7 +9,8 @@ use chrono::{Duration, NaiveDateTime};
 use rust_decimal::Decimal;
 
 use super::scenario::{Entry, Scenario, What};
-use crate::engine::{Member, TaskAction};
+use crate::engine::TaskAction;
+use crate::team::Member;
 use crate::value::Value;
 
 const FMT: &str = "%Y-%m-%dT%H:%M";

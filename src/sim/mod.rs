@@ -8,12 +8,13 @@ pub mod scenario;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
+use chrono::{DateTime, Duration, Utc};
 
+use crate::calendar::{MomentError, moment, next_midnight};
 use crate::compile::Plan;
-use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError, Team};
+use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
 use crate::script::Script;
+use crate::team::Team;
 use scenario::{Scenario, What};
 
 /// The end state of one deal when the clock stops.
@@ -34,6 +35,18 @@ pub struct Timeline {
     pub until: DateTime<Utc>,
     /// Inputs and timers processed.
     pub steps: u64,
+}
+
+impl Timeline {
+    /// The timeline for tools: one JSON object per line, ending with each deal's `final`.
+    pub fn json_lines(&self, plan: &Plan) -> String {
+        crate::json::json_lines(
+            plan,
+            &self.records,
+            self.finals.iter().map(|f| &f.deal),
+            &self.until,
+        )
+    }
 }
 
 /// How a simulation ended; its records went to the sink as they happened.
@@ -61,59 +74,28 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 /// that moved or whose stage was left) are skipped when they come up.
 type Due = (DateTime<Utc>, u64, usize, u64);
 
-/// A moment as written in a scenario (`2026-03-02T09:15`), local to `tz` unless it carries an
-/// offset (`2026-03-02T09:15:00+03:00`); a bare date is its midnight.
-pub fn moment(tz: Tz, s: &str) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    // Local moments (the usual way to write them) first; a moment with its offset is exact.
-    let local = minute_moment(s).or_else(|| {
-        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-    });
-    let naive = match local {
-        Some(n) => n,
-        None => {
-            if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-                return Ok(t.with_timezone(&Utc));
-            }
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .ok_or_else(|| format!("`{s}` is not a moment like 2026-03-02T09:15"))?
-        }
-    };
-    tz.from_local_datetime(&naive)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("`{s}` does not exist in {tz}"))
-}
-
-/// `2026-03-02T09:15`, the way nearly every moment of a scenario is written, read without
-/// going through a format string (a long scenario has millions of them).
-fn minute_moment(s: &str) -> Option<NaiveDateTime> {
-    let b = s.as_bytes();
-    if b.len() != 16 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
-        return None;
-    }
-    let num = |from: usize, to: usize| -> Option<u32> {
-        b[from..to].iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?.and_hms_opt(
-        num(11, 13)?,
-        num(14, 16)?,
-        0,
-    )
-}
-
-/// The first local midnight in `tz` after `after`'s local day.
-pub fn next_midnight(tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let day = after.with_timezone(&tz).date_naive().succ_opt()?;
-    tz.from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
+/// Why a simulation could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SimError {
+    /// `start` or `until` is not a moment.
+    #[error(transparent)]
+    Moment(#[from] MomentError),
+    /// An input's `at` is not a moment.
+    #[error("input at offset {offset}: {error}")]
+    Input {
+        /// Where the input stands in the scenario file.
+        offset: usize,
+        /// What is wrong with its moment.
+        error: MomentError,
+    },
+    /// The clock would run backwards.
+    #[error("`until` ({until}) is before `start` ({start})")]
+    Backwards {
+        /// The scenario's start, as written.
+        start: String,
+        /// Its end, as written.
+        until: String,
+    },
 }
 
 /// An in-memory world: deals, team, timers, and the clock.
@@ -158,7 +140,7 @@ impl<'a> Simulation<'a> {
     }
 
     /// A local moment as written in a scenario (`2026-03-02T09:15`), in the pipeline's zone.
-    pub fn moment(&self, s: &str) -> Result<DateTime<Utc>, String> {
+    pub fn moment(&self, s: &str) -> Result<DateTime<Utc>, MomentError> {
         moment(self.plan.tz, s)
     }
 
@@ -172,7 +154,7 @@ impl<'a> Simulation<'a> {
     }
 
     /// Runs a whole scenario, keeping every record.
-    pub fn run(self, sc: Scenario, progress: Option<Progress<'_>>) -> Result<Timeline, String> {
+    pub fn run(self, sc: Scenario, progress: Option<Progress<'_>>) -> Result<Timeline, SimError> {
         let mut records = Vec::new();
         let mut keep = |r: Record| records.push(r);
         let end = self.run_into(sc, &mut keep, progress)?;
@@ -191,20 +173,21 @@ impl<'a> Simulation<'a> {
         sc: Scenario,
         sink: Sink<'_>,
         progress: Option<Progress<'_>>,
-    ) -> Result<End, String> {
+    ) -> Result<End, SimError> {
         let start = self.moment(&sc.start)?;
         let until = self.moment(&sc.until)?;
         if until < start {
-            return Err(format!(
-                "`until` ({}) is before `start` ({})",
-                sc.until, sc.start
-            ));
+            return Err(SimError::Backwards {
+                start: sc.start,
+                until: sc.until,
+            });
         }
         let mut inputs = Vec::with_capacity(sc.inputs.len());
         for e in sc.inputs {
-            let at = self
-                .moment(&e.at)
-                .map_err(|m| format!("input at offset {}: {m}", e.offset))?;
+            let at = self.moment(&e.at).map_err(|error| SimError::Input {
+                offset: e.offset,
+                error,
+            })?;
             inputs.push((at.max(start), e.offset, e.what));
         }
         inputs.sort_by_key(|(at, offset, _)| (*at, *offset));
@@ -491,7 +474,7 @@ mod tests {
     #[test]
     fn moments_are_read_in_the_pipelines_zone_unless_they_carry_an_offset() {
         let flow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/web-studio.flow");
-        let ready = crate::load::Loaded::read(&flow)
+        let ready = crate::load::RuleFile::read(&flow)
             .expect("readable")
             .ready()
             .expect("valid");
@@ -516,7 +499,7 @@ mod tests {
             "2026-03-02T0a:15",
         ] {
             assert_eq!(
-                sim.moment(wrong),
+                sim.moment(wrong).map_err(|e| e.to_string()),
                 Err(format!("`{wrong}` is not a moment like 2026-03-02T09:15")),
             );
         }

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::engine::{Member, TaskAction};
+use crate::engine::TaskAction;
+use crate::team::{Member, TeamMember, decimal};
 use crate::value::Value;
 
 /// A scenario file, or one `[[…]]` section of it (then `start` and `until` are absent).
@@ -25,44 +25,6 @@ struct File {
     event: Vec<Spanned<EventEntry>>,
     #[serde(default)]
     task: Vec<Spanned<TaskEntry>>,
-}
-
-/// A `[[team]]` entry, as scenarios and the daemon's configuration write it.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeamMember {
-    /// Identifier.
-    pub id: String,
-    /// Name (default: the id).
-    pub name: Option<String>,
-    /// Roles.
-    #[serde(default)]
-    pub roles: Vec<String>,
-    /// Email address.
-    pub email: Option<String>,
-    /// Phone number.
-    pub phone: Option<String>,
-    /// Hourly rate (a number; default 0).
-    pub rate: Option<toml::Value>,
-}
-
-impl TeamMember {
-    /// The member as the engine knows it.
-    pub fn member(&self) -> Result<Member, String> {
-        let rate = match &self.rate {
-            None => Decimal::ZERO,
-            Some(v) => number(v)
-                .ok_or_else(|| format!("team member `{}`: `rate` must be a number", self.id))?,
-        };
-        Ok(Member {
-            name: self.name.clone().unwrap_or_else(|| self.id.clone()),
-            id: self.id.clone(),
-            roles: self.roles.clone(),
-            email: self.email.clone(),
-            phone: self.phone.clone(),
-            rate,
-        })
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -305,7 +267,7 @@ fn add(
             "start" => TaskAction::Start,
             "done" => TaskAction::Done,
             "log" => {
-                let h = t.hours.as_ref().and_then(number).ok_or_else(|| {
+                let h = t.hours.as_ref().and_then(decimal).ok_or_else(|| {
                     ScenarioError(format!("{name}:{}: `log` needs `hours`, a number", line()))
                 })?;
                 TaskAction::Log(h)
@@ -329,15 +291,6 @@ fn add(
         });
     }
     Ok(())
-}
-
-fn number(v: &toml::Value) -> Option<Decimal> {
-    match v {
-        toml::Value::Integer(n) => Some(Decimal::from(*n)),
-        toml::Value::Float(f) => f.to_string().parse().ok(),
-        toml::Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
 }
 
 fn table(t: &toml::Table) -> BTreeMap<String, Value> {

@@ -330,7 +330,7 @@ mod tests {
 
     fn plan() -> Plan {
         let flow = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/web-studio.flow");
-        crate::load::Loaded::read(&flow)
+        crate::load::RuleFile::read(&flow)
             .expect("readable")
             .ready()
             .expect("valid")

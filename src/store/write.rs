@@ -5,16 +5,17 @@
 //! Deals are read for a batch in one statement too, locked on PostgreSQL (`FOR UPDATE`, in id
 //! order, so two daemons lock in the same order) until the batch commits.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
-use super::{Answer, Loaded, StoreError, StoredDeal, Tx, dedupe_key, facets, ms, stamp};
+use super::deals::facets;
+use super::outbox::dedupe_key;
+use super::{Answer, StoreError, StoredDeal, Tx, ms};
 use crate::compile::Plan;
 use crate::engine::{Deal, Kind, Record};
+use crate::json::stamp;
 
 /// Most bound values in one statement (both backends take far more; this keeps statements
 /// short enough to stay in the prepared-statement cache in a few shapes).
@@ -121,8 +122,23 @@ pub struct BatchWrite<'a> {
     pub answers: Vec<(String, Answer)>,
     /// Timers to forget (their step failed, or their deal is gone).
     pub drop_timers: Vec<(String, u64)>,
-    /// Events applied: (deal, name, payload as JSON, sent by, revision after it).
-    pub events: Vec<(String, String, String, Option<String>, i64)>,
+    /// Events applied.
+    pub events: Vec<AppliedEvent>,
+}
+
+/// An event a batch applied, to be kept with the fields it carried.
+#[derive(Debug, Clone)]
+pub struct AppliedEvent {
+    /// The deal.
+    pub deal: String,
+    /// The event.
+    pub name: String,
+    /// The fields it carried, as JSON.
+    pub payload: String,
+    /// Who sent it.
+    pub by: Option<String>,
+    /// The deal's revision after it.
+    pub revision: i64,
 }
 
 /// `($1, $2), ($3, $4)…` for `rows` rows of `cols` values, numbered from `first`.
@@ -273,146 +289,6 @@ impl Tx {
         }))
     }
 
-    /// `SELECT columns FROM deals WHERE id IN (…) ORDER BY id` for `n` ids, locking the rows on
-    /// PostgreSQL (in id order, so that two daemons lock in the same order) until the
-    /// transaction ends.
-    fn deals_by_id(&self, columns: &str, n: usize) -> String {
-        let mut sql = format!("SELECT {columns} FROM deals WHERE id IN (");
-        list(&mut sql, n, 1, Style::of(self));
-        sql.push_str(") ORDER BY id");
-        if matches!(self, Tx::Postgres(_)) {
-            sql.push_str(" FOR UPDATE");
-        }
-        sql
-    }
-
-    /// Reads deals by id, one statement per few hundred ids; on PostgreSQL they stay locked
-    /// until the transaction ends.
-    pub async fn load_deals(
-        &mut self,
-        ids: &[String],
-    ) -> Result<HashMap<String, Loaded>, StoreError> {
-        let mut ids: Vec<&String> = ids.iter().collect();
-        ids.sort();
-        ids.dedup();
-        let mut out = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(MAX_ARGS) {
-            let sql = self.deals_by_id("id, state, revision, rules_version", chunk.len());
-            let rows: Vec<(String, String, i64, i64)> = on!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(id.as_str());
-                }
-                q.fetch_all(&mut **c).await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-                    .collect::<Result<_, sqlx::Error>>()?
-            });
-            for (id, state, revision, rules_version) in rows {
-                let l = super::loaded(&id, &state, revision, rules_version)?;
-                out.insert(id, l);
-            }
-        }
-        self.attach_time(out.values_mut()).await?;
-        Ok(out)
-    }
-
-    /// The revisions of these deals (those that exist), locked on PostgreSQL until the
-    /// transaction ends, like [`Tx::load_deals`].
-    pub async fn deal_revisions(
-        &mut self,
-        ids: &[String],
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        let mut ids: Vec<&String> = ids.iter().collect();
-        ids.sort();
-        ids.dedup();
-        let mut out = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(MAX_ARGS) {
-            let sql = self.deals_by_id("id, revision", chunk.len());
-            let rows: Vec<(String, i64)> = on!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(id.as_str());
-                }
-                q.fetch_all(&mut **c).await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-                    .collect::<Result<_, sqlx::Error>>()?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
-    }
-
-    /// The kept answers of these idempotency keys.
-    pub async fn answers(
-        &mut self,
-        keys: &[String],
-    ) -> Result<HashMap<String, Answer>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in keys.chunks(MAX_ARGS) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let mut sql =
-                String::from("SELECT key, fingerprint, status, body FROM requests WHERE key IN (");
-            list(&mut sql, chunk.len(), 1, Style::of(self));
-            sql.push(')');
-            let rows: Vec<(String, String, i64, String)> = on!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for k in chunk {
-                    q = q.bind(k.as_str());
-                }
-                q.fetch_all(&mut **c).await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
-                    .collect::<Result<_, sqlx::Error>>()?
-            });
-            for (key, fingerprint, status, body) in rows {
-                out.insert(
-                    key,
-                    Answer {
-                        fingerprint,
-                        status: status as u16,
-                        body,
-                    },
-                );
-            }
-        }
-        Ok(out)
-    }
-
-    /// The attempt numbers of the waiting timers of these deals: (deal, timer) → attempt.
-    pub async fn timer_attempts(
-        &mut self,
-        deals: &[String],
-    ) -> Result<HashMap<(String, u64), i64>, StoreError> {
-        let mut out = HashMap::new();
-        for chunk in deals.chunks(MAX_ARGS) {
-            if chunk.is_empty() {
-                continue;
-            }
-            let mut sql =
-                String::from("SELECT deal_id, timer_id, attempt FROM timers WHERE deal_id IN (");
-            list(&mut sql, chunk.len(), 1, Style::of(self));
-            sql.push(')');
-            let rows: Vec<(String, i64, i64)> = on!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for d in chunk {
-                    q = q.bind(d.as_str());
-                }
-                q.fetch_all(&mut **c).await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-                    .collect::<Result<_, sqlx::Error>>()?
-            });
-            for (deal, timer, attempt) in rows {
-                out.insert((deal, timer as u64), attempt);
-            }
-        }
-        Ok(out)
-    }
-
     /// Writes a batch: deals (inserted or updated), their timers, tasks and time entries (only
     /// what changed), history, queued messages, team load, kept answers.
     pub async fn write_batch(&mut self, b: &BatchWrite<'_>) -> Result<(), StoreError> {
@@ -540,7 +416,7 @@ impl Tx {
                 Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
                 Arg::from(b.version),
                 Arg::from(*rev),
-                Arg::from(crate::sim::output::record_object(r, plan.tz)),
+                Arg::from(crate::json::record_object(r, plan.tz)),
             ]);
             if let Kind::Notification {
                 to_kind,
@@ -597,14 +473,14 @@ impl Tx {
         let event_rows: Vec<Vec<Arg>> = b
             .events
             .iter()
-            .map(|(deal, name, payload, by, rev)| {
+            .map(|e| {
                 vec![
-                    Arg::from(deal.as_str()),
-                    Arg::from(name.as_str()),
-                    Arg::from(payload.as_str()),
-                    Arg::from(by.clone()),
+                    Arg::from(e.deal.as_str()),
+                    Arg::from(e.name.as_str()),
+                    Arg::from(e.payload.as_str()),
+                    Arg::from(e.by.clone()),
                     Arg::from(now.as_str()),
-                    Arg::from(*rev),
+                    Arg::from(e.revision),
                 ]
             })
             .collect();

@@ -1,13 +1,13 @@
-//! Deals and the team as the API shows them (JSON), and JSON as the engine takes it.
+//! Deal documents: a deal as the API shows it, a deal's `final` record at the end of a
+//! simulation, and the team with its open tasks.
 
-use std::collections::BTreeMap;
-
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json, json};
 
+use super::value::{at, number, stamp, value_json};
 use crate::compile::Plan;
-use crate::engine::{Deal, Team, TrackState};
-use crate::sim::output::value_json;
-use crate::store::stamp;
+use crate::engine::{Deal, TrackState};
+use crate::team::Team;
 use crate::value::Value;
 
 /// A deal: id, title, parent, stages, phases, fields (role slots included), tasks, alerts,
@@ -115,37 +115,40 @@ pub fn team_json(team: &Team) -> Json {
     )
 }
 
-/// A JSON value as the engine takes it, loosely typed: the pipeline's declarations convert it
-/// (text to a date, a number to money) and refuse what does not fit.
-pub fn json_value(j: &Json) -> Option<Value> {
-    Some(match j {
-        Json::Null => return None,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            let text = n.to_string();
-            match text.parse::<i64>() {
-                Ok(i) => Value::Int(i),
-                // A number no decimal holds stays text: the declaration then refuses it by name.
-                Err(_) => text
-                    .parse()
-                    .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
-                    .map(Value::Decimal)
-                    .unwrap_or(Value::Text(text)),
-            }
+/// The `final` record of a deal.
+pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
+    let tz = plan.tz;
+    let stages: Vec<&str> = deal
+        .stages()
+        .iter()
+        .map(|&s| plan.stages[s].name.as_str())
+        .collect();
+    let mut fields = Map::new();
+    for (f, v) in plan.fields.iter().zip(deal.values.iter()) {
+        if let Some(v) = v {
+            fields.insert(f.name.clone(), value_json(v, tz));
         }
-        Json::String(s) => Value::Text(s.clone()),
-        Json::Array(items) => Value::List(items.iter().filter_map(json_value).collect()),
-        Json::Object(m) => Value::Record(
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), json_value(v)?)))
-                .collect(),
-        ),
-    })
-}
-
-/// A JSON object's entries as engine values (nulls left out).
-pub fn json_fields(m: &Map<String, Json>) -> BTreeMap<String, Value> {
-    m.iter()
-        .filter_map(|(k, v)| Some((k.clone(), json_value(v)?)))
-        .collect()
+    }
+    for (r, v) in plan.roles.iter().zip(deal.slots.iter()) {
+        if let Some(v) = v {
+            fields.insert(r.name.clone(), Json::String(v.clone()));
+        }
+    }
+    let alerts: Vec<&str> = plan
+        .alerts
+        .iter()
+        .zip(&deal.alerts)
+        .filter(|(_, on)| **on)
+        .map(|(a, _)| a.name.as_str())
+        .collect();
+    let mut m = Map::new();
+    m.insert("at".into(), json!(at(until, tz)));
+    m.insert("deal".into(), json!(&*deal.id));
+    m.insert("kind".into(), json!("final"));
+    m.insert("stages".into(), json!(stages));
+    m.insert("fields".into(), Json::Object(fields));
+    m.insert("hours_spent".into(), number(deal.hours_spent()));
+    m.insert("open_tasks".into(), json!(deal.open_tasks(None)));
+    m.insert("alerts".into(), json!(alerts));
+    Json::Object(m)
 }

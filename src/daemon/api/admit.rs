@@ -1,0 +1,254 @@
+//! Admission: the checks every request passes before it does anything, in this order — the
+//! bearer token and its scope, the body within the size limit, the idempotency key — and the
+//! body read as JSON. Every refusal is an [`ApiError`].
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use crate::daemon::config::Scope;
+use crate::daemon::state::AppState;
+use crate::daemon::writer::Idem;
+use crate::store::{StoreError, digest};
+
+/// An error answer: `{"error": {"code", "message"}}` with its status.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn body(&self) -> String {
+        json!({"error": {"code": self.code, "message": self.message}}).to_string()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.body();
+        json_answer(self.status, body)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the database did not answer; try again",
+        )
+    }
+}
+
+/// A JSON body with its status.
+pub(crate) fn json_answer(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Who may call what.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Need {
+    /// A `read` or `staff` token.
+    Read,
+    /// A `staff` token.
+    Write,
+    /// An `intake` or `staff` token.
+    Intake,
+}
+
+/// Checks the bearer token (compared in constant time against every configured token) and
+/// its scope.
+pub(crate) fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result<Scope, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send `Authorization: Bearer TOKEN`",
+        ));
+    };
+    let given = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let Some(scope) = s.scope_of(given) else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the token is not valid",
+        ));
+    };
+    let ok = match need {
+        Need::Read => matches!(scope, Scope::Read | Scope::Staff),
+        Need::Write => scope == Scope::Staff,
+        Need::Intake => matches!(scope, Scope::Intake | Scope::Staff),
+    };
+    if ok {
+        Ok(scope)
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "a `{}` token may not do this",
+                match scope {
+                    Scope::Intake => "intake",
+                    Scope::Staff => "staff",
+                    Scope::Read => "read",
+                }
+            ),
+        ))
+    }
+}
+
+/// A POST as it came: what admission looks at.
+pub(crate) struct Post {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Post {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await;
+        Ok(Post {
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+}
+
+/// A POST that passed admission.
+pub(crate) struct Admitted {
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body, within the size limit.
+    pub body: Bytes,
+    /// Its idempotency key, with what the request was.
+    pub key: Option<Idem>,
+}
+
+impl Post {
+    /// The first checks of every POST, in this order: the token and its scope, the body within
+    /// the size limit, the idempotency key.
+    pub(crate) fn admit(self, s: &AppState, need: Need) -> Result<Admitted, ApiError> {
+        authorize(s, &self.headers, need)?;
+        let body = body_of(self.body)?;
+        let key = idem(&self.headers, &self.method, &self.uri, &body)?;
+        Ok(Admitted {
+            headers: self.headers,
+            body,
+            key,
+        })
+    }
+}
+
+impl Admitted {
+    /// The body as a JSON object of shape `T`: 415 when it is not JSON, 400 when it does not
+    /// parse, 422 when its fields are wrong.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(&self.headers, &self.body)
+    }
+
+    /// Whether it says it is JSON.
+    pub(crate) fn is_json(&self) -> bool {
+        is_json(&self.headers)
+    }
+}
+
+/// The body, within the size limit.
+fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the request body is larger than the server takes",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+        }
+    })
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<T, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not_json",
+            "send the body as JSON (`Content-Type: application/json`)",
+        ));
+    }
+    let value: Json = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_fields",
+            format!("the body does not fit: {e}"),
+        )
+    })
+}
+
+/// The idempotency key of a POST, with what the request was.
+fn idem(
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    body: &Bytes,
+) -> Result<Option<Idem>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v.to_str().unwrap_or("").trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_idempotency_key",
+            "the Idempotency-Key must be 1 to 200 visible characters",
+        ));
+    }
+    let text = String::from_utf8_lossy(body);
+    Ok(Some(Idem {
+        key: key.to_string(),
+        fingerprint: format!("{method} {} {}", uri.path(), digest(&text, None)),
+    }))
+}

@@ -1,0 +1,389 @@
+//! Deals over HTTP: leads from a website form, deals created at any stage, events and work on
+//! tasks, lists with filters, one deal with its history and the events applied to it.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use super::admit::{ApiError, Need, Post, authorize, json_answer};
+use super::answers::{render_created, render_deal, submit};
+use crate::daemon::batch::Op;
+use crate::daemon::state::Shared;
+use crate::engine::{Creation, Input, TaskAction};
+use crate::json::{deal_json, json_fields};
+use crate::store::DealFilter;
+
+/// A new deal id: the date, then random letters (`d-20260302-k3j9x2`).
+fn new_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let tail: String = (0..8)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect();
+    format!("d-{}-{tail}", chrono::Utc::now().format("%Y%m%d"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDeal {
+    #[serde(default)]
+    id: Option<String>,
+    title: String,
+    #[serde(default)]
+    stage: Option<StageList>,
+    #[serde(default)]
+    fields: serde_json::Map<String, Json>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StageList {
+    One(String),
+    Many(Vec<String>),
+}
+
+pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<Response, ApiError> {
+    let post = post.admit(&s, Need::Write)?;
+    let d: NewDeal = post.json()?;
+    let id = match d.id {
+        Some(id) => {
+            check_id(&id)?;
+            id
+        }
+        None => new_id(),
+    };
+    let req = Creation {
+        id,
+        title: d.title,
+        stages: match d.stage {
+            None => Vec::new(),
+            Some(StageList::One(s)) => vec![s],
+            Some(StageList::Many(v)) => v,
+        },
+        fields: json_fields(&d.fields),
+    };
+    submit(&s, Op::Create(req), post.key, render_created).await
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    let ok = !id.is_empty()
+        && id.len() <= 100
+        && id
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_id",
+            "a deal id is 1 to 100 letters, digits, `-`, `_`, `.` or `/`",
+        ))
+    }
+}
+
+/// A website form (form-encoded) or the same as JSON: names mapped to fields by
+/// `[intake.fields]`; names that are fields of the pipeline go as they are; others are ignored
+/// (buttons, spam traps).
+pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<Response, ApiError> {
+    let post = post.admit(&s, Need::Intake)?;
+    let form: BTreeMap<String, Json> = if post.is_json() {
+        post.json()?
+    } else {
+        let ct = post
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct.starts_with("application/x-www-form-urlencoded") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not_a_form",
+                "send the lead as a form (application/x-www-form-urlencoded) or as JSON",
+            ));
+        }
+        let pairs = form_pairs(&post.body)?;
+        pairs
+            .into_iter()
+            .map(|(k, v)| (k, Json::String(v)))
+            .collect()
+    };
+    let rules = s.core.rules();
+    let plan = &rules.ready.plan;
+    let mut fields = serde_json::Map::new();
+    for (name, v) in &form {
+        let field = s
+            .config
+            .intake
+            .fields
+            .get(name)
+            .cloned()
+            .or_else(|| plan.field_index.contains_key(name).then(|| name.clone()));
+        if let Some(f) = field {
+            // An empty form input is no value.
+            if v.as_str() != Some("") {
+                fields.insert(f, v.clone());
+            }
+        }
+    }
+    let title = s
+        .config
+        .intake
+        .title
+        .as_ref()
+        .and_then(|t| form.get(t))
+        .or_else(|| fields.get("client_name"))
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| "Lead".to_string());
+    let req = Creation {
+        id: new_id(),
+        title,
+        stages: Vec::new(),
+        fields: json_fields(&fields),
+    };
+    submit(&s, Op::Create(req), post.key, render_created).await
+}
+
+fn form_pairs(body: &Bytes) -> Result<Vec<(String, String)>, ApiError> {
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_form",
+            format!("the form does not read: {e}"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventBody {
+    name: String,
+    #[serde(default)]
+    fields: serde_json::Map<String, Json>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+pub(super) async fn send_event(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    post: Post,
+) -> Result<Response, ApiError> {
+    let post = post.admit(&s, Need::Write)?;
+    let e: EventBody = post.json()?;
+    let input = Input::Event {
+        name: e.name,
+        payload: json_fields(&e.fields),
+        by: e.by,
+    };
+    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TaskBody {
+    #[serde(default)]
+    hours: Option<Json>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+pub(super) async fn task_work(
+    State(s): State<Shared>,
+    Path((id, task, action)): Path<(String, String, String)>,
+    post: Post,
+) -> Result<Response, ApiError> {
+    let post = post.admit(&s, Need::Write)?;
+    let b: TaskBody = if post.body.is_empty() {
+        TaskBody::default()
+    } else {
+        post.json()?
+    };
+    let action = match action.as_str() {
+        "start" => TaskAction::Start,
+        "done" => TaskAction::Done,
+        "log" => {
+            let hours = b
+                .hours
+                .as_ref()
+                .and_then(|h| match h {
+                    Json::Number(n) => n.to_string().parse::<rust_decimal::Decimal>().ok(),
+                    Json::String(t) => t.trim().parse().ok(),
+                    _ => None,
+                })
+                .filter(|h| *h > rust_decimal::Decimal::ZERO)
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "bad_hours",
+                        "`hours` must be a positive number",
+                    )
+                })?;
+            TaskAction::Log(hours)
+        }
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_such_action",
+                format!("tasks can be `start`ed, `done` or `log`ged, not `{other}`"),
+            ));
+        }
+    };
+    let input = Input::Task {
+        task,
+        action,
+        by: b.by,
+    };
+    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    stage: Option<String>,
+    phase: Option<String>,
+    alert: Option<String>,
+    person: Option<String>,
+    live: Option<bool>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+pub(super) async fn list_deals(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers, Need::Read)?;
+    let Query(q) =
+        q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
+    // An empty filter (`?stage=`, as forms send them) filters nothing.
+    let some = |v: Option<String>| v.filter(|x| !x.trim().is_empty());
+    let q = ListQuery {
+        stage: some(q.stage),
+        phase: some(q.phase),
+        alert: some(q.alert),
+        person: some(q.person),
+        after: some(q.after),
+        ..q
+    };
+    let rules = s.core.rules();
+    let plan = &rules.ready.plan;
+    let unknown = |what: &str, v: &Option<String>, known: bool| -> Result<(), ApiError> {
+        match v {
+            Some(name) if !known => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_name",
+                format!("the pipeline has no {what} `{name}`"),
+            )),
+            _ => Ok(()),
+        }
+    };
+    unknown(
+        "stage",
+        &q.stage,
+        q.stage
+            .as_ref()
+            .is_none_or(|n| plan.stage_index.contains_key(n)),
+    )?;
+    unknown(
+        "phase",
+        &q.phase,
+        q.phase
+            .as_ref()
+            .is_none_or(|n| plan.phases.iter().any(|p| &p.name == n)),
+    )?;
+    unknown(
+        "alert",
+        &q.alert,
+        q.alert
+            .as_ref()
+            .is_none_or(|n| plan.alerts.iter().any(|a| &a.name == n)),
+    )?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = DealFilter {
+        stage: q.stage,
+        phase: q.phase,
+        alert: q.alert,
+        person: q.person,
+        live: q.live,
+        after: q.after,
+        limit,
+    };
+    let mut tx = s.core.store().read().await?;
+    let rows = tx.list_deals(&filter).await?;
+    drop(tx);
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(json_answer(
+        StatusCode::OK,
+        json!({"deals": rows, "next": next}).to_string(),
+    ))
+}
+
+pub(super) async fn get_deal(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers, Need::Read)?;
+    let rules = s.core.rules();
+    let mut tx = s.core.store().read().await?;
+    let Some(loaded) = tx.peek_deal(&id).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_deal",
+            format!("there is no deal `{id}`"),
+        ));
+    };
+    let history = tx.history(&id).await?;
+    let events = tx.events(&id).await?;
+    drop(tx);
+    let deal = loaded.stored.decode(&rules.ready.plan).map_err(
+        |crate::store::Misfit::MissingStages(m)| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "misfit",
+                format!(
+                    "deal `{id}` sits in stages the rules no longer have: {}",
+                    m.join(", ")
+                ),
+            )
+        },
+    )?;
+    let mut j = deal_json(&rules.ready.plan, &deal, loaded.revision);
+    let entries: Vec<Json> = history
+        .into_iter()
+        .map(|h| {
+            let mut e: serde_json::Map<String, Json> =
+                serde_json::from_str(&h.record).unwrap_or_default();
+            e.insert("cause".into(), json!(h.cause));
+            e.insert("rule".into(), json!(h.rule));
+            e.insert("version".into(), json!(h.version));
+            Json::Object(e)
+        })
+        .collect();
+    let events: Vec<Json> = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "name": e.name,
+                "fields": serde_json::from_str::<Json>(&e.payload).unwrap_or(Json::Null),
+                "by": e.by,
+                "at": e.at,
+                "revision": e.revision,
+            })
+        })
+        .collect();
+    if let Json::Object(m) = &mut j {
+        m.insert("history".into(), Json::Array(entries));
+        m.insert("events".into(), Json::Array(events));
+    }
+    Ok(json_answer(StatusCode::OK, j.to_string()))
+}

@@ -1,0 +1,99 @@
+//! The daemon's own resources: the team, the rules running and their reload, health, metrics
+//! and the API's description of itself.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value as Json, json};
+
+use super::admit::{ApiError, Need, authorize, json_answer};
+use crate::daemon::state::{AppState, Shared};
+use crate::json::team_json;
+
+pub(super) async fn team(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers, Need::Read)?;
+    let mut tx = s.core.store().read().await?;
+    let team = tx.team().await?;
+    drop(tx);
+    Ok(json_answer(StatusCode::OK, team_json(&team).to_string()))
+}
+
+pub(super) async fn rules(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers, Need::Read)?;
+    Ok(json_answer(
+        StatusCode::OK,
+        rules_json(&s).await?.to_string(),
+    ))
+}
+
+async fn rules_json(s: &AppState) -> Result<Json, ApiError> {
+    let rules = s.core.rules();
+    let mut tx = s.core.store().read().await?;
+    let versions = tx.rules_versions().await?;
+    drop(tx);
+    let current = versions.iter().find(|v| v.version == rules.version);
+    let last = s.last_reload();
+    Ok(json!({
+        "version": rules.version,
+        "file": rules.file.display().to_string(),
+        "digest": current.map(|v| v.digest.clone()),
+        "loaded_at": current.map(|v| crate::json::stamp(v.loaded_at)),
+        "versions": versions.len(),
+        "last_reload": last,
+    }))
+}
+
+pub(super) async fn reload_rules(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&s, &headers, Need::Write)?;
+    let report = crate::daemon::reload::reload(&s).await;
+    let status = if report.applied {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(json_answer(
+        status,
+        serde_json::to_string(&report).unwrap_or_default(),
+    ))
+}
+
+pub(super) async fn healthz(State(s): State<Shared>) -> Response {
+    let ok = match s.core.store().read().await {
+        Ok(mut tx) => tx.count(crate::store::Table::Deals).await.is_ok(),
+        Err(_) => false,
+    };
+    if ok {
+        json_answer(StatusCode::OK, json!({"status": "ok"}).to_string())
+    } else {
+        json_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "database unavailable"}).to_string(),
+        )
+    }
+}
+
+pub(super) async fn metrics(State(s): State<Shared>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+pub(super) async fn openapi(State(s): State<Shared>) -> Response {
+    let rules = s.core.rules();
+    json_answer(
+        StatusCode::OK,
+        crate::daemon::openapi::document(&rules.ready.plan).to_string(),
+    )
+}

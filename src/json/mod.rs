@@ -1,0 +1,11 @@
+//! The JSON forms of what dealflow holds: values and moments, history records, deal documents,
+//! a deal's `final` record and the team. One form for each, shared by the simulator's JSON
+//! timeline, the store's history and the daemon's API; no I/O here.
+
+mod deal;
+mod record;
+mod value;
+
+pub use deal::{deal_json, final_json, team_json};
+pub use record::{json_lines, record_line, record_object};
+pub use value::{at, json_fields, json_value, stamp, value_json};

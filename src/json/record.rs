@@ -1,0 +1,182 @@
+//! History records as JSON objects: one line each in the simulator's JSON timeline (keys in
+//! the order the specification lists them), one object each in the daemon's history.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::Value as Json;
+
+use super::deal::final_json;
+use super::value::{At, number, value_json};
+use crate::compile::Plan;
+use crate::engine::{Deal, Kind, Record};
+
+/// One record as a line of the JSON timeline, appended to `out` with its newline; false (and
+/// nothing written) for kinds that are for people only.
+pub fn record_line(r: &Record, tz: Tz, out: &mut Vec<u8>) -> bool {
+    if !r.kind.in_json() {
+        return false;
+    }
+    // Writing into a Vec cannot fail, and every value here serializes.
+    let _ = serde_json::to_writer(&mut *out, &RecordJson { r, tz });
+    out.push(b'\n');
+    true
+}
+
+/// Any record (also those for people only) as one JSON object, as the daemon keeps history.
+pub fn record_object(r: &Record, tz: Tz) -> String {
+    serde_json::to_string(&RecordJson { r, tz }).unwrap_or_default()
+}
+
+/// A record as the JSON object of the timeline, serialized straight to the output: keys in
+/// the order the specification lists them.
+struct RecordJson<'a> {
+    r: &'a Record,
+    tz: Tz,
+}
+
+impl serde::Serialize for RecordJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (r, tz) = (self.r, self.tz);
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("at", &At(r.at, tz))?;
+        m.serialize_entry("deal", &*r.deal)?;
+        m.serialize_entry("kind", r.kind.name())?;
+        match &r.kind {
+            Kind::DealCreated { stages, parent } => {
+                m.serialize_entry("stage", stages)?;
+                if let Some(p) = parent {
+                    m.serialize_entry("parent", p)?;
+                }
+            }
+            Kind::DealRefused { stages, error } => {
+                m.serialize_entry("stage", stages)?;
+                m.serialize_entry("error", error)?;
+            }
+            Kind::StageEntered { stage }
+            | Kind::StageSkipped { stage }
+            | Kind::StageLeft { stage } => {
+                m.serialize_entry("stage", stage)?;
+            }
+            Kind::FieldSet { field, value } => {
+                m.serialize_entry("field", field)?;
+                m.serialize_entry(
+                    "value",
+                    &value.as_ref().map_or(Json::Null, |v| value_json(v, tz)),
+                )?;
+            }
+            Kind::Notification {
+                to_kind,
+                to,
+                channel,
+                template,
+                subject,
+                text,
+                send_at,
+                attachments,
+            } => {
+                m.serialize_entry("to_kind", to_kind)?;
+                m.serialize_entry("to", to)?;
+                m.serialize_entry("channel", channel)?;
+                m.serialize_entry("template", template)?;
+                if let Some(s) = subject {
+                    m.serialize_entry("subject", s)?;
+                }
+                m.serialize_entry("text", text)?;
+                m.serialize_entry("send_at", &At(*send_at, tz))?;
+                if !attachments.is_empty() {
+                    m.serialize_entry("attachments", attachments)?;
+                }
+            }
+            Kind::NotificationSkipped {
+                to_kind,
+                to,
+                channel,
+                template,
+                reason,
+            } => {
+                m.serialize_entry("to_kind", to_kind)?;
+                m.serialize_entry("to", to)?;
+                m.serialize_entry("channel", channel)?;
+                m.serialize_entry("template", template)?;
+                m.serialize_entry("reason", reason)?;
+            }
+            Kind::TaskCreated {
+                task,
+                title,
+                assignee,
+                due,
+                estimate_h,
+            } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("title", title)?;
+                m.serialize_entry("assignee", assignee)?;
+                if let Some(d) = due {
+                    m.serialize_entry("due", &At(*d, tz))?;
+                }
+                if let Some(e) = estimate_h {
+                    m.serialize_entry("estimate_h", &number(*e))?;
+                }
+            }
+            Kind::TaskDone { task, hours } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("hours", &number(*hours))?;
+            }
+            Kind::TimerSet { timer, fires_at } => {
+                m.serialize_entry("timer", timer)?;
+                m.serialize_entry("fires_at", &At(*fires_at, tz))?;
+            }
+            Kind::TimerFired { timer } => m.serialize_entry("timer", timer)?,
+            Kind::GroupCreated { title, members } => {
+                m.serialize_entry("title", title)?;
+                m.serialize_entry("members", members)?;
+            }
+            Kind::AlertRaised { alert } | Kind::AlertCleared { alert } => {
+                m.serialize_entry("alert", alert)?;
+            }
+            Kind::EventRefused { event, error } => {
+                m.serialize_entry("event", event)?;
+                m.serialize_entry("error", error)?;
+            }
+            Kind::StepFailed { cause, error } => {
+                m.serialize_entry("cause", cause)?;
+                m.serialize_entry("error", error)?;
+            }
+            // Kinds for people only (not in the timeline; kept in the daemon's history).
+            Kind::TrackWaiting { stage } => m.serialize_entry("stage", stage)?,
+            Kind::TaskStarted { task, by } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("by", by)?;
+            }
+            Kind::TimeLogged { task, by, hours } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("by", by)?;
+                m.serialize_entry("hours", &number(*hours))?;
+            }
+            Kind::EventApplied { event, by } => {
+                m.serialize_entry("event", event)?;
+                m.serialize_entry("by", by)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// A whole timeline as JSON lines: its records, then a `final` record for each deal.
+pub fn json_lines<'d>(
+    plan: &Plan,
+    records: &[Record],
+    finals: impl IntoIterator<Item = &'d Deal>,
+    until: &DateTime<Utc>,
+) -> String {
+    let mut out = Vec::new();
+    for r in records {
+        record_line(r, plan.tz, &mut out);
+    }
+    let mut out = String::from_utf8(out).unwrap_or_default();
+    for deal in finals {
+        out.push_str(&final_json(plan, deal, until).to_string());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,78 @@
+//! What happened to a deal, as kept: its history entries (with cause, rule and rules version)
+//! and the events applied to it with the fields they carried.
+
+use sqlx::Row;
+
+use super::{StoreError, Tx};
+
+/// One entry of a deal's history, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEntry {
+    /// What happened (`stage_entered`, `timer_fired`…).
+    pub kind: String,
+    /// Why: the event, timer or work that caused the step.
+    pub cause: String,
+    /// The rule that did it, as `file:line`.
+    pub rule: Option<String>,
+    /// The rules version that ran.
+    pub version: i64,
+    /// The whole record, as JSON.
+    pub record: String,
+}
+
+/// An event applied to a deal, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventEntry {
+    /// The event's name.
+    pub name: String,
+    /// The fields it carried, as JSON.
+    pub payload: String,
+    /// Who sent it.
+    pub by: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The deal's revision after it.
+    pub revision: i64,
+}
+
+impl Tx {
+    /// A deal's history as stored, in order.
+    pub async fn history(&mut self, deal: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "SELECT kind, cause, rule, rules_version, record FROM history WHERE deal_id = $1 ORDER BY id",
+            )
+            .bind(deal)
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok(HistoryEntry {
+                kind: r.try_get(0)?,
+                cause: r.try_get(1)?,
+                rule: r.try_get(2)?,
+                version: r.try_get(3)?,
+                record: r.try_get(4)?,
+            }))
+            .collect::<Result<_, sqlx::Error>>()?
+        }))
+    }
+
+    /// The events applied to a deal, oldest first.
+    pub async fn events(&mut self, deal: &str) -> Result<Vec<EventEntry>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "SELECT name, payload, sent_by, at, revision FROM events WHERE deal_id = $1 ORDER BY id",
+            )
+            .bind(deal)
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok(EventEntry {
+                name: r.try_get(0)?,
+                payload: r.try_get(1)?,
+                by: r.try_get(2)?,
+                at: r.try_get(3)?,
+                revision: r.try_get(4)?,
+            }))
+            .collect::<Result<_, sqlx::Error>>()?
+        }))
+    }
+}

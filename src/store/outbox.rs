@@ -1,0 +1,234 @@
+//! The outbox: messages queued by steps (once per deal, step, rule, channel and recipient),
+//! claimed in turns, marked sent, retried or given up on.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::write::{Arg, MAX_ARGS, Style, list};
+use super::{StoreError, Tx, from_ms, ms};
+use crate::engine::Record;
+use crate::json::stamp;
+
+/// A message waiting in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queued {
+    /// Row id.
+    pub id: i64,
+    /// The deal that sent it.
+    pub deal: String,
+    /// `email` or `sms`.
+    pub channel: String,
+    /// Address or phone number.
+    pub to: String,
+    /// Template name.
+    pub template: String,
+    /// Email subject.
+    pub subject: Option<String>,
+    /// The text.
+    pub body: String,
+    /// Attached files, as JSON (`[{filename, content_type, content}]`).
+    pub attachments: String,
+    /// Not before this moment.
+    pub send_after: DateTime<Utc>,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Which messages to read.
+#[derive(Debug, Clone, Copy)]
+enum Messages<'a> {
+    One(i64),
+    Ids(&'a [i64]),
+    All,
+    Dead,
+}
+
+/// The outbox's dedupe key: the same rule of the same step to the same recipient is queued
+/// once, however often the step is retried.
+pub(super) fn dedupe_key(
+    deal: &str,
+    revision: i64,
+    r: &Record,
+    channel: &str,
+    to: &str,
+    template: &str,
+) -> String {
+    format!(
+        "{deal}#{revision}:{}:{channel}:{to}:{template}",
+        r.line.map(|l| l.to_string()).unwrap_or_default()
+    )
+}
+
+impl Tx {
+    /// Messages in the outbox, oldest first (all statuses).
+    pub async fn outbox(&mut self) -> Result<Vec<Queued>, StoreError> {
+        self.messages(Messages::All).await
+    }
+
+    /// Messages that could not be delivered (`dead`), the latest first, at most 500.
+    pub async fn dead_messages(&mut self) -> Result<Vec<Queued>, StoreError> {
+        self.messages(Messages::Dead).await
+    }
+
+    /// One message, all of them, or the dead ones.
+    async fn messages(&mut self, which: Messages<'_>) -> Result<Vec<Queued>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            String,
+            i64,
+            String,
+            i64,
+            Option<String>,
+        );
+        const COLUMNS: &str = "SELECT id, deal_id, channel, recipient, template, subject, body, \
+             attachments, send_after_ms, status, attempts, last_error FROM outbox";
+        let (sql, ids) = match which {
+            Messages::One(id) => (format!("{COLUMNS} WHERE id = $1"), vec![id]),
+            Messages::Ids(ids) => {
+                let mut sql = format!("{COLUMNS} WHERE id IN (");
+                list(&mut sql, ids.len(), 1, Style::of(self));
+                sql.push(')');
+                (sql, ids.to_vec())
+            }
+            Messages::All => (format!("{COLUMNS} ORDER BY id"), Vec::new()),
+            Messages::Dead => (
+                format!("{COLUMNS} WHERE status = 'dead' ORDER BY id DESC LIMIT 500"),
+                Vec::new(),
+            ),
+        };
+        let rows: Vec<Row> = on!(self, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
+                         r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?,
+                         r.try_get(8)?, r.try_get(9)?, r.try_get(10)?, r.try_get(11)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|r| Queued {
+                id: r.0,
+                deal: r.1,
+                channel: r.2,
+                to: r.3,
+                template: r.4,
+                subject: r.5,
+                body: r.6,
+                attachments: r.7,
+                send_after: from_ms(r.8),
+                status: r.9,
+                attempts: r.10,
+                last_error: r.11,
+            })
+            .collect())
+    }
+
+    /// Claims up to `limit` messages that may go out now: each is held (its next attempt moved
+    /// to `lease_until`) so that another worker skips it meanwhile.
+    pub async fn claim_messages(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Queued>, StoreError> {
+        let pick = match self {
+            Tx::Postgres(_) => {
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
+                 ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            }
+            Tx::Sqlite(..) => {
+                "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
+                 ORDER BY next_ms, id LIMIT $2"
+            }
+        };
+        let ids: Vec<i64> = on!(self, c => {
+            sqlx::query(pick).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        });
+        self.outbox_update("next_ms = ", Arg::Int(Some(ms(lease_until))), &ids)
+            .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_ARGS) {
+            out.extend(self.messages(Messages::Ids(chunk)).await?);
+        }
+        // In the order claimed: the longest waiting first.
+        let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        out.sort_by_key(|m| order.get(&m.id).copied());
+        Ok(out)
+    }
+
+    /// One message.
+    pub async fn message(&mut self, id: i64) -> Result<Option<Queued>, StoreError> {
+        Ok(self.messages(Messages::One(id)).await?.into_iter().next())
+    }
+
+    /// These messages went out (one statement for a whole pass, not one per message).
+    pub async fn messages_sent(
+        &mut self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.outbox_update(
+            "status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = ",
+            Arg::Text(Some(stamp(now))),
+            ids,
+        )
+        .await
+    }
+
+    /// `UPDATE outbox SET {set}<value> WHERE id IN (…)`, one statement per few hundred ids.
+    async fn outbox_update(
+        &mut self,
+        set: &str,
+        value: Arg,
+        ids: &[i64],
+    ) -> Result<(), StoreError> {
+        let style = Style::of(self);
+        for chunk in ids.chunks(MAX_ARGS) {
+            let mut sql = format!("UPDATE outbox SET {set}");
+            list(&mut sql, 1, 1, style);
+            sql.push_str(" WHERE id IN (");
+            list(&mut sql, chunk.len(), 2, style);
+            sql.push(')');
+            let mut args = Vec::with_capacity(chunk.len() + 1);
+            args.push(value.clone());
+            args.extend(chunk.iter().map(|id| Arg::Int(Some(*id))));
+            self.run_args(sql, args).await?;
+        }
+        Ok(())
+    }
+
+    /// A delivery attempt failed: try again at `retry` or, when `dead`, never.
+    pub async fn message_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query(
+                "UPDATE outbox SET status = $1, attempts = attempts + 1, next_ms = $2, last_error = $3 WHERE id = $4",
+            )
+            .bind(if dead { "dead" } else { "pending" }).bind(ms(retry)).bind(error).bind(id)
+            .execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,286 @@
+//! Opening the database: an SQLite file (one writer connection, a few readers, the one-daemon
+//! lock beside the file, the checkpointer) or a PostgreSQL pool; the embedded schema applied;
+//! transactions begun.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::Notify;
+
+use super::checkpoint::{WAL_BACKSTOP_PAGES, checkpoints};
+use super::{Options, StoreError, Tx};
+
+/// Which database.
+#[derive(Clone, Debug)]
+enum Pool {
+    /// Readers share a few connections; every write goes through the one connection of
+    /// `write`. SQLite drops a connection's whole page cache when another connection wrote
+    /// since it last looked, so a writer that kept changing connections would read its pages
+    /// from the file again on every batch.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// This process's turn to write to an SQLite file, held until the transaction ends; when it
+/// ends, the checkpointer is told that the log has grown.
+pub struct WriteTurn {
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+    wrote: Arc<Notify>,
+}
+
+impl Drop for WriteTurn {
+    fn drop(&mut self) {
+        self.wrote.notify_one();
+    }
+}
+
+/// An open database.
+#[derive(Debug)]
+pub struct Store {
+    pool: Pool,
+    /// Whose turn it is to write (SQLite has one writer at a time).
+    writing: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: told after each write, wakes the checkpointer.
+    wrote: Arc<Notify>,
+    /// SQLite: the task that copies the write-ahead log into the database file.
+    checkpointer: Option<tokio::task::JoinHandle<()>>,
+    /// Held while the daemon runs: one daemon per SQLite file.
+    _lock: Option<File>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(c) = &self.checkpointer {
+            c.abort();
+        }
+    }
+}
+
+impl Store {
+    /// Opens (and on first use creates) the database at `url` and applies the schema.
+    /// `sqlite://FILE` (or a plain path) or `postgres://…`.
+    pub async fn open(url: &str, opts: &Options) -> Result<Store, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut co =
+                PgConnectOptions::from_str(url).map_err(|_| StoreError::Url(url.to_string()))?;
+            if let Some(schema) = &opts.schema {
+                co = co.options([("search_path", schema.as_str())]);
+                // The schema must exist before a connection uses it as its path.
+                let bare = PgConnectOptions::from_str(url)
+                    .map_err(|_| StoreError::Url(url.to_string()))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(bare)
+                    .await?;
+                let q = format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{}\"",
+                    schema.replace('"', "")
+                );
+                sqlx::query(sqlx::AssertSqlSafe(q)).execute(&pool).await?;
+                pool.close().await;
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(co)
+                .await?;
+            if !opts.read_only {
+                migrator(POSTGRES_SCHEMA).run(&pool).await?;
+            }
+            return Ok(Store {
+                pool: Pool::Postgres(pool),
+                writing: Default::default(),
+                wrote: Default::default(),
+                checkpointer: None,
+                _lock: None,
+            });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || url.contains("://") && !url.starts_with("sqlite://") {
+            return Err(StoreError::Url(url.to_string()));
+        }
+        let path = Path::new(path);
+        let lock = if opts.shared || opts.read_only {
+            None
+        } else {
+            Some(lock_beside(path)?)
+        };
+        if opts.read_only && !path.exists() {
+            return Err(StoreError::Io(
+                path.to_path_buf(),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such database file"),
+            ));
+        }
+        let co = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(opts.read_only)
+            .create_if_missing(!opts.read_only)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            // Reads of recent pages come from memory, not from read() calls on every batch.
+            .pragma("cache_size", "-32768")
+            .pragma("mmap_size", "268435456")
+            .pragma("temp_store", "memory");
+        let write = if opts.read_only {
+            None
+        } else {
+            // A file on this machine: no liveness ping before each transaction (a broken
+            // connection fails its `BEGIN`, and the batch is tried again). Batches come in many
+            // sizes, so each table's statement has many shapes: room for all of them.
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .test_before_acquire(false)
+                .connect_with(
+                    co.clone()
+                        .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
+                        // A log that grew past the backstop is cut back when it starts over.
+                        .pragma("journal_size_limit", "67108864")
+                        .statement_cache_capacity(1024),
+                )
+                .await?;
+            migrator(SQLITE_SCHEMA).run(&write).await?;
+            Some(write)
+        };
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(co)
+            .await?;
+        let wrote = Arc::new(Notify::new());
+        let writing = Arc::new(tokio::sync::Mutex::new(()));
+        let checkpointer = write
+            .is_some()
+            .then(|| tokio::spawn(checkpoints(read.clone(), wrote.clone(), writing.clone())));
+        Ok(Store {
+            pool: Pool::Sqlite {
+                write: write.unwrap_or_else(|| read.clone()),
+                read,
+            },
+            writing,
+            wrote,
+            checkpointer,
+            _lock: lock,
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite { .. } => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+    /// transaction that reads and then writes cannot be turned away half-way by another writer.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite { write: p, .. } => {
+                // Writers of this process queue here, in order, instead of in SQLite's busy
+                // handler (which sleeps in growing steps and stalls requests behind it).
+                let turn = WriteTurn {
+                    _turn: self.writing.clone().lock_owned().await,
+                    wrote: self.wrote.clone(),
+                };
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Starts a transaction that only reads (on SQLite it does not wait for the write lock).
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(match &self.pool {
+            Pool::Sqlite { read: p, .. } => Tx::Sqlite(p.begin().await?, None),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite { read, write } => {
+                if let Some(c) = &self.checkpointer {
+                    c.abort();
+                }
+                write.close().await;
+                read.close().await;
+            }
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// The schema, one migration per step, for each backend (applied in order, each once).
+const SQLITE_SCHEMA: [(&str, &str); 2] = [
+    ("dealflow store", include_str!("sql/sqlite.sql")),
+    (
+        "events with their payloads",
+        include_str!("sql/sqlite-2.sql"),
+    ),
+];
+
+const POSTGRES_SCHEMA: [(&str, &str); 2] = [
+    ("dealflow store", include_str!("sql/postgres.sql")),
+    (
+        "events with their payloads",
+        include_str!("sql/postgres-2.sql"),
+    ),
+];
+
+fn migrator(steps: [(&'static str, &'static str); 2]) -> Migrator {
+    Migrator::with_migrations(
+        steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, (what, sql))| {
+                Migration::new(
+                    i as i64 + 1,
+                    Cow::Borrowed(what),
+                    MigrationType::Simple,
+                    SqlStr::from_static(sql),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Takes the one-daemon lock of an SQLite file: `FILE.lock`, held (flock) while the store is
+/// open; the operating system lets go of it when the process ends, even on `kill -9`.
+fn lock_beside(db: &Path) -> Result<File, StoreError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| StoreError::Io(path.clone(), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(db.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(path, e)),
+    }
+}

@@ -1,0 +1,13 @@
+//! The daemon over real HTTP on loopback: the API's answers and errors, idempotency, the
+//! website form, history, timers on the wall clock, the outbox, hot reload and a runaway hook.
+//! Each test starts its own daemon on 127.0.0.1 (a free port) with an SQLite file of its own.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod api;
+mod messages;
+mod pages;
+mod reload;
+mod timers;
+mod what_if;

@@ -1,0 +1,251 @@
+//! The dashboard's doors and forms over HTTP (the browser test is `tests/dashboard.rs`).
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::daemon::*;
+
+/// A form body, as a browser sends it.
+trait FormBody {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).expect("a form"))
+    }
+}
+
+/// A page fetched with this cookie.
+async fn get_page(http: &reqwest::Client, url: &str, cookie: &str) -> reqwest::Response {
+    http.get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("the daemon answers")
+}
+
+/// A form sent with this cookie.
+async fn send_form<T: serde::Serialize + ?Sized>(
+    http: &reqwest::Client,
+    url: &str,
+    cookie: &str,
+    form: &T,
+) -> reqwest::Response {
+    http.post(url)
+        .header("cookie", cookie)
+        .form_body(form)
+        .send()
+        .await
+        .expect("the daemon answers")
+}
+
+/// A browser-like client: no redirects followed, cookies as given.
+fn page_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should() {
+    let dir = workdir("dashboard-doors");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("shop").await;
+    let http = page_client();
+    let url = |p: &str| format!("{}{p}", d.base);
+    let location = |r: &reqwest::Response| {
+        r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // No token: to the login page, which comes back to where the reader was going.
+    let r = http.get(url("/deals/shop")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login?next=%2Fdeals%2Fshop");
+    // The login page does not send anyone off the site.
+    let page = http
+        .get(url("/login?next=//evil.example/x"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"name="next" value="/""#), "{page}");
+    // An intake token may not read the dashboard; a wrong one neither.
+    for token in [INTAKE, "nonsense"] {
+        let r = http
+            .post(url("/login"))
+            .form_body(&[("token", token), ("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert!(location(&r).starts_with("/login?wrong=1"), "{token}");
+    }
+    // A read token logs in: an HttpOnly, SameSite=Strict cookie.
+    let r = http
+        .post(url("/login"))
+        .form_body(&[("token", READ), ("next", "/team")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/team");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let board = get_page(&http, &url("/"), &cookie).await;
+    assert_eq!(board.status(), StatusCode::OK);
+    let html = board.text().await.unwrap();
+    assert!(html.contains(r#"<html lang="ru">"#) && html.contains("Продажи веб-студии"));
+    assert!(
+        html.contains(r#"data-deal="shop""#),
+        "the lead is on the board"
+    );
+    // The browser's language, when it prefers English.
+    let html = http
+        .get(url("/"))
+        .header("cookie", &cookie)
+        .header("accept-language", "en-US,en;q=0.9")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(r#"<html lang="en">"#) && html.contains(">Out of control<"));
+    // The language links keep the page's own query, and drop the language asked before.
+    let html = get_page(&http, &url("/money?days=90&lang=en"), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"<html lang="en">"#)
+            && html.contains(r#"href="?days=90&amp;lang=ru""#)
+            && html.contains(r#"href="?days=90&amp;lang=en""#),
+        "{html}"
+    );
+    // So does the way back after a login.
+    let r = http.get(url("/money?days=90")).send().await.unwrap();
+    assert_eq!(location(&r), "/login?next=%2Fmoney%3Fdays%3D90");
+    let page = http
+        .get(url("/login?next=%2Fmoney%3Fdays%3D90&lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"href="?next=%2Fmoney%3Fdays%3D90&amp;lang=ru""#),
+        "{page}"
+    );
+
+    // A read token's page has no forms; posting one anyway is refused and changes nothing.
+    let page = get_page(&http, &url("/deals/shop"), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("<form method=\"post\" action=\"/deals/shop/events\""));
+    let before = d.snapshot("shop").await;
+    let form = [
+        ("_key", "k1"),
+        ("_event", "call_done"),
+        ("meeting_at", "2026-12-01T15:00"),
+        ("meeting_place", "Office"),
+    ];
+    let r = send_form(&http, &url("/deals/shop/events"), &cookie, &form).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(d.snapshot("shop").await, before);
+
+    // Staff: an event the stage does not expect comes back refused, in the pipeline's words.
+    let staff = format!("dealflow_token={STAFF}");
+    let r = send_form(
+        &http,
+        &url("/deals/shop/events"),
+        &staff,
+        &[("_key", "k0"), ("_event", "payment_received")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&r).starts_with("/deals/shop?refused="),
+        "{}",
+        location(&r)
+    );
+    assert_eq!(
+        d.snapshot("shop").await.1,
+        before.1,
+        "the deal did not move"
+    );
+    let refused = get_page(&http, &url(&location(&r)), &staff)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(refused.contains("payment_received"), "{refused}");
+
+    // The call report, sent twice with the same key (a double click): applied once.
+    for _ in 0..2 {
+        let r = send_form(&http, &url("/deals/shop/events"), &staff, &form).await;
+        assert_eq!(location(&r), "/deals/shop?done=1");
+    }
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    assert_eq!(deal["stages"], json!(["meeting"]), "{deal}");
+    let applied = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "event_applied")
+        .count();
+    assert_eq!(applied, 1, "one call report");
+
+    // Time on a task from its form; a bad number is refused.
+    let r = send_form(
+        &http,
+        &url("/deals/shop/tasks/call_client/log"),
+        &staff,
+        &[("_key", "t1"), ("hours", "1,5"), ("_by", "anna")],
+    )
+    .await;
+    assert_eq!(location(&r), "/deals/shop?done=1");
+    let r = send_form(
+        &http,
+        &url("/deals/shop/tasks/call_client/log"),
+        &staff,
+        &[("_key", "t2"), ("hours", "-3")],
+    )
+    .await;
+    assert!(location(&r).contains("refused="), "{}", location(&r));
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    assert_eq!(deal["hours_spent"], json!(1.5), "{deal}");
+
+    // Unknown deals and oversized forms.
+    let r = get_page(&http, &url("/deals/nobody"), &staff).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let big = "x".repeat(10_000);
+    let r = send_form(
+        &http,
+        &url("/deals/shop/events"),
+        &staff,
+        &[("_event", "lost"), ("comment", big.as_str())],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // The pipeline as a picture.
+    let r = get_page(&http, &url("/pipeline.svg"), &staff).await;
+    assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
+    assert!(r.text().await.unwrap().contains(">Лид<"));
+    d.stop().await;
+}

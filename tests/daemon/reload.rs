@@ -1,0 +1,157 @@
+//! Hot reload of the rules, and a script that runs away.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::daemon::*;
+
+/// Replaces a file the way editors save: write a new file, rename it over the old one.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+#[tokio::test]
+async fn a_broken_or_unfitting_rule_file_is_refused_and_the_old_rules_keep_running() {
+    let dir = workdir("reload");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let flow = dir.join("web-studio.flow");
+    let original = std::fs::read_to_string(&flow).expect("rules");
+
+    // A typo: refused, reported, version 1 keeps running.
+    save(
+        &flow,
+        &original.replace("-> meeting on call_done", "-> meting on call_done"),
+    );
+    let (status, report) = d.post("/api/v1/rules/reload", STAFF, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(report["applied"], false);
+    assert!(
+        report["message"].as_str().unwrap().contains("meting"),
+        "{report}"
+    );
+    let (_, rules) = d.get("/api/v1/rules").await;
+    assert_eq!(rules["version"], 1);
+    assert_eq!(rules["last_reload"]["applied"], false);
+    let (status, _) = d
+        .post("/api/v1/deals/d1/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the old rules stopped working");
+
+    // A file without the stage a live deal sits in: refused, the deal named.
+    let without_meeting = original
+        .replace("-> meeting on call_done", "-> contract on call_done")
+        .replace("lead, meeting, contract", "lead, contract");
+    let start = without_meeting
+        .find("stage meeting")
+        .expect("the meeting stage");
+    let end = start + without_meeting[start..].find("\n}\n").expect("its end") + 3;
+    let without_meeting = format!("{}{}", &without_meeting[..start], &without_meeting[end..]);
+    save(&flow, &without_meeting);
+    let (status, report) = d.post("/api/v1/rules/reload", STAFF, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert_eq!(report["misfits"], json!(["d1"]), "{report}");
+
+    // A valid change, saved by rename: the watcher applies it, version 2. It adds a reminder an
+    // hour after a meeting is booked: the deal already in `meeting` gets it too.
+    let with_reminder = original
+        .replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам")
+        .replace(
+            "  require meeting_at, meeting_place         # the salesperson must say when and where\n",
+            "  require meeting_at, meeting_place         # the salesperson must say when and where\n  after 1h {\n    notify sales via email with meeting_details\n  }\n",
+        );
+    assert!(with_reminder.contains("after 1h"));
+    save(&flow, &with_reminder);
+    eventually(
+        "the watcher applies the new rules",
+        Duration::from_secs(10),
+        || async {
+            let (_, rules) = d.get("/api/v1/rules").await;
+            rules["version"] == 2
+        },
+    )
+    .await;
+    eventually(
+        "the live deal gets the new timer",
+        Duration::from_secs(10),
+        || async {
+            let (_, deal) = d.get("/api/v1/deals/d1").await;
+            deal["history"].as_array().is_some_and(|h| {
+                h.iter().any(|e| {
+                    e["kind"] == "timer_set"
+                        && e["cause"] == "rules reloaded"
+                        && e["timer"].as_str().is_some_and(|t| t.contains("after 1h"))
+                        && e["version"] == 2
+                })
+            })
+        },
+    )
+    .await;
+    let (status, _) = d
+        .post(
+            "/api/v1/deals/d1/events",
+            STAFF,
+            json!({"name": "meeting_held"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, deal) = d.get("/api/v1/deals/d1").await;
+    let versions: Vec<i64> = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions.first(), Some(&1));
+    assert_eq!(
+        versions.last(),
+        Some(&2),
+        "history records which version ran"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_hook_that_loops_forever_fails_its_step_and_the_daemon_keeps_serving() {
+    let dir = workdir("hook");
+    let script = dir.join("web-studio.rhai");
+    let text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(
+        &script,
+        text.replace(
+            "fn prepare_message(msg) {",
+            "fn prepare_message(msg) {\n    loop { }",
+        ),
+    )
+    .expect("write");
+    let d = Daemon::start(config(&dir, "")).await;
+    let started = Instant::now();
+    let (status, body) = d
+        .post("/api/v1/deals", STAFF, json!({"id": "d1", "title": "x", "fields": {"client_name": "Ivan", "client_phone": "+79990001122"}}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("prepare_message"), "{msg}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the loop ran too long"
+    );
+    let (status, _) = d
+        .send(reqwest::Method::GET, "/healthz", None, None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = d.get("/api/v1/deals/d1").await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the failed creation left a deal"
+    );
+    let (_, list) = d.get("/api/v1/deals").await;
+    assert_eq!(list["deals"], json!([]));
+    d.stop().await;
+}
