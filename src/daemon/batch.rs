@@ -1,14 +1,17 @@
-//! The operations the daemon runs on its deals, and a batch of them run against the store in
-//! one transaction: the deals they touch are read in one go, the engine runs each step in
-//! memory (a later step of the batch sees what an earlier one did, the team's load included),
-//! and everything is written at the end in a few multi-row statements. A refused or failed step
-//! leaves nothing behind.
+//! The operations the daemon runs on its deals, what came of each, and a batch of them run
+//! against the store in one transaction: the deals they touch are read in one go, the engine
+//! runs each step in memory (a later step of the batch sees what an earlier one did, the team's
+//! load included), and everything is written at the end in a few multi-row statements. A
+//! refused or failed step leaves nothing behind. Every operation works inside a transaction the
+//! caller gives it and does not commit; the caller commits (several operations at once, when it
+//! groups commits) or rolls back.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::core::{CoreError, Rules, Step};
+use super::core::Core;
+use super::rules::Rules;
 use super::warm::Warm;
 use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
 use crate::store::{Answer, AppliedEvent, BatchWrite, DealWrite, DueTimer, Misfit, StoreError, Tx};
@@ -32,6 +35,112 @@ pub enum Op {
     Midnight(Vec<String>),
     /// New rules took over: derive these deals' timers again.
     Rederive(Vec<String>),
+}
+
+/// What an operation did.
+#[derive(Debug)]
+pub enum Step {
+    /// Applied: the deal after it, its new revision, and what happened.
+    Applied {
+        /// The deal after the step.
+        deal: Deal,
+        /// Its revision now.
+        revision: i64,
+        /// What happened (spawned deals' records included).
+        records: Vec<Record>,
+    },
+    /// Refused: the input does not fit the pipeline. Nothing was written.
+    Refused(String),
+    /// Refused: the input does not fit the deal as it is now. Nothing was written.
+    NotNow(String),
+    /// The step broke (a script error, a loop) and was undone.
+    Failed(String),
+}
+
+/// Why an operation could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// No deal has this id.
+    #[error("there is no deal `{0}`")]
+    NoDeal(String),
+    /// A deal with this id exists already.
+    #[error("a deal `{0}` already exists")]
+    Exists(String),
+    /// The stored deal does not fit the rules running now.
+    #[error("deal `{0}` sits in stages the rules no longer have: {1}")]
+    Misfit(String, String),
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Running operations against the store: each in a batch of its own or several in one.
+impl Core {
+    /// Runs operations in `tx` as one batch, in order: each sees what the ones before it did
+    /// (a refused one changes nothing), and everything is written at the end; the caller
+    /// commits. The outcome of each.
+    pub async fn run_all(
+        &self,
+        tx: &mut Tx,
+        ops: &[Op],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Result<Step, CoreError>>, StoreError> {
+        let rules = self.rules();
+        let refs: Vec<&Op> = ops.iter().collect();
+        let mut batch = Batch::prepare(&rules, &self.warm, tx, &refs).await?;
+        let steps = ops.iter().map(|op| batch.run(op, now)).collect();
+        batch.write(tx, now).await?;
+        Ok(steps)
+    }
+
+    /// Runs one operation in `tx` (read, step, write; the caller commits).
+    pub async fn one(&self, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        let rules = self.rules();
+        let mut batch = Batch::prepare(&rules, &self.warm, tx, &[op]).await?;
+        let step = batch.run(op, now)?;
+        batch.write(tx, now).await?;
+        Ok(step)
+    }
+
+    /// Creates a deal.
+    pub async fn create(
+        &self,
+        tx: &mut Tx,
+        req: &Creation,
+        now: DateTime<Utc>,
+    ) -> Result<Step, CoreError> {
+        self.one(tx, &Op::Create(req.clone()), now).await
+    }
+
+    /// Applies an event or work on a task to a deal.
+    pub async fn apply(
+        &self,
+        tx: &mut Tx,
+        deal: &str,
+        input: &Input,
+        now: DateTime<Utc>,
+    ) -> Result<Step, CoreError> {
+        let op = Op::Apply {
+            deal: deal.to_string(),
+            input: input.clone(),
+        };
+        self.one(tx, &op, now).await
+    }
+
+    /// Fires a due timer, once: a timer that is no longer armed (fired by another daemon,
+    /// moved, or its stage left) is skipped and `None` returned. A timer whose step fails is
+    /// not tried again: the failure goes to the deal's history and the timer is dropped.
+    pub async fn fire(
+        &self,
+        tx: &mut Tx,
+        due: &DueTimer,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Step>, CoreError> {
+        match self.one(tx, &Op::Fire(due.clone()), now).await? {
+            Step::NotNow(_) => Ok(None),
+            s => Ok(Some(s)),
+        }
+    }
 }
 
 /// The working set of a batch.

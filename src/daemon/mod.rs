@@ -21,6 +21,7 @@ mod openapi;
 mod outbox;
 mod reload;
 mod replay;
+mod rules;
 mod scheduler;
 mod server;
 mod state;
@@ -28,11 +29,12 @@ mod warm;
 mod web;
 mod writer;
 
-pub use self::core::{Core, CoreError, OpenError, Opening, Rules, Step};
-pub use batch::Op;
+pub use self::core::{Core, OpenError, Opening};
+pub use batch::{CoreError, Op, Step};
 pub use config::Config;
 pub use metrics::Metrics;
 pub use replay::{Played, ReplayError, replay};
+pub use rules::Rules;
 pub use server::{Running, StartError, start, tls_provider};
 pub use writer::{WriteError, Writer};
 

@@ -4,9 +4,13 @@
 
 use serde::Serialize;
 
+use std::sync::Mutex;
+
 use super::batch::Op;
-use super::core::Rules;
-use super::state::AppState;
+use super::core::Core;
+use super::metrics::Metrics;
+use super::rules::Rules;
+use super::writer::Writer;
 use crate::store::StoreError;
 
 /// Deals named in a refusal, at most.
@@ -27,27 +31,49 @@ pub struct ReloadReport {
     pub misfits: Vec<String>,
 }
 
-/// Reads the rule file again and applies it if it may be.
-pub(crate) async fn reload(s: &AppState) -> ReloadReport {
-    let _one = s.reloading.lock().await;
-    let report = attempt(s).await;
-    if report.applied {
-        tracing::info!(version = report.version, "{}", report.message);
-    } else {
-        tracing::warn!(version = report.version, misfits = ?report.misfits, "{}", report.message);
-    }
-    s.metrics.reload(report.applied);
-    s.metrics
-        .rules_version
-        .store(report.version, std::sync::atomic::Ordering::Relaxed);
-    if let Ok(mut last) = s.last_reload.lock() {
-        *last = Some(report.clone());
-    }
-    report
+/// Reloads, one at a time, and the last one's report.
+#[derive(Default)]
+pub(crate) struct Reloads {
+    last: Mutex<Option<ReloadReport>>,
+    one_at_a_time: tokio::sync::Mutex<()>,
 }
 
-async fn attempt(s: &AppState) -> ReloadReport {
-    let current = s.core.rules();
+impl Reloads {
+    /// Reads the rule file again and applies it if it may be.
+    pub(crate) async fn reload(
+        &self,
+        core: &Core,
+        writer: &Writer,
+        metrics: &Metrics,
+    ) -> ReloadReport {
+        let _one = self.one_at_a_time.lock().await;
+        let report = attempt(core, writer).await;
+        if report.applied {
+            tracing::info!(version = report.version, "{}", report.message);
+        } else {
+            tracing::warn!(version = report.version, misfits = ?report.misfits, "{}", report.message);
+        }
+        metrics.reload(report.applied);
+        metrics
+            .rules_version
+            .store(report.version, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(report.clone());
+        }
+        report
+    }
+
+    /// The last reload, if there was one.
+    pub(crate) fn last(&self) -> Option<ReloadReport> {
+        self.last
+            .lock()
+            .map(|g| g.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+}
+
+async fn attempt(core: &Core, writer: &Writer) -> ReloadReport {
+    let current = core.rules();
     let refuse = |message: String, misfits: Vec<String>| ReloadReport {
         at: crate::json::stamp(chrono::Utc::now()),
         applied: false,
@@ -67,7 +93,7 @@ async fn attempt(s: &AppState) -> ReloadReport {
             );
         }
     };
-    let misfits = match misfits(s, &ready.plan).await {
+    let misfits = match misfits(core, &ready.plan).await {
         Ok(m) => m,
         Err(e) => return refuse(format!("the deals could not be checked: {e}"), Vec::new()),
     };
@@ -88,7 +114,7 @@ async fn attempt(s: &AppState) -> ReloadReport {
         );
     }
     let recorded = async {
-        let mut tx = s.core.store().begin().await?;
+        let mut tx = core.store().begin().await?;
         let rules = Rules::record(ready, &current.file, &mut tx).await?;
         tx.commit().await?;
         Ok::<Rules, StoreError>(rules)
@@ -105,9 +131,9 @@ async fn attempt(s: &AppState) -> ReloadReport {
     };
     let version = rules.version;
     let unchanged = version == current.version;
-    s.core.set_rules(rules);
+    core.set_rules(rules);
     // Every live deal's timers derived again under the rules now running.
-    if !unchanged && let Err(e) = s.writer.each_live_page(&s.core, Op::Rederive).await {
+    if !unchanged && let Err(e) = writer.each_live_page(core, Op::Rederive).await {
         tracing::warn!(error = %e, "timers of live deals could not all be derived again");
     }
     ReloadReport {
@@ -125,14 +151,14 @@ async fn attempt(s: &AppState) -> ReloadReport {
 
 /// Live deals the plan cannot run: (first ids, how many).
 async fn misfits(
-    s: &AppState,
+    core: &Core,
     plan: &crate::compile::Plan,
 ) -> Result<(Vec<String>, usize), StoreError> {
     let mut named = Vec::new();
     let mut count = 0;
     let mut after = String::new();
     loop {
-        let mut tx = s.core.store().read().await?;
+        let mut tx = core.store().read().await?;
         let page = tx.live_deals(&after, 500).await?;
         let Some(last) = page.last().cloned() else {
             break;

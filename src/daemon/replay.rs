@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch::Op;
-use super::core::{Core, CoreError, Step};
+use super::batch::{CoreError, Op, Step};
+use super::core::Core;
 use crate::calendar::{MomentError, moment, next_midnight};
 use crate::engine::{Creation, Input};
 use crate::sim::scenario::{Scenario, What};

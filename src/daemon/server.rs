@@ -7,7 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -20,9 +20,10 @@ use super::config::{Config, ConfigError};
 use super::core::{Core, OpenError, Opening};
 use super::metrics::Metrics;
 use super::outbox::{self, Delivery, TransportError};
+use super::reload::Reloads;
 use super::state::{AppState, Shared};
 use super::writer::Writer;
-use super::{api, reload, scheduler, web};
+use super::{api, scheduler, web};
 use crate::store::Options;
 
 /// A daemon that runs.
@@ -155,8 +156,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         writer: writer.clone(),
         config,
         metrics: metrics.clone(),
-        last_reload: Mutex::new(None),
-        reloading: tokio::sync::Mutex::new(()),
+        reloads: Reloads::default(),
     });
     let (stop, stopped) = watch::channel(false);
     let owner = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
@@ -296,7 +296,10 @@ async fn watch_rules(state: Shared, file: PathBuf, mut stopped: watch::Receiver<
                 while rx.try_recv().is_ok() {}
             }
         }
-        reload::reload(&state).await;
+        state
+            .reloads
+            .reload(&state.core, &state.writer, &state.metrics)
+            .await;
     }
 }
 

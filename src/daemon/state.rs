@@ -1,14 +1,14 @@
 //! What the HTTP handlers (API and pages) share: the core, the write path, the configuration,
-//! the counters and the last reload; and who a token is.
+//! the counters and the reloads; and who a token is.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
 
 use super::config::{Config, Scope};
 use super::core::Core;
 use super::metrics::Metrics;
-use super::reload::ReloadReport;
+use super::reload::Reloads;
 use super::writer::Writer;
 
 /// What the handlers share.
@@ -21,10 +21,8 @@ pub(crate) struct AppState {
     pub config: Config,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// The last reload and its result.
-    pub last_reload: Mutex<Option<ReloadReport>>,
-    /// Serializes reloads.
-    pub reloading: tokio::sync::Mutex<()>,
+    /// Reloads of the rules, and the last one's report.
+    pub reloads: Reloads,
 }
 
 /// The state as handlers hold it.
@@ -42,13 +40,5 @@ impl AppState {
             }
         }
         found
-    }
-
-    /// The last reload, if there was one.
-    pub fn last_reload(&self) -> Option<ReloadReport> {
-        self.last_reload
-            .lock()
-            .map(|g| g.clone())
-            .unwrap_or_else(|p| p.into_inner().clone())
     }
 }

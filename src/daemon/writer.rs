@@ -12,9 +12,10 @@ use std::time::Instant;
 use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::batch::{Batch, Op};
-use super::core::{Core, CoreError, Rules, Step};
+use super::batch::{Batch, CoreError, Op, Step};
+use super::core::Core;
 use super::metrics::{Metrics, Phase};
+use super::rules::Rules;
 use crate::store::{Answer, StoreError};
 
 /// Most requests in one transaction.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::write::{MAX_ARGS, Style, list};
+use super::statements::{MAX_ARGS, Style, list};
 use super::{StoreError, StoredDeal, StoredTime, Tx, read_stamp};
 use crate::compile::Plan;
 use crate::engine::{Deal, TrackState};

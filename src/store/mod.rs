@@ -66,6 +66,7 @@ mod outbox;
 mod pool;
 mod requests;
 mod rules;
+mod statements;
 mod team;
 mod timers;
 mod write;
@@ -77,8 +78,9 @@ pub use outbox::Queued;
 pub use pool::{Store, WriteTurn};
 pub use requests::Answer;
 pub use rules::{RulesVersion, digest};
+pub use statements::Arg;
 pub use timers::DueTimer;
-pub use write::{AppliedEvent, Arg, BatchWrite, DealWrite};
+pub use write::{AppliedEvent, BatchWrite, DealWrite};
 
 /// How a store is opened.
 #[derive(Debug, Clone, Default)]

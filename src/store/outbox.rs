@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::write::{Arg, MAX_ARGS, Style, list};
+use super::statements::{Arg, MAX_ARGS, Style, list};
 use super::{StoreError, Tx, from_ms, ms};
 use crate::engine::Record;
 use crate::json::stamp;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::write::{MAX_ARGS, Style, list};
+use super::statements::{MAX_ARGS, Style, list};
 use super::{StoreError, Tx};
 use crate::json::stamp;
 

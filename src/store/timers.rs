@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::write::{MAX_ARGS, Style, list};
+use super::statements::{MAX_ARGS, Style, list};
 use super::{StoreError, Tx, from_ms, ms};
 
 /// A timer due, as the scheduler sees it.

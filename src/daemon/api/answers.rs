@@ -6,8 +6,8 @@ use axum::response::Response;
 use serde_json::{Value as Json, json};
 
 use super::admit::{ApiError, json_answer};
-use crate::daemon::batch::Op;
-use crate::daemon::core::{CoreError, Rules, Step};
+use crate::daemon::batch::{CoreError, Op, Step};
+use crate::daemon::rules::Rules;
 use crate::daemon::state::AppState;
 use crate::daemon::writer::{Idem, Render};
 use crate::json::deal_json;

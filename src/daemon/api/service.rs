@@ -38,7 +38,7 @@ async fn rules_json(s: &AppState) -> Result<Json, ApiError> {
     let versions = tx.rules_versions().await?;
     drop(tx);
     let current = versions.iter().find(|v| v.version == rules.version);
-    let last = s.last_reload();
+    let last = s.reloads.last();
     Ok(json!({
         "version": rules.version,
         "file": rules.file.display().to_string(),
@@ -54,7 +54,7 @@ pub(super) async fn reload_rules(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers, Need::Write)?;
-    let report = crate::daemon::reload::reload(&s).await;
+    let report = s.reloads.reload(&s.core, &s.writer, &s.metrics).await;
     let status = if report.applied {
         StatusCode::OK
     } else {

@@ -7,10 +7,11 @@ use axum::response::Response;
 use chrono::Utc;
 use maud::{Markup, html};
 
+use super::access::{Snapshot, html, look, store_down};
 use super::data::{self, Trouble};
 use super::format::{deal_link, span_text, stage_title};
 use super::layout::{Nav, layout};
-use super::viewer::{Snapshot, Viewer, html, look, store_down};
+use super::viewer::Viewer;
 use crate::daemon::state::Shared;
 
 pub(super) async fn show(
@@ -27,7 +28,8 @@ pub(super) async fn show(
         Err(_) => return store_down(v.lang),
     };
     let refused = s
-        .last_reload()
+        .reloads
+        .last()
         .filter(|r| !r.applied)
         .map(|r| (r.at, r.message));
     let now = Utc::now();

@@ -6,10 +6,11 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
+use super::access::{Snapshot, html, look};
 use super::data;
 use super::format::{alert_badges, deal_link, money, person, stage_title};
 use super::layout::{Nav, layout};
-use super::viewer::{Snapshot, Viewer, html, look};
+use super::viewer::Viewer;
 use crate::daemon::config::Dashboard;
 use crate::daemon::state::Shared;
 use crate::engine::Deal;

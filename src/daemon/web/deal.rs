@@ -10,6 +10,7 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::access::{html, page_error, store_down, viewer};
 use super::data;
 use super::encode;
 use super::format::{
@@ -18,10 +19,10 @@ use super::format::{
 use super::history::history;
 use super::i18n::{Lang, Words};
 use super::layout::{Nav, layout};
-use super::viewer::{Viewer, html, page_error, store_down, viewer};
+use super::viewer::Viewer;
 use crate::compile::{PayloadType, Plan, Slot};
 use crate::daemon::config::Dashboard;
-use crate::daemon::core::Rules;
+use crate::daemon::rules::Rules;
 use crate::daemon::state::Shared;
 use crate::engine::{Deal, TrackState};
 use crate::store::HistoryEntry;

@@ -7,8 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::access::{page_error, viewer};
 use super::encode;
-use super::viewer::{Viewer, page_error, viewer};
+use super::viewer::Viewer;
 use crate::daemon::api::answers::render_deal;
 use crate::daemon::batch::Op;
 use crate::daemon::state::{AppState, Shared};

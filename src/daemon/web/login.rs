@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
+use super::access::{html, language};
 use super::forms::form_pairs;
 use super::i18n::Lang;
-use super::viewer::{Viewer, html, language};
+use super::viewer::Viewer;
 use super::{TOKEN_COOKIE, encode};
 use crate::daemon::config::Scope;
 use crate::daemon::state::Shared;

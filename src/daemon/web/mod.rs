@@ -8,6 +8,7 @@
 //! from, `layout` and `format` are what every page shares, `forms` takes the deal page's forms,
 //! `data` computes the figures.
 
+mod access;
 mod attention;
 mod board;
 mod data;

@@ -9,11 +9,12 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+use super::access::{Snapshot, html, look};
 use super::data;
 use super::format::{date, deal_link, money, short_money};
 use super::i18n::Lang;
 use super::layout::{Nav, layout};
-use super::viewer::{Snapshot, Viewer, html, look};
+use super::viewer::Viewer;
 use crate::compile::Plan;
 use crate::daemon::config::Dashboard;
 use crate::daemon::state::Shared;

@@ -5,9 +5,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 
+use super::access::{html, viewer};
 use super::layout::{Nav, layout};
-use super::viewer::{Viewer, html, viewer};
-use crate::daemon::core::Rules;
+use super::viewer::Viewer;
+use crate::daemon::rules::Rules;
 use crate::daemon::state::Shared;
 
 pub(super) async fn show(

@@ -1,0 +1,53 @@
+//! A version of the rules, ready to run: the rule file read, checked and compiled (off the
+//! async threads), and recorded in the store as a numbered version.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::load::{LoadError, Ready, RuleFile};
+use crate::store::{StoreError, Tx};
+
+/// A version of the rules, ready to run.
+pub struct Rules {
+    /// The compiled pipeline and its script.
+    pub ready: Ready,
+    /// Its number in the store's `rule_versions`.
+    pub version: i64,
+    /// The rule file.
+    pub file: PathBuf,
+}
+
+impl Rules {
+    /// Reads, checks and compiles the rule file, off the async threads (a large file takes a
+    /// while).
+    pub async fn read(file: &Path) -> Result<Ready, LoadError> {
+        let path = file.to_path_buf();
+        match tokio::task::spawn_blocking(move || RuleFile::read(&path)?.ready()).await {
+            Ok(read) => read,
+            // Reading panicked or was cancelled: the rules are as unreadable as a missing file.
+            Err(e) => Err(LoadError::Read {
+                path: file.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+
+    /// Records `ready` (read from `file`) as a version of the rules in `tx`: a new number, or the
+    /// latest one again when nothing changed.
+    pub async fn record(ready: Ready, file: &Path, tx: &mut Tx) -> Result<Rules, StoreError> {
+        let version = tx
+            .add_rules_version(
+                &file.display().to_string(),
+                &ready.text,
+                ready.plan.script.as_deref(),
+                Utc::now(),
+            )
+            .await?;
+        Ok(Rules {
+            ready,
+            version,
+            file: file.to_path_buf(),
+        })
+    }
+}

@@ -1,0 +1,214 @@
+//! The pages' door: the viewer found from the token in the `Authorization` header or the login
+//! cookie (or the way to the login page), the finished page with its cookies, and the snapshot
+//! of the rules, deals and team a page draws from.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::Markup;
+
+use super::i18n::Lang;
+use super::layout::error_page;
+use super::viewer::Viewer;
+use super::{LANG_COOKIE, TOKEN_COOKIE};
+use crate::daemon::config::Scope;
+use crate::daemon::rules::Rules;
+use crate::daemon::state::AppState;
+use crate::engine::Deal;
+use crate::store::StoreError;
+use crate::team::Team;
+
+/// A page's query as the viewer needs it: the language asked for (`?lang=`), and the pairs the
+/// language links keep — all but the parts that are said once: the language, the outcome of
+/// the last form, a wrong login.
+pub(super) fn page_query(raw: Option<&str>) -> (Option<String>, Vec<(String, String)>) {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
+    let asked = pairs
+        .iter()
+        .find(|(k, _)| k == "lang")
+        .map(|(_, v)| v.clone());
+    let kept = pairs
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "lang" | "done" | "refused" | "wrong"))
+        .collect();
+    (asked, kept)
+}
+
+pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+pub(super) fn language(
+    s: &AppState,
+    headers: &HeaderMap,
+    asked: Option<&str>,
+) -> (Lang, Option<Lang>) {
+    if let Some(l) = asked.and_then(Lang::from_code) {
+        return (l, Some(l));
+    }
+    let chosen = cookie(headers, LANG_COOKIE)
+        .and_then(Lang::from_code)
+        .or_else(|| {
+            s.config
+                .dashboard
+                .language
+                .as_deref()
+                .and_then(Lang::from_code)
+        })
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(Lang::from_accept)
+        })
+        .unwrap_or(Lang::Ru);
+    (chosen, None)
+}
+
+/// The viewer, or the way to the login page.
+pub(super) fn viewer(
+    s: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    query: Option<&str>,
+) -> Result<Viewer, Box<Response>> {
+    let (asked, kept) = page_query(query);
+    let (lang, set_lang) = language(s, headers, asked.as_deref());
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| {
+            cookie(headers, TOKEN_COOKIE).map(|t| {
+                percent_encoding::percent_decode_str(t)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        });
+    match token.and_then(|t| s.scope_of(&t)) {
+        Some(Scope::Intake) => Err(Box::new(page_error(
+            lang,
+            StatusCode::FORBIDDEN,
+            lang.words().forbidden,
+            "intake",
+        ))),
+        Some(scope) => Ok(Viewer {
+            scope,
+            lang,
+            set_lang,
+            kept,
+        }),
+        None => {
+            // Back to this very page after the login, its query kept.
+            let here = if kept.is_empty() {
+                path.to_string()
+            } else {
+                format!(
+                    "{path}?{}",
+                    serde_urlencoded::to_string(&kept).unwrap_or_default()
+                )
+            };
+            let next =
+                percent_encoding::utf8_percent_encode(&here, percent_encoding::NON_ALPHANUMERIC);
+            Err(Box::new(
+                Redirect::to(&format!("/login?next={next}")).into_response(),
+            ))
+        }
+    }
+}
+
+/// A finished page, with the language cookie when one was chosen.
+pub(super) fn html(v: &Viewer, status: StatusCode, body: Markup) -> Response {
+    let mut r = (status, body).into_response();
+    if let Some(l) = v.set_lang
+        && let Ok(h) = HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+            l.code()
+        ))
+    {
+        r.headers_mut().append(header::SET_COOKIE, h);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+pub(super) fn page_error(lang: Lang, status: StatusCode, title: &str, message: &str) -> Response {
+    let v = Viewer {
+        scope: Scope::Read,
+        lang,
+        set_lang: None,
+        kept: Vec::new(),
+    };
+    html(&v, status, error_page(lang, title, message))
+}
+
+/// Everything the pages draw from: the rules, every stored deal that fits them, the team.
+pub(super) struct Snapshot {
+    pub(super) rules: Arc<Rules>,
+    pub(super) deals: Vec<Deal>,
+    pub(super) team: Team,
+}
+
+/// Deals read a page at a time.
+pub(super) const PAGE: i64 = 500;
+
+pub(super) async fn snapshot(s: &AppState) -> Result<Snapshot, StoreError> {
+    let rules = s.core.rules();
+    let mut tx = s.core.store().read().await?;
+    let team = tx.team().await?;
+    let mut deals = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = tx.deal_states(&after, PAGE).await?;
+        let n = page.len() as i64;
+        if let Some((last, _)) = page.last() {
+            after = last.clone();
+        }
+        // A deal in stages the running rules do not have cannot be drawn; the API names it.
+        deals.extend(
+            page.into_iter()
+                .filter_map(|(_, l)| l.stored.decode(&rules.ready.plan).ok()),
+        );
+        if n < PAGE {
+            break;
+        }
+    }
+    drop(tx);
+    Ok(Snapshot { rules, deals, team })
+}
+
+pub(super) fn store_down(lang: Lang) -> Response {
+    page_error(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "503",
+        "the database did not answer; try again",
+    )
+}
+
+/// The viewer and everything the page draws from, or the answer to send instead (the login
+/// page, or "the database did not answer").
+pub(super) async fn look(
+    s: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+    query: Option<&str>,
+) -> Result<(Viewer, Snapshot), Box<Response>> {
+    let v = viewer(s, headers, path, query)?;
+    match snapshot(s).await {
+        Ok(snap) => Ok((v, snap)),
+        Err(_) => Err(Box::new(store_down(v.lang))),
+    }
+}
