@@ -2,6 +2,14 @@
 //!
 //! Run: `cargo bench --bench check`.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::fmt::Write;
 
 use criterion::{Criterion, criterion_group, criterion_main};

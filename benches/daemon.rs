@@ -12,6 +12,14 @@
 //! the store's durability (SQLite: WAL, synchronous=FULL; PostgreSQL: fsync on commit).
 //! Requests are sent by many clients at once, so the writer groups commits.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

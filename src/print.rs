@@ -5,7 +5,7 @@ use std::fmt::Write;
 use crate::ast::{Expr, ExprKind, Literal, Str, StrPart, UnaryOp};
 
 /// The source text of an expression, parentheses as the author wrote them.
-pub fn expr(e: &Expr) -> String {
+pub(crate) fn expr(e: &Expr) -> String {
     let mut out = String::new();
     write_expr(&mut out, e);
     out
@@ -64,7 +64,7 @@ fn write_expr(out: &mut String, e: &Expr) {
 }
 
 /// The canonical text of a literal.
-pub fn literal(l: &Literal) -> String {
+pub(crate) fn literal(l: &Literal) -> String {
     match l {
         Literal::Int(n) => n.to_string(),
         Literal::Decimal(d) => d.to_string(),
@@ -83,7 +83,7 @@ pub fn literal(l: &Literal) -> String {
 }
 
 /// `10:00`, or `10:00:30` when there are seconds.
-pub fn time(t: chrono::NaiveTime) -> String {
+pub(crate) fn time(t: chrono::NaiveTime) -> String {
     use chrono::Timelike;
     if t.second() == 0 {
         t.format("%H:%M").to_string()
@@ -93,7 +93,7 @@ pub fn time(t: chrono::NaiveTime) -> String {
 }
 
 /// A string literal with its quotes, escapes and `{{ }}` parts.
-pub fn string(s: &Str) -> String {
+pub(crate) fn string(s: &Str) -> String {
     let quote = if s.triple { "\"\"\"" } else { "\"" };
     let mut out = String::from(quote);
     for (i, part) in s.parts.iter().enumerate() {

@@ -1,5 +1,13 @@
 //! The `dealflow` binary as an analyst runs it: exit codes, what is printed, files left intact.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

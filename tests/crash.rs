@@ -3,6 +3,14 @@
 //! answered request is lost, none is applied twice, every due timer fired once, and the
 //! database passes its integrity check. Bounded: the test stops itself after two minutes.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -7,6 +7,14 @@
 //! them the test says it was skipped, unless `DEALFLOW_REQUIRE_BROWSER` is set (CI), when it
 //! fails.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,14 @@
 //! The formatter: on every real pipeline and every test file it keeps the meaning (the AST,
 //! comments included), it is idempotent, and its output for tricky input is a reviewed snapshot.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::{Path, PathBuf};
 
 use dealflow::{fmt, parse};

@@ -2,6 +2,14 @@
 //! facts of `ivan.expected.md` asserted from the JSON timeline, and the whole text timeline as a
 //! reviewed snapshot.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::Path;
 
 use serde_json::Value;

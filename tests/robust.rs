@@ -2,6 +2,14 @@
 //! mutated real pipelines and hand-made hostile files. Whatever parses also formats back to the
 //! same meaning.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use proptest::prelude::*;
 
 const REFERENCE: &str = include_str!("../rules/web-studio.flow");

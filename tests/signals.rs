@@ -1,6 +1,14 @@
 //! The daemon as a process: SIGHUP reloads the rules, SIGTERM stops it cleanly (exit 0, the
 //! database closed with nothing lost).
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

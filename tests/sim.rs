@@ -2,6 +2,14 @@
 //! timeline is a reviewed snapshot, and `expect.txt` lists records that must (or, after `!`,
 //! must not) be in its JSON timeline: `deal kind key=value …`.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -2,6 +2,14 @@
 //! `DEALFLOW_TEST_POSTGRES` names a server (`.ci/run` sets it; without it the PostgreSQL half
 //! of every test says it was skipped). Each PostgreSQL test works in a schema of its own.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

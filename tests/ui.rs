@@ -1,6 +1,14 @@
 //! Every file in `tests/ui/` holds one mistake; its rendered diagnostics are a snapshot, and the
 //! code named on its `# expect:` line must be among them.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 use std::path::Path;
 
 use dealflow::diag::{render_text, summary};

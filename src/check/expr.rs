@@ -22,7 +22,7 @@ enum EventCtx<'a> {
 
 /// What an expression can see.
 #[derive(Debug, Clone)]
-pub struct Scope<'a> {
+pub(crate) struct Scope<'a> {
     event: EventCtx<'a>,
     vars: Vec<(String, Ty)>,
     /// Field defaults: only literals mean anything there.
@@ -31,7 +31,7 @@ pub struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     /// Inside a stage, with no event.
-    pub fn stage() -> Self {
+    pub(crate) fn stage() -> Self {
         Scope {
             event: EventCtx::None,
             vars: Vec::new(),
@@ -39,39 +39,39 @@ impl<'a> Scope<'a> {
         }
     }
     /// An alert's condition.
-    pub fn alert() -> Self {
+    pub(crate) fn alert() -> Self {
         Self::stage()
     }
     /// A template's texts.
-    pub fn template() -> Self {
+    pub(crate) fn template() -> Self {
         Scope {
             event: EventCtx::Any,
             ..Self::stage()
         }
     }
     /// A block that handles `decl`.
-    pub fn event(decl: &'a EventDecl) -> Self {
+    pub(crate) fn event(decl: &'a EventDecl) -> Self {
         Scope {
             event: EventCtx::Decl(decl),
             ..Self::stage()
         }
     }
     /// A block that handles an event that does not exist.
-    pub fn unknown_event() -> Self {
+    pub(crate) fn unknown_event() -> Self {
         Scope {
             event: EventCtx::Unknown,
             ..Self::stage()
         }
     }
     /// A field's default value.
-    pub fn constant() -> Self {
+    pub(crate) fn constant() -> Self {
         Scope {
             constant: true,
             ..Self::stage()
         }
     }
     /// This scope with a `for each` variable added.
-    pub fn with_var(&self, name: &str, ty: Ty) -> Self {
+    pub(crate) fn with_var(&self, name: &str, ty: Ty) -> Self {
         let mut s = self.clone();
         s.vars.push((name.to_string(), ty));
         s

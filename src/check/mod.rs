@@ -96,37 +96,37 @@ impl<'a, T> Table<'a, T> {
     }
 
     /// The declaration of this name.
-    pub fn get(&self, name: &str) -> Option<&T> {
+    pub(crate) fn get(&self, name: &str) -> Option<&T> {
         self.id(name).map(|i| &self.items[i].1)
     }
 
     /// The id of the declaration of this name.
-    pub fn id(&self, name: &str) -> Option<usize> {
+    pub(crate) fn id(&self, name: &str) -> Option<usize> {
         self.index.get(name).copied()
     }
 
     /// Whether a declaration has this name.
-    pub fn contains_key(&self, name: &str) -> bool {
+    pub(crate) fn contains_key(&self, name: &str) -> bool {
         self.index.contains_key(name)
     }
 
     /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// The names, in file order.
-    pub fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.items.iter().map(|(n, _)| *n)
     }
 
     /// The declarations, in file order.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
         self.items.iter().map(|(_, t)| t)
     }
 
     /// The names, sorted (for suggestions).
-    pub fn names(&self) -> Vec<&'a str> {
+    pub(crate) fn names(&self) -> Vec<&'a str> {
         let mut v: Vec<&str> = self.keys().collect();
         v.sort_unstable();
         v
@@ -184,7 +184,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub fn push(&mut self, d: Diagnostic) {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
 
@@ -206,7 +206,7 @@ impl<'a> Checker<'a> {
         flow::check(self);
     }
 
-    pub fn stage_ref(&mut self, s: &Ident) -> bool {
+    pub(crate) fn stage_ref(&mut self, s: &Ident) -> bool {
         if let Some(id) = self.sym.stages.id(&s.name) {
             self.names.record(s, Def::Stage(id));
             return true;
@@ -227,7 +227,7 @@ impl<'a> Checker<'a> {
         false
     }
 
-    pub fn role_ref(&mut self, r: &Ident) -> bool {
+    pub(crate) fn role_ref(&mut self, r: &Ident) -> bool {
         if let Some(id) = self.sym.roles.id(&r.name) {
             self.names.record(r, Def::Role(id));
             return true;
@@ -292,7 +292,7 @@ impl<'a> Checker<'a> {
         Some(Ty::User)
     }
 
-    pub fn condition(&mut self, e: &Expr, scope: &expr::Scope<'a>) {
+    pub(crate) fn condition(&mut self, e: &Expr, scope: &expr::Scope<'a>) {
         let ty = self.expr(e, scope);
         if ty != Ty::Bool && ty != Ty::Unknown {
             self.push(
@@ -349,7 +349,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks the `{{ }}` parts of a string.
-    pub fn string(&mut self, s: &Str, scope: &expr::Scope<'a>) {
+    pub(crate) fn string(&mut self, s: &Str, scope: &expr::Scope<'a>) {
         for part in &s.parts {
             if let StrPart::Interp(e) = part {
                 self.expr(e, scope);
@@ -357,7 +357,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub fn expr(&mut self, e: &Expr, scope: &expr::Scope<'a>) -> Ty {
+    pub(crate) fn expr(&mut self, e: &Expr, scope: &expr::Scope<'a>) -> Ty {
         expr::type_of(self, e, scope)
     }
 }

@@ -10,7 +10,7 @@ use crate::load::RuleFile;
 
 /// Arguments of `dealflow check`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Pipeline files (`*.flow`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -30,7 +30,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
+pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let mut failed = false;
     for path in &args.files {
         let loaded = RuleFile::read(path)?;

@@ -9,7 +9,7 @@ use crate::load::RuleFile;
 
 /// Arguments of `dealflow fmt`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// Pipeline files (`*.flow`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -21,7 +21,7 @@ pub struct Args {
     stdout: bool,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
+pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let mut failed = false;
     for path in &args.files {
         let loaded = RuleFile::read(path)?;

@@ -7,7 +7,7 @@ use crate::sim::generate;
 
 /// Arguments of `dealflow generate-scenario`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// How many leads.
     #[arg(long, default_value_t = 1_000)]
     deals: usize,
@@ -19,7 +19,7 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode, super::Failure> {
+pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
     let sc = generate::reference(args.deals, args.seed);
     let text = generate::to_toml(&sc);
     match &args.output {

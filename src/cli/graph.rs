@@ -10,7 +10,7 @@ use crate::{diag, graph};
 
 /// Arguments of `dealflow graph`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// A pipeline file (`*.flow`).
     file: PathBuf,
     /// The picture's language.
@@ -31,7 +31,7 @@ enum Format {
     Svg,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
+pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let loaded = RuleFile::read(&args.file)?;
     let parsed = crate::parse::parse(&loaded.source.text);
     if !parsed.diagnostics.is_empty() {

@@ -8,7 +8,7 @@ use crate::daemon::{self, Config};
 
 /// Arguments of `dealflow serve`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// The configuration file (default: `dealflow.toml` when it exists). Every value can also
     /// come from a `DEALFLOW_*` environment variable (`DEALFLOW_DATABASE_URL`, `DEALFLOW_LISTEN`…).
     #[arg(long, short)]
@@ -30,7 +30,7 @@ pub struct Args {
 }
 
 /// Runs the daemon until SIGTERM or Ctrl-C.
-pub fn run(args: Args) -> Result<ExitCode, Failure> {
+pub(super) fn run(args: Args) -> Result<ExitCode, Failure> {
     init_logs(args.log_json);
     if args.demo {
         return demo(args.listen.as_deref().unwrap_or("127.0.0.1:8080"));

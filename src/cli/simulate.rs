@@ -16,7 +16,7 @@ use crate::team::Team;
 
 /// Arguments of `dealflow simulate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(super) struct Args {
     /// A pipeline file (`*.flow`).
     file: PathBuf,
     /// A scenario (`*.scenario.toml`): team, deals, events, work on tasks.
@@ -49,7 +49,7 @@ enum Format {
     Json,
 }
 
-pub fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
+pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let loaded = RuleFile::read(&args.file)?;
     let ready = match loaded.ready() {
         Ok(r) => r,

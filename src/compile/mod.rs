@@ -88,7 +88,7 @@ fn place<T>(items: &mut Vec<Option<T>>, id: usize, item: T) {
 }
 
 impl<'a> Compiler<'a> {
-    pub fn line(&self, span: Span) -> usize {
+    pub(crate) fn line(&self, span: Span) -> usize {
         self.source.line_col(span.start).0
     }
 
@@ -101,7 +101,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    pub fn value_error(&self, span: Span, problem: String) -> CompileError {
+    pub(crate) fn value_error(&self, span: Span, problem: String) -> CompileError {
         CompileError::Value {
             problem,
             file: self.source.name.clone(),
@@ -110,32 +110,32 @@ impl<'a> Compiler<'a> {
     }
 
     /// What the checker found `name` to stand for.
-    pub fn def(&self, name: &Ident) -> Option<Def> {
+    pub(crate) fn def(&self, name: &Ident) -> Option<Def> {
         self.names.of(name)
     }
 
-    pub fn stage_id(&self, name: &Ident) -> Result<StageId, CompileError> {
+    pub(crate) fn stage_id(&self, name: &Ident) -> Result<StageId, CompileError> {
         match self.def(name) {
             Some(Def::Stage(s)) => Ok(s),
             _ => Err(self.unresolved("stage", name)),
         }
     }
 
-    pub fn event_id(&self, name: &Ident) -> Result<EventId, CompileError> {
+    pub(crate) fn event_id(&self, name: &Ident) -> Result<EventId, CompileError> {
         match self.def(name) {
             Some(Def::Event(e)) => Ok(e),
             _ => Err(self.unresolved("event", name)),
         }
     }
 
-    pub fn role_id(&self, name: &Ident) -> Result<RoleId, CompileError> {
+    pub(crate) fn role_id(&self, name: &Ident) -> Result<RoleId, CompileError> {
         match self.def(name) {
             Some(Def::Role(r)) => Ok(r),
             _ => Err(self.unresolved("role", name)),
         }
     }
 
-    pub fn slot(&self, name: &Ident) -> Result<Slot, CompileError> {
+    pub(crate) fn slot(&self, name: &Ident) -> Result<Slot, CompileError> {
         match self.def(name) {
             Some(Def::Field(f)) => Ok(Slot::Field(f)),
             Some(Def::Role(r)) => Ok(Slot::Role(r)),

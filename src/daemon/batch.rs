@@ -175,7 +175,7 @@ fn deals_of(op: &Op) -> Vec<String> {
 impl<'r> Batch<'r> {
     /// Reads what `ops` need: their deals (locked on PostgreSQL), the team, the claims of the
     /// timers they fire.
-    pub async fn prepare(
+    pub(super) async fn prepare(
         rules: &'r Rules,
         warm: &Warm,
         tx: &mut Tx,
@@ -265,7 +265,7 @@ impl<'r> Batch<'r> {
     }
 
     /// Runs one operation in memory.
-    pub fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
+    pub(super) fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         match op {
             Op::Create(req) => {
                 if self.index.contains_key(&req.id) || self.read.contains_key(&req.id) {
@@ -444,23 +444,23 @@ impl<'r> Batch<'r> {
     }
 
     /// An answer to keep for an idempotency key, written with the batch.
-    pub fn keep_answer(&mut self, key: String, answer: Answer) {
+    pub(super) fn keep_answer(&mut self, key: String, answer: Answer) {
         self.answers.push((key, answer));
     }
 
     /// Whether the batch already answered this key (a retry inside the same batch).
-    pub fn kept(&self, key: &str) -> Option<&Answer> {
+    pub(super) fn kept(&self, key: &str) -> Option<&Answer> {
         self.answers.iter().find(|(k, _)| k == key).map(|(_, a)| a)
     }
 
     /// Every deal the batch touched, as it is now, with its revision: once the batch has
     /// committed, this is what the database holds.
-    pub fn deals(&self) -> impl Iterator<Item = (&Deal, i64)> {
+    pub(super) fn deals(&self) -> impl Iterator<Item = (&Deal, i64)> {
         self.now.iter().map(|(d, rev)| (d, *rev))
     }
 
     /// Writes everything the batch did.
-    pub async fn write(&self, tx: &mut Tx, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn write(&self, tx: &mut Tx, now: DateTime<Utc>) -> Result<(), StoreError> {
         let deals = self
             .now
             .iter()

@@ -17,16 +17,16 @@ const SCRIPT: &str = include_str!("../../rules/web-studio.rhai");
 const SCENARIO: &str = include_str!("../../examples/ivan.scenario.toml");
 
 /// The demo's staff token.
-pub const TOKEN: &str = "demo";
+pub(crate) const TOKEN: &str = "demo";
 
 /// Where the demo keeps its files: a folder of its own under the system's temporary folder.
-pub fn folder() -> PathBuf {
+pub(crate) fn folder() -> PathBuf {
     std::env::temp_dir().join(format!("dealflow-demo-{}", std::process::id()))
 }
 
 /// Why the demo could not be prepared.
 #[derive(Debug, thiserror::Error)]
-pub enum DemoError {
+pub(crate) enum DemoError {
     /// Its folder cannot be made.
     #[error("cannot create the demo folder `{}`: {source}", path.display())]
     Folder {
@@ -59,7 +59,7 @@ pub enum DemoError {
 
 /// Writes the pipeline into `dir`, seeds a new database there from Ivan's scenario and returns
 /// the configuration that serves it (listening on `listen`).
-pub async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoError> {
+pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoError> {
     std::fs::create_dir_all(dir).map_err(|source| DemoError::Folder {
         path: dir.to_path_buf(),
         source,

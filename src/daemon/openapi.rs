@@ -59,7 +59,7 @@ fn idem_param() -> Json {
 /// The document, with the names of the pipeline running now (events, stages, phases,
 /// alerts, fields) where the API takes them, so that whoever connects a website or a tool sees
 /// the pipeline's own vocabulary.
-pub fn document(plan: &crate::compile::Plan) -> Json {
+pub(super) fn document(plan: &crate::compile::Plan) -> Json {
     let names = |v: Vec<&str>| json!({"type": "string", "enum": v});
     let events = names(plan.events.iter().map(|e| e.name.as_str()).collect());
     let stages = names(plan.stages.iter().map(|x| x.name.as_str()).collect());

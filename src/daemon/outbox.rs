@@ -71,7 +71,7 @@ pub enum TransportError {
 }
 
 /// The transports, built from the configuration.
-pub struct Delivery {
+pub(super) struct Delivery {
     email: Email,
     sms: Sms,
     policy: config::Outbox,
@@ -79,7 +79,7 @@ pub struct Delivery {
 
 impl Delivery {
     /// Builds the transports; a bad address or URL in the configuration is named.
-    pub fn new(config: &Config) -> Result<Delivery, TransportError> {
+    pub(super) fn new(config: &Config) -> Result<Delivery, TransportError> {
         let email = match &config.smtp {
             None => Email::Log,
             Some(s) => {
@@ -136,7 +136,7 @@ impl Delivery {
     }
 
     /// Sends one message.
-    pub async fn send(&self, m: &Queued) -> Result<(), String> {
+    pub(super) async fn send(&self, m: &Queued) -> Result<(), String> {
         match m.channel.as_str() {
             "email" => self.email(m).await,
             "sms" => self.sms(m).await,
@@ -238,7 +238,7 @@ impl Delivery {
 
     /// When to try again after `attempts` failed attempts: doubling from the base, capped,
     /// with ±50% jitter so that many failures do not come back at once.
-    pub fn retry_at(&self, now: DateTime<Utc>, attempts: i64) -> DateTime<Utc> {
+    pub(super) fn retry_at(&self, now: DateTime<Utc>, attempts: i64) -> DateTime<Utc> {
         let exp = attempts.clamp(1, 30) as u32 - 1;
         let base = self.policy.retry_base_s.saturating_mul(1u64 << exp.min(20));
         let capped = base.min(self.policy.retry_max_s).max(1) as f64;
@@ -253,7 +253,7 @@ type Tried = Vec<(Queued, Result<(), String>)>;
 /// Runs until `stop` turns true: claims what may go out, sends it, records the result. While
 /// there is a backlog, a pass's results are written in the same transaction as the next claim:
 /// one turn at the database per pass, which leaves more of it to requests.
-pub async fn run(
+pub(super) async fn run(
     core: Arc<super::core::Core>,
     delivery: Arc<Delivery>,
     metrics: Arc<Metrics>,

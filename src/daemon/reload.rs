@@ -18,7 +18,7 @@ const NAMED: usize = 50;
 
 /// What a reload did.
 #[derive(Debug, Clone, Serialize)]
-pub struct ReloadReport {
+pub(super) struct ReloadReport {
     /// When.
     pub at: String,
     /// Whether the new rules run now.

@@ -30,7 +30,7 @@ pub(crate) type Shared = Arc<AppState>;
 
 impl AppState {
     /// The scope of a token, if it is one of the configuration's.
-    pub fn scope_of(&self, token: &str) -> Option<Scope> {
+    pub(super) fn scope_of(&self, token: &str) -> Option<Scope> {
         let given = token.trim().as_bytes();
         let mut found = None;
         for t in &self.config.tokens {

@@ -17,7 +17,7 @@ use crate::engine::Deal;
 const PER_GENERATION: usize = 2048;
 
 /// The most deals kept at once.
-pub const MOST_KEPT: usize = 2 * PER_GENERATION;
+pub(super) const MOST_KEPT: usize = 2 * PER_GENERATION;
 
 #[derive(Clone)]
 struct Entry {
@@ -34,13 +34,13 @@ struct Generations {
 
 /// The warm deals.
 #[derive(Default)]
-pub struct Warm {
+pub(crate) struct Warm {
     inner: Mutex<Generations>,
 }
 
 impl Warm {
     /// The deal `id` if it is kept at this revision, decoded under this rules version.
-    pub fn get(&self, id: &str, revision: i64, rules_version: i64) -> Option<Deal> {
+    pub(crate) fn get(&self, id: &str, revision: i64, rules_version: i64) -> Option<Deal> {
         let mut g = self.lock();
         let hit = |e: &Entry| e.revision == revision && e.rules_version == rules_version;
         if let Some(e) = g.young.get(id) {
@@ -55,7 +55,11 @@ impl Warm {
     }
 
     /// Keeps deals as committed: each at its revision, decoded under `rules_version`.
-    pub fn put<'a>(&self, deals: impl IntoIterator<Item = (&'a Deal, i64)>, rules_version: i64) {
+    pub(crate) fn put<'a>(
+        &self,
+        deals: impl IntoIterator<Item = (&'a Deal, i64)>,
+        rules_version: i64,
+    ) {
         let mut g = self.lock();
         for (deal, revision) in deals {
             g.put(

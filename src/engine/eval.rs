@@ -24,7 +24,7 @@ pub(crate) struct Env {
 }
 
 impl Env {
-    pub fn stage(stage: StageId) -> Self {
+    pub(crate) fn stage(stage: StageId) -> Self {
         Env {
             locals: Vec::new(),
             stage: Some(stage),

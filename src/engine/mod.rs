@@ -126,15 +126,18 @@ pub struct Outcome {
     pub load: Vec<(String, i64)>,
 }
 
-/// Why a step did not happen.
-#[derive(Debug, Clone, PartialEq)]
+/// Why a step did not happen, in the pipeline's words.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StepError {
     /// The input does not fit the pipeline (an unknown event, missing or mistyped fields…).
+    #[error("{0}")]
     Refused(String),
     /// The input fits the pipeline but not the deal as it is now (an event no active stage
     /// expects, a task already done).
+    #[error("{0}")]
     NotNow(String),
     /// The step broke (a script error, a loop); it was undone.
+    #[error("{0}")]
     Failed(String),
 }
 

@@ -18,7 +18,7 @@ pub(super) struct Printer<'a> {
 }
 
 impl<'a> Printer<'a> {
-    pub fn new(src: &'a str, comments: &'a [Comment]) -> Self {
+    pub(super) fn new(src: &'a str, comments: &'a [Comment]) -> Self {
         Printer {
             src,
             comments,
@@ -30,17 +30,17 @@ impl<'a> Printer<'a> {
         }
     }
 
-    pub fn indent_width(&self) -> usize {
+    pub(super) fn indent_width(&self) -> usize {
         self.depth * INDENT.len()
     }
 
     /// The indent of a line that continues the current one.
-    pub fn continuation(&self) -> String {
+    pub(super) fn continuation(&self) -> String {
         INDENT.repeat(self.depth + 1)
     }
 
     /// Whether a comment not yet written starts before `pos`.
-    pub fn has_comments_before(&self, pos: usize) -> bool {
+    pub(super) fn has_comments_before(&self, pos: usize) -> bool {
         self.comments
             .get(self.next)
             .is_some_and(|c| c.span.start < pos)
@@ -105,7 +105,7 @@ impl<'a> Printer<'a> {
     }
 
     /// A whole line (or lines) for a node; comments inside the node move above it.
-    pub fn leaf(&mut self, span: Span, text: String) {
+    pub(super) fn leaf(&mut self, span: Span, text: String) {
         self.comments_before(span.start);
         self.blank_before(span.start);
         // Comments inside a one-line node are written above it.
@@ -119,7 +119,7 @@ impl<'a> Printer<'a> {
     }
 
     /// The first line of a block: `head {`.
-    pub fn open(&mut self, span: Span, head: String) {
+    pub(super) fn open(&mut self, span: Span, head: String) {
         self.comments_before(span.start);
         self.blank_before(span.start);
         self.write_line(&format!("{head} {{"));
@@ -146,12 +146,12 @@ impl<'a> Printer<'a> {
     }
 
     /// The closing `}` of a block that ends at `span.end`.
-    pub fn close(&mut self, span: Span) {
+    pub(super) fn close(&mut self, span: Span) {
         self.close_with(span, "}".to_string());
     }
 
     /// The closing line of a block, written as `text`.
-    pub fn close_with(&mut self, span: Span, text: String) {
+    pub(super) fn close_with(&mut self, span: Span, text: String) {
         self.comments_before(span.end);
         self.depth = self.depth.saturating_sub(1);
         self.write_line(&text);
@@ -160,7 +160,7 @@ impl<'a> Printer<'a> {
         self.trailing(span.end);
     }
 
-    pub fn finish(mut self) -> String {
+    pub(super) fn finish(mut self) -> String {
         self.comments_before(usize::MAX);
         self.out
     }

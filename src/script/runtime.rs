@@ -20,7 +20,7 @@ pub struct Script {
 }
 
 /// Arguments of a call, none of them a deal.
-pub type Arguments = [Option<Value>];
+pub(super) type Arguments = [Option<Value>];
 
 /// Answers of earlier calls. A script function sees nothing but its arguments (no clock, no
 /// files, no globals), so the same call always gives the same answer: `money(amount)` in the

@@ -15,17 +15,24 @@ use crate::value::Value;
 /// The stored form of a [`Deal`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredDeal {
+    /// The deal's id.
     pub id: String,
+    /// Its title.
     pub title: String,
+    /// The deal that spawned it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
+    /// When it was created.
     pub created_at: DateTime<Utc>,
     /// Fields that have a value, by name.
     pub fields: BTreeMap<String, Value>,
     /// Filled role slots, by role name.
     pub slots: BTreeMap<String, String>,
+    /// Where it is: one track per parallel branch.
     pub tracks: Vec<StoredTrack>,
+    /// Its timers, armed or fired.
     pub timers: Vec<StoredTimer>,
+    /// Its tasks.
     pub tasks: Vec<StoredTask>,
     /// Work logged on the deal. Kept in the `time_entries` table, not in the document: it only
     /// grows, and a long project would otherwise rewrite all of it on every step. The store
@@ -35,55 +42,87 @@ pub struct StoredDeal {
     pub time_entries: Vec<StoredTime>,
     /// Raised alerts, by name.
     pub alerts: Vec<String>,
+    /// How many deals it spawned (numbers the next one).
     pub spawned: u32,
+    /// The next track's id.
     pub next_track: u32,
+    /// The next timer's id.
     pub next_timer: u64,
 }
 
+/// A track as stored: its stage by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTrack {
+    /// Its id within the deal.
     pub id: u32,
+    /// The stage it is in.
     pub stage: String,
+    /// Since when.
     pub entered_at: DateTime<Utc>,
     /// `active`, `waiting` or `ended`.
     pub state: String,
 }
 
+/// A timer as stored: found again under new rules by its stage and label.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTimer {
+    /// Its id within the deal.
     pub id: u64,
+    /// The track it belongs to.
     pub track: u32,
+    /// The stage that armed it.
     pub stage: String,
     /// The timer's label in the pipeline (how it is found again under new rules).
     pub label: String,
     /// `line` (an `after`/`at` line) or `transition`, and its position in the stage.
     pub kind: String,
+    /// Its position among the stage's lines or transitions.
     pub index: usize,
+    /// When it fires (working hours applied).
     pub fires_at: DateTime<Utc>,
+    /// The moment its expression gave.
     pub target: DateTime<Utc>,
+    /// Whether it fired.
     pub fired: bool,
 }
 
+/// A task as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTask {
+    /// Its identifier in the pipeline.
     pub id: String,
+    /// Its title.
     pub title: String,
+    /// Who does it.
     pub assignee: Option<String>,
+    /// The stage that made it.
     pub stage: String,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
+    /// When it is due.
     pub due: Option<DateTime<Utc>>,
+    /// Hours estimated.
     pub estimate_h: Option<Decimal>,
+    /// When work started.
     pub started_at: Option<DateTime<Utc>>,
+    /// When it was done.
     pub done_at: Option<DateTime<Utc>>,
+    /// Hours logged on it.
     pub hours: Decimal,
 }
 
+/// Work logged, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTime {
+    /// The task it was logged on, if any.
     pub task: Option<String>,
+    /// Who worked.
     pub user: String,
+    /// How long.
     pub hours: Decimal,
+    /// Their hourly rate then.
     pub rate: Decimal,
+    /// When it was logged.
     pub at: DateTime<Utc>,
 }
 

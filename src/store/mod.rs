@@ -1,9 +1,14 @@
 //! Where the daemon keeps deals: an SQLite file (the embedded default) or PostgreSQL (several
 //! daemons). The same statements run on both; the schema is embedded and applied at start.
 //!
-//! A step of the engine is written whole in one transaction ([`Tx::write_step`]): the deal's
-//! new state, its history, its timers, tasks and time entries, the team's load and the
-//! messages it queued. Either all of it is there after a commit or none of it.
+//! The steps of a batch are written whole in one transaction ([`Tx::write_batch`]): the deals'
+//! new states, their history, timers, tasks and time entries, the team's load and the messages
+//! they queued. Either all of it is there after a commit or none of it.
+//!
+//! A file per table family: `pool` opens the database and begins transactions (`checkpoint`
+//! keeps SQLite's log short), `deals`, `team`, `rules`, `timers`, `outbox`, `history` and
+//! `requests` read and write their tables, `write` writes a whole batch in a few generated
+//! `statements`, `integrity` checks that the parts agree, `codec` is a deal's stored document.
 
 pub mod codec;
 

@@ -2,6 +2,14 @@
 //! website form, history, timers on the wall clock, the outbox, hot reload and a runaway hook.
 //! Each test starts its own daemon on 127.0.0.1 (a free port) with an SQLite file of its own.
 
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

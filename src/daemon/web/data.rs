@@ -14,18 +14,18 @@ use crate::team::Team;
 use crate::value::Value;
 
 /// A field's value by name.
-pub fn field<'d>(plan: &Plan, deal: &'d Deal, name: &str) -> Option<&'d Value> {
+pub(super) fn field<'d>(plan: &Plan, deal: &'d Deal, name: &str) -> Option<&'d Value> {
     let &i = plan.field_index.get(name)?;
     deal.values.get(i)?.as_ref()
 }
 
 /// A field's value as a number.
-pub fn number(plan: &Plan, deal: &Deal, name: &str) -> Option<Decimal> {
+pub(super) fn number(plan: &Plan, deal: &Deal, name: &str) -> Option<Decimal> {
     field(plan, deal, name)?.as_decimal()
 }
 
 /// A field's value as a date (a moment counts by its local day).
-pub fn date(plan: &Plan, deal: &Deal, name: &str) -> Option<NaiveDate> {
+pub(super) fn date(plan: &Plan, deal: &Deal, name: &str) -> Option<NaiveDate> {
     match field(plan, deal, name)? {
         Value::Date(d) => Some(*d),
         Value::DateTime(t) => Some(t.with_timezone(&plan.tz).date_naive()),
@@ -35,7 +35,7 @@ pub fn date(plan: &Plan, deal: &Deal, name: &str) -> Option<NaiveDate> {
 
 /// One column of the board: a stage and the deals with a track in it.
 #[derive(Debug)]
-pub struct Column<'d> {
+pub(super) struct Column<'d> {
     /// The stage.
     pub stage: usize,
     /// Cards, the longest waiting first (final stages: the latest first).
@@ -48,7 +48,7 @@ pub struct Column<'d> {
 
 /// A deal on the board.
 #[derive(Debug)]
-pub struct Card<'d> {
+pub(super) struct Card<'d> {
     /// The deal.
     pub deal: &'d Deal,
     /// Since when the deal's track is in this column's stage.
@@ -58,10 +58,10 @@ pub struct Card<'d> {
 }
 
 /// Final stages show this many cards, the latest first.
-pub const FINAL_CARDS: usize = 12;
+pub(super) const FINAL_CARDS: usize = 12;
 
 /// Groups of columns: each phase with its stages, then the stages of no phase.
-pub fn board<'d>(
+pub(super) fn board<'d>(
     plan: &Plan,
     deals: &'d [Deal],
     amount: &str,
@@ -127,13 +127,13 @@ pub fn board<'d>(
 }
 
 /// Whole days between two moments (for "days in stage").
-pub fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+pub(super) fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_days().max(0)
 }
 
 /// The money page's figures.
 #[derive(Debug, Default)]
-pub struct Money<'d> {
+pub(super) struct Money<'d> {
     /// Live deals whose planned end falls in the window, soonest first.
     pub closing: Vec<(&'d Deal, NaiveDate, Decimal)>,
     /// Expected revenue per week (Monday) of planned end, from this week on.
@@ -145,7 +145,7 @@ pub struct Money<'d> {
 }
 
 /// The money of live deals (and what was paid of every deal) as of `today`.
-pub fn money<'d>(
+pub(super) fn money<'d>(
     plan: &Plan,
     deals: &'d [Deal],
     cfg: &Dashboard,
@@ -199,7 +199,7 @@ pub fn money<'d>(
 
 /// Something the head of the company should look at.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Trouble {
+pub(super) enum Trouble {
     /// The analyst's new rules were refused; the old ones run.
     ReloadRefused {
         /// When.
@@ -261,7 +261,7 @@ impl Trouble {
 }
 
 /// Everything out of control, the most urgent first.
-pub fn troubles(
+pub(super) fn troubles(
     plan: &Plan,
     deals: &[Deal],
     dead: Vec<crate::store::Queued>,
@@ -323,7 +323,7 @@ pub fn troubles(
 
 /// A team member's load.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Load {
+pub(super) struct Load {
     /// Member id.
     pub id: String,
     /// Name.
@@ -339,7 +339,7 @@ pub struct Load {
 }
 
 /// Open and overdue tasks per person and the hours each logged this week.
-pub fn team_load(plan: &Plan, team: &Team, deals: &[Deal], now: DateTime<Utc>) -> Vec<Load> {
+pub(super) fn team_load(plan: &Plan, team: &Team, deals: &[Deal], now: DateTime<Utc>) -> Vec<Load> {
     let local = now.with_timezone(&plan.tz);
     let monday =
         local.date_naive() - Duration::days(i64::from(local.weekday().num_days_from_monday()));

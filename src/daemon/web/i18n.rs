@@ -3,7 +3,7 @@
 
 /// A language of the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
+pub(super) enum Lang {
     /// Русский (the default).
     Ru,
     /// English.
@@ -12,7 +12,7 @@ pub enum Lang {
 
 impl Lang {
     /// `ru` / `en`.
-    pub fn code(self) -> &'static str {
+    pub(super) fn code(self) -> &'static str {
         match self {
             Lang::Ru => "ru",
             Lang::En => "en",
@@ -20,7 +20,7 @@ impl Lang {
     }
 
     /// A language by its code (`ru`, `en`, `en-GB`…).
-    pub fn from_code(s: &str) -> Option<Lang> {
+    pub(super) fn from_code(s: &str) -> Option<Lang> {
         let s = s.trim().to_ascii_lowercase();
         if s.starts_with("ru") {
             Some(Lang::Ru)
@@ -33,7 +33,7 @@ impl Lang {
 
     /// The first of Russian and English the browser lists in `Accept-Language`, by its
     /// preference weights.
-    pub fn from_accept(header: &str) -> Option<Lang> {
+    pub(super) fn from_accept(header: &str) -> Option<Lang> {
         let mut best: Option<(f32, Lang)> = None;
         for part in header.split(',') {
             let mut it = part.split(';');
@@ -52,7 +52,7 @@ impl Lang {
     }
 
     /// The words of this language.
-    pub fn words(self) -> &'static Words {
+    pub(super) fn words(self) -> &'static Words {
         match self {
             Lang::Ru => &RU,
             Lang::En => &EN,
@@ -62,7 +62,7 @@ impl Lang {
 
 /// Every fixed text of the pages.
 #[derive(Debug)]
-pub struct Words {
+pub(super) struct Words {
     pub board: &'static str,
     pub money: &'static str,
     pub attention: &'static str,
