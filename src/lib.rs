@@ -98,44 +98,4 @@ pub mod team;
 pub mod types;
 pub mod value;
 
-pub use load::{LoadError, Ready, prepare};
-
-/// A file read and checked: its AST, every problem found, and what the checker resolved.
-#[derive(Debug)]
-pub struct Analysis {
-    /// What could be parsed.
-    pub file: ast::File,
-    /// Syntax errors, or (when the text parsed) the checker's findings; sorted.
-    pub diagnostics: Vec<diag::Diagnostic>,
-    /// What every name stands for (empty when the text did not parse).
-    pub names: check::Names,
-    /// The pipeline's script as the checker read it.
-    pub script: Option<check::ScriptFile>,
-}
-
-impl Analysis {
-    /// Whether any diagnostic is an error.
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.is_error())
-    }
-}
-
-/// Parses and checks a pipeline's text. `loader` reads files the pipeline names (its script),
-/// relative to the pipeline. When the text has syntax errors, only those are reported: names
-/// checked against a half-read file would mostly be noise.
-pub fn analyze(text: &str, loader: check::Loader<'_>) -> Analysis {
-    let parsed = parse::parse(text);
-    let mut diagnostics = parsed.diagnostics;
-    let mut checked = check::Checked::default();
-    if diagnostics.is_empty() {
-        checked = check::check(&parsed.file, loader);
-        diagnostics = checked.diagnostics;
-    }
-    diag::sort(&mut diagnostics);
-    Analysis {
-        file: parsed.file,
-        diagnostics,
-        names: checked.names,
-        script: checked.script,
-    }
-}
+pub use load::{Analysis, LoadError, Ready, analyze, prepare};

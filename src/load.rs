@@ -1,6 +1,7 @@
-//! A pipeline made ready to run: text → parsed and checked → compiled, with its script. The
-//! steps themselves do no I/O (the pipeline's script comes through the loader the caller
-//! gives); [`RuleFile`] is the one place (besides the CLI) that reads rules from disk.
+//! A pipeline made ready to run: text → parsed and checked ([`analyze`]) → compiled, with its
+//! script ([`prepare`]). The steps themselves do no I/O (the pipeline's script comes through the
+//! loader the caller gives); [`RuleFile`] is the one place (besides the CLI) that reads rules
+//! from disk.
 
 use std::path::{Path, PathBuf};
 
@@ -55,6 +56,46 @@ impl LoadError {
     }
 }
 
+/// A file read and checked: its AST, every problem found, and what the checker resolved.
+#[derive(Debug)]
+pub struct Analysis {
+    /// What could be parsed.
+    pub file: crate::ast::File,
+    /// Syntax errors, or (when the text parsed) the checker's findings; sorted.
+    pub diagnostics: Vec<Diagnostic>,
+    /// What every name stands for (empty when the text did not parse).
+    pub names: crate::check::Names,
+    /// The pipeline's script as the checker read it.
+    pub script: Option<crate::check::ScriptFile>,
+}
+
+impl Analysis {
+    /// Whether any diagnostic is an error.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+}
+
+/// Parses and checks a pipeline's text. `loader` reads files the pipeline names (its script),
+/// relative to the pipeline. When the text has syntax errors, only those are reported: names
+/// checked against a half-read file would mostly be noise.
+pub fn analyze(text: &str, loader: Loader<'_>) -> Analysis {
+    let parsed = crate::parse::parse(text);
+    let mut diagnostics = parsed.diagnostics;
+    let mut checked = crate::check::Checked::default();
+    if diagnostics.is_empty() {
+        checked = crate::check::check(&parsed.file, loader);
+        diagnostics = checked.diagnostics;
+    }
+    crate::diag::sort(&mut diagnostics);
+    Analysis {
+        file: parsed.file,
+        diagnostics,
+        names: checked.names,
+        script: checked.script,
+    }
+}
+
 /// A pipeline ready for the engine.
 pub struct Ready {
     /// The plan.
@@ -70,7 +111,7 @@ pub struct Ready {
 /// Parses, checks and compiles a pipeline's text; `loader` reads the files it names (its
 /// script). A file with errors is refused with every diagnostic.
 pub fn prepare(source: &SourceFile, loader: Loader<'_>) -> Result<Ready, LoadError> {
-    let analysis = crate::analyze(&source.text, loader);
+    let analysis = analyze(&source.text, loader);
     if analysis.has_errors() {
         return Err(LoadError::Invalid {
             diagnostics: analysis.diagnostics,
@@ -128,8 +169,8 @@ impl RuleFile {
     }
 
     /// Parses and checks.
-    pub fn analyze(&self) -> crate::Analysis {
-        crate::analyze(&self.source.text, &|name| self.load(name))
+    pub fn analyze(&self) -> Analysis {
+        analyze(&self.source.text, &|name| self.load(name))
     }
 
     /// Parses, checks and compiles; refuses a file with errors.

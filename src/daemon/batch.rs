@@ -267,132 +267,145 @@ impl<'r> Batch<'r> {
     /// Runs one operation in memory.
     pub(super) fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         match op {
-            Op::Create(req) => {
-                if self.index.contains_key(&req.id) || self.read.contains_key(&req.id) {
-                    return Err(CoreError::Exists(req.id.clone()));
-                }
-                let out = engine::create(self.ctx(now), req);
-                Ok(self.commit(None, out))
-            }
-            Op::Apply { deal, input } => {
-                let i = self.get(deal)?;
-                let out = engine::apply(self.ctx(now), &self.now[i].0, input);
-                let step = self.commit(Some(i), out);
-                if let (Step::Applied { revision, .. }, Input::Event { name, payload, by }) =
-                    (&step, input)
-                {
-                    let tz = self.rules.ready.plan.tz;
-                    let json: serde_json::Map<String, serde_json::Value> = payload
-                        .iter()
-                        .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
-                        .collect();
-                    self.events.push(AppliedEvent {
-                        deal: deal.clone(),
-                        name: name.clone(),
-                        payload: serde_json::Value::Object(json).to_string(),
-                        by: by.clone(),
-                        revision: *revision,
-                    });
-                }
-                Ok(step)
-            }
-            Op::Fire(due) => {
-                let i = match self.get(&due.deal) {
-                    Ok(i) => i,
-                    Err(CoreError::NoDeal(_)) => {
-                        self.drop_timers.push((due.deal.clone(), due.timer));
-                        return Ok(Step::NotNow("the deal is gone".into()));
-                    }
-                    Err(e) => return Err(e),
-                };
-                // Still this claim's (a late finisher after a takeover changes nothing)?
-                let key = (due.deal.clone(), due.timer);
-                let claimed = match (self.attempts.get(&key), due.attempt) {
-                    (None, _) => false,
-                    (Some(_), None) => true,
-                    (Some(a), Some(mine)) => *a == mine,
-                };
-                let armed = self.now[i]
-                    .0
-                    .timers
-                    .iter()
-                    .any(|a| a.id == due.timer && !a.fired && a.fires_at <= now);
-                if !claimed || !armed {
-                    if claimed {
-                        self.drop_timers.push(key);
-                    }
-                    return Ok(Step::NotNow("the timer is no longer armed".into()));
-                }
-                let input = Input::Timer { id: due.timer };
-                let out = engine::apply(self.ctx(now), &self.now[i].0, &input);
-                if let Err(e) = &out {
-                    // Not tried again: the failure goes to history, the timer goes.
-                    let cause = input.cause(&self.now[i].0, &self.rules.ready.plan);
-                    let r = Record {
-                        at: now,
-                        deal: self.now[i].0.id.clone(),
-                        kind: Kind::StepFailed {
-                            cause: cause.clone(),
-                            error: e.message().to_string(),
-                        },
-                        cause: cause.into(),
-                        line: None,
-                    };
-                    self.history.push((r, self.now[i].1));
-                    self.drop_timers.push(key);
-                    return Ok(Step::Failed(e.message().to_string()));
-                }
-                self.attempts.remove(&key);
-                Ok(self.commit(Some(i), out))
-            }
-            Op::Rederive(ids) => {
-                let mut last = Step::NotNow("no deals".into());
-                for id in ids {
-                    let i = match self.get(id) {
-                        Ok(i) => i,
-                        Err(e) => {
-                            tracing::warn!(deal = %id, error = %e, "timers not derived again");
-                            continue;
-                        }
-                    };
-                    let out = engine::rederive(self.ctx(now), &self.now[i].0);
-                    last = match out {
-                        Ok(o) if o.records.is_empty() => continue,
-                        out => self.commit(Some(i), out),
-                    };
-                }
-                Ok(last)
-            }
-            Op::Midnight(ids) => {
-                let mut last = Step::NotNow("no deals".into());
-                for id in ids {
-                    let i = match self.get(id) {
-                        Ok(i) => i,
-                        Err(e) => {
-                            tracing::warn!(deal = %id, error = %e, "midnight check skipped");
-                            continue;
-                        }
-                    };
-                    let deal = std::mem::take(&mut self.now[i].0);
-                    let (deal, records) = engine::midnight(self.ctx(now), deal);
-                    self.now[i].0 = deal;
-                    last = match records {
-                        Ok(r) if r.is_empty() => continue,
-                        Ok(records) => {
-                            let out = Outcome {
-                                deal: self.now[i].0.clone(),
-                                spawned: Vec::new(),
-                                records,
-                                load: Vec::new(),
-                            };
-                            self.commit(Some(i), Ok(out))
-                        }
-                        Err(e) => Step::Failed(e.message().to_string()),
-                    };
-                }
-                Ok(last)
-            }
+            Op::Create(req) => self.create(req, now),
+            Op::Apply { deal, input } => self.apply(deal, input, now),
+            Op::Fire(due) => self.fire(due, now),
+            Op::Rederive(ids) => Ok(self.rederive(ids, now)),
+            Op::Midnight(ids) => Ok(self.midnight(ids, now)),
         }
+    }
+
+    fn create(&mut self, req: &Creation, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        if self.index.contains_key(&req.id) || self.read.contains_key(&req.id) {
+            return Err(CoreError::Exists(req.id.clone()));
+        }
+        let out = engine::create(self.ctx(now), req);
+        Ok(self.commit(None, out))
+    }
+
+    /// An event or work on a task; an event applied is kept with the fields it carried.
+    fn apply(&mut self, deal: &str, input: &Input, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        let i = self.get(deal)?;
+        let out = engine::apply(self.ctx(now), &self.now[i].0, input);
+        let step = self.commit(Some(i), out);
+        if let (Step::Applied { revision, .. }, Input::Event { name, payload, by }) = (&step, input)
+        {
+            let tz = self.rules.ready.plan.tz;
+            let json: serde_json::Map<String, serde_json::Value> = payload
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
+                .collect();
+            self.events.push(AppliedEvent {
+                deal: deal.to_string(),
+                name: name.clone(),
+                payload: serde_json::Value::Object(json).to_string(),
+                by: by.clone(),
+                revision: *revision,
+            });
+        }
+        Ok(step)
+    }
+
+    /// A due timer, if it is still armed and still this claim's.
+    fn fire(&mut self, due: &DueTimer, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        let i = match self.get(&due.deal) {
+            Ok(i) => i,
+            Err(CoreError::NoDeal(_)) => {
+                self.drop_timers.push((due.deal.clone(), due.timer));
+                return Ok(Step::NotNow("the deal is gone".into()));
+            }
+            Err(e) => return Err(e),
+        };
+        // Still this claim's (a late finisher after a takeover changes nothing)?
+        let key = (due.deal.clone(), due.timer);
+        let claimed = match (self.attempts.get(&key), due.attempt) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(a), Some(mine)) => *a == mine,
+        };
+        let armed = self.now[i]
+            .0
+            .timers
+            .iter()
+            .any(|a| a.id == due.timer && !a.fired && a.fires_at <= now);
+        if !claimed || !armed {
+            if claimed {
+                self.drop_timers.push(key);
+            }
+            return Ok(Step::NotNow("the timer is no longer armed".into()));
+        }
+        let input = Input::Timer { id: due.timer };
+        let out = engine::apply(self.ctx(now), &self.now[i].0, &input);
+        if let Err(e) = &out {
+            // Not tried again: the failure goes to history, the timer goes.
+            let cause = input.cause(&self.now[i].0, &self.rules.ready.plan);
+            let r = Record {
+                at: now,
+                deal: self.now[i].0.id.clone(),
+                kind: Kind::StepFailed {
+                    cause: cause.clone(),
+                    error: e.message().to_string(),
+                },
+                cause: cause.into(),
+                line: None,
+            };
+            self.history.push((r, self.now[i].1));
+            self.drop_timers.push(key);
+            return Ok(Step::Failed(e.message().to_string()));
+        }
+        self.attempts.remove(&key);
+        Ok(self.commit(Some(i), out))
+    }
+
+    /// New rules took over: these deals' timers derived again.
+    fn rederive(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
+        let mut last = Step::NotNow("no deals".into());
+        for id in ids {
+            let i = match self.get(id) {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::warn!(deal = %id, error = %e, "timers not derived again");
+                    continue;
+                }
+            };
+            let out = engine::rederive(self.ctx(now), &self.now[i].0);
+            last = match out {
+                Ok(o) if o.records.is_empty() => continue,
+                out => self.commit(Some(i), out),
+            };
+        }
+        last
+    }
+
+    /// A local midnight: these deals' clock alerts checked again.
+    fn midnight(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
+        let mut last = Step::NotNow("no deals".into());
+        for id in ids {
+            let i = match self.get(id) {
+                Ok(i) => i,
+                Err(e) => {
+                    tracing::warn!(deal = %id, error = %e, "midnight check skipped");
+                    continue;
+                }
+            };
+            let deal = std::mem::take(&mut self.now[i].0);
+            let (deal, records) = engine::midnight(self.ctx(now), deal);
+            self.now[i].0 = deal;
+            last = match records {
+                Ok(r) if r.is_empty() => continue,
+                Ok(records) => {
+                    let out = Outcome {
+                        deal: self.now[i].0.clone(),
+                        spawned: Vec::new(),
+                        records,
+                        load: Vec::new(),
+                    };
+                    self.commit(Some(i), Ok(out))
+                }
+                Err(e) => Step::Failed(e.message().to_string()),
+            };
+        }
+        last
     }
 
     /// Takes a step's outcome into the working set.

@@ -101,184 +101,42 @@ impl Tx {
     /// Writes a batch: deals (inserted or updated), their timers, tasks and time entries (only
     /// what changed), history, queued messages, team load, kept answers.
     pub async fn write_batch(&mut self, b: &BatchWrite<'_>) -> Result<(), StoreError> {
-        let plan = b.plan;
         let now = stamp(b.now);
-        let mut deal_rows = Vec::with_capacity(b.deals.len());
-        let mut timer_rows = Vec::new();
-        let mut timer_gone: Vec<(String, i64)> = b
-            .drop_timers
-            .iter()
-            .map(|(d, t)| (d.clone(), *t as i64))
-            .collect();
-        let mut task_rows = Vec::new();
-        let mut time_rows = Vec::new();
-        for w in &b.deals {
-            let d = w.after;
-            let id = d.id.to_string();
-            let stored = StoredDeal::encode(plan, d);
-            let state = serde_json::to_string(&stored)
-                .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
-            let f = facets(plan, d);
-            deal_rows.push(vec![
-                Arg::from(id.as_str()),
-                Arg::from(stored.title.as_str()),
-                Arg::from(stored.parent.clone()),
-                Arg::from(stamp(d.created_at)),
-                Arg::from(now.as_str()),
-                Arg::from(b.version),
-                Arg::from(w.revision),
-                Arg::from(f.live),
-                Arg::from(f.stages),
-                Arg::from(f.phases),
-                Arg::from(f.alerts),
-                Arg::from(f.people),
-                Arg::from(state),
-            ]);
-            // Timers: the unfired ones are rows; gone or fired ones go.
-            let waiting = |deal: Option<&Deal>| -> Vec<(u64, DateTime<Utc>)> {
-                deal.map(|x| {
-                    x.timers
-                        .iter()
-                        .filter(|a| !a.fired)
-                        .map(|a| (a.id, a.fires_at))
-                        .collect()
-                })
-                .unwrap_or_default()
-            };
-            let was = waiting(w.before);
-            let now_waiting = waiting(Some(d));
-            for (t, _) in &was {
-                if !now_waiting.iter().any(|(n, _)| n == t) {
-                    timer_gone.push((id.clone(), *t as i64));
-                }
-            }
-            for a in d
-                .timers
+        let mut rows = Rows {
+            timer_gone: b
+                .drop_timers
                 .iter()
-                .filter(|a| !a.fired && !was.contains(&(a.id, a.fires_at)))
-            {
-                timer_rows.push(vec![
-                    Arg::from(id.as_str()),
-                    Arg::from(a.id as i64),
-                    Arg::from(crate::engine::timer_label(plan, a)),
-                    Arg::from(ms(a.fires_at)),
-                ]);
-            }
-            // Tasks: a task that is the very same as before (shared, unchanged) is not written.
-            let old_tasks: &[Arc<crate::engine::Task>] = w.before.map_or(&[], |x| &x.tasks[..]);
-            for (n, t) in d.tasks.iter().enumerate() {
-                if old_tasks
-                    .get(n)
-                    .is_some_and(|o| Arc::ptr_eq(o, t) || **o == **t)
-                {
-                    continue;
-                }
-                task_rows.push(vec![
-                    Arg::from(id.as_str()),
-                    Arg::from(n as i64),
-                    Arg::from(t.id.as_str()),
-                    Arg::from(t.title.as_str()),
-                    Arg::from(t.assignee.clone()),
-                    Arg::from(plan.stages[t.stage].name.as_str()),
-                    Arg::from(stamp(t.created_at)),
-                    Arg::from(t.due.map(stamp)),
-                    Arg::from(t.estimate_h.map(|h| h.to_string())),
-                    Arg::from(t.started_at.map(stamp)),
-                    Arg::from(t.done_at.map(stamp)),
-                    Arg::from(t.hours.to_string()),
-                ]);
-            }
-            // Time entries are only ever added.
-            let old_entries = w.before.map_or(0, |x| x.time_entries.len());
-            for (n, e) in d.time_entries.iter().enumerate().skip(old_entries) {
-                time_rows.push(vec![
-                    Arg::from(id.as_str()),
-                    Arg::from(n as i64),
-                    Arg::from(e.task.clone()),
-                    Arg::from(e.user.as_str()),
-                    Arg::from(e.hours.to_string()),
-                    Arg::from(e.rate.to_string()),
-                    Arg::from(stamp(e.at)),
-                ]);
-            }
+                .map(|(d, t)| (d.clone(), *t as i64))
+                .collect(),
+            ..Rows::default()
+        };
+        for w in &b.deals {
+            rows.deal(b, w, &now)?;
+        }
+        for (r, rev) in &b.history {
+            rows.record(b, r, *rev, &now);
         }
         let style = Style::of(self);
         let mut w = Writes::default();
-        w.rows(style, DEALS_UPSERT.0, DEALS_UPSERT.1, deal_rows);
-        w.delete_timers(style, &timer_gone);
+        w.rows(style, DEALS_UPSERT.0, DEALS_UPSERT.1, rows.deals);
+        w.delete_timers(style, &rows.timer_gone);
         w.rows(
             style,
             "INSERT INTO timers (deal_id, timer_id, label, due_ms)",
             "ON CONFLICT (deal_id, timer_id) DO UPDATE SET label = excluded.label, due_ms = excluded.due_ms",
-            timer_rows,
+            rows.timers,
         );
-        w.rows(style, TASKS_UPSERT.0, TASKS_UPSERT.1, task_rows);
-        w.rows(style, TIME_INSERT.0, TIME_INSERT.1, time_rows);
-        let mut history_rows = Vec::with_capacity(b.history.len());
-        let mut outbox_rows = Vec::new();
-        for (r, rev) in &b.history {
-            history_rows.push(vec![
-                Arg::from(&*r.deal),
-                Arg::from(stamp(r.at)),
-                Arg::from(r.kind.name()),
-                Arg::from(&*r.cause),
-                Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
-                Arg::from(b.version),
-                Arg::from(*rev),
-                Arg::from(crate::json::record_object(r, plan.tz)),
-            ]);
-            if let Kind::Notification {
-                to_kind,
-                to,
-                channel,
-                template,
-                subject,
-                text,
-                send_at,
-                attachments,
-            } = &r.kind
-            {
-                outbox_rows.push(vec![
-                    Arg::from(dedupe_key(&r.deal, *rev, r, channel, to, template)),
-                    Arg::from(&*r.deal),
-                    Arg::from(*channel),
-                    Arg::from(*to_kind),
-                    Arg::from(to.as_str()),
-                    Arg::from(template.as_str()),
-                    Arg::from(subject.clone()),
-                    Arg::from(text.as_str()),
-                    Arg::from(serde_json::to_string(attachments).unwrap_or_default()),
-                    Arg::from(ms(*send_at)),
-                    Arg::from("pending"),
-                    Arg::from(0i64),
-                    Arg::from(ms(*send_at)),
-                    Arg::from(now.as_str()),
-                ]);
-            }
-        }
-        w.rows(style, HISTORY_INSERT.0, HISTORY_INSERT.1, history_rows);
+        w.rows(style, TASKS_UPSERT.0, TASKS_UPSERT.1, rows.tasks);
+        w.rows(style, TIME_INSERT.0, TIME_INSERT.1, rows.time);
+        w.rows(style, HISTORY_INSERT.0, HISTORY_INSERT.1, rows.history);
         w.rows(
             style,
             "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, subject, \
              body, attachments, send_after_ms, status, attempts, next_ms, created_at)",
             "ON CONFLICT (dedupe) DO NOTHING",
-            outbox_rows,
+            rows.outbox,
         );
-        let mut load: Vec<(String, i64)> = Vec::new();
-        for (m, d) in &b.load {
-            match load.iter_mut().find(|(x, _)| x == m) {
-                Some((_, v)) => *v += d,
-                None => load.push((m.clone(), *d)),
-            }
-        }
-        for (member, delta) in load.iter().filter(|(_, d)| *d != 0) {
-            let mut sql = String::from("UPDATE team SET open_tasks = open_tasks + ");
-            style.push(&mut sql, 1);
-            sql.push_str(" WHERE id = ");
-            style.push(&mut sql, 2);
-            w.statements
-                .push((sql, vec![Arg::from(*delta), Arg::from(member.as_str())]));
-        }
+        load(&mut w, style, &b.load);
         let event_rows: Vec<Vec<Arg>> = b
             .events
             .iter()
@@ -319,6 +177,186 @@ impl Tx {
             answer_rows,
         );
         self.send(w).await
+    }
+}
+
+/// The rows a batch writes, table by table.
+#[derive(Default)]
+struct Rows {
+    deals: Vec<Vec<Arg>>,
+    timers: Vec<Vec<Arg>>,
+    timer_gone: Vec<(String, i64)>,
+    tasks: Vec<Vec<Arg>>,
+    time: Vec<Vec<Arg>>,
+    history: Vec<Vec<Arg>>,
+    outbox: Vec<Vec<Arg>>,
+}
+
+impl Rows {
+    /// A changed deal: its row, and what changed of its timers, tasks and logged work.
+    fn deal(&mut self, b: &BatchWrite<'_>, w: &DealWrite<'_>, now: &str) -> Result<(), StoreError> {
+        let plan = b.plan;
+        let d = w.after;
+        let id = d.id.to_string();
+        let stored = StoredDeal::encode(plan, d);
+        let state = serde_json::to_string(&stored)
+            .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
+        let f = facets(plan, d);
+        self.deals.push(vec![
+            Arg::from(id.as_str()),
+            Arg::from(stored.title.as_str()),
+            Arg::from(stored.parent.clone()),
+            Arg::from(stamp(d.created_at)),
+            Arg::from(now),
+            Arg::from(b.version),
+            Arg::from(w.revision),
+            Arg::from(f.live),
+            Arg::from(f.stages),
+            Arg::from(f.phases),
+            Arg::from(f.alerts),
+            Arg::from(f.people),
+            Arg::from(state),
+        ]);
+        self.timers_of(plan, w, &id);
+        self.tasks_of(plan, w, &id);
+        // Time entries are only ever added.
+        let old_entries = w.before.map_or(0, |x| x.time_entries.len());
+        for (n, e) in d.time_entries.iter().enumerate().skip(old_entries) {
+            self.time.push(vec![
+                Arg::from(id.as_str()),
+                Arg::from(n as i64),
+                Arg::from(e.task.clone()),
+                Arg::from(e.user.as_str()),
+                Arg::from(e.hours.to_string()),
+                Arg::from(e.rate.to_string()),
+                Arg::from(stamp(e.at)),
+            ]);
+        }
+        Ok(())
+    }
+
+    /// Timers: the unfired ones are rows; gone or fired ones go.
+    fn timers_of(&mut self, plan: &Plan, w: &DealWrite<'_>, id: &str) {
+        let waiting = |deal: Option<&Deal>| -> Vec<(u64, DateTime<Utc>)> {
+            deal.map(|x| {
+                x.timers
+                    .iter()
+                    .filter(|a| !a.fired)
+                    .map(|a| (a.id, a.fires_at))
+                    .collect()
+            })
+            .unwrap_or_default()
+        };
+        let was = waiting(w.before);
+        let now_waiting = waiting(Some(w.after));
+        for (t, _) in &was {
+            if !now_waiting.iter().any(|(n, _)| n == t) {
+                self.timer_gone.push((id.to_string(), *t as i64));
+            }
+        }
+        for a in w
+            .after
+            .timers
+            .iter()
+            .filter(|a| !a.fired && !was.contains(&(a.id, a.fires_at)))
+        {
+            self.timers.push(vec![
+                Arg::from(id),
+                Arg::from(a.id as i64),
+                Arg::from(crate::engine::timer_label(plan, a)),
+                Arg::from(ms(a.fires_at)),
+            ]);
+        }
+    }
+
+    /// Tasks: a task that is the very same as before (shared, unchanged) is not written.
+    fn tasks_of(&mut self, plan: &Plan, w: &DealWrite<'_>, id: &str) {
+        let old_tasks: &[Arc<crate::engine::Task>] = w.before.map_or(&[], |x| &x.tasks[..]);
+        for (n, t) in w.after.tasks.iter().enumerate() {
+            if old_tasks
+                .get(n)
+                .is_some_and(|o| Arc::ptr_eq(o, t) || **o == **t)
+            {
+                continue;
+            }
+            self.tasks.push(vec![
+                Arg::from(id),
+                Arg::from(n as i64),
+                Arg::from(t.id.as_str()),
+                Arg::from(t.title.as_str()),
+                Arg::from(t.assignee.clone()),
+                Arg::from(plan.stages[t.stage].name.as_str()),
+                Arg::from(stamp(t.created_at)),
+                Arg::from(t.due.map(stamp)),
+                Arg::from(t.estimate_h.map(|h| h.to_string())),
+                Arg::from(t.started_at.map(stamp)),
+                Arg::from(t.done_at.map(stamp)),
+                Arg::from(t.hours.to_string()),
+            ]);
+        }
+    }
+
+    /// A history record, and the message it queued if it is one.
+    fn record(&mut self, b: &BatchWrite<'_>, r: &Record, rev: i64, now: &str) {
+        let plan = b.plan;
+        self.history.push(vec![
+            Arg::from(&*r.deal),
+            Arg::from(stamp(r.at)),
+            Arg::from(r.kind.name()),
+            Arg::from(&*r.cause),
+            Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
+            Arg::from(b.version),
+            Arg::from(rev),
+            Arg::from(crate::json::record_object(r, plan.tz)),
+        ]);
+        if let Kind::Notification {
+            to_kind,
+            to,
+            channel,
+            template,
+            subject,
+            text,
+            send_at,
+            attachments,
+        } = &r.kind
+        {
+            self.outbox.push(vec![
+                Arg::from(dedupe_key(&r.deal, rev, r, channel, to, template)),
+                Arg::from(&*r.deal),
+                Arg::from(*channel),
+                Arg::from(*to_kind),
+                Arg::from(to.as_str()),
+                Arg::from(template.as_str()),
+                Arg::from(subject.clone()),
+                Arg::from(text.as_str()),
+                Arg::from(serde_json::to_string(attachments).unwrap_or_default()),
+                Arg::from(ms(*send_at)),
+                Arg::from("pending"),
+                Arg::from(0i64),
+                Arg::from(ms(*send_at)),
+                Arg::from(now),
+            ]);
+        }
+    }
+}
+
+/// The team's open-task counts moved by the batch: one statement per member whose count
+/// changed.
+fn load(w: &mut Writes, style: Style, changes: &[(String, i64)]) {
+    let mut load: Vec<(String, i64)> = Vec::new();
+    for (m, d) in changes {
+        match load.iter_mut().find(|(x, _)| x == m) {
+            Some((_, v)) => *v += d,
+            None => load.push((m.clone(), *d)),
+        }
+    }
+    for (member, delta) in load.iter().filter(|(_, d)| *d != 0) {
+        let mut sql = String::from("UPDATE team SET open_tasks = open_tasks + ");
+        style.push(&mut sql, 1);
+        sql.push_str(" WHERE id = ");
+        style.push(&mut sql, 2);
+        w.statements
+            .push((sql, vec![Arg::from(*delta), Arg::from(member.as_str())]));
     }
 }
 

@@ -120,24 +120,6 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
     let plan = &d.rules.ready.plan;
     let deal = d.deal;
     let w = v.lang.words();
-    let key = || -> String {
-        (0..16)
-            .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[fastrand::usize(..36)]))
-            .collect()
-    };
-    let base = deal_link(&deal.id);
-    let events: Vec<usize> = plan
-        .events
-        .iter()
-        .enumerate()
-        .filter(|(e, _)| {
-            deal.tracks.iter().any(|t| {
-                t.state == TrackState::Active
-                    && plan.stages.get(t.stage).is_some_and(|s| s.handles(*e))
-            })
-        })
-        .map(|(e, _)| e)
-        .collect();
     let body = html! {
         p.crumbs { a href="/" { (w.board) } " › " (deal.id) }
         h1 data-deal=(deal.id) { (deal.title) }
@@ -150,144 +132,206 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         @if let Some(p) = &deal.parent {
             p { (w.parent) ": " a href=(deal_link(p)) { (p) } }
         }
-        section.stages {
-            h2 { (w.stages) }
-            ul {
-                @for t in &deal.tracks {
-                    li data-stage=(plan.stages.get(t.stage).map_or("", |s| s.name.as_str())) {
-                        strong { (stage_title(plan, t.stage)) }
-                        " — " (w.since) " " (moment(t.entered_at, plan.tz, v.lang))
-                        @if t.state == TrackState::Ended { " (" (w.finished) ")" }
-                    }
-                }
-            }
-            div.badges { (alert_badges(plan, deal)) }
-        }
-        div.two {
-            section.fields {
-                h2 { (w.fields) }
-                table {
-                    @for (i, f) in plan.fields.iter().enumerate() {
-                        @if let Some(Some(val)) = deal.values.get(i) {
-                            tr data-field=(f.name) {
-                                th { (f.label.as_deref().unwrap_or(&f.name)) }
-                                td { (value(plan, Some(&f.ty), val, v.lang)) }
-                            }
-                        }
-                    }
-                    @for (r, role) in plan.roles.iter().enumerate() {
-                        @if let Some(Some(p)) = deal.slots.get(r) {
-                            tr data-role=(role.name) {
-                                th { (role.title) }
-                                td { (d.team.member(p).map_or(p.as_str(), |m| m.name.as_str())) }
-                            }
-                        }
-                    }
-                }
-            }
-            section.figures {
-                h2 { (w.margin) }
-                (hours_chart(plan, deal, d.dashboard, v.lang))
-            }
-        }
-        section.tasks {
-            h2 { (w.tasks) }
-            table {
-                thead { tr {
-                    th { (w.task) } th { (w.assignee) } th { (w.due) }
-                    th.num { (w.estimate) } th.num { (w.spent) } th { (w.worked) } th { "" } th { "" }
-                } }
-                tbody {
-                    @for t in deal.tasks.iter() {
-                        tr data-task=(t.id) class=[t.done_at.is_some().then_some("done")] {
-                            td { (t.title) }
-                            td { (t.assignee.as_deref().map(|a| d.team.member(a).map_or(a, |m| m.name.as_str())).unwrap_or(w.no_value)) }
-                            td { (t.due.map(|x| moment(x, plan.tz, v.lang)).unwrap_or_else(|| w.no_value.into())) }
-                            td.num { (t.estimate_h.map(hours).unwrap_or_else(|| w.no_value.into())) }
-                            td.num.warn[t.estimate_h.is_some_and(|e| t.hours > e)] { (hours(t.hours)) }
-                            td.worked { (worked(deal, d.team, &t.id)) }
-                            td {
-                                @if t.done_at.is_some() { (w.done) }
-                                @else if t.started_at.is_some() { (w.started) }
-                                @else { (w.open) }
-                            }
-                            td.actions {
-                                @if v.may_write() && t.done_at.is_none() {
-                                    @if t.started_at.is_none() {
-                                        form method="post" action=(format!("{base}/tasks/{}/start", encode(&t.id))) {
-                                            input type="hidden" name="_key" value=(key());
-                                            button type="submit" { (w.start) }
-                                        }
-                                    }
-                                    form method="post" action=(format!("{base}/tasks/{}/done", encode(&t.id))) {
-                                        input type="hidden" name="_key" value=(key());
-                                        button type="submit" { (w.finish) }
-                                    }
-                                    form.log method="post" action=(format!("{base}/tasks/{}/log", encode(&t.id))) {
-                                        input type="hidden" name="_key" value=(key());
-                                        input type="number" name="hours" step="0.25" min="0.25" placeholder=(w.hours) aria-label=(w.hours) required;
-                                        (person_select(d.team, t.assignee.as_deref(), w))
-                                        button type="submit" { (w.log_time) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        section.events {
-            h2 { (w.events) }
-            @if !v.may_write() {
-                p.hint { (w.read_only) }
-            } @else if events.is_empty() {
-                p.hint { (w.no_events) }
-            } @else {
-                @for e in &events {
-                    @let ev = &plan.events[*e];
-                    form.event method="post" action=(format!("{base}/events")) data-event=(ev.name) {
-                        input type="hidden" name="_key" value=(key());
-                        input type="hidden" name="_event" value=(ev.name);
-                        h3 { (ev.name) }
-                        @for slot in &ev.sets {
-                            @match slot {
-                                Slot::Field(f) => {
-                                    @let fd = &plan.fields[*f];
-                                    (input_for(&fd.name, fd.label.as_deref().unwrap_or(&fd.name), &fd.ty, deal.values.get(*f).and_then(|x| x.as_ref()), plan.tz))
-                                }
-                                Slot::Role(r) => {
-                                    @let role = &plan.roles[*r];
-                                    label { (role.title)
-                                        select name=(role.name) {
-                                            option value="" { "" }
-                                            @for m in d.team.members.iter().filter(|m| m.roles.contains(&role.name)) {
-                                                option value=(m.id) { (m.name) }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        @for (name, ty) in &ev.payload {
-                            @match ty {
-                                PayloadType::Scalar(t) => (input_for(name, &field_label(plan, name), t, None, plan.tz)),
-                                PayloadType::List(cols) => {
-                                    label { (field_label(plan, name)) " (" (w.json_hint) ": "
-                                        (cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")) ")"
-                                        textarea name=(name) rows="4" {}
-                                    }
-                                }
-                            }
-                        }
-                        label { (w.who) (person_select(d.team, None, w)) }
-                        button type="submit" { (w.send) }
-                    }
-                }
-            }
-        }
+        (stages(v, d))
+        (fields(v, d))
+        (tasks(v, d))
+        (events(v, d))
         (history(plan, d.history, v.lang))
     };
     layout(v, &deal.title, Nav::None, false, body)
+}
+
+/// A fresh idempotency key for a form: sent twice, the form is applied once.
+fn form_key() -> String {
+    (0..16)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[fastrand::usize(..36)]))
+        .collect()
+}
+
+/// Where the deal is: each track with its stage and since when, and the alerts raised.
+fn stages(v: &Viewer, d: &DealView<'_>) -> Markup {
+    let plan = &d.rules.ready.plan;
+    let deal = d.deal;
+    let w = v.lang.words();
+    html! {
+    section.stages {
+        h2 { (w.stages) }
+        ul {
+            @for t in &deal.tracks {
+                li data-stage=(plan.stages.get(t.stage).map_or("", |s| s.name.as_str())) {
+                    strong { (stage_title(plan, t.stage)) }
+                    " — " (w.since) " " (moment(t.entered_at, plan.tz, v.lang))
+                    @if t.state == TrackState::Ended { " (" (w.finished) ")" }
+                }
+            }
+        }
+        div.badges { (alert_badges(plan, deal)) }
+    }
+    }
+}
+
+/// The deal's fields and people, and its hours and money as bars.
+fn fields(v: &Viewer, d: &DealView<'_>) -> Markup {
+    let plan = &d.rules.ready.plan;
+    let deal = d.deal;
+    let w = v.lang.words();
+    html! {
+    div.two {
+        section.fields {
+            h2 { (w.fields) }
+            table {
+                @for (i, f) in plan.fields.iter().enumerate() {
+                    @if let Some(Some(val)) = deal.values.get(i) {
+                        tr data-field=(f.name) {
+                            th { (f.label.as_deref().unwrap_or(&f.name)) }
+                            td { (value(plan, Some(&f.ty), val, v.lang)) }
+                        }
+                    }
+                }
+                @for (r, role) in plan.roles.iter().enumerate() {
+                    @if let Some(Some(p)) = deal.slots.get(r) {
+                        tr data-role=(role.name) {
+                            th { (role.title) }
+                            td { (d.team.member(p).map_or(p.as_str(), |m| m.name.as_str())) }
+                        }
+                    }
+                }
+            }
+        }
+        section.figures {
+            h2 { (w.margin) }
+            (hours_chart(plan, deal, d.dashboard, v.lang))
+        }
+    }
+    }
+}
+
+/// Its tasks: estimate against hours, who worked, and the buttons to start, finish and log time.
+fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
+    let plan = &d.rules.ready.plan;
+    let deal = d.deal;
+    let w = v.lang.words();
+    let base = deal_link(&deal.id);
+    html! {
+    section.tasks {
+        h2 { (w.tasks) }
+        table {
+            thead { tr {
+                th { (w.task) } th { (w.assignee) } th { (w.due) }
+                th.num { (w.estimate) } th.num { (w.spent) } th { (w.worked) } th { "" } th { "" }
+            } }
+            tbody {
+                @for t in deal.tasks.iter() {
+                    tr data-task=(t.id) class=[t.done_at.is_some().then_some("done")] {
+                        td { (t.title) }
+                        td { (t.assignee.as_deref().map(|a| d.team.member(a).map_or(a, |m| m.name.as_str())).unwrap_or(w.no_value)) }
+                        td { (t.due.map(|x| moment(x, plan.tz, v.lang)).unwrap_or_else(|| w.no_value.into())) }
+                        td.num { (t.estimate_h.map(hours).unwrap_or_else(|| w.no_value.into())) }
+                        td.num.warn[t.estimate_h.is_some_and(|e| t.hours > e)] { (hours(t.hours)) }
+                        td.worked { (worked(deal, d.team, &t.id)) }
+                        td {
+                            @if t.done_at.is_some() { (w.done) }
+                            @else if t.started_at.is_some() { (w.started) }
+                            @else { (w.open) }
+                        }
+                        td.actions {
+                            @if v.may_write() && t.done_at.is_none() {
+                                @if t.started_at.is_none() {
+                                    form method="post" action=(format!("{base}/tasks/{}/start", encode(&t.id))) {
+                                        input type="hidden" name="_key" value=(form_key());
+                                        button type="submit" { (w.start) }
+                                    }
+                                }
+                                form method="post" action=(format!("{base}/tasks/{}/done", encode(&t.id))) {
+                                    input type="hidden" name="_key" value=(form_key());
+                                    button type="submit" { (w.finish) }
+                                }
+                                form.log method="post" action=(format!("{base}/tasks/{}/log", encode(&t.id))) {
+                                    input type="hidden" name="_key" value=(form_key());
+                                    input type="number" name="hours" step="0.25" min="0.25" placeholder=(w.hours) aria-label=(w.hours) required;
+                                    (person_select(d.team, t.assignee.as_deref(), w))
+                                    button type="submit" { (w.log_time) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    }
+}
+
+/// A form for each event the deal's stages accept, with the fields it sets.
+fn events(v: &Viewer, d: &DealView<'_>) -> Markup {
+    let plan = &d.rules.ready.plan;
+    let deal = d.deal;
+    let w = v.lang.words();
+    let base = deal_link(&deal.id);
+    // The events the deal's active stages accept.
+    let events: Vec<usize> = plan
+        .events
+        .iter()
+        .enumerate()
+        .filter(|(e, _)| {
+            deal.tracks.iter().any(|t| {
+                t.state == TrackState::Active
+                    && plan.stages.get(t.stage).is_some_and(|s| s.handles(*e))
+            })
+        })
+        .map(|(e, _)| e)
+        .collect();
+    html! {
+    section.events {
+        h2 { (w.events) }
+        @if !v.may_write() {
+            p.hint { (w.read_only) }
+        } @else if events.is_empty() {
+            p.hint { (w.no_events) }
+        } @else {
+            @for e in &events {
+                @let ev = &plan.events[*e];
+                form.event method="post" action=(format!("{base}/events")) data-event=(ev.name) {
+                    input type="hidden" name="_key" value=(form_key());
+                    input type="hidden" name="_event" value=(ev.name);
+                    h3 { (ev.name) }
+                    @for slot in &ev.sets {
+                        @match slot {
+                            Slot::Field(f) => {
+                                @let fd = &plan.fields[*f];
+                                (input_for(&fd.name, fd.label.as_deref().unwrap_or(&fd.name), &fd.ty, deal.values.get(*f).and_then(|x| x.as_ref()), plan.tz))
+                            }
+                            Slot::Role(r) => {
+                                @let role = &plan.roles[*r];
+                                label { (role.title)
+                                    select name=(role.name) {
+                                        option value="" { "" }
+                                        @for m in d.team.members.iter().filter(|m| m.roles.contains(&role.name)) {
+                                            option value=(m.id) { (m.name) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    @for (name, ty) in &ev.payload {
+                        @match ty {
+                            PayloadType::Scalar(t) => (input_for(name, &field_label(plan, name), t, None, plan.tz)),
+                            PayloadType::List(cols) => {
+                                label { (field_label(plan, name)) " (" (w.json_hint) ": "
+                                    (cols.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join(", ")) ")"
+                                    textarea name=(name) rows="4" {}
+                                }
+                            }
+                        }
+                    }
+                    label { (w.who) (person_select(d.team, None, w)) }
+                    button type="submit" { (w.send) }
+                }
+            }
+        }
+    }
+    }
 }
 
 /// Who logged time on a task and how much: `Катя 12, Дима 3`.
