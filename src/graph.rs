@@ -309,10 +309,15 @@ fn svg_text(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The layout library could not draw the pipeline (it gives up on some graphs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the pipeline could not be laid out as a picture")]
+pub struct LayoutFailed;
+
 /// The pipeline as an SVG picture, laid out left to right: stages as boxes filled with the
 /// colour of their phase (a legend names the phases), finals and joins with a thick border,
 /// parallel splits through a small `&` point, spawns dashed, skips dotted.
-fn svg(m: &Model) -> Result<String, String> {
+fn svg(m: &Model) -> Result<String, LayoutFailed> {
     use layout::backends::svg::SVGWriter;
     use layout::core::base::Orientation;
     use layout::core::color::Color;
@@ -389,7 +394,7 @@ fn svg(m: &Model) -> Result<String, String> {
         vg.do_it(false, false, false, &mut svg);
         svg.finalize()
     }))
-    .map_err(|_| "the pipeline could not be laid out as a picture".to_string())?;
+    .map_err(|_| LayoutFailed)?;
     let drawn = drawn.replace("Times, serif", "system-ui, sans-serif");
     // Size of the drawing, to put the legend of the phases above it.
     let number = |key: &str| -> f64 {
@@ -428,6 +433,6 @@ fn svg(m: &Model) -> Result<String, String> {
 }
 
 /// Draws the file's pipeline as an SVG picture.
-pub fn render_svg(file: &File) -> Result<String, String> {
+pub fn render_svg(file: &File) -> Result<String, LayoutFailed> {
     svg(&model(file))
 }

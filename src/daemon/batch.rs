@@ -148,7 +148,7 @@ pub(crate) struct Batch<'r> {
     rules: &'r Rules,
     team: Team,
     /// Deals as read (or why they do not fit the rules).
-    read: HashMap<String, Result<(Deal, i64), String>>,
+    read: HashMap<String, Result<(Deal, i64), Misfit>>,
     /// Deals as they are now, with their revision, in the order first touched.
     now: Vec<(Deal, i64)>,
     index: HashMap<String, usize>,
@@ -214,11 +214,7 @@ impl<'r> Batch<'r> {
         };
         let team = tx.team().await?;
         read.extend(loaded.into_iter().map(|(id, l)| {
-            let d = l
-                .stored
-                .decode(&rules.ready.plan)
-                .map(|d| (d, l.revision))
-                .map_err(|Misfit::MissingStages(s)| s.join(", "));
+            let d = l.stored.decode(&rules.ready.plan).map(|d| (d, l.revision));
             (id, d)
         }));
         Ok(Batch {
@@ -244,7 +240,9 @@ impl<'r> Batch<'r> {
         }
         match self.read.get(id) {
             None => Err(CoreError::NoDeal(id.to_string())),
-            Some(Err(stages)) => Err(CoreError::Misfit(id.to_string(), stages.clone())),
+            Some(Err(Misfit::MissingStages(stages))) => {
+                Err(CoreError::Misfit(id.to_string(), stages.join(", ")))
+            }
             Some(Ok((deal, rev))) => {
                 let i = self.now.len();
                 self.now.push((deal.clone(), *rev));

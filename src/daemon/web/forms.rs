@@ -18,7 +18,35 @@ use crate::engine::{Input, TaskAction};
 
 /// Form posts: the viewer must be staff; the answer is a redirect back to the deal page with
 /// the outcome (post/redirect/get: a reload does not send the form again).
-pub(super) fn staff(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Viewer, Box<Response>> {
+/// A form a staff member sent about a deal, admitted: its fields in order (a name may repeat)
+/// and the idempotency key the page put in it.
+pub(super) struct Form {
+    pairs: Vec<(String, String)>,
+    key: Option<Idem>,
+}
+
+impl Form {
+    /// The viewer must be staff (else the answer to send instead); then the fields are read.
+    fn admit(
+        s: &AppState,
+        headers: &HeaderMap,
+        id: &str,
+        path: &str,
+        body: &Bytes,
+    ) -> Result<Form, Box<Response>> {
+        staff(s, headers, id)?;
+        let pairs = form_pairs(body);
+        let key = form_key(&pairs, path, body);
+        Ok(Form { pairs, key })
+    }
+
+    /// A field's value, trimmed; `None` when it is missing or blank.
+    fn value(&self, name: &str) -> Option<String> {
+        form_value(&self.pairs, name)
+    }
+}
+
+fn staff(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Viewer, Box<Response>> {
     let v = viewer(s, headers, &format!("/deals/{}", encode(id)), None)?;
     if !v.may_write() {
         return Err(Box::new(page_error(
@@ -37,7 +65,7 @@ pub(super) fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
 }
 
 /// A form field's value, trimmed; `None` when it is missing or blank.
-pub(super) fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
+fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -47,7 +75,7 @@ pub(super) fn form_value(pairs: &[(String, String)], name: &str) -> Option<Strin
 
 /// The idempotency key the page put in the form: a form sent twice (a double click, a retry
 /// after a dropped connection) is applied once.
-pub(super) fn form_key(pairs: &[(String, String)], path: &str, body: &Bytes) -> Option<Idem> {
+fn form_key(pairs: &[(String, String)], path: &str, body: &Bytes) -> Option<Idem> {
     let key = form_value(pairs, "_key")?;
     if key.len() > 200 {
         return None;
@@ -67,10 +95,12 @@ pub(super) async fn send_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = staff(&s, &headers, &id) {
-        return *r;
-    }
-    let pairs = form_pairs(&body);
+    let path = format!("/deals/{}/events", encode(&id));
+    let form = match Form::admit(&s, &headers, &id, &path, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let pairs = &form.pairs;
     let rules = s.core.rules();
     let plan = &rules.ready.plan;
     let Some(name) = pairs
@@ -81,7 +111,7 @@ pub(super) async fn send_event(
         return back(&id, Err("the form names no event".into()));
     };
     let mut fields = serde_json::Map::new();
-    for (k, val) in &pairs {
+    for (k, val) in pairs {
         if k.starts_with('_') || val.trim().is_empty() {
             continue;
         }
@@ -95,15 +125,12 @@ pub(super) async fn send_event(
         };
         fields.insert(k.clone(), value);
     }
-    let by = form_value(&pairs, "_by");
     let input = Input::Event {
         name,
         payload: crate::json::json_fields(&fields),
-        by,
+        by: form.value("_by"),
     };
-    let path = format!("/deals/{}/events", encode(&id));
-    let key = form_key(&pairs, &path, &body);
-    outcome(&s, &id, input, key).await
+    outcome(&s, &id, input, form.key).await
 }
 
 pub(super) async fn task_work(
@@ -112,19 +139,17 @@ pub(super) async fn task_work(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = staff(&s, &headers, &id) {
-        return *r;
-    }
-    let pairs = form_pairs(&body);
-    let get = |name: &str| form_value(&pairs, name);
-    let by = get("_by");
     let path = format!("/deals/{}/tasks/{}/{action}", encode(&id), encode(&task));
-    let key = form_key(&pairs, &path, &body);
+    let form = match Form::admit(&s, &headers, &id, &path, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
     let action = match action.as_str() {
         "start" => TaskAction::Start,
         "done" => TaskAction::Done,
         "log" => {
-            let hours = get("hours")
+            let hours = form
+                .value("hours")
                 .map(|h| h.replace(',', "."))
                 .and_then(|h| h.parse::<rust_decimal::Decimal>().ok())
                 .filter(|h| *h > rust_decimal::Decimal::ZERO);
@@ -135,8 +160,12 @@ pub(super) async fn task_work(
         }
         other => return back(&id, Err(format!("there is no task action `{other}`"))),
     };
-    let input = Input::Task { task, action, by };
-    outcome(&s, &id, input, key).await
+    let input = Input::Task {
+        task,
+        action,
+        by: form.value("_by"),
+    };
+    outcome(&s, &id, input, form.key).await
 }
 
 /// Applies the input to the deal and sends the browser back to it with what came of it.

@@ -48,7 +48,7 @@ pub(super) fn pipeline_picture(rules: &Rules) -> Result<String, String> {
     if !parsed.diagnostics.is_empty() {
         return Err("the rule file on disk does not parse (the running rules are older)".into());
     }
-    crate::graph::render_svg(&parsed.file)
+    crate::graph::render_svg(&parsed.file).map_err(|e| e.to_string())
 }
 
 /// The pipeline as a picture.
