@@ -10,7 +10,9 @@
     unreachable_pub
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -21,9 +23,7 @@ use dealflow::sim::scenario;
 use dealflow::store::{Options, Store, StoreError, StoredDeal, Table};
 use dealflow::value::Value;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use common::root;
 
 /// A database for one test on each backend that is available: (name, url, options).
 fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
@@ -35,8 +35,8 @@ fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
         format!("sqlite://{}", dir.join("dealflow.db").display()),
         Options::default(),
     )];
-    match std::env::var("DEALFLOW_TEST_POSTGRES") {
-        Ok(url) if !url.is_empty() => out.push((
+    match common::postgres() {
+        Some(url) => out.push((
             "postgres",
             url,
             Options {
@@ -44,14 +44,9 @@ fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
                 ..Options::default()
             },
         )),
-        _ => {
-            // Straight to stderr: the test harness does not hold this back.
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "store test `{test}`: PostgreSQL part SKIPPED (set DEALFLOW_TEST_POSTGRES=postgres://… to run it)"
-            );
-        }
+        None => common::skipped(&format!(
+            "store test `{test}`: PostgreSQL part SKIPPED (set DEALFLOW_TEST_POSTGRES=postgres://… to run it)"
+        )),
     }
     out
 }
@@ -59,13 +54,7 @@ fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
 /// Drops a test's PostgreSQL schema.
 async fn cleanup(url: &str, opts: &Options) {
     if let Some(schema) = &opts.schema {
-        let pool = sqlx::PgPool::connect(url).await.expect("postgres");
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-        )))
-        .execute(&pool)
-        .await
-        .expect("drop schema");
+        common::drop_schema(url, schema).await;
     }
 }
 

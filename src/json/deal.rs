@@ -36,18 +36,8 @@ pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
         })
         .map(|p| p.name.as_str())
         .collect();
-    let mut fields = Map::new();
-    for (f, v) in plan.fields.iter().zip(deal.values.iter()) {
-        if let Some(v) = v {
-            fields.insert(f.name.clone(), value_json(v, tz));
-        }
-    }
-    let mut people = Map::new();
-    for (r, v) in plan.roles.iter().zip(deal.slots.iter()) {
-        if let Some(v) = v {
-            people.insert(r.name.clone(), Json::String(v.clone()));
-        }
-    }
+    let fields = fields(plan, deal);
+    let people: Map<String, Json> = people(plan, deal).collect();
     let tasks: Vec<Json> = deal
         .tasks
         .iter()
@@ -66,13 +56,7 @@ pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
             })
         })
         .collect();
-    let alerts: Vec<&str> = plan
-        .alerts
-        .iter()
-        .zip(&deal.alerts)
-        .filter(|(_, on)| **on)
-        .map(|(a, _)| a.name.as_str())
-        .collect();
+    let alerts = raised(plan, deal);
     let mut m = Map::new();
     m.insert("id".into(), json!(&*deal.id));
     m.insert("title".into(), json!(&*deal.title));
@@ -123,24 +107,10 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
         .iter()
         .map(|&s| plan.stages[s].name.as_str())
         .collect();
-    let mut fields = Map::new();
-    for (f, v) in plan.fields.iter().zip(deal.values.iter()) {
-        if let Some(v) = v {
-            fields.insert(f.name.clone(), value_json(v, tz));
-        }
-    }
-    for (r, v) in plan.roles.iter().zip(deal.slots.iter()) {
-        if let Some(v) = v {
-            fields.insert(r.name.clone(), Json::String(v.clone()));
-        }
-    }
-    let alerts: Vec<&str> = plan
-        .alerts
-        .iter()
-        .zip(&deal.alerts)
-        .filter(|(_, on)| **on)
-        .map(|(a, _)| a.name.as_str())
-        .collect();
+    // Role slots are fields of the deal too, after the declared ones.
+    let mut fields = fields(plan, deal);
+    fields.extend(people(plan, deal));
+    let alerts = raised(plan, deal);
     let mut m = Map::new();
     m.insert("at".into(), json!(at(until, tz)));
     m.insert("deal".into(), json!(&*deal.id));
@@ -151,4 +121,31 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
     m.insert("open_tasks".into(), json!(deal.open_tasks(None)));
     m.insert("alerts".into(), json!(alerts));
     Json::Object(m)
+}
+
+/// The deal's fields that have a value, by name, in the order declared.
+fn fields(plan: &Plan, deal: &Deal) -> Map<String, Json> {
+    plan.fields
+        .iter()
+        .zip(deal.values.iter())
+        .filter_map(|(f, v)| Some((f.name.clone(), value_json(v.as_ref()?, plan.tz))))
+        .collect()
+}
+
+/// The deal's filled role slots, by role name: who holds each.
+fn people<'a>(plan: &'a Plan, deal: &'a Deal) -> impl Iterator<Item = (String, Json)> + 'a {
+    plan.roles
+        .iter()
+        .zip(deal.slots.iter())
+        .filter_map(|(r, v)| Some((r.name.clone(), Json::String(v.clone()?))))
+}
+
+/// The alerts raised on the deal, by name.
+fn raised<'a>(plan: &'a Plan, deal: &Deal) -> Vec<&'a str> {
+    plan.alerts
+        .iter()
+        .zip(&deal.alerts)
+        .filter(|(_, on)| **on)
+        .map(|(a, _)| a.name.as_str())
+        .collect()
 }

@@ -75,15 +75,8 @@ async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() 
     use dealflow::engine::{Creation, Input};
     use dealflow::store::Options;
     use dealflow::value::Value;
-    let Some(url) = std::env::var("DEALFLOW_TEST_POSTGRES")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "two daemons on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)"
-        );
+    let Some(url) = crate::common::postgres() else {
+        crate::common::skipped("two daemons on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)");
         return;
     };
     const N: usize = 500;
@@ -186,11 +179,5 @@ async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() 
     );
     a.stop().await;
     b.stop().await;
-    let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
-    )))
-    .execute(&pool)
-    .await
-    .expect("drop");
+    crate::common::drop_schema(&url, &schema).await;
 }
