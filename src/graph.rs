@@ -30,14 +30,29 @@ struct Edge {
     kind: EdgeKind,
 }
 
+/// A stage as drawn.
+#[derive(Debug)]
+struct Node {
+    id: String,
+    title: String,
+    join: bool,
+    is_final: bool,
+}
+
+/// A phase as drawn: a cluster around its stages.
+#[derive(Debug)]
+struct Cluster {
+    id: String,
+    title: String,
+    stages: Vec<String>,
+}
+
 #[derive(Debug, Default)]
 struct Model {
-    /// (id, title, join, final)
-    stages: Vec<(String, String, bool, bool)>,
+    stages: Vec<Node>,
     forks: Vec<String>,
     edges: Vec<Edge>,
-    /// (id, title, stage ids)
-    phases: Vec<(String, String, Vec<String>)>,
+    phases: Vec<Cluster>,
 }
 
 fn title(s: &Str) -> String {
@@ -69,8 +84,12 @@ fn model(file: &File) -> Model {
     for item in &file.items {
         match item {
             Item::Stage(s) => {
-                m.stages
-                    .push((s.id.name.clone(), title(&s.title), s.join, s.is_final));
+                m.stages.push(Node {
+                    id: s.id.name.clone(),
+                    title: title(&s.title),
+                    join: s.join,
+                    is_final: s.is_final,
+                });
                 let from = s.id.name.clone();
                 let mut first_target: Option<String> = None;
                 for t in s.transitions() {
@@ -108,11 +127,11 @@ fn model(file: &File) -> Model {
                     );
                 }
             }
-            Item::Phase(p) => m.phases.push((
-                p.id.name.clone(),
-                title(&p.title),
-                p.stages.iter().map(|s| s.name.clone()).collect(),
-            )),
+            Item::Phase(p) => m.phases.push(Cluster {
+                id: p.id.name.clone(),
+                title: title(&p.title),
+                stages: p.stages.iter().map(|s| s.name.clone()).collect(),
+            }),
             _ => {}
         }
     }
@@ -176,18 +195,29 @@ fn mermaid_text(s: &str) -> String {
 
 fn mermaid(m: &Model) -> String {
     let mut out = String::from("flowchart LR\n");
-    let node =
-        |out: &mut String, indent: &str, (id, title, join, fin): &(String, String, bool, bool)| {
-            let label = mermaid_text(title);
-            let mid = mermaid_id(id);
-            let _ = match (join, fin) {
-                (true, _) => writeln!(out, "{indent}{mid}[[\"{label} ⧖ join\"]]"),
-                (false, true) => writeln!(out, "{indent}{mid}([\"{label}\"])"),
-                _ => writeln!(out, "{indent}{mid}[\"{label}\"]"),
-            };
+    let node = |out: &mut String,
+                indent: &str,
+                Node {
+                    id,
+                    title,
+                    join,
+                    is_final: fin,
+                }: &Node| {
+        let label = mermaid_text(title);
+        let mid = mermaid_id(id);
+        let _ = match (join, fin) {
+            (true, _) => writeln!(out, "{indent}{mid}[[\"{label} ⧖ join\"]]"),
+            (false, true) => writeln!(out, "{indent}{mid}([\"{label}\"])"),
+            _ => writeln!(out, "{indent}{mid}[\"{label}\"]"),
         };
-    let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
-    for (pid, ptitle, stages) in &m.phases {
+    };
+    let in_phase = |id: &str| m.phases.iter().any(|c| c.stages.iter().any(|s| s == id));
+    for Cluster {
+        id: pid,
+        title: ptitle,
+        stages,
+    } in &m.phases
+    {
         let _ = writeln!(
             out,
             "  subgraph {}[\"{}\"]",
@@ -195,13 +225,13 @@ fn mermaid(m: &Model) -> String {
             mermaid_text(ptitle)
         );
         for s in stages {
-            if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
+            if let Some(st) = m.stages.iter().find(|st| &st.id == s) {
                 node(&mut out, "    ", st);
             }
         }
         out.push_str("  end\n");
     }
-    for st in m.stages.iter().filter(|st| !in_phase(&st.0)) {
+    for st in m.stages.iter().filter(|st| !in_phase(&st.id)) {
         node(&mut out, "  ", st);
     }
     for f in &m.forks {
@@ -220,9 +250,9 @@ fn mermaid(m: &Model) -> String {
         }
     }
     for st in &m.stages {
-        if st.2 || st.3 {
-            let class = if st.2 { "join" } else { "final" };
-            let _ = writeln!(out, "  class {} {class}", mermaid_id(&st.0));
+        if st.join || st.is_final {
+            let class = if st.join { "join" } else { "final" };
+            let _ = writeln!(out, "  class {} {class}", mermaid_id(&st.id));
         }
     }
     out.push_str("  classDef final stroke-width:3px\n  classDef join stroke-dasharray:4 2,stroke-width:3px\n");
@@ -241,7 +271,12 @@ fn dot(m: &Model) -> String {
     );
     let node = |out: &mut String,
                 indent: &str,
-                (id, title, join, fin): &(String, String, bool, bool)| {
+                Node {
+                    id,
+                    title,
+                    join,
+                    is_final: fin,
+                }: &Node| {
         let mut attrs = format!("label=\"{}\\n({})\"", dot_text(title), dot_text(id));
         if *join {
             attrs.push_str(", shape=box, style=\"rounded,bold\", peripheries=2, xlabel=\"join\"");
@@ -250,8 +285,13 @@ fn dot(m: &Model) -> String {
         }
         let _ = writeln!(out, "{indent}\"{}\" [{attrs}];", dot_text(id));
     };
-    let in_phase = |id: &str| m.phases.iter().any(|(_, _, ss)| ss.iter().any(|s| s == id));
-    for (pid, ptitle, stages) in &m.phases {
+    let in_phase = |id: &str| m.phases.iter().any(|c| c.stages.iter().any(|s| s == id));
+    for Cluster {
+        id: pid,
+        title: ptitle,
+        stages,
+    } in &m.phases
+    {
         let _ = writeln!(
             out,
             "  subgraph \"cluster_{}\" {{\n    label=\"{}\";\n    style=dashed;",
@@ -259,13 +299,13 @@ fn dot(m: &Model) -> String {
             dot_text(ptitle)
         );
         for s in stages {
-            if let Some(st) = m.stages.iter().find(|st| &st.0 == s) {
+            if let Some(st) = m.stages.iter().find(|st| &st.id == s) {
                 node(&mut out, "    ", st);
             }
         }
         out.push_str("  }\n");
     }
-    for st in m.stages.iter().filter(|st| !in_phase(&st.0)) {
+    for st in m.stages.iter().filter(|st| !in_phase(&st.id)) {
         node(&mut out, "  ", st);
     }
     for f in &m.forks {
@@ -330,11 +370,17 @@ fn svg(m: &Model) -> Result<String, LayoutFailed> {
     let phase_of = |id: &str| {
         m.phases
             .iter()
-            .position(|(_, _, ss)| ss.iter().any(|s| s == id))
+            .position(|c| c.stages.iter().any(|s| s == id))
     };
     let mut vg = VisualGraph::new(Orientation::LeftToRight);
     let mut handles = std::collections::HashMap::new();
-    for (id, title, join, fin) in &m.stages {
+    for Node {
+        id,
+        title,
+        join,
+        is_final: fin,
+    } in &m.stages
+    {
         let fill = phase_of(id).map_or("#ffffff", |p| PHASE_COLORS[p % PHASE_COLORS.len()]);
         let width = if *join || *fin { 4 } else { 1 };
         let look = StyleAttr::new(color("#334155"), width, Some(color(fill)), 8, 14);
@@ -415,7 +461,15 @@ fn svg(m: &Model) -> Result<String, LayoutFailed> {
         h + legend
     );
     let mut x = 8.0;
-    for (i, (pid, ptitle, _)) in m.phases.iter().enumerate() {
+    for (
+        i,
+        Cluster {
+            id: pid,
+            title: ptitle,
+            ..
+        },
+    ) in m.phases.iter().enumerate()
+    {
         let fill = PHASE_COLORS[i % PHASE_COLORS.len()];
         let _ = writeln!(
             out,
