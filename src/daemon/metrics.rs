@@ -27,13 +27,13 @@ pub struct Metrics {
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     /// Gauge: the rules version running.
-    pub rules_version: AtomicI64,
+    pub(crate) rules_version: AtomicI64,
 }
 
 /// A phase of the writer's transaction, timed separately so that `/metrics` shows where a
 /// batch spends its time.
 #[derive(Debug, Clone, Copy)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Waiting for the turn to write (another transaction, the outbox's or the checkpointer's,
     /// may hold it) and beginning the transaction.
     Begin = 0,
@@ -55,7 +55,7 @@ fn add(c: &AtomicU64, n: u64) {
 
 impl Metrics {
     /// A step's outcome.
-    pub fn step(&self, r: &Result<Step, CoreError>) {
+    pub(crate) fn step(&self, r: &Result<Step, CoreError>) {
         match r {
             Ok(Step::Applied { .. }) => add(&self.steps_applied, 1),
             Ok(Step::Failed(_)) => add(&self.steps_failed, 1),
@@ -64,29 +64,29 @@ impl Metrics {
     }
 
     /// A committed transaction of `n` requests.
-    pub fn batch(&self, n: usize, took: Duration) {
+    pub(crate) fn batch(&self, n: usize, took: Duration) {
         add(&self.batches, 1);
         add(&self.batched_requests, n as u64);
         add(&self.commit_micros, took.as_micros() as u64);
     }
 
     /// Time the writer spent in a phase of one transaction.
-    pub fn phase(&self, phase: Phase, took: Duration) {
+    pub(crate) fn phase(&self, phase: Phase, took: Duration) {
         add(&self.phase_micros[phase as usize], took.as_micros() as u64);
     }
 
     /// A request the database could not take.
-    pub fn store_error(&self) {
+    pub(crate) fn store_error(&self) {
         add(&self.store_errors, 1);
     }
 
     /// A timer fired.
-    pub fn timer_fired(&self) {
+    pub(crate) fn timer_fired(&self) {
         add(&self.timers_fired, 1);
     }
 
     /// An HTTP request answered, and whether with an error status (4xx/5xx).
-    pub fn http(&self, error: bool) {
+    pub(crate) fn http(&self, error: bool) {
         add(&self.http_requests, 1);
         if error {
             add(&self.http_errors, 1);
@@ -94,7 +94,7 @@ impl Metrics {
     }
 
     /// A delivery attempt: sent, failed (will retry) or dead.
-    pub fn message(&self, sent: bool, dead: bool) {
+    pub(crate) fn message(&self, sent: bool, dead: bool) {
         match (sent, dead) {
             (true, _) => add(&self.messages_sent, 1),
             (false, true) => add(&self.messages_dead, 1),
@@ -103,7 +103,7 @@ impl Metrics {
     }
 
     /// A rules reload: applied or refused.
-    pub fn reload(&self, applied: bool) {
+    pub(crate) fn reload(&self, applied: bool) {
         add(
             if applied {
                 &self.reloads_applied

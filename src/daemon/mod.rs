@@ -33,6 +33,7 @@ pub use self::core::{Core, OpenError, Opening};
 pub use batch::{CoreError, Op, Step};
 pub use config::Config;
 pub use metrics::Metrics;
+pub use outbox::TransportError;
 pub use replay::{Played, ReplayError, replay};
 pub use rules::Rules;
 pub use server::{Running, StartError, start, tls_provider};

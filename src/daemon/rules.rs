@@ -21,7 +21,7 @@ pub struct Rules {
 impl Rules {
     /// Reads, checks and compiles the rule file, off the async threads (a large file takes a
     /// while).
-    pub async fn read(file: &Path) -> Result<Ready, LoadError> {
+    pub(crate) async fn read(file: &Path) -> Result<Ready, LoadError> {
         let path = file.to_path_buf();
         match tokio::task::spawn_blocking(move || RuleFile::read(&path)?.ready()).await {
             Ok(read) => read,
@@ -35,7 +35,11 @@ impl Rules {
 
     /// Records `ready` (read from `file`) as a version of the rules in `tx`: a new number, or the
     /// latest one again when nothing changed.
-    pub async fn record(ready: Ready, file: &Path, tx: &mut Tx) -> Result<Rules, StoreError> {
+    pub(crate) async fn record(
+        ready: Ready,
+        file: &Path,
+        tx: &mut Tx,
+    ) -> Result<Rules, StoreError> {
         let version = tx
             .add_rules_version(
                 &file.display().to_string(),
