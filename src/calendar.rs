@@ -99,6 +99,29 @@ impl WorkCalendar {
         sign * count
     }
 
+    /// `t` itself when people work then, else the next start of working hours: that day's next
+    /// opening when `t` is before it (or between two spans of hours), else the next working
+    /// day's first opening. A deadline that lands at night moves to the morning.
+    pub fn at_or_next_opening(&self, t: NaiveDateTime) -> Option<NaiveDateTime> {
+        let mut day = t.date();
+        let mut time = t.time();
+        for _ in 0..MAX_SCAN_DAYS {
+            if self.is_workday(day) {
+                for &(start, end) in &self.hours {
+                    if time < start {
+                        return Some(day.and_time(start));
+                    }
+                    if time < end {
+                        return Some(day.and_time(time));
+                    }
+                }
+            }
+            day = day.succ_opt()?;
+            time = NaiveTime::MIN;
+        }
+        None
+    }
+
     /// `minutes` of working time after `from` (local time), counting only working hours.
     pub fn add_work_minutes(&self, from: NaiveDateTime, minutes: i64) -> Option<NaiveDateTime> {
         if minutes <= 0 {
@@ -237,6 +260,50 @@ mod tests {
         assert_eq!(
             c.add_work_minutes(sat, 60),
             Some(d("2026-03-10").and_hms_opt(11, 0, 0).unwrap())
+        );
+    }
+
+    #[test]
+    fn a_deadline_outside_working_hours_moves_to_the_next_opening() {
+        let c = ru();
+        let at = |d: &str, h: u32, m: u32| self::d(d).and_hms_opt(h, m, 0).unwrap();
+        // Before opening: that day's opening.
+        assert_eq!(
+            c.at_or_next_opening(at("2026-03-03", 9, 15)),
+            Some(at("2026-03-03", 10, 0))
+        );
+        // Within the hours: unchanged; the opening minute itself too.
+        assert_eq!(
+            c.at_or_next_opening(at("2026-03-03", 10, 0)),
+            Some(at("2026-03-03", 10, 0))
+        );
+        assert_eq!(
+            c.at_or_next_opening(at("2026-03-03", 18, 59)),
+            Some(at("2026-03-03", 18, 59))
+        );
+        // At or after closing: the next working day's opening (Friday 19:00 → Tuesday, as
+        // Monday 9 March is a holiday).
+        assert_eq!(
+            c.at_or_next_opening(at("2026-03-03", 19, 0)),
+            Some(at("2026-03-04", 10, 0))
+        );
+        assert_eq!(
+            c.at_or_next_opening(at("2026-03-06", 21, 18)),
+            Some(at("2026-03-10", 10, 0))
+        );
+        // A day off: the next working day's opening.
+        assert_eq!(
+            c.at_or_next_opening(at("2026-03-14", 0, 0)),
+            Some(at("2026-03-16", 10, 0))
+        );
+        // Between two spans of hours: the second's start.
+        let lunch = WorkCalendar {
+            hours: vec![(time(10, 0), time(13, 0)), (time(14, 0), time(19, 0))],
+            ..ru()
+        };
+        assert_eq!(
+            lunch.at_or_next_opening(at("2026-03-03", 13, 30)),
+            Some(at("2026-03-03", 14, 0))
         );
     }
 

@@ -154,14 +154,14 @@ fn fact_01_the_lead_arrives_and_the_client_hears_at_once() {
         "2026-03-02T09:15",
         "book_meeting",
         "anna",
-        Some("2026-03-03T09:15"),
+        Some("2026-03-03T10:00"),
     );
     r.task(
         "ivan",
         "2026-03-02T09:15",
         "prepare_docs",
         "petr",
-        Some("2026-03-04T09:15"),
+        Some("2026-03-04T10:00"),
     );
 }
 
@@ -325,7 +325,7 @@ fn fact_08_the_seo_invoice_burns_and_is_reissued() {
         t,
         "reissue_invoice",
         "lena",
-        Some("2026-03-16T00:00"),
+        Some("2026-03-16T10:00"),
     );
     r.one("ivan/2", "alert_raised", t, |a| {
         a["alert"] == "invoice_burned"
@@ -414,6 +414,13 @@ fn fact_13_a_lead_without_email_is_told_by_sms_only_and_is_lost() {
         "выбрал другую студию".into(),
     );
     assert_eq!(r.final_of("oleg")["stages"], serde_json::json!(["lost"]));
+    // Nobody is left working on a lost deal: its open tasks are closed, as cancelled.
+    for task in ["call_client", "book_meeting", "prepare_docs"] {
+        r.one("oleg", "task_cancelled", "2026-03-03T10:00", |c| {
+            c["task"] == task
+        });
+    }
+    assert_eq!(r.final_of("oleg")["open_tasks"], 0);
 }
 
 #[test]

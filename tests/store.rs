@@ -499,6 +499,78 @@ async fn team_load_follows_the_tasks_the_steps_assign() {
     }
 }
 
+/// The open tasks of the whole team.
+async fn load(tx: &mut dealflow::store::Tx) -> i64 {
+    tx.team().await.expect("team").load.values().sum()
+}
+
+/// A deal that ends (here: lost) closes its open tasks as cancelled: nobody keeps them, the
+/// people's open-task counts go down, and the task rows say cancelled.
+#[tokio::test]
+async fn a_deal_that_ends_cancels_its_open_tasks_and_frees_the_people() {
+    for (name, url, opts) in backends("ended") {
+        let core = core(&url, &opts).await;
+        let mut tx = core.store().begin().await.expect("tx");
+        core.create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("create");
+        tx.commit().await.expect("commit");
+        let mut tx = core.store().begin().await.expect("tx");
+        assert!(
+            load(&mut tx).await > 0,
+            "{name}: the lead's tasks are someone's"
+        );
+        let lost = Input::Event {
+            name: "lost".into(),
+            payload: Default::default(),
+            by: None,
+        };
+        let step = core
+            .apply(&mut tx, "d1", &lost, t0() + Duration::hours(1))
+            .await
+            .expect("applied");
+        let Step::Applied { records, deal, .. } = step else {
+            panic!("{name}: {step:?}");
+        };
+        assert!(!deal.is_live(), "{name}");
+        let cancelled: Vec<&str> = records
+            .iter()
+            .filter_map(|r| match &r.kind {
+                dealflow::engine::Kind::TaskCancelled { task } => Some(task.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            cancelled,
+            ["call_client", "book_meeting", "prepare_docs"],
+            "{name}"
+        );
+        tx.commit().await.expect("commit");
+        let mut tx = core.store().read().await.expect("tx");
+        assert_eq!(
+            load(&mut tx).await,
+            0,
+            "{name}: nobody keeps a task of a lost deal"
+        );
+        let d = tx.peek_deal("d1").await.expect("read").expect("stored");
+        assert!(
+            d.stored
+                .tasks
+                .iter()
+                .all(|t| t.cancelled && t.done_at.is_some()),
+            "{name}"
+        );
+        assert_eq!(
+            tx.integrity().await.expect("check"),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        drop(tx);
+        core.store().close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
 #[tokio::test]
 async fn a_bad_url_is_named() {
     let e = Store::open("mysql://x/y", &Options::default())

@@ -35,6 +35,8 @@ pub enum Op {
     Midnight(Vec<String>),
     /// New rules took over: derive these deals' timers again.
     Rederive(Vec<String>),
+    /// These deals ended before their open tasks were closed with them: close them now.
+    CloseTasks(Vec<String>),
 }
 
 /// What an operation did.
@@ -168,7 +170,7 @@ fn deals_of(op: &Op) -> Vec<String> {
         Op::Create(req) => vec![req.id.clone()],
         Op::Apply { deal, .. } => vec![deal.clone()],
         Op::Fire(due) => vec![due.deal.clone()],
-        Op::Midnight(ids) | Op::Rederive(ids) => ids.clone(),
+        Op::Midnight(ids) | Op::Rederive(ids) | Op::CloseTasks(ids) => ids.clone(),
     }
 }
 
@@ -270,7 +272,29 @@ impl<'r> Batch<'r> {
             Op::Fire(due) => self.fire(due, now),
             Op::Rederive(ids) => Ok(self.rederive(ids, now)),
             Op::Midnight(ids) => Ok(self.midnight(ids, now)),
+            Op::CloseTasks(ids) => Ok(self.close_tasks(ids, now)),
         }
+    }
+
+    /// Ended deals: their open tasks closed as cancelled.
+    fn close_tasks(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
+        let mut last = Step::NotNow("no deals".into());
+        for id in ids {
+            let i = match self.get(id) {
+                Ok(i) if !self.now[i].0.is_live() => i,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(deal = %id, error = %e, "tasks of an ended deal not closed");
+                    continue;
+                }
+            };
+            let out = engine::close_tasks(self.ctx(now), &self.now[i].0);
+            if out.records.is_empty() {
+                continue;
+            }
+            last = self.commit(Some(i), Ok(out));
+        }
+        last
     }
 
     fn create(&mut self, req: &Creation, now: DateTime<Utc>) -> Result<Step, CoreError> {

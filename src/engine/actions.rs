@@ -54,7 +54,7 @@ impl Stepper<'_> {
                 let assignee = self.person_for(*role);
                 let due = match due {
                     Some(d) => match self.eval(d, env).map_err(StepError::Failed)? {
-                        Some(Value::Duration(d)) => self.add_to_moment(self.ctx.now, d, 1),
+                        Some(Value::Duration(d)) => self.deadline(d),
                         _ => None,
                     },
                     None => None,
@@ -79,6 +79,7 @@ impl Stepper<'_> {
                     estimate_h,
                     started_at: None,
                     done_at: None,
+                    cancelled: false,
                     hours: Decimal::ZERO,
                 }));
                 self.record(
@@ -352,6 +353,18 @@ impl Stepper<'_> {
             Some(line),
         );
         Ok(())
+    }
+
+    /// A task's deadline `d` from now. `N workdays` lands within working hours: a deadline
+    /// outside them moves to the next opening (nobody is late before the office opens);
+    /// minutes, hours, days and working hours stay as they count.
+    fn deadline(&self, d: crate::value::Duration) -> Option<DateTime<Utc>> {
+        let due = self.add_to_moment(self.ctx.now, d, 1)?;
+        if !matches!(d, crate::value::Duration::Workdays(_)) {
+            return Some(due);
+        }
+        let local = due.with_timezone(&self.ctx.plan.tz).naive_local();
+        self.local(self.ctx.plan.calendar.at_or_next_opening(local)?)
     }
 
     /// The client's phone or email: the deal's first field of that type.

@@ -11,6 +11,7 @@ mod stages;
 mod state;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -240,6 +241,14 @@ pub fn rederive(ctx: Ctx<'_>, deal: &Deal) -> Result<Outcome, StepError> {
     Ok(s.finish())
 }
 
+/// A deal that ended before its open tasks were closed with it (stored by an earlier version):
+/// they are closed now as cancelled. Nothing else changes.
+pub fn close_tasks(ctx: Ctx<'_>, deal: &Deal) -> Outcome {
+    let mut s = Stepper::new(ctx, deal.clone(), "tasks of an ended deal closed");
+    s.close_tasks();
+    s.finish()
+}
+
 /// A local midnight for one deal: alerts that read the clock are checked again. Takes the deal
 /// and gives it back (no copy: only its alert flags can change, and they are restored on error),
 /// with the records of what changed.
@@ -257,11 +266,35 @@ pub fn midnight(ctx: Ctx<'_>, deal: Deal) -> (Deal, Result<Vec<Record>, StepErro
 }
 
 impl Stepper<'_> {
-    /// After any change: guard-only transitions until nothing moves, timers re-armed, alerts.
+    /// After any change: guard-only transitions until nothing moves, timers re-armed, the
+    /// open tasks of a deal that ended closed, alerts.
     pub(crate) fn settle(&mut self) -> Result<(), StepError> {
         self.guard_moves()?;
         self.rearm().map_err(StepError::Failed)?;
+        self.close_tasks();
         self.alerts(false)
+    }
+
+    /// When the deal has ended (no track can move any more), its open tasks are closed as
+    /// cancelled: nobody is left working on a lost or finished deal.
+    fn close_tasks(&mut self) {
+        if self.deal.is_live() {
+            return;
+        }
+        let now = self.ctx.now;
+        for idx in 0..self.deal.tasks.len() {
+            if self.deal.tasks[idx].done_at.is_some() {
+                continue;
+            }
+            let task = Arc::make_mut(&mut Arc::make_mut(&mut self.deal.tasks)[idx]);
+            task.done_at = Some(now);
+            task.cancelled = true;
+            let (id, assignee) = (task.id.clone(), task.assignee.clone());
+            if let Some(a) = assignee {
+                self.load.push((a, -1));
+            }
+            self.record(Kind::TaskCancelled { task: id }, None);
+        }
     }
 
     /// Checks every alert (or only those that read the clock) and records changes.

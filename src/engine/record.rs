@@ -143,6 +143,11 @@ pub enum Kind {
         /// Hours logged on it.
         hours: Decimal,
     },
+    /// An open task was closed because its deal ended (its last track reached a final stage).
+    TaskCancelled {
+        /// Task identifier.
+        task: String,
+    },
     /// A timer was set.
     TimerSet {
         /// Its name.
@@ -220,6 +225,7 @@ impl Kind {
             Kind::TaskStarted { .. } => "task_started",
             Kind::TimeLogged { .. } => "time_logged",
             Kind::TaskDone { .. } => "task_done",
+            Kind::TaskCancelled { .. } => "task_cancelled",
             Kind::TimerSet { .. } => "timer_set",
             Kind::TimerFired { .. } => "timer_fired",
             Kind::GroupCreated { .. } => "group_created",

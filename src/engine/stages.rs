@@ -437,6 +437,11 @@ impl Stepper<'_> {
                 );
             }
             TaskAction::Done => {
+                if self.deal.tasks[idx].cancelled {
+                    return Err(StepError::NotNow(format!(
+                        "task `{task}` was cancelled when the deal ended"
+                    )));
+                }
                 if self.deal.tasks[idx].done_at.is_some() {
                     return Err(StepError::NotNow(format!("task `{task}` is already done")));
                 }

@@ -79,8 +79,10 @@ pub struct Task {
     pub estimate_h: Option<Decimal>,
     /// When work started.
     pub started_at: Option<DateTime<Utc>>,
-    /// When it was finished.
+    /// When it was finished (or cancelled).
     pub done_at: Option<DateTime<Utc>>,
+    /// It was closed because its deal ended, not done.
+    pub cancelled: bool,
     /// Hours logged on it.
     pub hours: Decimal,
 }

@@ -52,6 +52,7 @@ pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
                 "estimate_h": t.estimate_h.map(|h| value_json(&Value::Decimal(h), tz)),
                 "started_at": t.started_at.map(stamp),
                 "done_at": t.done_at.map(stamp),
+                "cancelled": t.cancelled,
                 "hours": value_json(&Value::Decimal(t.hours), tz),
             })
         })

@@ -118,6 +118,7 @@ impl serde::Serialize for RecordJson<'_> {
                     m.serialize_entry("estimate_h", &number(*e))?;
                 }
             }
+            Kind::TaskCancelled { task } => m.serialize_entry("task", task)?,
             Kind::TaskDone { task, hours } => {
                 m.serialize_entry("task", task)?;
                 m.serialize_entry("hours", &number(*hours))?;

@@ -149,6 +149,9 @@ impl<'p> TextWriter<'p> {
             Kind::TimeLogged { task, by, hours } => {
                 format!("⏱ {by} logs {} h on {task}", hours.normalize())
             }
+            Kind::TaskCancelled { task } => {
+                format!("☒ task {task} cancelled: the deal ended")
+            }
             Kind::TaskDone { task, hours } => {
                 format!("☑ task {task} done ({} h)", hours.normalize())
             }

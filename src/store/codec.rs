@@ -105,8 +105,11 @@ pub struct StoredTask {
     pub estimate_h: Option<Decimal>,
     /// When work started.
     pub started_at: Option<DateTime<Utc>>,
-    /// When it was done.
+    /// When it was done (or cancelled).
     pub done_at: Option<DateTime<Utc>>,
+    /// It was closed because its deal ended (absent in documents written before this existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
     /// Hours logged on it.
     pub hours: Decimal,
 }
@@ -203,6 +206,7 @@ impl StoredDeal {
                     estimate_h: t.estimate_h,
                     started_at: t.started_at,
                     done_at: t.done_at,
+                    cancelled: t.cancelled,
                     hours: t.hours,
                 })
                 .collect(),
@@ -325,6 +329,7 @@ impl StoredDeal {
                     estimate_h: t.estimate_h,
                     started_at: t.started_at,
                     done_at: t.done_at,
+                    cancelled: t.cancelled,
                     hours: t.hours,
                 })
             })

@@ -210,6 +210,25 @@ impl Tx {
                 .iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?
         }))
     }
+
+    /// Ids of deals that have ended but still have open tasks (stored by a version that did
+    /// not close them), after `after` in id order, at most `limit`.
+    pub async fn ended_with_open_tasks(
+        &mut self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "SELECT d.id FROM deals d WHERE d.live = 0 AND d.id > $1 \
+                 AND EXISTS (SELECT 1 FROM tasks t WHERE t.deal_id = d.id AND t.done_at IS NULL) \
+                 ORDER BY d.id LIMIT $2",
+            )
+            .bind(after).bind(limit)
+            .fetch_all(&mut **c).await?
+            .iter().map(|r| r.try_get::<String, _>(0)).collect::<Result<_, _>>()?
+        }))
+    }
 }
 
 impl Tx {

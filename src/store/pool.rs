@@ -232,31 +232,38 @@ impl Store {
 }
 
 /// The schema, one migration per step, for each backend (applied in order, each once).
-const SQLITE_SCHEMA: [(&str, &str); 2] = [
+/// The schema, one migration per step, for each backend (applied in order, each once; a step
+/// that has landed is never edited, a change is a new step).
+const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ("dealflow store", include_str!("sql/sqlite.sql")),
     (
         "events with their payloads",
         include_str!("sql/sqlite-2.sql"),
     ),
+    ("cancelled tasks", include_str!("sql/sqlite-3.sql")),
 ];
 
-const POSTGRES_SCHEMA: [(&str, &str); 2] = [
+const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ("dealflow store", include_str!("sql/postgres.sql")),
     (
         "events with their payloads",
         include_str!("sql/postgres-2.sql"),
     ),
+    ("cancelled tasks", include_str!("sql/postgres-3.sql")),
 ];
 
-fn migrator(steps: [(&'static str, &'static str); 2]) -> Migrator {
+/// The newest schema version this code knows.
+pub const SCHEMA_VERSION: i64 = SQLITE_SCHEMA.len() as i64;
+
+fn migrator(steps: &[(&'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
         steps
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, (what, sql))| {
                 Migration::new(
                     i as i64 + 1,
-                    Cow::Borrowed(what),
+                    Cow::Borrowed(*what),
                     MigrationType::Simple,
                     SqlStr::from_static(sql),
                     false,

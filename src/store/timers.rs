@@ -1,5 +1,5 @@
 //! Timers waiting, by due time: the next one, those due, claims with a lease and an attempt
-//! number (skipping what another daemon claims on PostgreSQL), and the local-midnight mark.
+//! number (skipping what another daemon claims on PostgreSQL).
 
 use std::collections::HashMap;
 
@@ -98,30 +98,6 @@ impl Tx {
             .collect();
         out.sort_by(|a, b| (a.due, &a.deal, a.timer).cmp(&(b.due, &b.deal, b.timer)));
         Ok(out)
-    }
-
-    /// Claims the local-midnight check of `day` (`YYYY-MM-DD`): true for the one caller that
-    /// moves the mark forward, so each midnight is checked once however many daemons run.
-    pub async fn claim_midnight(&mut self, day: &str) -> Result<bool, StoreError> {
-        on!(self, c => {
-            sqlx::query("INSERT INTO meta (key, value) VALUES ('midnight', '') ON CONFLICT (key) DO NOTHING")
-                .execute(&mut **c).await?.rows_affected()
-        });
-        let n = on!(self, c => {
-            sqlx::query("UPDATE meta SET value = $1 WHERE key = 'midnight' AND value < $1")
-                .bind(day).execute(&mut **c).await?.rows_affected()
-        });
-        Ok(n == 1)
-    }
-
-    /// The last local midnight checked (`YYYY-MM-DD`), if any.
-    pub async fn last_midnight(&mut self) -> Result<Option<String>, StoreError> {
-        Ok(on!(self, c => {
-            sqlx::query("SELECT value FROM meta WHERE key = 'midnight'")
-                .fetch_optional(&mut **c).await?
-                .map(|r| r.try_get::<String, _>(0)).transpose()?
-        })
-        .filter(|v| !v.is_empty()))
     }
 
     /// The earliest timer still to come, if any.

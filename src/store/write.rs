@@ -31,11 +31,11 @@ const DEALS_UPSERT: (&str, &str) = (
 /// written per step).
 const TASKS_UPSERT: (&str, &str) = (
     "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
-     estimate_h, started_at, done_at, hours)",
+     estimate_h, started_at, done_at, hours, cancelled)",
     "ON CONFLICT (deal_id, n) DO UPDATE SET task = excluded.task, title = excluded.title, \
      assignee = excluded.assignee, stage = excluded.stage, created_at = excluded.created_at, \
      due = excluded.due, estimate_h = excluded.estimate_h, started_at = excluded.started_at, \
-     done_at = excluded.done_at, hours = excluded.hours",
+     done_at = excluded.done_at, hours = excluded.hours, cancelled = excluded.cancelled",
 );
 
 /// How a batch writes new time entries.
@@ -292,6 +292,7 @@ impl Rows {
                 Arg::from(t.started_at.map(stamp)),
                 Arg::from(t.done_at.map(stamp)),
                 Arg::from(t.hours.to_string()),
+                Arg::from(i64::from(t.cancelled)),
             ]);
         }
     }
@@ -407,6 +408,7 @@ impl Tx {
                 Arg::from(None::<String>),
                 Arg::from(None::<String>),
                 Arg::from("1.25"),
+                Arg::from(0i64),
             ]);
             time_rows.push(vec![
                 Arg::from(d.as_str()),

@@ -230,7 +230,8 @@ fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
                         td.num.warn[t.estimate_h.is_some_and(|e| t.hours > e)] { (hours(t.hours)) }
                         td.worked { (worked(deal, d.team, &t.id)) }
                         td {
-                            @if t.done_at.is_some() { (w.done) }
+                            @if t.cancelled { (w.cancelled) }
+                            @else if t.done_at.is_some() { (w.done) }
                             @else if t.started_at.is_some() { (w.started) }
                             @else { (w.open) }
                         }

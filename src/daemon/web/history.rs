@@ -82,6 +82,8 @@ pub(super) fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, lang: Lan
         ("task_created", false) => format!("☐ Task «{}» → {}", s("title"), s("assignee")),
         ("task_started", true) => format!("Задача {} начата", s("task")),
         ("task_started", false) => format!("Task {} started", s("task")),
+        ("task_cancelled", true) => format!("☒ Задача {} отменена: сделка завершена", s("task")),
+        ("task_cancelled", false) => format!("☒ Task {} cancelled: the deal ended", s("task")),
         ("task_done", true) => format!("☑ Задача {} готова", s("task")),
         ("task_done", false) => format!("☑ Task {} done", s("task")),
         ("time_logged", true) => format!("⏱ {} ч ({})", r["hours"], s("by")),

@@ -1,0 +1,2 @@
+-- A task closed because its deal ended is cancelled, not done (both have `done_at`).
+ALTER TABLE tasks ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;
