@@ -1,4 +1,5 @@
-//! Parse and check a generated 10,000-line pipeline: the checker must keep up with typing.
+//! Parse and check a generated 10,000-line pipeline: the checker must keep up with typing; and
+//! files four times larger take four times as long, not sixteen (comments and stages).
 //!
 //! Run: `cargo bench --bench check`.
 
@@ -104,5 +105,45 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// A file of `lines` comment lines after a real pipeline: the shape of a rule file that grew by
+/// notes (its size the daemon caps, its time `check` keeps linear).
+fn mostly_comments(lines: usize) -> String {
+    let mut s = generate(10);
+    for i in 0..lines {
+        let _ = writeln!(
+            s,
+            "# note {i}: a comment of the kind analysts leave behind in a file"
+        );
+    }
+    s
+}
+
+/// Time grows with the size of the file, not with its square: comments and stages, each at
+/// two sizes four times apart.
+fn linear(c: &mut Criterion) {
+    let mut g = c.benchmark_group("check is linear");
+    g.sample_size(10);
+    // Under `cargo test` (no `--bench`) each runs once: small sizes keep the test run short.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (lines, stages) = if full {
+        ([80_000, 320_000], [2_000, 8_000])
+    } else {
+        ([2_000, 8_000], [50, 200])
+    };
+    for lines in lines {
+        let text = mostly_comments(lines);
+        g.bench_function(format!("parse + check, {lines} comment lines"), |b| {
+            b.iter(|| dealflow::analyze(&text, &|_| Err("no script".into())))
+        });
+    }
+    for stages in stages {
+        let text = generate(stages);
+        g.bench_function(format!("parse + check, {stages} stages"), |b| {
+            b.iter(|| dealflow::analyze(&text, &|_| Err("no script".into())))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, linear);
 criterion_main!(benches);

@@ -58,12 +58,21 @@ fn span(pair: &Pair<'_, Rule>) -> Span {
         .map(|p| (p.as_span().start(), p.as_span().end()))
         .collect();
     let input = s.get_input();
+    // From the end backwards, blanks and comments alternately: one walk over the comments
+    // (a file of mostly comments has hundreds of thousands of them in one pair).
+    let mut rest = comments.len();
     loop {
         let trimmed = input[start..end].trim_end();
         end = start + trimmed.len();
-        match comments.iter().rev().find(|(_, e)| *e == end) {
-            Some((cs, _)) => end = *cs,
-            None => break,
+        while rest > 0 && comments[rest - 1].1 > end {
+            rest -= 1;
+        }
+        match rest.checked_sub(1).map(|i| comments[i]) {
+            Some((cs, ce)) if ce == end => {
+                end = cs;
+                rest -= 1;
+            }
+            _ => break,
         }
     }
     Span::new(start, end)
