@@ -145,6 +145,7 @@ async fn core(url: &str, opts: &Options) -> Core {
         database: url,
         options: opts.clone(),
         team: Some(&team()),
+        max_rules_size: None,
     })
     .await
     .expect("the core opens")

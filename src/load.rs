@@ -36,6 +36,16 @@ pub enum LoadError {
     /// The script the checker accepted does not compile in the sandbox.
     #[error(transparent)]
     Script(#[from] ScriptLoadError),
+    /// The file is larger than the daemon reads.
+    #[error("`{}` is {size} bytes, more than the {limit} a rule file may have (`[rules] max_size`)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The most allowed.
+        limit: u64,
+    },
 }
 
 impl LoadError {
@@ -142,26 +152,59 @@ pub struct RuleFile {
     /// Its text, named by the path as given.
     pub source: SourceFile,
     dir: PathBuf,
+    /// The largest file it reads (itself and its script), if there is a limit.
+    max_size: Option<u64>,
 }
 
 impl RuleFile {
     /// Reads a pipeline file.
     pub fn read(path: &Path) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        Self::read_at_most(path, None)
+    }
+
+    /// Reads a pipeline file of at most `max_size` bytes (its script too, when it is read).
+    pub fn read_at_most(path: &Path, max_size: Option<u64>) -> Result<Self, LoadError> {
+        let read = |source| LoadError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        if let Some(limit) = max_size {
+            let size = std::fs::metadata(path).map_err(read)?.len();
+            if size > limit {
+                return Err(LoadError::TooLarge {
+                    path: path.to_path_buf(),
+                    size,
+                    limit,
+                });
+            }
+        }
+        let text = std::fs::read_to_string(path).map_err(read)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(RuleFile {
             source: SourceFile::new(path.display().to_string(), text),
             dir,
+            max_size,
         })
+    }
+
+    /// Where a file the pipeline names is: relative to the pipeline.
+    pub fn beside(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
     }
 
     /// Reads a file the pipeline names, relative to the pipeline; the reason in words when it
     /// cannot (it goes into a diagnostic).
     pub fn load(&self, name: &str) -> Result<String, String> {
-        let path = self.dir.join(name);
+        let path = self.beside(name);
+        if let Some(limit) = self.max_size
+            && let Ok(meta) = std::fs::metadata(&path)
+            && meta.len() > limit
+        {
+            return Err(format!(
+                "it is {} bytes, more than the {limit} a rule file may have",
+                meta.len()
+            ));
+        }
         std::fs::read_to_string(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => format!("there is no file `{}`", path.display()),
             _ => e.to_string(),

@@ -115,3 +115,139 @@ fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// Sends a request with a body; the status line and the body.
+fn post(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Replaces a file the way editors save: write a new file, rename it over the old one.
+fn save(path: &Path, text: &str) {
+    let tmp = path.with_extension("swp");
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+/// A rule file of tens of megabytes (mostly comments) takes the reload a long while to read: the
+/// daemon keeps answering, another reload asked for meanwhile answers at once, the time cap
+/// refuses it, the next good save is applied, and SIGTERM during such a reload stops the
+/// process within seconds.
+#[test]
+fn a_monstrous_rule_file_never_holds_the_daemon() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("monstrous");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    for f in ["web-studio.flow", "web-studio.rhai"] {
+        std::fs::copy(root().join("rules").join(f), dir.join(f)).expect("copy rules");
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"sqlite://{}\"\n[rules]\n\
+         file = \"web-studio.flow\"\nmax_size = 200000000\nreload_timeout_s = 3\n\
+         [[tokens]]\ntoken = \"{TOKEN}\"\nscope = \"staff\"\n",
+        dir.join("dealflow.db").display(),
+    );
+    std::fs::write(dir.join("dealflow.toml"), config).expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["serve", "--config"])
+        .arg(dir.join("dealflow.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(port, "/healthz").is_none_or(|r| !r.contains("200 OK")) {
+        assert!(Instant::now() < deadline, "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let flow = dir.join("web-studio.flow");
+    let original = std::fs::read_to_string(&flow).expect("rules");
+    let mut monstrous = original.clone();
+    while monstrous.len() < 48_000_000 {
+        monstrous.push_str(
+            "# a note left in the rule file, one of very many, each about eighty bytes\n",
+        );
+    }
+    let last_reload = || get(port, "/api/v1/rules").unwrap_or_default();
+
+    // The save starts a reload that reads for a long while.
+    save(&flow, &monstrous);
+    std::thread::sleep(Duration::from_secs(1));
+    let asked = Instant::now();
+    let again = post(port, "/api/v1/rules/reload").expect("an answer");
+    assert!(again.starts_with("HTTP/1.1 202"), "{again}");
+    assert!(again.contains("\"queued\":true"), "{again}");
+    let health = get(port, "/healthz").expect("an answer");
+    assert!(health.contains("200 OK"), "{health}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "a request waited for the reload: {:?}",
+        asked.elapsed()
+    );
+    // The time cap refuses it; the old rules keep running.
+    loop {
+        let rules = last_reload();
+        if rules.contains("took longer than 3 s") {
+            assert!(rules.contains("\"version\":1"), "{rules}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no refusal: {rules}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The next good save is applied.
+    save(
+        &flow,
+        &original.replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам"),
+    );
+    loop {
+        let rules = last_reload();
+        if rules.contains("\"version\":2") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the good save was not applied: {rules}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // SIGTERM while the monstrous file is being read again: out within seconds.
+    save(&flow, &monstrous);
+    std::thread::sleep(Duration::from_secs(1));
+    signal(pid, "-TERM");
+    let asked = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "SIGTERM did not stop the daemon during a reload"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let mut log = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(log.contains("dealflow stopped"), "{log}");
+}

@@ -73,6 +73,7 @@ async fn core(url: &str, opts: &Options) -> Core {
         database: url,
         options: opts.clone(),
         team: Some(&ivan_scenario().team),
+        max_rules_size: None,
     })
     .await
     .expect("the core opens")

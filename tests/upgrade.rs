@@ -115,6 +115,7 @@ async fn open(url: &str, opts: &Options) -> Core {
         database: url,
         options: opts.clone(),
         team: Some(&team),
+        max_rules_size: None,
     })
     .await
     .expect("the old database opens")

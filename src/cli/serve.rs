@@ -47,13 +47,22 @@ pub(super) fn run(args: Args) -> Result<ExitCode, Failure> {
         env.push(("DEALFLOW_DATABASE_URL".into(), d));
     }
     let config = Config::load(file.as_deref(), env)?;
-    runtime()?.block_on(async {
+    let rt = runtime()?;
+    let served = rt.block_on(async {
         let running = daemon::start(config).await?;
         eprintln!("dealflow serves on http://{}", running.addr);
         running.wait().await;
         Ok::<(), Failure>(())
-    })?;
+    });
+    stop_now(rt);
+    served?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends the runtime without waiting long for work on its blocking threads (a reload still
+/// reading a huge file, say): the daemon has stopped, the process must end.
+fn stop_now(rt: tokio::runtime::Runtime) {
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -65,7 +74,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 fn demo(listen: &str) -> Result<ExitCode, Failure> {
     let dir = crate::daemon::demo::folder();
-    runtime()?.block_on(async {
+    let rt = runtime()?;
+    let served = rt.block_on(async {
         eprintln!(
             "dealflow demo: playing Ivan's story into {} …",
             dir.display()
@@ -79,7 +89,9 @@ fn demo(listen: &str) -> Result<ExitCode, Failure> {
         );
         running.wait().await;
         Ok::<(), Failure>(())
-    })?;
+    });
+    stop_now(rt);
+    served?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)
 }

@@ -127,6 +127,22 @@ impl Default for Database {
 pub struct RulesFile {
     /// The `.flow` file.
     pub file: PathBuf,
+    /// The largest rule or script file read, in bytes: a larger one is refused (a file that
+    /// grew by accident must not keep the daemon busy for minutes).
+    #[serde(default = "default_max_size")]
+    pub max_size: u64,
+    /// The longest a reload may take to read, check and compile the new rules, in seconds;
+    /// past it the reload is refused and the old rules keep running.
+    #[serde(default = "default_reload_timeout")]
+    pub reload_timeout_s: u64,
+}
+
+fn default_max_size() -> u64 {
+    4 * 1024 * 1024
+}
+
+fn default_reload_timeout() -> u64 {
+    30
 }
 
 /// What a token may do.
@@ -424,6 +440,14 @@ impl Config {
             return Err(ConfigError::Value(
                 "every token must be at least 8 characters long",
             ));
+        }
+        if self.rules.reload_timeout_s < 1 {
+            return Err(ConfigError::Value(
+                "`rules.reload_timeout_s` must be at least 1",
+            ));
+        }
+        if self.rules.max_size < 1 {
+            return Err(ConfigError::Value("`rules.max_size` must be at least 1"));
         }
         if self.outbox.max_attempts < 1 {
             return Err(ConfigError::Value(

@@ -40,6 +40,8 @@ pub struct Opening<'a> {
     pub options: Options,
     /// The team to put in place of the stored one; `None` keeps the stored team.
     pub team: Option<&'a [Member]>,
+    /// The largest rule or script file read, in bytes (`None`: no limit).
+    pub max_rules_size: Option<u64>,
 }
 
 /// The engine against the store, with the rules that run now.
@@ -54,7 +56,7 @@ impl Core {
     /// Reads the rules, opens the store, records the rules as a version and puts the team in
     /// place, in one transaction.
     pub async fn open(o: Opening<'_>) -> Result<Core, OpenError> {
-        let ready = Rules::read(o.rules).await?;
+        let ready = Rules::read(o.rules, o.max_rules_size).await?;
         let store = Store::open(o.database, &o.options).await?;
         let mut tx = store.begin().await?;
         let rules = Rules::record(ready, o.rules, &mut tx).await?;

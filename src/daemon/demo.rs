@@ -94,6 +94,7 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
         database: &url,
         options: Options::default(),
         team: None,
+        max_rules_size: None,
     })
     .await?;
     // The scenario's team becomes the stored team.

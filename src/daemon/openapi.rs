@@ -42,6 +42,25 @@ fn op(summary: &str, ok: (&str, &str, Json), errors: &[&str], extra: Json) -> Js
     o
 }
 
+/// `POST /api/v1/rules/reload`: every answer is a reload report.
+fn reload_op() -> Json {
+    let report = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reload"}}}});
+    let mut o = op(
+        "Reads the rule file again; applies it only when valid and every live deal fits it.",
+        (
+            "200",
+            "Applied.",
+            json!({"$ref": "#/components/schemas/Reload"}),
+        ),
+        &["401", "403"],
+        json!({}),
+    );
+    o["responses"]["202"] =
+        report("A reload is running: the rule file is read again when it ends (`queued`).");
+    o["responses"]["422"] = report("Refused: the old rules keep running (`message` says why).");
+    o
+}
+
 fn deal_ref() -> Json {
     json!({"$ref": "#/components/schemas/Deal"})
 }
@@ -172,12 +191,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 &["401", "403", "503"],
                 json!({}),
             )},
-            "/api/v1/rules/reload": {"post": op(
-                "Reads the rule file again; applies it only when valid and every live deal fits it.",
-                ("200", "Applied.", json!({"$ref": "#/components/schemas/Reload"})),
-                &["401", "403", "422"],
-                json!({}),
-            )},
+            "/api/v1/rules/reload": {"post": reload_op()},
             "/healthz": {"get": {"summary": "Health: the database answers.", "security": [],
                 "responses": {"200": {"description": "Healthy."}, "503": {"description": "The database does not answer."}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
@@ -210,7 +224,8 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                     "people": {"type": "array", "items": {"type": "string"}},
                     "live": {"type": "boolean"}, "revision": {"type": "integer"}}},
                 "Reload": {"type": "object", "properties": {
-                    "at": {"type": "string"}, "applied": {"type": "boolean"}, "version": {"type": "integer"},
+                    "at": {"type": "string"}, "applied": {"type": "boolean"}, "queued": {"type": "boolean"},
+                    "version": {"type": "integer"},
                     "message": {"type": "string"}, "misfits": {"type": "array", "items": {"type": "string"}}}}
             }
         }

@@ -19,11 +19,12 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// Reads, checks and compiles the rule file, off the async threads (a large file takes a
-    /// while).
-    pub(crate) async fn read(file: &Path) -> Result<Ready, LoadError> {
+    /// Reads, checks and compiles the rule file (and its script: each at most `max_size`
+    /// bytes), off the async threads (a large file takes a while).
+    pub(crate) async fn read(file: &Path, max_size: Option<u64>) -> Result<Ready, LoadError> {
         let path = file.to_path_buf();
-        match tokio::task::spawn_blocking(move || RuleFile::read(&path)?.ready()).await {
+        let read = move || RuleFile::read_at_most(&path, max_size)?.ready();
+        match tokio::task::spawn_blocking(read).await {
             Ok(read) => read,
             // Reading panicked or was cancelled: the rules are as unreadable as a missing file.
             Err(e) => Err(LoadError::Read {
@@ -31,6 +32,13 @@ impl Rules {
                 source: std::io::Error::other(e.to_string()),
             }),
         }
+    }
+
+    /// The pipeline's script file, if it has one (named relative to the rule file).
+    pub(crate) fn script_path(&self) -> Option<PathBuf> {
+        let name = self.ready.plan.script_name.as_deref()?;
+        let dir = self.file.parent().unwrap_or(Path::new(""));
+        Some(dir.join(name))
     }
 
     /// Records `ready` (read from `file`) as a version of the rules in `tx`: a new number, or the

@@ -20,7 +20,7 @@ use super::config::{Config, ConfigError};
 use super::core::{Core, OpenError, Opening};
 use super::metrics::Metrics;
 use super::outbox::{self, Delivery, TransportError};
-use super::reload::Reloads;
+use super::reload::{ReloadLimits, Reloads};
 use super::state::{AppState, Shared};
 use super::writer::Writer;
 use super::{api, scheduler, web};
@@ -131,6 +131,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
                 ..Options::default()
             },
             team: Some(&members),
+            max_rules_size: Some(config.rules.max_size),
         })
         .await?,
     );
@@ -151,14 +152,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.server.listen.clone(),
         source,
     })?;
+    let (stop, stopped) = watch::channel(false);
+    let limits = ReloadLimits {
+        max_size: Some(config.rules.max_size),
+        timeout: Duration::from_secs(config.rules.reload_timeout_s),
+    };
     let state = Arc::new(AppState {
         core: core.clone(),
         writer: writer.clone(),
         config,
         metrics: metrics.clone(),
-        reloads: Reloads::default(),
+        reloads: Reloads::new(limits, stopped.clone()),
     });
-    let (stop, stopped) = watch::channel(false);
     let owner = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
     let sched = tokio::spawn(scheduler::run(
         core.clone(),
@@ -173,7 +178,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics.clone(),
         stopped.clone(),
     ));
-    let watcher = tokio::spawn(watch_rules(state.clone(), rules_path, stopped.clone()));
+    let (saved_tx, saved) = mpsc::channel::<()>(16);
+    let rules_watch = RulesWatch::new(state.clone(), rules_path, saved_tx);
+    let watcher = tokio::spawn(watch_rules(rules_watch, saved, stopped.clone()));
     let signals = tokio::spawn(signals(stop.clone()));
     let app = router(state.clone());
     let mut stopped_http = stopped.clone();
@@ -227,52 +234,91 @@ async fn signals(stop: watch::Sender<bool>) {
     let _ = stop.send(true);
 }
 
-/// Reloads the rules when the rule file or its script changes on disk (atomic-rename saves
-/// included: the folder is watched), on SIGHUP, and never twice for one save (changes within
-/// 300 ms count once).
-async fn watch_rules(state: Shared, file: PathBuf, mut stopped: watch::Receiver<bool>) {
-    let (tx, mut rx) = mpsc::channel::<()>(16);
-    let dir = file
-        .parent()
-        .map(Path::to_path_buf)
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."));
-    let watched = {
-        let tx = tx.clone();
-        let file = file.clone();
-        move |ev: notify::Result<notify::Event>| {
-            let Ok(ev) = ev else { return };
-            if matches!(ev.kind, notify::EventKind::Access(_)) {
-                return;
+/// The rule file's folder and its script's, watched: a save of either is sent on `saved`.
+/// Made before the server answers, so that no save after `start` returns goes unseen.
+struct RulesWatch {
+    watcher: Option<notify::RecommendedWatcher>,
+    folders: Vec<PathBuf>,
+    state: Shared,
+    file: PathBuf,
+}
+
+impl RulesWatch {
+    fn new(state: Shared, file: PathBuf, saved: mpsc::Sender<()>) -> RulesWatch {
+        let notice = {
+            let state = state.clone();
+            let rule_name = file.file_name().map(|n| n.to_os_string());
+            move |ev: notify::Result<notify::Event>| {
+                let Ok(ev) = ev else { return };
+                if matches!(ev.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+                let script = state.core.rules().script_path();
+                let script_name = script.as_deref().and_then(Path::file_name);
+                let hit = ev.paths.iter().any(|p| {
+                    let name = p.file_name();
+                    name.is_some() && (name == rule_name.as_deref() || name == script_name)
+                });
+                if hit {
+                    let _ = saved.try_send(());
+                }
             }
-            let script = script_name(&file);
-            let hit = ev.paths.iter().any(|p| {
-                p.file_name() == file.file_name()
-                    || script
-                        .as_deref()
-                        .is_some_and(|s| p.file_name() == Some(s.as_ref()))
-            });
-            if hit {
-                let _ = tx.try_send(());
+        };
+        let watcher = match notify::recommended_watcher(notice) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch files; reload with SIGHUP or the API");
+                None
             }
-        }
-    };
-    let _watcher = match notify::recommended_watcher(watched) {
-        Ok(mut w) => {
-            use notify::Watcher;
+        };
+        let mut w = RulesWatch {
+            watcher,
+            folders: Vec::new(),
+            state,
+            file,
+        };
+        w.watch_folders();
+        w
+    }
+
+    /// Watches the rule file's folder, and the script's when it is elsewhere (again after each
+    /// reload: new rules may name another script).
+    fn watch_folders(&mut self) {
+        use notify::Watcher;
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        let folder = |p: &Path| {
+            p.parent()
+                .map(Path::to_path_buf)
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or_else(|| PathBuf::from("."))
+        };
+        let mut wanted = vec![folder(&self.file)];
+        wanted.extend(self.state.core.rules().script_path().as_deref().map(folder));
+        for dir in wanted {
+            if self.folders.contains(&dir) {
+                continue;
+            }
             match w.watch(&dir, notify::RecursiveMode::NonRecursive) {
-                Ok(()) => Some(w),
+                Ok(()) => self.folders.push(dir),
                 Err(e) => {
-                    tracing::warn!(error = %e, dir = %dir.display(), "cannot watch the rules folder; reload with SIGHUP or the API");
-                    None
+                    tracing::warn!(error = %e, dir = %dir.display(), "cannot watch a rules folder; reload with SIGHUP or the API")
                 }
             }
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot watch files; reload with SIGHUP or the API");
-            None
-        }
-    };
+    }
+}
+
+/// Reloads the rules when the rule file or its script is saved (atomic-rename saves
+/// included: the folders are watched), on SIGHUP, and never twice for one save (changes within
+/// 300 ms count once). The script is the one the running rules name, as the parser read it.
+async fn watch_rules(
+    mut watch: RulesWatch,
+    mut saved: mpsc::Receiver<()>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let state = watch.state.clone();
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
@@ -290,28 +336,16 @@ async fn watch_rules(state: Shared, file: PathBuf, mut stopped: watch::Receiver<
         tokio::select! {
             _ = stopped.changed() => break,
             _ = hangup => {}
-            Some(()) = rx.recv() => {
+            Some(()) = saved.recv() => {
                 // Let the save finish (editors write in several steps), then take it once.
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                while rx.try_recv().is_ok() {}
+                while saved.try_recv().is_ok() {}
             }
         }
         state
             .reloads
             .reload(&state.core, &state.writer, &state.metrics)
             .await;
+        watch.watch_folders();
     }
-}
-
-/// The script file the rule file names, if any (read again at each change).
-fn script_name(file: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    text.lines().find_map(|l| {
-        let l = l.trim();
-        let rest = l.strip_prefix("script")?.trim();
-        let name = rest.trim_matches('"');
-        Path::new(name)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-    })
 }

@@ -155,3 +155,70 @@ async fn a_hook_that_loops_forever_fails_its_step_and_the_daemon_keeps_serving()
     assert_eq!(list["deals"], json!([]));
     d.stop().await;
 }
+
+/// The script the running rules name (as the parser reads the `script` line, comment and all)
+/// is watched: a save of the script alone is a new version of the rules.
+#[tokio::test]
+async fn a_save_of_the_script_alone_is_a_new_version() {
+    let dir = workdir("script-save");
+    let d = Daemon::start(config(&dir, "")).await;
+    let script = dir.join("web-studio.rhai");
+    let text = std::fs::read_to_string(&script).expect("script");
+    save(&script, &format!("{text}\n// saved again with a note\n"));
+    eventually(
+        "the watcher applies the script's save",
+        Duration::from_secs(10),
+        || async {
+            let (_, rules) = d.get("/api/v1/rules").await;
+            rules["version"] == 2
+        },
+    )
+    .await;
+    let (_, rules) = d.get("/api/v1/rules").await;
+    assert_eq!(rules["last_reload"]["applied"], true, "{rules}");
+    d.stop().await;
+}
+
+/// A rule file over the size cap is refused at once and the old rules keep running; the next
+/// good save is applied.
+#[tokio::test]
+async fn an_oversized_rule_file_is_refused_and_the_next_good_save_applies() {
+    let dir = workdir("oversized");
+    let mut c = config(&dir, "");
+    c.rules.max_size = 64 * 1024;
+    let d = Daemon::start(c).await;
+    let flow = dir.join("web-studio.flow");
+    let original = std::fs::read_to_string(&flow).expect("rules");
+    let notes: String = (0..10_000).map(|i| format!("# note {i}\n")).collect();
+    save(&flow, &format!("{original}{notes}"));
+    let started = Instant::now();
+    eventually(
+        "the oversized file is refused",
+        Duration::from_secs(10),
+        || async {
+            let (_, rules) = d.get("/api/v1/rules").await;
+            rules["last_reload"]["applied"] == false
+        },
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (_, rules) = d.get("/api/v1/rules").await;
+    let message = rules["last_reload"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("max_size"), "{rules}");
+    assert_eq!(rules["version"], 1);
+    d.lead("d1").await;
+    save(
+        &flow,
+        &original.replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам"),
+    );
+    eventually(
+        "the next good save is applied",
+        Duration::from_secs(10),
+        || async {
+            let (_, rules) = d.get("/api/v1/rules").await;
+            rules["version"] == 2
+        },
+    )
+    .await;
+    d.stop().await;
+}

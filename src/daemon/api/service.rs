@@ -57,6 +57,9 @@ pub(super) async fn reload_rules(
     let report = s.reloads.reload(&s.core, &s.writer, &s.metrics).await;
     let status = if report.applied {
         StatusCode::OK
+    } else if report.queued {
+        // A reload is running; it reads the file again when it ends.
+        StatusCode::ACCEPTED
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
