@@ -347,21 +347,25 @@ pub enum StageLineKind {
         /// The actions.
         body: Block,
     },
-    /// `after DURATION [when COND] { ... }`
+    /// `after DURATION [as NAME] [when COND] { ... }`
     After {
         /// How long after entry.
         delay: Expr,
+        /// The timer's name, if given (`as NAME`).
+        name: Option<Ident>,
         /// Checked when it fires.
         guard: Option<Expr>,
         /// The actions.
         body: Block,
     },
-    /// `at [end of] EXPR [when COND] { ... }`
+    /// `at [end of] EXPR [as NAME] [when COND] { ... }`
     At {
         /// `end of` was written.
         end_of: bool,
         /// The moment.
         at: Expr,
+        /// The timer's name, if given (`as NAME`).
+        name: Option<Ident>,
         /// Checked when it fires.
         guard: Option<Expr>,
         /// The actions.
@@ -378,6 +382,8 @@ pub struct Transition {
     pub targets: Vec<Ident>,
     /// What takes it; None: taken as soon as the guard holds.
     pub trigger: Option<Trigger>,
+    /// The name of its timer, if its trigger is one and a name was given (`as NAME`).
+    pub timer_name: Option<Ident>,
     /// The guard.
     pub guard: Option<Expr>,
     /// Actions run while moving.

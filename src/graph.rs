@@ -73,6 +73,9 @@ fn trigger_label(t: &Transition) -> String {
         }
         None => {}
     }
+    if let Some(n) = &t.timer_name {
+        parts.push(format!("as {}", n.name));
+    }
     if let Some(g) = &t.guard {
         parts.push(format!("when {}", print::expr(g)));
     }

@@ -89,6 +89,7 @@ pub mod graph;
 pub mod json;
 pub mod load;
 pub mod parse;
+pub mod preview;
 mod print;
 pub mod script;
 pub mod sim;

@@ -8,6 +8,7 @@ use crate::types::Ty;
 
 impl<'a> Checker<'a> {
     pub(super) fn stage(&mut self, s: &'a Stage) {
+        self.timer_names(s);
         for line in s.lines() {
             let base = expr::Scope::stage();
             match &line.kind {
@@ -25,7 +26,9 @@ impl<'a> Checker<'a> {
                     }
                     self.block(body, &scope);
                 }
-                StageLineKind::After { delay, guard, body } => {
+                StageLineKind::After {
+                    delay, guard, body, ..
+                } => {
                     self.duration(delay, &base);
                     if let Some(g) = guard {
                         self.condition(g, &base);
@@ -37,6 +40,7 @@ impl<'a> Checker<'a> {
                     at,
                     guard,
                     body,
+                    ..
                 } => {
                     self.moment(at, *end_of, &base);
                     if let Some(g) = guard {
@@ -67,6 +71,41 @@ impl<'a> Checker<'a> {
                         self.block(b, &scope);
                     }
                 }
+            }
+        }
+    }
+
+    /// A timer's name (`as NAME`) is its identity within the stage: given once.
+    fn timer_names(&mut self, s: &Stage) {
+        let mut seen: Vec<&Ident> = Vec::new();
+        for line in s.lines() {
+            let name = match &line.kind {
+                StageLineKind::After { name, .. } | StageLineKind::At { name, .. } => name,
+                StageLineKind::Transition(t) => &t.timer_name,
+                _ => &None,
+            };
+            let Some(name) = name else { continue };
+            match seen.iter().find(|n| n.name == name.name) {
+                Some(first) => {
+                    let first = first.span;
+                    self.push(
+                        Diagnostic::error(
+                            codes::DUPLICATE,
+                            name.span,
+                            format!(
+                                "stage `{}` has two timers named `{}`",
+                                s.id.name, name.name
+                            ),
+                        )
+                        .with_label("named again here")
+                        .with_related(first, "first named here")
+                        .with_help(
+                            "a timer's name is how it is found again when the rules change; give each its own"
+                                .to_string(),
+                        ),
+                    );
+                }
+                None => seen.push(name),
             }
         }
     }

@@ -4,6 +4,7 @@ mod check;
 mod fmt;
 mod generate;
 mod graph;
+mod plan;
 mod serve;
 mod simulate;
 
@@ -34,6 +35,9 @@ enum Command {
     Graph(graph::Args),
     /// Play a scenario through the pipeline on a virtual clock, before anything goes live.
     Simulate(simulate::Args),
+    /// What a reload of a new version of the pipeline would change for the live deals of a
+    /// database (exit 1 when it would be refused).
+    Plan(plan::Args),
     /// Write a large scenario for the reference pipeline (load tests, benchmarks).
     GenerateScenario(generate::Args),
     /// Run the pipeline for real: deals in a database, an HTTP API, timers, email and SMS.
@@ -73,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args, color),
         Command::Graph(args) => graph::run(args, color),
         Command::Simulate(args) => simulate::run(args, color),
+        Command::Plan(args) => plan::run(args, color),
         Command::GenerateScenario(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
     };

@@ -64,6 +64,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
         Err(other) => return Err(other.into()),
     };
     let plan = &ready.plan;
+    let mut switch_records = Vec::new();
     let (sc, sim, width) = match (&args.scenario, &args.db) {
         (Some(path), _) => {
             let sc_text = std::fs::read_to_string(path)
@@ -85,8 +86,9 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
             (sc, sim, width)
         }
         (None, Some(url)) => {
-            let live = live_data(url, args.schema.clone(), plan)?;
             let now = chrono::Utc::now();
+            let live = live_data(url, args.schema.clone(), &ready, now)?;
+            switch_records = live.switch;
             let until = match &args.until {
                 Some(t) => t.clone(),
                 None => (now + chrono::Duration::days(30)).to_rfc3339(),
@@ -160,6 +162,10 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
         }
         Format::Text => write(text.record(&r).as_bytes(), &mut out),
     };
+    // The what-if starts from the switch a reload would make.
+    for r in switch_records {
+        sink(r);
+    }
     let end = sim.run_into(sc, &mut sink, Some(&mut tick))?;
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -179,16 +185,19 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The live deals and team of a database, read only.
+/// The live deals and team of a database, read only, passed to the new rules as a reload
+/// would pass them (the records of that switch come first in the timeline).
 struct Live {
     deals: Vec<crate::engine::Deal>,
     team: Team,
+    switch: Vec<crate::engine::Record>,
 }
 
 fn live_data(
     url: &str,
     schema: Option<String>,
-    plan: &crate::compile::Plan,
+    ready: &crate::load::Ready,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Live, super::Failure> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -200,27 +209,34 @@ fn live_data(
             ..Default::default()
         };
         let store = crate::store::Store::open(url, &opts).await?;
-        let mut tx = store.read().await?;
-        let team = tx.team().await?;
+        let team = store.read().await?.team().await?;
+        let ctx = crate::engine::Ctx {
+            plan: &ready.plan,
+            team: &team,
+            script: ready.script.as_ref(),
+            now,
+        };
         let mut deals = Vec::new();
+        let mut switch = Vec::new();
         let mut misfits = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page = tx.live_deals(&after, 1000).await?;
-            let Some(last) = page.last().cloned() else {
-                break;
-            };
-            for id in page {
-                if let Some(d) = tx.peek_deal(&id).await? {
-                    match d.stored.decode(plan) {
-                        Ok(deal) => deals.push(deal),
-                        Err(_) => misfits.push(id),
-                    }
+        crate::preview::each_live(&store, |stored| {
+            match crate::preview::pass(ctx, stored, "new rules") {
+                Ok((_, Ok(sw))) => {
+                    switch.extend(sw.outcome.records);
+                    deals.push(sw.outcome.deal);
                 }
+                Ok((deal, Err(e))) => {
+                    eprintln!(
+                        "warning: deal `{}` cannot pass to these rules ({}); it runs as it was read",
+                        deal.id,
+                        e.message()
+                    );
+                    deals.push(deal);
+                }
+                Err(_) => misfits.push(stored.id.clone()),
             }
-            after = last;
-        }
-        drop(tx);
+        })
+        .await?;
         store.close().await;
         if !misfits.is_empty() {
             eprintln!(
@@ -229,6 +245,10 @@ fn live_data(
                 misfits.join(", ")
             );
         }
-        Ok(Live { deals, team })
+        Ok(Live {
+            deals,
+            team,
+            switch,
+        })
     })
 }

@@ -228,6 +228,8 @@ pub enum TimerAt {
 pub struct TimerDef {
     /// A readable name, e.g. `meeting: at meeting_at - 2h`.
     pub label: String,
+    /// Its name (`as NAME`), if the line gives one.
+    pub name: Option<String>,
     /// When it fires.
     pub at: TimerAt,
     /// Checked when it fires.
@@ -262,6 +264,8 @@ pub struct TransitionDef {
     pub line: usize,
     /// A readable name.
     pub label: String,
+    /// The name of its timer (`as NAME`), if it has a timer trigger and a name.
+    pub timer_name: Option<String>,
 }
 
 /// A stage.

@@ -40,9 +40,20 @@ impl Compiler<'_> {
                             },
                         });
                     }
-                    ast::StageLineKind::After { delay, guard, body } => {
+                    ast::StageLineKind::After {
+                        delay,
+                        name,
+                        guard,
+                        body,
+                    } => {
                         def.timers.push(TimerDef {
-                            label: format!("{}: after {}", s.id.name, crate::print::expr(delay)),
+                            label: format!(
+                                "{}: after {}{}",
+                                s.id.name,
+                                crate::print::expr(delay),
+                                as_name(name)
+                            ),
+                            name: name.as_ref().map(|n| n.name.clone()),
                             at: TimerAt::After(self.expr(delay)?),
                             guard: guard.as_ref().map(|g| self.expr(g)).transpose()?,
                             rule: Rule {
@@ -54,12 +65,19 @@ impl Compiler<'_> {
                     ast::StageLineKind::At {
                         end_of,
                         at,
+                        name,
                         guard,
                         body,
                     } => {
                         let eo = if *end_of { "end of " } else { "" };
                         def.timers.push(TimerDef {
-                            label: format!("{}: at {eo}{}", s.id.name, crate::print::expr(at)),
+                            label: format!(
+                                "{}: at {eo}{}{}",
+                                s.id.name,
+                                crate::print::expr(at),
+                                as_name(name)
+                            ),
+                            name: name.as_ref().map(|n| n.name.clone()),
                             at: TimerAt::At {
                                 end_of: *end_of,
                                 at: self.expr(at)?,
@@ -120,7 +138,9 @@ impl Compiler<'_> {
                                 )
                             }
                         };
+                        let label = format!("{label}{}", as_name(&t.timer_name));
                         def.transitions.push(TransitionDef {
+                            timer_name: t.timer_name.as_ref().map(|n| n.name.clone()),
                             targets,
                             trigger,
                             guard: t.guard.as_ref().map(|g| self.expr(g)).transpose()?,
@@ -219,4 +239,11 @@ impl Compiler<'_> {
             }
         })
     }
+}
+
+/// ` as NAME` in a timer's label, or nothing.
+fn as_name(name: &Option<ast::Ident>) -> String {
+    name.as_ref()
+        .map(|n| format!(" as {}", n.name))
+        .unwrap_or_default()
 }

@@ -33,8 +33,9 @@ pub enum Op {
     Fire(DueTimer),
     /// The local-midnight alert check of these deals.
     Midnight(Vec<String>),
-    /// New rules took over: derive these deals' timers again.
-    Rederive(Vec<String>),
+    /// New rules took over: pass these deals to them (see [`engine::switch`]); a deal that
+    /// already runs under them is left as it is.
+    Switch(Vec<String>),
     /// These deals ended before their open tasks were closed with them: close them now.
     CloseTasks(Vec<String>),
 }
@@ -71,6 +72,9 @@ pub enum CoreError {
     /// The stored deal does not fit the rules running now.
     #[error("deal `{0}` sits in stages the rules no longer have: {1}")]
     Misfit(String, String),
+    /// The deal could not pass to the rules running now (a script or an expression failed).
+    #[error("deal `{0}` could not pass to the rules running now: {1}")]
+    Switch(String, String),
     /// The database.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -151,6 +155,9 @@ pub(crate) struct Batch<'r> {
     team: Team,
     /// Deals as read (or why they do not fit the rules).
     read: HashMap<String, Result<(Deal, i64), Misfit>>,
+    /// Deals last written under other rules, with what reading them under these could not
+    /// carry over: they pass to these rules when first touched.
+    pending: HashMap<String, engine::Left>,
     /// Deals as they are now, with their revision, in the order first touched.
     now: Vec<(Deal, i64)>,
     index: HashMap<String, usize>,
@@ -170,7 +177,7 @@ fn deals_of(op: &Op) -> Vec<String> {
         Op::Create(req) => vec![req.id.clone()],
         Op::Apply { deal, .. } => vec![deal.clone()],
         Op::Fire(due) => vec![due.deal.clone()],
-        Op::Midnight(ids) | Op::Rederive(ids) | Op::CloseTasks(ids) => ids.clone(),
+        Op::Midnight(ids) | Op::Switch(ids) | Op::CloseTasks(ids) => ids.clone(),
     }
 }
 
@@ -215,14 +222,24 @@ impl<'r> Batch<'r> {
             tx.timer_attempts(&firing).await?
         };
         let team = tx.team().await?;
-        read.extend(loaded.into_iter().map(|(id, l)| {
-            let d = l.stored.decode(&rules.ready.plan).map(|d| (d, l.revision));
-            (id, d)
-        }));
+        let mut pending = HashMap::new();
+        for (id, l) in loaded {
+            let d = match l.stored.read(&rules.ready.plan) {
+                Ok((deal, left)) => {
+                    if l.rules_version != rules.version {
+                        pending.insert(id.clone(), left);
+                    }
+                    Ok((deal, l.revision))
+                }
+                Err(m) => Err(m),
+            };
+            read.insert(id, d);
+        }
         Ok(Batch {
             rules,
             team,
             read,
+            pending,
             now: Vec::new(),
             index: HashMap::new(),
             changed: Vec::new(),
@@ -235,24 +252,43 @@ impl<'r> Batch<'r> {
         })
     }
 
-    /// The deal as it is now in the batch, or why there is none.
-    fn get(&mut self, id: &str) -> Result<usize, CoreError> {
+    /// The deal as it is now in the batch, or why there is none. A deal last written under
+    /// other rules passes to the running ones first (the switch is written with the batch,
+    /// whatever becomes of the operation that touched it).
+    fn get(&mut self, id: &str, now: DateTime<Utc>) -> Result<usize, CoreError> {
         if let Some(&i) = self.index.get(id) {
             return Ok(i);
         }
-        match self.read.get(id) {
-            None => Err(CoreError::NoDeal(id.to_string())),
+        let i = match self.read.get(id) {
+            None => return Err(CoreError::NoDeal(id.to_string())),
             Some(Err(Misfit::MissingStages(stages))) => {
-                Err(CoreError::Misfit(id.to_string(), stages.join(", ")))
+                return Err(CoreError::Misfit(id.to_string(), stages.join(", ")));
             }
             Some(Ok((deal, rev))) => {
                 let i = self.now.len();
                 self.now.push((deal.clone(), *rev));
                 self.changed.push(false);
                 self.index.insert(id.to_string(), i);
-                Ok(i)
+                i
+            }
+        };
+        if let Some(left) = self.pending.remove(id) {
+            let cause = format!("rules version {}", self.rules.version);
+            match engine::switch(self.ctx(now), &self.now[i].0, &left, &cause) {
+                Ok(sw) if sw.changed() => {
+                    let deal = id.to_string();
+                    self.drop_timers
+                        .extend(sw.gone.iter().map(|t| (deal.clone(), *t)));
+                    self.commit(Some(i), Ok(sw.outcome));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(deal = %id, error = %e, "the deal could not pass to the new rules");
+                    return Err(CoreError::Switch(id.to_string(), e.message().to_string()));
+                }
             }
         }
+        Ok(i)
     }
 
     fn ctx(&self, now: DateTime<Utc>) -> Ctx<'_> {
@@ -270,7 +306,7 @@ impl<'r> Batch<'r> {
             Op::Create(req) => self.create(req, now),
             Op::Apply { deal, input } => self.apply(deal, input, now),
             Op::Fire(due) => self.fire(due, now),
-            Op::Rederive(ids) => Ok(self.rederive(ids, now)),
+            Op::Switch(ids) => Ok(self.switch(ids, now)),
             Op::Midnight(ids) => Ok(self.midnight(ids, now)),
             Op::CloseTasks(ids) => Ok(self.close_tasks(ids, now)),
         }
@@ -280,7 +316,7 @@ impl<'r> Batch<'r> {
     fn close_tasks(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
         let mut last = Step::NotNow("no deals".into());
         for id in ids {
-            let i = match self.get(id) {
+            let i = match self.get(id, now) {
                 Ok(i) if !self.now[i].0.is_live() => i,
                 Ok(_) => continue,
                 Err(e) => {
@@ -307,7 +343,7 @@ impl<'r> Batch<'r> {
 
     /// An event or work on a task; an event applied is kept with the fields it carried.
     fn apply(&mut self, deal: &str, input: &Input, now: DateTime<Utc>) -> Result<Step, CoreError> {
-        let i = self.get(deal)?;
+        let i = self.get(deal, now)?;
         let out = engine::apply(self.ctx(now), &self.now[i].0, input);
         let step = self.commit(Some(i), out);
         if let (Step::Applied { revision, .. }, Input::Event { name, payload, by }) = (&step, input)
@@ -330,7 +366,7 @@ impl<'r> Batch<'r> {
 
     /// A due timer, if it is still armed and still this claim's.
     fn fire(&mut self, due: &DueTimer, now: DateTime<Utc>) -> Result<Step, CoreError> {
-        let i = match self.get(&due.deal) {
+        let i = match self.get(&due.deal, now) {
             Ok(i) => i,
             Err(CoreError::NoDeal(_)) => {
                 self.drop_timers.push((due.deal.clone(), due.timer));
@@ -379,22 +415,21 @@ impl<'r> Batch<'r> {
         Ok(self.commit(Some(i), out))
     }
 
-    /// New rules took over: these deals' timers derived again.
-    fn rederive(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
+    /// New rules took over: these deals pass to them (reading them does it, see `get`).
+    fn switch(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
         let mut last = Step::NotNow("no deals".into());
         for id in ids {
-            let i = match self.get(id) {
-                Ok(i) => i,
-                Err(e) => {
-                    tracing::warn!(deal = %id, error = %e, "timers not derived again");
-                    continue;
+            match self.get(id, now) {
+                Ok(i) if self.changed[i] => {
+                    last = Step::Applied {
+                        deal: self.now[i].0.clone(),
+                        revision: self.now[i].1,
+                        records: Vec::new(),
+                    };
                 }
-            };
-            let out = engine::rederive(self.ctx(now), &self.now[i].0);
-            last = match out {
-                Ok(o) if o.records.is_empty() => continue,
-                out => self.commit(Some(i), out),
-            };
+                Ok(_) => {}
+                Err(e) => tracing::warn!(deal = %id, error = %e, "not passed to the new rules"),
+            }
         }
         last
     }
@@ -403,7 +438,7 @@ impl<'r> Batch<'r> {
     fn midnight(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
         let mut last = Step::NotNow("no deals".into());
         for id in ids {
-            let i = match self.get(id) {
+            let i = match self.get(id, now) {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(deal = %id, error = %e, "midnight check skipped");

@@ -25,6 +25,7 @@ mod rules;
 mod scheduler;
 mod server;
 mod state;
+mod switching;
 mod warm;
 mod web;
 mod writer;

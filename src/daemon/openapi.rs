@@ -46,14 +46,21 @@ fn op(summary: &str, ok: (&str, &str, Json), errors: &[&str], extra: Json) -> Js
 fn reload_op() -> Json {
     let report = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Reload"}}}});
     let mut o = op(
-        "Reads the rule file again; applies it only when valid and every live deal fits it.",
+        "Reads the rule file again; applies it only when valid and every live deal fits it. With `dry_run=true`, applies nothing and answers what the reload would do (the plan `dealflow plan` prints).",
         (
             "200",
-            "Applied.",
-            json!({"$ref": "#/components/schemas/Reload"}),
+            "Applied; or, with `dry_run=true`, the plan (`applicable` says whether the reload would apply the file).",
+            json!({"anyOf": [
+                {"$ref": "#/components/schemas/Reload"},
+                {"$ref": "#/components/schemas/Plan"}
+            ]}),
         ),
-        &["401", "403"],
-        json!({}),
+        &["400", "401", "403"],
+        json!({"parameters": [
+            {"name": "dry_run", "in": "query", "required": false,
+             "description": "Only say what the reload would do.",
+             "schema": {"type": "boolean"}}
+        ]}),
     );
     o["responses"]["202"] =
         report("A reload is running: the rule file is read again when it ends (`queued`).");
@@ -223,6 +230,15 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                     "alerts": {"type": "array", "items": {"type": "string"}},
                     "people": {"type": "array", "items": {"type": "string"}},
                     "live": {"type": "boolean"}, "revision": {"type": "integer"}}},
+                "Plan": {"type": "object", "required": ["applicable", "reasons", "summary", "deals", "stranded"], "properties": {
+                    "applicable": {"type": "boolean"},
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                    "at": {"type": "string"}, "running_version": {"type": ["integer", "null"]},
+                    "live_deals": {"type": "integer"},
+                    "summary": {"type": "object"},
+                    "deals": {"type": "array", "items": {"type": "object"}},
+                    "stranded": {"type": "array", "items": {"type": "object"}},
+                    "warnings": {"type": "array", "items": {"type": "string"}}}},
                 "Reload": {"type": "object", "properties": {
                     "at": {"type": "string"}, "applied": {"type": "boolean"}, "queued": {"type": "boolean"},
                     "version": {"type": "integer"},

@@ -7,16 +7,16 @@
 //! runs, a reload answers at once, and the running one reads the file again when it ends (a
 //! save made meanwhile is not lost).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::batch::Op;
 use super::core::Core;
 use super::metrics::Metrics;
 use super::rules::Rules;
+use super::switching::Switching;
 use super::writer::Writer;
 use crate::store::StoreError;
 
@@ -65,6 +65,8 @@ pub(crate) struct Reloads {
     limits: ReloadLimits,
     /// Turns true when the daemon stops: a reload gives up at once.
     stop: watch::Receiver<bool>,
+    /// The live deals' pass to the rules last applied.
+    pub switching: Switching,
 }
 
 /// Marks the run over when it ends, however it ends (its caller may be gone).
@@ -88,6 +90,7 @@ impl Reloads {
             last: Mutex::new(None),
             runs: Mutex::new(Runs::default()),
             limits,
+            switching: Switching::new(stop.clone()),
             stop,
         }
     }
@@ -96,7 +99,7 @@ impl Reloads {
     /// running, answers at once (`queued`): the running one reads the file again after.
     pub(crate) async fn reload(
         &self,
-        core: &Core,
+        core: &Arc<Core>,
         writer: &Writer,
         metrics: &Metrics,
     ) -> ReloadReport {
@@ -143,7 +146,50 @@ impl Reloads {
         lock(&self.last).clone()
     }
 
-    async fn attempt(&self, core: &Core, writer: &Writer) -> ReloadReport {
+    /// What a reload of the rule file on disk would do, applying nothing: the plan as JSON
+    /// (`applicable` false with the reasons when the file cannot be read or has errors).
+    pub(crate) async fn dry_run(&self, core: &Core) -> Result<serde_json::Value, StoreError> {
+        let current = core.rules();
+        let tz = current.ready.plan.tz;
+        let ready = match self.read_new(&current).await {
+            Ok(r) => r,
+            Err(message) => {
+                let mut p = crate::preview::preview_json(&crate::preview::Preview::default(), tz);
+                p["applicable"] = false.into();
+                p["reasons"] = serde_json::json!([message]);
+                return Ok(p);
+            }
+        };
+        let p = crate::preview::preview(core.store(), &ready, chrono::Utc::now()).await?;
+        Ok(crate::preview::preview_json(&p, ready.plan.tz))
+    }
+
+    /// The rule file read again, checked and compiled within the limits; or why not.
+    async fn read_new(&self, current: &Rules) -> Result<crate::load::Ready, String> {
+        let mut stop = self.stop.clone();
+        let read = tokio::time::timeout(
+            self.limits.timeout,
+            Rules::read(&current.file, self.limits.max_size),
+        );
+        tokio::select! {
+            read = read => match read {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(e)) => Err(format!(
+                    "the new rules have errors; the old rules keep running:\n{}",
+                    e.errors_in_full()
+                )),
+                Err(_) => Err(format!(
+                    "reading and checking the new rules took longer than {} s (`[rules] reload_timeout_s`); the old rules keep running",
+                    self.limits.timeout.as_secs()
+                )),
+            },
+            _ = stop.wait_for(|s| *s) => {
+                Err("the daemon is stopping; the old rules keep running".into())
+            }
+        }
+    }
+
+    async fn attempt(&self, core: &Arc<Core>, writer: &Writer) -> ReloadReport {
         let current = core.rules();
         let refuse = |message: String, misfits: Vec<String>| ReloadReport {
             at: crate::json::stamp(chrono::Utc::now()),
@@ -154,54 +200,35 @@ impl Reloads {
             misfits,
         };
         let mut stop = self.stop.clone();
-        let read = tokio::time::timeout(
-            self.limits.timeout,
-            Rules::read(&current.file, self.limits.max_size),
-        );
-        let ready = tokio::select! {
-            read = read => match read {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    return refuse(
-                        format!(
-                            "the new rules have errors; the old rules keep running:\n{}",
-                            e.errors_in_full()
-                        ),
-                        Vec::new(),
-                    );
-                }
-                Err(_) => {
-                    return refuse(
-                        format!(
-                            "reading and checking the new rules took longer than {} s (`[rules] reload_timeout_s`); the old rules keep running",
-                            self.limits.timeout.as_secs()
-                        ),
-                        Vec::new(),
-                    );
-                }
-            },
+        let ready = match self.read_new(&current).await {
+            Ok(r) => r,
+            Err(message) => return refuse(message, Vec::new()),
+        };
+        // What the new rules would do to the live deals: the same preview `dealflow plan`
+        // prints; the reload goes ahead only when it says they would be applied.
+        let preview = tokio::select! {
+            p = crate::preview::preview(core.store(), &ready, chrono::Utc::now()) => p,
             _ = stop.wait_for(|s| *s) => {
                 return refuse("the daemon is stopping; the old rules keep running".into(), Vec::new());
             }
         };
-        let misfits = match misfits(core, &ready.plan).await {
-            Ok(m) => m,
+        let preview = match preview {
+            Ok(p) => p,
             Err(e) => return refuse(format!("the deals could not be checked: {e}"), Vec::new()),
         };
-        if !misfits.0.is_empty() {
-            let more = misfits.1.saturating_sub(misfits.0.len());
+        if !preview.applicable() {
+            let misfits: Vec<String> = preview
+                .stranded
+                .iter()
+                .flat_map(|s| s.first.iter().cloned())
+                .take(NAMED)
+                .collect();
             return refuse(
                 format!(
-                    "{} live deal(s) sit in stages the new rules no longer have: {}{}; the old rules keep running",
-                    misfits.1,
-                    misfits.0.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    }
+                    "the old rules keep running: {}",
+                    preview.reasons().join("; ")
                 ),
-                misfits.0,
+                misfits,
             );
         }
         let recorded = async {
@@ -223,9 +250,9 @@ impl Reloads {
         let version = rules.version;
         let unchanged = version == current.version;
         core.set_rules(rules);
-        // Every live deal's timers derived again under the rules now running.
-        if !unchanged && let Err(e) = writer.each_live_page(core, Op::Rederive).await {
-            tracing::warn!(error = %e, "timers of live deals could not all be derived again");
+        // Every live deal passes to the rules now running, in the background.
+        if !unchanged {
+            self.switching.start(core.clone(), writer.clone(), false);
         }
         ReloadReport {
             at: crate::json::stamp(chrono::Utc::now()),
@@ -235,38 +262,11 @@ impl Reloads {
             message: if unchanged {
                 format!("the rules did not change (version {version})")
             } else {
-                format!("rules version {version} runs from the next step on")
+                format!(
+                    "rules version {version} runs from the next step on; live deals pass to it in the background"
+                )
             },
             misfits: Vec::new(),
         }
     }
-}
-
-/// Live deals the plan cannot run: (first ids, how many).
-async fn misfits(
-    core: &Core,
-    plan: &crate::compile::Plan,
-) -> Result<(Vec<String>, usize), StoreError> {
-    let mut named = Vec::new();
-    let mut count = 0;
-    let mut after = String::new();
-    loop {
-        let mut tx = core.store().read().await?;
-        let page = tx.live_deals(&after, 500).await?;
-        let Some(last) = page.last().cloned() else {
-            break;
-        };
-        for id in &page {
-            if let Some(d) = tx.peek_deal(id).await?
-                && d.stored.decode(plan).is_err()
-            {
-                count += 1;
-                if named.len() < NAMED {
-                    named.push(id.clone());
-                }
-            }
-        }
-        after = last;
-    }
-    Ok((named, count))
 }

@@ -164,6 +164,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         reloads: Reloads::new(limits, stopped.clone()),
     });
+    // Live deals a pass did not bring to the rules running now (it was cut short) get there.
+    state
+        .reloads
+        .switching
+        .start(core.clone(), writer.clone(), true);
     let owner = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
     let sched = tokio::spawn(scheduler::run(
         core.clone(),

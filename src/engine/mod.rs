@@ -9,6 +9,8 @@ mod eval;
 mod record;
 mod stages;
 mod state;
+mod switch;
+mod timers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,8 +23,9 @@ use crate::script::Script;
 use crate::team::Team;
 use crate::value::Value;
 pub use record::{Attachment, Kind, Record};
-pub use stages::timer_label;
 pub use state::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
+pub use switch::{Change, Left, LeftTimer, Switched, switch};
+pub use timers::{Sought, TimerKey, match_timers, timer_key, timer_label};
 
 /// Moves allowed in one step before it is called a loop.
 const MAX_MOVES: usize = 100;
@@ -102,7 +105,7 @@ impl Input {
                     .timers
                     .iter()
                     .find(|t| t.id == *id)
-                    .map(|t| stages::timer_label(plan, t));
+                    .map(|t| timers::timer_label(plan, t));
                 format!("timer {}", label.unwrap_or_default())
             }
             Input::Task { task, action, .. } => match action {
@@ -164,7 +167,7 @@ pub(crate) struct Stepper<'a> {
 }
 
 impl<'a> Stepper<'a> {
-    fn new(ctx: Ctx<'a>, deal: Deal, cause: &str) -> Self {
+    pub(crate) fn new(ctx: Ctx<'a>, deal: Deal, cause: &str) -> Self {
         Stepper {
             ctx,
             deal,
@@ -187,7 +190,7 @@ impl<'a> Stepper<'a> {
         });
     }
 
-    fn finish(self) -> Outcome {
+    pub(crate) fn finish(self) -> Outcome {
         Outcome {
             deal: self.deal,
             spawned: self.spawned,
@@ -227,17 +230,6 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
         Input::Task { task, action, by } => s.task_work(task, action, by.as_deref())?,
     }
     s.settle()?;
-    Ok(s.finish())
-}
-
-/// New rules took over: the deal's timers are derived again. Every active stage's timer lines
-/// and timer transitions that have no timer for the track yet are armed (an `after` counts
-/// from when the track entered the stage; one already past fires at once), and `at` timers
-/// follow their expressions. Nothing moves; the records say which timers were set.
-pub fn rederive(ctx: Ctx<'_>, deal: &Deal) -> Result<Outcome, StepError> {
-    let mut s = Stepper::new(ctx, deal.clone(), "rules reloaded");
-    s.arm_missing().map_err(StepError::Failed)?;
-    s.rearm().map_err(StepError::Failed)?;
     Ok(s.finish())
 }
 
@@ -298,7 +290,7 @@ impl Stepper<'_> {
     }
 
     /// Checks every alert (or only those that read the clock) and records changes.
-    fn alerts(&mut self, clock_only: bool) -> Result<(), StepError> {
+    pub(crate) fn alerts(&mut self, clock_only: bool) -> Result<(), StepError> {
         let plan = self.ctx.plan;
         for (i, a) in plan.alerts.iter().enumerate() {
             if clock_only && !a.time_dependent {

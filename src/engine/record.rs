@@ -155,6 +155,20 @@ pub enum Kind {
         /// When it fires.
         fires_at: DateTime<Utc>,
     },
+    /// New rules gave a waiting timer another moment.
+    TimerMoved {
+        /// Its name.
+        timer: String,
+        /// When it would have fired.
+        from: DateTime<Utc>,
+        /// When it fires now.
+        fires_at: DateTime<Utc>,
+    },
+    /// New rules no longer have a waiting timer: it will not fire.
+    TimerDropped {
+        /// Its name.
+        timer: String,
+    },
     /// A timer fired.
     TimerFired {
         /// Its name.
@@ -227,6 +241,8 @@ impl Kind {
             Kind::TaskDone { .. } => "task_done",
             Kind::TaskCancelled { .. } => "task_cancelled",
             Kind::TimerSet { .. } => "timer_set",
+            Kind::TimerMoved { .. } => "timer_moved",
+            Kind::TimerDropped { .. } => "timer_dropped",
             Kind::TimerFired { .. } => "timer_fired",
             Kind::GroupCreated { .. } => "group_created",
             Kind::AlertRaised { .. } => "alert_raised",

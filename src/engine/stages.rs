@@ -6,27 +6,10 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::eval::Env;
-use super::{Armed, Creation, Kind, StepError, Stepper, TaskAction, TimerRef, Track, TrackState};
-use crate::compile::{PayloadType, Plan, Slot, StageId, TimerAt, Trigger};
+use super::{Creation, Kind, StepError, Stepper, TaskAction, Track, TrackState};
+use crate::compile::{PayloadType, Slot, StageId};
 use crate::types::Ty;
 use crate::value::Value;
-
-/// The readable name of an armed timer.
-pub fn timer_label(plan: &Plan, a: &Armed) -> String {
-    let stage = &plan.stages[a.stage];
-    match a.which {
-        TimerRef::Line(i) => stage
-            .timers
-            .get(i)
-            .map(|t| t.label.clone())
-            .unwrap_or_default(),
-        TimerRef::Transition(i) => stage
-            .transitions
-            .get(i)
-            .map(|t| t.label.clone())
-            .unwrap_or_default(),
-    }
-}
 
 impl Stepper<'_> {
     pub(crate) fn create(
@@ -192,15 +175,8 @@ impl Stepper<'_> {
             self.set_track(track, stage, TrackState::Ended);
             return Ok(());
         }
-        for i in 0..def.timers.len() {
-            self.arm(track, stage, TimerRef::Line(i))
-                .map_err(StepError::Failed)?;
-        }
-        for (i, t) in def.transitions.iter().enumerate() {
-            if matches!(t.trigger, Trigger::Timer(_)) {
-                self.arm(track, stage, TimerRef::Transition(i))
-                    .map_err(StepError::Failed)?;
-            }
+        for which in super::timers::stage_timers(def) {
+            self.arm(track, stage, which).map_err(StepError::Failed)?;
         }
         Ok(())
     }
@@ -226,187 +202,6 @@ impl Stepper<'_> {
             .retain(|a| !(a.track == track && a.stage == stage));
         self.run(&t.body, &env, Some(t.line))?;
         self.enter_targets(track, &t.targets)
-    }
-
-    fn timer_at(&self, stage: StageId, which: TimerRef) -> Option<&TimerAt> {
-        let def = &self.ctx.plan.stages[stage];
-        match which {
-            TimerRef::Line(i) => def.timers.get(i).map(|t| &t.at),
-            TimerRef::Transition(i) => match &def.transitions.get(i)?.trigger {
-                Trigger::Timer(at) => Some(at),
-                _ => None,
-            },
-        }
-    }
-
-    /// When a timer of this track should fire now, if it should at all.
-    fn fires_at(
-        &mut self,
-        track: u32,
-        stage: StageId,
-        which: TimerRef,
-    ) -> Result<Option<DateTime<Utc>>, String> {
-        let Some(at) = self.timer_at(stage, which).cloned() else {
-            return Ok(None);
-        };
-        let env = Env::stage(stage);
-        Ok(match at {
-            TimerAt::After(e) => {
-                let entered = self
-                    .deal
-                    .tracks
-                    .iter()
-                    .find(|t| t.id == track)
-                    .map_or(self.ctx.now, |t| t.entered_at);
-                match self.eval(&e, &env)? {
-                    Some(Value::Duration(d)) => self.add_to_moment(entered, d, 1),
-                    _ => None,
-                }
-            }
-            TimerAt::At { end_of, at } => {
-                self.eval(&at, &env)?.and_then(|v| self.moment(&v, end_of))
-            }
-        })
-    }
-
-    fn arm(&mut self, track: u32, stage: StageId, which: TimerRef) -> Result<(), String> {
-        if let Some(t) = self.fires_at(track, stage, which)? {
-            self.push_timer(track, stage, which, t);
-        }
-        Ok(())
-    }
-
-    fn push_timer(&mut self, track: u32, stage: StageId, which: TimerRef, t: DateTime<Utc>) {
-        let fires_at = t.max(self.ctx.now);
-        let id = self.deal.next_timer;
-        self.deal.next_timer += 1;
-        let armed = Armed {
-            id,
-            track,
-            stage,
-            which,
-            fires_at,
-            target: t,
-            fired: false,
-        };
-        let label = timer_label(self.ctx.plan, &armed);
-        self.deal.timers.push(armed);
-        self.record(
-            Kind::TimerSet {
-                timer: label,
-                fires_at,
-            },
-            None,
-        );
-    }
-
-    /// Arms the timers of active stages that have none for their track (after new rules).
-    pub(crate) fn arm_missing(&mut self) -> Result<(), String> {
-        let plan = self.ctx.plan;
-        for (track, stage) in self.active_tracks() {
-            let def = &plan.stages[stage];
-            let lines = (0..def.timers.len()).map(TimerRef::Line);
-            let transitions = def
-                .transitions
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| matches!(t.trigger, Trigger::Timer(_)))
-                .map(|(i, _)| TimerRef::Transition(i));
-            for which in lines.chain(transitions).collect::<Vec<_>>() {
-                let known = self
-                    .deal
-                    .timers
-                    .iter()
-                    .any(|a| a.track == track && a.stage == stage && a.which == which);
-                if !known {
-                    self.arm(track, stage, which)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// `at` timers follow their expression: when its value changes, the timer moves.
-    pub(crate) fn rearm(&mut self) -> Result<(), String> {
-        let plan = self.ctx.plan;
-        for (track, stage) in self.active_tracks() {
-            let def = &plan.stages[stage];
-            let lines = def
-                .timers
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| matches!(t.at, TimerAt::At { .. }))
-                .map(|(i, _)| TimerRef::Line(i));
-            let transitions = def
-                .transitions
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| matches!(t.trigger, Trigger::Timer(TimerAt::At { .. })))
-                .map(|(i, _)| TimerRef::Transition(i));
-            for which in lines.chain(transitions) {
-                let want = self.fires_at(track, stage, which)?;
-                let pos = self
-                    .deal
-                    .timers
-                    .iter()
-                    .position(|a| a.track == track && a.stage == stage && a.which == which);
-                match (pos, want) {
-                    // Same moment as before (fired or not): nothing to do.
-                    (Some(p), Some(t)) if self.deal.timers[p].target == t => {}
-                    (Some(p), Some(t)) => {
-                        self.deal.timers.remove(p);
-                        self.push_timer(track, stage, which, t);
-                    }
-                    (Some(p), None) => {
-                        self.deal.timers.remove(p);
-                    }
-                    (None, Some(t)) => self.push_timer(track, stage, which, t),
-                    (None, None) => {}
-                }
-            }
-        }
-        Ok(())
-    }
-
-    pub(crate) fn timer(&mut self, id: u64) -> Result<(), StepError> {
-        let Some(pos) = self.deal.timers.iter().position(|a| a.id == id && !a.fired) else {
-            return Ok(());
-        };
-        self.deal.timers[pos].fired = true;
-        let armed = self.deal.timers[pos].clone();
-        let plan = self.ctx.plan;
-        self.record(
-            Kind::TimerFired {
-                timer: timer_label(plan, &armed),
-            },
-            None,
-        );
-        if !self.track_is(armed.track, armed.stage) {
-            return Ok(());
-        }
-        let env = Env::stage(armed.stage);
-        let def = &plan.stages[armed.stage];
-        match armed.which {
-            TimerRef::Line(i) => {
-                let t = &def.timers[i];
-                if self
-                    .holds(t.guard.as_ref(), &env)
-                    .map_err(StepError::Failed)?
-                {
-                    self.run(&t.rule.body, &env, Some(t.rule.line))?;
-                }
-            }
-            TimerRef::Transition(i) => {
-                let t = &def.transitions[i];
-                if self
-                    .holds(t.guard.as_ref(), &env)
-                    .map_err(StepError::Failed)?
-                {
-                    self.take(armed.track, armed.stage, i)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     pub(crate) fn task_work(

@@ -330,17 +330,24 @@ fn stage(p: &mut Printer<'_>, s: &Stage) {
             } => block(p, line.span, format!("on {}{}", event.name, guard(g)), body),
             StageLineKind::After {
                 delay,
+                name,
                 guard: g,
                 body,
             } => block(
                 p,
                 line.span,
-                format!("after {}{}", print::expr(delay), guard(g)),
+                format!(
+                    "after {}{}{}",
+                    print::expr(delay),
+                    timer_name(name),
+                    guard(g)
+                ),
                 body,
             ),
             StageLineKind::At {
                 end_of,
                 at,
+                name,
                 guard: g,
                 body,
             } => {
@@ -348,7 +355,7 @@ fn stage(p: &mut Printer<'_>, s: &Stage) {
                 block(
                     p,
                     line.span,
-                    format!("at {eo}{}{}", print::expr(at), guard(g)),
+                    format!("at {eo}{}{}{}", print::expr(at), timer_name(name), guard(g)),
                     body,
                 )
             }
@@ -364,6 +371,7 @@ fn stage(p: &mut Printer<'_>, s: &Stage) {
                     }
                     None => {}
                 }
+                head.push_str(&timer_name(&t.timer_name));
                 head.push_str(&guard(&t.guard));
                 match &t.body {
                     Some(b) => block(p, line.span, head, b),
@@ -373,6 +381,13 @@ fn stage(p: &mut Printer<'_>, s: &Stage) {
         }
     }
     p.close(s.span);
+}
+
+/// ` as NAME`, or nothing.
+fn timer_name(name: &Option<Ident>) -> String {
+    name.as_ref()
+        .map(|n| format!(" as {}", n.name))
+        .unwrap_or_default()
 }
 
 fn block(p: &mut Printer<'_>, span: Span, head: String, b: &Block) {

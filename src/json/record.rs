@@ -127,7 +127,18 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("timer", timer)?;
                 m.serialize_entry("fires_at", &At(*fires_at, tz))?;
             }
-            Kind::TimerFired { timer } => m.serialize_entry("timer", timer)?,
+            Kind::TimerMoved {
+                timer,
+                from,
+                fires_at,
+            } => {
+                m.serialize_entry("timer", timer)?;
+                m.serialize_entry("from", &At(*from, tz))?;
+                m.serialize_entry("fires_at", &At(*fires_at, tz))?;
+            }
+            Kind::TimerFired { timer } | Kind::TimerDropped { timer } => {
+                m.serialize_entry("timer", timer)?
+            }
             Kind::GroupCreated { title, members } => {
                 m.serialize_entry("title", title)?;
                 m.serialize_entry("members", members)?;

@@ -64,6 +64,7 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         after_timer => "`after`",
         at_timer => "`at`",
         end_of => "`end of`",
+        timer_name | k_as => "`as`",
         guard | k_when => "`when`",
         transition => "`->`",
         targets => "a stage",

@@ -159,6 +159,18 @@ impl<'p> TextWriter<'p> {
                 "⏲ timer «{timer}» set for {}",
                 local(fires_at).format("%d.%m %H:%M")
             ),
+            Kind::TimerMoved {
+                timer,
+                from,
+                fires_at,
+            } => format!(
+                "⏲ timer «{timer}» moved from {} to {}",
+                local(from).format("%d.%m %H:%M"),
+                local(fires_at).format("%d.%m %H:%M")
+            ),
+            Kind::TimerDropped { timer } => {
+                format!("⏲ timer «{timer}» dropped: the rules no longer have it")
+            }
             Kind::TimerFired { timer } => format!("⏰ timer «{timer}» fires"),
             Kind::GroupCreated { title, members } => {
                 format!("⚑ group «{title}»: {}", members.join(", "))

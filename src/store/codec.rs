@@ -9,7 +9,9 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::compile::{Plan, StageId};
-use crate::engine::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
+use crate::engine::{
+    Armed, Deal, Left, LeftTimer, Sought, Task, TimeEntry, TimerKey, TimerRef, Track, TrackState,
+};
 use crate::value::Value;
 
 /// The stored form of a [`Deal`].
@@ -63,7 +65,8 @@ pub struct StoredTrack {
     pub state: String,
 }
 
-/// A timer as stored: found again under new rules by its stage and label.
+/// A timer as stored: found again under new rules by its stage and its name, or without one
+/// its place among the stage's timers of its kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTimer {
     /// Its id within the deal.
@@ -72,12 +75,23 @@ pub struct StoredTimer {
     pub track: u32,
     /// The stage that armed it.
     pub stage: String,
-    /// The timer's label in the pipeline (how it is found again under new rules).
+    /// The timer's label in the pipeline (how documents of earlier versions, which have no
+    /// `ordinal`, find it again).
     pub label: String,
     /// `line` (an `after`/`at` line) or `transition`, and its position in the stage.
     pub kind: String,
     /// Its position among the stage's lines or transitions.
     pub index: usize,
+    /// Its name (`as NAME`), if the line gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `at` or `after`, and its place among the stage's timers of that sort and kind (absent
+    /// in documents written before timers had an identity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<String>,
+    /// See `sort`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordinal: Option<usize>,
     /// When it fires (working hours applied).
     pub fires_at: DateTime<Utc>,
     /// The moment its expression gave.
@@ -180,6 +194,7 @@ impl StoredDeal {
                         TimerRef::Line(i) => ("line", i),
                         TimerRef::Transition(i) => ("transition", i),
                     };
+                    let key = crate::engine::timer_key(&plan.stages[a.stage], a.which);
                     StoredTimer {
                         id: a.id,
                         track: a.track,
@@ -187,6 +202,11 @@ impl StoredDeal {
                         label: crate::engine::timer_label(plan, a),
                         kind: kind.to_string(),
                         index,
+                        name: key.as_ref().and_then(|k| k.name.clone()),
+                        sort: key
+                            .as_ref()
+                            .map(|k| if k.at { "at" } else { "after" }.to_string()),
+                        ordinal: key.map(|k| k.ordinal),
                         fires_at: a.fires_at,
                         target: a.target,
                         fired: a.fired,
@@ -235,9 +255,18 @@ impl StoredDeal {
     }
 
     /// The deal under `plan`. Fields, roles and alerts the plan no longer has are dropped, new
-    /// ones start empty (fields at their default); a timer is kept when its stage still has a
-    /// timer of that label. Refused when a track sits in a stage the plan does not have.
+    /// ones start empty (fields at their default); a timer is kept when its stage still has it
+    /// (see [`StoredDeal::read`]). Refused when a track sits in a stage the plan does not have.
     pub fn decode(&self, plan: &Plan) -> Result<Deal, Misfit> {
+        self.read(plan).map(|(deal, _)| deal)
+    }
+
+    /// The deal under `plan`, as [`StoredDeal::decode`] gives it, and what of it the plan could
+    /// not carry over: the timers it no longer has. A timer is found again in its stage by its
+    /// name; without one, by its place among the stage's timers of its kind (a line there
+    /// that was given a name meanwhile is still the same timer). Documents written before
+    /// timers had an identity find theirs by label, else by position.
+    pub fn read(&self, plan: &Plan) -> Result<(Deal, Left), Misfit> {
         let missing: Vec<String> = self
             .tracks
             .iter()
@@ -280,31 +309,12 @@ impl StoredDeal {
                 },
             })
             .collect();
-        let timers = self
-            .timers
-            .iter()
-            .filter_map(|t| {
-                // A timer of a stage the rules no longer have (one already fired, kept so that
-                // it does not fire twice) goes.
-                let s = *plan.stage_index.get(&t.stage)?;
-                let def = &plan.stages[s];
-                // The same place when it still has the same label; else the first of that label.
-                let labels: Vec<&str> = if t.kind == "transition" {
-                    def.transitions.iter().map(|x| x.label.as_str()).collect()
-                } else {
-                    def.timers.iter().map(|x| x.label.as_str()).collect()
-                };
-                let at = if labels.get(t.index) == Some(&t.label.as_str()) {
-                    t.index
-                } else {
-                    labels.iter().position(|l| *l == t.label)?
-                };
-                let which = if t.kind == "transition" {
-                    TimerRef::Transition(at)
-                } else {
-                    TimerRef::Line(at)
-                };
-                Some(Armed {
+        let mut left = Left::default();
+        let mut timers = Vec::with_capacity(self.timers.len());
+        let places = self.find_timers(plan);
+        for (t, place) in self.timers.iter().zip(places) {
+            match place {
+                Some((s, which)) => timers.push(Armed {
                     id: t.id,
                     track: t.track,
                     stage: s,
@@ -312,9 +322,15 @@ impl StoredDeal {
                     fires_at: t.fires_at,
                     target: t.target,
                     fired: t.fired,
-                })
-            })
-            .collect();
+                }),
+                None => left.timers.push(LeftTimer {
+                    id: t.id,
+                    label: t.label.clone(),
+                    fires_at: t.fires_at,
+                    fired: t.fired,
+                }),
+            }
+        }
         let tasks = self
             .tasks
             .iter()
@@ -345,7 +361,7 @@ impl StoredDeal {
                 at: e.at,
             })
             .collect();
-        Ok(Deal {
+        let deal = Deal {
             id: self.id.as_str().into(),
             title: self.title.as_str().into(),
             parent: self.parent.as_deref().map(Into::into),
@@ -364,7 +380,52 @@ impl StoredDeal {
             spawned: self.spawned,
             next_track: self.next_track,
             next_timer: self.next_timer,
-        })
+        };
+        Ok((deal, left))
+    }
+
+    /// Where each stored timer is under `plan` (`None`: the plan no longer has it), the timers
+    /// of each track and stage matched together (see [`crate::engine::match_timers`]).
+    fn find_timers(&self, plan: &Plan) -> Vec<Option<(StageId, TimerRef)>> {
+        let keys: Vec<Option<TimerKey>> = self
+            .timers
+            .iter()
+            .map(|t| {
+                Some(TimerKey {
+                    transition: t.kind == "transition",
+                    at: t.sort.as_deref()? == "at",
+                    name: t.name.clone(),
+                    ordinal: t.ordinal?,
+                })
+            })
+            .collect();
+        let mut out = vec![None; self.timers.len()];
+        let mut groups: BTreeMap<(u32, &str), Vec<usize>> = BTreeMap::new();
+        for (n, t) in self.timers.iter().enumerate() {
+            groups
+                .entry((t.track, t.stage.as_str()))
+                .or_default()
+                .push(n);
+        }
+        for ((_, stage), members) in groups {
+            let Some(&s) = plan.stage_index.get(stage) else {
+                continue;
+            };
+            let sought: Vec<Sought<'_>> = members
+                .iter()
+                .map(|&n| Sought {
+                    key: keys[n].as_ref(),
+                    transition: self.timers[n].kind == "transition",
+                    label: &self.timers[n].label,
+                    index: self.timers[n].index,
+                })
+                .collect();
+            let found = crate::engine::match_timers(&plan.stages[s], &sought);
+            for (&n, which) in members.iter().zip(found) {
+                out[n] = which.map(|w| (s, w));
+            }
+        }
+        out
     }
 }
 

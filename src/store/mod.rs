@@ -39,9 +39,32 @@ pub enum StoreError {
     /// A file next to the database could not be used.
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
+    /// A database opened read-only is at another step of the schema than this dealflow's
+    /// (a read-only open cannot upgrade it).
+    #[error("{}", schema_message(*found, *known))]
+    Schema {
+        /// The database's schema step (0: not a dealflow database).
+        found: i64,
+        /// This dealflow's.
+        known: i64,
+    },
     /// A stored row does not read back (written by a newer dealflow, or edited by hand).
     #[error("stored data of `{0}` does not read: {1}")]
     Corrupt(String, String),
+}
+
+fn schema_message(found: i64, known: i64) -> String {
+    if found == 0 {
+        "this is not a dealflow database (it has no schema)".to_string()
+    } else if found > known {
+        format!(
+            "the database was upgraded by a newer dealflow (schema step {found}; this one knows up to {known}); use that version"
+        )
+    } else {
+        format!(
+            "the database is at schema step {found}, older than this dealflow's {known}; start the daemon on it once to upgrade it, then read it"
+        )
+    }
 }
 
 /// One transaction.

@@ -97,7 +97,14 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(co)
                 .await?;
-            if !opts.read_only {
+            if opts.read_only {
+                let found: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap_or(None);
+                same_schema(found.unwrap_or(0))?;
+            } else {
                 migrator(POSTGRES_SCHEMA).run(&pool).await?;
             }
             return Ok(Store {
@@ -166,6 +173,14 @@ impl Store {
             .max_connections(4)
             .connect_with(co)
             .await?;
+        if opts.read_only {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&read)
+                    .await
+                    .unwrap_or(None);
+            same_schema(found.unwrap_or(0))?;
+        }
         let wrote = Arc::new(Notify::new());
         let writing = Arc::new(tokio::sync::Mutex::new(()));
         let checkpointer = write
@@ -254,6 +269,18 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
 
 /// The newest schema version this code knows.
 pub const SCHEMA_VERSION: i64 = SQLITE_SCHEMA.len() as i64;
+
+/// A database opened read-only must be at this dealflow's schema step.
+fn same_schema(found: i64) -> Result<(), StoreError> {
+    if found == SCHEMA_VERSION {
+        Ok(())
+    } else {
+        Err(StoreError::Schema {
+            found,
+            known: SCHEMA_VERSION,
+        })
+    }
+}
 
 fn migrator(steps: &[(&'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(

@@ -17,5 +17,6 @@ mod api;
 mod messages;
 mod pages;
 mod reload;
+mod switch;
 mod timers;
 mod what_if;

@@ -84,7 +84,7 @@ async fn a_broken_or_unfitting_rule_file_is_refused_and_the_old_rules_keep_runni
             deal["history"].as_array().is_some_and(|h| {
                 h.iter().any(|e| {
                     e["kind"] == "timer_set"
-                        && e["cause"] == "rules reloaded"
+                        && e["cause"] == "rules version 2"
                         && e["timer"].as_str().is_some_and(|t| t.contains("after 1h"))
                         && e["version"] == 2
                 })

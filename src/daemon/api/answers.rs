@@ -65,6 +65,11 @@ fn refusal(r: &Result<Step, CoreError>) -> Answer {
         Err(e @ CoreError::Misfit(..)) => {
             error_answer(StatusCode::CONFLICT, "misfit", &e.to_string())
         }
+        Err(e @ CoreError::Switch(..)) => error_answer(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "step_failed",
+            &e.to_string(),
+        ),
         Err(CoreError::Store(_)) => error_answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",

@@ -46,14 +46,37 @@ async fn rules_json(s: &AppState) -> Result<Json, ApiError> {
         "loaded_at": current.map(|v| crate::json::stamp(v.loaded_at)),
         "versions": versions.len(),
         "last_reload": last,
+        "switching": s.reloads.switching.status(),
     }))
+}
+
+/// `?dry_run=true`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ReloadQuery {
+    #[serde(default)]
+    dry_run: bool,
 }
 
 pub(super) async fn reload_rules(
     State(s): State<Shared>,
     headers: HeaderMap,
+    query: Result<axum::extract::Query<ReloadQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&s, &headers, Need::Write)?;
+    let dry_run = match query {
+        Ok(q) => q.dry_run,
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                e.body_text(),
+            ));
+        }
+    };
+    if dry_run {
+        let plan = s.reloads.dry_run(&s.core).await?;
+        return Ok(json_answer(StatusCode::OK, plan.to_string()));
+    }
     let report = s.reloads.reload(&s.core, &s.writer, &s.metrics).await;
     let status = if report.applied {
         StatusCode::OK

@@ -101,6 +101,7 @@ fn is_keyword(p: &Pair<'_, Rule>) -> bool {
         Rule::k_after
             | Rule::k_alert
             | Rule::k_and
+            | Rule::k_as
             | Rule::k_at
             | Rule::k_attach
             | Rule::k_body

@@ -28,9 +28,11 @@ impl Builder {
             }
             Rule::after_timer => {
                 let delay = self.expr(it.next()?);
+                let name = timer_name(&mut it);
                 let guard = self.guard(&mut it);
                 StageLineKind::After {
                     delay,
+                    name,
                     guard,
                     body: self.block(it.next()?),
                 }
@@ -38,10 +40,12 @@ impl Builder {
             Rule::at_timer => {
                 let end_of = it.next_if(|p| p.as_rule() == Rule::end_of).is_some();
                 let at = self.expr(it.next()?);
+                let name = timer_name(&mut it);
                 let guard = self.guard(&mut it);
                 StageLineKind::At {
                     end_of,
                     at,
+                    name,
                     guard,
                     body: self.block(it.next()?),
                 }
@@ -51,6 +55,7 @@ impl Builder {
                 let mut t = Transition {
                     targets,
                     trigger: None,
+                    timer_name: None,
                     guard: None,
                     body: None,
                     span: sp,
@@ -61,7 +66,9 @@ impl Builder {
                             t.trigger = children(p).nth(1).map(|e| Trigger::On(ident(e)));
                         }
                         Rule::trigger_after => {
-                            t.trigger = children(p).nth(1).map(|e| Trigger::After(self.expr(e)));
+                            let mut parts = children(p).skip(1).peekable();
+                            t.trigger = parts.next().map(|e| Trigger::After(self.expr(e)));
+                            t.timer_name = timer_name(&mut parts);
                         }
                         Rule::trigger_at => {
                             let mut parts = children(p).skip(1).peekable();
@@ -72,6 +79,7 @@ impl Builder {
                                     at: self.expr(e),
                                 });
                             }
+                            t.timer_name = timer_name(&mut parts);
                         }
                         Rule::guard => t.guard = children(p).nth(1).map(|e| self.expr(e)),
                         _ => t.body = Some(self.block(p)),
@@ -191,4 +199,12 @@ fn notify(pair: Pair<'_, Rule>) -> Option<ActionKind> {
         via,
         template: template?,
     })
+}
+
+/// `as NAME` after a timer's moment, if it is there.
+fn timer_name<'i>(
+    it: &mut std::iter::Peekable<impl Iterator<Item = Pair<'i, Rule>>>,
+) -> Option<Ident> {
+    let n = it.next_if(|p| p.as_rule() == Rule::timer_name)?;
+    children(n).find(|p| p.as_rule() == Rule::ident).map(ident)
 }
