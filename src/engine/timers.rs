@@ -36,8 +36,8 @@ pub(crate) fn timer_line(def: &StageDef, which: TimerRef) -> Option<usize> {
 
 /// How a timer is known from one version of the rules to the next, within its stage: whether
 /// it is a timer line or a transition's trigger, whether it is an `at` or an `after`, and its
-/// name (`as NAME`) or, without one, its place among the stage's timers of that sort (0 for
-/// the first `at` line, …).
+/// name (`as NAME`) or, without one, its place among the stage's unnamed timers of that sort
+/// (0 for the first unnamed `at` line, …).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimerKey {
     /// A transition's trigger, not an `after`/`at` line.
@@ -46,7 +46,7 @@ pub struct TimerKey {
     pub at: bool,
     /// Its name, when the line gives one.
     pub name: Option<String>,
-    /// Its place among the stage's timers of its sort.
+    /// Its place among the stage's unnamed timers of its sort.
     pub ordinal: usize,
 }
 
@@ -101,7 +101,7 @@ fn candidates(def: &StageDef) -> Vec<Candidate<'_>> {
     for (which, transition, at, name, label) in all {
         let ordinal = out
             .iter()
-            .filter(|c| c.transition == transition && c.at == at)
+            .filter(|c| c.transition == transition && c.at == at && c.name.is_none())
             .count();
         out.push(Candidate {
             which,
@@ -135,10 +135,11 @@ pub fn timer_key(def: &StageDef, which: TimerRef) -> Option<TimerKey> {
 
 /// Where the stored timers of one track in one stage are under new rules (`None`: the rules no
 /// longer have it), in their order. First by what does not change when lines move: a named
-/// timer by its name, an unnamed one by its unchanged line; then an unnamed timer whose line
-/// was edited by its place among the stage's timers of its sort (a line there that was given a
-/// name meanwhile is still the same timer). Timers stored before timers had keys fall back to
-/// their old position. No two stored timers get the same one.
+/// timer by its name, an unnamed one by its unchanged line. Then an unnamed timer whose line
+/// was edited, by its place among the stage's unnamed timers of its sort; failing that, by
+/// its place among those and the lines named since (a line given a name where it stood is
+/// still the same timer). Timers stored before timers had keys fall back to their old
+/// position. No two stored timers get the same one.
 pub fn match_timers(def: &StageDef, sought: &[Sought<'_>]) -> Vec<Option<TimerRef>> {
     let cands = candidates(def);
     let mut taken = vec![false; cands.len()];
@@ -158,30 +159,50 @@ pub fn match_timers(def: &StageDef, sought: &[Sought<'_>]) -> Vec<Option<TimerRe
         }
     }
     let names_kept: Vec<&str> = sought.iter().filter_map(|s| named(s)).collect();
+    // A line named since the deal's timers were stored.
+    let newly_named = |c: &Candidate<'_>| c.name.is_some_and(|name| !names_kept.contains(&name));
     for (n, s) in sought.iter().enumerate() {
         if found[n].is_some() || named(s).is_some() {
             continue;
         }
-        let hit = cands.iter().enumerate().position(|(i, c)| {
-            if taken[i] || c.transition != s.transition {
-                return false;
+        let hit = match s.key {
+            Some(k) => {
+                let sort = |c: &&Candidate<'_>| c.transition == k.transition && c.at == k.at;
+                let strict = cands
+                    .iter()
+                    .filter(sort)
+                    .filter(|c| c.name.is_none())
+                    .nth(k.ordinal);
+                let loose = || {
+                    cands
+                        .iter()
+                        .filter(sort)
+                        .filter(|c| c.name.is_none() || newly_named(c))
+                        .nth(k.ordinal)
+                        .filter(|c| newly_named(c))
+                };
+                strict.or_else(loose).map(|c| c.which)
             }
-            if c.name.is_some_and(|name| names_kept.contains(&name)) {
-                return false;
-            }
-            match s.key {
-                Some(k) => c.at == k.at && c.ordinal == k.ordinal,
-                None => {
+            None => cands
+                .iter()
+                .find(|c| {
                     let index = match c.which {
                         TimerRef::Line(i) | TimerRef::Transition(i) => i,
                     };
-                    index == s.index && c.at == label_is_at(s.label)
-                }
-            }
-        });
-        if let Some(i) = hit {
+                    c.transition == s.transition
+                        && index == s.index
+                        && c.at == label_is_at(s.label)
+                        && (c.name.is_none() || newly_named(c))
+                })
+                .map(|c| c.which),
+        };
+        let Some(which) = hit else { continue };
+        let Some(i) = cands.iter().position(|c| c.which == which) else {
+            continue;
+        };
+        if !taken[i] {
             taken[i] = true;
-            found[n] = Some(cands[i].which);
+            found[n] = Some(which);
         }
     }
     found

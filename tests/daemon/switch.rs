@@ -58,7 +58,8 @@ async fn reload(d: &Daemon, version: i64) {
 
 /// Six deals at `meeting`: three had their `at meeting_at - 2h` reminder fire, three wait for
 /// theirs. The line becomes `- 3h`, then goes.
-async fn the_reminder_story(d: &Daemon, dir: &Path) {
+/// `db` names the database for `dealflow plan` (`--db URL [--schema S]`).
+async fn the_reminder_story(d: &Daemon, dir: &Path, db: &[&str]) {
     let soon = Utc::now() + chrono::Duration::hours(2) + chrono::Duration::seconds(1);
     let later = Utc::now() + chrono::Duration::days(3);
     for i in 0..6 {
@@ -92,6 +93,26 @@ async fn the_reminder_story(d: &Daemon, dir: &Path) {
     let original = std::fs::read_to_string(&flow).expect("rules");
     let three = original.replace("at meeting_at - 2h {", "at meeting_at - 3h {");
     assert_ne!(three, original);
+    // `plan` says it beforehand, from the database the daemon runs on.
+    let new = dir.join("three.flow");
+    std::fs::write(&new, &three).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .arg("plan")
+        .arg(&new)
+        .args(db)
+        .args(["--format", "json"])
+        .output()
+        .expect("dealflow runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: Json = serde_json::from_slice(&out.stdout).expect("a plan");
+    assert_eq!(plan["summary"]["timers_not_rearmed"], 3, "{plan}");
+    assert_eq!(plan["summary"]["timers_moved"], 3, "{plan}");
+    assert_eq!(plan["summary"]["timers_added"], 0, "{plan}");
     save(&flow, &three);
     reload(d, 2).await;
     // The scheduler looks every second: give a second firing every chance to happen.
@@ -147,7 +168,8 @@ async fn the_reminder_story(d: &Daemon, dir: &Path) {
 async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_sqlite() {
     let dir = day_and_night(workdir("switch-sqlite"));
     let d = Daemon::start(config(&dir, "")).await;
-    the_reminder_story(&d, &dir).await;
+    let db = format!("sqlite://{}", dir.join("dealflow.db").display());
+    the_reminder_story(&d, &dir, &["--db", &db]).await;
     d.stop().await;
 }
 
@@ -163,7 +185,7 @@ async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_postgr
     let schema = format!("t_switch_{}", std::process::id());
     let database = format!("url = \"{url}\"\nschema = \"{schema}\"");
     let d = Daemon::start(config_on(&dir, &database, "")).await;
-    the_reminder_story(&d, &dir).await;
+    the_reminder_story(&d, &dir, &["--db", &url, "--schema", &schema]).await;
     d.stop().await;
     crate::common::drop_schema(&url, &schema).await;
 }
