@@ -80,6 +80,8 @@ pub enum Item {
     Phase(Phase),
     /// `alert ID "Title" when ...`
     Alert(Alert),
+    /// `migrate stage OLD -> NEW` / `migrate field OLD -> NEW`
+    Migrate(Migration),
 }
 
 impl Item {
@@ -95,6 +97,7 @@ impl Item {
             Item::Stage(x) => x.span,
             Item::Phase(x) => x.span,
             Item::Alert(x) => x.span,
+            Item::Migrate(x) => x.span,
         }
     }
 }
@@ -668,4 +671,35 @@ pub struct Alert {
     pub cond: Expr,
     /// Where it was written.
     pub span: Span,
+}
+
+/// `migrate stage OLD -> NEW [with on enter]` or `migrate field OLD -> NEW`: what becomes of
+/// live deals' stages and values that new rules renamed or removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Migration {
+    /// Which.
+    pub kind: MigrationKind,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// What a migration carries over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MigrationKind {
+    /// Deals standing in stage `from` (which the rules no longer have) go to `to`.
+    Stage {
+        /// The old stage's name.
+        from: Ident,
+        /// The stage they go to.
+        to: Ident,
+        /// `with on enter`: they enter it as a deal arriving would, its `on enter` run.
+        enter: bool,
+    },
+    /// A value of field `from` (which the rules no longer have) becomes field `to`'s.
+    Field {
+        /// The old field's name.
+        from: Ident,
+        /// The field it goes to.
+        to: Ident,
+    },
 }

@@ -108,6 +108,12 @@ fn labels(changes: &[Change]) -> Vec<String> {
             Change::TimerMoved { timer, .. } => format!("moved {timer}"),
             Change::TimerDropped { timer, .. } => format!("dropped {timer}"),
             Change::TimerNotRearmed { timer, .. } => format!("not rearmed {timer}"),
+            Change::StageMigrated { from, to, line, .. } => {
+                format!("stage {from} -> {to} (line {line})")
+            }
+            Change::FieldCarried { from, to, line } => {
+                format!("field {from} -> {to} (line {line})")
+            }
         })
         .collect()
 }
@@ -289,4 +295,94 @@ stage done "Done" final
     })
     .unwrap_or_else(|e| panic!("{}", e.errors_in_full()));
     assert!(stored.read(&new.plan).is_err());
+}
+
+/// The rules with `wait` renamed `waiting`, `meeting_at` renamed `meet_at`, and `extra` lines.
+fn renamed(extra: &str) -> Ready {
+    let text = format!(
+        r#"
+pipeline p "P" {{ timezone "UTC" }}
+role sales "Sales"
+fields {{
+  meet_at: datetime
+  note: text
+}}
+event go
+stage waiting "Waiting" {{
+  on enter {{ set note = "entered" }}
+  at meet_at - 2h {{ set note = "reminded" }}
+  -> done on go
+}}
+stage done "Done" final
+{extra}
+"#
+    );
+    dealflow::prepare(&SourceFile::new("p.flow", text), &|n| {
+        Err(format!("no {n}"))
+    })
+    .unwrap_or_else(|e| panic!("{}", e.errors_in_full()))
+}
+
+#[test]
+fn a_renamed_stage_keeps_its_deals_visit_and_a_renamed_field_its_value() {
+    let old = rules(REMIND_2H, "");
+    // The reminder (t0 + 3h) has rung.
+    let stored = stored_deal(&old, t0() + Duration::hours(4));
+    assert!(
+        stored.read(&renamed("").plan).is_err(),
+        "stranded without a migration"
+    );
+    let new = renamed("migrate stage wait -> waiting\nmigrate field meeting_at -> meet_at");
+    let now = t0() + Duration::hours(4);
+    let (deal, changes, kinds) = switch(&stored, &new, now);
+    assert_eq!(
+        labels(&changes),
+        [
+            "field meeting_at -> meet_at (line 16)",
+            "stage wait -> waiting (line 15)",
+        ]
+    );
+    assert!(
+        matches!(&kinds[0], Kind::FieldSet { field, value: Some(Value::DateTime(_)) } if field == "meet_at")
+    );
+    assert!(
+        matches!(&kinds[1], Kind::StageMigrated { from, stage } if from == "wait" && stage == "waiting")
+    );
+    assert_eq!(deal.tracks[0].entered_at, t0(), "the visit goes on");
+    assert!(
+        deal.timers.iter().all(|a| a.fired),
+        "the reminder rang: it stays rung"
+    );
+    assert_eq!(deal.values[1], None, "`on enter` ran");
+}
+
+#[test]
+fn a_deal_migrated_with_on_enter_enters_anew() {
+    let old = rules(REMIND_2H, "");
+    let stored = stored_deal(&old, t0() + Duration::hours(4));
+    let new =
+        renamed("migrate stage wait -> waiting with on enter\nmigrate field meeting_at -> meet_at");
+    let now = t0() + Duration::hours(4);
+    let (deal, changes, _) = switch(&stored, &new, now);
+    assert_eq!(
+        labels(&changes),
+        [
+            "field meeting_at -> meet_at (line 16)",
+            "stage wait -> waiting (line 15)",
+            "added waiting: at meet_at - 2h overdue=true"
+        ]
+    );
+    assert_eq!(deal.tracks[0].entered_at, now);
+    assert_eq!(deal.values[1], Some(Value::Text("entered".into())));
+}
+
+#[test]
+fn deals_migrated_into_a_final_stage_end_there() {
+    let old = rules(REMIND_2H, "");
+    let stored = stored_deal(&old, t0());
+    let new = renamed("migrate stage wait -> done");
+    let (deal, _, kinds) = switch(&stored, &new, t0());
+    assert!(!deal.is_live());
+    assert!(deal.timers.iter().all(|a| a.fired), "{:?}", deal.timers);
+    assert!(kinds.iter().any(|k| matches!(k, Kind::TimerDropped { .. })));
 }

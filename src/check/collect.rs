@@ -63,6 +63,7 @@ impl<'a> Checker<'a> {
                         self.sym.alerts.push(a);
                     }
                 }
+                Item::Migrate(_) => {}
             }
         }
         self.roles_that_are_fields();

@@ -14,6 +14,7 @@ mod collect;
 mod declarations;
 mod expr;
 mod flow;
+mod migrations;
 mod names;
 mod pipeline;
 mod stages;
@@ -197,12 +198,17 @@ impl<'a> Checker<'a> {
                 Item::Event(e) => self.event(e),
                 Item::Template(t) => self.template(t),
                 Item::Stage(s) => self.stage(s),
-                Item::Phase(_) | Item::Alert(_) | Item::Role(_) | Item::Fields(_) => {}
+                Item::Phase(_)
+                | Item::Alert(_)
+                | Item::Role(_)
+                | Item::Fields(_)
+                | Item::Migrate(_) => {}
                 Item::Pipeline(_) => {}
             }
         }
         self.field_defaults();
         self.phases_and_alerts();
+        self.migrations();
         flow::check(self);
     }
 

@@ -216,8 +216,39 @@ impl<'a> Compiler<'a> {
         self.plan.stage_index = index(&self.plan.stages, |s| &s.name);
         self.pipeline(&calendars)?;
         self.events_and_phases()?;
+        self.migrations()?;
         // Templates and alerts use expressions, which need events and stages in place.
         self.templates_and_alerts()
+    }
+
+    fn migrations(&mut self) -> Result<(), CompileError> {
+        for item in &self.file.items {
+            let Item::Migrate(m) = item else { continue };
+            let line = self.line(m.span);
+            match &m.kind {
+                ast::MigrationKind::Stage { from, to, enter } => {
+                    let to = self.stage_id(to)?;
+                    self.plan.migrations.stages.insert(
+                        from.name.clone(),
+                        StageMove {
+                            to,
+                            enter: *enter,
+                            line,
+                        },
+                    );
+                }
+                ast::MigrationKind::Field { from, to } => {
+                    let Slot::Field(to) = self.slot(to)? else {
+                        return Err(self.unresolved("field", to));
+                    };
+                    self.plan
+                        .migrations
+                        .fields
+                        .insert(from.name.clone(), FieldMove { to, line });
+                }
+            }
+        }
+        Ok(())
     }
 
     fn pipeline(&mut self, calendars: &HashMap<usize, &ast::Calendar>) -> Result<(), CompileError> {

@@ -63,6 +63,38 @@ pub struct Plan {
     pub script: Option<String>,
     /// The notify hook function.
     pub notify_hook: Option<String>,
+    /// Where live deals of stages and values of fields the rules no longer have go.
+    pub migrations: Migrations,
+}
+
+/// The `migrate` lines: what becomes of live deals' stages and values that these rules renamed
+/// or removed.
+#[derive(Debug, Clone, Default)]
+pub struct Migrations {
+    /// By the old stage's name.
+    pub stages: HashMap<String, StageMove>,
+    /// By the old field's name.
+    pub fields: HashMap<String, FieldMove>,
+}
+
+/// `migrate stage OLD -> NEW [with on enter]`.
+#[derive(Debug, Clone)]
+pub struct StageMove {
+    /// Where the deals go.
+    pub to: StageId,
+    /// They enter it as an arriving deal would (its `on enter` runs).
+    pub enter: bool,
+    /// The line in the pipeline file.
+    pub line: usize,
+}
+
+/// `migrate field OLD -> NEW`.
+#[derive(Debug, Clone)]
+pub struct FieldMove {
+    /// The field the value goes to.
+    pub to: FieldId,
+    /// The line in the pipeline file.
+    pub line: usize,
 }
 
 impl Plan {
@@ -89,6 +121,7 @@ impl Plan {
             script_name: None,
             script: None,
             notify_hook: None,
+            migrations: Migrations::default(),
         }
     }
 

@@ -75,6 +75,8 @@ codes! {
     NO_STAGES = "E0409", "the pipeline has no stages";
     PHASE_OVERLAP = "W0410", "a stage in several phases";
     EMPTY_CALENDAR = "W0411", "a calendar without working days or hours";
+    MIGRATION_TARGET = "E0412", "a migration into something that cannot take what it carries";
+    MIGRATION_IDLE = "W0413", "a migration from a name the rules still have";
 }
 
 #[cfg(test)]

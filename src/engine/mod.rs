@@ -24,7 +24,7 @@ use crate::team::Team;
 use crate::value::Value;
 pub use record::{Attachment, Kind, Record};
 pub use state::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
-pub use switch::{Change, Left, LeftTimer, Switched, switch};
+pub use switch::{CarriedField, Change, Left, LeftTimer, MigratedTrack, Switched, switch};
 pub use timers::{Sought, TimerKey, match_timers, timer_key, timer_label};
 
 /// Moves allowed in one step before it is called a loop.
@@ -269,7 +269,7 @@ impl Stepper<'_> {
 
     /// When the deal has ended (no track can move any more), its open tasks are closed as
     /// cancelled: nobody is left working on a lost or finished deal.
-    fn close_tasks(&mut self) {
+    pub(crate) fn close_tasks(&mut self) {
         if self.deal.is_live() {
             return;
         }

@@ -58,6 +58,13 @@ pub enum Kind {
         /// The stage.
         stage: String,
     },
+    /// A `migrate` line moved a track out of a stage the rules no longer have.
+    StageMigrated {
+        /// The stage it stood in.
+        from: String,
+        /// The stage it stands in now.
+        stage: String,
+    },
     /// A track left a stage.
     StageLeft {
         /// The stage.
@@ -231,6 +238,7 @@ impl Kind {
             Kind::StageEntered { .. } => "stage_entered",
             Kind::StageSkipped { .. } => "stage_skipped",
             Kind::StageLeft { .. } => "stage_left",
+            Kind::StageMigrated { .. } => "stage_migrated",
             Kind::TrackWaiting { .. } => "track_waiting",
             Kind::FieldSet { .. } => "field_set",
             Kind::Notification { .. } => "notification",

@@ -10,14 +10,46 @@
 
 use chrono::{DateTime, Utc};
 
+use super::eval::Env;
 use super::timers::{stage_timers, timer_label, timer_line};
-use super::{Ctx, Deal, Kind, Outcome, StepError, Stepper};
+use super::{Ctx, Deal, Kind, Outcome, StepError, Stepper, TrackState};
+use crate::compile::StageId;
 
-/// What reading a deal under new rules could not carry over.
+/// What reading a deal under new rules could not carry over as it was.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Left {
     /// Timers of the deal the new rules no longer have.
     pub timers: Vec<LeftTimer>,
+    /// Tracks that stood in a stage the new rules no longer have, placed by a `migrate` line.
+    pub stages: Vec<MigratedTrack>,
+    /// Values of fields the new rules no longer have, carried by a `migrate` line.
+    pub fields: Vec<CarriedField>,
+}
+
+/// A track placed in another stage by `migrate stage OLD -> NEW`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigratedTrack {
+    /// The track.
+    pub track: u32,
+    /// The stage it stood in (gone from the new rules).
+    pub from: String,
+    /// Where it stands now.
+    pub to: StageId,
+    /// It enters its new stage as an arriving deal would (`with on enter`).
+    pub enter: bool,
+    /// The `migrate` line.
+    pub line: usize,
+}
+
+/// A value carried into another field by `migrate field OLD -> NEW`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarriedField {
+    /// The field it went to.
+    pub field: usize,
+    /// The field it was in (gone from the new rules).
+    pub from: String,
+    /// The `migrate` line.
+    pub line: usize,
 }
 
 /// A timer of a deal that the new rules no longer have.
@@ -36,6 +68,26 @@ pub struct LeftTimer {
 /// One thing the switch changes for a deal (or, for a fired timer, does not).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
+    /// A track moved out of a stage the new rules no longer have, by a `migrate` line.
+    StageMigrated {
+        /// The stage it stood in.
+        from: String,
+        /// The stage it stands in now.
+        to: String,
+        /// It entered it with its `on enter`.
+        enter: bool,
+        /// The `migrate` line.
+        line: usize,
+    },
+    /// A value carried into a renamed field by a `migrate` line.
+    FieldCarried {
+        /// The old field.
+        from: String,
+        /// The new one.
+        to: String,
+        /// The `migrate` line.
+        line: usize,
+    },
     /// A timer new to the deal's stage is armed; `overdue`: its moment has passed, it fires
     /// right after the switch.
     TimerAdded {
@@ -109,6 +161,7 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
     let mut s = Stepper::new(ctx, deal.clone(), cause);
     let mut changes = Vec::new();
     let mut gone = Vec::new();
+    migrate(&mut s, left, &mut changes)?;
     for t in &left.timers {
         if !t.fired {
             gone.push(t.id);
@@ -200,10 +253,70 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
             }
         }
     }
+    s.close_tasks();
     s.alerts(false)?;
     Ok(Switched {
         outcome: s.finish(),
         changes,
         gone,
     })
+}
+
+/// Tracks and values `migrate` lines carry over. A migrated track stands in its new stage as
+/// it stood in the old one (the same visit: its clock and timers go on, as for a renamed
+/// stage); with `with on enter` it enters it anew: the visit starts now, `on enter` runs, and
+/// the stage's timers are armed afresh. A final stage ends the track.
+fn migrate(s: &mut Stepper<'_>, left: &Left, changes: &mut Vec<Change>) -> Result<(), StepError> {
+    let plan = s.ctx.plan;
+    for c in &left.fields {
+        let field = plan.fields[c.field].name.clone();
+        let value = s.deal.values.get(c.field).cloned().flatten();
+        s.record(
+            Kind::FieldSet {
+                field: field.clone(),
+                value,
+            },
+            Some(c.line),
+        );
+        changes.push(Change::FieldCarried {
+            from: c.from.clone(),
+            to: field,
+            line: c.line,
+        });
+    }
+    for m in &left.stages {
+        let def = &plan.stages[m.to];
+        s.record(
+            Kind::StageMigrated {
+                from: m.from.clone(),
+                stage: def.name.clone(),
+            },
+            Some(m.line),
+        );
+        changes.push(Change::StageMigrated {
+            from: m.from.clone(),
+            to: def.name.clone(),
+            enter: m.enter,
+            line: m.line,
+        });
+        let now = s.ctx.now;
+        if let Some(t) = s.deal.tracks.iter_mut().find(|t| t.id == m.track) {
+            // Entering anew starts the visit's clock; a renamed stage keeps it.
+            if m.enter {
+                t.entered_at = now;
+            }
+            t.state = if def.is_final {
+                TrackState::Ended
+            } else {
+                TrackState::Active
+            };
+        }
+        if m.enter {
+            let env = Env::stage(m.to);
+            for rule in &def.on_enter {
+                s.run(&rule.body, &env, Some(rule.line))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -150,7 +150,7 @@ pub fn match_timers(def: &StageDef, sought: &[Sought<'_>]) -> Vec<Option<TimerRe
                 && c.transition == s.transition
                 && match named(s) {
                     Some(name) => c.name == Some(name),
-                    None => c.name.is_none() && c.label == s.label,
+                    None => c.name.is_none() && line_text(c.label) == line_text(s.label),
                 }
         });
         if let Some(i) = hit {
@@ -212,9 +212,15 @@ fn named<'a>(s: &Sought<'a>) -> Option<&'a str> {
     s.key.and_then(|k| k.name.as_deref())
 }
 
+/// A label without its stage (`at meeting_at - 2h` of `meeting: at meeting_at - 2h`): the
+/// same line in a renamed stage is the same timer.
+fn line_text(label: &str) -> &str {
+    label.split_once(": ").map_or(label, |(_, l)| l)
+}
+
 /// Whether a stored label (`stage: at …`, `stage: -> x at …`) is an `at` timer's.
 fn label_is_at(label: &str) -> bool {
-    let line = label.split_once(": ").map_or(label, |(_, l)| l);
+    let line = line_text(label);
     line.starts_with("at ") || line.contains(" at ")
 }
 

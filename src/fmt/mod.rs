@@ -28,6 +28,12 @@ fn run_widths(items: &[Item]) -> Vec<(usize, usize)> {
             Item::Role(r) => Some((0, width(&r.id.name), 0)),
             Item::Phase(p) => Some((1, width(&p.id.name), width(&print::string(&p.title)))),
             Item::Alert(a) => Some((2, width(&a.id.name), width(&print::string(&a.title)))),
+            Item::Migrate(m) => {
+                let from = match &m.kind {
+                    MigrationKind::Stage { from, .. } | MigrationKind::Field { from, .. } => from,
+                };
+                Some((3, width(&from.name), 0))
+            }
             _ => None,
         }
     };
@@ -181,6 +187,20 @@ fn item(p: &mut Printer<'_>, item: &Item, (w1, w2): (usize, usize)) {
                 print::expr(&a.cond)
             );
             p.leaf(a.span, text);
+        }
+        Item::Migrate(m) => {
+            let text = match &m.kind {
+                MigrationKind::Stage { from, to, enter } => format!(
+                    "migrate stage {} -> {}{}",
+                    pad(&from.name, w1),
+                    to.name,
+                    if *enter { " with on enter" } else { "" }
+                ),
+                MigrationKind::Field { from, to } => {
+                    format!("migrate field {} -> {}", pad(&from.name, w1), to.name)
+                }
+            };
+            p.leaf(m.span, text);
         }
     }
 }

@@ -58,6 +58,10 @@ impl serde::Serialize for RecordJson<'_> {
             | Kind::StageLeft { stage } => {
                 m.serialize_entry("stage", stage)?;
             }
+            Kind::StageMigrated { from, stage } => {
+                m.serialize_entry("from", from)?;
+                m.serialize_entry("stage", stage)?;
+            }
             Kind::FieldSet { field, value } => {
                 m.serialize_entry("field", field)?;
                 m.serialize_entry(

@@ -27,6 +27,8 @@ pub fn preview_json(p: &Preview, tz: Tz) -> Json {
             "alerts_raised": s.alerts_raised,
             "alerts_cleared": s.alerts_cleared,
             "messages": s.messages,
+            "stages_migrated": s.stages_migrated,
+            "fields_carried": s.fields_carried,
             "stranded": s.stranded,
             "failed": s.failed,
         },
@@ -62,6 +64,17 @@ fn deal(d: &DealPreview, tz: Tz) -> Json {
 
 fn change(c: &Change, tz: Tz) -> Json {
     match c {
+        Change::StageMigrated {
+            from,
+            to,
+            enter,
+            line,
+        } => json!({
+            "kind": "stage_migrated", "from": from, "to": to, "on_enter": enter, "line": line,
+        }),
+        Change::FieldCarried { from, to, line } => json!({
+            "kind": "field_carried", "from": from, "to": to, "line": line,
+        }),
         Change::TimerAdded {
             timer,
             fires_at,

@@ -116,6 +116,10 @@ pub struct Summary {
     pub alerts_cleared: usize,
     /// Messages sent right after the switch.
     pub messages: usize,
+    /// Tracks moved by `migrate stage` lines.
+    pub stages_migrated: usize,
+    /// Values carried by `migrate field` lines.
+    pub fields_carried: usize,
     /// Live deals stranded.
     pub stranded: usize,
     /// Deals that could not pass, or whose first timers would fail.
@@ -200,8 +204,45 @@ pub async fn preview(
     })
     .await?;
     p.stranded = stranded.into_values().collect();
+    p.warnings.extend(idle_migrations(&ready.plan, &p.deals));
     p.summary = summary(&p);
     Ok(p)
+}
+
+/// `migrate` lines that no live deal needs: they can be deleted.
+fn idle_migrations(plan: &crate::compile::Plan, deals: &[DealPreview]) -> Vec<String> {
+    let used = |stage: bool, old: &str| {
+        deals.iter().flat_map(|d| &d.changes).any(|c| match c {
+            Change::StageMigrated { from, .. } => stage && from == old,
+            Change::FieldCarried { from, .. } => !stage && from == old,
+            _ => false,
+        })
+    };
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for (old, m) in &plan.migrations.stages {
+        if !used(true, old) {
+            out.push((
+                m.line,
+                format!(
+                    "line {}: `migrate stage {old} -> {}` matches no live deal; it can be deleted",
+                    m.line, plan.stages[m.to].name
+                ),
+            ));
+        }
+    }
+    for (old, m) in &plan.migrations.fields {
+        if !used(false, old) {
+            out.push((
+                m.line,
+                format!(
+                    "line {}: `migrate field {old} -> {}` matches no live deal; it can be deleted",
+                    m.line, plan.fields[m.to].name
+                ),
+            ));
+        }
+    }
+    out.sort();
+    out.into_iter().map(|(_, w)| w).collect()
 }
 
 /// Calls `f` with every live deal of the store, in id order, a page at a time.
@@ -357,6 +398,8 @@ fn summary(p: &Preview) -> Summary {
         }
         for c in &d.changes {
             match c {
+                Change::StageMigrated { .. } => s.stages_migrated += 1,
+                Change::FieldCarried { .. } => s.fields_carried += 1,
                 Change::TimerAdded { overdue, .. } => {
                     s.timers_added += 1;
                     s.fire_at_switch += usize::from(*overdue);

@@ -53,8 +53,10 @@ pub fn preview_text(p: &Preview, tz: Tz) -> String {
     let s = &p.summary;
     let _ = writeln!(
         out,
-        "\nsummary: {} deal(s) change · timers: {} added ({} fire right after the switch), {} moved, {} dropped, {} not armed again · alerts: {} raised, {} cleared · messages right after the switch: {} · stranded: {} · failing: {}",
+        "\nsummary: {} deal(s) change · migrated: {} stage move(s), {} value(s) · timers: {} added ({} fire right after the switch), {} moved, {} dropped, {} not armed again · alerts: {} raised, {} cleared · messages right after the switch: {} · stranded: {} · failing: {}",
         s.deals_changed,
+        s.stages_migrated,
+        s.fields_carried,
         s.timers_added,
         s.fire_at_switch,
         s.timers_moved,
@@ -82,6 +84,18 @@ fn deal(out: &mut String, d: &DealPreview, t: &impl Fn(&DateTime<Utc>) -> String
     let _ = writeln!(out, "{}  ({})", d.id, d.stages.join(", "));
     for c in &d.changes {
         let line = match c {
+            Change::StageMigrated {
+                from,
+                to,
+                enter,
+                line,
+            } => format!(
+                "→ migrated from stage `{from}` to `{to}` (line {line}){}",
+                if *enter { ", with its `on enter`" } else { "" }
+            ),
+            Change::FieldCarried { from, to, line } => {
+                format!("→ value of `{from}` carried into `{to}` (line {line})")
+            }
             Change::TimerAdded {
                 timer,
                 fires_at,

@@ -79,6 +79,9 @@ impl<'p> TextWriter<'p> {
             Kind::StageEntered { stage } => format!("▶ enters {}", self.stage_title(stage)),
             Kind::StageSkipped { stage } => format!("↷ skips {}", self.stage_title(stage)),
             Kind::StageLeft { stage } => format!("◀ leaves {}", self.stage_title(stage)),
+            Kind::StageMigrated { from, stage } => {
+                format!("⇢ migrated from {from} to {}", self.stage_title(stage))
+            }
             Kind::TrackWaiting { stage } => format!(
                 "⧖ waits at {} for the other tracks",
                 self.stage_title(stage)

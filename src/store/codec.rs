@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{Plan, StageId};
 use crate::engine::{
-    Armed, Deal, Left, LeftTimer, Sought, Task, TimeEntry, TimerKey, TimerRef, Track, TrackState,
+    Armed, CarriedField, Deal, Left, LeftTimer, MigratedTrack, Sought, Task, TimeEntry, TimerKey,
+    TimerRef, Track, TrackState,
 };
 use crate::value::Value;
 
@@ -267,12 +268,20 @@ impl StoredDeal {
     /// that was given a name meanwhile is still the same timer). Documents written before
     /// timers had an identity find theirs by label, else by position.
     pub fn read(&self, plan: &Plan) -> Result<(Deal, Left), Misfit> {
+        // A stage the plan has, or the one a `migrate` line sends its deals to.
+        let place = |name: &str| {
+            plan.stage_index
+                .get(name)
+                .copied()
+                .or_else(|| plan.migrations.stages.get(name).map(|m| m.to))
+        };
+        // Only where deals stand counts: a task of a stage that is gone (the deal left it
+        // long ago) belongs to the deal's first track's stage from now on.
         let missing: Vec<String> = self
             .tracks
             .iter()
             .map(|t| &t.stage)
-            .chain(self.tasks.iter().map(|t| &t.stage))
-            .filter(|s| !plan.stage_index.contains_key(*s))
+            .filter(|s| place(s).is_none())
             .cloned()
             .collect();
         if !missing.is_empty() {
@@ -281,13 +290,30 @@ impl StoredDeal {
             missing.dedup();
             return Err(Misfit::MissingStages(missing));
         }
-        let stage = |name: &str| plan.stage_index[name];
+        let here = self
+            .tracks
+            .first()
+            .and_then(|t| place(&t.stage))
+            .unwrap_or_default();
+        let stage = |name: &str| place(name).unwrap_or(here);
+        let mut left = Left::default();
         let values = plan
             .fields
             .iter()
-            .map(|f| match self.fields.get(&f.name) {
+            .enumerate()
+            .map(|(id, f)| match self.fields.get(&f.name) {
                 Some(v) => Some(v.clone()),
-                None => f.default.clone(),
+                None => match self.carried_to(plan, id) {
+                    Some((from, line, v)) => {
+                        left.fields.push(CarriedField {
+                            field: id,
+                            from: from.to_string(),
+                            line,
+                        });
+                        Some(v.clone())
+                    }
+                    None => f.default.clone(),
+                },
             })
             .collect();
         let slots = plan
@@ -298,18 +324,31 @@ impl StoredDeal {
         let tracks = self
             .tracks
             .iter()
-            .map(|t| Track {
-                id: t.id,
-                stage: stage(&t.stage),
-                entered_at: t.entered_at,
-                state: match t.state.as_str() {
-                    "waiting" => TrackState::Waiting,
-                    "ended" => TrackState::Ended,
-                    _ => TrackState::Active,
-                },
+            .map(|t| {
+                let to = stage(&t.stage);
+                if !plan.stage_index.contains_key(&t.stage)
+                    && let Some(m) = plan.migrations.stages.get(&t.stage)
+                {
+                    left.stages.push(MigratedTrack {
+                        track: t.id,
+                        from: t.stage.clone(),
+                        to,
+                        enter: m.enter,
+                        line: m.line,
+                    });
+                }
+                Track {
+                    id: t.id,
+                    stage: to,
+                    entered_at: t.entered_at,
+                    state: match t.state.as_str() {
+                        "waiting" => TrackState::Waiting,
+                        "ended" => TrackState::Ended,
+                        _ => TrackState::Active,
+                    },
+                }
             })
             .collect();
-        let mut left = Left::default();
         let mut timers = Vec::with_capacity(self.timers.len());
         let places = self.find_timers(plan);
         for (t, place) in self.timers.iter().zip(places) {
@@ -384,6 +423,17 @@ impl StoredDeal {
         Ok((deal, left))
     }
 
+    /// The value a `migrate field OLD -> NEW` line carries into field `id`, if the deal has one:
+    /// (OLD, the line, the value). Of two such lines, the first old name in order.
+    fn carried_to<'p>(&self, plan: &'p Plan, id: usize) -> Option<(&'p str, usize, &Value)> {
+        plan.migrations
+            .fields
+            .iter()
+            .filter(|(_, m)| m.to == id)
+            .filter_map(|(old, m)| Some((old.as_str(), m.line, self.fields.get(old)?)))
+            .min_by_key(|(old, ..)| *old)
+    }
+
     /// Where each stored timer is under `plan` (`None`: the plan no longer has it), the timers
     /// of each track and stage matched together (see [`crate::engine::match_timers`]).
     fn find_timers(&self, plan: &Plan) -> Vec<Option<(StageId, TimerRef)>> {
@@ -407,8 +457,18 @@ impl StoredDeal {
                 .or_default()
                 .push(n);
         }
-        for ((_, stage), members) in groups {
-            let Some(&s) = plan.stage_index.get(stage) else {
+        for ((track, stage), members) in groups {
+            // A stage renamed by a `migrate` line keeps its deals' visit, timers included; one
+            // they enter anew (`with on enter`) arms its own.
+            let at = plan.stage_index.get(stage).copied().or_else(|| {
+                let m = plan.migrations.stages.get(stage)?;
+                let here = self
+                    .tracks
+                    .iter()
+                    .any(|t| t.id == track && t.stage == stage);
+                (here && !m.enter).then_some(m.to)
+            });
+            let Some(s) = at else {
                 continue;
             };
             let sought: Vec<Sought<'_>> = members

@@ -90,6 +90,14 @@ pub(super) fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, lang: Lan
         ("time_logged", false) => format!("⏱ {} h ({})", r["hours"], s("by")),
         ("timer_set", true) => format!("⏰ Таймер на {}", s("fires_at")),
         ("timer_set", false) => format!("⏰ Timer for {}", s("fires_at")),
+        ("stage_migrated", true) => {
+            format!("⇢ Перенесена правилами из {} в {}", s("from"), s("stage"))
+        }
+        ("stage_migrated", false) => format!(
+            "⇢ Migrated by the rules from {} to {}",
+            s("from"),
+            s("stage")
+        ),
         ("timer_moved", true) => format!("⏰ Таймер перенесён на {}", s("fires_at")),
         ("timer_moved", false) => format!("⏰ Timer moved to {}", s("fires_at")),
         ("timer_dropped", true) => "⏰ Таймер снят: в новых правилах его нет".into(),

@@ -115,6 +115,8 @@ fn is_keyword(p: &Pair<'_, Rule>) -> bool {
             | Rule::k_end
             | Rule::k_enter
             | Rule::k_estimate
+            | Rule::k_migrate
+            | Rule::k_field
             | Rule::k_event
             | Rule::k_exit
             | Rule::k_fields
@@ -260,6 +262,23 @@ impl Builder {
                     cond,
                     span: sp,
                 })
+            }
+            Rule::migrate => {
+                let what = it.next()?;
+                let stage = what.as_rule() == Rule::migrate_stage;
+                let mut parts = children(what).filter(|p| !is_keyword(p));
+                let from = ident(parts.next()?);
+                let to = ident(parts.next()?);
+                let kind = if stage {
+                    MigrationKind::Stage {
+                        from,
+                        to,
+                        enter: parts.next().is_some(),
+                    }
+                } else {
+                    MigrationKind::Field { from, to }
+                };
+                Item::Migrate(Migration { kind, span: sp })
             }
             _ => return None,
         })
