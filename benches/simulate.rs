@@ -163,7 +163,7 @@ fn measure(n: usize, json: bool) -> Run {
         }
         if json {
             line.clear();
-            dealflow::json::record_line(&r, tz, &mut line);
+            dealflow::json::record_line(&r, tz, &ready.plan.file, &mut line);
             bytes += line.len();
         }
     };

@@ -84,6 +84,7 @@ pub mod compile;
 pub mod daemon;
 pub mod diag;
 pub mod engine;
+pub mod explain;
 pub mod fmt;
 pub mod graph;
 pub mod json;

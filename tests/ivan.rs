@@ -464,3 +464,51 @@ fn the_same_input_gives_byte_identical_output() {
     let (_, b) = timeline();
     assert_eq!(a.json_lines(&plan), b.json_lines(&plan));
 }
+
+#[test]
+fn every_record_a_rule_caused_names_the_rule() {
+    let r = Records::load();
+    let ruled = [
+        "stage_entered",
+        "stage_left",
+        "stage_skipped",
+        "notification",
+        "task_created",
+        "timer_set",
+        "timer_fired",
+        "group_created",
+        "alert_raised",
+        "alert_cleared",
+    ];
+    let roles = ["sales", "project_manager", "designer", "developer"];
+    let mut seen = 0;
+    for rec in &r.0 {
+        let kind = rec["kind"].as_str().unwrap_or_default();
+        let role_slot = kind == "field_set" && roles.contains(&rec["field"].as_str().unwrap_or(""));
+        if ruled.contains(&kind) || role_slot {
+            seen += 1;
+            let rule = rec["rule"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no rule: {rec}"));
+            let (file, line) = rule.rsplit_once(':').expect("file:line");
+            assert!(file.ends_with("web-studio.flow"), "{rec}");
+            assert!(line.parse::<usize>().is_ok_and(|l| l > 0), "{rec}");
+        }
+    }
+    assert!(seen > 100, "only {seen} records checked");
+    // The reminder of Ivan's meeting names its `at` line.
+    let flow = std::fs::read_to_string(root().join("rules/web-studio.flow")).unwrap();
+    let at = flow
+        .lines()
+        .position(|l| l.trim_start().starts_with("at meeting_at - 2h"))
+        .unwrap()
+        + 1;
+    let set = r.all("ivan", "timer_set");
+    assert!(
+        set[0]["rule"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!(":{at}")),
+        "{set:?}"
+    );
+}

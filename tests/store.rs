@@ -186,7 +186,8 @@ async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
 }
 
 #[tokio::test]
-async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing() {
+async fn a_refused_event_changes_no_deal_is_kept_as_a_refusal_and_a_dropped_transaction_leaves_nothing()
+ {
     for (name, url, opts) in backends("refusal") {
         let core = core(&url, &opts).await;
         let mut tx = core.store().begin().await.expect("tx");
@@ -214,8 +215,24 @@ async fn a_refused_event_writes_nothing_and_a_dropped_transaction_leaves_nothing
         assert_eq!(
             counts(&core).await,
             before,
-            "{name}: a refusal wrote something"
+            "{name}: a refusal changed a deal"
         );
+        // It is kept, with why, until its time is up.
+        let mut tx = core.store().begin().await.expect("tx");
+        let kept = tx.refusals(Some("d1"), 10).await.expect("refusals");
+        assert_eq!(kept.len(), 1, "{name}: {kept:?}");
+        let r = &kept[0];
+        assert_eq!(
+            (r.input.as_str(), r.name.as_str(), r.code.as_str(), r.at),
+            ("event", "payment_received", "not_now", t0()),
+            "{name}"
+        );
+        assert!(r.reason.contains("not expected now"), "{name}: {r:?}");
+        let day = chrono::Duration::days(1);
+        assert_eq!(tx.prune_refusals(t0() - day).await.expect("prune"), 0);
+        assert_eq!(tx.prune_refusals(t0() + day).await.expect("prune"), 1);
+        assert!(tx.refusals(None, 10).await.expect("refusals").is_empty());
+        tx.commit().await.expect("commit");
 
         // An unknown deal.
         let mut tx = core.store().begin().await.expect("tx");

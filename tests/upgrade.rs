@@ -196,7 +196,26 @@ async fn a_database_made_by_the_last_landed_main_is_upgraded_in_place() {
             .await
             .expect("applied");
         assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        // A refused event is kept in the table the upgrade added.
+        let again = core
+            .apply(&mut tx, "old1", &held, Utc::now())
+            .await
+            .expect("answered");
+        assert!(step_refused(&again), "{name}: {again:?}");
         tx.commit().await.expect("commit");
+        let mut tx = core.store().read().await.expect("tx");
+        let refused = tx.refusals(Some("old1"), 10).await.expect("refusals");
+        assert_eq!(refused.len(), 1, "{name}: {refused:?}");
+        assert_eq!(
+            (
+                refused[0].input.as_str(),
+                refused[0].name.as_str(),
+                refused[0].code.as_str()
+            ),
+            ("event", "meeting_held", "not_now"),
+            "{name}"
+        );
+        drop(tx);
         core.store().close().await;
         drop(core);
         // Opened again, nothing is done twice.
@@ -218,4 +237,8 @@ async fn a_database_made_by_the_last_landed_main_is_upgraded_in_place() {
             common::drop_schema(&url, schema).await;
         }
     }
+}
+
+fn step_refused(s: &Step) -> bool {
+    matches!(s, Step::NotNow(_) | Step::Refused(_))
 }

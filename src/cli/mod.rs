@@ -1,6 +1,7 @@
 //! The `dealflow` command line: one file per subcommand, this one parses the arguments.
 
 mod check;
+mod explain;
 mod fmt;
 mod generate;
 mod graph;
@@ -38,6 +39,8 @@ enum Command {
     /// What a reload of a new version of the pipeline would change for the live deals of a
     /// database (exit 1 when it would be refused).
     Plan(plan::Args),
+    /// Why a deal is where it is: its story step by step, with the rules behind each effect.
+    Explain(explain::Args),
     /// Write a large scenario for the reference pipeline (load tests, benchmarks).
     GenerateScenario(generate::Args),
     /// Run the pipeline for real: deals in a database, an HTTP API, timers, email and SMS.
@@ -78,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args, color),
         Command::Simulate(args) => simulate::run(args, color),
         Command::Plan(args) => plan::run(args, color),
+        Command::Explain(args) => explain::run(args),
         Command::GenerateScenario(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
     };

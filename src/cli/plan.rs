@@ -73,7 +73,8 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
             ..Default::default()
         };
         let store = crate::store::Store::open(&args.db, &opts).await?;
-        let p = preview(&store, &ready, at).await;
+        let old = crate::preview::running_rules(&store).await;
+        let p = preview(&store, &ready, old.as_ref(), at).await;
         store.close().await;
         p
     })?;

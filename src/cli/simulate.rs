@@ -156,7 +156,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let mut sink = |r: crate::engine::Record| match format {
         Format::Json => {
             line.clear();
-            if crate::json::record_line(&r, plan.tz, &mut line) {
+            if crate::json::record_line(&r, plan.tz, &plan.file, &mut line) {
                 write(&line, &mut out);
             }
         }

@@ -293,6 +293,7 @@ impl<'a> Compiler<'a> {
                 name: e.id.name.clone(),
                 sets: Vec::new(),
                 payload: Vec::new(),
+                line: self.line(e.span),
             };
             for entry in e.entries.iter().flatten() {
                 if entry.ty.is_none() {

@@ -182,6 +182,8 @@ pub struct EventDef {
     pub sets: Vec<Slot>,
     /// Values it only carries.
     pub payload: Vec<(String, PayloadType)>,
+    /// The line of its declaration (the rule that sets the fields it lists).
+    pub line: usize,
 }
 
 /// A text with `{{ }}` parts.
@@ -316,8 +318,12 @@ pub struct StageDef {
     pub line: usize,
     /// Fields that must be set to enter.
     pub require: Vec<Slot>,
+    /// The line of its (first) `require`.
+    pub require_line: Option<usize>,
     /// `skip when`.
     pub skip: Option<Expr>,
+    /// The line of its `skip when`.
+    pub skip_line: Option<usize>,
     /// `on enter` blocks.
     pub on_enter: Vec<Rule>,
     /// `on exit` blocks.
@@ -339,7 +345,9 @@ impl StageDef {
             is_final,
             line,
             require: Vec::new(),
+            require_line: None,
             skip: None,
+            skip_line: None,
             on_enter: Vec::new(),
             on_exit: Vec::new(),
             on_event: Vec::new(),

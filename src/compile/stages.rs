@@ -16,11 +16,15 @@ impl Compiler<'_> {
                 let ln = self.line(line.span);
                 match &line.kind {
                     ast::StageLineKind::Require(names) => {
+                        def.require_line.get_or_insert(ln);
                         for n in names {
                             def.require.push(self.slot(n)?);
                         }
                     }
-                    ast::StageLineKind::Skip(c) => def.skip = Some(self.expr(c)?),
+                    ast::StageLineKind::Skip(c) => {
+                        def.skip = Some(self.expr(c)?);
+                        def.skip_line = Some(ln);
+                    }
                     ast::StageLineKind::OnEnter(b) => def.on_enter.push(Rule {
                         line: ln,
                         body: self.block(b)?,

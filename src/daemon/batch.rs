@@ -14,7 +14,9 @@ use super::core::Core;
 use super::rules::Rules;
 use super::warm::Warm;
 use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
-use crate::store::{Answer, AppliedEvent, BatchWrite, DealWrite, DueTimer, Misfit, StoreError, Tx};
+use crate::store::{
+    Answer, AppliedEvent, BatchWrite, DealWrite, DueTimer, Misfit, Refusal, StoreError, Tx,
+};
 use crate::team::Team;
 
 /// What to do: one operation of the daemon on its deals.
@@ -169,6 +171,10 @@ pub(crate) struct Batch<'r> {
     drop_timers: Vec<(String, u64)>,
     answers: Vec<(String, Answer)>,
     events: Vec<AppliedEvent>,
+    /// Inputs refused, to keep.
+    refusals: Vec<Refusal>,
+    /// The line of the rule that refused the operation running, if one did.
+    refused_by: Option<usize>,
 }
 
 /// The deals an operation reads.
@@ -249,6 +255,8 @@ impl<'r> Batch<'r> {
             drop_timers: Vec::new(),
             answers: Vec::new(),
             events: Vec::new(),
+            refusals: Vec::new(),
+            refused_by: None,
         })
     }
 
@@ -302,14 +310,30 @@ impl<'r> Batch<'r> {
 
     /// Runs one operation in memory.
     pub(super) fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
-        match op {
+        self.refused_by = None;
+        let result = match op {
             Op::Create(req) => self.create(req, now),
             Op::Apply { deal, input } => self.apply(deal, input, now),
             Op::Fire(due) => self.fire(due, now),
             Op::Switch(ids) => Ok(self.switch(ids, now)),
             Op::Midnight(ids) => Ok(self.midnight(ids, now)),
             Op::CloseTasks(ids) => Ok(self.close_tasks(ids, now)),
+        };
+        let rule = self
+            .refused_by
+            .take()
+            .map(|line| format!("{}:{line}", self.rules.ready.plan.file));
+        if let Some(r) = super::refused::refusal(
+            op,
+            &result,
+            rule,
+            self.rules.version,
+            self.rules.ready.plan.tz,
+            now,
+        ) {
+            self.refusals.push(r);
         }
+        result
     }
 
     /// Ended deals: their open tasks closed as cancelled.
@@ -472,6 +496,10 @@ impl<'r> Batch<'r> {
             Err(StepError::Refused(m)) => return Step::Refused(m),
             Err(StepError::NotNow(m)) => return Step::NotNow(m),
             Err(StepError::Failed(m)) => return Step::Failed(m),
+            Err(StepError::Required { message, line }) => {
+                self.refused_by = Some(line);
+                return Step::Refused(message);
+            }
         };
         self.team.apply(&out.load);
         self.load.extend(out.load.iter().cloned());
@@ -556,6 +584,7 @@ impl<'r> Batch<'r> {
             answers: self.answers.clone(),
             drop_timers: self.drop_timers.clone(),
             events: self.events.clone(),
+            refusals: self.refusals.clone(),
         })
         .await
     }

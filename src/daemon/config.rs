@@ -36,6 +36,9 @@ pub struct Config {
     /// Delivery retries.
     #[serde(default)]
     pub outbox: Outbox,
+    /// How long refused inputs are kept.
+    #[serde(default)]
+    pub history: History,
     /// The team.
     #[serde(default)]
     pub team: Vec<TeamMember>,
@@ -307,8 +310,25 @@ impl Default for Outbox {
     }
 }
 
+/// `[history]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct History {
+    /// Days a refused input (event, creation, work on a task) is kept for `explain` and the
+    /// dashboard; older ones are forgotten, once an hour.
+    pub refusals_keep_days: u64,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        History {
+            refusals_keep_days: 90,
+        }
+    }
+}
+
 /// Sections a `DEALFLOW_SECTION_KEY` variable may name.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "server",
     "database",
     "rules",
@@ -317,6 +337,7 @@ const SECTIONS: [&str; 8] = [
     "sms",
     "outbox",
     "dashboard",
+    "history",
 ];
 
 /// A configuration that cannot be used: the message names the file (with line and column when
@@ -444,6 +465,11 @@ impl Config {
         if self.rules.reload_timeout_s < 1 {
             return Err(ConfigError::Value(
                 "`rules.reload_timeout_s` must be at least 1",
+            ));
+        }
+        if self.history.refusals_keep_days < 1 {
+            return Err(ConfigError::Value(
+                "`history.refusals_keep_days` must be at least 1",
             ));
         }
         if self.rules.max_size < 1 {

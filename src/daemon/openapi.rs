@@ -165,6 +165,21 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 &["401", "403", "404", "409", "503"],
                 json!({"parameters": [id_param()]}),
             )},
+            "/api/v1/deals/{id}/explain": {"get": op(
+                "Why the deal is where it is: its story step by step (what came in, what the engine did, each effect with the rule file:line), refused inputs with their reasons.",
+                ("200", "The story.", json!({"$ref": "#/components/schemas/Explanation"})),
+                &["400", "401", "403", "404", "503"],
+                json!({"parameters": [id_param(),
+                    {"name": "lang", "in": "query", "required": false, "schema": {"type": "string", "enum": ["en", "ru"]}}]}),
+            )},
+            "/api/v1/refusals": {"get": op(
+                "Inputs the rules turned away (events, creations, work on tasks), newest first.",
+                ("200", "The refusals.", json!({"type": "array", "items": {"$ref": "#/components/schemas/Refusal"}})),
+                &["400", "401", "403", "503"],
+                json!({"parameters": [
+                    {"name": "deal", "in": "query", "required": false, "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]}),
+            )},
             "/api/v1/deals/{id}/events": {"post": op(
                 "Sends an event to a deal.",
                 ("200", "Applied: the deal after it.", deal_ref()),
@@ -230,6 +245,21 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                     "alerts": {"type": "array", "items": {"type": "string"}},
                     "people": {"type": "array", "items": {"type": "string"}},
                     "live": {"type": "boolean"}, "revision": {"type": "integer"}}},
+                "Explanation": {"type": "object", "required": ["deal", "stages", "live", "steps"], "properties": {
+                    "deal": {"type": "string"}, "stages": {"type": "array", "items": {"type": "string"}},
+                    "live": {"type": "boolean"},
+                    "waiting": {"type": "array", "items": {"type": "object"}},
+                    "steps": {"type": "array", "items": {"type": "object", "required": ["at", "input", "version", "effects", "notes"], "properties": {
+                        "at": {"type": "string"}, "input": {"type": "string"}, "by": {"type": ["string", "null"]},
+                        "fields": {}, "version": {"type": "integer"},
+                        "effects": {"type": "array", "items": {"type": "object"}},
+                        "refused": {"type": ["object", "null"]},
+                        "notes": {"type": "array", "items": {"type": "string"}}}}}}},
+                "Refusal": {"type": "object", "required": ["deal", "at", "input", "name", "code", "reason", "version"], "properties": {
+                    "deal": {"type": "string"}, "at": {"type": "string"}, "input": {"type": "string", "enum": ["create", "event", "task"]},
+                    "name": {"type": "string"}, "fields": {}, "by": {"type": ["string", "null"]},
+                    "code": {"type": "string"}, "reason": {"type": "string"}, "rule": {"type": ["string", "null"]},
+                    "version": {"type": "integer"}}},
                 "Plan": {"type": "object", "required": ["applicable", "reasons", "summary", "deals", "stranded"], "properties": {
                     "applicable": {"type": "boolean"},
                     "reasons": {"type": "array", "items": {"type": "string"}},

@@ -160,7 +160,13 @@ impl Reloads {
                 return Ok(p);
             }
         };
-        let p = crate::preview::preview(core.store(), &ready, chrono::Utc::now()).await?;
+        let p = crate::preview::preview(
+            core.store(),
+            &ready,
+            Some(&current.ready),
+            chrono::Utc::now(),
+        )
+        .await?;
         Ok(crate::preview::preview_json(&p, ready.plan.tz))
     }
 
@@ -207,7 +213,7 @@ impl Reloads {
         // What the new rules would do to the live deals: the same preview `dealflow plan`
         // prints; the reload goes ahead only when it says they would be applied.
         let preview = tokio::select! {
-            p = crate::preview::preview(core.store(), &ready, chrono::Utc::now()) => p,
+            p = crate::preview::preview(core.store(), &ready, Some(&current.ready), chrono::Utc::now()) => p,
             _ = stop.wait_for(|s| *s) => {
                 return refuse("the daemon is stopping; the old rules keep running".into(), Vec::new());
             }

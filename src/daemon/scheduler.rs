@@ -133,3 +133,31 @@ pub(crate) async fn midnight(
     tracing::info!(day = %today, "local midnight: checking alerts of live deals");
     writer.each_live_page(core, Op::Midnight).await
 }
+
+/// Forgets refused inputs older than `keep`, at start and then once an hour, until `stop`.
+pub(crate) async fn prune_refusals(
+    core: Arc<Core>,
+    keep: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    const EVERY: Duration = Duration::from_secs(3600);
+    loop {
+        let before = Utc::now() - chrono::Duration::from_std(keep).unwrap_or_default();
+        let pruned = async {
+            let mut tx = core.store().begin().await?;
+            let n = tx.prune_refusals(before).await?;
+            tx.commit().await?;
+            Ok::<u64, StoreError>(n)
+        }
+        .await;
+        match pruned {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(refusals = n, "old refusals forgotten"),
+            Err(e) => tracing::warn!(error = %e, "old refusals could not be forgotten"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

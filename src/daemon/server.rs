@@ -177,6 +177,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         owner,
         stopped.clone(),
     ));
+    let keep = Duration::from_secs(state.config.history.refusals_keep_days * 86_400);
+    let pruning = tokio::spawn(scheduler::prune_refusals(
+        core.clone(),
+        keep,
+        stopped.clone(),
+    ));
     let out = tokio::spawn(outbox::run(
         core.clone(),
         delivery,
@@ -201,6 +207,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         let _ = sched.await;
         let _ = out.await;
+        let _ = pruning.await;
         watcher.abort();
         signals.abort();
         // Nothing sends any more: the writer commits what it has taken and ends.

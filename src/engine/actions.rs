@@ -51,7 +51,7 @@ impl Stepper<'_> {
                 line,
             } => {
                 let title = self.render(title, env)?;
-                let assignee = self.person_for(*role);
+                let assignee = self.person_for(*role, Some(*line));
                 let due = match due {
                     Some(d) => match self.eval(d, env).map_err(StepError::Failed)? {
                         Some(Value::Duration(d)) => self.deadline(d),
@@ -97,7 +97,7 @@ impl Stepper<'_> {
                 let title = self.render(title, env)?;
                 let mut members = Vec::new();
                 for r in roles {
-                    if let Some(p) = self.person_for(*r)
+                    if let Some(p) = self.person_for(*r, line)
                         && !members.contains(&p)
                     {
                         members.push(p);
@@ -180,8 +180,8 @@ impl Stepper<'_> {
     }
 
     /// The deal's person in a role; an empty slot is filled with the member of that role who
-    /// has the fewest open tasks (ties: by id).
-    pub(crate) fn person_for(&mut self, role: RoleId) -> Option<String> {
+    /// has the fewest open tasks (ties: by id), recorded at `line`, the rule that needed them.
+    pub(crate) fn person_for(&mut self, role: RoleId, line: Option<usize>) -> Option<String> {
         if let Some(p) = &self.deal.slots[role] {
             return Some(p.clone());
         }
@@ -198,7 +198,7 @@ impl Stepper<'_> {
         self.set_slot(
             crate::compile::Slot::Role(role),
             Some(Value::User(best.clone())),
-            None,
+            line,
         );
         Some(best)
     }
@@ -227,7 +227,7 @@ impl Stepper<'_> {
         Ok(out)
     }
 
-    fn notify(
+    pub(crate) fn notify(
         &mut self,
         who: Who,
         ch: Channel,
@@ -244,10 +244,10 @@ impl Stepper<'_> {
                 if plan.roles.is_empty() {
                     None
                 } else {
-                    self.person_for(0)
+                    self.person_for(0, Some(line))
                 },
             ),
-            Who::Role(r) => ("user", self.person_for(r)),
+            Who::Role(r) => ("user", self.person_for(r, Some(line))),
         };
         let skipped = |s: &mut Self, to: String, reason: String| {
             s.record(

@@ -11,6 +11,7 @@ mod stages;
 mod state;
 mod switch;
 mod timers;
+mod trial;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use record::{Attachment, Kind, Record};
 pub use state::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
 pub use switch::{CarriedField, Change, Left, LeftTimer, MigratedTrack, Switched, switch};
 pub use timers::{Sought, TimerKey, match_timers, timer_key, timer_label};
+pub use trial::{Tried, trial};
 
 /// Moves allowed in one step before it is called a loop.
 const MAX_MOVES: usize = 100;
@@ -143,6 +145,15 @@ pub enum StepError {
     /// The step broke (a script error, a loop); it was undone.
     #[error("{0}")]
     Failed(String),
+    /// A stage's `require` is not met: refused like [`StepError::Refused`], and `line` is the
+    /// `require` that decided it.
+    #[error("{message}")]
+    Required {
+        /// In the pipeline's words.
+        message: String,
+        /// The `require` line.
+        line: usize,
+    },
 }
 
 impl StepError {
@@ -150,6 +161,15 @@ impl StepError {
     pub fn message(&self) -> &str {
         match self {
             StepError::Refused(m) | StepError::NotNow(m) | StepError::Failed(m) => m,
+            StepError::Required { message, .. } => message,
+        }
+    }
+
+    /// The pipeline line of the rule that decided it, when one did.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            StepError::Required { line, .. } => Some(*line),
+            _ => None,
         }
     }
 }
@@ -359,7 +379,7 @@ impl Stepper<'_> {
         for &slot in &plan.events[ev].sets {
             let field = self.slot_name(slot);
             if let Some(v) = typed.get(&field) {
-                self.set_slot(slot, Some(v.clone()), None);
+                self.set_slot(slot, Some(v.clone()), Some(plan.events[ev].line));
             }
         }
         self.payload = Some(typed);

@@ -117,13 +117,16 @@ impl Stepper<'_> {
             .map(|s| format!("`{}`", self.slot_name(*s)))
             .collect();
         if !missing.is_empty() {
-            return Err(StepError::Refused(format!(
-                "deal `{}` cannot enter `{}`: {} {} not set",
-                self.deal.id,
-                def.name,
-                missing.join(", "),
-                if missing.len() == 1 { "is" } else { "are" }
-            )));
+            return Err(StepError::Required {
+                message: format!(
+                    "deal `{}` cannot enter `{}`: {} {} not set",
+                    self.deal.id,
+                    def.name,
+                    missing.join(", "),
+                    if missing.len() == 1 { "is" } else { "are" }
+                ),
+                line: def.require_line.unwrap_or(def.line),
+            });
         }
         let env = Env::stage(stage);
         if let Some(cond) = &def.skip
@@ -133,7 +136,7 @@ impl Stepper<'_> {
                 Kind::StageSkipped {
                     stage: def.name.clone(),
                 },
-                Some(def.line),
+                Some(def.skip_line.unwrap_or(def.line)),
             );
             if let Some(first) = def.transitions.first() {
                 return self.enter_targets(track, &first.targets.clone());

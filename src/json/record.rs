@@ -11,20 +11,29 @@ use crate::compile::Plan;
 use crate::engine::{Deal, Kind, Record};
 
 /// One record as a line of the JSON timeline, appended to `out` with its newline; false (and
-/// nothing written) for kinds that are for people only.
-pub fn record_line(r: &Record, tz: Tz, out: &mut Vec<u8>) -> bool {
+/// nothing written) for kinds that are for people only. A record a rule caused names it:
+/// `"rule": "FILE:LINE"` (FILE as the plan names its file).
+pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
     if !r.kind.in_json() {
         return false;
     }
     // Writing into a Vec cannot fail, and every value here serializes.
-    let _ = serde_json::to_writer(&mut *out, &RecordJson { r, tz });
+    let _ = serde_json::to_writer(
+        &mut *out,
+        &RecordJson {
+            r,
+            tz,
+            file: Some(file),
+        },
+    );
     out.push(b'\n');
     true
 }
 
 /// Any record (also those for people only) as one JSON object, as the daemon keeps history.
+/// The rule is not in it: history keeps it in a column of its own.
 pub fn record_object(r: &Record, tz: Tz) -> String {
-    serde_json::to_string(&RecordJson { r, tz }).unwrap_or_default()
+    serde_json::to_string(&RecordJson { r, tz, file: None }).unwrap_or_default()
 }
 
 /// A record as the JSON object of the timeline, serialized straight to the output: keys in
@@ -32,6 +41,17 @@ pub fn record_object(r: &Record, tz: Tz) -> String {
 struct RecordJson<'a> {
     r: &'a Record,
     tz: Tz,
+    /// The rule file, when the object names the rule (the timeline).
+    file: Option<&'a str>,
+}
+
+/// `FILE:LINE`, written straight into the output.
+struct Rule<'a>(&'a str, usize);
+
+impl serde::Serialize for Rule<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(&format_args!("{}:{}", self.0, self.1))
+    }
 }
 
 impl serde::Serialize for RecordJson<'_> {
@@ -174,6 +194,9 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("by", by)?;
             }
         }
+        if let (Some(file), Some(line)) = (self.file, r.line) {
+            m.serialize_entry("rule", &Rule(file, line))?;
+        }
         m.end()
     }
 }
@@ -187,7 +210,7 @@ pub fn json_lines<'d>(
 ) -> String {
     let mut out = Vec::new();
     for r in records {
-        record_line(r, plan.tz, &mut out);
+        record_line(r, plan.tz, &plan.file, &mut out);
     }
     let mut out = String::from_utf8(out).unwrap_or_default();
     for deal in finals {

@@ -31,6 +31,13 @@ pub fn preview_json(p: &Preview, tz: Tz) -> Json {
             "fields_carried": s.fields_carried,
             "stranded": s.stranded,
             "failed": s.failed,
+            "hooks_failing": s.hooks_failing,
+        },
+        "hooks": {
+            "deals_tried": p.hooks_tried,
+            "failing": p.hooks.iter().map(|h| json!({
+                "hook": h.tried, "deal": h.deal, "error": h.error, "fails_now_too": h.also_now,
+            })).collect::<Vec<_>>(),
         },
         "deals": p.deals.iter().map(|d| deal(d, tz)).collect::<Vec<_>>(),
         "stranded": p.stranded.iter().map(|x| json!({

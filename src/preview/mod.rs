@@ -8,6 +8,7 @@
 //! rules would strand (their stage is gone). The rules would be applied when nothing is
 //! stranded and nothing fails.
 
+mod hooks;
 mod json;
 mod text;
 
@@ -19,6 +20,7 @@ use crate::engine::{self, Change, Ctx, Deal, Input, Kind, Record, StepError, Swi
 use crate::load::Ready;
 use crate::store::{Misfit, Store, StoreError, StoredDeal};
 
+pub use hooks::HookFailure;
 pub use json::preview_json;
 pub use text::preview_text;
 
@@ -42,6 +44,10 @@ pub struct Preview {
     pub stranded: Vec<Stranded>,
     /// Things worth knowing that do not stop the rules.
     pub warnings: Vec<String>,
+    /// Deals the hooks were tried on.
+    pub hooks_tried: usize,
+    /// Hooks that fail under the new rules.
+    pub hooks: Vec<HookFailure>,
     /// Totals.
     pub summary: Summary,
 }
@@ -124,6 +130,8 @@ pub struct Summary {
     pub stranded: usize,
     /// Deals that could not pass, or whose first timers would fail.
     pub failed: usize,
+    /// Hooks that fail under the new rules where the running ones do not.
+    pub hooks_failing: usize,
 }
 
 impl Preview {
@@ -154,14 +162,22 @@ impl Preview {
                 out.push(format!("deal `{}`: {f}", d.id));
             }
         }
+        for h in self.hooks.iter().filter(|h| !h.also_now) {
+            out.push(format!(
+                "{} fails for deal `{}` under the new rules (the running rules do not fail there): {}",
+                h.tried, h.deal, h.error
+            ));
+        }
         out
     }
 }
 
-/// The preview of `ready` against the live deals of `store`, switching at `at`.
+/// The preview of `ready` against the live deals of `store`, switching at `at`, with `old`
+/// the rules running now (when known: a hook failing under both is only a warning).
 pub async fn preview(
     store: &Store,
     ready: &Ready,
+    old: Option<&Ready>,
     at: DateTime<Utc>,
 ) -> Result<Preview, StoreError> {
     let mut p = Preview {
@@ -179,9 +195,11 @@ pub async fn preview(
         now: at,
     };
     let mut stranded: BTreeMap<String, Stranded> = BTreeMap::new();
+    let mut hooks = hooks::Hooks::new(ready, old, &team, at);
+    hooks.defaults();
     each_live(store, |stored| {
         p.live += 1;
-        match switch_stored(ctx, stored) {
+        match switch_stored(ctx, stored, &mut hooks) {
             Err(Misfit::MissingStages(stages)) => {
                 for stage in stages {
                     let s = stranded.entry(stage.clone()).or_insert(Stranded {
@@ -205,6 +223,14 @@ pub async fn preview(
     .await?;
     p.stranded = stranded.into_values().collect();
     p.warnings.extend(idle_migrations(&ready.plan, &p.deals));
+    p.hooks_tried = hooks.tried;
+    for h in hooks.failures.iter().filter(|h| h.also_now) {
+        p.warnings.push(format!(
+            "{} fails for deal `{}` under the running rules too: {}",
+            h.tried, h.deal, h.error
+        ));
+    }
+    p.hooks = hooks.failures;
     p.summary = summary(&p);
     Ok(p)
 }
@@ -277,9 +303,18 @@ pub fn pass(
     Ok((deal, sw))
 }
 
-/// What the switch does to one stored deal (`None`: nothing), or why it cannot run it.
-pub fn switch_stored(ctx: Ctx<'_>, stored: &StoredDeal) -> Result<Option<DealPreview>, Misfit> {
+/// What the switch does to one stored deal (`None`: nothing), or why it cannot run it; the
+/// deal goes to the hooks' sample.
+fn switch_stored(
+    ctx: Ctx<'_>,
+    stored: &StoredDeal,
+    hooks: &mut hooks::Hooks<'_>,
+) -> Result<Option<DealPreview>, Misfit> {
     let (deal, sw) = pass(ctx, stored, "new rules")?;
+    match &sw {
+        Ok(sw) => hooks.live(stored, &sw.outcome.deal),
+        Err(_) => hooks.live(stored, &deal),
+    }
     let mut d = DealPreview {
         id: stored.id.clone(),
         stages: deal
@@ -387,6 +422,7 @@ fn message(timer: &str, r: &Record) -> Option<Message> {
 fn summary(p: &Preview) -> Summary {
     let mut s = Summary {
         stranded: p.stranded.iter().map(|x| x.count).sum(),
+        hooks_failing: p.hooks.iter().filter(|h| !h.also_now).count(),
         ..Summary::default()
     };
     for d in &p.deals {
@@ -417,4 +453,20 @@ fn summary(p: &Preview) -> Summary {
         s.messages += d.messages.len();
     }
     s
+}
+
+/// The rules the database runs now, as it recorded them (`None` when it has none, or they no
+/// longer read: then every failing hook counts as new).
+pub async fn running_rules(store: &crate::store::Store) -> Option<crate::load::Ready> {
+    let mut tx = store.read().await.ok()?;
+    let latest = tx.rules_versions().await.ok()?.last()?.version;
+    let (file, text, script) = tx.rules_text(latest).await.ok()??;
+    drop(tx);
+    let source = crate::source::SourceFile::new(file, text);
+    let loader = move |_: &str| {
+        script
+            .clone()
+            .ok_or_else(|| "no script recorded".to_string())
+    };
+    crate::prepare(&source, &loader).ok()
 }

@@ -50,6 +50,17 @@ pub fn preview_text(p: &Preview, tz: Tz) -> String {
     for w in &p.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
+    let failing = p.hooks.iter().filter(|h| !h.also_now).count();
+    let _ = writeln!(
+        out,
+        "\nhooks: templates and script calls tried on {} deal(s): {}",
+        p.hooks_tried,
+        if failing == 0 {
+            "none fails where it did not".to_string()
+        } else {
+            format!("{failing} fail(s) where the running rules do not")
+        }
+    );
     let s = &p.summary;
     let _ = writeln!(
         out,

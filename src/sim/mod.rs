@@ -253,7 +253,7 @@ impl<'a> Simulation<'a> {
             } => {
                 if self.index.contains_key(&id) {
                     let why = format!("a deal `{id}` already exists");
-                    self.refuse_deal(&id, &stages, now, why);
+                    self.refuse_deal(&id, &stages, now, &StepError::Refused(why));
                     return;
                 }
                 let req = Creation {
@@ -264,7 +264,7 @@ impl<'a> Simulation<'a> {
                 };
                 match engine::create(self.ctx(now), &req) {
                     Ok(out) => self.commit(None, out),
-                    Err(e) => self.refuse_deal(&req.id, &req.stages, now, e.message().to_string()),
+                    Err(e) => self.refuse_deal(&req.id, &req.stages, now, &e),
                 }
             }
             What::Event {
@@ -288,7 +288,8 @@ impl<'a> Simulation<'a> {
         }
     }
 
-    fn refuse_deal(&mut self, id: &str, stages: &[String], now: DateTime<Utc>, error: String) {
+    fn refuse_deal(&mut self, id: &str, stages: &[String], now: DateTime<Utc>, error: &StepError) {
+        let (line, error) = (error.line(), error.message().to_string());
         let stages = if stages.is_empty() {
             self.plan
                 .stages
@@ -303,7 +304,7 @@ impl<'a> Simulation<'a> {
             deal: id.into(),
             kind: Kind::DealRefused { stages, error },
             cause: "created".into(),
-            line: None,
+            line,
         });
     }
 
@@ -342,17 +343,20 @@ impl<'a> Simulation<'a> {
             Err(err) => {
                 let cause = input.cause(&self.deals[d], self.plan);
                 match (&err, input) {
-                    (StepError::Refused(m) | StepError::NotNow(m), Input::Event { name, .. }) => {
+                    (
+                        StepError::Refused(_) | StepError::NotNow(_) | StepError::Required { .. },
+                        Input::Event { name, .. },
+                    ) => {
                         let kind = Kind::EventRefused {
                             event: name.clone(),
-                            error: m.clone(),
+                            error: err.message().to_string(),
                         };
                         self.emit(Record {
                             at: now,
                             deal: self.deals[d].id.clone(),
                             kind,
                             cause: cause.into(),
-                            line: None,
+                            line: err.line(),
                         });
                     }
                     (e, _) => self.failed(d, now, &cause, e),

@@ -16,6 +16,10 @@ pub struct HistoryEntry {
     pub rule: Option<String>,
     /// The rules version that ran.
     pub version: i64,
+    /// The deal's revision after the step.
+    pub revision: i64,
+    /// When (RFC 3339 in UTC, to the microsecond).
+    pub at: String,
     /// The whole record, as JSON.
     pub record: String,
 }
@@ -40,7 +44,7 @@ impl Tx {
     pub async fn history(&mut self, deal: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         Ok(on!(self, c => {
             sqlx::query(
-                "SELECT kind, cause, rule, rules_version, record FROM history WHERE deal_id = $1 ORDER BY id",
+                "SELECT kind, cause, rule, rules_version, record, revision, at FROM history WHERE deal_id = $1 ORDER BY id",
             )
             .bind(deal)
             .fetch_all(&mut **c).await?
@@ -51,6 +55,8 @@ impl Tx {
                 rule: r.try_get(2)?,
                 version: r.try_get(3)?,
                 record: r.try_get(4)?,
+                revision: r.try_get(5)?,
+                at: r.try_get(6)?,
             }))
             .collect::<Result<_, sqlx::Error>>()?
         }))

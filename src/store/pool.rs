@@ -256,6 +256,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
         include_str!("sql/sqlite-2.sql"),
     ),
     ("cancelled tasks", include_str!("sql/sqlite-3.sql")),
+    ("refusals", include_str!("sql/sqlite-4.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -265,6 +266,7 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
         include_str!("sql/postgres-2.sql"),
     ),
     ("cancelled tasks", include_str!("sql/postgres-3.sql")),
+    ("refusals", include_str!("sql/postgres-4.sql")),
 ];
 
 /// The newest schema version this code knows.

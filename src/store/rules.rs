@@ -20,6 +20,20 @@ pub struct RulesVersion {
 }
 
 impl Tx {
+    /// The text a rules version was read from: (rule file, its text, the script's text).
+    pub async fn rules_text(
+        &mut self,
+        version: i64,
+    ) -> Result<Option<(String, String, Option<String>)>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query("SELECT file, source, script FROM rule_versions WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut **c).await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .transpose()?
+        }))
+    }
+
     /// Records a rules version; returns its number (the same number again for the same digest
     /// as the latest).
     pub async fn add_rules_version(

@@ -80,6 +80,8 @@ pub struct BatchWrite<'a> {
     pub drop_timers: Vec<(String, u64)>,
     /// Events applied.
     pub events: Vec<AppliedEvent>,
+    /// Inputs refused.
+    pub refusals: Vec<super::Refusal>,
 }
 
 /// An event a batch applied, to be kept with the fields it carried.
@@ -156,6 +158,12 @@ impl Tx {
             "INSERT INTO events (deal_id, name, payload, sent_by, at, revision)",
             "",
             event_rows,
+        );
+        w.rows(
+            style,
+            super::refusals::REFUSALS_INSERT,
+            "",
+            b.refusals.iter().map(super::Refusal::row).collect(),
         );
         let answer_rows: Vec<Vec<Arg>> = b
             .answers

@@ -14,6 +14,7 @@
 mod common;
 
 mod api;
+mod explain;
 mod messages;
 mod pages;
 mod reload;

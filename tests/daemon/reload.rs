@@ -222,3 +222,140 @@ async fn an_oversized_rule_file_is_refused_and_the_next_good_save_applies() {
     .await;
     d.stop().await;
 }
+
+/// The notify hook of the reference script, made to throw on every message.
+fn throwing_hook(script: &str) -> String {
+    script.replace(
+        "fn prepare_message(msg) {",
+        "fn prepare_message(msg) {\n    throw \"the gateway changed its format\";",
+    )
+}
+
+#[tokio::test]
+async fn a_hook_that_fails_on_every_message_is_refused_before_it_reaches_a_client() {
+    let dir = workdir("hook-tried");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let script = dir.join("web-studio.rhai");
+    let original = std::fs::read_to_string(&script).expect("script");
+    let broken = throwing_hook(&original);
+
+    // `plan` of the rules with the broken script says so, and exits 1.
+    let next = dir.join("next");
+    std::fs::create_dir_all(&next).unwrap();
+    std::fs::copy(dir.join("web-studio.flow"), next.join("web-studio.flow")).unwrap();
+    std::fs::write(next.join("web-studio.rhai"), &broken).unwrap();
+    let db = format!("sqlite://{}", dir.join("dealflow.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["plan", "--format", "json", "--db", &db])
+        .arg(next.join("web-studio.flow"))
+        .output()
+        .expect("dealflow runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a plan");
+    let failing = plan["hooks"]["failing"].as_array().unwrap();
+    assert!(
+        failing.iter().any(|f| f["deal"] == "d1"
+            && f["hook"]
+                .as_str()
+                .unwrap()
+                .starts_with("template `welcome`")
+            && f["error"]
+                .as_str()
+                .unwrap()
+                .contains("the gateway changed its format")),
+        "{plan}"
+    );
+    assert!(
+        failing
+            .iter()
+            .any(|f| f["deal"] == "(a new deal with the defaults)"),
+        "a fresh install is not tried: {plan}"
+    );
+
+    // Saved for real: the reload is refused, naming the hook, the deal and the error.
+    save(&script, &broken);
+    let (status, report) = d.post("/api/v1/rules/reload", STAFF, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    let message = report["message"].as_str().unwrap();
+    assert!(message.contains("template `welcome`"), "{message}");
+    assert!(message.contains("deal `d1`"), "{message}");
+    assert!(
+        message.contains("the gateway changed its format"),
+        "{message}"
+    );
+    let (_, rules) = d.get("/api/v1/rules").await;
+    assert_eq!(rules["version"], 1);
+    assert_eq!(rules["last_reload"]["applied"], false);
+    // A website lead with a phone still gets in: the old rules run.
+    let (status, body) = d
+        .post("/api/v1/deals", STAFF, json!({"id": "d2", "title": "x", "fields": {"client_name": "Ivan", "client_phone": "+79990001122"}}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // The out-of-control page shows the refusal.
+    let page = reqwest::Client::new()
+        .get(format!("{}/attention", d.base))
+        .bearer_auth(STAFF)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("the gateway changed its format"), "{page}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_fresh_install_is_tried_too() {
+    let dir = workdir("hook-fresh");
+    let d = Daemon::start(config(&dir, "")).await;
+    let script = dir.join("web-studio.rhai");
+    let original = std::fs::read_to_string(&script).expect("script");
+    save(&script, &throwing_hook(&original));
+    let (status, report) = d.post("/api/v1/rules/reload", STAFF, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{report}");
+    assert!(
+        report["message"]
+            .as_str()
+            .unwrap()
+            .contains("(a new deal with the defaults)"),
+        "{report}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_hook_that_already_fails_does_not_hold_up_other_changes() {
+    let dir = workdir("hook-already");
+    let script = dir.join("web-studio.rhai");
+    let original = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(&script, throwing_hook(&original)).unwrap();
+    let d = Daemon::start(config(&dir, "")).await;
+    // A change elsewhere: the hook fails under the running rules as under the new ones.
+    let flow = dir.join("web-studio.flow");
+    let rules = std::fs::read_to_string(&flow).unwrap();
+    save(
+        &flow,
+        &rules.replace("Менеджер позвонит вам", "Менеджер скоро позвонит вам"),
+    );
+    let (status, report) = d
+        .post("/api/v1/rules/reload?dry_run=true", STAFF, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(report["applicable"], true, "{report}");
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("under the running rules too")),
+        "{report}"
+    );
+    d.stop().await;
+}

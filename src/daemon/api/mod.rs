@@ -8,6 +8,7 @@
 mod admit;
 pub(crate) mod answers;
 mod deals;
+mod explain;
 mod service;
 
 use axum::Router;
@@ -30,6 +31,8 @@ pub(crate) fn routes() -> Router<Shared> {
         )
         .route("/api/v1/deals/{id}", get(deals::get_deal))
         .route("/api/v1/deals/{id}/events", post(deals::send_event))
+        .route("/api/v1/deals/{id}/explain", get(explain::explain))
+        .route("/api/v1/refusals", get(explain::refusals))
         .route(
             "/api/v1/deals/{id}/tasks/{task}/{action}",
             post(deals::task_work),

@@ -25,7 +25,6 @@ use crate::daemon::config::Dashboard;
 use crate::daemon::rules::Rules;
 use crate::daemon::state::Shared;
 use crate::engine::{Deal, TrackState};
-use crate::store::HistoryEntry;
 use crate::team::Team;
 use crate::types::Ty;
 use crate::value::Value;
@@ -53,8 +52,8 @@ pub(super) async fn show(
     let Ok(mut tx) = s.core.store().read().await else {
         return store_down(v.lang);
     };
-    let loaded = match tx.peek_deal(&id).await {
-        Ok(Some(l)) => l,
+    let read = match crate::explain::Read::from(&mut tx, &id).await {
+        Ok(Some(r)) => r,
         Ok(None) => {
             return page_error(
                 v.lang,
@@ -65,7 +64,15 @@ pub(super) async fn show(
         }
         Err(_) => return store_down(v.lang),
     };
-    let (Ok(history), Ok(team)) = (tx.history(&id).await, tx.team().await) else {
+    let Some(loaded) = &read.stored else {
+        return page_error(
+            v.lang,
+            StatusCode::NOT_FOUND,
+            v.lang.words().not_found,
+            &format!("there is no deal `{id}`"),
+        );
+    };
+    let Ok(team) = tx.team().await else {
         return store_down(v.lang);
     };
     drop(tx);
@@ -88,12 +95,13 @@ pub(super) async fn show(
         (Some(_), None) => Some(Ok(())),
         _ => None,
     };
+    let story = read.explain(&rules.ready.plan, &id, v.lang == super::i18n::Lang::Ru);
     let body = page(
         &v,
         &DealView {
             rules: &rules,
             deal: &deal,
-            history: &history,
+            story: &story,
             team: &team,
             dashboard: &s.config.dashboard,
             flash,
@@ -106,8 +114,8 @@ pub(super) async fn show(
 pub(super) struct DealView<'a> {
     pub rules: &'a Rules,
     pub deal: &'a Deal,
-    /// Its history, oldest first.
-    pub history: &'a [HistoryEntry],
+    /// Its story: history and refusals, step by step.
+    pub story: &'a crate::explain::Explanation,
     pub team: &'a Team,
     pub dashboard: &'a Dashboard,
     /// The outcome of the form just sent.
@@ -136,7 +144,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (fields(v, d))
         (tasks(v, d))
         (events(v, d))
-        (history(plan, d.history, v.lang))
+        (history(plan, d.story, v.lang))
     };
     layout(v, &deal.title, Nav::None, false, body)
 }

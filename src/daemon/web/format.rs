@@ -115,12 +115,7 @@ pub(super) fn stage_title(plan: &Plan, s: usize) -> &str {
     plan.stages.get(s).map_or("?", |st| st.title.as_str())
 }
 
-pub(super) fn field_label(plan: &Plan, name: &str) -> String {
-    plan.field_index
-        .get(name)
-        .and_then(|&i| plan.fields[i].label.clone())
-        .unwrap_or_else(|| name.to_string())
-}
+pub(super) use crate::explain::field_label;
 
 pub(super) fn alert_badges(plan: &Plan, deal: &Deal) -> Markup {
     html! {
