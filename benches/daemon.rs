@@ -20,14 +20,13 @@
     unreachable_pub
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dealflow::daemon::{self, Config, Core, Metrics, Op, Opening, Step, Writer};
-use dealflow::engine::{Creation, Input, TaskAction};
+use dealflow::daemon::{self, Config, Core, Metrics, Op, Writer};
+use dealflow::engine::{Input, TaskAction};
 use dealflow::store::{Options, Store, Table};
-use dealflow::value::Value;
 
 /// The allocator of the `dealflow` binary, so that the engine and the store are measured as
 /// they run there.
@@ -35,16 +34,16 @@ use dealflow::value::Value;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio::sync::watch;
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{core, percentile, root, seed_from};
+
 struct Sizes {
     deals: usize,
     events: usize,
     clients: usize,
     http_requests: usize,
     stored: usize,
-}
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn main() {
@@ -131,67 +130,9 @@ async fn drop_schema(url: &str, opts: &Options) {
     }
 }
 
-fn team() -> Vec<dealflow::team::Member> {
-    let path = root().join("examples/dealflow.toml");
-    Config::load(Some(&path), Vec::new())
-        .expect("example config")
-        .members()
-        .expect("team")
-}
-
-async fn core(url: &str, opts: &Options) -> Core {
-    Core::open(Opening {
-        rules: &root().join("rules/web-studio.flow"),
-        database: url,
-        options: opts.clone(),
-        team: Some(&team()),
-        max_rules_size: None,
-    })
-    .await
-    .expect("the core opens")
-}
-
 /// Creates `n` leads, a thousand per transaction.
 async fn seed(core: &Core, n: usize) {
     seed_from(core, 0, n, false).await;
-}
-
-/// Creates deals `from..from + n`: leads, or deals with a meeting booked next year (each has a
-/// reminder timer waiting), a thousand per transaction.
-async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
-    let now = chrono::Utc::now();
-    let next_year = now + chrono::Duration::days(365);
-    let mut i = from;
-    while i < from + n {
-        let mut tx = core.store().begin().await.expect("tx");
-        for _ in 0..1000.min(from + n - i) {
-            let mut fields = std::collections::BTreeMap::new();
-            fields.insert(
-                "client_name".to_string(),
-                Value::Text(format!("Client {i}")),
-            );
-            fields.insert(
-                "client_email".to_string(),
-                Value::Text("c@shop.test".into()),
-            );
-            let mut stages = Vec::new();
-            if meeting {
-                stages.push("meeting".to_string());
-                fields.insert("meeting_at".to_string(), Value::DateTime(next_year));
-                fields.insert("meeting_place".to_string(), Value::Text("Office".into()));
-            }
-            let req = Creation {
-                id: format!("b{i:06}"),
-                title: format!("Deal {i}"),
-                stages,
-                fields,
-            };
-            let step = core.create(&mut tx, &req, now).await.expect("create");
-            assert!(matches!(step, Step::Applied { .. }), "{step:?}");
-            i += 1;
-        }
-        tx.commit().await.expect("commit");
-    }
 }
 
 /// Microseconds one look for due timers takes (none is due), over 200 looks.
@@ -238,14 +179,6 @@ fn written() -> u64 {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
 }
 
 /// `events` steps from `clients` concurrent senders through the writer.

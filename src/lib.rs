@@ -57,11 +57,14 @@
 //! - `fmt`, `graph` — the canonical layout of a file, comments kept; the pipeline as a picture.
 //! - `compile` — checked file to a [`compile::Plan`]: names become indexes, as the checker
 //!   resolved them.
-//! - `engine` — (plan, deal, clock, input) → the deal after the step + records of what happened.
+//! - `engine` — (plan, deal, clock, input) → the deal after the step + records of what happened;
+//!   the switch of a live deal to new rules; hooks tried on a deal.
 //! - `json` — the JSON forms of values, moments, records and deal documents.
 //! - `sim` — a scenario played on a virtual clock, deals in memory; a timeline for people.
 //! - `load` — [`prepare`], and rule files read from disk.
 //! - `store` — deals in SQLite or PostgreSQL, a file per table family.
+//! - `preview` — what new rules would do to the live deals (`plan`, a reload's check).
+//! - `explain` — a deal's story from its history and refusals, in words.
 //! - `daemon` — the engine against the store on the wall clock, behind HTTP (API and pages).
 //! - `cli` — the `dealflow` command: one file per subcommand.
 //!
@@ -70,7 +73,8 @@
 //! - `source`, `ast`, `types`, `value`, `calendar`, `team`, `diag`, `parse`, `check`, `fmt`,
 //!   `graph`, `compile`, `engine`, `script`, `json` and `sim` do no I/O and know nothing of
 //!   tokio or databases; the checker reads the pipeline's script only through the loader the
-//!   caller gives. `load` reads rule files; `store`, `daemon` and `cli` are the boundary.
+//!   caller gives. `load` reads rule files; `store`, `preview`, `explain`, `daemon` and `cli`
+//!   are the boundary.
 //! - A user's mistake becomes a `Diagnostic` (or a refused step), never a panic; `Result`
 //!   errors are typed per layer and name what and where; messages become text only at the edge.
 //! - Only the boundary (`json` for it, `store`, `daemon`, `cli`) knows JSON, files and terminals.

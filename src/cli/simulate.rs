@@ -133,18 +133,66 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
             b.set_position(done);
         }
     };
-    let sink_target: Box<dyn Write> = match &args.output {
+    let sink_target: Box<dyn Write + Send> = match &args.output {
         Some(p) => Box::new(
             std::fs::File::create(p).map_err(|e| format!("cannot write `{}`: {e}", p.display()))?,
         ),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(std::io::stdout()),
     };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, sink_target);
-    let mut text = output::TextWriter::new(plan, width);
     let format = args.format;
-    // A closed pipe (`| head`) stops the output, not the program with an error.
+    // The timeline is written by a thread of its own while the engine runs: records go to it
+    // in batches, and the second core turns them into text.
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<Batch>(16);
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || write_timeline(plan, width, format, sink_target, batches));
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut sink = |r: crate::engine::Record| {
+            batch.push(r);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let _ = to_writer.send(Batch::Records(full));
+            }
+        };
+        // The what-if starts from the switch a reload would make.
+        for r in switch_records {
+            sink(r);
+        }
+        let ran = sim.run_into(sc, &mut sink, Some(&mut tick)).map(|end| {
+            let _ = to_writer.send(Batch::Records(std::mem::take(&mut batch)));
+            let _ = to_writer.send(Batch::Finals(end.finals, end.until));
+        });
+        drop(to_writer);
+        let _ = writer.join();
+        ran
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Records handed to the writing thread at a time.
+const BATCH: usize = 1024;
+
+/// What the writing thread gets.
+enum Batch {
+    Records(Vec<crate::engine::Record>),
+    Finals(Vec<crate::sim::Final>, chrono::DateTime<chrono::Utc>),
+}
+
+/// Writes the timeline as it comes. A closed pipe (`| head`) stops the output, not the program
+/// with an error.
+fn write_timeline(
+    plan: &crate::compile::Plan,
+    width: usize,
+    format: Format,
+    target: Box<dyn Write + Send + '_>,
+    batches: std::sync::mpsc::Receiver<Batch>,
+) {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, target);
+    let mut text = output::TextWriter::new(plan, width);
     let mut broken = false;
-    let mut write = |s: &[u8], out: &mut std::io::BufWriter<Box<dyn Write>>| {
+    let mut write = |s: &[u8], out: &mut std::io::BufWriter<Box<dyn Write + Send + '_>>| {
         if !broken && out.write_all(s).is_err() {
             broken = true;
         }
@@ -153,36 +201,38 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
         write(text.header().as_bytes(), &mut out);
     }
     let mut line = Vec::new();
-    let mut sink = |r: crate::engine::Record| match format {
-        Format::Json => {
-            line.clear();
-            if crate::json::record_line(&r, plan.tz, &plan.file, &mut line) {
-                write(&line, &mut out);
+    for batch in batches {
+        match batch {
+            Batch::Records(records) => {
+                for r in &records {
+                    match format {
+                        Format::Json => {
+                            line.clear();
+                            if crate::json::record_line(r, plan.tz, &plan.file, &mut line) {
+                                write(&line, &mut out);
+                            }
+                        }
+                        Format::Text => write(text.record(r).as_bytes(), &mut out),
+                    }
+                }
             }
+            Batch::Finals(finals, until) => match format {
+                Format::Json => {
+                    for f in &finals {
+                        line.clear();
+                        let _ = serde_json::to_writer(
+                            &mut line,
+                            &crate::json::final_json(plan, &f.deal, &until),
+                        );
+                        line.push(b'\n');
+                        write(&line, &mut out);
+                    }
+                }
+                Format::Text => write(text.finals(&finals, &until).as_bytes(), &mut out),
+            },
         }
-        Format::Text => write(text.record(&r).as_bytes(), &mut out),
-    };
-    // The what-if starts from the switch a reload would make.
-    for r in switch_records {
-        sink(r);
-    }
-    let end = sim.run_into(sc, &mut sink, Some(&mut tick))?;
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    match format {
-        Format::Json => {
-            for f in &end.finals {
-                write(
-                    format!("{}\n", crate::json::final_json(plan, &f.deal, &end.until)).as_bytes(),
-                    &mut out,
-                );
-            }
-        }
-        Format::Text => write(text.finals(&end.finals, &end.until).as_bytes(), &mut out),
     }
     let _ = out.flush();
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The live deals and team of a database, read only, passed to the new rules as a reload
