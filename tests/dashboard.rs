@@ -351,7 +351,7 @@ async fn walk(c: &Client, base: &str) {
         .unwrap();
     // A datetime-local field takes its value in its own format whatever the locale shows.
     c.execute(
-        "arguments[0].value = '2026-12-01T15:00';",
+        "arguments[0].value = '2027-12-01T15:00';",
         vec![serde_json::to_value(&when).unwrap()],
     )
     .await
@@ -383,7 +383,7 @@ async fn walk(c: &Client, base: &str) {
     assert!(
         text_of(c, "tr[data-field='meeting_at']")
             .await
-            .contains("01.12.2026 15:00")
+            .contains("01.12.2027 15:00")
     );
     screenshot(c, "deal-nina-after-call").await;
     // Sending it again (the stage no longer expects it) is refused in the pipeline's words.

@@ -145,6 +145,22 @@ fn line_of(text: &str, at: usize) -> usize {
 /// `[[team]]`, `[[deal]]`, `[[event]]`, `[[task]]` on its own), and only when a section does not
 /// parse is the whole file read again, for the parser's own message and position.
 pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let ranges = sections(text);
+    // Sections parse on their own: a large file is read by every core at once, each taking a
+    // run of sections; the parts join in file order.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let per = if ranges.len() < 2_000 {
+        ranges.len().max(1)
+    } else {
+        ranges.len().div_ceil(cores)
+    };
+    let parts: Vec<Option<Result<Part, ScenarioError>>> = std::thread::scope(|scope| {
+        let runs: Vec<_> = ranges
+            .chunks(per)
+            .map(|run| scope.spawn(move || read_run(run, name, text)))
+            .collect();
+        runs.into_iter().map(|r| r.join().ok().flatten()).collect()
+    });
     let mut sc = Scenario {
         start: String::new(),
         until: String::new(),
@@ -152,15 +168,51 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         inputs: Vec::new(),
     };
     let (mut start, mut until) = (None, None);
-    for range in sections(text) {
-        let Ok(part) = toml::from_str::<File>(&text[range.clone()]) else {
+    for part in parts {
+        // A section that does not parse: the whole file again, for the parser's message.
+        let Some(part) = part else {
             return load_whole(name, text);
         };
-        start = start.or(part.start.clone());
-        until = until.or(part.until.clone());
-        add(&mut sc, part, range.start, name, text)?;
+        let part = part?;
+        start = start.or(part.start);
+        until = until.or(part.until);
+        sc.team.extend(part.team);
+        sc.inputs.extend(part.inputs);
     }
     finish(sc, start, until, name)
+}
+
+/// What a run of sections holds.
+struct Part {
+    start: Option<String>,
+    until: Option<String>,
+    team: Vec<Member>,
+    inputs: Vec<Entry>,
+}
+
+/// A run of sections, read; `None` when one does not parse.
+fn read_run(run: &[Range<usize>], name: &str, text: &str) -> Option<Result<Part, ScenarioError>> {
+    let mut sc = Scenario {
+        start: String::new(),
+        until: String::new(),
+        team: Vec::new(),
+        inputs: Vec::new(),
+    };
+    let (mut start, mut until) = (None, None);
+    for range in run {
+        let part = toml::from_str::<File>(&text[range.clone()]).ok()?;
+        start = start.or(part.start.clone());
+        until = until.or(part.until.clone());
+        if let Err(e) = add(&mut sc, part, range.start, name, text) {
+            return Some(Err(e));
+        }
+    }
+    Some(Ok(Part {
+        start,
+        until,
+        team: sc.team,
+        inputs: sc.inputs,
+    }))
 }
 
 /// The whole file in one piece: for the parser's error messages.

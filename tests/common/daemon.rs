@@ -226,7 +226,7 @@ where
 }
 
 pub fn call_done(place: bool) -> Json {
-    let mut fields = json!({"meeting_at": "2026-12-01T12:00"});
+    let mut fields = json!({"meeting_at": "2027-12-01T12:00"});
     if place {
         fields["meeting_place"] = json!("Office");
     }

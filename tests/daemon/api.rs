@@ -187,7 +187,7 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
     assert_eq!(events[0]["by"], "anna");
     assert_eq!(events[0]["fields"]["meeting_place"], "Office");
     // As sent (the history shows what the pipeline made of it).
-    assert_eq!(events[0]["fields"]["meeting_at"], "2026-12-01T12:00");
+    assert_eq!(events[0]["fields"]["meeting_at"], "2027-12-01T12:00");
     let history = full["history"].as_array().expect("history");
     let entered = history
         .iter()
@@ -199,7 +199,7 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
         .iter()
         .find(|h| h["kind"] == "timer_set")
         .expect("a reminder is set");
-    assert_eq!(timer["fires_at"], "2026-12-01T10:00:00+03:00");
+    assert_eq!(timer["fires_at"], "2027-12-01T10:00:00+03:00");
     let sms = history
         .iter()
         .find(|h| h["kind"] == "notification" && h["channel"] == "sms")

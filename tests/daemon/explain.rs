@@ -40,7 +40,7 @@ async fn the_story(d: &Daemon, dir: &Path, db: &[&str]) {
     let refused = &steps[1];
     assert_eq!(refused["input"], "Event call_done");
     assert_eq!(refused["by"], "anna");
-    assert_eq!(refused["fields"], json!({"meeting_at": "2026-12-01T12:00"}));
+    assert_eq!(refused["fields"], json!({"meeting_at": "2027-12-01T12:00"}));
     assert_eq!(refused["refused"]["code"], "refused");
     assert!(
         refused["refused"]["rule"]

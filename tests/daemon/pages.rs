@@ -161,7 +161,7 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     let form = [
         ("_key", "k1"),
         ("_event", "call_done"),
-        ("meeting_at", "2026-12-01T15:00"),
+        ("meeting_at", "2027-12-01T15:00"),
         ("meeting_place", "Office"),
     ];
     let r = send_form(&http, &url("/deals/shop/events"), &cookie, &form).await;

@@ -23,7 +23,7 @@ async fn what_if_runs_the_live_deals_forward_and_writes_nothing() {
             "--format",
             "json",
             "--until",
-            "2026-12-02T00:00",
+            "2027-12-02T00:00",
             "--db",
             &db,
         ])
@@ -43,7 +43,7 @@ async fn what_if_runs_the_live_deals_forward_and_writes_nothing() {
         .iter()
         .find(|r| r["kind"] == "timer_fired" && r["deal"] == "d1")
         .expect("the meeting reminder would ring");
-    assert_eq!(fired["at"], "2026-12-01T10:00:00+03:00");
+    assert_eq!(fired["at"], "2027-12-01T10:00:00+03:00");
     let last = lines.last().expect("a final record");
     assert_eq!(
         (last["kind"].as_str(), last["deal"].as_str()),
