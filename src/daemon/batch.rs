@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use super::core::Core;
 use super::rules::Rules;
 use super::warm::Warm;
-use crate::engine::{self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError};
+use crate::engine::{
+    self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError, TaskAction,
+};
 use crate::store::{
     Answer, AppliedEvent, BatchWrite, DealWrite, DueTimer, Misfit, Refusal, StoreError, Tx,
 };
@@ -99,6 +101,31 @@ impl Core {
         let steps = ops.iter().map(|op| batch.run(op, now)).collect();
         batch.write(tx, now).await?;
         Ok(steps)
+    }
+
+    /// Deals that ended under a version that left their tasks open get them closed, once
+    /// (a mark in the store says it was done; running it twice changes nothing).
+    pub(super) async fn close_ended_tasks(&self) -> Result<(), StoreError> {
+        const MARK: &str = "ended_tasks_closed";
+        if self.store().read().await?.mark(MARK).await?.is_some() {
+            return Ok(());
+        }
+        let mut after = String::new();
+        loop {
+            let mut tx = self.store().begin().await?;
+            let page = tx.ended_with_open_tasks(&after, 200).await?;
+            let Some(last) = page.last().cloned() else {
+                tx.set_mark(MARK, &crate::json::stamp(Utc::now())).await?;
+                tx.commit().await?;
+                return Ok(());
+            };
+            match self.one(&mut tx, &Op::CloseTasks(page), Utc::now()).await {
+                Ok(_) => tx.commit().await?,
+                Err(CoreError::Store(e)) => return Err(e),
+                Err(e) => tracing::warn!(error = %e, "tasks of ended deals not closed"),
+            }
+            after = last;
+        }
     }
 
     /// Runs one operation in `tx` (read, step, write; the caller commits).
@@ -323,7 +350,7 @@ impl<'r> Batch<'r> {
             .refused_by
             .take()
             .map(|line| format!("{}:{line}", self.rules.ready.plan.file));
-        if let Some(r) = super::refused::refusal(
+        if let Some(r) = refusal(
             op,
             &result,
             rule,
@@ -588,4 +615,90 @@ impl<'r> Batch<'r> {
         })
         .await
     }
+}
+
+// What of a turned-away request is kept in `refusals`: the deal, the input (a creation, an
+// event, work on a task) with what it carried, who sent it, and why — the rule `file:line`
+// when one decided it. Timers, midnights and switches are the daemon's own work: their
+// failures go to the deal's history instead.
+
+/// The refusal `op` met, if it met one worth keeping.
+fn refusal(
+    op: &Op,
+    result: &Result<Step, CoreError>,
+    rule: Option<String>,
+    version: i64,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> Option<Refusal> {
+    let (code, reason) = match result {
+        Ok(Step::Applied { .. }) | Err(CoreError::NoDeal(_) | CoreError::Store(_)) => {
+            return None;
+        }
+        Ok(Step::Refused(m)) => ("refused", m.clone()),
+        Ok(Step::NotNow(m)) => ("not_now", m.clone()),
+        Ok(Step::Failed(m)) => ("step_failed", m.clone()),
+        Err(e @ CoreError::Exists(_)) => ("exists", e.to_string()),
+        Err(e @ CoreError::Misfit(..)) => ("misfit", e.to_string()),
+        Err(e @ CoreError::Switch(..)) => ("step_failed", e.to_string()),
+    };
+    let fields = |m: &std::collections::BTreeMap<String, crate::value::Value>| {
+        let o: serde_json::Map<String, serde_json::Value> = m
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
+            .collect();
+        serde_json::Value::Object(o).to_string()
+    };
+    let (deal, input, name, payload, by) = match op {
+        Op::Create(req) => (
+            req.id.clone(),
+            "create",
+            req.stages.join(" & "),
+            fields(&req.fields),
+            None,
+        ),
+        Op::Apply {
+            deal,
+            input: Input::Event { name, payload, by },
+        } => (
+            deal.clone(),
+            "event",
+            name.clone(),
+            fields(payload),
+            by.clone(),
+        ),
+        Op::Apply {
+            deal,
+            input: Input::Task { task, action, by },
+        } => {
+            let (what, payload) = match action {
+                TaskAction::Start => ("start", "{}".to_string()),
+                TaskAction::Done => ("done", "{}".to_string()),
+                TaskAction::Log(h) => (
+                    "log",
+                    serde_json::json!({ "hours": h.to_string() }).to_string(),
+                ),
+            };
+            (
+                deal.clone(),
+                "task",
+                format!("{task} {what}"),
+                payload,
+                by.clone(),
+            )
+        }
+        _ => return None,
+    };
+    Some(Refusal {
+        deal,
+        at: now,
+        input: input.to_string(),
+        name,
+        payload,
+        by,
+        code: code.to_string(),
+        reason,
+        rule,
+        version,
+    })
 }

@@ -8,9 +8,6 @@
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use chrono::Utc;
-
-use super::batch::{CoreError, Op};
 use super::rules::Rules;
 use super::warm::Warm;
 use crate::engine::Deal;
@@ -67,31 +64,6 @@ impl Core {
         let core = Core::new(store, rules);
         core.close_ended_tasks().await?;
         Ok(core)
-    }
-
-    /// Deals that ended under a version that left their tasks open get them closed, once
-    /// (a mark in the store says it was done; running it twice changes nothing).
-    async fn close_ended_tasks(&self) -> Result<(), StoreError> {
-        const MARK: &str = "ended_tasks_closed";
-        if self.store.read().await?.mark(MARK).await?.is_some() {
-            return Ok(());
-        }
-        let mut after = String::new();
-        loop {
-            let mut tx = self.store.begin().await?;
-            let page = tx.ended_with_open_tasks(&after, 200).await?;
-            let Some(last) = page.last().cloned() else {
-                tx.set_mark(MARK, &crate::json::stamp(Utc::now())).await?;
-                tx.commit().await?;
-                return Ok(());
-            };
-            match self.one(&mut tx, &Op::CloseTasks(page), Utc::now()).await {
-                Ok(_) => tx.commit().await?,
-                Err(CoreError::Store(e)) => return Err(e),
-                Err(e) => tracing::warn!(error = %e, "tasks of ended deals not closed"),
-            }
-            after = last;
-        }
     }
 
     /// A core over `store` running `rules`.

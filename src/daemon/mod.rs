@@ -19,7 +19,6 @@ pub(crate) mod demo;
 mod metrics;
 mod openapi;
 mod outbox;
-mod refused;
 mod reload;
 mod replay;
 mod rules;
