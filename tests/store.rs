@@ -779,3 +779,79 @@ async fn the_sqlite_log_is_copied_into_the_database_and_starts_over() {
     drop(tx);
     store.close().await;
 }
+
+/// The ids of deal `d1`'s timer rows.
+async fn timer_rows(core: &Core) -> Vec<u64> {
+    let mut tx = core.store().read().await.expect("tx");
+    tx.timer_attempts(&["d1".to_string()])
+        .await
+        .expect("rows")
+        .into_keys()
+        .map(|(_, t)| t)
+        .collect()
+}
+
+/// Adds a timer row the deal's document does not have, as versions before the switch left
+/// behind on every reload.
+async fn stale_row(url: &str, opts: &Options, deal: &str) {
+    let sql = format!(
+        "INSERT INTO timers (deal_id, timer_id, label, due_ms) VALUES ('{deal}', 999, 'meeting: old', 0)"
+    );
+    match &opts.schema {
+        Some(schema) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+            let mut c = pool.acquire().await.expect("connection");
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SET search_path TO \"{schema}\""
+            )))
+            .execute(&mut *c)
+            .await
+            .expect("schema");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *c)
+                .await
+                .expect("insert");
+        }
+        None => {
+            let path = url.trim_start_matches("sqlite://");
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
+                .await
+                .expect("sqlite");
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .expect("insert");
+            pool.close().await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_switch_removes_timer_rows_an_earlier_version_left_behind() {
+    use dealflow::daemon::Op;
+    for (name, url, opts) in backends("stale-rows") {
+        let core = core(&url, &opts).await;
+        let mut tx = core.store().begin().await.expect("tx");
+        let step = core
+            .create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("create");
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        tx.commit().await.expect("commit");
+        let before = timer_rows(&core).await;
+        stale_row(&url, &opts, "d1").await;
+        assert!(timer_rows(&core).await.contains(&999), "{name}");
+        let mut tx = core.store().begin().await.expect("tx");
+        core.run_all(&mut tx, &[Op::Switch(vec!["d1".into()])], t0())
+            .await
+            .expect("switch");
+        tx.commit().await.expect("commit");
+        let mut after = timer_rows(&core).await;
+        after.sort();
+        let mut before = before;
+        before.sort();
+        assert_eq!(after, before, "{name}: the stale row stayed");
+        core.store().close().await;
+        cleanup(&url, &opts).await;
+    }
+}

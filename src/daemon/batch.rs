@@ -242,11 +242,14 @@ impl<'r> Batch<'r> {
         } else {
             tx.load_deals(&cold).await?
         };
+        // The timer rows of the deals a timer fires for, and of the deals a switch passes (rows
+        // an earlier version left behind go then).
         let firing: Vec<String> = ops
             .iter()
-            .filter_map(|o| match o {
-                Op::Fire(d) => Some(d.deal.clone()),
-                _ => None,
+            .flat_map(|o| match o {
+                Op::Fire(d) => vec![d.deal.clone()],
+                Op::Switch(ids) => ids.clone(),
+                _ => Vec::new(),
             })
             .collect();
         let attempts = if firing.is_empty() {
@@ -467,9 +470,20 @@ impl<'r> Batch<'r> {
     }
 
     /// New rules took over: these deals pass to them (reading them does it, see `get`).
+    /// A timer row the deal has no waiting timer for (left by an earlier version) goes too.
     fn switch(&mut self, ids: &[String], now: DateTime<Utc>) -> Step {
         let mut last = Step::NotNow("no deals".into());
         for id in ids {
+            if let Ok(i) = self.get(id, now) {
+                let deal = &self.now[i].0;
+                let stale: Vec<(String, u64)> = self
+                    .attempts
+                    .keys()
+                    .filter(|(d, t)| d == id && !deal.timers.iter().any(|a| a.id == *t && !a.fired))
+                    .cloned()
+                    .collect();
+                self.drop_timers.extend(stale);
+            }
             match self.get(id, now) {
                 Ok(i) if self.changed[i] => {
                     last = Step::Applied {
