@@ -85,6 +85,36 @@ async fn the_story(d: &Daemon, dir: &Path, db: &[&str]) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = d.get("/api/v1/deals/nobody/explain").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The out-of-control page lists it; the deal page tells it in its story.
+    let page = |path: &str| {
+        let url = format!("{}{path}", d.base);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(STAFF)
+                .header("accept-language", "en")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let attention = page("/attention").await;
+    assert!(
+        attention.contains("data-kind=\"refused_input\" data-deal=\"x1\""),
+        "{attention}"
+    );
+    let deal_page = page("/deals/x1").await;
+    assert!(
+        deal_page.contains("`meeting_place` is not set"),
+        "{deal_page}"
+    );
+    assert!(
+        deal_page.contains(&format!("web-studio.flow:{require}")),
+        "{deal_page}"
+    );
 
     // The command line tells the same story from the database, beside the running daemon.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dealflow"))

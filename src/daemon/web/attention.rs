@@ -23,8 +23,11 @@ pub(super) async fn show(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let dead = match s.core.store().read().await {
-        Ok(mut tx) => tx.dead_messages().await.unwrap_or_default(),
+    let (dead, refusals) = match s.core.store().read().await {
+        Ok(mut tx) => (
+            tx.dead_messages().await.unwrap_or_default(),
+            tx.refusals(None, REFUSALS_SHOWN).await.unwrap_or_default(),
+        ),
         Err(_) => return store_down(v.lang),
     };
     let refused = s
@@ -34,11 +37,19 @@ pub(super) async fn show(
         .map(|r| (r.at, r.message));
     let now = Utc::now();
     let troubles = data::troubles(&snap.rules.ready.plan, &snap.deals, dead, refused, now);
-    html(&v, StatusCode::OK, page(&v, &snap, &troubles))
+    html(&v, StatusCode::OK, page(&v, &snap, &troubles, &refusals))
 }
 
+/// Refused inputs listed, the newest first.
+const REFUSALS_SHOWN: i64 = 20;
+
 /// Out of control: everything that needs the head of the company, the most urgent first.
-pub(super) fn page(v: &Viewer, snap: &Snapshot, troubles: &[Trouble]) -> Markup {
+pub(super) fn page(
+    v: &Viewer,
+    snap: &Snapshot,
+    troubles: &[Trouble],
+    refusals: &[crate::store::Refusal],
+) -> Markup {
     let plan = &snap.rules.ready.plan;
     let w = v.lang.words();
     let title_of = |id: &str| {
@@ -95,6 +106,28 @@ pub(super) fn page(v: &Viewer, snap: &Snapshot, troubles: &[Trouble]) -> Markup 
                                     td { a href=(deal_link(deal)) { (title_of(deal)) } }
                                     td { "«" (task) "» " (name_of(assignee)) ", " (w.overdue_by) " " (span_text(*late, v.lang)) }
                                 }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !refusals.is_empty() {
+            h2 { (w.refused_lately) }
+            table.refusals {
+                thead { tr { th { (w.what) } th { (w.deal) } th { "" } } }
+                tbody {
+                    @for r in refusals {
+                        tr data-kind="refused_input" data-deal=(r.deal) {
+                            td { (r.at.with_timezone(&plan.tz).format("%Y-%m-%d %H:%M")) " " (r.input) " " (r.name) }
+                            td {
+                                // A creation refused left no deal to open.
+                                @if r.input == "create" && r.code != "exists" { (r.deal) }
+                                @else { a href=(deal_link(&r.deal)) { (r.deal) } }
+                            }
+                            td {
+                                (r.reason)
+                                @if let Some(rule) = &r.rule { " · " code { (rule) } }
                             }
                         }
                     }
