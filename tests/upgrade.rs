@@ -31,8 +31,8 @@ fn fixture(backend: &str) -> String {
 }
 
 /// The fixture's database, made again on each backend: (name, url, options).
-async fn old_databases() -> Vec<(&'static str, String, Options)> {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("upgrade");
+async fn old_databases(tag: &str) -> Vec<(&'static str, String, Options)> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("upgrade-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a test folder");
     let file = dir.join("main.db");
@@ -55,7 +55,7 @@ async fn old_databases() -> Vec<(&'static str, String, Options)> {
     let mut out = vec![("sqlite", url, Options::default())];
     match common::postgres() {
         Some(pg) => {
-            let schema = format!("t_upgrade_{}", std::process::id());
+            let schema = format!("t_upgrade_{tag}_{}", std::process::id());
             let pool = sqlx::PgPool::connect(&pg).await.expect("postgres");
             let text = fixture("postgres").replace("fixture_main", &schema);
             sqlx::raw_sql(sqlx::AssertSqlSafe(text))
@@ -123,7 +123,7 @@ async fn open(url: &str, opts: &Options) -> Core {
 
 #[tokio::test]
 async fn a_database_made_by_the_last_landed_main_is_upgraded_in_place() {
-    for (name, url, opts) in old_databases().await {
+    for (name, url, opts) in old_databases("inplace").await {
         assert_eq!(
             applied(&url, &opts).await,
             (1..=FIXTURE_SCHEMA).collect::<Vec<_>>(),
@@ -241,4 +241,91 @@ async fn a_database_made_by_the_last_landed_main_is_upgraded_in_place() {
 
 fn step_refused(s: &Step) -> bool {
     matches!(s, Step::NotNow(_) | Step::Refused(_))
+}
+
+/// `dealflow ARGS… --db URL [--schema S]`, as a user types it.
+fn reading_command(args: &[&str], url: &str, opts: &Options) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_dealflow"));
+    cmd.args(args).args(["--db", url]);
+    if let Some(schema) = &opts.schema {
+        cmd.args(["--schema", schema]);
+    }
+    cmd.output().expect("dealflow runs")
+}
+
+/// Marks the database as upgraded by a later dealflow (a schema step this one does not know).
+async fn mark_newer(url: &str, opts: &Options) {
+    let sql = |table: &str| {
+        format!(
+            "INSERT INTO {table} (version, description, installed_on, success, checksum, execution_time) \
+             VALUES (99, 'a later step', CURRENT_TIMESTAMP, TRUE, X'00', 0)"
+        )
+    };
+    match &opts.schema {
+        None => {
+            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
+            sqlx::query(sqlx::AssertSqlSafe(sql("_sqlx_migrations")))
+                .execute(&pool)
+                .await
+                .expect("the mark");
+            pool.close().await;
+        }
+        Some(schema) => {
+            let pool = sqlx::PgPool::connect(url).await.expect("postgres");
+            let q = sql(&format!("\"{schema}\"._sqlx_migrations")).replace("X'00'", "'\\x00'");
+            sqlx::query(sqlx::AssertSqlSafe(q))
+                .execute(&pool)
+                .await
+                .expect("the mark");
+            pool.close().await;
+        }
+    }
+}
+
+/// The reading commands (`plan`, `explain`, the what-if) never change the schema: a database
+/// an upgrade has not reached yet, or one a later dealflow upgraded, is refused with exit 2 and
+/// a sentence that says what to do, on both backends.
+#[tokio::test]
+async fn reading_commands_refuse_a_schema_they_do_not_know_with_exit_2() {
+    let rules = root().join("rules/web-studio.flow").display().to_string();
+    let commands: [Vec<&str>; 3] = [
+        vec!["plan", &rules],
+        vec!["explain", "old1"],
+        vec!["simulate", &rules],
+    ];
+    for (name, url, opts) in old_databases("reading").await {
+        for args in &commands {
+            let out = reading_command(args, &url, &opts);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {err}");
+            assert!(
+                err.contains("older than this dealflow's") && err.contains("start the daemon"),
+                "{name} {args:?}: {err}"
+            );
+        }
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=FIXTURE_SCHEMA).collect::<Vec<_>>(),
+            "{name}: a reading command upgraded the database"
+        );
+        drop(open(&url, &opts).await);
+        // Upgraded: the same commands read it.
+        let out = reading_command(&["plan", &rules], &url, &opts);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        mark_newer(&url, &opts).await;
+        for args in &commands {
+            let out = reading_command(args, &url, &opts);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} {args:?}: {err}");
+            assert!(
+                err.contains("upgraded by a newer dealflow") && err.contains("schema step 99"),
+                "{name} {args:?}: {err}"
+            );
+        }
+    }
 }

@@ -137,8 +137,15 @@ impl Store {
         let co = SqliteConnectOptions::new()
             .filename(path)
             .read_only(opts.read_only)
-            .create_if_missing(!opts.read_only)
-            .journal_mode(SqliteJournalMode::Wal)
+            .create_if_missing(!opts.read_only);
+        // A reader leaves the journal as it finds it: switching it is a write, and a database
+        // the daemon has not upgraded yet is still in the old mode.
+        let co = if opts.read_only {
+            co
+        } else {
+            co.journal_mode(SqliteJournalMode::Wal)
+        };
+        let co = co
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
