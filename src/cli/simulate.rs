@@ -143,13 +143,26 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     // The timeline is written by a thread of its own while the engine runs: records go to it
     // in batches, and the second core turns them into text.
     let (to_writer, batches) = std::sync::mpsc::sync_channel::<Batch>(16);
+    // Written batches come back to be dropped here: memory is given back by the thread that
+    // took it (a free from another thread costs the allocator more, and new pages besides).
+    let (written, to_drop) = std::sync::mpsc::channel::<Vec<crate::engine::Record>>();
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || write_timeline(plan, width, format, sink_target, batches));
+        let writer = scope.spawn(move || {
+            write_timeline(plan, width, format, sink_target, batches, written)
+        });
         let mut batch = Vec::with_capacity(BATCH);
         let mut sink = |r: crate::engine::Record| {
             batch.push(r);
             if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                let mut next = Vec::new();
+                while let Ok(mut old) = to_drop.try_recv() {
+                    old.clear();
+                    next = old;
+                }
+                if next.capacity() == 0 {
+                    next = Vec::with_capacity(BATCH);
+                }
+                let full = std::mem::replace(&mut batch, next);
                 let _ = to_writer.send(Batch::Records(full));
             }
         };
@@ -159,7 +172,18 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
         }
         let ran = sim.run_into(sc, &mut sink, Some(&mut tick)).map(|end| {
             let _ = to_writer.send(Batch::Records(std::mem::take(&mut batch)));
-            let _ = to_writer.send(Batch::Finals(end.finals, end.until));
+            let mut finals = end.finals;
+            if format == Format::Json {
+                // The deals' final lines: the writer takes the first half while this thread
+                // writes the second.
+                let later = finals.split_off(finals.len() / 2);
+                let _ = to_writer.send(Batch::Finals(finals, end.until));
+                let mut bytes = Vec::with_capacity(later.len() * 512);
+                final_lines(plan, &later, &end.until, &mut bytes);
+                let _ = to_writer.send(Batch::Bytes(bytes));
+            } else {
+                let _ = to_writer.send(Batch::Finals(finals, end.until));
+            }
         });
         drop(to_writer);
         let _ = writer.join();
@@ -178,6 +202,21 @@ const BATCH: usize = 1024;
 enum Batch {
     Records(Vec<crate::engine::Record>),
     Finals(Vec<crate::sim::Final>, chrono::DateTime<chrono::Utc>),
+    /// Lines already written out.
+    Bytes(Vec<u8>),
+}
+
+/// The `final` line of each deal, as the timeline ends.
+fn final_lines(
+    plan: &crate::compile::Plan,
+    finals: &[crate::sim::Final],
+    until: &chrono::DateTime<chrono::Utc>,
+    out: &mut Vec<u8>,
+) {
+    for f in finals {
+        let _ = serde_json::to_writer(&mut *out, &crate::json::final_json(plan, &f.deal, until));
+        out.push(b'\n');
+    }
 }
 
 /// Writes the timeline as it comes. A closed pipe (`| head`) stops the output, not the program
@@ -188,6 +227,7 @@ fn write_timeline(
     format: Format,
     target: Box<dyn Write + Send + '_>,
     batches: std::sync::mpsc::Receiver<Batch>,
+    written: std::sync::mpsc::Sender<Vec<crate::engine::Record>>,
 ) {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, target);
     let mut text = output::TextWriter::new(plan, width);
@@ -215,21 +255,17 @@ fn write_timeline(
                         Format::Text => write(text.record(r).as_bytes(), &mut out),
                     }
                 }
+                let _ = written.send(records);
             }
             Batch::Finals(finals, until) => match format {
                 Format::Json => {
-                    for f in &finals {
-                        line.clear();
-                        let _ = serde_json::to_writer(
-                            &mut line,
-                            &crate::json::final_json(plan, &f.deal, &until),
-                        );
-                        line.push(b'\n');
-                        write(&line, &mut out);
-                    }
+                    line.clear();
+                    final_lines(plan, &finals, &until, &mut line);
+                    write(&line, &mut out);
                 }
                 Format::Text => write(text.finals(&finals, &until).as_bytes(), &mut out),
             },
+            Batch::Bytes(bytes) => write(&bytes, &mut out),
         }
     }
     let _ = out.flush();
