@@ -1,6 +1,8 @@
 //! The simulator on generated scenarios through the reference pipeline: events per second and
 //! peak memory at 10,000 and 100,000 deals.
 //!
+//! Last, the whole `dealflow simulate … --format json` command on 10,000 deals, wall time.
+//!
 //! Run: `cargo bench --bench simulate`. Each size runs in a child process of its own so that its
 //! peak memory (VmHWM) is its own. Under `cargo test` this is a smoke run of 300 deals.
 //!
@@ -103,6 +105,54 @@ fn main() -> ExitCode {
             );
         }
     }
+    end_to_end()
+}
+
+/// The whole command as an analyst runs it before a save: `dealflow simulate
+/// rules/web-studio.flow S --format json -o /dev/null` on a generated scenario of 10,000 deals,
+/// wall time from start to exit (reading the rules and the scenario, the run, the timeline
+/// written). The median of five runs.
+fn end_to_end() -> ExitCode {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = env!("CARGO_BIN_EXE_dealflow");
+    let scenario = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-10k.scenario.toml");
+    let made = Command::new(exe)
+        .args(["generate-scenario", "--deals", "10000", "-o"])
+        .arg(&scenario)
+        .output();
+    if !made.is_ok_and(|o| o.status.success()) {
+        eprintln!("cannot generate the 10,000-deal scenario");
+        return ExitCode::FAILURE;
+    }
+    let mut walls = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let out = Command::new(exe)
+            .arg("simulate")
+            .arg(root.join("rules/web-studio.flow"))
+            .arg(&scenario)
+            .args(["--format", "json", "-o", "/dev/null"])
+            .output();
+        match out {
+            Ok(o) if o.status.success() => walls.push(started.elapsed().as_secs_f64()),
+            Ok(o) => {
+                eprintln!("simulate failed: {}", String::from_utf8_lossy(&o.stderr));
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("cannot run dealflow: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    walls.sort_by(f64::total_cmp);
+    let all: Vec<String> = walls.iter().map(|w| format!("{w:.2}")).collect();
+    println!(
+        "end to end, `simulate … --format json -o /dev/null`, 10,000 deals: {:.2} s  (runs: {} s)",
+        walls[walls.len() / 2],
+        all.join(", ")
+    );
+    let _ = std::fs::remove_file(&scenario);
     ExitCode::SUCCESS
 }
 
@@ -157,14 +207,16 @@ fn measure(n: usize, json: bool) -> Run {
     let tz = ready.plan.tz;
     let a0 = counting::ALLOCS.load(std::sync::atomic::Ordering::Relaxed);
     let started = Instant::now();
-    let mut sink = |r: dealflow::engine::Record| {
-        if r.kind.is_refusal() {
-            refused += 1;
-        }
-        if json {
-            line.clear();
-            dealflow::json::record_line(&r, tz, &ready.plan.file, &mut line);
-            bytes += line.len();
+    let mut sink = |step: &mut Vec<dealflow::engine::Record>| {
+        for r in step.drain(..) {
+            if r.kind.is_refusal() {
+                refused += 1;
+            }
+            if json {
+                line.clear();
+                dealflow::json::record_line(&r, tz, &ready.plan.file, &mut line);
+                bytes += line.len();
+            }
         }
     };
     let end = sim

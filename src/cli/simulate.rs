@@ -147,29 +147,26 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     // took it (a free from another thread costs the allocator more, and new pages besides).
     let (written, to_drop) = std::sync::mpsc::channel::<Vec<crate::engine::Record>>();
     std::thread::scope(|scope| {
-        let writer = scope.spawn(move || {
-            write_timeline(plan, width, format, sink_target, batches, written)
-        });
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut sink = |r: crate::engine::Record| {
-            batch.push(r);
-            if batch.len() == BATCH {
+        let writer =
+            scope.spawn(move || write_timeline(plan, width, format, sink_target, batches, written));
+        let mut batch = Vec::with_capacity(BATCH + 256);
+        let mut sink = |step: &mut Vec<crate::engine::Record>| {
+            batch.append(step);
+            if batch.len() >= BATCH {
                 let mut next = Vec::new();
                 while let Ok(mut old) = to_drop.try_recv() {
                     old.clear();
                     next = old;
                 }
                 if next.capacity() == 0 {
-                    next = Vec::with_capacity(BATCH);
+                    next = Vec::with_capacity(BATCH + 256);
                 }
                 let full = std::mem::replace(&mut batch, next);
                 let _ = to_writer.send(Batch::Records(full));
             }
         };
         // The what-if starts from the switch a reload would make.
-        for r in switch_records {
-            sink(r);
-        }
+        sink(&mut switch_records);
         let ran = sim.run_into(sc, &mut sink, Some(&mut tick)).map(|end| {
             let _ = to_writer.send(Batch::Records(std::mem::take(&mut batch)));
             let mut finals = end.finals;

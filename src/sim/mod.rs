@@ -64,8 +64,9 @@ pub struct End {
     pub midnights: u64,
 }
 
-/// Receives records in time order, as they happen.
-pub type Sink<'a> = &'a mut dyn FnMut(Record);
+/// Receives records in time order, as they happen: the records of each step at once, to be
+/// taken out of the vector (what is left is dropped).
+pub type Sink<'a> = &'a mut dyn FnMut(&mut Vec<Record>);
 
 /// Reports progress: (moments done, moments in all).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
@@ -156,7 +157,7 @@ impl<'a> Simulation<'a> {
     /// Runs a whole scenario, keeping every record.
     pub fn run(self, sc: Scenario, progress: Option<Progress<'_>>) -> Result<Timeline, SimError> {
         let mut records = Vec::new();
-        let mut keep = |r: Record| records.push(r);
+        let mut keep = |step: &mut Vec<Record>| records.append(step);
         let end = self.run_into(sc, &mut keep, progress)?;
         Ok(Timeline {
             records,
@@ -225,8 +226,9 @@ impl<'a> Simulation<'a> {
                     p(i as u64, total);
                 }
             }
-            for r in self.out.drain(..) {
-                sink(r);
+            if !self.out.is_empty() {
+                sink(&mut self.out);
+                self.out.clear();
             }
         }
         Ok(End {
@@ -429,9 +431,9 @@ impl<'a> Simulation<'a> {
         for (idx, known) in deals {
             self.queue_timers(idx, known);
         }
-        for r in out.records {
-            self.emit(r);
-        }
+        let mut records = out.records;
+        self.records += records.len() as u64;
+        self.out.append(&mut records);
     }
 
     /// Queues the timers of deal `idx` armed since `known` (its timer ids count up).
