@@ -42,6 +42,24 @@ fn signal(pid: u32, sig: &str) {
     assert!(ok, "kill {sig} {pid}");
 }
 
+/// `dealflow serve` with this configuration (written into `dir`), once it answers `/healthz`.
+/// The test's `deadline` bounds the wait.
+fn serve(dir: &Path, config: &str, port: u16, deadline: Instant) -> std::process::Child {
+    std::fs::write(dir.join("dealflow.toml"), config).expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["serve", "--config"])
+        .arg(dir.join("dealflow.toml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    while get(port, "/healthz").is_none_or(|r| !r.contains("200 OK")) {
+        assert!(Instant::now() < deadline, "the daemon did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
+}
+
 #[test]
 fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signals");
@@ -57,20 +75,9 @@ fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
         dir.join("dealflow.db").display(),
         root().join("rules/web-studio.flow").display()
     );
-    std::fs::write(dir.join("dealflow.toml"), config).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["serve", "--config"])
-        .arg(dir.join("dealflow.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while get(port, "/healthz").is_none_or(|r| !r.contains("200 OK")) {
-        assert!(Instant::now() < deadline, "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = serve(&dir, &config, port, deadline);
+    let pid = child.id();
     let rules = get(port, "/api/v1/rules").expect("rules");
     assert!(rules.contains("\"last_reload\":null"), "{rules}");
 
@@ -161,20 +168,9 @@ fn a_monstrous_rule_file_never_holds_the_daemon() {
          [[tokens]]\ntoken = \"{TOKEN}\"\nscope = \"staff\"\n",
         dir.join("dealflow.db").display(),
     );
-    std::fs::write(dir.join("dealflow.toml"), config).expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["serve", "--config"])
-        .arg(dir.join("dealflow.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let pid = child.id();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while get(port, "/healthz").is_none_or(|r| !r.contains("200 OK")) {
-        assert!(Instant::now() < deadline, "the daemon did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut child = serve(&dir, &config, port, deadline);
+    let pid = child.id();
     let flow = dir.join("web-studio.flow");
     let original = std::fs::read_to_string(&flow).expect("rules");
     let mut monstrous = original.clone();

@@ -106,6 +106,14 @@ fn lead(id: &str) -> Creation {
     }
 }
 
+/// A lead made and committed (on the backend `name`).
+async fn created(core: &Core, id: &str, name: &str) {
+    let mut tx = core.store().begin().await.expect("tx");
+    let step = core.create(&mut tx, &lead(id), t0()).await.expect("create");
+    assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+    tx.commit().await.expect("commit");
+}
+
 async fn counts(core: &Core) -> Vec<i64> {
     let mut tx = core.store().begin().await.expect("tx");
     let mut out = Vec::new();
@@ -190,13 +198,7 @@ async fn a_refused_event_changes_no_deal_is_kept_as_a_refusal_and_a_dropped_tran
  {
     for (name, url, opts) in backends("refusal") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store().begin().await.expect("tx");
-        let step = core
-            .create(&mut tx, &lead("d1"), t0())
-            .await
-            .expect("create");
-        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
-        tx.commit().await.expect("commit");
+        created(&core, "d1", name).await;
         let before = counts(&core).await;
 
         // An event no stage of the deal expects now.
@@ -528,11 +530,7 @@ async fn load(tx: &mut dealflow::store::Tx) -> i64 {
 async fn a_deal_that_ends_cancels_its_open_tasks_and_frees_the_people() {
     for (name, url, opts) in backends("ended") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store().begin().await.expect("tx");
-        core.create(&mut tx, &lead("d1"), t0())
-            .await
-            .expect("create");
-        tx.commit().await.expect("commit");
+        created(&core, "d1", name).await;
         let mut tx = core.store().begin().await.expect("tx");
         assert!(
             load(&mut tx).await > 0,
@@ -831,13 +829,7 @@ async fn a_switch_removes_timer_rows_an_earlier_version_left_behind() {
     use dealflow::daemon::Op;
     for (name, url, opts) in backends("stale-rows") {
         let core = core(&url, &opts).await;
-        let mut tx = core.store().begin().await.expect("tx");
-        let step = core
-            .create(&mut tx, &lead("d1"), t0())
-            .await
-            .expect("create");
-        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
-        tx.commit().await.expect("commit");
+        created(&core, "d1", name).await;
         let before = timer_rows(&core).await;
         stale_row(&url, &opts, "d1").await;
         assert!(timer_rows(&core).await.contains(&999), "{name}");

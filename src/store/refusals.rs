@@ -81,9 +81,7 @@ impl Tx {
                     let at: String = r.try_get(1)?;
                     Ok(Refusal {
                         deal: r.try_get(0)?,
-                        at: DateTime::parse_from_rfc3339(&at)
-                            .map(|t| t.with_timezone(&Utc))
-                            .unwrap_or_default(),
+                        at: super::read_stamp(&at).unwrap_or_default(),
                         input: r.try_get(2)?,
                         name: r.try_get(3)?,
                         payload: r.try_get(4)?,
