@@ -149,18 +149,18 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     std::thread::scope(|scope| {
         let writer =
             scope.spawn(move || write_timeline(plan, width, format, sink_target, batches, written));
-        let mut batch = Vec::with_capacity(BATCH + 256);
+        let mut batch = Vec::with_capacity(BATCH_ROOM);
         let mut sink = |step: &mut Vec<crate::engine::Record>| {
             batch.append(step);
             if batch.len() >= BATCH {
-                let mut next = Vec::new();
-                while let Ok(mut old) = to_drop.try_recv() {
-                    old.clear();
-                    next = old;
-                }
-                if next.capacity() == 0 {
-                    next = Vec::with_capacity(BATCH + 256);
-                }
+                // The last batch back is used again; the others are freed.
+                let next = to_drop.try_iter().last().map_or_else(
+                    || Vec::with_capacity(BATCH_ROOM),
+                    |mut old| {
+                        old.clear();
+                        old
+                    },
+                );
                 let full = std::mem::replace(&mut batch, next);
                 let _ = to_writer.send(Batch::Records(full));
             }
@@ -194,6 +194,8 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
 
 /// Records handed to the writing thread at a time.
 const BATCH: usize = 1024;
+/// Room in a batch: a step's records join it whole, so it may pass `BATCH` a little.
+const BATCH_ROOM: usize = BATCH + 256;
 
 /// What the writing thread gets.
 enum Batch {
