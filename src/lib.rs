@@ -101,6 +101,7 @@ pub mod sim;
 pub mod source;
 pub mod store;
 pub mod team;
+pub mod testing;
 pub mod types;
 pub mod value;
 

@@ -228,15 +228,7 @@ pub enum SimulateError {
     /// The pipeline.
     #[error(transparent)]
     Rules(#[from] LoadError),
-    /// The scenario cannot be read.
-    #[error("cannot read `{}`: {source}", path.display())]
-    Read {
-        /// The scenario file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The scenario does not parse.
+    /// The scenario cannot be read or does not parse.
     #[error(transparent)]
     Scenario(#[from] crate::sim::scenario::ScenarioError),
     /// The simulation could not run.
@@ -250,11 +242,7 @@ pub fn simulate_files(
     scenario: &Path,
 ) -> Result<(Plan, crate::sim::Timeline), SimulateError> {
     let ready = RuleFile::read(flow)?.ready()?;
-    let text = std::fs::read_to_string(scenario).map_err(|source| SimulateError::Read {
-        path: scenario.to_path_buf(),
-        source,
-    })?;
-    let sc = crate::sim::scenario::load(&scenario.display().to_string(), &text)?;
+    let sc = crate::sim::scenario::read(scenario)?;
     let sim = crate::sim::Simulation::new(
         &ready.plan,
         ready.script.as_ref(),

@@ -8,6 +8,7 @@ mod graph;
 mod plan;
 mod serve;
 mod simulate;
+mod test;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Plan(plan::Args),
     /// Why a deal is where it is: its story step by step, with the rules behind each effect.
     Explain(explain::Args),
+    /// Run the pipeline's tests: scenarios with expectations (exit 1 when one does not hold).
+    Test(test::Args),
     /// Write a large scenario for the reference pipeline (load tests, benchmarks).
     GenerateScenario(generate::Args),
     /// Run the pipeline for real: deals in a database, an HTTP API, timers, email and SMS.
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args, color),
         Command::Simulate(args) => simulate::run(args, color),
         Command::Plan(args) => plan::run(args, color),
+        Command::Test(args) => test::run(args, color),
         Command::Explain(args) => explain::run(args),
         Command::GenerateScenario(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),

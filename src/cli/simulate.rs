@@ -67,11 +67,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let mut switch_records = Vec::new();
     let (sc, sim, width) = match (&args.scenario, &args.db) {
         (Some(path), _) => {
-            let sc_text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            let sc = scenario::load(&path.display().to_string(), &sc_text)?;
-            // A large scenario's text is not needed any more: give its memory back first.
-            drop(sc_text);
+            let sc = scenario::read(path)?;
             let team = Team::new(sc.team.clone());
             let sim = Simulation::new(plan, ready.script.as_ref(), team);
             let width = sc
@@ -103,6 +99,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
                 until,
                 team: live.team.members.clone(),
                 inputs: Vec::new(),
+                expects: Vec::new(),
             };
             let width = live
                 .deals

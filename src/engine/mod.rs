@@ -253,6 +253,15 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
     Ok(s.finish())
 }
 
+/// A loosely typed value (from a scenario or a test file) as the field or role `name` of the
+/// pipeline would hold it, converted as an event's payload is; `None` when the pipeline has no
+/// field or role of that name.
+pub fn typed(ctx: Ctx<'_>, name: &str, v: &Value) -> Option<Result<Value, String>> {
+    let s = Stepper::new(ctx, Deal::default(), "");
+    let slot = s.slot_by_name(name)?;
+    Some(s.convert_slot(slot, name, v))
+}
+
 /// A deal that ended before its open tasks were closed with it (stored by an earlier version):
 /// they are closed now as cancelled. Nothing else changes.
 pub fn close_tasks(ctx: Ctx<'_>, deal: &Deal) -> Outcome {

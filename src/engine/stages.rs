@@ -306,7 +306,7 @@ impl Stepper<'_> {
         }
     }
 
-    fn slot_by_name(&self, name: &str) -> Option<Slot> {
+    pub(crate) fn slot_by_name(&self, name: &str) -> Option<Slot> {
         let plan = self.ctx.plan;
         plan.field_index
             .get(name)
@@ -352,7 +352,7 @@ impl Stepper<'_> {
         }
     }
 
-    fn convert_slot(&self, slot: Slot, name: &str, v: &Value) -> Result<Value, String> {
+    pub(crate) fn convert_slot(&self, slot: Slot, name: &str, v: &Value) -> Result<Value, String> {
         let ty = match slot {
             Slot::Field(f) => self.ctx.plan.fields[f].ty.clone(),
             Slot::Role(_) => Ty::User,

@@ -204,6 +204,7 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         until: t(until),
         team: team(),
         inputs,
+        expects: Vec::new(),
     }
 }
 

@@ -71,6 +71,37 @@ pub type Sink<'a> = &'a mut dyn FnMut(&mut Vec<Record>);
 /// Reports progress: (moments done, moments in all).
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 
+/// Looks at the world at chosen moments while a scenario runs (`dealflow test`).
+pub struct Watch<'w> {
+    at: Vec<DateTime<Utc>>,
+    look: &'w mut dyn FnMut(usize, &World<'_>),
+    /// Moments looked at so far.
+    seen: usize,
+}
+
+impl<'w> Watch<'w> {
+    /// Looks at the world at the moments `at` (earliest first): at each, after every input and
+    /// timer up to and including it and before any later one; a moment at or after the
+    /// scenario's end sees the world as the clock stops. `look` is called once per moment,
+    /// with its place in `at`.
+    pub fn new(at: Vec<DateTime<Utc>>, look: &'w mut dyn FnMut(usize, &World<'_>)) -> Self {
+        Watch { at, look, seen: 0 }
+    }
+}
+
+/// The deals as they stand at a moment a [`Watch`] looks at.
+pub struct World<'s> {
+    deals: &'s [Deal],
+    index: &'s HashMap<String, usize>,
+}
+
+impl World<'_> {
+    /// A deal, if it exists by now.
+    pub fn deal(&self, id: &str) -> Option<&Deal> {
+        self.index.get(id).map(|&d| &self.deals[d])
+    }
+}
+
 /// A timer in the queue: (fires_at, sequence, deal index, timer id). Stale entries (a timer
 /// that moved or whose stage was left) are skipped when they come up.
 type Due = (DateTime<Utc>, u64, usize, u64);
@@ -170,10 +201,31 @@ impl<'a> Simulation<'a> {
     /// Runs a whole scenario, handing each record to `sink` as it happens. The scenario is used
     /// up: each input moves into the engine when its moment comes.
     pub fn run_into(
+        self,
+        sc: Scenario,
+        sink: Sink<'_>,
+        progress: Option<Progress<'_>>,
+    ) -> Result<End, SimError> {
+        self.drive(sc, sink, progress, None)
+    }
+
+    /// Runs a whole scenario like [`Simulation::run_into`], and lets `watch` look at the deals
+    /// at its moments.
+    pub fn run_watched(
+        self,
+        sc: Scenario,
+        sink: Sink<'_>,
+        watch: Watch<'_>,
+    ) -> Result<End, SimError> {
+        self.drive(sc, sink, None, Some(watch))
+    }
+
+    fn drive(
         mut self,
         sc: Scenario,
         sink: Sink<'_>,
         progress: Option<Progress<'_>>,
+        mut watch: Option<Watch<'_>>,
     ) -> Result<End, SimError> {
         let start = self.moment(&sc.start)?;
         let until = self.moment(&sc.until)?;
@@ -208,6 +260,9 @@ impl<'a> Simulation<'a> {
             if now >= until {
                 break;
             }
+            if let Some(w) = watch.as_mut() {
+                self.look(w, Some(now));
+            }
             if t_timer == Some(now) {
                 let Some(Reverse((_, _, d, id))) = self.timers.pop() else {
                     break;
@@ -231,6 +286,9 @@ impl<'a> Simulation<'a> {
                 self.out.clear();
             }
         }
+        if let Some(w) = watch.as_mut() {
+            self.look(w, None);
+        }
         Ok(End {
             finals: self.deals.into_iter().map(|deal| Final { deal }).collect(),
             until,
@@ -238,6 +296,21 @@ impl<'a> Simulation<'a> {
             records: self.records,
             midnights: self.midnights,
         })
+    }
+
+    /// Shows the world to `watch` at each of its moments before `next` (all that are left
+    /// when the clock stops), and forgets them.
+    fn look(&self, watch: &mut Watch<'_>, next: Option<DateTime<Utc>>) {
+        let world = World {
+            deals: &self.deals,
+            index: &self.index,
+        };
+        while let Some(&t) = watch.at.get(watch.seen)
+            && next.is_none_or(|n| t < n)
+        {
+            (watch.look)(watch.seen, &world);
+            watch.seen += 1;
+        }
     }
 
     fn next_midnight(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::Path;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -17,6 +18,9 @@ use crate::value::Value;
 struct File {
     start: Option<String>,
     until: Option<String>,
+    /// Another scenario file, beside this one, played first (a test file names the scenario
+    /// it tests this way).
+    scenario: Option<String>,
     #[serde(default)]
     team: Vec<TeamMember>,
     #[serde(default)]
@@ -25,6 +29,9 @@ struct File {
     event: Vec<Spanned<EventEntry>>,
     #[serde(default)]
     task: Vec<Spanned<TaskEntry>>,
+    /// What a test file expects (`dealflow test`); `simulate` plays the file and ignores them.
+    #[serde(default)]
+    expect: Vec<Spanned<toml::Table>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +85,17 @@ pub struct Scenario {
     pub team: Vec<Member>,
     /// Inputs in file order.
     pub inputs: Vec<Entry>,
+    /// The `[[expect]]` sections of a test file, in file order.
+    pub expects: Vec<Expect>,
+}
+
+/// One `[[expect]]` section as written, read by `dealflow test`.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// Its line in the file (of the `[[expect]]` header).
+    pub line: usize,
+    /// Its keys.
+    pub table: toml::Table,
 }
 
 /// One timed input of a scenario.
@@ -145,6 +163,63 @@ fn line_of(text: &str, at: usize) -> usize {
 /// `[[team]]`, `[[deal]]`, `[[event]]`, `[[task]]` on its own), and only when a section does not
 /// parse is the whole file read again, for the parser's own message and position.
 pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let part = parse(name, text)?;
+    if let Some(base) = &part.base {
+        return Err(ScenarioError(format!(
+            "{name}: `scenario = \"{base}\"` names a file beside this one, but this one was not read from a file"
+        )));
+    }
+    finish(part, name)
+}
+
+/// Reads a scenario file. One that names another (`scenario = "ivan.scenario.toml"`, a path
+/// relative to its own folder) plays that one first and its own sections after it; its own
+/// `start` and `until`, if given, replace the other's.
+pub fn read(path: &Path) -> Result<Scenario, ScenarioError> {
+    read_within(path, 0)
+}
+
+/// Scenarios that name each other at most this deep.
+const NESTING: usize = 8;
+
+fn read_within(path: &Path, depth: usize) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError(format!("cannot read `{name}`: {e}")))?;
+    let part = parse(&name, &text)?;
+    // A large scenario's text is not needed any more: give its memory back first.
+    drop(text);
+    let Some(base) = part.base.clone() else {
+        return finish(part, &name);
+    };
+    if depth >= NESTING {
+        return Err(ScenarioError(format!(
+            "{name}: scenarios name each other more than {NESTING} deep (do two name each other?)"
+        )));
+    }
+    let under = path.parent().unwrap_or(Path::new(".")).join(&base);
+    let mut sc = read_within(&under, depth + 1)
+        .map_err(|e| ScenarioError(format!("{name}: `scenario = \"{base}\"`: {}", e.0)))?;
+    // This file's inputs come after the other's, also among inputs that share a moment.
+    let shift = sc.inputs.iter().map(|e| e.offset + 1).max().unwrap_or(0);
+    sc.inputs.extend(part.inputs.into_iter().map(|mut e| {
+        e.offset += shift;
+        e
+    }));
+    sc.team.extend(part.team);
+    sc.expects = part.expects;
+    sc.expects.sort_by_key(|e| e.line);
+    if let Some(start) = part.start {
+        sc.start = start;
+    }
+    if let Some(until) = part.until {
+        sc.until = until;
+    }
+    Ok(sc)
+}
+
+/// Reads a scenario's text a section at a time, the sections of a run on each core.
+fn parse(name: &str, text: &str) -> Result<Part, ScenarioError> {
     let ranges = sections(text);
     // Sections parse on their own: a large file is read by every core at once, each taking a
     // run of sections; the parts join in file order.
@@ -161,33 +236,32 @@ pub fn load(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
             .collect();
         runs.into_iter().map(|r| r.join().ok().flatten()).collect()
     });
-    let mut sc = Scenario {
-        start: String::new(),
-        until: String::new(),
-        team: Vec::new(),
-        inputs: Vec::new(),
-    };
-    let (mut start, mut until) = (None, None);
+    let mut all = Part::default();
     for part in parts {
         // A section that does not parse: the whole file again, for the parser's message.
         let Some(part) = part else {
-            return load_whole(name, text);
+            return parse_whole(name, text);
         };
         let part = part?;
-        start = start.or(part.start);
-        until = until.or(part.until);
-        sc.team.extend(part.team);
-        sc.inputs.extend(part.inputs);
+        all.start = all.start.or(part.start);
+        all.until = all.until.or(part.until);
+        all.base = all.base.or(part.base);
+        all.team.extend(part.team);
+        all.inputs.extend(part.inputs);
+        all.expects.extend(part.expects);
     }
-    finish(sc, start, until, name)
+    Ok(all)
 }
 
-/// What a run of sections holds.
+/// What a run of sections (or a whole file) holds.
+#[derive(Default)]
 struct Part {
     start: Option<String>,
     until: Option<String>,
+    base: Option<String>,
     team: Vec<Member>,
     inputs: Vec<Entry>,
+    expects: Vec<Expect>,
 }
 
 /// A run of sections, read; `None` when one does not parse.
@@ -197,12 +271,14 @@ fn read_run(run: &[Range<usize>], name: &str, text: &str) -> Option<Result<Part,
         until: String::new(),
         team: Vec::new(),
         inputs: Vec::new(),
+        expects: Vec::new(),
     };
-    let (mut start, mut until) = (None, None);
+    let (mut start, mut until, mut base) = (None, None, None);
     for range in run {
         let part = toml::from_str::<File>(&text[range.clone()]).ok()?;
         start = start.or(part.start.clone());
         until = until.or(part.until.clone());
+        base = base.or(part.scenario.clone());
         if let Err(e) = add(&mut sc, part, range.start, name, text) {
             return Some(Err(e));
         }
@@ -210,31 +286,55 @@ fn read_run(run: &[Range<usize>], name: &str, text: &str) -> Option<Result<Part,
     Some(Ok(Part {
         start,
         until,
+        base,
         team: sc.team,
         inputs: sc.inputs,
+        expects: sc.expects,
     }))
 }
 
 /// The whole file in one piece: for the parser's error messages.
-fn load_whole(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
+fn parse_whole(name: &str, text: &str) -> Result<Part, ScenarioError> {
     let file: File = toml::from_str(text).map_err(|e| ScenarioError(format!("{name}: {e}")))?;
-    let (start, until) = (file.start.clone(), file.until.clone());
+    let (start, until, base) = (
+        file.start.clone(),
+        file.until.clone(),
+        file.scenario.clone(),
+    );
     let mut sc = Scenario {
         start: String::new(),
         until: String::new(),
         team: Vec::new(),
         inputs: Vec::new(),
+        expects: Vec::new(),
     };
     add(&mut sc, file, 0, name, text)?;
-    finish(sc, start, until, name)
+    Ok(Part {
+        start,
+        until,
+        base,
+        team: sc.team,
+        inputs: sc.inputs,
+        expects: sc.expects,
+    })
 }
 
-fn finish(
-    mut sc: Scenario,
-    start: Option<String>,
-    until: Option<String>,
-    name: &str,
-) -> Result<Scenario, ScenarioError> {
+fn finish(part: Part, name: &str) -> Result<Scenario, ScenarioError> {
+    let Part {
+        start,
+        until,
+        team,
+        inputs,
+        expects,
+        ..
+    } = part;
+    let mut sc = Scenario {
+        start: String::new(),
+        until: String::new(),
+        team,
+        inputs,
+        expects,
+    };
     let missing = |key: &str| {
         ScenarioError(format!(
             "{name}: `{key}` is missing (a moment like 2026-03-02T09:00)"
@@ -243,13 +343,20 @@ fn finish(
     sc.start = start.ok_or_else(|| missing("start"))?;
     sc.until = until.ok_or_else(|| missing("until"))?;
     sc.inputs.sort_by_key(|e| e.offset);
+    sc.expects.sort_by_key(|e| e.line);
     Ok(sc)
 }
 
 /// Byte ranges of the file's sections: the top (up to the first `[[…]]` header), then one per
-/// `[[team]]`, `[[deal]]`, `[[event]]` or `[[task]]` header.
+/// `[[team]]`, `[[deal]]`, `[[event]]`, `[[task]]` or `[[expect]]` header.
 fn sections(text: &str) -> Vec<Range<usize>> {
-    const HEADERS: [&str; 4] = ["[[team]]", "[[deal]]", "[[event]]", "[[task]]"];
+    const HEADERS: [&str; 5] = [
+        "[[team]]",
+        "[[deal]]",
+        "[[event]]",
+        "[[task]]",
+        "[[expect]]",
+    ];
     let mut starts = vec![0];
     let mut at = 0;
     for line in text.split_inclusive('\n') {
@@ -342,6 +449,13 @@ fn add(
             },
         });
     }
+    for e in file.expect {
+        let line = line_of(text, base + e.span().start);
+        sc.expects.push(Expect {
+            line,
+            table: e.into_inner(),
+        });
+    }
     Ok(())
 }
 
@@ -350,7 +464,7 @@ fn table(t: &toml::Table) -> BTreeMap<String, Value> {
 }
 
 /// A TOML value, loosely typed: the engine converts it by the pipeline's declarations.
-fn value(v: &toml::Value) -> Value {
+pub(crate) fn value(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::Text(s.clone()),
         toml::Value::Integer(n) => Value::Int(*n),
@@ -393,7 +507,10 @@ mod tests {
         for (name, text) in &texts {
             assert!(sections(text).len() > 1, "{name} has sections");
             let by_sections = format!("{:?}", load(name, text).expect("loads"));
-            let whole = format!("{:?}", load_whole(name, text).expect("loads"));
+            let whole = format!(
+                "{:?}",
+                finish(parse_whole(name, text).expect("parses"), name).expect("loads")
+            );
             assert_eq!(by_sections, whole, "{name}");
         }
     }

@@ -4,6 +4,7 @@
 // Each test crate uses a part of what is here.
 #![allow(dead_code)]
 
+pub mod cmd;
 pub mod daemon;
 
 use std::path::Path;
