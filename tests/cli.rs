@@ -327,12 +327,7 @@ name = "quote"
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    for line in stdout.lines() {
-        assert!(
-            serde_json::from_str::<serde_json::Value>(line).is_ok(),
-            "not JSON: {line}"
-        );
-    }
+    common::schema::conforms("print", &stdout);
     assert!(stdout.contains(r#""field":"total","value":4"#), "{stdout}");
     let all = stdout + text(&out.stderr).as_str();
     assert!(

@@ -10,6 +10,8 @@
     unreachable_pub
 )]
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -64,6 +66,7 @@ fn generated_deals_take_the_paths_they_were_given() {
         "rules/web-studio.flow",
         sc.to_str().expect("utf-8 path"),
     ]);
+    common::schema::conforms("generated", &out);
     let records: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))

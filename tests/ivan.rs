@@ -10,6 +10,8 @@
     unreachable_pub
 )]
 
+mod common;
+
 use std::path::Path;
 
 use serde_json::Value;
@@ -32,6 +34,7 @@ impl Records {
     fn load() -> Self {
         let (plan, t) = timeline();
         let text = t.json_lines(&plan);
+        common::schema::conforms("ivan", &text);
         Records(
             text.lines()
                 .map(|l| serde_json::from_str(l).expect("every line is JSON"))

@@ -10,6 +10,8 @@
     unreachable_pub
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -75,6 +77,7 @@ fn every_case_tells_its_story() {
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         let json = timeline.json_lines(&plan);
+        common::schema::conforms(&name, &json);
         let records: Vec<Value> = json
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

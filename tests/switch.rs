@@ -10,6 +10,8 @@
     unreachable_pub
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -96,6 +98,12 @@ fn switch(stored: &StoredDeal, new: &Ready, now: DateTime<Utc>) -> (Deal, Vec<Ch
     };
     let (deal, left) = stored.read(&new.plan).unwrap();
     let sw = engine::switch(ctx, &deal, &left, "rules version 2").unwrap();
+    // The switch's records as the what-if's timeline writes them conform to the schema.
+    let mut json = Vec::new();
+    for r in &sw.outcome.records {
+        dealflow::json::record_line(r, new.plan.tz, &new.plan.file, &mut json);
+    }
+    common::schema::conforms("switch", &String::from_utf8(json).unwrap());
     let kinds = sw.outcome.records.iter().map(|r| r.kind.clone()).collect();
     (sw.outcome.deal, sw.changes, kinds)
 }

@@ -18,10 +18,15 @@ use crate::team::Team;
 #[derive(Debug, clap::Args)]
 pub(super) struct Args {
     /// A pipeline file (`*.flow`).
-    file: PathBuf,
+    #[arg(required_unless_present = "print_schema")]
+    file: Option<PathBuf>,
     /// A scenario (`*.scenario.toml`): team, deals, events, work on tasks.
-    #[arg(required_unless_present = "db", conflicts_with = "db")]
+    #[arg(required_unless_present_any = ["db", "print_schema"], conflicts_with = "db")]
     scenario: Option<PathBuf>,
+    /// Print the JSON Schema of the JSON timeline's lines (every record kind, its keys and
+    /// their types) and exit.
+    #[arg(long, exclusive = true)]
+    print_schema: bool,
     /// What-if on live data: run the live deals of this database (`sqlite://FILE`,
     /// `postgres://…`) forward under FILE from now; the database is only read.
     #[arg(long, value_name = "URL")]
@@ -50,15 +55,19 @@ enum Format {
 }
 
 pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
-    let loaded = RuleFile::read(&args.file)?;
+    let Some(file) = args.file.as_deref() else {
+        print!("{}", crate::json::TIMELINE_SCHEMA);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let loaded = RuleFile::read(file)?;
     let ready = match loaded.ready() {
         Ok(r) => r,
-        Err(LoadError::Invalid { diagnostics, file }) => {
-            eprint!("{}", diag::render_text(&diagnostics, &file, color));
-            eprintln!(
-                "{}: fix these errors before simulating",
-                args.file.display()
-            );
+        Err(LoadError::Invalid {
+            diagnostics,
+            file: source,
+        }) => {
+            eprint!("{}", diag::render_text(&diagnostics, &source, color));
+            eprintln!("{}: fix these errors before simulating", file.display());
             return Ok(ExitCode::FAILURE);
         }
         Err(other) => return Err(other.into()),
@@ -92,7 +101,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
             eprintln!(
                 "what-if: {} live deal(s) from the database under {}, from now to {until}; nothing is written",
                 live.deals.len(),
-                args.file.display()
+                file.display()
             );
             let sc = scenario::Scenario {
                 start: now.to_rfc3339(),

@@ -9,3 +9,7 @@ mod value;
 pub use deal::{deal_json, final_json, team_json};
 pub use record::{json_lines, record_line, record_object};
 pub use value::{at, json_fields, json_value, stamp, value_json};
+
+/// The JSON Schema of a line of the JSON timeline (`dealflow simulate --print-schema`): every
+/// record kind, its keys and their types, as `schema/timeline.schema.json` in the repository.
+pub const TIMELINE_SCHEMA: &str = include_str!("../../schema/timeline.schema.json");
