@@ -1,22 +1,22 @@
 //! A deal's story as one JSON document (`dealflow explain --format json`, the API).
 
-use chrono_tz::Tz;
+use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
 use super::Explanation;
-use crate::json::at;
 
-/// The story as JSON; times in the pipeline's zone `tz`.
-pub fn explanation_json(e: &Explanation, tz: Tz) -> Json {
+/// The story as JSON; each moment as `moment` writes it (the command line: in the pipeline's
+/// zone; the API: in UTC).
+pub fn explanation_json(e: &Explanation, moment: impl Fn(&DateTime<Utc>) -> String) -> Json {
     json!({
         "deal": e.deal,
         "stages": e.stages,
         "live": e.live,
         "waiting": e.waiting.iter().map(|(timer, when)| json!({
-            "timer": timer, "fires_at": at(when, tz),
+            "timer": timer, "fires_at": moment(when),
         })).collect::<Vec<_>>(),
         "steps": e.steps.iter().map(|s| json!({
-            "at": at(&s.at, tz),
+            "at": moment(&s.at),
             "input": s.input,
             "by": s.by,
             "fields": s.fields,

@@ -4,14 +4,14 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value as Json, json};
 
-use super::value::{at, number, stamp, value_json};
+use super::value::{at, number, stamp, value_json, value_json_utc};
 use crate::compile::Plan;
 use crate::engine::{Deal, TrackState};
 use crate::team::Team;
 use crate::value::Value;
 
-/// A deal: id, title, parent, stages, phases, fields (role slots included), tasks, alerts,
-/// hours spent, revision.
+/// A deal as the HTTP API serves it: id, title, parent, stages, phases, fields (role slots
+/// included), tasks, alerts, hours spent, revision. Moments are in UTC, as everywhere in the API.
 pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
     let tz = plan.tz;
     let live = deal.is_live();
@@ -36,7 +36,7 @@ pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
         })
         .map(|p| p.name.as_str())
         .collect();
-    let fields = fields(plan, deal);
+    let fields = fields(plan, deal, value_json_utc);
     let people: Map<String, Json> = people(plan, deal).collect();
     let tasks: Vec<Json> = deal
         .tasks
@@ -109,7 +109,7 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
         .map(|&s| plan.stages[s].name.as_str())
         .collect();
     // Role slots are fields of the deal too, after the declared ones.
-    let mut fields = fields(plan, deal);
+    let mut fields = fields(plan, deal, |v| value_json(v, plan.tz));
     fields.extend(people(plan, deal));
     let alerts = raised(plan, deal);
     let mut m = Map::new();
@@ -125,11 +125,11 @@ pub fn final_json(plan: &Plan, deal: &Deal, until: &DateTime<Utc>) -> Json {
 }
 
 /// The deal's fields that have a value, by name, in the order declared.
-fn fields(plan: &Plan, deal: &Deal) -> Map<String, Json> {
+fn fields(plan: &Plan, deal: &Deal, json: impl Fn(&Value) -> Json) -> Map<String, Json> {
     plan.fields
         .iter()
         .zip(deal.values.iter())
-        .filter_map(|(f, v)| Some((f.name.clone(), value_json(v.as_ref()?, plan.tz))))
+        .filter_map(|(f, v)| Some((f.name.clone(), json(v.as_ref()?))))
         .collect()
 }
 

@@ -36,6 +36,33 @@ pub fn record_object(r: &Record, tz: Tz) -> String {
     serde_json::to_string(&RecordJson { r, tz, file: None }).unwrap_or_default()
 }
 
+/// A history record as stored (moments local, with their offset) rewritten as the HTTP API
+/// serves it: its moments in UTC. A `field_set` value is a moment only when the field is one.
+pub fn record_in_utc(record: &mut serde_json::Map<String, Json>, plan: &Plan) {
+    let kind = record
+        .get("kind")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let moment_value = kind == "field_set"
+        && record
+            .get("field")
+            .and_then(Json::as_str)
+            .and_then(|f| plan.field_index.get(f))
+            .is_some_and(|&f| plan.fields[f].ty == crate::types::Ty::DateTime);
+    let from_is_moment = kind == "timer_moved";
+    for (key, v) in record.iter_mut() {
+        let moment = match key.as_str() {
+            "at" | "fires_at" | "send_at" | "due" => true,
+            "from" => from_is_moment,
+            "value" => moment_value,
+            _ => false,
+        };
+        if moment {
+            super::value::utc_text(v);
+        }
+    }
+}
+
 /// A record as the JSON object of the timeline, serialized straight to the output: keys in
 /// the order the specification lists them.
 struct RecordJson<'a> {

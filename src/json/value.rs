@@ -89,6 +89,30 @@ pub fn value_json(v: &Value, tz: Tz) -> Json {
     }
 }
 
+/// A value as the HTTP API writes it: as [`value_json`], but moments in UTC ([`stamp`]).
+pub fn value_json_utc(v: &Value) -> Json {
+    match v {
+        Value::DateTime(t) => Json::String(stamp(*t)),
+        Value::List(items) => Json::Array(items.iter().map(value_json_utc).collect()),
+        Value::Record(m) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), value_json_utc(v)))
+                .collect(),
+        ),
+        other => value_json(other, Tz::UTC),
+    }
+}
+
+/// A moment written in local time with its offset, in UTC as the HTTP API writes moments
+/// ([`stamp`]); anything else as it is.
+pub fn utc_text(j: &mut Json) {
+    if let Json::String(s) = j
+        && let Ok(t) = DateTime::parse_from_rfc3339(s)
+    {
+        *s = stamp(t.with_timezone(&Utc));
+    }
+}
+
 /// A number of hours, a rate: as JSON numbers are written.
 pub(crate) fn number(d: rust_decimal::Decimal) -> Json {
     value_json(&Value::Decimal(d), Tz::UTC)

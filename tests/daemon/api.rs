@@ -199,7 +199,10 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
         .iter()
         .find(|h| h["kind"] == "timer_set")
         .expect("a reminder is set");
-    assert_eq!(timer["fires_at"], "2027-12-01T10:00:00+03:00");
+    // Moments in the API are in UTC: the reminder two hours before 12:00 Moscow time.
+    assert_eq!(timer["at"].as_str().map(|s| s.ends_with('Z')), Some(true));
+    assert_eq!(timer["fires_at"], "2027-12-01T07:00:00.000000Z");
+    assert_eq!(full["fields"]["meeting_at"], "2027-12-01T09:00:00.000000Z");
     let sms = history
         .iter()
         .find(|h| h["kind"] == "notification" && h["channel"] == "sms")

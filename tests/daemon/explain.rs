@@ -140,9 +140,27 @@ async fn the_story(d: &Daemon, dir: &Path, db: &[&str]) {
         .output()
         .expect("dealflow runs");
     let doc: Json = serde_json::from_slice(&out.stdout).expect("one JSON document");
-    assert_eq!(
-        doc["steps"], story["steps"],
-        "the API and the command differ"
+    // The same story; the command writes moments in the pipeline's zone, the API in UTC.
+    let steps = |doc: &Json| {
+        let mut steps = doc["steps"].as_array().expect("steps").clone();
+        for s in &mut steps {
+            let at = s["at"].as_str().expect("a moment");
+            let at = chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339");
+            s["at"] = Json::from(at.timestamp());
+        }
+        steps
+    };
+    assert_eq!(steps(&doc), steps(&story), "the API and the command differ");
+    assert!(
+        doc["steps"][0]["at"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("+03:00")
+            && story["steps"][0]["at"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with('Z'),
+        "{doc}\n{story}"
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_dealflow"))
         .args(["explain", "nobody"])

@@ -363,6 +363,7 @@ pub(super) async fn get_deal(
         .map(|h| {
             let mut e: serde_json::Map<String, Json> =
                 serde_json::from_str(&h.record).unwrap_or_default();
+            crate::json::record_in_utc(&mut e, &rules.ready.plan);
             e.insert("cause".into(), json!(h.cause));
             e.insert("rule".into(), json!(h.rule));
             e.insert("version".into(), json!(h.version));

@@ -51,7 +51,7 @@ pub(super) async fn explain(
     let story = read.explain(&rules.ready.plan, &id, ru);
     Ok(json_answer(
         StatusCode::OK,
-        explanation_json(&story, rules.ready.plan.tz).to_string(),
+        explanation_json(&story, |t| crate::json::stamp(*t)).to_string(),
     ))
 }
 
@@ -81,7 +81,6 @@ pub(super) async fn refusals(
         ));
     }
     let deal = q.deal.filter(|d| !d.is_empty());
-    let tz = s.core.rules().ready.plan.tz;
     let mut tx = s.core.store().read().await?;
     let rows = tx.refusals(deal.as_deref(), limit).await?;
     drop(tx);
@@ -90,7 +89,7 @@ pub(super) async fn refusals(
         .map(|r| {
             json!({
                 "deal": r.deal,
-                "at": crate::json::at(&r.at, tz),
+                "at": crate::json::stamp(r.at),
                 "input": r.input,
                 "name": r.name,
                 "fields": serde_json::from_str::<serde_json::Value>(&r.payload).unwrap_or_default(),
