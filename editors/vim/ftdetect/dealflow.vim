@@ -1,0 +1,2 @@
+" dealflow pipeline files
+autocmd BufRead,BufNewFile *.flow setfiletype dealflow
