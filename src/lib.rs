@@ -93,6 +93,7 @@ pub mod fmt;
 pub mod graph;
 pub mod json;
 pub mod load;
+pub mod lsp;
 pub mod parse;
 pub mod preview;
 mod print;

@@ -39,7 +39,11 @@ fn the_textmate_grammar_gives_keywords_strings_comments_and_durations_their_scop
             .current_dir(&dir)
             .output()
             .expect("npm runs");
-        assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "npm ci: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let out = Command::new("node")
         .arg("tokenize.mjs")

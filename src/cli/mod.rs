@@ -5,6 +5,7 @@ mod explain;
 mod fmt;
 mod generate;
 mod graph;
+mod lsp;
 mod plan;
 mod serve;
 mod simulate;
@@ -44,6 +45,9 @@ enum Command {
     Explain(explain::Args),
     /// Run the pipeline's tests: scenarios with expectations (exit 1 when one does not hold).
     Test(test::Args),
+    /// The language server for editors (Language Server Protocol over standard input and
+    /// output): problems as you type, formatting.
+    Lsp(lsp::Args),
     /// Write a large scenario for the reference pipeline (load tests, benchmarks).
     GenerateScenario(generate::Args),
     /// Run the pipeline for real: deals in a database, an HTTP API, timers, email and SMS.
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, color),
         Command::Plan(args) => plan::run(args, color),
         Command::Test(args) => test::run(args, color),
+        Command::Lsp(args) => lsp::run(args),
         Command::Explain(args) => explain::run(args),
         Command::GenerateScenario(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
