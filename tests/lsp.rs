@@ -223,3 +223,349 @@ fn an_editor_sees_what_check_and_fmt_say_as_it_types() {
     let status = ed.child.wait().unwrap();
     assert!(status.success(), "{status}");
 }
+
+/// The place of the `nth` (0-based) `needle` in `text`, as the protocol counts (UTF-16), plus
+/// `ahead` characters.
+fn pos(text: &str, needle: &str, nth: usize, ahead: usize) -> Value {
+    let at = text.match_indices(needle).nth(nth).map(|(i, _)| i).unwrap();
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..at].matches('\n').count();
+    let before: String = text[line_start..at]
+        .chars()
+        .chain(needle.chars().take(ahead))
+        .collect();
+    json!({"line": line, "character": before.encode_utf16().count()})
+}
+
+/// An editor with the reference pipeline open (its script beside it).
+fn opened(dir: &Scratch) -> (Editor, String, String) {
+    let flow = std::fs::read_to_string(common::root().join("rules/web-studio.flow")).unwrap();
+    let rhai = std::fs::read_to_string(common::root().join("rules/web-studio.rhai")).unwrap();
+    let path = dir.file("web-studio.flow", &flow);
+    dir.file("web-studio.rhai", &rhai);
+    let uri = uri(&path);
+    let mut ed = Editor::start();
+    ed.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    ed.notify("initialized", json!({}));
+    ed.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": flow}}),
+    );
+    (ed, uri, flow)
+}
+
+fn at(uri: &str, position: Value) -> Value {
+    json!({"textDocument": {"uri": uri}, "position": position})
+}
+
+#[test]
+fn hover_definition_and_references_follow_the_checkers_names() {
+    let dir = Scratch::new("lsp-names");
+    let (mut ed, uri, flow) = opened(&dir);
+    let hover = |ed: &mut Editor, p: Value| {
+        let r = ed.request("textDocument/hover", at(&uri, p));
+        r["result"]["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    // A stage where a transition names it: its title, phase and flags.
+    let h = hover(&mut ed, pos(&flow, "-> meeting on", 0, 4));
+    assert!(
+        h.contains("**stage** `meeting` — «Встреча назначена»") && h.contains("phase: Пресейл"),
+        "{h}"
+    );
+    let h = hover(&mut ed, pos(&flow, "stage closed", 0, 7));
+    assert!(h.contains("join"), "{h}");
+    // A field in a template's interpolation, a role after `to`, an event after `on`.
+    let h = hover(&mut ed, pos(&flow, "{{money(amount)}}", 0, 9));
+    assert!(h.starts_with("**field** `amount`: money"), "{h}");
+    let h = hover(&mut ed, pos(&flow, "to sales ", 0, 4));
+    assert!(
+        h.contains("**role** `sales` — «Менеджер по продажам»"),
+        "{h}"
+    );
+    let h = hover(&mut ed, pos(&flow, "on call_done", 0, 4));
+    assert!(
+        h.starts_with("**event** `call_done`") && h.contains("meeting_at"),
+        "{h}"
+    );
+    // A script function: its parameters.
+    let h = hover(&mut ed, pos(&flow, "{{money(", 0, 3));
+    assert_eq!(h, "**script function** `money(x)`");
+
+    // Definition: the stage's declaration; the script function's line in the script.
+    let r = ed.request(
+        "textDocument/definition",
+        at(&uri, pos(&flow, "-> meeting on", 0, 4)),
+    );
+    assert_eq!(r["result"]["uri"], uri);
+    assert_eq!(
+        r["result"]["range"]["start"],
+        pos(&flow, "stage meeting", 0, 6)
+    );
+    let r = ed.request(
+        "textDocument/definition",
+        at(&uri, pos(&flow, "{{money(", 0, 3)),
+    );
+    assert!(
+        r["result"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/web-studio.rhai"),
+        "{r}"
+    );
+    assert_eq!(
+        r["result"]["range"]["start"],
+        json!({"line": 4, "character": 3})
+    );
+
+    // References: every place `meeting` is written as the stage, and nothing else.
+    let r = ed.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": pos(&flow, "stage meeting", 0, 6), "context": {"includeDeclaration": true}}),
+    );
+    let places = r["result"].as_array().unwrap();
+    let lines: Vec<u64> = places
+        .iter()
+        .map(|p| p["range"]["start"]["line"].as_u64().unwrap())
+        .collect();
+    let line_of = |needle: &str| pos(&flow, needle, 0, 0)["line"].as_u64().unwrap();
+    for needle in ["stage meeting", "-> meeting on", "phase presale"] {
+        assert!(lines.contains(&line_of(needle)), "{needle}: {lines:?}");
+    }
+    let text_lines: Vec<&str> = flow.lines().collect();
+    for p in places {
+        let line = text_lines[p["range"]["start"]["line"].as_u64().unwrap() as usize];
+        let (s, e) = (
+            p["range"]["start"]["character"].as_u64().unwrap() as usize,
+            p["range"]["end"]["character"].as_u64().unwrap() as usize,
+        );
+        let word: String = line
+            .encode_utf16()
+            .skip(s)
+            .take(e - s)
+            .map(|u| char::from_u32(u32::from(u)).unwrap_or('?'))
+            .collect();
+        assert_eq!(word, "meeting", "{p}");
+    }
+    let r = ed.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": pos(&flow, "stage meeting", 0, 6), "context": {"includeDeclaration": false}}),
+    );
+    assert_eq!(r["result"].as_array().unwrap().len(), places.len() - 1);
+}
+
+#[test]
+fn rename_changes_every_use_and_refuses_a_taken_or_bad_name() {
+    let dir = Scratch::new("lsp-rename");
+    let (mut ed, uri, flow) = opened(&dir);
+    let rename = |ed: &mut Editor, p: Value, new: &str| {
+        ed.request(
+            "textDocument/rename",
+            json!({"textDocument": {"uri": uri}, "position": p, "newName": new}),
+        )
+    };
+    let r = rename(&mut ed, pos(&flow, "-> meeting on", 0, 4), "meeting_booked");
+    let edits = r["result"]["changes"][&uri].as_array().unwrap().clone();
+    assert!(edits.len() >= 3, "{r}");
+    // Applied (last first, so earlier places stay put), the pipeline is as valid as before.
+    let mut lines: Vec<Vec<u16>> = flow
+        .split('\n')
+        .map(|l| l.encode_utf16().collect())
+        .collect();
+    let mut sorted = edits.clone();
+    sorted.sort_by_key(|e| {
+        (
+            e["range"]["start"]["line"].as_u64(),
+            e["range"]["start"]["character"].as_u64(),
+        )
+    });
+    for e in sorted.iter().rev() {
+        let line = e["range"]["start"]["line"].as_u64().unwrap() as usize;
+        let (s, t) = (
+            e["range"]["start"]["character"].as_u64().unwrap() as usize,
+            e["range"]["end"]["character"].as_u64().unwrap() as usize,
+        );
+        let new: Vec<u16> = e["newText"].as_str().unwrap().encode_utf16().collect();
+        lines[line].splice(s..t, new);
+    }
+    let renamed = lines
+        .iter()
+        .map(|l| String::from_utf16(l).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(renamed.contains("stage meeting_booked \"Встреча назначена\""));
+    assert!(renamed.contains("phase presale  \"Пресейл\"      = lead, meeting_booked, contract"));
+    // `meeting_at` and `meeting_place` are other names, left alone.
+    assert!(renamed.contains("require meeting_at, meeting_place"));
+    ed.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": renamed}]}),
+    );
+    let mut d = ed.diagnostics(&uri);
+    while d["version"] != 2 {
+        d = ed.diagnostics(&uri);
+    }
+    assert_eq!(d["diagnostics"], json!([]));
+    // Refused, with the reason.
+    for (p, new, why) in [
+        (
+            pos(&renamed, "stage meeting_booked", 0, 6),
+            "lead",
+            "there is already a stage `lead`",
+        ),
+        (
+            pos(&renamed, "stage meeting_booked", 0, 6),
+            "2nd",
+            "`2nd` is not a name",
+        ),
+        (
+            pos(&renamed, "stage meeting_booked", 0, 6),
+            "and",
+            "`and` is a reserved word",
+        ),
+        (
+            pos(&renamed, "{{money(amount)}}", 0, 9),
+            "sales",
+            "there is already a role `sales`",
+        ),
+        (
+            pos(&renamed, "{{money(", 0, 3),
+            "cash",
+            "only stages, fields, events, roles and templates",
+        ),
+    ] {
+        let r = rename(&mut ed, p, new);
+        let message = r["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(why), "{new}: {r}");
+    }
+}
+
+#[test]
+fn completion_offers_what_fits_the_place_and_the_outline_groups_stages_by_phase() {
+    let dir = Scratch::new("lsp-complete");
+    let (mut ed, uri, flow) = opened(&dir);
+    // Lines typed at the end of the lead stage, each completed where the cursor stands.
+    let anchor = "  -> meeting on call_done\n";
+    let labels = |ed: &mut Editor, typed: &str| -> Vec<String> {
+        let text = flow.replacen(anchor, &format!("{anchor}{typed}\n"), 1);
+        ed.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]}),
+        );
+        let p = pos(&text, typed, 0, typed.chars().count());
+        let r = ed.request("textDocument/completion", at(&uri, p));
+        r["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let has = |got: &[String], want: &[&str]| want.iter().all(|w| got.iter().any(|g| g == w));
+    let got = labels(&mut ed, "  -> ");
+    assert!(
+        has(&got, &["lead", "meeting", "closed", "lost"]) && !got.iter().any(|g| g == "sales"),
+        "{got:?}"
+    );
+    let got = labels(&mut ed, "  -> lost on ");
+    assert!(
+        has(&got, &["call_done", "lost", "enter"]) && !got.iter().any(|g| g == "meeting"),
+        "{got:?}"
+    );
+    let got = labels(&mut ed, "  on enter { task t \"T\" to ");
+    assert!(has(&got, &["sales", "project_manager", "ceo"]), "{got:?}");
+    let got = labels(&mut ed, "  on enter { notify client via sms with ");
+    assert!(has(&got, &["welcome", "meeting_details"]), "{got:?}");
+    let got = labels(&mut ed, "  skip when am");
+    assert!(
+        has(&got, &["amount", "money", "format", "today", "hours_spent"]),
+        "{got:?}"
+    );
+    let got = labels(&mut ed, "  after 2");
+    assert!(has(&got, &["h", "d", "workdays"]), "{got:?}");
+    let got = labels(&mut ed, "  ");
+    assert!(
+        has(&got, &["on", "after", "require", "stage", "template"]),
+        "{got:?}"
+    );
+
+    // The outline: the pipeline, its phases with their stages, then templates and events.
+    let r = ed.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let top = &r["result"][0];
+    assert_eq!(top["name"], "web_studio", "{r}");
+    let children = top["children"].as_array().unwrap();
+    let presale = children
+        .iter()
+        .find(|c| c["name"] == "presale")
+        .expect("the presale phase");
+    let stages: Vec<&str> = presale["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["lead", "meeting", "contract"]);
+    assert!(
+        children
+            .iter()
+            .any(|c| c["name"] == "welcome" && c["detail"] == "template")
+    );
+    assert!(
+        children
+            .iter()
+            .any(|c| c["name"] == "call_done" && c["detail"] == "event")
+    );
+    // Folding: each stage over several lines folds.
+    let r = ed.request(
+        "textDocument/foldingRange",
+        json!({"textDocument": {"uri": uri}}),
+    );
+    let lead = pos(&flow, "stage lead", 0, 0)["line"].as_u64().unwrap();
+    assert!(
+        r["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["startLine"] == lead),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_broken_script_is_reported_in_the_script_itself() {
+    let dir = Scratch::new("lsp-script");
+    let flow = std::fs::read_to_string(common::root().join("rules/web-studio.flow")).unwrap();
+    let path = dir.file("web-studio.flow", &flow);
+    let script = dir.file("web-studio.rhai", "fn money(x) {\n  let = 1;\n}\n");
+    let uri = uri(&path);
+    let mut ed = Editor::start();
+    ed.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    ed.notify("initialized", json!({}));
+    ed.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": flow}}),
+    );
+    let flow_d = ed.diagnostics(&uri);
+    assert!(
+        flow_d["diagnostics"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the script has an error"),
+        "{flow_d}"
+    );
+    let d = ed.diagnostics(&format!("file://{}", script.display()));
+    let found = &d["diagnostics"][0];
+    assert_eq!(found["range"]["start"]["line"], 1, "{d}");
+    assert_eq!(found["severity"], 1);
+}

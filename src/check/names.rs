@@ -30,6 +30,8 @@ pub enum Def {
     Local(usize),
     /// A value every expression may use.
     Builtin(Builtin),
+    /// A function of the pipeline's script (its place among the script's functions).
+    Function(usize),
 }
 
 /// The values every expression may use besides the deal's fields and roles.
@@ -110,6 +112,11 @@ impl Names {
     /// The pipeline's time zone, if it has a valid one.
     pub fn timezone(&self) -> Option<Tz> {
         self.timezone
+    }
+
+    /// Every name the checker resolved: where it starts, and what it stands for.
+    pub fn all(&self) -> impl Iterator<Item = (usize, Def)> + '_ {
+        self.defs.iter().map(|(&at, &def)| (at, def))
     }
 
     pub(super) fn record(&mut self, name: &Ident, def: Def) {

@@ -160,6 +160,9 @@ impl Checker<'_> {
             return false;
         };
         let arities = script.arities(&f.name);
+        if let Some(at) = script.functions.iter().position(|(n, _)| *n == f.name) {
+            self.names.record(f, Def::Function(at));
+        }
         if arities.is_empty() {
             let mut names: Vec<&str> = script.functions.iter().map(|(n, _)| n.as_str()).collect();
             names.extend(BUILTIN_FUNCTIONS);

@@ -1,7 +1,12 @@
 //! `dealflow lsp`: a Language Server Protocol server over standard input and output for
 //! pipeline files. It runs the same parser and checker as `dealflow check` (no second
-//! analysis): problems as you type, and formatting as `dealflow fmt` does it.
+//! analysis): problems as you type (and in the script the pipeline names), completion, hover,
+//! go to definition, references, rename, the outline, folding, and formatting as
+//! `dealflow fmt` does it.
 
+mod features;
+mod index;
+mod seen;
 mod text;
 
 use std::collections::{BTreeSet, HashMap};
@@ -12,14 +17,18 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _,
     PublishDiagnostics,
 };
-use lsp_types::request::{Formatting, Request as _};
+use lsp_types::request::{
+    Completion, DocumentSymbolRequest, FoldingRangeRequest, Formatting, GotoDefinition,
+    HoverRequest, References, Rename, Request as _,
+};
 use lsp_types::{
-    Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, DocumentFormattingParams,
-    InitializeParams, Location, NumberOrString, OneOf, PublishDiagnosticsParams,
-    ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+    CompletionOptions, CompletionResponse, DocumentFormattingParams, DocumentSymbolResponse,
+    GotoDefinitionResponse, HoverProviderCapability, InitializeParams, OneOf,
+    PublishDiagnosticsParams, RenameOptions, ServerCapabilities, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
 };
 
-use crate::diag::Severity;
+use seen::{Seen, file_path, see};
 pub use text::Text;
 
 /// Why the server stopped before the client said `exit`.
@@ -56,6 +65,19 @@ pub fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        hover_provider: Some(HoverProviderCapability::Simple(true)),
+        definition_provider: Some(OneOf::Left(true)),
+        references_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Right(RenameOptions {
+            prepare_provider: Some(false),
+            work_done_progress_options: Default::default(),
+        })),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        folding_range_provider: Some(lsp_types::FoldingRangeProviderCapability::Simple(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(vec![">".into(), " ".into(), "(".into(), "{".into()]),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -67,6 +89,25 @@ struct Doc {
     text: Text,
     /// The file it is, for the script it names (read beside it).
     path: Option<PathBuf>,
+    /// What the checker found; checked again at the first question after a change.
+    seen: Option<Seen>,
+    /// The names of the last text that parsed: completion offers them while a line being
+    /// typed keeps the text from parsing.
+    last_names: Option<index::Index>,
+}
+
+impl Doc {
+    /// Checks the text if it changed since it was last checked.
+    fn check(&mut self, uri: &Uri) {
+        if self.seen.is_some() {
+            return;
+        }
+        let seen = see(uri, &self.text, self.path.as_deref());
+        if seen.parsed {
+            self.last_names = Some(seen.index.clone());
+        }
+        self.seen = Some(seen);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -139,11 +180,21 @@ impl Server {
 
     fn open(&mut self, uri: Uri, version: i32, text: String) {
         let key = uri.as_str().to_string();
+        // A change keeps the names of the last text that parsed (the text it replaces is
+        // checked for them if no text was checked yet).
+        let last_names = self.docs.remove(&key).and_then(|(uri, mut d)| {
+            if d.last_names.is_none() {
+                d.check(&uri);
+            }
+            d.last_names
+        });
         let path = file_path(&uri);
         let doc = Doc {
             version,
             text: Text::new(text),
             path,
+            seen: None,
+            last_names,
         };
         self.docs.insert(key.clone(), (uri, doc));
         self.dirty.insert(key);
@@ -154,6 +205,91 @@ impl Server {
         match req.method.as_str() {
             Formatting::METHOD => match extract::<Formatting>(req) {
                 Ok((id, p)) => ok(id, self.format(&p)),
+                Err(resp) => *resp,
+            },
+            HoverRequest::METHOD => match extract::<HoverRequest>(req) {
+                Ok((id, p)) => {
+                    let at = p.text_document_position_params;
+                    let r = self.look(&at.text_document.uri, |d, s| {
+                        features::hover(&s.index, &d.text, at.position)
+                    });
+                    ok(id, r.flatten())
+                }
+                Err(resp) => *resp,
+            },
+            GotoDefinition::METHOD => match extract::<GotoDefinition>(req) {
+                Ok((id, p)) => {
+                    let at = p.text_document_position_params;
+                    let uri = at.text_document.uri.clone();
+                    let r = self.look(&uri, |d, s| {
+                        let script = s.script.as_ref().map(|(u, _)| u);
+                        features::definition(&s.index, &d.text, at.position, &uri, script)
+                    });
+                    ok(id, r.flatten().map(GotoDefinitionResponse::Scalar))
+                }
+                Err(resp) => *resp,
+            },
+            References::METHOD => match extract::<References>(req) {
+                Ok((id, p)) => {
+                    let at = p.text_document_position;
+                    let uri = at.text_document.uri.clone();
+                    let with_decl = p.context.include_declaration;
+                    let r = self.look(&uri, |d, s| {
+                        features::references(&s.index, &d.text, at.position, &uri, with_decl)
+                    });
+                    ok(id, r.flatten())
+                }
+                Err(resp) => *resp,
+            },
+            Rename::METHOD => match extract::<Rename>(req) {
+                Ok((id, p)) => {
+                    let at = p.text_document_position;
+                    let uri = at.text_document.uri.clone();
+                    let r = self.look(&uri, |d, s| {
+                        features::rename(&s.index, &d.text, at.position, &p.new_name)
+                    });
+                    match r {
+                        Some(Ok(edits)) => {
+                            ok(id, WorkspaceEdit::new([(uri, edits)].into_iter().collect()))
+                        }
+                        Some(Err(why)) => {
+                            Response::new_err(id, lsp_server::ErrorCode::InvalidParams as i32, why)
+                        }
+                        None => ok(id, None::<WorkspaceEdit>),
+                    }
+                }
+                Err(resp) => *resp,
+            },
+            DocumentSymbolRequest::METHOD => match extract::<DocumentSymbolRequest>(req) {
+                Ok((id, p)) => {
+                    let r = self.look(&p.text_document.uri, |d, s| {
+                        features::symbols(&s.file, &s.index, &d.text)
+                    });
+                    ok(id, r.map(DocumentSymbolResponse::Nested))
+                }
+                Err(resp) => *resp,
+            },
+            FoldingRangeRequest::METHOD => match extract::<FoldingRangeRequest>(req) {
+                Ok((id, p)) => {
+                    let r = self.look(&p.text_document.uri, |d, s| {
+                        features::folding(&s.file, &d.text)
+                    });
+                    ok(id, r)
+                }
+                Err(resp) => *resp,
+            },
+            Completion::METHOD => match extract::<Completion>(req) {
+                Ok((id, p)) => {
+                    let at = p.text_document_position;
+                    let r = self.look(&at.text_document.uri, |d, s| {
+                        let names = match (&d.last_names, s.parsed) {
+                            (Some(last), false) => last,
+                            _ => &s.index,
+                        };
+                        features::complete(names, &d.text, at.position)
+                    });
+                    ok(id, r.map(CompletionResponse::Array))
+                }
                 Err(resp) => *resp,
             },
             _ => Response::new_err(
@@ -179,74 +315,42 @@ impl Server {
         Some(vec![TextEdit::new(doc.text.whole(), formatted)])
     }
 
-    /// Checks every document changed since the last time and sends what was found.
+    /// Answers from a document as the checker sees it.
+    fn look<T>(&mut self, uri: &Uri, f: impl FnOnce(&Doc, &Seen) -> T) -> Option<T> {
+        let (uri, doc) = self.docs.get_mut(uri.as_str())?;
+        doc.check(uri);
+        let seen = doc.seen.as_ref()?;
+        Some(f(doc, seen))
+    }
+
+    /// Checks every document changed since the last time and sends what was found, and what
+    /// rhai says of the script each names.
     fn publish(&mut self, conn: &Connection) -> Result<(), LspError> {
         for key in std::mem::take(&mut self.dirty) {
-            let Some((uri, doc)) = self.docs.get(&key) else {
+            let Some((uri, doc)) = self.docs.get_mut(&key) else {
                 continue;
             };
-            let diagnostics = diagnostics(uri, doc);
-            let params = PublishDiagnosticsParams::new(uri.clone(), diagnostics, Some(doc.version));
-            let n = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
-            send(conn, Message::Notification(n))?;
+            doc.check(uri);
+            let Some(seen) = &doc.seen else { continue };
+            let mut out = vec![PublishDiagnosticsParams::new(
+                uri.clone(),
+                seen.diagnostics.clone(),
+                Some(doc.version),
+            )];
+            if let Some((script, found)) = &seen.script {
+                out.push(PublishDiagnosticsParams::new(
+                    script.clone(),
+                    found.clone(),
+                    None,
+                ));
+            }
+            for params in out {
+                let n = Notification::new(PublishDiagnostics::METHOD.to_string(), params);
+                send(conn, Message::Notification(n))?;
+            }
         }
         Ok(())
     }
-}
-
-/// What `dealflow check` says of a document, as the protocol's diagnostics.
-fn diagnostics(uri: &Uri, doc: &Doc) -> Vec<Diagnostic> {
-    let dir = doc
-        .path
-        .as_ref()
-        .and_then(|p| p.parent().map(PathBuf::from));
-    let loader = |name: &str| -> Result<String, String> {
-        let dir = dir.as_ref().ok_or("the document is not a file on disk")?;
-        std::fs::read_to_string(dir.join(name)).map_err(|e| e.to_string())
-    };
-    let analysis = crate::load::analyze(&doc.text.text, &loader);
-    analysis
-        .diagnostics
-        .iter()
-        .map(|d| {
-            let mut message = d.message.clone();
-            if let Some(label) = &d.label {
-                message.push_str(&format!(" ({label})"));
-            }
-            if let Some(help) = &d.help {
-                message.push_str(&format!("\nhelp: {help}"));
-            }
-            let related = d
-                .related
-                .iter()
-                .map(|(span, note)| DiagnosticRelatedInformation {
-                    location: Location::new(uri.clone(), doc.text.range(span.start, span.end)),
-                    message: note.clone(),
-                })
-                .collect::<Vec<_>>();
-            Diagnostic {
-                range: doc.text.range(d.span.start, d.span.end),
-                severity: Some(match d.severity {
-                    Severity::Error => DiagnosticSeverity::ERROR,
-                    Severity::Warning => DiagnosticSeverity::WARNING,
-                }),
-                code: Some(NumberOrString::String(d.code.id.to_string())),
-                source: Some("dealflow".to_string()),
-                message,
-                related_information: (!related.is_empty()).then_some(related),
-                ..Default::default()
-            }
-        })
-        .collect()
-}
-
-/// The path of a `file:` URI.
-fn file_path(uri: &Uri) -> Option<PathBuf> {
-    let rest = uri.as_str().strip_prefix("file://")?;
-    let decoded = percent_encoding::percent_decode_str(rest)
-        .decode_utf8()
-        .ok()?;
-    Some(PathBuf::from(decoded.into_owned()))
 }
 
 fn extract<R: lsp_types::request::Request>(
