@@ -46,7 +46,7 @@ enum Command {
     /// Run the pipeline's tests: scenarios with expectations (exit 1 when one does not hold).
     Test(test::Args),
     /// The language server for editors (Language Server Protocol over standard input and
-    /// output): problems as you type, formatting.
+    /// output): problems as you type, completion, hover, definitions, rename, formatting.
     Lsp(lsp::Args),
     /// Write a large scenario for the reference pipeline (load tests, benchmarks).
     GenerateScenario(generate::Args),
