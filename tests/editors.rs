@@ -116,20 +116,42 @@ fn neovim_highlights_the_file_and_talks_to_the_language_server() {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("nvim runs");
-    let saw: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap_or_else(|e| {
-        panic!("nvim wrote nothing ({e}): {}", String::from_utf8_lossy(&status.stderr))
-    }))
-    .unwrap();
+    let saw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap_or_else(|e| {
+            panic!(
+                "nvim wrote nothing ({e}): {}",
+                String::from_utf8_lossy(&status.stderr)
+            )
+        }))
+        .unwrap();
     assert_eq!(saw["filetype"], "dealflow", "{saw}");
     assert_eq!(saw["syntax"], "dealflowDeclaration", "{saw}");
     assert_eq!(saw["attached"], true, "{saw}");
     let diagnostics = saw["diagnostics"].as_array().unwrap();
     assert_eq!(diagnostics.len(), 1, "{saw}");
     assert_eq!(diagnostics[0]["code"], "E0111", "{saw}");
-    assert!(diagnostics[0]["message"].as_str().unwrap().contains("minuts"), "{saw}");
-    let line = flow.lines().position(|l| l.contains("due 15 minuts")).unwrap();
+    assert!(
+        diagnostics[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("minuts"),
+        "{saw}"
+    );
+    let line = flow
+        .lines()
+        .position(|l| l.contains("due 15 minuts"))
+        .unwrap();
     assert_eq!(diagnostics[0]["line"], line, "{saw}");
-    assert!(saw["hover"].as_str().unwrap_or_default().contains("**stage** `meeting`"), "{saw}");
-    let decl = flow.lines().position(|l| l.starts_with("stage meeting")).unwrap();
+    assert!(
+        saw["hover"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("**stage** `meeting`"),
+        "{saw}"
+    );
+    let decl = flow
+        .lines()
+        .position(|l| l.starts_with("stage meeting"))
+        .unwrap();
     assert_eq!(saw["definition"], decl, "{saw}");
 }

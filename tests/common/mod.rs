@@ -6,6 +6,7 @@
 
 pub mod cmd;
 pub mod daemon;
+pub mod lsp;
 pub mod schema;
 
 use std::path::Path;
