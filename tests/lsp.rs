@@ -274,6 +274,21 @@ fn hover_definition_and_references_follow_the_checkers_names() {
         json!({"textDocument": {"uri": uri}, "position": pos(&flow, "stage meeting", 0, 6), "context": {"includeDeclaration": false}}),
     );
     assert_eq!(r["result"].as_array().unwrap().len(), places.len() - 1);
+
+    // A script function: its calls in the pipeline, and its line in the script.
+    let r = ed.request(
+        "textDocument/references",
+        json!({"textDocument": {"uri": uri}, "position": pos(&flow, "{{money(", 0, 3), "context": {"includeDeclaration": true}}),
+    );
+    let places = r["result"].as_array().unwrap();
+    assert_eq!(places.len(), flow.matches("money(").count() + 1, "{r}");
+    assert!(
+        places[0]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/web-studio.rhai")
+    );
+    assert_eq!(places[0]["range"]["start"]["line"], 4);
 }
 
 #[test]
@@ -398,6 +413,11 @@ fn completion_offers_what_fits_the_place_and_the_outline_groups_stages_by_phase(
     assert!(has(&got, &["sales", "project_manager", "ceo"]), "{got:?}");
     let got = labels(&mut ed, "  on enter { notify client via sms with ");
     assert!(has(&got, &["welcome", "meeting_details"]), "{got:?}");
+    let got = labels(&mut ed, "  on go { spawn deal \"x\" at ");
+    assert!(
+        has(&got, &["billing", "prepayment"]) && !got.iter().any(|g| g == "amount"),
+        "{got:?}"
+    );
     let got = labels(&mut ed, "  skip when am");
     assert!(
         has(&got, &["amount", "money", "format", "today", "hours_spent"]),
@@ -485,4 +505,73 @@ fn a_broken_script_is_reported_in_the_script_itself() {
     let found = &d["diagnostics"][0];
     assert_eq!(found["range"]["start"]["line"], 1, "{d}");
     assert_eq!(found["severity"], 1);
+}
+
+/// Whatever the text — every broken pipeline of tests/ui/, at every tenth character — each
+/// question gets an answer, and the server stays up.
+#[test]
+fn broken_files_get_answers_not_crashes() {
+    let dir = Scratch::new("lsp-broken");
+    let mut ed = Editor::start();
+    ed.request(
+        "initialize",
+        json!({"processId": null, "rootUri": null, "capabilities": {}}),
+    );
+    ed.notify("initialized", json!({}));
+    let mut files: Vec<_> = std::fs::read_dir(common::root().join("tests/ui"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 30);
+    let mut asked = 0;
+    for (n, file) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(file).unwrap();
+        let path = dir.file(&format!("f{n}.flow"), &text);
+        let uri = uri(&path);
+        ed.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": text}}),
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        for (line, l) in lines.iter().enumerate().step_by(3) {
+            for character in (0..=l.encode_utf16().count() + 2).step_by(10) {
+                let p = json!({"line": line, "character": character});
+                for method in [
+                    "textDocument/hover",
+                    "textDocument/completion",
+                    "textDocument/definition",
+                ] {
+                    let r = ed.request(method, at(&uri, p.clone()));
+                    assert!(r.get("result").is_some() || r.get("error").is_some(), "{r}");
+                    asked += 1;
+                }
+            }
+        }
+        for method in [
+            "textDocument/documentSymbol",
+            "textDocument/foldingRange",
+            "textDocument/formatting",
+        ] {
+            let r = ed.request(method, json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}));
+            assert!(r.get("result").is_some(), "{}: {r}", file.display());
+        }
+        // Past the end of the document, and a document never opened.
+        let r = ed.request(
+            "textDocument/hover",
+            at(&uri, json!({"line": 100000, "character": 5})),
+        );
+        assert!(r.get("result").is_some(), "{r}");
+    }
+    let r = ed.request(
+        "textDocument/hover",
+        at("file:///nowhere.flow", json!({"line": 0, "character": 0})),
+    );
+    assert_eq!(r["result"], Value::Null);
+    assert!(asked > 1000, "{asked}");
+    let bye = ed.request("shutdown", Value::Null);
+    assert_eq!(bye["result"], Value::Null);
+    ed.notify("exit", Value::Null);
+    assert!(ed.child.wait().unwrap().success());
 }

@@ -70,15 +70,32 @@ pub(super) fn definition(
     ))
 }
 
-/// Every place the name under the cursor is written.
+/// Every place the name under the cursor is written; for a script function, its calls and
+/// (with the declaration) its line in the script.
 pub(super) fn references(
     ix: &Index,
     text: &Text,
     pos: Position,
     uri: &Uri,
     declaration: bool,
+    script_uri: Option<&Uri>,
 ) -> Option<Vec<Location>> {
     let (_, _, def) = ix.at(text.offset(pos))?;
+    if let Def::Function(i) = def {
+        let mut out: Vec<Location> = ix
+            .uses
+            .iter()
+            .filter(|(_, _, d)| *d == def)
+            .map(|&(s, e, _)| Location::new(uri.clone(), text.range(s, e)))
+            .collect();
+        if declaration
+            && let (Some(script), Some((line, col))) = (script_uri, ix.functions.get(i)?.at)
+        {
+            let at = Position::new(line, col);
+            out.insert(0, Location::new(script.clone(), Range::new(at, at)));
+        }
+        return Some(out);
+    }
     let key = DefKey::of(def)?;
     let decl = ix.decls.get(&key).map(|d| d.name.start);
     Some(
@@ -367,6 +384,8 @@ pub(super) fn complete(ix: &Index, text: &Text, pos: Position) -> Vec<Completion
             return v;
         }
         "stage" | "phase" if words.len() >= 2 && words[0] == "migrate" => return stages(),
+        // `spawn deal "…" at billing & prepayment`: stages; a timer's `at`: a moment.
+        "at" if words.contains(&"spawn") => return stages(),
         _ => {}
     }
     if words.is_empty() {

@@ -235,7 +235,15 @@ impl Server {
                     let uri = at.text_document.uri.clone();
                     let with_decl = p.context.include_declaration;
                     let r = self.look(&uri, |d, s| {
-                        features::references(&s.index, &d.text, at.position, &uri, with_decl)
+                        let script = s.script.as_ref().map(|(u, _)| u);
+                        features::references(
+                            &s.index,
+                            &d.text,
+                            at.position,
+                            &uri,
+                            with_decl,
+                            script,
+                        )
                     });
                     ok(id, r.flatten())
                 }
