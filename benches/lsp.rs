@@ -25,16 +25,8 @@ use serde_json::json;
 
 /// An editor with `text` open at `uri`, its first diagnostics received.
 fn open(uri: &str, text: &str) -> Editor {
-    let mut ed = Editor::start();
-    ed.request(
-        "initialize",
-        json!({"processId": null, "rootUri": null, "capabilities": {}}),
-    );
-    ed.notify("initialized", json!({}));
-    ed.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 0, "text": text}}),
-    );
+    let mut ed = Editor::ready();
+    ed.open(uri, 0, text);
     ed.diagnostics(uri);
     ed
 }

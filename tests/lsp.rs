@@ -39,10 +39,7 @@ fn an_editor_sees_what_check_and_fmt_say_as_it_types() {
         true
     );
     ed.notify("initialized", json!({}));
-    ed.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": flow}}),
-    );
+    ed.open(&uri, 1, &flow);
     let d = ed.diagnostics(&uri);
     assert_eq!(d["version"], 1);
     assert_eq!(
@@ -161,16 +158,8 @@ fn opened(dir: &Scratch) -> (Editor, String, String) {
     let path = dir.file("web-studio.flow", &flow);
     dir.file("web-studio.rhai", &rhai);
     let uri = uri(&path);
-    let mut ed = Editor::start();
-    ed.request(
-        "initialize",
-        json!({"processId": null, "rootUri": null, "capabilities": {}}),
-    );
-    ed.notify("initialized", json!({}));
-    ed.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": flow}}),
-    );
+    let mut ed = Editor::ready();
+    ed.open(&uri, 1, &flow);
     (ed, uri, flow)
 }
 
@@ -483,16 +472,8 @@ fn a_broken_script_is_reported_in_the_script_itself() {
     let path = dir.file("web-studio.flow", &flow);
     let script = dir.file("web-studio.rhai", "fn money(x) {\n  let = 1;\n}\n");
     let uri = uri(&path);
-    let mut ed = Editor::start();
-    ed.request(
-        "initialize",
-        json!({"processId": null, "rootUri": null, "capabilities": {}}),
-    );
-    ed.notify("initialized", json!({}));
-    ed.notify(
-        "textDocument/didOpen",
-        json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": flow}}),
-    );
+    let mut ed = Editor::ready();
+    ed.open(&uri, 1, &flow);
     let flow_d = ed.diagnostics(&uri);
     assert!(
         flow_d["diagnostics"][0]["message"]
@@ -512,12 +493,7 @@ fn a_broken_script_is_reported_in_the_script_itself() {
 #[test]
 fn broken_files_get_answers_not_crashes() {
     let dir = Scratch::new("lsp-broken");
-    let mut ed = Editor::start();
-    ed.request(
-        "initialize",
-        json!({"processId": null, "rootUri": null, "capabilities": {}}),
-    );
-    ed.notify("initialized", json!({}));
+    let mut ed = Editor::ready();
     let mut files: Vec<_> = std::fs::read_dir(common::root().join("tests/ui"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -530,10 +506,7 @@ fn broken_files_get_answers_not_crashes() {
         let text = std::fs::read_to_string(file).unwrap();
         let path = dir.file(&format!("f{n}.flow"), &text);
         let uri = uri(&path);
-        ed.notify(
-            "textDocument/didOpen",
-            json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": 1, "text": text}}),
-        );
+        ed.open(&uri, 1, &text);
         let lines: Vec<&str> = text.lines().collect();
         for (line, l) in lines.iter().enumerate().step_by(3) {
             for character in (0..=l.encode_utf16().count() + 2).step_by(10) {

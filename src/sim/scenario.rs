@@ -266,57 +266,22 @@ struct Part {
 
 /// A run of sections, read; `None` when one does not parse.
 fn read_run(run: &[Range<usize>], name: &str, text: &str) -> Option<Result<Part, ScenarioError>> {
-    let mut sc = Scenario {
-        start: String::new(),
-        until: String::new(),
-        team: Vec::new(),
-        inputs: Vec::new(),
-        expects: Vec::new(),
-    };
-    let (mut start, mut until, mut base) = (None, None, None);
+    let mut part = Part::default();
     for range in run {
-        let part = toml::from_str::<File>(&text[range.clone()]).ok()?;
-        start = start.or(part.start.clone());
-        until = until.or(part.until.clone());
-        base = base.or(part.scenario.clone());
-        if let Err(e) = add(&mut sc, part, range.start, name, text) {
+        let file = toml::from_str::<File>(&text[range.clone()]).ok()?;
+        if let Err(e) = add(&mut part, file, range.start, name, text) {
             return Some(Err(e));
         }
     }
-    Some(Ok(Part {
-        start,
-        until,
-        base,
-        team: sc.team,
-        inputs: sc.inputs,
-        expects: sc.expects,
-    }))
+    Some(Ok(part))
 }
 
 /// The whole file in one piece: for the parser's error messages.
 fn parse_whole(name: &str, text: &str) -> Result<Part, ScenarioError> {
     let file: File = toml::from_str(text).map_err(|e| ScenarioError(format!("{name}: {e}")))?;
-    let (start, until, base) = (
-        file.start.clone(),
-        file.until.clone(),
-        file.scenario.clone(),
-    );
-    let mut sc = Scenario {
-        start: String::new(),
-        until: String::new(),
-        team: Vec::new(),
-        inputs: Vec::new(),
-        expects: Vec::new(),
-    };
-    add(&mut sc, file, 0, name, text)?;
-    Ok(Part {
-        start,
-        until,
-        base,
-        team: sc.team,
-        inputs: sc.inputs,
-        expects: sc.expects,
-    })
+    let mut part = Part::default();
+    add(&mut part, file, 0, name, text)?;
+    Ok(part)
 }
 
 fn finish(part: Part, name: &str) -> Result<Scenario, ScenarioError> {
@@ -371,14 +336,18 @@ fn sections(text: &str) -> Vec<Range<usize>> {
     starts.windows(2).map(|w| w[0]..w[1]).collect()
 }
 
-/// Adds a parsed section (its first byte at `base` in the file) to the scenario.
+/// Adds a parsed section (its first byte at `base` in the file) to what was read; the first
+/// `start`, `until` and `scenario` given count.
 fn add(
-    sc: &mut Scenario,
+    sc: &mut Part,
     file: File,
     base: usize,
     name: &str,
     text: &str,
 ) -> Result<(), ScenarioError> {
+    sc.start = sc.start.take().or(file.start);
+    sc.until = sc.until.take().or(file.until);
+    sc.base = sc.base.take().or(file.scenario);
     for t in file.team {
         sc.team.push(
             t.member()

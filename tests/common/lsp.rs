@@ -36,6 +36,25 @@ impl Editor {
         }
     }
 
+    /// Starts `dealflow lsp` and says hello (`initialize`, `initialized`).
+    pub fn ready() -> Self {
+        let mut ed = Editor::start();
+        ed.request(
+            "initialize",
+            json!({"processId": null, "rootUri": null, "capabilities": {}}),
+        );
+        ed.notify("initialized", json!({}));
+        ed
+    }
+
+    /// Opens a document.
+    pub fn open(&mut self, uri: &str, version: i64, text: &str) {
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "dealflow", "version": version, "text": text}}),
+        );
+    }
+
     /// Sends a message.
     pub fn send(&mut self, msg: Value) {
         let body = msg.to_string();
