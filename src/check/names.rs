@@ -12,7 +12,7 @@ use crate::types::Ty;
 /// What a name written in the file stands for: a declaration (by its place among the
 /// declarations of its kind, in file order, which is also its id in the plan), a `for each`
 /// variable, or a value dealflow keeps itself. Declarations stand for themselves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Def {
     /// A stage.
     Stage(usize),
@@ -35,7 +35,7 @@ pub enum Def {
 }
 
 /// The values every expression may use besides the deal's fields and roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Builtin {
     /// `now`: the moment of the step.
     Now,

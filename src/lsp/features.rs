@@ -6,7 +6,7 @@ use lsp_types::{
     HoverContents, Location, MarkupContent, MarkupKind, Position, Range, SymbolKind, TextEdit, Uri,
 };
 
-use super::index::{DefKey, Index};
+use super::index::{Index, kind};
 use super::text::Text;
 use crate::ast::{File, Item};
 use crate::check::{Builtin, Def};
@@ -26,7 +26,7 @@ pub(super) fn hover(ix: &Index, text: &Text, pos: Position) -> Option<Hover> {
         }
         Def::Builtin(b) => builtin(b).to_string(),
         Def::Local(_) => "a `for each` variable".to_string(),
-        other => ix.decls.get(&DefKey::of(other)?)?.about.clone(),
+        other => ix.decls.get(&other)?.about.clone(),
     };
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {
@@ -63,7 +63,7 @@ pub(super) fn definition(
         let at = Position::new(line, col);
         return Some(Location::new(script_uri?.clone(), Range::new(at, at)));
     }
-    let decl = ix.decls.get(&DefKey::of(def)?)?;
+    let decl = ix.decls.get(&def)?;
     Some(Location::new(
         uri.clone(),
         text.range(decl.name.start, decl.name.end),
@@ -96,7 +96,8 @@ pub(super) fn references(
         }
         return Some(out);
     }
-    let key = DefKey::of(def)?;
+    kind(def)?;
+    let key = def;
     let decl = ix.decls.get(&key).map(|d| d.name.start);
     Some(
         ix.uses_of(key)
@@ -118,7 +119,7 @@ pub(super) fn rename(
     let Some((_, _, def)) = ix.at(text.offset(pos)) else {
         return Err("put the cursor on a stage, field, event, role or template".into());
     };
-    let Some(key) = DefKey::of(def).filter(|k| !matches!(k, DefKey::Calendar(_))) else {
+    let Some(key) = Some(def).filter(|d| kind(*d).is_some_and(|k| k != "calendar")) else {
         return Err("only stages, fields, events, roles and templates can be renamed".into());
     };
     let mut chars = new.chars();
@@ -133,9 +134,9 @@ pub(super) fn rename(
         return Err(format!("`{new}` is a reserved word of the language"));
     }
     // Fields and roles share the deal's names (a role is also a slot of the deal).
-    let kinds: &[&str] = match key {
-        DefKey::Field(_) | DefKey::Role(_) => &["field", "role"],
-        other => &[other.kind()],
+    let kinds: Vec<&str> = match key {
+        Def::Field(_) | Def::Role(_) => vec!["field", "role"],
+        other => kind(other).into_iter().collect(),
     };
     let current = ix.decls.get(&key).map(|d| d.text.as_str());
     if current == Some(new) {

@@ -37,55 +37,25 @@ pub(super) struct Index {
     /// Every resolved name: (start, end, what it stands for), by start.
     pub uses: Vec<(usize, usize, Def)>,
     /// The declarations, by what they declare.
-    pub decls: HashMap<DefKey, Decl>,
+    pub decls: HashMap<Def, Decl>,
     /// The script's functions, by their place (as `Def::Function` counts them).
     pub functions: Vec<ScriptFn>,
     /// Stage names by phase (phase name, title, stage names), in file order.
     pub phases: Vec<(String, String, Vec<String>)>,
 }
 
-/// A declaration's identity (`Def` without the kinds that are not declared in the file).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) enum DefKey {
-    /// A stage.
-    Stage(usize),
-    /// A field.
-    Field(usize),
-    /// A role.
-    Role(usize),
-    /// An event.
-    Event(usize),
-    /// A template.
-    Template(usize),
-    /// A calendar.
-    Calendar(usize),
-}
-
-impl DefKey {
-    /// The declaration a name stands for, if the file declares it.
-    pub(super) fn of(def: Def) -> Option<DefKey> {
-        Some(match def {
-            Def::Stage(i) => DefKey::Stage(i),
-            Def::Field(i) => DefKey::Field(i),
-            Def::Role(i) => DefKey::Role(i),
-            Def::Event(i) => DefKey::Event(i),
-            Def::Template(i) => DefKey::Template(i),
-            Def::Calendar(i) => DefKey::Calendar(i),
-            Def::Local(_) | Def::Builtin(_) | Def::Function(_) => return None,
-        })
-    }
-
-    /// What kind of name it is, in words.
-    pub(super) fn kind(self) -> &'static str {
-        match self {
-            DefKey::Stage(_) => "stage",
-            DefKey::Field(_) => "field",
-            DefKey::Role(_) => "role",
-            DefKey::Event(_) => "event",
-            DefKey::Template(_) => "template",
-            DefKey::Calendar(_) => "calendar",
-        }
-    }
+/// The kind of declaration a name stands for, in words (`stage`, `field` …); `None` for what
+/// the file does not declare (a loop variable, a built-in value, a script function).
+pub(super) fn kind(def: Def) -> Option<&'static str> {
+    Some(match def {
+        Def::Stage(_) => "stage",
+        Def::Field(_) => "field",
+        Def::Role(_) => "role",
+        Def::Event(_) => "event",
+        Def::Template(_) => "template",
+        Def::Calendar(_) => "calendar",
+        Def::Local(_) | Def::Builtin(_) | Def::Function(_) => return None,
+    })
 }
 
 impl Index {
@@ -145,7 +115,7 @@ impl Index {
                     if !flags.is_empty() {
                         about.push_str(&format!("\n\n{}", flags.join(", ")));
                     }
-                    let key = DefKey::Stage(next("stage"));
+                    let key = Def::Stage(next("stage"));
                     self.add(key, &s.id.name, s.id.span, s.span, about);
                 }
                 Item::Fields(f) => {
@@ -160,7 +130,7 @@ impl Index {
                         if let Some(def) = &d.default {
                             about.push_str(&format!("\n\ndefault: `{}`", crate::print::expr(def)));
                         }
-                        let key = DefKey::Field(next("field"));
+                        let key = Def::Field(next("field"));
                         self.add(key, &d.name.name, d.name.span, d.span, about);
                     }
                 }
@@ -169,7 +139,7 @@ impl Index {
                     if let Some(t) = r.title.as_ref().and_then(|t| t.plain()) {
                         about.push_str(&format!(" — «{t}»"));
                     }
-                    let key = DefKey::Role(next("role"));
+                    let key = Def::Role(next("role"));
                     self.add(key, &r.id.name, r.id.span, r.span, about);
                 }
                 Item::Event(e) => {
@@ -191,17 +161,17 @@ impl Index {
                     if !entries.is_empty() {
                         about.push_str(&format!("\n\ncarries: {}", entries.join(", ")));
                     }
-                    let key = DefKey::Event(next("event"));
+                    let key = Def::Event(next("event"));
                     self.add(key, &e.id.name, e.id.span, e.span, about);
                 }
                 Item::Template(t) => {
                     let about = format!("**template** `{}`", t.id.name);
-                    let key = DefKey::Template(next("template"));
+                    let key = Def::Template(next("template"));
                     self.add(key, &t.id.name, t.id.span, t.span, about);
                 }
                 Item::Calendar(c) => {
                     let about = format!("**calendar** `{}`", c.id.name);
-                    let key = DefKey::Calendar(next("calendar"));
+                    let key = Def::Calendar(next("calendar"));
                     self.add(key, &c.id.name, c.id.span, c.span, about);
                 }
                 Item::Phase(p) => {
@@ -214,7 +184,7 @@ impl Index {
         }
     }
 
-    fn add(&mut self, key: DefKey, name: &str, at: Span, item: Span, about: String) {
+    fn add(&mut self, key: Def, name: &str, at: Span, item: Span, about: String) {
         self.decls.entry(key).or_insert(Decl {
             name: at,
             item,
@@ -231,20 +201,20 @@ impl Index {
     }
 
     /// Every place a declaration's name is written (its own included).
-    pub(super) fn uses_of(&self, key: DefKey) -> Vec<(usize, usize)> {
+    pub(super) fn uses_of(&self, key: Def) -> Vec<(usize, usize)> {
         self.uses
             .iter()
-            .filter(|(_, _, d)| DefKey::of(*d) == Some(key))
+            .filter(|(_, _, d)| *d == key)
             .map(|&(s, e, _)| (s, e))
             .collect()
     }
 
     /// The declarations of a kind, by name.
-    pub(super) fn named(&self, kind: &str) -> Vec<&Decl> {
-        let mut v: Vec<(&DefKey, &Decl)> = self
+    pub(super) fn named(&self, of: &str) -> Vec<&Decl> {
+        let mut v: Vec<(&Def, &Decl)> = self
             .decls
             .iter()
-            .filter(|(k, _)| k.kind() == kind)
+            .filter(|(k, _)| kind(**k) == Some(of))
             .collect();
         v.sort_by_key(|(_, d)| d.name.start);
         v.into_iter().map(|(_, d)| d).collect()
