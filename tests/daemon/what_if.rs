@@ -35,7 +35,9 @@ async fn what_if_runs_the_live_deals_forward_and_writes_nothing() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Json> = String::from_utf8_lossy(&out.stdout)
+    let timeline = String::from_utf8_lossy(&out.stdout);
+    crate::common::schema::conforms("what-if", &timeline);
+    let lines: Vec<Json> = timeline
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
@@ -278,7 +280,10 @@ async fn the_what_if_starts_from_the_switch_a_reload_would_make() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<Json> = String::from_utf8_lossy(&out.stdout)
+    let timeline = String::from_utf8_lossy(&out.stdout);
+    // The switch's records (timer_moved, timer_dropped …) conform to the published schema.
+    crate::common::schema::conforms("what-if after a switch", &timeline);
+    let lines: Vec<Json> = timeline
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
