@@ -60,6 +60,25 @@ pub enum Value {
     Invite(Box<Invite>),
 }
 
+/// Refuses text holding control characters (a NUL, an escape …), which no store keeps alike
+/// and no reader expects: the error names `what` and the first such character. Tabs and line
+/// breaks are allowed when the text may span lines (`multiline`).
+pub fn no_control(what: &str, text: &str, multiline: bool) -> Result<(), String> {
+    let allowed = |c: char| multiline && matches!(c, '\t' | '\n' | '\r');
+    match text
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() && !allowed(c))
+    {
+        None => Ok(()),
+        Some((at, c)) => Err(format!(
+            "`{what}` must not contain control characters (U+{:04X} at character {})",
+            c as u32,
+            at + 1
+        )),
+    }
+}
+
 /// A meeting invitation (an iCalendar event).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invite {

@@ -234,14 +234,20 @@ impl<'a> Stepper<'a> {
 /// Creates a deal (also used for spawned deals). Refused when a required field is missing,
 /// a stage does not exist, or a stage's `require` is not met.
 pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
+    crate::value::no_control("id", &req.id, false).map_err(StepError::Refused)?;
     let deal = Deal::new(ctx.plan, req.id.clone(), req.title.clone(), ctx.now);
     let mut s = Stepper::new(ctx, deal, "created");
     s.create(req, None)?;
+    // After the fields: a title made from a field names the field first.
+    crate::value::no_control("title", &req.title, false).map_err(StepError::Refused)?;
     Ok(s.finish())
 }
 
 /// Applies an input to a deal.
 pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepError> {
+    if let Input::Event { by: Some(by), .. } | Input::Task { by: Some(by), .. } = input {
+        crate::value::no_control("by", by, false).map_err(StepError::Refused)?;
+    }
     let cause = input.cause(deal, ctx.plan);
     let mut s = Stepper::new(ctx, deal.clone(), &cause);
     match input {

@@ -365,7 +365,11 @@ impl Stepper<'_> {
         let bad = |what: &str| format!("`{name}` must be {what}, not `{v}`");
         Ok(match ty {
             Ty::Text | Ty::Phone | Ty::Email | Ty::Url => match v {
-                Value::Text(s) | Value::User(s) => Value::Text(s.clone()),
+                Value::Text(s) | Value::User(s) => {
+                    // Tabs and line breaks only where a text may span lines.
+                    crate::value::no_control(name, s, *ty == Ty::Text)?;
+                    Value::Text(s.clone())
+                }
                 Value::Int(_) | Value::Decimal(_) => Value::Text(v.to_string()),
                 _ => return Err(bad("text")),
             },

@@ -35,20 +35,35 @@ pub struct Refusal {
 
 impl Refusal {
     /// Its row in `refusals`.
+    /// Text as sent is kept with its control characters as U+FFFD: an input refused for holding
+    /// a NUL is kept alike by both stores (PostgreSQL cannot hold a NUL in text at all).
     pub(super) fn row(&self) -> Vec<Arg> {
         vec![
-            Arg::from(self.deal.as_str()),
+            Arg::from(kept(&self.deal)),
             Arg::from(stamp(self.at)),
             Arg::from(self.input.as_str()),
-            Arg::from(self.name.as_str()),
+            Arg::from(kept(&self.name)),
             Arg::from(self.payload.as_str()),
-            Arg::from(self.by.clone()),
+            Arg::from(self.by.as_deref().map(kept)),
             Arg::from(self.code.as_str()),
-            Arg::from(self.reason.as_str()),
+            Arg::from(kept(&self.reason)),
             Arg::from(self.rule.clone()),
             Arg::from(self.version),
         ]
     }
+}
+
+/// A text with its control characters (but tabs and line breaks) as U+FFFD.
+fn kept(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The statement that adds refusals (rows as [`Refusal::row`] gives them).

@@ -15,6 +15,7 @@ mod common;
 
 mod api;
 mod explain;
+mod input;
 mod messages;
 mod pages;
 mod reload;
