@@ -19,6 +19,7 @@ pub(crate) mod demo;
 mod metrics;
 mod openapi;
 mod outbox;
+mod ready;
 mod reload;
 mod replay;
 mod rules;

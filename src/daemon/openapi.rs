@@ -214,8 +214,10 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 json!({}),
             )},
             "/api/v1/rules/reload": {"post": reload_op()},
-            "/healthz": {"get": {"summary": "Health: the database answers.", "security": [],
-                "responses": {"200": {"description": "Healthy."}, "503": {"description": "The database does not answer."}}}},
+            "/healthz": {"get": {"summary": "Liveness: the daemon answers (nothing is read).", "security": [],
+                "responses": {"200": {"description": "Alive."}}}},
+            "/readyz": {"get": {"summary": "Readiness: a write to the database succeeds now (probed at most once a second).", "security": [],
+                "responses": {"200": {"description": "Ready."}, "503": {"description": "The database cannot be written to; `Retry-After` says when to ask again."}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
                 "responses": {"200": {"description": "Text exposition format.", "content": {"text/plain": {}}}}}}
         },

@@ -163,6 +163,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config,
         metrics: metrics.clone(),
         reloads: Reloads::new(limits, stopped.clone()),
+        ready: Default::default(),
     });
     // Live deals a pass did not bring to the rules running now (it was cut short) get there.
     state

@@ -23,6 +23,8 @@ pub(crate) struct AppState {
     pub metrics: Arc<Metrics>,
     /// Reloads of the rules, and the last one's report.
     pub reloads: Reloads,
+    /// Whether a write would succeed (`/readyz`).
+    pub ready: super::ready::Readiness,
 }
 
 /// The state as handlers hold it.

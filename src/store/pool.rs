@@ -20,6 +20,19 @@ use tokio::sync::Notify;
 use super::checkpoint::{WAL_BACKSTOP_PAGES, checkpoints};
 use super::{Options, StoreError, Tx};
 
+/// Whether a connection given back to its pool is outside any transaction (else it is closed).
+fn settled<DB: sqlx::Database>(conn: &DB::Connection) -> bool {
+    use sqlx_core::transaction::TransactionManager;
+    let open = DB::TransactionManager::get_transaction_depth(conn);
+    if open > 0 {
+        tracing::warn!(
+            open,
+            "a connection left inside a failed transaction is closed"
+        );
+    }
+    open == 0
+}
+
 /// Which database.
 #[derive(Clone, Debug)]
 enum Pool {
@@ -95,6 +108,9 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
+                .after_release(|conn, _| {
+                    Box::pin(async move { Ok(settled::<sqlx::Postgres>(conn)) })
+                })
                 .connect_with(co)
                 .await?;
             if opts.read_only {
@@ -165,6 +181,9 @@ impl Store {
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .test_before_acquire(false)
+                // A transaction that failed (a full disk, an I/O error) can leave its connection
+                // inside it: such a connection is closed, and the next write opens a fresh one.
+                .after_release(|conn, _| Box::pin(async move { Ok(settled::<sqlx::Sqlite>(conn)) }))
                 .connect_with(
                     co.clone()
                         .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)

@@ -15,6 +15,7 @@ mod common;
 
 mod api;
 mod explain;
+mod heal;
 mod input;
 mod messages;
 mod pages;

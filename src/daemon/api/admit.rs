@@ -54,9 +54,14 @@ impl From<StoreError> for ApiError {
     }
 }
 
-/// A JSON body with its status.
+/// A JSON body with its status; a 503 says when to try again.
 pub(crate) fn json_answer(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    r
 }
 
 /// Who may call what.

@@ -22,6 +22,7 @@ pub(crate) use admit::ApiError;
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/healthz", get(service::healthz))
+        .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))
         .route("/api/v1/openapi.json", get(service::openapi))
         .route("/api/v1/leads", post(deals::create_lead))
