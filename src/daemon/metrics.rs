@@ -17,7 +17,8 @@ pub struct Metrics {
     commit_micros: AtomicU64,
     /// Microseconds of the writer's transactions by phase: [`Phase`] order.
     phase_micros: [AtomicU64; 5],
-    store_errors: AtomicU64,
+    /// Requests the database could not take, by [`crate::store::ERROR_KINDS`].
+    store_errors: [AtomicU64; 6],
     timers_fired: AtomicU64,
     http_requests: AtomicU64,
     http_errors: AtomicU64,
@@ -75,9 +76,9 @@ impl Metrics {
         add(&self.phase_micros[phase as usize], took.as_micros() as u64);
     }
 
-    /// A request the database could not take.
-    pub(crate) fn store_error(&self) {
-        add(&self.store_errors, 1);
+    /// A request the database could not take, and why.
+    pub(crate) fn store_error(&self, e: &crate::store::StoreError) {
+        add(&self.store_errors[e.kind().min(5)], 1);
     }
 
     /// A timer fired.
@@ -162,17 +163,20 @@ impl Metrics {
         for (label, c) in PHASES.iter().zip(&self.phase_micros) {
             let _ = writeln!(out, "{name}{{phase=\"{label}\"}} {}", g(c));
         }
+        let name = "dealflow_store_errors_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests the database could not take, by kind of failure.\n# TYPE {name} counter"
+        );
+        for (kind, c) in crate::store::ERROR_KINDS.iter().zip(&self.store_errors) {
+            let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {}", g(c));
+        }
         let mut counter = |name: &str, help: &str, v: u64| {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
             );
         };
-        counter(
-            "dealflow_store_errors_total",
-            "Requests the database could not take.",
-            g(&self.store_errors),
-        );
         counter(
             "dealflow_timers_fired_total",
             "Timers fired.",

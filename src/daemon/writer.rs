@@ -171,7 +171,7 @@ async fn run(
                             Ok(a.remove(0))
                         }
                         Err(e) => {
-                            metrics.store_error();
+                            metrics.store_error(&e);
                             tracing::error!(error = %e, "a request could not be written");
                             Err(WriteError::Store(e))
                         }

@@ -53,6 +53,54 @@ pub enum StoreError {
     Corrupt(String, String),
 }
 
+/// The kinds of store error `/metrics` counts apart, in the order [`StoreError::kind`] numbers
+/// them.
+pub const ERROR_KINDS: [&str; 6] = [
+    "full",
+    "io",
+    "connection",
+    "conflict",
+    "constraint",
+    "other",
+];
+
+impl StoreError {
+    /// What kind of failure it is, as a place in [`ERROR_KINDS`]: the disk is full, an I/O
+    /// error, the connection is lost or cannot be had, a conflict with another transaction
+    /// (a deadlock, a serialization failure), a constraint, anything else.
+    pub fn kind(&self) -> usize {
+        let StoreError::Db(e) = self else {
+            return match self {
+                StoreError::Io(..) => 1,
+                _ => 5,
+            };
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => 2,
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.to_string()).unwrap_or_default();
+                // SQLite's primary result code is the low byte of its extended one.
+                let sqlite = code.parse::<i32>().ok().map(|c| c & 0xff);
+                match (sqlite, code.as_str()) {
+                    (Some(13), _) | (_, "53100") => 0,
+                    (Some(10), _) | (_, "58030") => 1,
+                    (_, c) if c.starts_with("08") || c.starts_with("57P") => 2,
+                    (Some(5 | 6), _) | (_, "40001" | "40P01") => 3,
+                    (Some(19), _) => 4,
+                    (_, c) if c.starts_with("23") => 4,
+                    _ => 5,
+                }
+            }
+            _ => 5,
+        }
+    }
+}
+
 fn schema_message(found: i64, known: i64) -> String {
     if found == 0 {
         "this is not a dealflow database (it has no schema)".to_string()

@@ -109,6 +109,19 @@ async fn a_full_disk_answers_503_and_writes_resume_when_space_is_back() {
         }
     }
     assert!(!refused.is_empty(), "the full disk refused nothing");
+    // The metrics say why.
+    let metrics = reqwest::get(format!("{}/metrics", d.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let full: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("dealflow_store_errors_total{kind=\"full\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(full >= refused.len() as u64, "{metrics}");
     // Past the probe's second of memory: not ready, and still alive.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
