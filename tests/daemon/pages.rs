@@ -88,6 +88,23 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
             .unwrap();
         assert!(location(&r).starts_with("/login?wrong=1"), "{token}");
     }
+    // A tab or a line break in `next` cannot turn it into another site (browsers drop them),
+    // nor into an error: the board.
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r\nSet-Cookie: x=1",
+        "/сделки",
+    ] {
+        let r = http
+            .post(url("/login"))
+            .form_body(&[("token", READ), ("next", next)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(location(&r), "/", "{next:?}");
+    }
     // A read token logs in: an HttpOnly, SameSite=Strict cookie.
     let r = http
         .post(url("/login"))

@@ -47,10 +47,20 @@ pub(super) async fn page(
     )
 }
 
-/// Only a path on this site: a login link cannot send the browser elsewhere.
+/// Only a path on this site: a login link cannot send the browser elsewhere. Printable ASCII
+/// only (a path is sent percent-encoded): browsers drop tabs and line breaks from a URL, so
+/// `/<TAB>/evil.example` would leave as `//evil.example`, and a `Location` header cannot hold
+/// them. Anything else goes to the board.
 pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -118,5 +128,31 @@ pub(super) fn form(v: &Viewer, next: &str, wrong: bool) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_a_local_path_or_the_board() {
+        for good in ["/", "/deals/ivan%2F1", "/money?days=30", "/team#x"] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a b",
+            "/сделки",
+            "",
+            "evil.example",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }
