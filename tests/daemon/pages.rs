@@ -64,6 +64,25 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
             .to_string()
     };
 
+    // Every page guards itself: no script, no frame, its type as sent, no path leaking away.
+    let r = http.get(url("/login")).send().await.unwrap();
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let csp = header("content-security-policy");
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("frame-ancestors 'none'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "same-origin");
     // No token: to the login page, which comes back to where the reader was going.
     let r = http.get(url("/deals/shop")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
