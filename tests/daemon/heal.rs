@@ -48,16 +48,21 @@ fn fill(dir: &Path) -> PathBuf {
     path
 }
 
-async fn status_of(d: &Daemon, path: &str) -> (StatusCode, Option<String>) {
-    let resp = reqwest::get(format!("{}{path}", d.base))
-        .await
-        .expect("an answer");
+/// An answer's status and its `Retry-After`, if it has one.
+fn status_and_retry(resp: &reqwest::Response) -> (StatusCode, Option<String>) {
     let retry = resp
         .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     (resp.status(), retry)
+}
+
+async fn status_of(d: &Daemon, path: &str) -> (StatusCode, Option<String>) {
+    let resp = reqwest::get(format!("{}{path}", d.base))
+        .await
+        .expect("an answer");
+    status_and_retry(&resp)
 }
 
 async fn post_lead(d: &Daemon, id: &str) -> (StatusCode, Option<String>) {
@@ -69,12 +74,7 @@ async fn post_lead(d: &Daemon, id: &str) -> (StatusCode, Option<String>) {
         .send()
         .await
         .expect("an answer");
-    let retry = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    (resp.status(), retry)
+    status_and_retry(&resp)
 }
 
 #[tokio::test]
