@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod daemon;
 pub mod lsp;
 pub mod schema;
+pub mod store;
 
 use std::path::Path;
 

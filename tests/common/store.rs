@@ -1,0 +1,118 @@
+//! What the store tests share: a database for a test on each backend, the reference rules, a
+//! core over a fresh database with Ivan's team, a lead, the rows counted.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use dealflow::daemon::{Core, Opening, Step};
+use dealflow::engine::Creation;
+use dealflow::sim::scenario;
+use dealflow::store::{Options, Table};
+use dealflow::value::Value;
+
+use super::root;
+
+/// A database for one test on each backend that is available: (name, url, options).
+pub fn backends(test: &str) -> Vec<(&'static str, String, Options)> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{test}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a test directory");
+    let mut out = vec![(
+        "sqlite",
+        format!("sqlite://{}", dir.join("dealflow.db").display()),
+        Options::default(),
+    )];
+    match super::postgres() {
+        Some(url) => out.push((
+            "postgres",
+            url,
+            Options {
+                schema: Some(format!("t_{test}_{}", std::process::id())),
+                ..Options::default()
+            },
+        )),
+        None => super::skipped(&format!(
+            "store test `{test}`: PostgreSQL part SKIPPED (set DEALFLOW_TEST_POSTGRES=postgres://… to run it)"
+        )),
+    }
+    out
+}
+
+/// Drops a test's PostgreSQL schema.
+pub async fn cleanup(url: &str, opts: &Options) {
+    if let Some(schema) = &opts.schema {
+        super::drop_schema(url, schema).await;
+    }
+}
+
+/// The reference pipeline, ready to run.
+pub fn ready() -> dealflow::load::Ready {
+    dealflow::load::RuleFile::read(&root().join("rules/web-studio.flow"))
+        .expect("readable rules")
+        .ready()
+        .expect("valid rules")
+}
+
+/// A core over a fresh database on this backend, with Ivan's team.
+pub async fn core(url: &str, opts: &Options) -> Core {
+    Core::open(Opening {
+        rules: &root().join("rules/web-studio.flow"),
+        database: url,
+        options: opts.clone(),
+        team: Some(&ivan_scenario().team),
+        max_rules_size: None,
+    })
+    .await
+    .expect("the core opens")
+}
+
+pub fn ivan_scenario() -> scenario::Scenario {
+    let path = root().join("examples/ivan.scenario.toml");
+    let text = std::fs::read_to_string(&path).expect("Ivan's scenario");
+    scenario::load("ivan.scenario.toml", &text).expect("readable")
+}
+
+pub fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-03-02T09:00:00+03:00")
+        .expect("moment")
+        .with_timezone(&Utc)
+}
+
+pub fn lead(id: &str) -> Creation {
+    let mut fields = std::collections::BTreeMap::new();
+    fields.insert("client_name".to_string(), Value::Text("Ivan".into()));
+    fields.insert(
+        "client_phone".to_string(),
+        Value::Text("+79990001122".into()),
+    );
+    Creation {
+        id: id.to_string(),
+        title: format!("Shop for {id}"),
+        stages: Vec::new(),
+        fields,
+    }
+}
+
+/// A lead made and committed (on the backend `name`).
+pub async fn created(core: &Core, id: &str, name: &str) {
+    let mut tx = core.store().begin().await.expect("tx");
+    let step = core.create(&mut tx, &lead(id), t0()).await.expect("create");
+    assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+    tx.commit().await.expect("commit");
+}
+
+pub async fn counts(core: &Core) -> Vec<i64> {
+    let mut tx = core.store().begin().await.expect("tx");
+    let mut out = Vec::new();
+    for t in [
+        Table::Deals,
+        Table::History,
+        Table::Timers,
+        Table::Tasks,
+        Table::Outbox,
+        Table::Requests,
+    ] {
+        out.push(tx.count(t).await.expect("count"));
+    }
+    out
+}
