@@ -16,9 +16,11 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
             "413" => "The body is larger than the server takes.",
             "415" => "The body is not JSON (or, for leads, not a form).",
             "422" => {
-                "The request does not fit the pipeline (unknown event, missing or mistyped fields, a require gate not met, a step that failed), or an Idempotency-Key reused for another request."
+                "The request does not fit the pipeline (unknown event, missing or mistyped fields, a text with control characters, a require gate not met, a step that failed), a `limit` outside 1 to 1000, or an Idempotency-Key reused for another request."
             }
-            "503" => "The database did not answer; try again.",
+            "503" => {
+                "The database did not answer or cannot be written to; try again after `Retry-After` seconds."
+            }
             _ => "Error.",
         };
         m.insert(
@@ -175,7 +177,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
             "/api/v1/refusals": {"get": op(
                 "Inputs the rules turned away (events, creations, work on tasks), newest first.",
                 ("200", "The refusals.", json!({"type": "array", "items": {"$ref": "#/components/schemas/Refusal"}})),
-                &["400", "401", "403", "503"],
+                &["400", "401", "403", "422", "503"],
                 json!({"parameters": [
                     {"name": "deal", "in": "query", "required": false, "schema": {"type": "string"}},
                     {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}]}),

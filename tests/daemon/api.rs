@@ -227,6 +227,14 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
     let (status, err) = d.get("/api/v1/deals?stage=meting").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["error"]["message"].as_str().unwrap().contains("meting"));
+    // A limit out of range is refused, not quietly changed.
+    for bad in ["-1", "0", "1001"] {
+        let (status, err) = d.get(&format!("/api/v1/deals?limit={bad}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {err}");
+        assert_eq!(err["error"]["code"], "bad_limit", "{bad}: {err}");
+    }
+    let (status, _) = d.get("/api/v1/deals?limit=1000").await;
+    assert_eq!(status, StatusCode::OK);
     // An intake token may create leads and nothing else.
     let (status, _) = d
         .send(

@@ -82,7 +82,7 @@ async fn the_story(d: &Daemon, dir: &Path, db: &[&str]) {
     assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
     assert_eq!(kept[0]["name"], "call_done");
     let (status, _) = d.get("/api/v1/refusals?limit=0").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = d.get("/api/v1/deals/nobody/explain").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // The out-of-control page lists it; the deal page tells it in its story.

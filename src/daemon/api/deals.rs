@@ -305,7 +305,7 @@ pub(super) async fn list_deals(
             .as_ref()
             .is_none_or(|n| plan.alerts.iter().any(|a| &a.name == n)),
     )?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = super::explain::limit(q.limit)?;
     let filter = DealFilter {
         stage: q.stage,
         phase: q.phase,

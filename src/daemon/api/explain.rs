@@ -55,6 +55,21 @@ pub(super) async fn explain(
     ))
 }
 
+/// A list's `limit`: 100 when not given, refused (422) outside 1 to 1000 — never quietly
+/// changed into another number.
+pub(super) fn limit(given: Option<i64>) -> Result<i64, ApiError> {
+    let limit = given.unwrap_or(100);
+    if (1..=1000).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_limit",
+            format!("`limit` is from 1 to 1000, not {limit}"),
+        ))
+    }
+}
+
 /// `?deal=&limit=`.
 #[derive(Debug, serde::Deserialize)]
 pub(super) struct RefusalsQuery {
@@ -72,14 +87,7 @@ pub(super) async fn refusals(
     authorize(&s, &headers, Need::Read)?;
     let Query(q) =
         q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_query", e.body_text()))?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_query",
-            "`limit` is from 1 to 1000",
-        ));
-    }
+    let limit = limit(q.limit)?;
     let deal = q.deal.filter(|d| !d.is_empty());
     let mut tx = s.core.store().read().await?;
     let rows = tx.refusals(deal.as_deref(), limit).await?;
