@@ -21,6 +21,8 @@ use super::checkpoint::{WAL_BACKSTOP_PAGES, checkpoints};
 use super::{Options, StoreError, Tx};
 
 /// Whether a connection given back to its pool is outside any transaction (else it is closed).
+/// SQLite's writer needs it: after a failed COMMIT (a full disk) its one connection stays
+/// inside the transaction, and every later write would fail until a restart.
 fn settled<DB: sqlx::Database>(conn: &DB::Connection) -> bool {
     use sqlx_core::transaction::TransactionManager;
     let open = DB::TransactionManager::get_transaction_depth(conn);
@@ -108,9 +110,6 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
-                .after_release(|conn, _| {
-                    Box::pin(async move { Ok(settled::<sqlx::Postgres>(conn)) })
-                })
                 .connect_with(co)
                 .await?;
             if opts.read_only {
