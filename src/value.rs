@@ -64,11 +64,10 @@ pub enum Value {
 /// and no reader expects: the error names `what` and the first such character. Tabs and line
 /// breaks are allowed when the text may span lines (`multiline`).
 pub fn no_control(what: &str, text: &str, multiline: bool) -> Result<(), String> {
-    let allowed = |c: char| multiline && matches!(c, '\t' | '\n' | '\r');
     match text
         .chars()
         .enumerate()
-        .find(|&(_, c)| c.is_control() && !allowed(c))
+        .find(|&(_, c)| unkept(c, multiline))
     {
         None => Ok(()),
         Some((at, c)) => Err(format!(
@@ -77,6 +76,12 @@ pub fn no_control(what: &str, text: &str, multiline: bool) -> Result<(), String>
             at + 1
         )),
     }
+}
+
+/// A control character a text may not hold: all of them, but tabs and line breaks where the
+/// text may span lines (`multiline`).
+pub fn unkept(c: char, multiline: bool) -> bool {
+    c.is_control() && !(multiline && matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// A meeting invitation (an iCalendar event).

@@ -57,7 +57,7 @@ impl Refusal {
 fn kept(text: &str) -> String {
     text.chars()
         .map(|c| {
-            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+            if crate::value::unkept(c, true) {
                 '\u{FFFD}'
             } else {
                 c

@@ -167,21 +167,19 @@ impl Daemon {
 
     /// Counts of every table and the revision of a deal: what "the database is unchanged" means.
     pub async fn snapshot(&self, deal: &str) -> (Vec<i64>, Json) {
-        let core = &self.running().core();
-        let mut tx = core.store().read().await.expect("tx");
-        let mut counts = Vec::new();
-        for t in [
-            Table::Deals,
-            Table::History,
-            Table::Timers,
-            Table::Tasks,
-            Table::Outbox,
-            Table::Requests,
-            Table::Events,
-        ] {
-            counts.push(tx.count(t).await.expect("count"));
-        }
-        drop(tx);
+        let counts = super::store::table_counts(
+            self.running().core(),
+            &[
+                Table::Deals,
+                Table::History,
+                Table::Timers,
+                Table::Tasks,
+                Table::Outbox,
+                Table::Requests,
+                Table::Events,
+            ],
+        )
+        .await;
         let (_, d) = self.get(&format!("/api/v1/deals/{deal}")).await;
         (counts, d["revision"].clone())
     }

@@ -101,17 +101,27 @@ pub async fn created(core: &Core, id: &str, name: &str) {
     tx.commit().await.expect("commit");
 }
 
+/// The rows of the tables a step writes.
 pub async fn counts(core: &Core) -> Vec<i64> {
-    let mut tx = core.store().begin().await.expect("tx");
+    table_counts(
+        core,
+        &[
+            Table::Deals,
+            Table::History,
+            Table::Timers,
+            Table::Tasks,
+            Table::Outbox,
+            Table::Requests,
+        ],
+    )
+    .await
+}
+
+/// The rows of these tables, as committed.
+pub async fn table_counts(core: &Core, tables: &[Table]) -> Vec<i64> {
+    let mut tx = core.store().read().await.expect("tx");
     let mut out = Vec::new();
-    for t in [
-        Table::Deals,
-        Table::History,
-        Table::Timers,
-        Table::Tasks,
-        Table::Outbox,
-        Table::Requests,
-    ] {
+    for &t in tables {
         out.push(tx.count(t).await.expect("count"));
     }
     out
