@@ -131,6 +131,8 @@ pub enum SettingKind {
     Timezone(Str),
     /// `currency RUB`
     Currency(Ident),
+    /// `country RU`: the country of client phone numbers written without a country code.
+    Country(Ident),
     /// `calendar ru`
     Calendar(Ident),
     /// `script "file.rhai"`
@@ -199,7 +201,7 @@ pub struct Fields {
     pub span: Span,
 }
 
-/// `NAME: TYPE [required] [default LIT] ["Label"]`
+/// `NAME: TYPE [required] [personal] [default LIT] ["Label"]`
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldDecl {
     /// The field's name.
@@ -208,6 +210,8 @@ pub struct FieldDecl {
     pub ty: Ident,
     /// `required` was written.
     pub required: bool,
+    /// `personal` was written: the client's personal data, blanked when they ask for it.
+    pub personal: bool,
     /// The default value.
     pub default: Option<Expr>,
     /// The label shown to people.

@@ -85,6 +85,7 @@ pub mod calendar;
 pub mod check;
 pub mod cli;
 pub mod compile;
+pub mod contact;
 pub mod daemon;
 pub mod diag;
 pub mod engine;

@@ -18,6 +18,7 @@ impl Checker<'_> {
             let key = match &s.kind {
                 SettingKind::Timezone(_) => "timezone",
                 SettingKind::Currency(_) => "currency",
+                SettingKind::Country(_) => "country",
                 SettingKind::Calendar(_) => "calendar",
                 SettingKind::Script(_) => "script",
                 SettingKind::NotifyHook(_) => "notify hook",
@@ -65,6 +66,15 @@ impl Checker<'_> {
                 SettingKind::Script(path) => self.script(path),
                 SettingKind::NotifyHook(f) => hook = Some(f),
                 SettingKind::Currency(_) => {}
+                SettingKind::Country(c) => {
+                    if crate::contact::phone_country(&c.name).is_none() {
+                        self.push(
+                            Diagnostic::error(codes::UNKNOWN_COUNTRY, c.span, format!("`{}` is not a country phone numbers belong to", c.name))
+                                .with_label("unknown country")
+                                .with_help("write the two-letter code of the country (ISO 3166), like `RU`, `KZ` or `DE`".to_string()),
+                        );
+                    }
+                }
             }
         }
         if !has_timezone {

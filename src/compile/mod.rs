@@ -187,8 +187,9 @@ impl<'a> Compiler<'a> {
                         let def = FieldDef {
                             name: f.name.name.clone(),
                             label: f.label.as_ref().and_then(|l| l.plain()),
-                            ty,
+                            ty: ty.clone(),
                             required: f.required,
+                            personal: f.personal || matches!(ty, Ty::Phone | Ty::Email),
                             default,
                         };
                         place(&mut fields, id, def);
@@ -268,6 +269,9 @@ impl<'a> Compiler<'a> {
                         }
                     },
                     ast::SettingKind::Currency(c) => self.plan.currency = c.name.clone(),
+                    ast::SettingKind::Country(c) => {
+                        self.plan.country = crate::contact::phone_country(&c.name);
+                    }
                     ast::SettingKind::Calendar(c) => {
                         let cal = match self.def(c) {
                             Some(Def::Calendar(id)) => calendars.get(&id),

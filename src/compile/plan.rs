@@ -31,6 +31,8 @@ pub struct Plan {
     pub tz: Tz,
     /// Its currency code.
     pub currency: String,
+    /// The country of client phone numbers written without a country code.
+    pub country: Option<phonenumber::country::Id>,
     /// Its working-time calendar.
     pub calendar: WorkCalendar,
     /// Deal fields.
@@ -105,6 +107,7 @@ impl Plan {
             title: String::new(),
             tz: Tz::UTC,
             currency: String::new(),
+            country: None,
             calendar: WorkCalendar::default(),
             fields: Vec::new(),
             field_index: HashMap::new(),
@@ -142,6 +145,8 @@ pub struct FieldDef {
     pub ty: Ty,
     /// A deal cannot be created without it.
     pub required: bool,
+    /// The client's personal data: written `personal`, or a phone or an email.
+    pub personal: bool,
     /// The value of a new deal.
     pub default: Option<Value>,
 }

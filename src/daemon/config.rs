@@ -48,6 +48,9 @@ pub struct Config {
     /// Where relative paths in the file are taken from (the file's folder).
     #[serde(skip)]
     pub base: PathBuf,
+    /// The file it was read from, read again on SIGHUP.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 /// `[server]`.
@@ -58,6 +61,19 @@ pub struct Server {
     pub listen: String,
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// The address users reach the daemon at (`https://deals.studio.example`), when a proxy
+    /// stands in front of it: its origin is the one forms must come from, `https` makes the
+    /// session cookie `Secure`, and links in messages start with it. Absent: the `Host` the
+    /// browser sent, over plain HTTP.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or `address/prefix` ranges): the
+    /// client address a login attempt is counted against is the last one they did not add.
+    pub trusted_proxies: Vec<String>,
+    /// Whether `/metrics` asks for a `read` (or `staff`) token.
+    pub metrics_require_token: bool,
+    /// Wrong logins from one address before each further one makes it wait (1 s, doubling up
+    /// to 15 minutes).
+    pub login_attempts: u32,
 }
 
 impl Default for Server {
@@ -65,6 +81,10 @@ impl Default for Server {
         Server {
             listen: "127.0.0.1:8080".into(),
             body_limit: 64 * 1024,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            metrics_require_token: false,
+            login_attempts: 5,
         }
     }
 }
@@ -89,6 +109,10 @@ pub struct Dashboard {
     /// The invoice status that means paid; any other set value but the field's default means
     /// invoiced.
     pub paid: String,
+    /// How long a login lasts at most, in hours.
+    pub session_hours: u64,
+    /// How long a login lasts unused, in minutes.
+    pub idle_minutes: u64,
 }
 
 impl Default for Dashboard {
@@ -101,6 +125,8 @@ impl Default for Dashboard {
             margin: "margin".into(),
             invoice_status: "invoice_status".into(),
             paid: "paid".into(),
+            session_hours: 7 * 24,
+            idle_minutes: 12 * 60,
         }
     }
 }
@@ -171,6 +197,9 @@ pub struct Token {
     /// A name for logs (never the token itself).
     #[serde(default)]
     pub name: Option<String>,
+    /// The team member it belongs to: what they do is recorded as theirs.
+    #[serde(default)]
+    pub person: Option<String>,
 }
 
 impl std::fmt::Debug for Token {
@@ -178,6 +207,7 @@ impl std::fmt::Debug for Token {
         f.debug_struct("Token")
             .field("scope", &self.scope)
             .field("name", &self.name)
+            .field("person", &self.person)
             .finish_non_exhaustive()
     }
 }
@@ -358,6 +388,9 @@ pub enum ConfigError {
     /// A value that does not hold (a short token, no delivery attempts).
     #[error("configuration: {0}")]
     Value(&'static str),
+    /// A value that does not hold, named.
+    #[error("configuration: {0}")]
+    Named(String),
     /// A team member.
     #[error(transparent)]
     Team(#[from] crate::team::TeamError),
@@ -452,6 +485,7 @@ impl Config {
             }
         };
         config.base = base;
+        config.file = file.map(Path::to_path_buf);
         config.check()?;
         Ok(config)
     }
@@ -480,6 +514,21 @@ impl Config {
                 "`outbox.max_attempts` must be at least 1",
             ));
         }
+        if self.dashboard.session_hours < 1 || self.dashboard.idle_minutes < 1 {
+            return Err(ConfigError::Value(
+                "`dashboard.session_hours` and `dashboard.idle_minutes` must be at least 1",
+            ));
+        }
+        for t in &self.tokens {
+            if let Some(p) = &t.person
+                && !self.team.iter().any(|m| &m.id == p)
+            {
+                return Err(ConfigError::Named(format!(
+                    "a token's `person = \"{p}\"` is not in the team"
+                )));
+            }
+        }
+        crate::daemon::door::Site::from_config(&self.server)?;
         Ok(())
     }
 
@@ -544,7 +593,8 @@ mod tests {
     fn the_example_reads_and_every_value_can_come_from_the_environment() {
         let c = Config::load(Some(&example()), Vec::new()).expect("the example is valid");
         assert_eq!(c.server.listen, "127.0.0.1:8080");
-        assert_eq!(c.tokens.len(), 3);
+        assert_eq!(c.tokens.len(), 4);
+        assert_eq!(c.tokens[1].person.as_deref(), Some("anna"));
         assert_eq!(c.team.len(), 7);
         assert!(c.rules_path().ends_with("rules/web-studio.flow"));
         // The example's `sqlite://dealflow.db` sits beside the example, wherever one starts.
@@ -602,6 +652,26 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("8 characters"), "{e}");
+        let e = Config::load(
+            Some(&example()),
+            env(&[(
+                "DEALFLOW_TOKENS",
+                r#"[{token = "mallory-token", scope = "staff", person = "mallory"}]"#,
+            )]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`person = \"mallory\"` is not in the team"),
+            "{e}"
+        );
+        let e = Config::load(
+            Some(&example()),
+            env(&[("DEALFLOW_SERVER_PUBLIC_URL", "deals.studio.example")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("public_url"), "{e}");
         let dir = std::env::temp_dir().join(format!("dealflow-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let bad = dir.join("bad.toml");

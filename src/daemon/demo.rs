@@ -114,6 +114,7 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
         token: TOKEN.into(),
         scope: Scope::Staff,
         name: Some("demo".into()),
+        person: None,
     }];
     config.team = team;
     Ok(config)

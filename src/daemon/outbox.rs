@@ -147,7 +147,7 @@ impl Delivery {
     async fn email(&self, m: &Queued) -> Result<(), String> {
         let (transport, from) = match &self.email {
             Email::Log => {
-                tracing::info!(deal = %m.deal, to = %m.to, subject = ?m.subject, text = %m.body, "email (log transport)");
+                tracing::info!(deal = %m.deal, to = ?m.to, subject = ?m.subject, text = ?m.body, "email (log transport)");
                 return Ok(());
             }
             Email::Smtp { transport, from } => (transport, from),
@@ -184,7 +184,7 @@ impl Delivery {
     async fn sms(&self, m: &Queued) -> Result<(), String> {
         let (client, c) = match &self.sms {
             Sms::Log => {
-                tracing::info!(deal = %m.deal, to = %m.to, text = %m.body, "sms (log transport)");
+                tracing::info!(deal = %m.deal, to = ?m.to, text = ?m.body, "sms (log transport)");
                 return Ok(());
             }
             Sms::Http { client, config } => (client, config),

@@ -134,26 +134,37 @@ pub(crate) async fn midnight(
     writer.each_live_page(core, Op::Midnight).await
 }
 
-/// Forgets refused inputs older than `keep`, at start and then once an hour, until `stop`.
-pub(crate) async fn prune_refusals(
+/// Once an hour: refused inputs older than `keep` are forgotten, and the dashboard sessions
+/// that have ended (expired, or unused for `idle`).
+pub(crate) async fn prune(
     core: Arc<Core>,
     keep: Duration,
+    idle: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     const EVERY: Duration = Duration::from_secs(3600);
     loop {
-        let before = Utc::now() - chrono::Duration::from_std(keep).unwrap_or_default();
+        let now = Utc::now();
+        let before = now - chrono::Duration::from_std(keep).unwrap_or_default();
+        let idle_since = now - chrono::Duration::from_std(idle).unwrap_or_default();
         let pruned = async {
             let mut tx = core.store().begin().await?;
             let n = tx.prune_refusals(before).await?;
+            let sessions = tx.prune_sessions(now, idle_since).await?;
             tx.commit().await?;
-            Ok::<u64, StoreError>(n)
+            Ok::<(u64, u64), StoreError>((n, sessions))
         }
         .await;
         match pruned {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(refusals = n, "old refusals forgotten"),
-            Err(e) => tracing::warn!(error = %e, "old refusals could not be forgotten"),
+            Ok((0, 0)) => {}
+            Ok((n, sessions)) => tracing::info!(
+                refusals = n,
+                sessions,
+                "old refusals and ended sessions forgotten"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "old refusals and ended sessions could not be forgotten")
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use super::config::{Config, ConfigError};
 use super::core::{Core, OpenError, Opening};
+use super::door::{Door, Site};
 use super::metrics::Metrics;
 use super::outbox::{self, Delivery, TransportError};
 use super::reload::{ReloadLimits, Reloads};
@@ -157,9 +158,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_size: Some(config.rules.max_size),
         timeout: Duration::from_secs(config.rules.reload_timeout_s),
     };
+    let door = Door::new(
+        &config.tokens,
+        Site::from_config(&config.server)?,
+        config.server.login_attempts,
+    );
     let state = Arc::new(AppState {
         core: core.clone(),
         writer: writer.clone(),
+        door,
         config,
         metrics: metrics.clone(),
         reloads: Reloads::new(limits, stopped.clone()),
@@ -179,11 +186,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         stopped.clone(),
     ));
     let keep = Duration::from_secs(state.config.history.refusals_keep_days * 86_400);
-    let pruning = tokio::spawn(scheduler::prune_refusals(
-        core.clone(),
-        keep,
-        stopped.clone(),
-    ));
+    let idle = Duration::from_secs(state.config.dashboard.idle_minutes * 60);
+    let pruning = tokio::spawn(scheduler::prune(core.clone(), keep, idle, stopped.clone()));
     let out = tokio::spawn(outbox::run(
         core.clone(),
         delivery,
@@ -196,13 +200,22 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let signals = tokio::spawn(signals(stop.clone()));
     let app = router(state.clone());
     let mut stopped_http = stopped.clone();
-    tracing::info!(%addr, version, backend = core.store().backend(), "dealflow serves");
+    tracing::info!(
+        %addr,
+        public_url = state.door.site.base_url(),
+        version,
+        backend = core.store().backend(),
+        "dealflow serves"
+    );
     let done = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped_http.wait_for(|s| *s).await;
-            })
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = stopped_http.wait_for(|s| *s).await;
+        })
+        .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
@@ -323,6 +336,41 @@ impl RulesWatch {
     }
 }
 
+/// On SIGHUP, the configuration's tokens and team are read again (the rest of it needs a
+/// restart): a token taken out ends its sessions, a member taken out gets no new work. A file
+/// that does not hold keeps the ones in use, said in the log.
+async fn reread_door(state: &Shared) {
+    let config = match Config::load(state.config.file.as_deref(), std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: the configuration does not hold; tokens and team are kept as they were");
+            return;
+        }
+    };
+    let members = match config.members() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: the team does not hold; tokens and team are kept as they were");
+            return;
+        }
+    };
+    let put = async {
+        let mut tx = state.core.store().begin().await?;
+        tx.put_team(&members).await?;
+        tx.commit().await
+    };
+    if let Err(e) = put.await {
+        tracing::error!(error = %e, "SIGHUP: the team could not be stored; tokens and team are kept as they were");
+        return;
+    }
+    state.door.set_tokens(&config.tokens);
+    tracing::info!(
+        tokens = config.tokens.len(),
+        team = members.len(),
+        "SIGHUP: tokens and team read again"
+    );
+}
+
 /// Reloads the rules when the rule file or its script is saved (atomic-rename saves
 /// included: the folders are watched), on SIGHUP, and never twice for one save (changes within
 /// 300 ms count once). The script is the one the running rules name, as the parser read it.
@@ -346,14 +394,18 @@ async fn watch_rules(
         };
         #[cfg(not(unix))]
         let hangup = std::future::pending::<()>();
-        tokio::select! {
+        let signalled = tokio::select! {
             _ = stopped.changed() => break,
-            _ = hangup => {}
+            _ = hangup => true,
             Some(()) = saved.recv() => {
                 // Let the save finish (editors write in several steps), then take it once.
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 while saved.try_recv().is_ok() {}
+                false
             }
+        };
+        if signalled {
+            reread_door(&state).await;
         }
         state
             .reloads

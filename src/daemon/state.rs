@@ -1,11 +1,9 @@
 //! What the HTTP handlers (API and pages) share: the core, the write path, the configuration,
-//! the counters and the reloads; and who a token is.
+//! the counters, the reloads and the door.
 
 use std::sync::Arc;
 
-use subtle::ConstantTimeEq;
-
-use super::config::{Config, Scope};
+use super::config::Config;
 use super::core::Core;
 use super::metrics::Metrics;
 use super::reload::Reloads;
@@ -25,22 +23,9 @@ pub(crate) struct AppState {
     pub reloads: Reloads,
     /// Whether a write would succeed (`/readyz`).
     pub ready: super::ready::Readiness,
+    /// Who may come in: the tokens (read again on SIGHUP), the sessions' site, wrong logins.
+    pub door: super::door::Door,
 }
 
 /// The state as handlers hold it.
 pub(crate) type Shared = Arc<AppState>;
-
-impl AppState {
-    /// The scope of a token, if it is one of the configuration's.
-    pub(super) fn scope_of(&self, token: &str) -> Option<Scope> {
-        let given = token.trim().as_bytes();
-        let mut found = None;
-        for t in &self.config.tokens {
-            // Every token is compared, found or not: the time does not tell which one matched.
-            if bool::from(t.token.as_bytes().ct_eq(given)) {
-                found = Some(t.scope);
-            }
-        }
-        found
-    }
-}

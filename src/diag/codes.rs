@@ -77,6 +77,7 @@ codes! {
     EMPTY_CALENDAR = "W0411", "a calendar without working days or hours";
     MIGRATION_TARGET = "E0412", "a migration into something that cannot take what it carries";
     MIGRATION_IDLE = "W0413", "a migration from a name the rules still have";
+    UNKNOWN_COUNTRY = "E0414", "not a country phone numbers can belong to";
 }
 
 #[cfg(test)]

@@ -247,6 +247,12 @@ pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
 pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepError> {
     if let Input::Event { by: Some(by), .. } | Input::Task { by: Some(by), .. } = input {
         crate::value::no_control("by", by, false).map_err(StepError::Refused)?;
+        // Who did it is one of the team (with no team at all, `by` is only a name).
+        if !ctx.team.members.is_empty() && ctx.team.member(by).is_none() {
+            return Err(StepError::Refused(format!(
+                "`by`: `{by}` is not in the team"
+            )));
+        }
     }
     let cause = input.cause(deal, ctx.plan);
     let mut s = Stepper::new(ctx, deal.clone(), &cause);

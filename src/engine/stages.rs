@@ -364,7 +364,22 @@ impl Stepper<'_> {
     pub(crate) fn convert(&self, v: &Value, ty: &Ty, name: &str) -> Result<Value, String> {
         let bad = |what: &str| format!("`{name}` must be {what}, not `{v}`");
         Ok(match ty {
-            Ty::Text | Ty::Phone | Ty::Email | Ty::Url => match v {
+            Ty::Phone => match v {
+                Value::Text(s) | Value::User(s) => {
+                    crate::value::no_control(name, s, false)?;
+                    Value::Text(crate::contact::phone(name, s, self.ctx.plan.country)?)
+                }
+                // A number has lost its `+` and leading zeros: a phone is sent as text.
+                _ => return Err(bad("a phone number, as text")),
+            },
+            Ty::Email => match v {
+                Value::Text(s) | Value::User(s) => {
+                    crate::value::no_control(name, s, false)?;
+                    Value::Text(crate::contact::email(name, s)?)
+                }
+                _ => return Err(bad("an email address")),
+            },
+            Ty::Text | Ty::Url => match v {
                 Value::Text(s) | Value::User(s) => {
                     // Tabs and line breaks only where a text may span lines.
                     crate::value::no_control(name, s, *ty == Ty::Text)?;

@@ -84,6 +84,7 @@ fn item(p: &mut Printer<'_>, item: &Item, (w1, w2): (usize, usize)) {
                 let text = match &s.kind {
                     SettingKind::Timezone(t) => format!("timezone {}", print::string(t)),
                     SettingKind::Currency(c) => format!("currency {}", c.name),
+                    SettingKind::Country(c) => format!("country {}", c.name),
                     SettingKind::Calendar(c) => format!("calendar {}", c.name),
                     SettingKind::Script(s) => format!("script {}", print::string(s)),
                     SettingKind::NotifyHook(f) => format!("notify hook {}", f.name),
@@ -248,6 +249,9 @@ fn fields(p: &mut Printer<'_>, fs: &Fields) {
         let mut mods = Vec::new();
         if f.required {
             mods.push("required".to_string());
+        }
+        if f.personal {
+            mods.push("personal".to_string());
         }
         if let Some(d) = &f.default {
             mods.push(format!("default {}", print::expr(d)));

@@ -124,6 +124,9 @@ impl Index {
                         if d.required {
                             about.push_str(", required");
                         }
+                        if d.personal {
+                            about.push_str(", personal");
+                        }
                         if let Some(l) = d.label.as_ref().and_then(|l| l.plain()) {
                             about.push_str(&format!(" — «{l}»"));
                         }

@@ -41,6 +41,7 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         is_set | is_not_set => "`is set`",
         set_timezone => "`timezone`",
         set_currency => "`currency`",
+        set_country => "`country`",
         set_calendar => "`calendar`",
         set_script => "`script`",
         set_hook => "`notify hook`",
@@ -49,7 +50,9 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         holidays => "`holidays`",
         day_item => "a day like `mon`",
         field_decl => "a field like `amount: money`",
-        field_mod | required | default | label => "`required`, `default` or a label in quotes",
+        field_mod | required | personal | default | label => {
+            "`required`, `personal`, `default` or a label in quotes"
+        }
         neg_literal => "a number",
         event_body => "`{`",
         event_entry => "a value name",
@@ -96,6 +99,7 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         k_enter => "`enter`",
         k_exit => "`exit`",
         k_required => "`required`",
+        k_personal => "`personal`",
         k_default => "`default`",
         k_pipeline => "`pipeline`",
         k_calendar => "`calendar`",
@@ -108,6 +112,7 @@ fn phrase(rule: Rule) -> Option<&'static str> {
         k_alert => "`alert`",
         k_timezone => "`timezone`",
         k_currency => "`currency`",
+        k_country => "`country`",
         k_script => "`script`",
         k_notify => "`notify`",
         k_hook => "`hook`",

@@ -147,6 +147,8 @@ impl Tx {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Queued>, StoreError> {
+        // A client who opted out of the channel gets nothing on it: skipped, not sent.
+        self.skip_opted_out(now).await?;
         let pick = match self {
             Tx::Postgres(_) => {
                 "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \

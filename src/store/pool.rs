@@ -271,7 +271,6 @@ impl Store {
     }
 }
 
-/// The schema, one migration per step, for each backend (applied in order, each once).
 /// The schema, one migration per step, for each backend (applied in order, each once; a step
 /// that has landed is never edited, a change is a new step).
 const SQLITE_SCHEMA: &[(&str, &str)] = &[
@@ -282,6 +281,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ),
     ("cancelled tasks", include_str!("sql/sqlite-3.sql")),
     ("refusals", include_str!("sql/sqlite-4.sql")),
+    ("sessions and opt-outs", include_str!("sql/sqlite-5.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -292,6 +292,7 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ),
     ("cancelled tasks", include_str!("sql/postgres-3.sql")),
     ("refusals", include_str!("sql/postgres-4.sql")),
+    ("sessions and opt-outs", include_str!("sql/postgres-5.sql")),
 ];
 
 /// The newest schema version this code knows.

@@ -14,12 +14,15 @@
 mod common;
 
 mod api;
+mod door;
 mod explain;
 mod heal;
 mod input;
 mod messages;
 mod pages;
+mod privacy;
 mod reload;
 mod switch;
 mod timers;
+mod valid;
 mod what_if;

@@ -26,16 +26,66 @@ async fn get_page(http: &reqwest::Client, url: &str, cookie: &str) -> reqwest::R
         .expect("the daemon answers")
 }
 
-/// A form sent with this cookie.
-async fn send_form<T: serde::Serialize + ?Sized>(
+/// A login as a browser keeps it: the session cookie, and the form token its pages carry.
+pub(crate) struct Browser {
+    /// `dealflow_session=…`
+    pub(crate) cookie: String,
+    /// The form token.
+    pub(crate) csrf: String,
+    /// The daemon's origin, which a browser sends with a form.
+    pub(crate) origin: String,
+}
+
+/// Logs in with `token` and reads the form token from a page.
+pub(crate) async fn log_in(http: &reqwest::Client, base: &str, token: &str) -> Browser {
+    let r = http
+        .post(format!("{base}/login"))
+        .header("origin", base)
+        .form_body(&[("token", token), ("next", "/")])
+        .send()
+        .await
+        .expect("the daemon answers");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = get_page(http, &format!("{base}/"), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split(r#"name="_csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the logout form carries the form token")
+        .to_string();
+    Browser {
+        cookie,
+        csrf,
+        origin: base.to_string(),
+    }
+}
+
+/// A form sent from the site's own page: with the session cookie, its origin and form token.
+async fn send_form(
     http: &reqwest::Client,
     url: &str,
-    cookie: &str,
-    form: &T,
+    b: &Browser,
+    form: &[(&str, &str)],
 ) -> reqwest::Response {
+    let mut fields: Vec<(&str, &str)> = vec![("_csrf", b.csrf.as_str())];
+    fields.extend_from_slice(form);
     http.post(url)
-        .header("cookie", cookie)
-        .form_body(form)
+        .header("cookie", &b.cookie)
+        .header("origin", &b.origin)
+        .form_body(&fields)
         .send()
         .await
         .expect("the daemon answers")
@@ -200,12 +250,13 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         ("meeting_at", "2027-12-01T15:00"),
         ("meeting_place", "Office"),
     ];
-    let r = send_form(&http, &url("/deals/shop/events"), &cookie, &form).await;
+    let reader = log_in(&http, &d.base, READ).await;
+    let r = send_form(&http, &url("/deals/shop/events"), &reader, &form).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(d.snapshot("shop").await, before);
 
     // Staff: an event the stage does not expect comes back refused, in the pipeline's words.
-    let staff = format!("dealflow_token={STAFF}");
+    let staff = log_in(&http, &d.base, STAFF).await;
     let r = send_form(
         &http,
         &url("/deals/shop/events"),
@@ -224,7 +275,7 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         before.1,
         "the deal did not move"
     );
-    let refused = get_page(&http, &url(&location(&r)), &staff)
+    let refused = get_page(&http, &url(&location(&r)), &staff.cookie)
         .await
         .text()
         .await
@@ -267,7 +318,7 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     assert_eq!(deal["hours_spent"], json!(1.5), "{deal}");
 
     // Unknown deals and oversized forms.
-    let r = get_page(&http, &url("/deals/nobody"), &staff).await;
+    let r = get_page(&http, &url("/deals/nobody"), &staff.cookie).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let big = "x".repeat(10_000);
     let r = send_form(
@@ -280,7 +331,7 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
     // The pipeline as a picture.
-    let r = get_page(&http, &url("/pipeline.svg"), &staff).await;
+    let r = get_page(&http, &url("/pipeline.svg"), &staff.cookie).await;
     assert_eq!(r.headers()["content-type"], "image/svg+xml; charset=utf-8");
     assert!(r.text().await.unwrap().contains(">Лид<"));
     d.stop().await;

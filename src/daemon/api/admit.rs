@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
 use crate::daemon::config::Scope;
+use crate::daemon::door::Key;
 use crate::daemon::state::AppState;
 use crate::daemon::writer::Idem;
 use crate::store::{StoreError, digest};
@@ -76,8 +77,8 @@ pub(crate) enum Need {
 }
 
 /// Checks the bearer token (compared in constant time against every configured token) and
-/// its scope.
-pub(crate) fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result<Scope, ApiError> {
+/// its scope; what the token is.
+pub(crate) fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result<Key, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -90,20 +91,21 @@ pub(crate) fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    let Some(scope) = s.scope_of(given) else {
+    let Some(key) = s.door.key(given) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "the token is not valid",
         ));
     };
+    let scope = key.scope;
     let ok = match need {
         Need::Read => matches!(scope, Scope::Read | Scope::Staff),
         Need::Write => scope == Scope::Staff,
         Need::Intake => matches!(scope, Scope::Intake | Scope::Staff),
     };
     if ok {
-        Ok(scope)
+        Ok(key)
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -153,19 +155,22 @@ pub(crate) struct Admitted {
     pub body: Bytes,
     /// Its idempotency key, with what the request was.
     pub key: Option<Idem>,
+    /// The token it came with.
+    pub token: Key,
 }
 
 impl Post {
     /// The first checks of every POST, in this order: the token and its scope, the body within
     /// the size limit, the idempotency key.
     pub(crate) fn admit(self, s: &AppState, need: Need) -> Result<Admitted, ApiError> {
-        authorize(s, &self.headers, need)?;
+        let token = authorize(s, &self.headers, need)?;
         let body = body_of(self.body)?;
-        let key = idem(&self.headers, &self.method, &self.uri, &body)?;
+        let key = idem(&self.headers, &self.method, &self.uri, &body, &token)?;
         Ok(Admitted {
             headers: self.headers,
             body,
             key,
+            token,
         })
     }
 }
@@ -233,12 +238,14 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The idempotency key of a POST, with what the request was.
+/// The idempotency key of a POST, with what the request was. Keys are the token's own: the
+/// same key sent with another token is another request.
 fn idem(
     headers: &HeaderMap,
     method: &Method,
     uri: &Uri,
     body: &Bytes,
+    token: &Key,
 ) -> Result<Option<Idem>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -253,7 +260,7 @@ fn idem(
     }
     let text = String::from_utf8_lossy(body);
     Ok(Some(Idem {
-        key: key.to_string(),
+        key: token.scoped(key),
         fingerprint: format!("{method} {} {}", uri.path(), digest(&text, None)),
     }))
 }

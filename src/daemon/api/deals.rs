@@ -70,18 +70,20 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
 }
 
 fn check_id(id: &str) -> Result<(), ApiError> {
+    // Parts between slashes are never empty, `.` or `..`: an id is also a path on the pages.
     let ok = !id.is_empty()
         && id.len() <= 100
         && id
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && id.split('/').all(|part| !part.chars().all(|c| c == '.'));
     if ok {
         Ok(())
     } else {
         Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_id",
-            "a deal id is 1 to 100 letters, digits, `-`, `_`, `.` or `/`",
+            "a deal id is 1 to 100 letters, digits, `-`, `_`, `.` or `/`, and no part between slashes is empty, `.` or `..`",
         ))
     }
 }
@@ -137,8 +139,12 @@ pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<R
         .as_ref()
         .and_then(|t| form.get(t))
         .or_else(|| fields.get("client_name"))
-        .and_then(Json::as_str)
-        .map(str::to_string)
+        .and_then(|v| match v {
+            Json::String(t) => Some(t.trim().to_string()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "Lead".to_string());
     let req = Creation {
         id: new_id(),
@@ -179,7 +185,7 @@ pub(super) async fn send_event(
     let input = Input::Event {
         name: e.name,
         payload: json_fields(&e.fields),
-        by: e.by,
+        by: e.by.or_else(|| post.token.person.clone()),
     };
     submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
 }
@@ -237,7 +243,7 @@ pub(super) async fn task_work(
     let input = Input::Task {
         task,
         action,
-        by: b.by,
+        by: b.by.or_else(|| post.token.person.clone()),
     };
     submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
 }

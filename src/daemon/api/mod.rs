@@ -9,11 +9,12 @@ mod admit;
 pub(crate) mod answers;
 mod deals;
 mod explain;
+mod privacy;
 mod service;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::daemon::state::Shared;
 pub(crate) use admit::ApiError;
@@ -33,6 +34,11 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v1/deals/{id}", get(deals::get_deal))
         .route("/api/v1/deals/{id}/events", post(deals::send_event))
         .route("/api/v1/deals/{id}/explain", get(explain::explain))
+        .route("/api/v1/deals/{id}/personal-data", delete(privacy::erase))
+        .route(
+            "/api/v1/deals/{id}/opt-outs/{channel}",
+            put(privacy::opt_out).delete(privacy::opt_in),
+        )
         .route("/api/v1/refusals", get(explain::refusals))
         .route(
             "/api/v1/deals/{id}/tasks/{task}/{action}",

@@ -109,7 +109,14 @@ pub(super) async fn readyz(State(s): State<Shared>) -> Response {
     }
 }
 
-pub(super) async fn metrics(State(s): State<Shared>) -> Response {
+/// The counters, in Prometheus' text format; with `[server] metrics_require_token`, only for
+/// a `read` or `staff` token (Prometheus sends it by `authorization.credentials_file`).
+pub(super) async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if s.config.server.metrics_require_token
+        && let Err(e) = authorize(&s, &headers, Need::Read)
+    {
+        return e.into_response();
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

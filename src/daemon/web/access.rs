@@ -1,5 +1,5 @@
-//! The pages' door: the viewer found from the token in the `Authorization` header or the login
-//! cookie (or the way to the login page), the finished page with its cookies, and the snapshot
+//! The pages' door: the viewer found from the token in the `Authorization` header or the
+//! session cookie (or the way to the login page), the finished page with its cookies, and the snapshot
 //! of the rules, deals and team a page draws from.
 
 use std::sync::Arc;
@@ -8,10 +8,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::Markup;
 
+use super::LANG_COOKIE;
 use super::i18n::Lang;
 use super::layout::error_page;
+use super::session;
 use super::viewer::Viewer;
-use super::{LANG_COOKIE, TOKEN_COOKIE};
 use crate::daemon::config::Scope;
 use crate::daemon::rules::Rules;
 use crate::daemon::state::AppState;
@@ -75,8 +76,8 @@ pub(super) fn language(
     (chosen, None)
 }
 
-/// The viewer, or the way to the login page.
-pub(super) fn viewer(
+/// The viewer (by a bearer token or the session cookie), or the way to the login page.
+pub(super) async fn viewer(
     s: &AppState,
     headers: &HeaderMap,
     path: &str,
@@ -84,27 +85,21 @@ pub(super) fn viewer(
 ) -> Result<Viewer, Box<Response>> {
     let (asked, kept) = page_query(query);
     let (lang, set_lang) = language(s, headers, asked.as_deref());
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string)
-        .or_else(|| {
-            cookie(headers, TOKEN_COOKIE).map(|t| {
-                percent_encoding::percent_decode_str(t)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-        });
-    match token.and_then(|t| s.scope_of(&t)) {
-        Some(Scope::Intake) => Err(Box::new(page_error(
+    let caller = match session::caller(s, headers).await {
+        Ok(c) => c,
+        Err(_) => return Err(Box::new(store_down(lang))),
+    };
+    match caller {
+        Some(c) if c.key.scope == Scope::Intake => Err(Box::new(page_error(
             lang,
             StatusCode::FORBIDDEN,
             lang.words().forbidden,
             "intake",
         ))),
-        Some(scope) => Ok(Viewer {
-            scope,
+        Some(c) => Ok(Viewer {
+            scope: c.key.scope,
+            person: c.key.person,
+            csrf: c.csrf,
             lang,
             set_lang,
             kept,
@@ -145,13 +140,11 @@ pub(super) fn html(v: &Viewer, status: StatusCode, body: Markup) -> Response {
 }
 
 pub(super) fn page_error(lang: Lang, status: StatusCode, title: &str, message: &str) -> Response {
-    let v = Viewer {
-        scope: Scope::Read,
-        lang,
-        set_lang: None,
-        kept: Vec::new(),
-    };
-    html(&v, status, error_page(lang, title, message))
+    html(
+        &Viewer::stranger(lang),
+        status,
+        error_page(lang, title, message),
+    )
 }
 
 /// Everything the pages draw from: the rules, every stored deal that fits them, the team.
@@ -206,7 +199,7 @@ pub(super) async fn look(
     path: &str,
     query: Option<&str>,
 ) -> Result<(Viewer, Snapshot), Box<Response>> {
-    let v = viewer(s, headers, path, query)?;
+    let v = viewer(s, headers, path, query).await?;
     match snapshot(s).await {
         Ok(snap) => Ok((v, snap)),
         Err(_) => Err(Box::new(store_down(v.lang))),

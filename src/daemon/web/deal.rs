@@ -18,7 +18,7 @@ use super::format::{
 };
 use super::history::history;
 use super::i18n::{Lang, Words};
-use super::layout::{Nav, layout};
+use super::layout::{Nav, csrf_field, layout};
 use super::viewer::Viewer;
 use crate::compile::{PayloadType, Plan, Slot};
 use crate::daemon::config::Dashboard;
@@ -44,7 +44,7 @@ pub(super) async fn show(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/deals/{}", encode(&id));
-    let v = match viewer(&s, &headers, &path, raw.as_deref()) {
+    let v = match viewer(&s, &headers, &path, raw.as_deref()).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -73,6 +73,9 @@ pub(super) async fn show(
         );
     };
     let Ok(team) = tx.team().await else {
+        return store_down(v.lang);
+    };
+    let Ok(opted_out) = tx.opt_outs(&id).await else {
         return store_down(v.lang);
     };
     drop(tx);
@@ -105,6 +108,7 @@ pub(super) async fn show(
             team: &team,
             dashboard: &s.config.dashboard,
             flash,
+            opted_out: &opted_out,
         },
     );
     html(&v, StatusCode::OK, body)
@@ -120,6 +124,8 @@ pub(super) struct DealView<'a> {
     pub dashboard: &'a Dashboard,
     /// The outcome of the form just sent.
     pub flash: Option<Result<(), String>>,
+    /// The channels the client opted out of.
+    pub opted_out: &'a [String],
 }
 
 /// A deal: fields, stages, timeline with reasons, tasks, hours and margin, and the forms for
@@ -144,13 +150,14 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (fields(v, d))
         (tasks(v, d))
         (events(v, d))
+        (super::privacy::section(v, d))
         (history(plan, d.story, v.lang))
     };
     layout(v, &deal.title, Nav::None, false, body)
 }
 
 /// A fresh idempotency key for a form: sent twice, the form is applied once.
-fn form_key() -> String {
+pub(super) fn form_key() -> String {
     (0..16)
         .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[fastrand::usize(..36)]))
         .collect()
@@ -248,17 +255,20 @@ fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
                                 @if t.started_at.is_none() {
                                     form method="post" action=(format!("{base}/tasks/{}/start", encode(&t.id))) {
                                         input type="hidden" name="_key" value=(form_key());
+                                        (csrf_field(v))
                                         button type="submit" { (w.start) }
                                     }
                                 }
                                 form method="post" action=(format!("{base}/tasks/{}/done", encode(&t.id))) {
                                     input type="hidden" name="_key" value=(form_key());
+                                    (csrf_field(v))
                                     button type="submit" { (w.finish) }
                                 }
                                 form.log method="post" action=(format!("{base}/tasks/{}/log", encode(&t.id))) {
                                     input type="hidden" name="_key" value=(form_key());
+                                    (csrf_field(v))
                                     input type="number" name="hours" step="0.25" min="0.25" placeholder=(w.hours) aria-label=(w.hours) required;
-                                    (person_select(d.team, t.assignee.as_deref(), w))
+                                    (person_select(d.team, v.person.as_deref().or(t.assignee.as_deref()), w))
                                     button type="submit" { (w.log_time) }
                                 }
                             }
@@ -302,6 +312,7 @@ fn events(v: &Viewer, d: &DealView<'_>) -> Markup {
                 @let ev = &plan.events[*e];
                 form.event method="post" action=(format!("{base}/events")) data-event=(ev.name) {
                     input type="hidden" name="_key" value=(form_key());
+                    (csrf_field(v))
                     input type="hidden" name="_event" value=(ev.name);
                     h3 { (ev.name) }
                     @for slot in &ev.sets {
@@ -334,7 +345,7 @@ fn events(v: &Viewer, d: &DealView<'_>) -> Markup {
                             }
                         }
                     }
-                    label { (w.who) (person_select(d.team, None, w)) }
+                    label { (w.who) (person_select(d.team, v.person.as_deref(), w)) }
                     button type="submit" { (w.send) }
                 }
             }

@@ -1,6 +1,8 @@
-//! The pages' forms: an event sent to a deal, work on a task. Only staff may send them; each
-//! carries an idempotency key, so a form sent twice is applied once, and the answer is a
-//! redirect back to the deal with the outcome (post/redirect/get).
+//! The pages' forms: an event sent to a deal, work on a task. Only staff may send them; one
+//! sent with the session cookie must come from this site's own page (its origin, and the
+//! session's form token); each carries an idempotency key, so a form sent twice is applied
+//! once, and the answer is a redirect back to the deal with the outcome (post/redirect/get).
+//! A value is read by the type its field declares: only a list is read as JSON.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -9,54 +11,64 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::access::{page_error, viewer};
 use super::encode;
-use super::viewer::Viewer;
+use super::session::genuine;
 use crate::daemon::api::answers::render_deal;
 use crate::daemon::batch::Op;
 use crate::daemon::state::{AppState, Shared};
 use crate::daemon::writer::Idem;
 use crate::engine::{Input, TaskAction};
 
-/// Form posts: the viewer must be staff; the answer is a redirect back to the deal page with
-/// the outcome (post/redirect/get: a reload does not send the form again).
 /// A form a staff member sent about a deal, admitted: its fields in order (a name may repeat)
 /// and the idempotency key the page put in it.
 pub(super) struct Form {
-    pairs: Vec<(String, String)>,
+    pub(super) pairs: Vec<(String, String)>,
     key: Option<Idem>,
+    /// Who sent it: the form's `_by`, else the viewer's own person.
+    pub(super) by: Option<String>,
 }
 
 impl Form {
-    /// The viewer must be staff (else the answer to send instead); then the fields are read.
-    fn admit(
+    /// The viewer must be staff and the form its own page's (else the answer to send
+    /// instead); then the fields are read.
+    pub(super) async fn admit(
         s: &AppState,
         headers: &HeaderMap,
         id: &str,
         path: &str,
         body: &Bytes,
     ) -> Result<Form, Box<Response>> {
-        staff(s, headers, id)?;
+        let v = viewer(s, headers, &format!("/deals/{}", encode(id)), None).await?;
+        if !v.may_write() {
+            return Err(Box::new(page_error(
+                v.lang,
+                StatusCode::FORBIDDEN,
+                v.lang.words().forbidden,
+                v.lang.words().read_only,
+            )));
+        }
         let pairs = form_pairs(body);
-        let key = form_key(&pairs, path, body);
-        Ok(Form { pairs, key })
-    }
-
-    /// A field's value, trimmed; `None` when it is missing or blank.
-    fn value(&self, name: &str) -> Option<String> {
-        form_value(&self.pairs, name)
+        if !genuine(
+            s,
+            v.csrf.as_deref(),
+            headers,
+            form_value(&pairs, "_csrf").as_deref(),
+        ) {
+            return Err(Box::new(not_genuine(v.lang)));
+        }
+        let key = form_key(&pairs, path, body, v.csrf.as_deref());
+        let by = form_value(&pairs, "_by").or(v.person);
+        Ok(Form { pairs, key, by })
     }
 }
 
-fn staff(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Viewer, Box<Response>> {
-    let v = viewer(s, headers, &format!("/deals/{}", encode(id)), None)?;
-    if !v.may_write() {
-        return Err(Box::new(page_error(
-            v.lang,
-            StatusCode::FORBIDDEN,
-            v.lang.words().forbidden,
-            v.lang.words().read_only,
-        )));
-    }
-    Ok(v)
+/// The answer to a form that did not come from this site's own page.
+pub(super) fn not_genuine(lang: super::i18n::Lang) -> Response {
+    page_error(
+        lang,
+        StatusCode::FORBIDDEN,
+        lang.words().forbidden,
+        lang.words().not_genuine,
+    )
 }
 
 /// The form's fields, in order (a name may repeat).
@@ -65,7 +77,7 @@ pub(super) fn form_pairs(body: &Bytes) -> Vec<(String, String)> {
 }
 
 /// A form field's value, trimmed; `None` when it is missing or blank.
-fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
+pub(super) fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
     pairs
         .iter()
         .find(|(k, _)| k == name)
@@ -74,14 +86,20 @@ fn form_value(pairs: &[(String, String)], name: &str) -> Option<String> {
 }
 
 /// The idempotency key the page put in the form: a form sent twice (a double click, a retry
-/// after a dropped connection) is applied once.
-fn form_key(pairs: &[(String, String)], path: &str, body: &Bytes) -> Option<Idem> {
+/// after a dropped connection) is applied once. It is the session's own (by its form token).
+fn form_key(
+    pairs: &[(String, String)],
+    path: &str,
+    body: &Bytes,
+    session: Option<&str>,
+) -> Option<Idem> {
     let key = form_value(pairs, "_key")?;
     if key.len() > 200 {
         return None;
     }
+    let owner = session.map_or("", |s| &s[..s.len().min(16)]);
     Some(Idem {
-        key: format!("web:{key}"),
+        key: format!("web:{owner}:{key}"),
         fingerprint: format!(
             "POST {path} {}",
             crate::store::digest(&String::from_utf8_lossy(body), None)
@@ -96,7 +114,7 @@ pub(super) async fn send_event(
     body: Bytes,
 ) -> Response {
     let path = format!("/deals/{}/events", encode(&id));
-    let form = match Form::admit(&s, &headers, &id, &path, &body) {
+    let form = match Form::admit(&s, &headers, &id, &path, &body).await {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -115,20 +133,21 @@ pub(super) async fn send_event(
         if k.starts_with('_') || val.trim().is_empty() {
             continue;
         }
-        let value = match plan.field_index.get(k).map(|&i| &plan.fields[i].ty) {
-            Some(crate::types::Ty::Bool) => serde_json::Value::Bool(val == "true" || val == "on"),
-            _ if val.trim_start().starts_with('[') => match serde_json::from_str(val) {
-                Ok(j) => j,
+        let value = match declared(plan, &name, k) {
+            Declared::Bool => serde_json::Value::Bool(val == "true" || val == "on"),
+            Declared::List => match serde_json::from_str(val) {
+                Ok(j @ serde_json::Value::Array(_)) => j,
+                Ok(_) => return back(&id, Err(format!("`{k}` is not a JSON list"))),
                 Err(e) => return back(&id, Err(format!("`{k}` is not a JSON list: {e}"))),
             },
-            _ => serde_json::Value::String(val.trim().to_string()),
+            Declared::Text => serde_json::Value::String(val.trim().to_string()),
         };
         fields.insert(k.clone(), value);
     }
     let input = Input::Event {
         name,
         payload: crate::json::json_fields(&fields),
-        by: form.value("_by"),
+        by: form.by,
     };
     outcome(&s, &id, input, form.key).await
 }
@@ -140,7 +159,7 @@ pub(super) async fn task_work(
     body: Bytes,
 ) -> Response {
     let path = format!("/deals/{}/tasks/{}/{action}", encode(&id), encode(&task));
-    let form = match Form::admit(&s, &headers, &id, &path, &body) {
+    let form = match Form::admit(&s, &headers, &id, &path, &body).await {
         Ok(f) => f,
         Err(r) => return *r,
     };
@@ -148,8 +167,7 @@ pub(super) async fn task_work(
         "start" => TaskAction::Start,
         "done" => TaskAction::Done,
         "log" => {
-            let hours = form
-                .value("hours")
+            let hours = form_value(&form.pairs, "hours")
                 .map(|h| h.replace(',', "."))
                 .and_then(|h| h.parse::<rust_decimal::Decimal>().ok())
                 .filter(|h| *h > rust_decimal::Decimal::ZERO);
@@ -163,9 +181,37 @@ pub(super) async fn task_work(
     let input = Input::Task {
         task,
         action,
-        by: form.value("_by"),
+        by: form.by,
     };
     outcome(&s, &id, input, form.key).await
+}
+
+/// How a form value is read: by the type the event's payload or the field declares.
+enum Declared {
+    Bool,
+    List,
+    Text,
+}
+
+fn declared(plan: &crate::compile::Plan, event: &str, name: &str) -> Declared {
+    use crate::compile::PayloadType;
+    use crate::types::Ty;
+    let payload = plan
+        .events
+        .iter()
+        .find(|e| e.name == event)
+        .and_then(|e| e.payload.iter().find(|(n, _)| n == name))
+        .map(|(_, t)| t);
+    let ty = match payload {
+        Some(PayloadType::List(_)) => return Declared::List,
+        Some(PayloadType::Scalar(t)) => Some(t),
+        None => plan.field_index.get(name).map(|&i| &plan.fields[i].ty),
+    };
+    match ty {
+        Some(Ty::Bool) => Declared::Bool,
+        Some(Ty::List(_)) => Declared::List,
+        _ => Declared::Text,
+    }
 }
 
 /// Applies the input to the deal and sends the browser back to it with what came of it.

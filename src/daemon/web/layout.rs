@@ -52,6 +52,7 @@ pub(super) fn layout(v: &Viewer, title: &str, nav: Nav, refresh: bool, body: Mar
                         a href=(v.lang_href(Lang::Ru)) class=[(v.lang == Lang::Ru).then_some("active")] { "RU" }
                         a href=(v.lang_href(Lang::En)) class=[(v.lang == Lang::En).then_some("active")] { "EN" }
                         form method="post" action="/logout" {
+                            (csrf_field(v))
                             button type="submit" { (w.log_out) }
                         }
                     }
@@ -59,6 +60,13 @@ pub(super) fn layout(v: &Viewer, title: &str, nav: Nav, refresh: bool, body: Mar
                 main { (body) }
             }
         }
+    }
+}
+
+/// The hidden field that says a form comes from this session's own page.
+pub(super) fn csrf_field(v: &Viewer) -> Markup {
+    html! {
+        @if let Some(t) = &v.csrf { input type="hidden" name="_csrf" value=(t); }
     }
 }
 

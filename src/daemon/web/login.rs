@@ -1,18 +1,22 @@
-//! Logging in and out: a token given once, kept in a cookie (HttpOnly, SameSite=Strict); the
-//! way back to the page asked for, and never to another site.
+//! Logging in and out: a token given once opens a session kept on the server (its id in an
+//! HttpOnly, SameSite=Strict cookie); wrong tokens from one address make it wait; the way back
+//! to the page asked for, and never to another site.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
 
-use super::access::{html, language};
-use super::forms::form_pairs;
+use super::access::{html, language, page_error, store_down};
+use super::forms::{form_pairs, not_genuine};
 use super::i18n::Lang;
 use super::viewer::Viewer;
-use super::{TOKEN_COOKIE, encode};
+use super::{encode, session};
 use crate::daemon::config::Scope;
 use crate::daemon::state::Shared;
 
@@ -31,10 +35,9 @@ pub(super) async fn page(
     let (lang, set_lang) = language(&s, &headers, q.lang.as_deref());
     let next = safe_next(q.next.as_deref());
     let v = Viewer {
-        scope: Scope::Read,
-        lang,
         set_lang,
         kept: vec![("next".to_string(), next.clone())],
+        ..Viewer::stranger(lang)
     };
     html(
         &v,
@@ -65,7 +68,27 @@ pub(super) fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-pub(super) async fn login(State(s): State<Shared>, body: Bytes) -> Response {
+/// A login: from this site's own page (when the browser says where it comes from), not from an
+/// address that must wait after wrong tries; a right token opens a session.
+pub(super) async fn login(
+    State(s): State<Shared>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (lang, _) = language(&s, &headers, None);
+    let says_where = headers.contains_key(header::ORIGIN) || headers.contains_key(header::REFERER);
+    if says_where && !s.door.site.same_origin(&headers) {
+        return not_genuine(lang);
+    }
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = s.door.site.client(&headers, peer);
+    let now = Instant::now();
+    if let Some(wait) = client.and_then(|ip| s.door.throttle.wait(ip, now)) {
+        return too_many(lang, wait);
+    }
     let pairs = form_pairs(&body);
     let get = |name: &str| {
         pairs
@@ -76,27 +99,74 @@ pub(super) async fn login(State(s): State<Shared>, body: Bytes) -> Response {
     };
     let token = get("token");
     let next = safe_next(Some(&get("next")));
-    match s.scope_of(&token) {
-        Some(scope) if scope != Scope::Intake => {
-            let mut r = Redirect::to(&next).into_response();
-            if let Ok(h) = HeaderValue::from_str(&format!(
-                "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000",
-                encode(&token)
-            )) {
-                r.headers_mut().append(header::SET_COOKIE, h);
+    match s.door.key(&token) {
+        Some(key) if key.scope != Scope::Intake => {
+            if let Some(ip) = client {
+                s.door.throttle.right(ip);
             }
+            let cookie = match session::open(&s, &key).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "a session could not be opened");
+                    return store_down(lang);
+                }
+            };
+            let mut r = Redirect::to(&next).into_response();
+            r.headers_mut().append(header::SET_COOKIE, cookie);
             r
         }
-        _ => Redirect::to(&format!("/login?wrong=1&next={}", encode(&next))).into_response(),
+        _ => {
+            if let Some(ip) = client {
+                let wait = s.door.throttle.wrong(ip, now);
+                if !wait.is_zero() {
+                    tracing::warn!(client = %ip, wait_s = wait.as_secs(), "wrong logins: the address waits");
+                }
+            }
+            Redirect::to(&format!("/login?wrong=1&next={}", encode(&next))).into_response()
+        }
     }
 }
 
-pub(super) async fn logout() -> Response {
-    let mut r = Redirect::to("/login").into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static("dealflow_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+/// 429, with when to try again.
+fn too_many(lang: Lang, wait: Duration) -> Response {
+    let mut r = page_error(
+        lang,
+        StatusCode::TOO_MANY_REQUESTS,
+        "429",
+        lang.words().too_many_logins,
     );
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if let Ok(h) = HeaderValue::from_str(&secs.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, h);
+    }
+    r
+}
+
+/// A logout ends the session on the server (a form from its own page: a stranger's page
+/// cannot log one out) and in the browser.
+pub(super) async fn logout(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let (lang, _) = language(&s, &headers, None);
+    match session::caller(&s, &headers).await {
+        Ok(Some(c)) => {
+            let sent = form_pairs(&body)
+                .into_iter()
+                .find(|(k, _)| k == "_csrf")
+                .map(|(_, v)| v);
+            if !session::genuine(&s, c.csrf.as_deref(), &headers, sent.as_deref()) {
+                return not_genuine(lang);
+            }
+            if let Err(e) = session::end(&s, &headers).await {
+                tracing::error!(error = %e, "a session could not be ended");
+                return store_down(lang);
+            }
+        }
+        Ok(None) => {}
+        Err(_) => return store_down(lang),
+    }
+    let mut r = Redirect::to("/login").into_response();
+    for c in session::cleared(&s) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
     r
 }
 

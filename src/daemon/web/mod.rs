@@ -1,7 +1,8 @@
 //! The dashboard: server-rendered pages for the head of the company and the team, in Russian
 //! and English, with the pipeline's own titles. Reading needs no JavaScript; the board and the
 //! out-of-control page refresh themselves. The same tokens and scopes as the API: a login page
-//! takes a token and keeps it in a cookie (HttpOnly, SameSite=Strict).
+//! takes a token and opens a session kept on the server (its id in an HttpOnly, SameSite=Strict
+//! cookie); every form sent with it must come from this site's own page.
 //!
 //! One file per page (`board`, `money`, `attention`, `team`, `pipeline`, `deal`, `login`), each
 //! with its handler and its markup; `viewer` says who is looking and gathers what a page draws
@@ -21,6 +22,8 @@ mod layout;
 mod login;
 mod money;
 mod pipeline;
+mod privacy;
+mod session;
 mod team;
 mod viewer;
 
@@ -29,8 +32,6 @@ use axum::routing::{get, post};
 
 use crate::daemon::state::Shared;
 
-/// The cookie that keeps the token.
-const TOKEN_COOKIE: &str = "dealflow_token";
 /// The cookie that keeps the chosen language.
 const LANG_COOKIE: &str = "dealflow_lang";
 
@@ -46,6 +47,11 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/deals/{id}", get(deal::show))
         .route("/deals/{id}/events", post(forms::send_event))
         .route("/deals/{id}/tasks/{task}/{action}", post(forms::task_work))
+        .route(
+            "/deals/{id}/opt-outs/{channel}/{way}",
+            post(privacy::opt_out),
+        )
+        .route("/deals/{id}/personal-data", post(privacy::erase))
         .route("/login", get(login::page).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(layout::style))

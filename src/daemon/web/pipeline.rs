@@ -16,7 +16,7 @@ pub(super) async fn show(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let v = match viewer(&s, &headers, "/pipeline", raw.as_deref()) {
+    let v = match viewer(&s, &headers, "/pipeline", raw.as_deref()).await {
         Ok(v) => v,
         Err(r) => return *r,
     };
@@ -25,7 +25,7 @@ pub(super) async fn show(
 }
 
 pub(super) async fn pipeline_svg(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(r) = viewer(&s, &headers, "/pipeline", None) {
+    if let Err(r) = viewer(&s, &headers, "/pipeline", None).await {
         return *r;
     }
     let rules = s.core.rules();

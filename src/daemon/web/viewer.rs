@@ -6,6 +6,11 @@ use crate::daemon::config::Scope;
 /// Who is looking, in which language.
 pub(super) struct Viewer {
     pub(super) scope: Scope,
+    /// The team member the token belongs to.
+    pub(super) person: Option<String>,
+    /// The session's form token, which every form of its pages carries (`None`: not logged
+    /// in by a session).
+    pub(super) csrf: Option<String>,
     pub(super) lang: Lang,
     /// A `Set-Cookie` for a language chosen by `?lang=`.
     pub(super) set_lang: Option<Lang>,
@@ -14,6 +19,18 @@ pub(super) struct Viewer {
 }
 
 impl Viewer {
+    /// Someone not logged in, in `lang`.
+    pub(super) fn stranger(lang: Lang) -> Viewer {
+        Viewer {
+            scope: Scope::Read,
+            person: None,
+            csrf: None,
+            lang,
+            set_lang: None,
+            kept: Vec::new(),
+        }
+    }
+
     pub(super) fn may_write(&self) -> bool {
         self.scope == Scope::Staff
     }

@@ -107,6 +107,7 @@ fn is_keyword(p: &Pair<'_, Rule>) -> bool {
             | Rule::k_body
             | Rule::k_calendar
             | Rule::k_currency
+            | Rule::k_country
             | Rule::k_deal
             | Rule::k_default
             | Rule::k_due
@@ -139,6 +140,7 @@ fn is_keyword(p: &Pair<'_, Rule>) -> bool {
             | Rule::k_pipeline
             | Rule::k_require
             | Rule::k_required
+            | Rule::k_personal
             | Rule::k_role
             | Rule::k_script
             | Rule::k_set
@@ -291,6 +293,7 @@ impl Builder {
         let kind = match (rule, last) {
             (Rule::set_timezone, Some(p)) => SettingKind::Timezone(self.string(p)),
             (Rule::set_currency, Some(p)) => SettingKind::Currency(ident(p)),
+            (Rule::set_country, Some(p)) => SettingKind::Country(ident(p)),
             (Rule::set_calendar, Some(p)) => SettingKind::Calendar(ident(p)),
             (Rule::set_script, Some(p)) => SettingKind::Script(self.string(p)),
             (_, Some(p)) => SettingKind::NotifyHook(ident(p)),
@@ -366,6 +369,7 @@ impl Builder {
             name,
             ty,
             required: false,
+            personal: false,
             default: None,
             label: None,
             span: sp,
@@ -373,6 +377,7 @@ impl Builder {
         for m in it {
             match m.as_rule() {
                 Rule::required => decl.required = true,
+                Rule::personal => decl.personal = true,
                 Rule::default => {
                     if let Some(v) = children(m).nth(1) {
                         decl.default = Some(self.default_value(v));

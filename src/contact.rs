@@ -1,0 +1,151 @@
+//! A client's phone number and email address as typed (on a form, in a request, in a
+//! scenario), checked and written one way: phones in E.164 (`+79161234567`), read with the
+//! pipeline's `country` when written without a country code; emails by their syntax.
+
+use std::str::FromStr;
+
+use phonenumber::Mode;
+use phonenumber::country::Id;
+
+/// The country a two-letter code names, if phone numbers can belong to it.
+pub fn phone_country(code: &str) -> Option<Id> {
+    if code.len() != 2 {
+        return None;
+    }
+    Id::from_str(&code.to_ascii_uppercase()).ok()
+}
+
+/// A phone number in E.164, or why the text is not one. Numbering-plan validity is not asked
+/// for: test numbers such as `+70000000001` stay usable.
+pub fn phone(what: &str, text: &str, country: Option<Id>) -> Result<String, String> {
+    let t = text.trim();
+    let refused = |why: &str| format!("`{what}` must be a phone number, not `{t}`: {why}");
+    if !t.starts_with('+') && country.is_none() {
+        if !t.chars().any(|c| c.is_ascii_digit()) {
+            return Err(refused("it has no digits"));
+        }
+        return Err(refused(
+            "write it with its country code (`+7 916 123-45-67`), or give the pipeline its `country`",
+        ));
+    }
+    let n = match phonenumber::parse(country, t) {
+        // The parser cannot hold a national number of zeros (`+70000000000`, a test number):
+        // written in full with its `+code`, it is E.164 as it stands.
+        Err(phonenumber::ParseError::MalformedInteger(_)) if international(t).is_some() => {
+            return international(t).ok_or_else(|| refused("it cannot be read as one"));
+        }
+        other => other,
+    };
+    let n = n.map_err(|e| {
+        refused(match e {
+            phonenumber::ParseError::NoNumber => "it is not a number",
+            phonenumber::ParseError::InvalidCountryCode => "no country has that code",
+            phonenumber::ParseError::TooShortAfterIdd | phonenumber::ParseError::TooShortNsn => {
+                "it is too short"
+            }
+            phonenumber::ParseError::TooLong => "it is too long",
+            _ => "it cannot be read as one",
+        })
+    })?;
+    // Letters the parser would take as a keypad's (`8-800-FLOWERS`) are not a client's phone.
+    if t.chars().any(char::is_alphabetic) {
+        return Err(refused("it holds letters"));
+    }
+    let e164 = n.format().mode(Mode::E164).to_string();
+    // E.164 numbers have 7 to 15 digits with the country code; fewer is an extension or a slip.
+    let digits = e164.chars().filter(char::is_ascii_digit).count();
+    if digits < 7 {
+        return Err(refused("it is too short"));
+    }
+    if digits > 15 {
+        return Err(refused("it is too long"));
+    }
+    Ok(e164)
+}
+
+/// `+` and 7 to 15 digits, with spaces, dashes, dots or brackets between: `+70000000000`.
+fn international(t: &str) -> Option<String> {
+    let rest = t.strip_prefix('+')?;
+    let mut digits = String::from("+");
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return None,
+        }
+    }
+    (8..=16).contains(&digits.len()).then_some(digits)
+}
+
+/// An email address by its syntax (`name@domain`), trimmed, or why the text is not one.
+pub fn email(what: &str, text: &str) -> Result<String, String> {
+    let t = text.trim();
+    match lettre::Address::from_str(t) {
+        Ok(a) if a.domain().contains('.') || a.domain() == "localhost" => Ok(t.to_string()),
+        _ => Err(format!(
+            "`{what}` must be an email address like `name@example.com`, not `{t}`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_written_in_e164() {
+        let ru = phone_country("ru");
+        for (typed, e164) in [
+            ("+7 (916) 123-45-67", "+79161234567"),
+            ("8 916 123 45 67", "+79161234567"),
+            ("+79161234567", "+79161234567"),
+            ("+70000000001", "+70000000001"),
+            ("+7 000 000-00-00", "+70000000000"),
+            ("+49 30 123456", "+4930123456"),
+        ] {
+            assert_eq!(
+                phone("client_phone", typed, ru),
+                Ok(e164.to_string()),
+                "{typed}"
+            );
+        }
+        assert_eq!(
+            phone("client_phone", "+7 (916) 123-45-67", None),
+            Ok("+79161234567".to_string())
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_phone_is_named() {
+        let ru = phone_country("RU");
+        for bad in ["nope", "", "+", "12", "+999 123 456", "8-800-FLOWERS"] {
+            let e = phone("client_phone", bad, ru).expect_err(bad);
+            assert!(
+                e.starts_with("`client_phone` must be a phone number"),
+                "{e}"
+            );
+        }
+        let e = phone("client_phone", "8 916 123 45 67", None).expect_err("no country");
+        assert!(e.contains("country"), "{e}");
+        assert_eq!(phone_country("XX"), None);
+        assert_eq!(phone_country("RUS"), None);
+    }
+
+    #[test]
+    fn emails_are_checked_by_their_syntax() {
+        for good in ["ivan@example.test", " anna.k+deals@studio.example "] {
+            assert_eq!(email("client_email", good), Ok(good.trim().to_string()));
+        }
+        for bad in [
+            "nope",
+            "ivan@",
+            "@example.com",
+            "ivan@example",
+            "a b@example.com",
+            "ivan@@example.com",
+        ] {
+            let e = email("client_email", bad).expect_err(bad);
+            assert!(e.contains("must be an email address"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The deal page's part for the client's personal data: the channels they opted out of (and
+//! the buttons that record it), and erasing their personal data on request, confirmed by a
+//! tick. Staff only, from the page's own forms.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use maud::{Markup, html};
+
+use super::deal::{DealView, form_key};
+use super::encode;
+use super::forms::{Form, back, form_value};
+use super::layout::csrf_field;
+use super::viewer::Viewer;
+use crate::daemon::privacy::{self, CHANNELS};
+use crate::daemon::state::Shared;
+
+/// The section: opt-outs, and the erasure form.
+pub(super) fn section(v: &Viewer, d: &DealView<'_>) -> Markup {
+    let w = v.lang.words();
+    let base = format!("/deals/{}", encode(&d.deal.id));
+    html! {
+        section.privacy {
+            h2 { (w.personal_data) }
+            @if !d.opted_out.is_empty() {
+                p.opted-out { (w.opted_out) ": " (d.opted_out.join(", ")) }
+            }
+            @if v.may_write() {
+                div.opt-outs {
+                    @for ch in CHANNELS {
+                        @let out = d.opted_out.iter().any(|c| c == ch);
+                        form method="post" action=(format!("{base}/opt-outs/{ch}/{}", if out { "in" } else { "out" })) data-channel=(ch) {
+                            (csrf_field(v))
+                            input type="hidden" name="_key" value=(form_key());
+                            button type="submit" { (if out { w.opt_in } else { w.opt_out }) " · " (ch) }
+                        }
+                    }
+                }
+                form.erase method="post" action=(format!("{base}/personal-data")) {
+                    (csrf_field(v))
+                    input type="hidden" name="_key" value=(form_key());
+                    label { input type="checkbox" name="confirm" value="yes" required; " " (w.erase_confirm) }
+                    button type="submit" { (w.erase) }
+                }
+            }
+        }
+    }
+}
+
+/// `POST /deals/{id}/opt-outs/{channel}/{out|in}`.
+pub(super) async fn opt_out(
+    State(s): State<Shared>,
+    Path((id, channel, way)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/deals/{}/opt-outs/{channel}/{way}", encode(&id));
+    let form = match Form::admit(&s, &headers, &id, &path, &body).await {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let out = match way.as_str() {
+        "out" => true,
+        "in" => false,
+        other => {
+            return back(
+                &id,
+                Err(format!("a client opts `out` or `in`, not `{other}`")),
+            );
+        }
+    };
+    if !CHANNELS.contains(&channel.as_str()) {
+        return back(
+            &id,
+            Err(format!(
+                "a client opts out of `sms` or `email`, not `{channel}`"
+            )),
+        );
+    }
+    match privacy::opt_out(&s, &id, &channel, out, form.by.as_deref()).await {
+        Ok(Some(_)) => back(&id, Ok(())),
+        Ok(None) => back(&id, Err(format!("there is no deal `{id}`"))),
+        Err(e) => back(&id, Err(e.to_string())),
+    }
+}
+
+/// `POST /deals/{id}/personal-data`: erases, when the tick says so.
+pub(super) async fn erase(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = format!("/deals/{}/personal-data", encode(&id));
+    let form = match Form::admit(&s, &headers, &id, &path, &body).await {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    if form_value(&form.pairs, "confirm").as_deref() != Some("yes") {
+        return back(&id, Err("tick the box to confirm the erasure".into()));
+    }
+    match privacy::erase(&s, &id, form.by.clone()).await {
+        Ok(Some(_)) => back(&id, Ok(())),
+        Ok(None) => back(&id, Err(format!("there is no deal `{id}`"))),
+        Err(e) => back(&id, Err(e.to_string())),
+    }
+}
