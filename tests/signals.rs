@@ -248,3 +248,170 @@ fn a_monstrous_rule_file_never_holds_the_daemon() {
         .expect("log");
     assert!(log.contains("dealflow stopped"), "{log}");
 }
+
+/// A request with a token and a cookie, maybe a form body; the whole answer.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(c) = cookie {
+        head.push_str(&format!("Cookie: {c}\r\n"));
+    }
+    let body = form.unwrap_or("");
+    if form.is_some() {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    let _ = s.write_all(head.as_bytes());
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// SIGHUP reads the tokens and the team again: a token taken out ends the sessions it opened
+/// and opens nothing more, a new one works, a member taken out is gone from the team; a file
+/// that does not hold keeps what runs. Message texts in the log transport cannot forge lines.
+#[test]
+fn sighup_reads_tokens_and_team_again_and_the_log_keeps_one_line_per_message() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signals-door");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let example = std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example");
+    let team = &example[example.find("[[team]]").expect("a team")..];
+    let head = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"sqlite://{}\"\n[rules]\nfile = \"{}\"\n\
+         [[tokens]]\ntoken = \"{TOKEN}\"\nscope = \"staff\"\n",
+        dir.join("dealflow.db").display(),
+        root().join("rules/web-studio.flow").display()
+    );
+    let anna = "[[tokens]]\ntoken = \"anna-token-1\"\nscope = \"staff\"\nperson = \"anna\"\n";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut child = serve(&dir, &format!("{head}{anna}{team}"), port, deadline);
+    let pid = child.id();
+
+    // Anna logs in to the dashboard.
+    let login = http(
+        port,
+        "POST",
+        "/login",
+        None,
+        None,
+        Some("token=anna-token-1&next=%2F"),
+    );
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    assert!(http(port, "GET", "/", None, Some(&cookie), None).starts_with("HTTP/1.1 200"));
+    // A lead whose name tries to forge a log line.
+    let lead = http(
+        port,
+        "POST",
+        "/api/v1/leads",
+        Some(TOKEN),
+        None,
+        Some("client_name=Ivan%0AFORGED+level%3DERROR+all+deals+lost&client_phone=%2B79990001122"),
+    );
+    assert!(lead.starts_with("HTTP/1.1 201"), "{lead}");
+
+    // A file that does not hold: nothing changes.
+    std::fs::write(
+        dir.join("dealflow.toml"),
+        format!("{head}{anna}[[tokens]]\ntoken = \"x\"\nscope = \"staff\"\n{team}"),
+    )
+    .expect("config");
+    signal(pid, "-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(http(port, "GET", "/", None, Some(&cookie), None).starts_with("HTTP/1.1 200"));
+
+    // Anna's token out, a new one in, Лена out of the team.
+    let without_lena: String = team
+        .split("[[team]]")
+        .filter(|m| !m.contains("id = \"lena\""))
+        .collect::<Vec<_>>()
+        .join("[[team]]");
+    std::fs::write(
+        dir.join("dealflow.toml"),
+        format!("{head}[[tokens]]\ntoken = \"new-token-1\"\nscope = \"read\"\n{without_lena}"),
+    )
+    .expect("config");
+    signal(pid, "-HUP");
+    while http(port, "GET", "/api/v1/team", Some(TOKEN), None, None).contains("\"lena\"") {
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not read the team again"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let page = http(port, "GET", "/", None, Some(&cookie), None);
+    assert!(
+        page.starts_with("HTTP/1.1 303"),
+        "the session ended: {page}"
+    );
+    assert!(
+        http(
+            port,
+            "GET",
+            "/api/v1/team",
+            Some("anna-token-1"),
+            None,
+            None
+        )
+        .starts_with("HTTP/1.1 401")
+    );
+    assert!(
+        http(port, "GET", "/api/v1/team", Some("new-token-1"), None, None)
+            .starts_with("HTTP/1.1 200")
+    );
+
+    signal(pid, "-TERM");
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not stop the daemon");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    let mut log = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(
+        log.contains("sms (log transport)") && log.contains("FORGED"),
+        "{log}"
+    );
+    assert!(
+        !log.lines().any(|l| l.trim_start().starts_with("FORGED")),
+        "a message text began a log line of its own: {log}"
+    );
+    assert!(
+        log.contains("SIGHUP: the configuration does not hold"),
+        "{log}"
+    );
+}

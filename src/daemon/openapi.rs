@@ -16,7 +16,7 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
             "413" => "The body is larger than the server takes.",
             "415" => "The body is not JSON (or, for leads, not a form).",
             "422" => {
-                "The request does not fit the pipeline (unknown event, missing or mistyped fields, a text with control characters, a require gate not met, a step that failed), a `limit` outside 1 to 1000, or an Idempotency-Key reused for another request."
+                "The request does not fit the pipeline (unknown event, missing or mistyped fields, a phone or email that is not one, a text with control characters, a `by` not in the team, a require gate not met, a step that failed), a deal id outside the safe alphabet, a `limit` outside 1 to 1000, or an Idempotency-Key reused for another request (keys are each token's own)."
             }
             "503" => {
                 "The database did not answer or cannot be written to; try again after `Retry-After` seconds."
@@ -42,6 +42,17 @@ fn op(summary: &str, ok: (&str, &str, Json), errors: &[&str], extra: Json) -> Js
         o.extend(extra);
     }
     o
+}
+
+/// A client's opt-outs.
+fn opt_outs() -> Json {
+    json!({"type": "object", "required": ["deal", "opted_out"], "properties": {
+        "deal": {"type": "string"},
+        "opted_out": {"type": "array", "items": {"enum": ["email", "sms"]}}}})
+}
+
+fn channel_param() -> Json {
+    json!({"name": "channel", "in": "path", "required": true, "schema": {"enum": ["sms", "email"]}})
 }
 
 /// `POST /api/v1/rules/reload`: every answer is a reload report.
@@ -75,7 +86,8 @@ fn deal_ref() -> Json {
 }
 
 fn id_param() -> Json {
-    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "minLength": 1}})
+    json!({"name": "id", "in": "path", "required": true, "description": "1 to 100 letters, digits, `-`, `_`, `.` or `/`; no part between slashes is empty, `.` or `..` (`ivan/1`, sent as `ivan%2F1`).",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 100}})
 }
 
 fn idem_param() -> Json {
@@ -216,12 +228,41 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 json!({}),
             )},
             "/api/v1/rules/reload": {"post": reload_op()},
+            "/api/v1/deals/{id}/personal-data": {"delete": op(
+                "Erases the client's personal data (152-FZ, GDPR): the pipeline's `personal` fields and every phone and email field, the deal's title, the texts of its messages and the client's addresses — in the deal, its history, its events, its refusals, the outbox and kept answers. Messages not yet sent are not sent. The history keeps its shape and gains an entry saying who erased what.",
+                ("200", "What was erased.", json!({"type": "object", "required": ["deal", "erased"], "properties": {
+                    "deal": {"type": "string"}, "by": {"type": ["string", "null"]},
+                    "erased": {"type": "object", "required": ["fields", "history", "events", "refusals", "messages", "revision"], "properties": {
+                        "fields": {"type": "array", "items": {"type": "string"}},
+                        "history": {"type": "integer"}, "events": {"type": "integer"},
+                        "refusals": {"type": "integer"}, "messages": {"type": "integer"},
+                        "revision": {"type": "integer"}}}}})),
+                &["401", "403", "404", "503"],
+                json!({"parameters": [id_param()]}),
+            )},
+            "/api/v1/deals/{id}/opt-outs/{channel}": {
+                "put": op(
+                    "The client opted out of a channel: the outbox skips their messages on it (each said in the deal's history as a skipped notification).",
+                    ("200", "The channels the client is opted out of now.", opt_outs()),
+                    &["401", "403", "404", "422", "503"],
+                    json!({"parameters": [id_param(), channel_param()]}),
+                ),
+                "delete": op(
+                    "The client opted back in to a channel.",
+                    ("200", "The channels the client is opted out of now.", opt_outs()),
+                    &["401", "403", "404", "422", "503"],
+                    json!({"parameters": [id_param(), channel_param()]}),
+                ),
+            },
             "/healthz": {"get": {"summary": "Liveness: the daemon answers (nothing is read).", "security": [],
                 "responses": {"200": {"description": "Alive."}}}},
             "/readyz": {"get": {"summary": "Readiness: a write to the database succeeds now (probed at most once a second).", "security": [],
                 "responses": {"200": {"description": "Ready."}, "503": {"description": "The database cannot be written to; `Retry-After` says when to ask again."}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics.", "security": [],
-                "responses": {"200": {"description": "Text exposition format.", "content": {"text/plain": {}}}}}}
+            "/metrics": {"get": {"summary": "Prometheus metrics. With `[server] metrics_require_token`, only for a `read` or `staff` token.",
+                "security": [{}, {"bearer": []}],
+                "responses": {"200": {"description": "Text exposition format.", "content": {"text/plain": {}}},
+                    "401": {"description": "A token is required here, and none (or not a valid one) was sent."},
+                    "403": {"description": "The token's scope does not allow this."}}}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -273,7 +273,10 @@ async fn the_api_describes_itself() {
         "/api/v1/team",
         "/api/v1/rules",
         "/api/v1/rules/reload",
+        "/api/v1/deals/{id}/personal-data",
+        "/api/v1/deals/{id}/opt-outs/{channel}",
         "/healthz",
+        "/readyz",
         "/metrics",
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");

@@ -140,7 +140,8 @@ pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<R
         .and_then(|t| form.get(t))
         .or_else(|| fields.get("client_name"))
         .and_then(|v| match v {
-            Json::String(t) => Some(t.trim().to_string()),
+            // A name typed on several lines is one line in the title.
+            Json::String(t) => Some(t.split_whitespace().collect::<Vec<_>>().join(" ")),
             Json::Number(n) => Some(n.to_string()),
             _ => None,
         })
