@@ -36,6 +36,9 @@ pub struct Config {
     /// Delivery retries.
     #[serde(default)]
     pub outbox: Outbox,
+    /// Timer claims.
+    #[serde(default)]
+    pub timers: Timers,
     /// How long refused inputs are kept.
     #[serde(default)]
     pub history: History,
@@ -328,6 +331,24 @@ pub struct Outbox {
     pub retry_base_s: u64,
     /// Longest retry delay in seconds.
     pub retry_max_s: u64,
+    /// Seconds a daemon's claim on the messages it sends holds: past it (the daemon died),
+    /// another daemon sends them.
+    pub lease_s: u64,
+}
+
+/// `[timers]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timers {
+    /// Seconds a daemon's claim on the timers it fires holds: past it (the daemon died),
+    /// another daemon fires them.
+    pub lease_s: u64,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers { lease_s: 60 }
+    }
 }
 
 impl Default for Outbox {
@@ -336,6 +357,7 @@ impl Default for Outbox {
             max_attempts: 8,
             retry_base_s: 30,
             retry_max_s: 3600,
+            lease_s: 300,
         }
     }
 }
@@ -358,7 +380,7 @@ impl Default for History {
 }
 
 /// Sections a `DEALFLOW_SECTION_KEY` variable may name.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "server",
     "database",
     "rules",
@@ -366,6 +388,7 @@ const SECTIONS: [&str; 9] = [
     "smtp",
     "sms",
     "outbox",
+    "timers",
     "dashboard",
     "history",
 ];
@@ -512,6 +535,11 @@ impl Config {
         if self.outbox.max_attempts < 1 {
             return Err(ConfigError::Value(
                 "`outbox.max_attempts` must be at least 1",
+            ));
+        }
+        if self.outbox.lease_s < 1 || self.timers.lease_s < 1 {
+            return Err(ConfigError::Value(
+                "`outbox.lease_s` and `timers.lease_s` must be at least 1",
             ));
         }
         if self.dashboard.session_hours < 1 || self.dashboard.idle_minutes < 1 {

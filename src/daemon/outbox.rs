@@ -18,9 +18,7 @@ use super::metrics::Metrics;
 use crate::store::{Queued, Store, StoreError};
 
 /// Messages claimed at a time.
-const CLAIM: i64 = 50;
-/// How long a claim holds before another worker may try the message.
-const LEASE: Duration = Duration::from_secs(300);
+const CLAIM: i64 = 10;
 
 /// Where email goes.
 enum Email {
@@ -168,7 +166,11 @@ impl Delivery {
             let ct = ContentType::parse(ct).map_err(|e| format!("attachment type `{ct}`: {e}"))?;
             body = body.singlepart(Attachment::new(name).body(content, ct));
         }
+        // The same id on every attempt, from whichever daemon: a receiver that sees a message
+        // twice (a daemon killed after sending, before recording it) can tell.
+        let domain = from.email.domain().to_string();
         let message = lettre::Message::builder()
+            .message_id(Some(format!("<dealflow-{}@{domain}>", m.id)))
             .from(from.clone())
             .to(to)
             .subject(m.subject.clone().unwrap_or_default())
@@ -189,10 +191,14 @@ impl Delivery {
             }
             Sms::Http { client, config } => (client, config),
         };
+        // `{{id}}` is the message's number, the same on every attempt from any daemon: a gateway
+        // that deduplicates by it never delivers one twice.
+        let id = m.id.to_string();
         let fill = |template: &str, escape: &dyn Fn(&str) -> String| {
             template
                 .replace("{{to}}", &escape(&m.to))
                 .replace("{{text}}", &escape(&m.body))
+                .replace("{{id}}", &id)
         };
         // `=value` encoded as a form value, without its `=`.
         let form = |s: &str| {
@@ -346,7 +352,7 @@ async fn settle(
         }
     }
     let claimed = if limit > 0 {
-        let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        let lease = now + chrono::Duration::seconds(delivery.policy.lease_s.min(86_400) as i64);
         tx.claim_messages(now, lease, limit).await?
     } else {
         Vec::new()

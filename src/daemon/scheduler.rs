@@ -19,8 +19,6 @@ use crate::store::StoreError;
 
 /// Timers claimed at a time.
 const CLAIM: i64 = 200;
-/// How long a claim holds before another daemon may take the timer over.
-const LEASE: Duration = Duration::from_secs(60);
 /// The longest nap between looks at the clock.
 const NAP: Duration = Duration::from_secs(1);
 
@@ -30,6 +28,7 @@ pub(crate) async fn run(
     writer: Writer,
     metrics: Arc<Metrics>,
     owner: String,
+    lease: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -38,7 +37,7 @@ pub(crate) async fn run(
         }
         let now = Utc::now();
         let mut busy = false;
-        match tick(&core, &writer, &metrics, &owner, now).await {
+        match tick(&core, &writer, &metrics, &owner, now, lease).await {
             Ok(n) => busy = n as i64 == CLAIM,
             Err(e) => tracing::warn!(error = %e, "scheduler"),
         }
@@ -71,8 +70,9 @@ pub(crate) async fn tick(
     metrics: &Metrics,
     owner: &str,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> Result<usize, StoreError> {
-    let lease = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+    let lease = now + chrono::Duration::from_std(lease).unwrap_or_default();
     let due = {
         let mut tx = core.store().begin().await?;
         let due = tx.claim_timers(owner, now, lease, CLAIM).await?;

@@ -183,6 +183,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         writer,
         metrics.clone(),
         owner,
+        Duration::from_secs(state.config.timers.lease_s),
         stopped.clone(),
     ));
     let keep = Duration::from_secs(state.config.history.refusals_keep_days * 86_400);

@@ -22,6 +22,7 @@ mod messages;
 mod pages;
 mod privacy;
 mod reload;
+mod restart;
 mod switch;
 mod timers;
 mod valid;
