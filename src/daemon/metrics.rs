@@ -19,6 +19,9 @@ pub struct Metrics {
     phase_micros: [AtomicU64; 5],
     /// Requests the database could not take, by [`crate::store::ERROR_KINDS`].
     store_errors: [AtomicU64; 6],
+    /// When the writer last failed for want of space or by an I/O error, unless it has
+    /// written since: readiness believes it over a small probe.
+    write_failed: std::sync::Mutex<Option<std::time::Instant>>,
     timers_fired: AtomicU64,
     http_requests: AtomicU64,
     http_errors: AtomicU64,
@@ -66,6 +69,7 @@ impl Metrics {
 
     /// A committed transaction of `n` requests.
     pub(crate) fn batch(&self, n: usize, took: Duration) {
+        *self.write_failed.lock().unwrap_or_else(|p| p.into_inner()) = None;
         add(&self.batches, 1);
         add(&self.batched_requests, n as u64);
         add(&self.commit_micros, took.as_micros() as u64);
@@ -78,7 +82,17 @@ impl Metrics {
 
     /// A request the database could not take, and why.
     pub(crate) fn store_error(&self, e: &crate::store::StoreError) {
+        if e.kind() <= 1 {
+            *self.write_failed.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now());
+        }
         add(&self.store_errors[e.kind().min(5)], 1);
+    }
+
+    /// When a write last failed for want of space or by an I/O error, if none has succeeded
+    /// since.
+    pub(crate) fn write_failed(&self) -> Option<std::time::Instant> {
+        *self.write_failed.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// A timer fired.

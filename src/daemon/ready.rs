@@ -1,12 +1,19 @@
 //! Readiness: whether a write would succeed now. `GET /readyz` asks; the answer is a real
 //! write (a mark in `meta`, committed), made at most once a second however often it is asked.
+//! A deal's step writes far more than that mark: on a full disk the mark can still fit where a
+//! failed transaction left the write-ahead log grown, while steps fail. So for half a minute
+//! after the writer failed for want of space or by an I/O error (and did not write since), the
+//! answer is no without a probe; then the probe decides again, and the next real write tells.
 
 use std::time::{Duration, Instant};
 
 use super::core::Core;
+use super::metrics::Metrics;
 
 /// How long an answer stands.
 const FRESH: Duration = Duration::from_secs(1);
+/// How long the writer's failure is believed over the probe.
+const BELIEVED: Duration = Duration::from_secs(30);
 /// How long a probe may take before it counts as a failure.
 const PATIENCE: Duration = Duration::from_secs(2);
 
@@ -18,7 +25,13 @@ pub(crate) struct Readiness {
 
 impl Readiness {
     /// Whether a write succeeds (answered from the last second's probe, if there was one).
-    pub(crate) async fn check(&self, core: &Core) -> bool {
+    pub(crate) async fn check(&self, core: &Core, metrics: &Metrics) -> bool {
+        if metrics
+            .write_failed()
+            .is_some_and(|at| at.elapsed() < BELIEVED)
+        {
+            return false;
+        }
         let mut last = self.last.lock().await;
         if let Some((at, ok)) = *last
             && at.elapsed() < FRESH

@@ -99,7 +99,7 @@ pub(super) async fn healthz() -> Response {
 
 /// Readiness: 200 only when a write would succeed now (a real write, at most once a second).
 pub(super) async fn readyz(State(s): State<Shared>) -> Response {
-    if s.ready.check(&s.core).await {
+    if s.ready.check(&s.core, &s.metrics).await {
         json_answer(StatusCode::OK, json!({"status": "ready"}).to_string())
     } else {
         json_answer(

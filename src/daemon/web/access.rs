@@ -11,7 +11,7 @@ use maud::Markup;
 use super::LANG_COOKIE;
 use super::i18n::Lang;
 use super::layout::error_page;
-use super::session;
+use super::session::{self, cookie};
 use super::viewer::Viewer;
 use crate::daemon::config::Scope;
 use crate::daemon::rules::Rules;
@@ -35,18 +35,6 @@ pub(super) fn page_query(raw: Option<&str>) -> (Option<String>, Vec<(String, Str
         .filter(|(k, _)| !matches!(k.as_str(), "lang" | "done" | "refused" | "wrong"))
         .collect();
     (asked, kept)
-}
-
-pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then_some(v)
-        })
 }
 
 pub(super) fn language(

@@ -18,7 +18,7 @@ use super::format::{
 };
 use super::history::history;
 use super::i18n::{Lang, Words};
-use super::layout::{Nav, csrf_field, layout};
+use super::layout::{Nav, form_fields, layout};
 use super::viewer::Viewer;
 use crate::compile::{PayloadType, Plan, Slot};
 use crate::daemon::config::Dashboard;
@@ -150,17 +150,10 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (fields(v, d))
         (tasks(v, d))
         (events(v, d))
-        (super::privacy::section(v, d))
+        (super::privacy::section(v, &deal.id, d.opted_out))
         (history(plan, d.story, v.lang))
     };
     layout(v, &deal.title, Nav::None, false, body)
-}
-
-/// A fresh idempotency key for a form: sent twice, the form is applied once.
-pub(super) fn form_key() -> String {
-    (0..16)
-        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[fastrand::usize(..36)]))
-        .collect()
 }
 
 /// Where the deal is: each track with its stage and since when, and the alerts raised.
@@ -254,19 +247,16 @@ fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
                             @if v.may_write() && t.done_at.is_none() {
                                 @if t.started_at.is_none() {
                                     form method="post" action=(format!("{base}/tasks/{}/start", encode(&t.id))) {
-                                        input type="hidden" name="_key" value=(form_key());
-                                        (csrf_field(v))
+                                        (form_fields(v))
                                         button type="submit" { (w.start) }
                                     }
                                 }
                                 form method="post" action=(format!("{base}/tasks/{}/done", encode(&t.id))) {
-                                    input type="hidden" name="_key" value=(form_key());
-                                    (csrf_field(v))
+                                    (form_fields(v))
                                     button type="submit" { (w.finish) }
                                 }
                                 form.log method="post" action=(format!("{base}/tasks/{}/log", encode(&t.id))) {
-                                    input type="hidden" name="_key" value=(form_key());
-                                    (csrf_field(v))
+                                    (form_fields(v))
                                     input type="number" name="hours" step="0.25" min="0.25" placeholder=(w.hours) aria-label=(w.hours) required;
                                     (person_select(d.team, v.person.as_deref().or(t.assignee.as_deref()), w))
                                     button type="submit" { (w.log_time) }
@@ -311,8 +301,7 @@ fn events(v: &Viewer, d: &DealView<'_>) -> Markup {
             @for e in &events {
                 @let ev = &plan.events[*e];
                 form.event method="post" action=(format!("{base}/events")) data-event=(ev.name) {
-                    input type="hidden" name="_key" value=(form_key());
-                    (csrf_field(v))
+                    (form_fields(v))
                     input type="hidden" name="_event" value=(ev.name);
                     h3 { (ev.name) }
                     @for slot in &ev.sets {

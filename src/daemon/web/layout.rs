@@ -70,6 +70,18 @@ pub(super) fn csrf_field(v: &Viewer) -> Markup {
     }
 }
 
+/// What every form that changes a deal carries: the session's form token, and a fresh
+/// idempotency key (sent twice, the form is applied once).
+pub(super) fn form_fields(v: &Viewer) -> Markup {
+    let key: String = (0..16)
+        .map(|_| char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[fastrand::usize(..36)]))
+        .collect();
+    html! {
+        (csrf_field(v))
+        input type="hidden" name="_key" value=(key);
+    }
+}
+
 /// A page for a problem (404, 403, 503…).
 pub(super) fn error_page(lang: Lang, title: &str, message: &str) -> Markup {
     html! {

@@ -8,38 +8,35 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use maud::{Markup, html};
 
-use super::deal::{DealView, form_key};
 use super::encode;
 use super::forms::{Form, back, form_value};
-use super::layout::csrf_field;
+use super::layout::form_fields;
 use super::viewer::Viewer;
 use crate::daemon::privacy::{self, CHANNELS};
 use crate::daemon::state::Shared;
 
 /// The section: opt-outs, and the erasure form.
-pub(super) fn section(v: &Viewer, d: &DealView<'_>) -> Markup {
+pub(super) fn section(v: &Viewer, id: &str, opted_out: &[String]) -> Markup {
     let w = v.lang.words();
-    let base = format!("/deals/{}", encode(&d.deal.id));
+    let base = format!("/deals/{}", encode(id));
     html! {
         section.privacy {
             h2 { (w.personal_data) }
-            @if !d.opted_out.is_empty() {
-                p.opted-out { (w.opted_out) ": " (d.opted_out.join(", ")) }
+            @if !opted_out.is_empty() {
+                p.opted-out { (w.opted_out) ": " (opted_out.join(", ")) }
             }
             @if v.may_write() {
                 div.opt-outs {
                     @for ch in CHANNELS {
-                        @let out = d.opted_out.iter().any(|c| c == ch);
+                        @let out = opted_out.iter().any(|c| c == ch);
                         form method="post" action=(format!("{base}/opt-outs/{ch}/{}", if out { "in" } else { "out" })) data-channel=(ch) {
-                            (csrf_field(v))
-                            input type="hidden" name="_key" value=(form_key());
+                            (form_fields(v))
                             button type="submit" { (if out { w.opt_in } else { w.opt_out }) " · " (ch) }
                         }
                     }
                 }
                 form.erase method="post" action=(format!("{base}/personal-data")) {
-                    (csrf_field(v))
-                    input type="hidden" name="_key" value=(form_key());
+                    (form_fields(v))
                     label { input type="checkbox" name="confirm" value="yes" required; " " (w.erase_confirm) }
                     button type="submit" { (w.erase) }
                 }

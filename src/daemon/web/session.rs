@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{Duration, Utc};
 use subtle::ConstantTimeEq;
 
-use super::access::cookie;
 use crate::daemon::door::{Key, hashed, secret};
 use crate::daemon::state::AppState;
 use crate::store::{Session, StoreError};
@@ -148,4 +147,17 @@ pub(super) enum OpenError {
     /// The database.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A cookie the request carries.
+pub(super) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
 }
