@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
+use super::pages::log_in;
 use crate::common::daemon::*;
 
 const ANNA: &str = "anna-token-1";
@@ -185,6 +186,86 @@ async fn personal_data_is_erased_and_opt_outs_honoured_on_sqlite() {
     let dir = day_and_night(workdir("privacy-sqlite"));
     let d = Daemon::start(config(&dir, &extra())).await;
     personal_data(&d).await;
+    d.stop().await;
+}
+
+/// The deal page's buttons: an opt-out, and the erasure only with its tick.
+#[tokio::test]
+async fn the_deal_page_records_opt_outs_and_erases_when_confirmed() {
+    let dir = workdir("privacy-page");
+    let d = Daemon::start(config(&dir, &extra())).await;
+    d.lead("shop").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let b = log_in(&http, &d.base, ANNA).await;
+    let send = |path: &str, fields: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            ("_csrf", b.csrf.clone()),
+            ("_key", fastrand::u64(..).to_string()),
+        ];
+        form.extend(fields);
+        http.post(format!("{}{path}", d.base))
+            .header("cookie", &b.cookie)
+            .header("origin", &b.origin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(&form).unwrap())
+            .send()
+    };
+    let page = http
+        .get(format!("{}/deals/shop", d.base))
+        .header("cookie", &b.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"action="/deals/shop/opt-outs/email/out""#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"action="/deals/shop/personal-data""#),
+        "{page}"
+    );
+    let r = send("/deals/shop/opt-outs/email/out", vec![])
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/deals/shop?done=1");
+    let page = http
+        .get(format!("{}/deals/shop", d.base))
+        .header("cookie", &b.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"action="/deals/shop/opt-outs/email/in""#),
+        "{page}"
+    );
+    // Without the tick nothing is erased.
+    let r = send("/deals/shop/personal-data", vec![]).await.unwrap();
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("refused=")
+    );
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    assert_eq!(deal["fields"]["client_name"], "Ivan");
+    let r = send("/deals/shop/personal-data", vec![("confirm", "yes".into())])
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/deals/shop?done=1");
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    assert!(deal["fields"].get("client_name").is_none(), "{deal}");
+    let erased = deal["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(erased["kind"], "personal_data_erased");
+    assert_eq!(erased["by"], "anna", "the page's person erased it");
     d.stop().await;
 }
 
