@@ -276,42 +276,8 @@ async fn http_load(
     clients: usize,
     round: usize,
 ) -> Load {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .expect("client");
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for c in 0..clients {
-        let (http, base, token) = (http.clone(), base.to_string(), token.to_string());
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut i = c;
-            while i < requests {
-                let deal = format!("b{:06}", (i * 7919 + round * 13) % deals);
-                let t = Instant::now();
-                let r = http
-                    .post(format!("{base}/api/v1/deals/{deal}/tasks/call_client/log"))
-                    .bearer_auth(&token)
-                    .header("Content-Type", "application/json")
-                    .body(r#"{"hours": 0.25, "by": "anna"}"#)
-                    .send()
-                    .await
-                    .expect("answered");
-                assert_eq!(r.status().as_u16(), 200);
-                let _ = r.bytes().await;
-                lat.push(t.elapsed());
-                i += clients;
-            }
-            lat
-        }));
-    }
-    let mut lat = Vec::new();
-    for h in handles {
-        lat.extend(h.await.expect("client"));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    lat.sort();
+    let (lat, seconds) =
+        common::task_logs(&[base.to_string()], token, deals, requests, clients, round).await;
     Load {
         events: requests,
         seconds,

@@ -13,8 +13,6 @@
     unreachable_pub
 )]
 
-use std::time::{Duration, Instant};
-
 use dealflow::daemon::{self, Config};
 use dealflow::store::Options;
 
@@ -23,12 +21,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, percentile, root, seed_from};
+use common::{core, percentile, root, seed_from, task_logs};
 
 const TOKEN: &str = "bench-token-1";
 
-/// Sends `requests` task logs from `clients` clients, client `c` to `bases[c % len]`; the
-/// rate and the latencies' median and 99th percentile (ms).
+/// The rate and the latencies' median and 99th percentile (ms) of a load over `bases`.
 async fn load(
     bases: &[String],
     deals: usize,
@@ -36,42 +33,7 @@ async fn load(
     clients: usize,
     round: usize,
 ) -> (f64, f64, f64) {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .expect("client");
-    let started = Instant::now();
-    let mut handles = Vec::new();
-    for c in 0..clients {
-        let (http, base) = (http.clone(), bases[c % bases.len()].clone());
-        handles.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut i = c;
-            while i < requests {
-                let deal = format!("b{:06}", (i * 7919 + round * 13) % deals);
-                let t = Instant::now();
-                let r = http
-                    .post(format!("{base}/api/v1/deals/{deal}/tasks/call_client/log"))
-                    .bearer_auth(TOKEN)
-                    .header("Content-Type", "application/json")
-                    .body(r#"{"hours": 0.25, "by": "anna"}"#)
-                    .send()
-                    .await
-                    .expect("answered");
-                assert_eq!(r.status().as_u16(), 200);
-                let _ = r.bytes().await;
-                lat.push(t.elapsed());
-                i += clients;
-            }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = Vec::new();
-    for h in handles {
-        lat.extend(h.await.expect("client"));
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    lat.sort();
+    let (lat, seconds) = task_logs(bases, TOKEN, deals, requests, clients, round).await;
     (
         requests as f64 / seconds,
         percentile(&lat, 0.5),

@@ -91,7 +91,26 @@ fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
-    signal(pid, "-TERM");
+    let log = terminate(&mut child, deadline);
+    assert!(log.contains("dealflow stopped"), "{log}");
+    // The database reads back after the stop (what-if over it).
+    let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let again = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["simulate", "--until", &until, "--db"])
+        .arg(format!("sqlite://{}", dir.join("dealflow.db").display()))
+        .arg(root().join("rules/web-studio.flow"))
+        .output()
+        .expect("runs");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// SIGTERM, which must stop the daemon with exit status 0 before `deadline`; its log.
+fn terminate(child: &mut std::process::Child, deadline: Instant) -> String {
+    signal(child.id(), "-TERM");
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
@@ -108,20 +127,7 @@ fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
         .expect("stderr")
         .read_to_string(&mut log)
         .expect("log");
-    assert!(log.contains("dealflow stopped"), "{log}");
-    // The database reads back after the stop (what-if over it).
-    let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
-    let again = Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["simulate", "--until", &until, "--db"])
-        .arg(format!("sqlite://{}", dir.join("dealflow.db").display()))
-        .arg(root().join("rules/web-studio.flow"))
-        .output()
-        .expect("runs");
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    log
 }
 
 /// Sends a request with a body; the status line and the body.
@@ -385,23 +391,7 @@ fn sighup_reads_tokens_and_team_again_and_the_log_keeps_one_line_per_message() {
             .starts_with("HTTP/1.1 200")
     );
 
-    signal(pid, "-TERM");
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "SIGTERM did not stop the daemon");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "exit status {status}");
-    let mut log = String::new();
-    use std::io::Read;
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("log");
+    let log = terminate(&mut child, deadline);
     assert!(
         log.contains("sms (log transport)") && log.contains("FORGED"),
         "{log}"

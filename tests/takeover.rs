@@ -20,10 +20,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dealflow::daemon::{Core, Opening, Step};
-use dealflow::engine::{Creation, Input};
+use dealflow::daemon::{Core, Opening};
 use dealflow::store::Options;
-use dealflow::value::Value;
 
 const N: usize = 600;
 const TOKEN: &str = "takeover-staff";
@@ -136,44 +134,7 @@ async fn a_killed_daemons_timers_and_messages_are_taken_over_each_once() {
         .await
         .expect("the core opens");
         let then = chrono::Utc::now() - chrono::Duration::hours(3);
-        let mut tx = core.store().begin().await.unwrap();
-        for i in 0..N {
-            let mut fields = BTreeMap::new();
-            fields.insert(
-                "client_name".to_string(),
-                Value::Text(format!("Client {i}")),
-            );
-            fields.insert(
-                "client_phone".to_string(),
-                Value::Text(format!("+7999{i:07}")),
-            );
-            let req = Creation {
-                id: format!("k{i:03}"),
-                title: format!("Deal {i}"),
-                stages: vec![],
-                fields,
-            };
-            assert!(matches!(
-                core.create(&mut tx, &req, then).await.unwrap(),
-                Step::Applied { .. }
-            ));
-            let mut payload = BTreeMap::new();
-            payload.insert(
-                "meeting_at".to_string(),
-                Value::DateTime(then + chrono::Duration::hours(2)),
-            );
-            payload.insert("meeting_place".to_string(), Value::Text("Office".into()));
-            let call = Input::Event {
-                name: "call_done".into(),
-                payload,
-                by: None,
-            };
-            assert!(matches!(
-                core.apply(&mut tx, &req.id, &call, then).await.unwrap(),
-                Step::Applied { .. }
-            ));
-        }
-        tx.commit().await.unwrap();
+        common::store::seed_due_meetings(&core, "k", N, then, true).await;
         core.store().close().await;
     }
     let pool = sqlx::PgPool::connect(&url).await.unwrap();

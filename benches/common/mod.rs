@@ -1,5 +1,5 @@
 //! What the benches share: the repository, the example team, a core over a database, deals
-//! seeded in bulk, percentiles.
+//! seeded in bulk, an HTTP load of task logs, percentiles.
 
 // Each bench uses a part of what is here.
 #![allow(dead_code)]
@@ -73,6 +73,60 @@ pub async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
         }
         tx.commit().await.expect("commit");
     }
+}
+
+/// Sends `requests` task logs (`POST …/tasks/call_client/log`) from `clients` clients at once,
+/// client `c` to `bases[c % bases.len()]`, over deals `b000000…`; `round` picks another turn
+/// order of the deals. The latencies, sorted, and the seconds it all took.
+pub async fn task_logs(
+    bases: &[String],
+    token: &str,
+    deals: usize,
+    requests: usize,
+    clients: usize,
+    round: usize,
+) -> (Vec<Duration>, f64) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
+    let started = std::time::Instant::now();
+    let mut handles = Vec::new();
+    for c in 0..clients {
+        let (http, base, token) = (
+            http.clone(),
+            bases[c % bases.len()].clone(),
+            token.to_string(),
+        );
+        handles.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut i = c;
+            while i < requests {
+                let deal = format!("b{:06}", (i * 7919 + round * 13) % deals);
+                let t = std::time::Instant::now();
+                let r = http
+                    .post(format!("{base}/api/v1/deals/{deal}/tasks/call_client/log"))
+                    .bearer_auth(&token)
+                    .header("Content-Type", "application/json")
+                    .body(r#"{"hours": 0.25, "by": "anna"}"#)
+                    .send()
+                    .await
+                    .expect("answered");
+                assert_eq!(r.status().as_u16(), 200);
+                let _ = r.bytes().await;
+                lat.push(t.elapsed());
+                i += clients;
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for h in handles {
+        lat.extend(h.await.expect("client"));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    lat.sort();
+    (lat, seconds)
 }
 
 pub fn percentile(sorted: &[Duration], p: f64) -> f64 {

@@ -126,3 +126,56 @@ pub async fn table_counts(core: &Core, tables: &[Table]) -> Vec<i64> {
     }
     out
 }
+
+/// Deals `{prefix}000…` whose meeting (and its reminder two hours before) fell due at `then`,
+/// made at `then` with their welcome and meeting messages queued, in one transaction: what a
+/// daemon finds after a while down. With `phone`, each has a client phone (so SMS too).
+pub async fn seed_due_meetings(
+    core: &Core,
+    prefix: &str,
+    n: usize,
+    then: DateTime<Utc>,
+    phone: bool,
+) {
+    use dealflow::engine::Input;
+    use std::collections::BTreeMap;
+    let mut tx = core.store().begin().await.expect("tx");
+    for i in 0..n {
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            "client_name".to_string(),
+            Value::Text(format!("Client {i}")),
+        );
+        if phone {
+            fields.insert(
+                "client_phone".to_string(),
+                Value::Text(format!("+7999{i:07}")),
+            );
+        }
+        let req = Creation {
+            id: format!("{prefix}{i:03}"),
+            title: format!("Deal {i}"),
+            stages: vec![],
+            fields,
+        };
+        let step = core.create(&mut tx, &req, then).await.expect("create");
+        assert!(matches!(step, Step::Applied { .. }), "{step:?}");
+        let mut payload = BTreeMap::new();
+        payload.insert(
+            "meeting_at".to_string(),
+            Value::DateTime(then + chrono::Duration::hours(2)),
+        );
+        payload.insert("meeting_place".to_string(), Value::Text("Office".into()));
+        let call = Input::Event {
+            name: "call_done".into(),
+            payload,
+            by: None,
+        };
+        let step = core
+            .apply(&mut tx, &req.id, &call, then)
+            .await
+            .expect("event");
+        assert!(matches!(step, Step::Applied { .. }), "{step:?}");
+    }
+    tx.commit().await.expect("commit");
+}

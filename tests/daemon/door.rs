@@ -309,6 +309,13 @@ async fn behind_an_https_proxy_the_cookie_is_secure_and_only_the_public_origin_i
         .unwrap();
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("dealflow_token=;")),
+        "the old cookie that held the token itself is cleared"
+    );
     // A login form posted from another origin is not taken (login CSRF).
     let r = http
         .post(format!("{}/login", d.base))

@@ -213,15 +213,17 @@ async fn the_deal_page_records_opt_outs_and_erases_when_confirmed() {
             .body(serde_urlencoded::to_string(&form).unwrap())
             .send()
     };
-    let page = http
-        .get(format!("{}/deals/shop", d.base))
-        .header("cookie", &b.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let deal_page = || async {
+        http.get(format!("{}/deals/shop", d.base))
+            .header("cookie", &b.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let page = deal_page().await;
     assert!(
         page.contains(r#"action="/deals/shop/opt-outs/email/out""#),
         "{page}"
@@ -234,15 +236,7 @@ async fn the_deal_page_records_opt_outs_and_erases_when_confirmed() {
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], "/deals/shop?done=1");
-    let page = http
-        .get(format!("{}/deals/shop", d.base))
-        .header("cookie", &b.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = deal_page().await;
     assert!(
         page.contains(r#"action="/deals/shop/opt-outs/email/in""#),
         "{page}"

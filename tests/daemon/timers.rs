@@ -71,10 +71,8 @@ async fn a_timer_fires_on_the_wall_clock_and_messages_go_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() {
-    use dealflow::daemon::{Core, Opening, Step};
-    use dealflow::engine::{Creation, Input};
+    use dealflow::daemon::{Core, Opening};
     use dealflow::store::Options;
-    use dealflow::value::Value;
     let Some(url) = crate::common::postgres() else {
         crate::common::skipped("two daemons on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)");
         return;
@@ -99,42 +97,7 @@ async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() 
         .await
         .expect("the core opens");
         let then = chrono::Utc::now() - chrono::Duration::hours(3);
-        let mut tx = core.store().begin().await.expect("tx");
-        for i in 0..N {
-            let mut fields = std::collections::BTreeMap::new();
-            fields.insert(
-                "client_name".to_string(),
-                Value::Text(format!("Client {i}")),
-            );
-            let req = Creation {
-                id: format!("p{i:03}"),
-                title: format!("Deal {i}"),
-                stages: vec![],
-                fields,
-            };
-            assert!(matches!(
-                core.create(&mut tx, &req, then).await.expect("create"),
-                Step::Applied { .. }
-            ));
-            let mut payload = std::collections::BTreeMap::new();
-            payload.insert(
-                "meeting_at".to_string(),
-                Value::DateTime(then + chrono::Duration::hours(2)),
-            );
-            payload.insert("meeting_place".to_string(), Value::Text("Office".into()));
-            let call = Input::Event {
-                name: "call_done".into(),
-                payload,
-                by: None,
-            };
-            assert!(matches!(
-                core.apply(&mut tx, &req.id, &call, then)
-                    .await
-                    .expect("event"),
-                Step::Applied { .. }
-            ));
-        }
-        tx.commit().await.expect("commit");
+        crate::common::store::seed_due_meetings(&core, "p", N, then, false).await;
         core.store().close().await;
     }
     let database = format!("url = \"{url}\"\nschema = \"{schema}\"");

@@ -113,6 +113,9 @@ pub(super) async fn login(
             };
             let mut r = Redirect::to(&next).into_response();
             r.headers_mut().append(header::SET_COOKIE, cookie);
+            // The cookie earlier versions kept the token itself in goes.
+            let [_, old] = session::cleared(&s);
+            r.headers_mut().append(header::SET_COOKIE, old);
             r
         }
         _ => {
