@@ -32,7 +32,7 @@
 //! // Run: a deal created, then an event applied to it. Pure: no I/O, no wall clock.
 //! let team = Team::default();
 //! let now = chrono::Utc::now();
-//! let ctx = Ctx { plan: &ready.plan, team: &team, script: ready.script.as_ref(), now };
+//! let ctx = Ctx { plan: &ready.plan, team: &team, script: ready.script.as_ref(), now, site: None };
 //! let fields = BTreeMap::from([("client_name".to_string(), Value::Text("Ivan".into()))]);
 //! let lead = Creation { id: "d1".into(), title: "Shop for Ivan".into(), stages: vec![], fields };
 //! let created = engine::create(ctx, &lead)?;

@@ -60,6 +60,7 @@ fn stored_deal(old: &Ready, at: DateTime<Utc>) -> StoredDeal {
         team: &team,
         script: None,
         now,
+        site: None,
     };
     let fields = BTreeMap::from([(
         "meeting_at".to_string(),
@@ -95,6 +96,7 @@ fn switch(stored: &StoredDeal, new: &Ready, now: DateTime<Utc>) -> (Deal, Vec<Ch
         team: &team,
         script: None,
         now,
+        site: None,
     };
     let (deal, left) = stored.read(&new.plan).unwrap();
     let sw = engine::switch(ctx, &deal, &left, "rules version 2").unwrap();
@@ -235,6 +237,7 @@ fn a_removed_line_drops_its_waiting_timer() {
         team: &team,
         script: None,
         now: t0(),
+        site: None,
     };
     let (deal, left) = stored.read(ctx.plan).unwrap();
     let sw = engine::switch(ctx, &deal, &left, "x").unwrap();

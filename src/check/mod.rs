@@ -34,7 +34,15 @@ use crate::types::Ty;
 pub type Loader<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 
 /// Values every expression may use besides the deal's fields and roles.
-pub const BUILTIN_VALUES: &[&str] = &["now", "today", "title", "hours_spent", "open_tasks", "deal"];
+pub const BUILTIN_VALUES: &[&str] = &[
+    "now",
+    "today",
+    "title",
+    "hours_spent",
+    "open_tasks",
+    "deal",
+    "deal_url",
+];
 /// Functions every pipeline has.
 pub const BUILTIN_FUNCTIONS: &[&str] = &[
     "next_workday",

@@ -49,17 +49,20 @@ pub enum Builtin {
     OpenTasks,
     /// `deal`: the whole deal (for scripts).
     Deal,
+    /// `deal_url`: the deal's page on the dashboard.
+    DealUrl,
 }
 
 impl Builtin {
     /// Every built-in value with its name, in the order the language lists them.
-    pub const ALL: [(&'static str, Builtin); 6] = [
+    pub const ALL: [(&'static str, Builtin); 7] = [
         ("now", Builtin::Now),
         ("today", Builtin::Today),
         ("title", Builtin::Title),
         ("hours_spent", Builtin::HoursSpent),
         ("open_tasks", Builtin::OpenTasks),
         ("deal", Builtin::Deal),
+        ("deal_url", Builtin::DealUrl),
     ];
 
     /// The built-in value of this name, if it is one.
@@ -73,6 +76,7 @@ impl Builtin {
             Builtin::Now => Ty::DateTime,
             Builtin::Today => Ty::Date,
             Builtin::Title => Ty::Text,
+            Builtin::DealUrl => Ty::Url,
             Builtin::HoursSpent => Ty::Decimal,
             Builtin::OpenTasks => Ty::Int,
             Builtin::Deal => Ty::Deal,

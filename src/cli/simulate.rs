@@ -306,6 +306,7 @@ fn live_data(
             team: &team,
             script: ready.script.as_ref(),
             now,
+            site: None,
         };
         let mut deals = Vec::new();
         let mut switch = Vec::new();

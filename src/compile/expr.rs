@@ -45,6 +45,7 @@ pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr) -> Result<Expr, CompileEr
                 check::Builtin::HoursSpent => Expr::HoursSpent,
                 check::Builtin::OpenTasks => Expr::OpenTasks,
                 check::Builtin::Deal => Expr::Deal,
+                check::Builtin::DealUrl => Expr::DealUrl,
             },
             _ => return Err(c.unresolved("name", id)),
         },

@@ -523,6 +523,8 @@ pub enum Expr {
     OpenTasks,
     /// `deal`
     Deal,
+    /// `deal_url`
+    DealUrl,
     /// A `for each` variable: 0 is the innermost.
     Local(usize),
     /// `event.NAME`

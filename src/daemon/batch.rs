@@ -97,7 +97,7 @@ impl Core {
     ) -> Result<Vec<Result<Step, CoreError>>, StoreError> {
         let rules = self.rules();
         let refs: Vec<&Op> = ops.iter().collect();
-        let mut batch = Batch::prepare(&rules, &self.warm, tx, &refs).await?;
+        let mut batch = Batch::prepare(&rules, self.site(), &self.warm, tx, &refs).await?;
         let steps = ops.iter().map(|op| batch.run(op, now)).collect();
         batch.write(tx, now).await?;
         Ok(steps)
@@ -131,7 +131,7 @@ impl Core {
     /// Runs one operation in `tx` (read, step, write; the caller commits).
     pub async fn one(&self, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         let rules = self.rules();
-        let mut batch = Batch::prepare(&rules, &self.warm, tx, &[op]).await?;
+        let mut batch = Batch::prepare(&rules, self.site(), &self.warm, tx, &[op]).await?;
         let step = batch.run(op, now)?;
         batch.write(tx, now).await?;
         Ok(step)
@@ -181,6 +181,8 @@ impl Core {
 /// The working set of a batch.
 pub(crate) struct Batch<'r> {
     rules: &'r Rules,
+    /// Where the dashboard is reached, for `deal_url`.
+    site: Option<&'r str>,
     team: Team,
     /// Deals as read (or why they do not fit the rules).
     read: HashMap<String, Result<(Deal, i64), Misfit>>,
@@ -219,6 +221,7 @@ impl<'r> Batch<'r> {
     /// timers they fire.
     pub(super) async fn prepare(
         rules: &'r Rules,
+        site: Option<&'r str>,
         warm: &Warm,
         tx: &mut Tx,
         ops: &[&Op],
@@ -273,6 +276,7 @@ impl<'r> Batch<'r> {
         }
         Ok(Batch {
             rules,
+            site,
             team,
             read,
             pending,
@@ -335,6 +339,7 @@ impl<'r> Batch<'r> {
             team: &self.team,
             script: self.rules.ready.script.as_ref(),
             now,
+            site: self.site,
         }
     }
 

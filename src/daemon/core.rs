@@ -47,6 +47,8 @@ pub struct Core {
     rules: RwLock<Arc<Rules>>,
     /// Deals as the writer last committed them.
     pub(crate) warm: Warm,
+    /// Where the dashboard is reached (`[server] public_url`), for `deal_url`.
+    site: std::sync::OnceLock<String>,
 }
 
 impl Core {
@@ -72,7 +74,18 @@ impl Core {
             store,
             rules: RwLock::new(Arc::new(rules)),
             warm: Warm::default(),
+            site: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Says where the dashboard is reached (once; before the first step).
+    pub(crate) fn set_site(&self, url: &str) {
+        let _ = self.site.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// Where the dashboard is reached, if the configuration says.
+    pub(crate) fn site(&self) -> Option<&str> {
+        self.site.get().map(String::as_str)
     }
 
     /// The database.

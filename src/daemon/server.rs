@@ -122,6 +122,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tls_provider();
     let rules_path = config.rules_path();
     let members = config.members()?;
+    let site = Site::from_config(&config.server)?;
     let delivery = Arc::new(Delivery::new(&config)?);
     let core = Arc::new(
         Core::open(Opening {
@@ -136,6 +137,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         })
         .await?,
     );
+    if let Some(url) = site.base_url() {
+        core.set_site(url);
+    }
     let version = core.rules().version;
     let metrics = Arc::new(Metrics::default());
     metrics
@@ -158,11 +162,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_size: Some(config.rules.max_size),
         timeout: Duration::from_secs(config.rules.reload_timeout_s),
     };
-    let door = Door::new(
-        &config.tokens,
-        Site::from_config(&config.server)?,
-        config.server.login_attempts,
-    );
+    let door = Door::new(&config.tokens, site, config.server.login_attempts);
     let state = Arc::new(AppState {
         core: core.clone(),
         writer: writer.clone(),

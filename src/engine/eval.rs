@@ -47,6 +47,14 @@ impl Stepper<'_> {
             Expr::HoursSpent => Some(Value::Decimal(self.deal.hours_spent())),
             Expr::OpenTasks => Some(Value::Int(self.deal.open_tasks(env.stage) as i64)),
             Expr::Deal => Some(self.deal_map()),
+            Expr::DealUrl => Some(Value::Text(format!(
+                "{}/deals/{}",
+                self.ctx.site.unwrap_or(""),
+                percent_encoding::utf8_percent_encode(
+                    &self.deal.id,
+                    percent_encoding::NON_ALPHANUMERIC
+                )
+            ))),
             // A member of a stored value is read in place, not copied with its whole record.
             Expr::Member(base, name) => match self.peek(base, env) {
                 Some(Some(Value::Record(map))) => map.get(name).cloned(),

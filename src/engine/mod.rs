@@ -43,6 +43,9 @@ pub struct Ctx<'a> {
     pub script: Option<&'a Script>,
     /// The engine's clock: wall time in the daemon, virtual in a simulation.
     pub now: DateTime<Utc>,
+    /// Where the dashboard is reached (`[server] public_url`), for `deal_url`; `None`: the
+    /// path alone (a simulation).
+    pub site: Option<&'a str>,
 }
 
 /// A request to create a deal.

@@ -45,6 +45,9 @@ fn builtin(b: Builtin) -> &'static str {
         Builtin::HoursSpent => "`hours_spent`: hours logged on the deal",
         Builtin::OpenTasks => "`open_tasks`: the deal's open tasks",
         Builtin::Deal => "`deal`: the whole deal, for the script's functions",
+        Builtin::DealUrl => {
+            "`deal_url`: the deal's page on the dashboard (`[server] public_url` + `/deals/ID`)"
+        }
     }
 }
 

@@ -68,6 +68,7 @@ impl<'a> Hooks<'a> {
             team: self.team,
             script: ready.script.as_ref(),
             now: self.at,
+            site: None,
         }
     }
 

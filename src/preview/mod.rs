@@ -193,6 +193,7 @@ pub async fn preview(
         team: &team,
         script: ready.script.as_ref(),
         now: at,
+        site: None,
     };
     let mut stranded: BTreeMap<String, Stranded> = BTreeMap::new();
     let mut hooks = hooks::Hooks::new(ready, old, &team, at);

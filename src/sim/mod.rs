@@ -182,6 +182,7 @@ impl<'a> Simulation<'a> {
             team: &self.team,
             script: self.script,
             now,
+            site: None,
         }
     }
 

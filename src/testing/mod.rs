@@ -112,6 +112,7 @@ fn play(
         team: &team,
         script: ready.script.as_ref(),
         now: start,
+        site: None,
     };
     let mut problems = Vec::new();
     let mut expectations: Vec<Expectation> = Vec::new();

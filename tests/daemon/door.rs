@@ -293,11 +293,39 @@ async fn wrong_logins_make_the_address_wait_even_for_the_right_token() {
 #[tokio::test]
 async fn behind_an_https_proxy_the_cookie_is_secure_and_only_the_public_origin_is_believed() {
     let dir = workdir("door-public");
+    // The team's copy of the welcome email links to the deal's page.
+    let flow = dir.join("web-studio.flow");
+    let rules = std::fs::read_to_string(&flow).unwrap().replace(
+        "Менеджер позвонит вам в ближайшее время.",
+        "Менеджер позвонит вам в ближайшее время. {{deal_url}}",
+    );
+    std::fs::write(&flow, rules).unwrap();
     let mut c = config(&dir, "");
     c.server.public_url = Some("https://deals.studio.example".into());
     c.server.metrics_require_token = true;
     let d = Daemon::start(c).await;
     d.lead("shop").await;
+    let outbox = d
+        .running()
+        .core()
+        .store()
+        .read()
+        .await
+        .unwrap()
+        .outbox()
+        .await
+        .unwrap();
+    let email = outbox
+        .iter()
+        .find(|m| m.channel == "email")
+        .expect("the welcome email");
+    assert!(
+        email
+            .body
+            .contains("https://deals.studio.example/deals/shop"),
+        "links in messages start with the public URL: {}",
+        email.body
+    );
     let http = client();
     let r = http
         .post(format!("{}/login", d.base))
