@@ -29,6 +29,17 @@ pub fn workdir(test: &str) -> PathBuf {
     dir
 }
 
+/// Changes the test's copy of the reference pipeline (each `from` must be in it).
+pub fn edit_rules(dir: &Path, changes: &[(&str, &str)]) {
+    let flow = dir.join("web-studio.flow");
+    let mut text = std::fs::read_to_string(&flow).expect("rules");
+    for (from, to) in changes {
+        assert!(text.contains(from), "`{from}` is not in the pipeline");
+        text = text.replace(from, to);
+    }
+    std::fs::write(&flow, text).expect("write rules");
+}
+
 /// The daemon's configuration for `dir` (an SQLite file in it), plus `extra` TOML.
 pub fn config(dir: &Path, extra: &str) -> Config {
     let db = format!("url = \"sqlite://{}\"", dir.join("dealflow.db").display());

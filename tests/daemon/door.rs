@@ -294,12 +294,13 @@ async fn wrong_logins_make_the_address_wait_even_for_the_right_token() {
 async fn behind_an_https_proxy_the_cookie_is_secure_and_only_the_public_origin_is_believed() {
     let dir = workdir("door-public");
     // The team's copy of the welcome email links to the deal's page.
-    let flow = dir.join("web-studio.flow");
-    let rules = std::fs::read_to_string(&flow).unwrap().replace(
-        "Менеджер позвонит вам в ближайшее время.",
-        "Менеджер позвонит вам в ближайшее время. {{deal_url}}",
+    edit_rules(
+        &dir,
+        &[(
+            "Менеджер позвонит вам в ближайшее время.",
+            "Менеджер позвонит вам в ближайшее время. {{deal_url}}",
+        )],
     );
-    std::fs::write(&flow, rules).unwrap();
     let mut c = config(&dir, "");
     c.server.public_url = Some("https://deals.studio.example".into());
     c.server.metrics_require_token = true;

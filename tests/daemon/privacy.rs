@@ -177,13 +177,27 @@ async fn personal_data(d: &Daemon) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
+/// A folder whose pipeline says the client's name is personal data (phones and emails are
+/// without saying).
+fn folder(test: &str) -> std::path::PathBuf {
+    let dir = day_and_night(workdir(test));
+    edit_rules(
+        &dir,
+        &[(
+            r#"client_name:     text      required   "Клиент""#,
+            r#"client_name:     text      required personal "Клиент""#,
+        )],
+    );
+    dir
+}
+
 fn extra() -> String {
     format!("[[tokens]]\ntoken = \"{ANNA}\"\nscope = \"staff\"\nperson = \"anna\"\n")
 }
 
 #[tokio::test]
 async fn personal_data_is_erased_and_opt_outs_honoured_on_sqlite() {
-    let dir = day_and_night(workdir("privacy-sqlite"));
+    let dir = folder("privacy-sqlite");
     let d = Daemon::start(config(&dir, &extra())).await;
     personal_data(&d).await;
     d.stop().await;
@@ -192,7 +206,7 @@ async fn personal_data_is_erased_and_opt_outs_honoured_on_sqlite() {
 /// The deal page's buttons: an opt-out, and the erasure only with its tick.
 #[tokio::test]
 async fn the_deal_page_records_opt_outs_and_erases_when_confirmed() {
-    let dir = workdir("privacy-page");
+    let dir = folder("privacy-page");
     let d = Daemon::start(config(&dir, &extra())).await;
     d.lead("shop").await;
     let http = reqwest::Client::builder()
@@ -269,7 +283,7 @@ async fn personal_data_is_erased_and_opt_outs_honoured_on_postgres() {
         crate::common::skipped("personal data on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)");
         return;
     };
-    let dir = day_and_night(workdir("privacy-postgres"));
+    let dir = folder("privacy-postgres");
     let schema = format!("t_privacy_{}", std::process::id());
     let database = format!("url = \"{url}\"\nschema = \"{schema}\"");
     let d = Daemon::start(config_on(&dir, &database, &extra())).await;
