@@ -62,13 +62,7 @@ fn serve(dir: &Path, config: &str, port: u16, deadline: Instant) -> std::process
 
 #[test]
 fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signals");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
+    let (dir, port) = fresh("signals");
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"sqlite://{}\"\n[rules]\nfile = \"{}\"\n\
          [[tokens]]\ntoken = \"{TOKEN}\"\nscope = \"staff\"\n",
@@ -106,6 +100,18 @@ fn sighup_reloads_the_rules_and_sigterm_stops_the_daemon_cleanly() {
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
+}
+
+/// An empty folder of the test's own, and a free port on loopback.
+fn fresh(name: &str) -> (PathBuf, u16) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    (dir, port)
 }
 
 /// SIGTERM, which must stop the daemon with exit status 0 before `deadline`; its log.
@@ -158,16 +164,10 @@ fn save(path: &Path, text: &str) {
 /// process within seconds.
 #[test]
 fn a_monstrous_rule_file_never_holds_the_daemon() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("monstrous");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let (dir, port) = fresh("monstrous");
     for f in ["web-studio.flow", "web-studio.rhai"] {
         std::fs::copy(root().join("rules").join(f), dir.join(f)).expect("copy rules");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:{port}\"\n[database]\nurl = \"sqlite://{}\"\n[rules]\n\
          file = \"web-studio.flow\"\nmax_size = 200000000\nreload_timeout_s = 3\n\
@@ -293,13 +293,7 @@ fn http(
 /// that does not hold keeps what runs. Message texts in the log transport cannot forge lines.
 #[test]
 fn sighup_reads_tokens_and_team_again_and_the_log_keeps_one_line_per_message() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("signals-door");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
+    let (dir, port) = fresh("signals-door");
     let example = std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example");
     let team = &example[example.find("[[team]]").expect("a team")..];
     let head = format!(

@@ -165,12 +165,16 @@ impl Daemon {
         body
     }
 
+    /// Every message in the outbox, oldest first.
+    pub async fn outbox(&self) -> Vec<dealflow::store::Queued> {
+        let mut tx = self.running().core().store().read().await.expect("tx");
+        tx.outbox().await.expect("outbox")
+    }
+
     /// The SMS in the outbox, oldest first.
     pub async fn sms(&self) -> Vec<dealflow::store::Queued> {
-        let mut tx = self.running().core().store().read().await.expect("tx");
-        tx.outbox()
+        self.outbox()
             .await
-            .expect("outbox")
             .into_iter()
             .filter(|m| m.channel == "sms")
             .collect()

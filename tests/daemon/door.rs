@@ -306,16 +306,7 @@ async fn behind_an_https_proxy_the_cookie_is_secure_and_only_the_public_origin_i
     c.server.metrics_require_token = true;
     let d = Daemon::start(c).await;
     d.lead("shop").await;
-    let outbox = d
-        .running()
-        .core()
-        .store()
-        .read()
-        .await
-        .unwrap()
-        .outbox()
-        .await
-        .unwrap();
+    let outbox = d.outbox().await;
     let email = outbox
         .iter()
         .find(|m| m.channel == "email")
@@ -392,25 +383,23 @@ async fn behind_an_https_proxy_the_cookie_is_secure_and_only_the_public_origin_i
     .await;
     assert_eq!(location(&r), "/deals/shop?done=1");
     // `/metrics` asks for a token here.
-    let r = http
-        .get(format!("{}/metrics", d.base))
+    let metrics = |token: Option<&'static str>| {
+        let req = http.get(format!("{}/metrics", d.base));
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
         .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let r = http
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(INTAKE)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = http
-        .get(format!("{}/metrics", d.base))
-        .bearer_auth(READ)
-        .send()
-        .await
-        .unwrap();
+    };
+    assert_eq!(
+        metrics(None).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        metrics(Some(INTAKE)).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = metrics(Some(READ)).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(
         r.text()

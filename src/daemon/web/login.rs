@@ -113,9 +113,8 @@ pub(super) async fn login(
             };
             let mut r = Redirect::to(&next).into_response();
             r.headers_mut().append(header::SET_COOKIE, cookie);
-            // The cookie earlier versions kept the token itself in goes.
-            let [_, old] = session::cleared(&s);
-            r.headers_mut().append(header::SET_COOKIE, old);
+            r.headers_mut()
+                .append(header::SET_COOKIE, session::old_token_cleared());
             r
         }
         _ => {

@@ -103,13 +103,14 @@ pub(super) async fn end(s: &AppState, headers: &HeaderMap) -> Result<(), StoreEr
     Ok(())
 }
 
-/// The cookies that end a login in the browser: the session's, and the one earlier versions
-/// kept the token itself in.
+/// The cookies that end a login in the browser: the session's, and the old token cookie.
 pub(super) fn cleared(s: &AppState) -> [HeaderValue; 2] {
-    [
-        set_cookie(s, "", 0),
-        HeaderValue::from_static("dealflow_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
-    ]
+    [set_cookie(s, "", 0), old_token_cleared()]
+}
+
+/// Clears the cookie earlier versions kept the token itself in.
+pub(super) fn old_token_cleared() -> HeaderValue {
+    HeaderValue::from_static("dealflow_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 fn set_cookie(s: &AppState, id: &str, max_age: i64) -> HeaderValue {
