@@ -13,7 +13,7 @@ use crate::daemon::state::Shared;
 fn no_deal(id: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no_such_deal",
+        "no_deal",
         format!("there is no deal `{id}`"),
     )
 }
