@@ -9,6 +9,8 @@
     unreachable_pub
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -44,15 +46,17 @@ fn signal(pid: u32, sig: &str) {
 
 /// `dealflow serve` with this configuration (written into `dir`), once it answers `/healthz`.
 /// The test's `deadline` bounds the wait.
-fn serve(dir: &Path, config: &str, port: u16, deadline: Instant) -> std::process::Child {
+fn serve(dir: &Path, config: &str, port: u16, deadline: Instant) -> common::Reaped {
     std::fs::write(dir.join("dealflow.toml"), config).expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["serve", "--config"])
-        .arg(dir.join("dealflow.toml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
+    let child = common::Reaped(
+        Command::new(env!("CARGO_BIN_EXE_dealflow"))
+            .args(["serve", "--config"])
+            .arg(dir.join("dealflow.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts"),
+    );
     while get(port, "/healthz").is_none_or(|r| !r.contains("200 OK")) {
         assert!(Instant::now() < deadline, "the daemon did not come up");
         std::thread::sleep(Duration::from_millis(50));

@@ -16,7 +16,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,14 +33,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn serve(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the daemon starts")
+fn serve(config: &Path) -> common::Reaped {
+    common::Reaped(
+        Command::new(env!("CARGO_BIN_EXE_dealflow"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the daemon starts"),
+    )
 }
 
 /// The SMS a gateway took, by the message's id: how many times each came.

@@ -40,3 +40,27 @@ pub async fn drop_schema(url: &str, schema: &str) {
     .await
     .expect("drop schema");
 }
+
+/// A `dealflow` process a test started, killed when the test ends however it ends (a failed
+/// assertion must not leave a daemon running).
+pub struct Reaped(pub std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
