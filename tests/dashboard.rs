@@ -258,18 +258,13 @@ async fn walk(c: &Client, base: &str) {
     assert_eq!(closed, "360 000 ₽", "money in the closed column");
     screenshot(c, "board").await;
 
-    // Out of control: the hours overrun of Ivan's shop.
+    // Out of control: Ivan's shop overran its hours, but it is closed: its alert stays on its
+    // card and its page, not among what is getting out of control.
     c.goto(&format!("{base}/attention")).await.unwrap();
-    let row = text_of(
-        c,
-        "tr[data-kind='alert'][data-deal='ivan/1'][data-alert='hours_overrun']",
-    )
-    .await;
-    assert!(
-        row.contains("Перерасход часов") && row.contains("Иван: интернет-магазин"),
-        "{row}"
+    assert_eq!(
+        count(c, "tr[data-kind='alert'][data-deal='ivan/1']").await,
+        0
     );
-    assert!(row.contains("Закрыта"), "where the deal is: {row}");
     // Tasks left open on a lost deal are not overdue work; a live lead's are.
     assert_eq!(
         count(c, "tr[data-kind='overdue'][data-deal='oleg']").await,

@@ -52,6 +52,7 @@ async fn a_deal_that_did_not_move_says_which_condition_held_it_back() {
         options: Default::default(),
         team: None,
         max_rules_size: None,
+        mapping: Default::default(),
     })
     .await
     .expect("opens");

@@ -132,6 +132,7 @@ async fn a_killed_daemons_timers_and_messages_are_taken_over_each_once() {
             },
             team: Some(&members),
             max_rules_size: None,
+            mapping: Default::default(),
         })
         .await
         .expect("the core opens");

@@ -1,8 +1,10 @@
-//! A database made by the last landed main opens under this code and is upgraded in place, on
+//! A database made by an earlier landed main opens under this code and is upgraded in place, on
 //! SQLite and on PostgreSQL. The databases in `tests/fixtures/main-f370aae/` were made by
 //! `dealflow serve` built from commit f370aae (schema versions 1 and 2): six deals made and moved
 //! through its API by `requests.py` (one lost with its tasks left open, as that version did),
-//! then dumped with `sqlite3 .dump` and `pg_dump --inserts`.
+//! then dumped with `sqlite3 .dump` and `pg_dump --inserts`. Those in
+//! `tests/fixtures/main-b003bb1/` were made the same way by commit b003bb1 (schema steps 1–5,
+//! the last main before the dashboard's summaries), with an SMS opt-out added.
 
 // A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
 #![allow(
@@ -22,16 +24,24 @@ use dealflow::daemon::{Core, Opening, Step};
 use dealflow::engine::Input;
 use dealflow::store::{Options, SCHEMA_VERSION};
 
-/// The fixture databases were made with schema version 2.
+/// The first fixture databases were made with schema version 2.
 const FIXTURE_SCHEMA: i64 = 2;
 
-fn fixture(backend: &str) -> String {
-    let path = root().join(format!("tests/fixtures/main-f370aae/{backend}.sql"));
+/// The fixture made by the last landed main, and its schema version.
+const LAST_MAIN: (&str, i64) = ("main-b003bb1", 5);
+
+fn fixture(dir: &str, backend: &str) -> String {
+    let path = root().join(format!("tests/fixtures/{dir}/{backend}.sql"));
     std::fs::read_to_string(&path).expect("the fixture")
 }
 
-/// The fixture's database, made again on each backend: (name, url, options).
+/// The first fixture's database, made again on each backend: (name, url, options).
 async fn old_databases(tag: &str) -> Vec<(&'static str, String, Options)> {
+    databases_of("main-f370aae", tag).await
+}
+
+/// A fixture's database, made again on each backend: (name, url, options).
+async fn databases_of(made_by: &str, tag: &str) -> Vec<(&'static str, String, Options)> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("upgrade-{tag}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a test folder");
@@ -46,7 +56,7 @@ async fn old_databases(tag: &str) -> Vec<(&'static str, String, Options)> {
             )
             .await
             .expect("an SQLite file");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(fixture("sqlite")))
+        sqlx::raw_sql(sqlx::AssertSqlSafe(fixture(made_by, "sqlite")))
             .execute(&pool)
             .await
             .expect("the SQLite fixture loads");
@@ -57,7 +67,7 @@ async fn old_databases(tag: &str) -> Vec<(&'static str, String, Options)> {
         Some(pg) => {
             let schema = format!("t_upgrade_{tag}_{}", std::process::id());
             let pool = sqlx::PgPool::connect(&pg).await.expect("postgres");
-            let text = fixture("postgres").replace("fixture_main", &schema);
+            let text = fixture(made_by, "postgres").replace("fixture_main", &schema);
             sqlx::raw_sql(sqlx::AssertSqlSafe(text))
                 .execute(&pool)
                 .await
@@ -116,6 +126,7 @@ async fn open(url: &str, opts: &Options) -> Core {
         options: opts.clone(),
         team: Some(&team),
         max_rules_size: None,
+        mapping: Default::default(),
     })
     .await
     .expect("the old database opens")
@@ -326,6 +337,64 @@ async fn reading_commands_refuse_a_schema_they_do_not_know_with_exit_2() {
                 err.contains("upgraded by a newer dealflow") && err.contains("schema step 99"),
                 "{name} {args:?}: {err}"
             );
+        }
+    }
+}
+
+/// The last landed main's database is upgraded in place, and its first start makes the
+/// dashboard's summaries from the deals it holds: the board counts every deal in its column, the
+/// money of the lost one is where it was lost, search finds a client by name and by phone.
+#[tokio::test]
+async fn the_last_main_s_database_gets_its_summaries_at_its_first_start() {
+    for (name, url, opts) in databases_of(LAST_MAIN.0, "summaries").await {
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            "{name}: the fixture is the old schema"
+        );
+        let core = open(&url, &opts).await;
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=SCHEMA_VERSION).collect::<Vec<_>>(),
+            "{name}"
+        );
+        let mut tx = core.store().read().await.expect("tx");
+        let stages = tx.totals_under("stage/").await.expect("totals");
+        let count = |s: &str| stages.get(s).map_or(0, |t| t.0);
+        assert_eq!(
+            stages.values().map(|t| t.0).sum::<i64>(),
+            6,
+            "{name}: six deals, each in one column: {stages:?}"
+        );
+        assert_eq!(count("lost"), 1, "{name}: {stages:?}");
+        assert_eq!(count("contract"), 1, "{name}: {stages:?}");
+        let found = tx.search_deals("client 3", 10).await.expect("search");
+        assert_eq!(
+            found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["old3"],
+            "{name}"
+        );
+        let by_phone = tx
+            .search_deals("+7 999 000-22-33", 10)
+            .await
+            .expect("search");
+        assert_eq!(
+            by_phone.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+            ["old6"],
+            "{name}"
+        );
+        drop(tx);
+        // Opened again, the summaries are not made again (their mark holds).
+        core.store().close().await;
+        drop(core);
+        let core = open(&url, &opts).await;
+        assert!(
+            !core.keep_summaries_current().await.expect("checked"),
+            "{name}: made again without a reason"
+        );
+        core.store().close().await;
+        if let Some(schema) = &opts.schema {
+            common::drop_schema(&url, schema).await;
         }
     }
 }

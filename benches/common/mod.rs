@@ -32,6 +32,7 @@ pub async fn core(url: &str, opts: &Options) -> Core {
         options: opts.clone(),
         team: Some(&team()),
         max_rules_size: None,
+        mapping: Default::default(),
     })
     .await
     .expect("the core opens")

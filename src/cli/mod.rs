@@ -9,6 +9,7 @@ mod lsp;
 mod plan;
 mod serve;
 mod simulate;
+mod summaries;
 mod test;
 
 use std::io::IsTerminal;
@@ -52,6 +53,8 @@ enum Command {
     GenerateScenario(generate::Args),
     /// Run the pipeline for real: deals in a database, an HTTP API, timers, email and SMS.
     Serve(serve::Args),
+    /// The dashboard's summaries of a database: `rebuild` makes them again from the deals.
+    Summaries(summaries::Args),
 }
 
 /// Whether to use terminal colours.
@@ -93,6 +96,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::GenerateScenario(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Summaries(args) => summaries::run(args),
     };
     match result {
         Ok(code) => code,

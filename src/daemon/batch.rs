@@ -99,7 +99,7 @@ impl Core {
         let refs: Vec<&Op> = ops.iter().collect();
         let mut batch = Batch::prepare(&rules, self.site(), &self.warm, tx, &refs).await?;
         let steps = ops.iter().map(|op| batch.run(op, now)).collect();
-        batch.write(tx, now).await?;
+        batch.write(tx, now, self.mapping()).await?;
         Ok(steps)
     }
 
@@ -133,7 +133,7 @@ impl Core {
         let rules = self.rules();
         let mut batch = Batch::prepare(&rules, self.site(), &self.warm, tx, &[op]).await?;
         let step = batch.run(op, now)?;
-        batch.write(tx, now).await?;
+        batch.write(tx, now, self.mapping()).await?;
         Ok(step)
     }
 
@@ -604,7 +604,12 @@ impl<'r> Batch<'r> {
     }
 
     /// Writes everything the batch did.
-    pub(super) async fn write(&self, tx: &mut Tx, now: DateTime<Utc>) -> Result<(), StoreError> {
+    pub(super) async fn write(
+        &self,
+        tx: &mut Tx,
+        now: DateTime<Utc>,
+        mapping: &crate::store::Mapping,
+    ) -> Result<(), StoreError> {
         let deals = self
             .now
             .iter()
@@ -622,6 +627,7 @@ impl<'r> Batch<'r> {
             .collect();
         tx.write_batch(&BatchWrite {
             plan: &self.rules.ready.plan,
+            mapping,
             version: self.rules.version,
             now,
             deals,

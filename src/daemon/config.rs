@@ -112,10 +112,25 @@ pub struct Dashboard {
     /// The invoice status that means paid; any other set value but the field's default means
     /// invoiced.
     pub paid: String,
+    /// The client's name, shown on cards and found by search.
+    pub client_name: String,
     /// How long a login lasts at most, in hours.
     pub session_hours: u64,
     /// How long a login lasts unused, in minutes.
     pub idle_minutes: u64,
+}
+
+impl Dashboard {
+    /// The fields the summaries read.
+    pub fn mapping(&self) -> crate::store::Mapping {
+        crate::store::Mapping {
+            amount: self.amount.clone(),
+            planned_end: self.planned_end.clone(),
+            invoice_status: self.invoice_status.clone(),
+            paid: self.paid.clone(),
+            client: self.client_name.clone(),
+        }
+    }
 }
 
 impl Default for Dashboard {
@@ -128,6 +143,7 @@ impl Default for Dashboard {
             margin: "margin".into(),
             invoice_status: "invoice_status".into(),
             paid: "paid".into(),
+            client_name: "client_name".into(),
             session_hours: 7 * 24,
             idle_minutes: 12 * 60,
         }

@@ -12,7 +12,7 @@ use super::rules::Rules;
 use super::warm::Warm;
 use crate::engine::Deal;
 use crate::load::LoadError;
-use crate::store::{Options, Store, StoreError};
+use crate::store::{Mapping, Options, Store, StoreError};
 use crate::team::Member;
 
 /// Why a core could not be opened.
@@ -39,6 +39,8 @@ pub struct Opening<'a> {
     pub team: Option<&'a [Member]>,
     /// The largest rule or script file read, in bytes (`None`: no limit).
     pub max_rules_size: Option<u64>,
+    /// Which fields the dashboard's summaries read (`[dashboard]`).
+    pub mapping: Mapping,
 }
 
 /// The engine against the store, with the rules that run now.
@@ -49,6 +51,8 @@ pub struct Core {
     pub(crate) warm: Warm,
     /// Where the dashboard is reached (`[server] public_url`), for `deal_url`.
     site: std::sync::OnceLock<String>,
+    /// Which fields the dashboard's summaries read.
+    mapping: Mapping,
 }
 
 impl Core {
@@ -63,19 +67,61 @@ impl Core {
             tx.put_team(team).await?;
         }
         tx.commit().await?;
-        let core = Core::new(store, rules);
+        let core = Core::new(store, rules, o.mapping);
         core.close_ended_tasks().await?;
+        core.keep_summaries_current().await?;
         Ok(core)
     }
 
     /// A core over `store` running `rules`.
-    pub(crate) fn new(store: Store, rules: Rules) -> Self {
+    pub(crate) fn new(store: Store, rules: Rules, mapping: Mapping) -> Self {
         Core {
             store,
             rules: RwLock::new(Arc::new(rules)),
             warm: Warm::default(),
             site: std::sync::OnceLock::new(),
+            mapping,
         }
+    }
+
+    /// Which fields the dashboard's summaries read.
+    pub fn mapping(&self) -> &Mapping {
+        &self.mapping
+    }
+
+    /// Makes the dashboard's summaries again when what they were made from changed (a first
+    /// start after the upgrade that added them, another `[dashboard]` mapping, renames in the
+    /// rules running now). Writes wait meanwhile. Whether they were made again.
+    pub async fn keep_summaries_current(&self) -> Result<bool, StoreError> {
+        let rules = self.rules();
+        let plan = &rules.ready.plan;
+        if self
+            .store
+            .read()
+            .await?
+            .summaries_current(plan, &self.mapping)
+            .await?
+        {
+            return Ok(false);
+        }
+        let started = std::time::Instant::now();
+        tracing::info!("making the dashboard's summaries from the stored deals");
+        let mut tx = self.store.begin().await?;
+        let done = tx
+            .rebuild_summaries(plan, &self.mapping, |n| {
+                if n % 10_000 == 0 {
+                    tracing::info!(deals = n, "summaries: deals read");
+                }
+            })
+            .await?;
+        tx.commit().await?;
+        tracing::info!(
+            deals = done.deals,
+            unread = done.unread.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "the dashboard's summaries are made"
+        );
+        Ok(true)
     }
 
     /// Says where the dashboard is reached (once; before the first step).

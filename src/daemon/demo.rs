@@ -95,6 +95,7 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
         options: Options::default(),
         team: None,
         max_rules_size: None,
+        mapping: Default::default(),
     })
     .await?;
     // The scenario's team becomes the stored team.

@@ -256,6 +256,10 @@ impl Reloads {
         let version = rules.version;
         let unchanged = version == current.version;
         core.set_rules(rules);
+        // Renames (or a mapped field changed) make the dashboard's summaries again.
+        if let Err(e) = core.keep_summaries_current().await {
+            tracing::warn!(error = %e, "the dashboard's summaries could not be made again; `dealflow summaries rebuild` makes them");
+        }
         // Every live deal passes to the rules now running, in the background.
         if !unchanged {
             self.switching.start(core.clone(), writer.clone(), false);

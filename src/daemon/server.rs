@@ -134,6 +134,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             },
             team: Some(&members),
             max_rules_size: Some(config.rules.max_size),
+            mapping: config.dashboard.mapping(),
         })
         .await?,
     );

@@ -200,6 +200,14 @@ impl Tx {
             .collect())
     }
 
+    /// How many deals are stored.
+    pub async fn count_deals(&mut self) -> Result<u64, StoreError> {
+        let n: i64 = on!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM deals").fetch_one(&mut **c).await?
+        });
+        Ok(n.max(0) as u64)
+    }
+
     /// Ids of deals that can still move, after `after` in id order, at most `limit` (a page of
     /// the local-midnight alert check).
     pub async fn live_deals(&mut self, after: &str, limit: i64) -> Result<Vec<String>, StoreError> {

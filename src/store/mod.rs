@@ -135,7 +135,9 @@ macro_rules! on {
 }
 
 mod checkpoint;
+mod dashboard;
 mod deals;
+mod facts;
 mod history;
 mod integrity;
 mod meta;
@@ -147,11 +149,14 @@ mod requests;
 mod rules;
 mod sessions;
 mod statements;
+mod summaries;
 mod team;
 mod timers;
 mod write;
 
+pub use dashboard::{Card, OverdueTask};
 pub use deals::{DealFilter, DealRow, ReadDeal};
+pub use facts::{Invoice, Mapping};
 pub use history::{EventEntry, HistoryEntry};
 pub use integrity::Table;
 pub use outbox::Queued;
@@ -162,6 +167,7 @@ pub use requests::Answer;
 pub use rules::{RulesVersion, digest};
 pub use sessions::Session;
 pub use statements::Arg;
+pub use summaries::{Rebuilt, Sums};
 pub use timers::DueTimer;
 pub use write::{AppliedEvent, BatchWrite, DealWrite};
 

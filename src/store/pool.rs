@@ -282,6 +282,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ("cancelled tasks", include_str!("sql/sqlite-3.sql")),
     ("refusals", include_str!("sql/sqlite-4.sql")),
     ("sessions and opt-outs", include_str!("sql/sqlite-5.sql")),
+    ("dashboard summaries", include_str!("sql/sqlite-6.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -293,6 +294,7 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ("cancelled tasks", include_str!("sql/postgres-3.sql")),
     ("refusals", include_str!("sql/postgres-4.sql")),
     ("sessions and opt-outs", include_str!("sql/postgres-5.sql")),
+    ("dashboard summaries", include_str!("sql/postgres-6.sql")),
 ];
 
 /// The newest schema version this code knows.

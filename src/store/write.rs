@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::deals::facets;
 use super::outbox::dedupe_key;
 use super::statements::{Arg, Style, Writes};
+use super::summaries::Change;
 use super::{Answer, StoreError, StoredDeal, Tx, ms};
 use crate::compile::Plan;
 use crate::engine::{Deal, Kind, Record};
@@ -64,6 +65,8 @@ pub struct DealWrite<'a> {
 pub struct BatchWrite<'a> {
     /// The rules that ran it.
     pub plan: &'a Plan,
+    /// Which fields the dashboard's summaries read.
+    pub mapping: &'a super::Mapping,
     /// Their version.
     pub version: i64,
     /// When.
@@ -184,6 +187,20 @@ impl Tx {
             "",
             answer_rows,
         );
+        let changes: Vec<Change<'_>> = b
+            .deals
+            .iter()
+            .map(|d| Change {
+                deal: d.after,
+                new_entries: d
+                    .after
+                    .time_entries
+                    .get(d.before.map_or(0, |x| x.time_entries.len())..)
+                    .unwrap_or_default(),
+            })
+            .collect();
+        self.summary_writes(b.plan, b.mapping, &changes, &mut w)
+            .await?;
         self.send(w).await
     }
 }

@@ -61,6 +61,7 @@ pub async fn core(url: &str, opts: &Options) -> Core {
         options: opts.clone(),
         team: Some(&ivan_scenario().team),
         max_rules_size: None,
+        mapping: Default::default(),
     })
     .await
     .expect("the core opens")

@@ -93,6 +93,7 @@ async fn two_daemons_on_one_postgres_fire_each_of_500_due_timers_exactly_once() 
             options: opts.clone(),
             team: Some(&members),
             max_rules_size: None,
+            mapping: Default::default(),
         })
         .await
         .expect("the core opens");

@@ -1,6 +1,6 @@
 //! The pages' door: the viewer found from the token in the `Authorization` header or the
 //! session cookie (or the way to the login page), the finished page with its cookies, and the snapshot
-//! of the rules, deals and team a page draws from.
+//! of the rules and team a page draws from.
 
 use std::sync::Arc;
 
@@ -16,7 +16,6 @@ use super::viewer::Viewer;
 use crate::daemon::config::Scope;
 use crate::daemon::rules::Rules;
 use crate::daemon::state::AppState;
-use crate::engine::Deal;
 use crate::store::StoreError;
 use crate::team::Team;
 
@@ -135,39 +134,17 @@ pub(super) fn page_error(lang: Lang, status: StatusCode, title: &str, message: &
     )
 }
 
-/// Everything the pages draw from: the rules, every stored deal that fits them, the team.
+/// What every page draws from: the rules running now and the team. (The figures are read by
+/// each page from the summaries, see `data`.)
 pub(super) struct Snapshot {
     pub(super) rules: Arc<Rules>,
-    pub(super) deals: Vec<Deal>,
     pub(super) team: Team,
 }
 
-/// Deals read a page at a time.
-pub(super) const PAGE: i64 = 500;
-
 pub(super) async fn snapshot(s: &AppState) -> Result<Snapshot, StoreError> {
     let rules = s.core.rules();
-    let mut tx = s.core.store().read().await?;
-    let team = tx.team().await?;
-    let mut deals = Vec::new();
-    let mut after = String::new();
-    loop {
-        let page = tx.deal_states(&after, PAGE).await?;
-        let n = page.len() as i64;
-        if let Some((last, _)) = page.last() {
-            after = last.clone();
-        }
-        // A deal in stages the running rules do not have cannot be drawn; the API names it.
-        deals.extend(
-            page.into_iter()
-                .filter_map(|(_, l)| l.stored.decode(&rules.ready.plan).ok()),
-        );
-        if n < PAGE {
-            break;
-        }
-    }
-    drop(tx);
-    Ok(Snapshot { rules, deals, team })
+    let team = s.core.store().read().await?.team().await?;
+    Ok(Snapshot { rules, team })
 }
 
 pub(super) fn store_down(lang: Lang) -> Response {

@@ -1,21 +1,23 @@
 //! Out of control: refused rule reloads, messages that could not be delivered, alerts and
-//! overdue tasks of live deals, the most urgent first.
+//! overdue tasks of live deals, the most urgent first, a page at a time.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chrono::Utc;
 use maud::{Markup, html};
 
 use super::access::{Snapshot, html, look, store_down};
+use super::board::{PageQuery, badges, page_number, pager, title_of};
 use super::data::{self, Trouble};
-use super::format::{deal_link, span_text, stage_title};
+use super::format::{deal_link, span_text};
 use super::layout::{Nav, layout};
 use super::viewer::Viewer;
 use crate::daemon::state::Shared;
 
 pub(super) async fn show(
     State(s): State<Shared>,
+    Query(q): Query<PageQuery>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -23,41 +25,46 @@ pub(super) async fn show(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let (dead, refusals) = match s.core.store().read().await {
-        Ok(mut tx) => (
-            tx.dead_messages().await.unwrap_or_default(),
-            tx.refusals(None, REFUSALS_SHOWN).await.unwrap_or_default(),
-        ),
-        Err(_) => return store_down(v.lang),
-    };
     let refused = s
         .reloads
         .last()
         .filter(|r| !r.applied)
         .map(|r| (r.at, r.message));
-    let now = Utc::now();
-    let troubles = data::troubles(&snap.rules.ready.plan, &snap.deals, dead, refused, now);
-    html(&v, StatusCode::OK, page(&v, &snap, &troubles, &refusals))
+    let page_no = page_number(q.page.as_deref());
+    let read = async {
+        let mut tx = s.core.store().read().await?;
+        let (troubles, total) = data::troubles(&mut tx, refused, Utc::now(), page_no).await?;
+        let refusals = tx.refusals(None, REFUSALS_SHOWN).await?;
+        Ok::<_, crate::store::StoreError>((troubles, total, refusals))
+    };
+    match read.await {
+        Ok((troubles, total, refusals)) => {
+            let pages = (total + data::TROUBLES_PAGE - 1) / data::TROUBLES_PAGE;
+            html(
+                &v,
+                StatusCode::OK,
+                page(&v, &snap, &troubles, (page_no, pages), &refusals),
+            )
+        }
+        Err(_) => store_down(v.lang),
+    }
 }
 
 /// Refused inputs listed, the newest first.
 const REFUSALS_SHOWN: i64 = 20;
 
-/// Out of control: everything that needs the head of the company, the most urgent first.
+/// Out of control: everything that needs the head of the company, the most urgent first, a page
+/// (`at`: this page and how many there are) at a time.
 pub(super) fn page(
     v: &Viewer,
     snap: &Snapshot,
     troubles: &[Trouble],
+    at: (i64, i64),
     refusals: &[crate::store::Refusal],
 ) -> Markup {
     let plan = &snap.rules.ready.plan;
     let w = v.lang.words();
-    let title_of = |id: &str| {
-        snap.deals
-            .iter()
-            .find(|d| &*d.id == id)
-            .map_or(id.to_string(), |d| d.title.to_string())
-    };
+    let now = Utc::now();
     let name_of = |id: &Option<String>| {
         id.as_deref().map_or(String::new(), |i| {
             snap.team
@@ -83,28 +90,28 @@ pub(super) fn page(
                                     td { (message) }
                                 }
                             }
-                            Trouble::Undelivered { deal, channel, to, template, attempts, error } => {
-                                tr.urgent data-kind="undelivered" data-deal=(deal) {
+                            Trouble::Undelivered(m) => {
+                                tr.urgent data-kind="undelivered" data-deal=(m.deal) {
                                     td { span.kind { (w.undelivered) } }
-                                    td { a href=(deal_link(deal)) { (title_of(deal)) } }
-                                    td { (channel) " → " (to) " «" (template) "», " (attempts) " " (w.attempts) ": " (error) }
+                                    td { a href=(deal_link(&m.deal)) { (m.deal) } }
+                                    td { (m.channel) " → " (m.to) " «" (m.template) "», " (m.attempts) " " (w.attempts) ": " (m.last_error.as_deref().unwrap_or_default()) }
                                 }
                             }
-                            Trouble::Alert { deal, alert, stages, stuck_days } => {
-                                tr data-kind="alert" data-deal=(deal) data-alert=(plan.alerts[*alert].name) {
-                                    td { span.badge { (plan.alerts[*alert].title) } }
-                                    td { a href=(deal_link(deal)) { (title_of(deal)) } }
+                            Trouble::Alert(c) => {
+                                tr data-kind="alert" data-deal=(c.id) data-alert=(c.alerts.join(" ")) {
+                                    td { (badges(plan, &c.alerts)) }
+                                    td { a href=(deal_link(&c.id)) { (c.title) } }
                                     td {
-                                        (stages.iter().map(|s| stage_title(plan, *s)).collect::<Vec<_>>().join(" & "))
-                                        @if let Some(d) = stuck_days { ", " (d) " " (w.days_in_stage) }
+                                        (c.stages.iter().chain(&c.waiting).map(|s| title_of(plan, s)).collect::<Vec<_>>().join(" & "))
+                                        @if let Some(since) = c.since { ", " (data::days(since, now)) " " (w.days_in_stage) }
                                     }
                                 }
                             }
-                            Trouble::Overdue { deal, task, assignee, late } => {
-                                tr data-kind="overdue" data-deal=(deal) {
+                            Trouble::Overdue(o) => {
+                                tr data-kind="overdue" data-deal=(o.deal) {
                                     td { span.kind { (w.overdue_task) } }
-                                    td { a href=(deal_link(deal)) { (title_of(deal)) } }
-                                    td { "«" (task) "» " (name_of(assignee)) ", " (w.overdue_by) " " (span_text(*late, v.lang)) }
+                                    td { a href=(deal_link(&o.deal)) { (o.deal_title) } }
+                                    td { "«" (o.task) "» " (name_of(&o.assignee)) ", " (w.overdue_by) " " (span_text(now - o.due, v.lang)) }
                                 }
                             }
                         }
@@ -112,6 +119,7 @@ pub(super) fn page(
                 }
             }
         }
+        (pager(v, at.0, at.1, |p| if p == 0 { "/attention".to_string() } else { format!("/attention?page={}", p + 1) }))
         @if !refusals.is_empty() {
             h2 { (w.refused_lately) }
             table.refusals {

@@ -1,15 +1,15 @@
-//! What the pages show, worked out from the deals as they are stored: the board's columns, the
-//! money, what is out of control, the team's load. Pure functions over decoded deals, so the
-//! figures are tested without a browser.
+//! What the pages show, read from the summaries the writer keeps (`store::dashboard`): the
+//! board's columns, the money, what is out of control, the team's load. Each reads a few rows
+//! through an index, so a page costs the same with a hundred deals or a million.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use crate::compile::Plan;
-use crate::daemon::config::Dashboard;
-use crate::engine::{Deal, TrackState};
+use crate::engine::Deal;
+use crate::store::{Card, OverdueTask, StoreError, Tx};
 use crate::team::Team;
 use crate::value::Value;
 
@@ -24,106 +24,62 @@ pub(super) fn number(plan: &Plan, deal: &Deal, name: &str) -> Option<Decimal> {
     field(plan, deal, name)?.as_decimal()
 }
 
-/// A field's value as a date (a moment counts by its local day).
-pub(super) fn date(plan: &Plan, deal: &Deal, name: &str) -> Option<NaiveDate> {
-    match field(plan, deal, name)? {
-        Value::Date(d) => Some(*d),
-        Value::DateTime(t) => Some(t.with_timezone(&plan.tz).date_naive()),
-        _ => None,
-    }
-}
-
-/// One column of the board: a stage and the deals with a track in it.
+/// One column of the board: a stage, its first cards, how many deals count in it and their
+/// money.
 #[derive(Debug)]
-pub(super) struct Column<'d> {
+pub(super) struct Column {
     /// The stage.
     pub stage: usize,
-    /// Cards, the longest waiting first (final stages: the latest first).
-    pub cards: Vec<Card<'d>>,
-    /// How many deals are in the stage (finals show only the latest cards).
-    pub count: usize,
+    /// The first cards: the longest waiting first (final stages: the latest first).
+    pub cards: Vec<Card>,
+    /// How many deals count in the stage.
+    pub count: i64,
     /// Sum of their amounts.
     pub money: Decimal,
 }
 
-/// A deal on the board.
-#[derive(Debug)]
-pub(super) struct Card<'d> {
-    /// The deal.
-    pub deal: &'d Deal,
-    /// Since when the deal's track is in this column's stage.
-    pub since: DateTime<Utc>,
-    /// The deal's other stages (parallel tracks).
-    pub elsewhere: Vec<usize>,
-}
+/// Cards a column shows on the board; the rest are on its own pages.
+pub(super) const CARDS: i64 = 12;
 
-/// Final stages show this many cards, the latest first.
-pub(super) const FINAL_CARDS: usize = 12;
+/// Cards on a page of one column.
+pub(super) const COLUMN_PAGE: i64 = 50;
 
-/// Groups of columns: each phase with its stages, then the stages of no phase.
-pub(super) fn board<'d>(
+/// Groups of columns: each phase with its stages (grouped now: a reload can regroup them), then
+/// the stages of no phase.
+pub(super) async fn board(
+    tx: &mut Tx,
     plan: &Plan,
-    deals: &'d [Deal],
-    amount: &str,
-) -> Vec<(Option<usize>, Vec<Column<'d>>)> {
-    let mut columns: Vec<Column<'d>> = (0..plan.stages.len())
-        .map(|stage| Column {
-            stage,
-            cards: Vec::new(),
-            count: 0,
-            money: Decimal::ZERO,
-        })
-        .collect();
-    for deal in deals {
-        let stages: Vec<usize> = deal.tracks.iter().map(|t| t.stage).collect();
-        for t in &deal.tracks {
-            let Some(col) = columns.get_mut(t.stage) else {
-                continue;
-            };
-            // A deal with two tracks in one stage (rare) shows once.
-            if col.cards.iter().any(|c| std::ptr::eq(c.deal, deal)) {
-                continue;
-            }
-            col.count += 1;
-            col.money += number(plan, deal, amount).unwrap_or_default();
-            col.cards.push(Card {
-                deal,
-                since: t.entered_at,
-                elsewhere: stages.iter().copied().filter(|&s| s != t.stage).collect(),
-            });
-        }
-    }
-    for col in &mut columns {
-        if plan.stages[col.stage].is_final {
-            col.cards.sort_by_key(|c| std::cmp::Reverse(c.since));
-            col.cards.truncate(FINAL_CARDS);
+) -> Result<Vec<(Option<usize>, Vec<Column>)>, StoreError> {
+    let totals = tx.totals_under("stage/").await?;
+    let mut columns: Vec<Option<Column>> = Vec::with_capacity(plan.stages.len());
+    for (stage, st) in plan.stages.iter().enumerate() {
+        let (count, money) = totals.get(&st.name).copied().unwrap_or_default();
+        let cards = if count > 0 {
+            tx.column_cards(&st.name, st.is_final, 0, CARDS).await?
         } else {
-            col.cards.sort_by_key(|c| c.since);
-        }
+            Vec::new()
+        };
+        columns.push(Some(Column {
+            stage,
+            cards,
+            count,
+            money,
+        }));
     }
     let mut groups = Vec::new();
-    let mut placed = vec![false; plan.stages.len()];
-    let mut columns: Vec<Option<Column<'d>>> = columns.into_iter().map(Some).collect();
     for (p, phase) in plan.phases.iter().enumerate() {
-        let mut cols = Vec::new();
-        for &s in &phase.stages {
-            if let Some(c) = columns.get_mut(s).and_then(Option::take) {
-                placed[s] = true;
-                cols.push(c);
-            }
-        }
+        let cols = phase
+            .stages
+            .iter()
+            .filter_map(|&s| columns.get_mut(s).and_then(Option::take))
+            .collect();
         groups.push((Some(p), cols));
     }
-    let rest: Vec<Column<'d>> = columns
-        .into_iter()
-        .enumerate()
-        .filter(|(s, _)| !placed[*s])
-        .filter_map(|(_, c)| c)
-        .collect();
+    let rest: Vec<Column> = columns.into_iter().flatten().collect();
     if !rest.is_empty() {
         groups.push((None, rest));
     }
-    groups
+    Ok(groups)
 }
 
 /// Whole days between two moments (for "days in stage").
@@ -133,68 +89,55 @@ pub(super) fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
 
 /// The money page's figures.
 #[derive(Debug, Default)]
-pub(super) struct Money<'d> {
+pub(super) struct Money {
     /// Live deals whose planned end falls in the window, soonest first.
-    pub closing: Vec<(&'d Deal, NaiveDate, Decimal)>,
+    pub closing: Vec<Card>,
     /// Expected revenue per week (Monday) of planned end, from this week on.
     pub weeks: Vec<(NaiveDate, Decimal)>,
     /// Paid: amount and number of deals.
-    pub paid: (Decimal, usize),
+    pub paid: (Decimal, i64),
     /// Invoiced and not (yet) paid.
-    pub invoiced: (Decimal, usize),
+    pub invoiced: (Decimal, i64),
 }
 
 /// The money of live deals (and what was paid of every deal) as of `today`.
-pub(super) fn money<'d>(
-    plan: &Plan,
-    deals: &'d [Deal],
-    cfg: &Dashboard,
+pub(super) async fn money(
+    tx: &mut Tx,
     today: NaiveDate,
     window_days: i64,
     weeks: usize,
-) -> Money<'d> {
-    let mut m = Money::default();
+) -> Result<Money, StoreError> {
     let week0 = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    m.weeks = (0..weeks)
-        .map(|w| (week0 + Duration::weeks(w as i64), Decimal::ZERO))
-        .collect();
+    let mut m = Money {
+        weeks: (0..weeks)
+            .map(|w| (week0 + Duration::weeks(w as i64), Decimal::ZERO))
+            .collect(),
+        ..Money::default()
+    };
     let last = today + Duration::days(window_days);
-    let unset = plan
-        .field_index
-        .get(&cfg.invoice_status)
-        .and_then(|&i| plan.fields[i].default.clone());
-    for deal in deals {
-        let amount = number(plan, deal, &cfg.amount).unwrap_or_default();
-        if let Some(status) = field(plan, deal, &cfg.invoice_status)
-            && Some(status) != unset.as_ref()
-        {
-            if status.as_text() == Some(cfg.paid.as_str()) {
-                m.paid.0 += amount;
-                m.paid.1 += 1;
-            } else {
-                m.invoiced.0 += amount;
-                m.invoiced.1 += 1;
-            }
-        }
-        if !deal.is_live() {
-            continue;
-        }
-        let Some(end) = date(plan, deal, &cfg.planned_end) else {
+    let weeks_end = week0 + Duration::weeks(weeks as i64) - Duration::days(1);
+    for card in tx.closing_between(week0, last.max(weeks_end)).await? {
+        let Some(end) = card.planned_end else {
             continue;
         };
-        if end >= today && end <= last {
-            m.closing.push((deal, end, amount));
+        let amount = card.amount.unwrap_or_default();
+        let w = ((end - week0).num_days() / 7) as usize;
+        if let Some(slot) = m.weeks.get_mut(w) {
+            slot.1 += amount;
         }
-        if end >= week0 {
-            let w = ((end - week0).num_days() / 7) as usize;
-            if let Some(slot) = m.weeks.get_mut(w) {
-                slot.1 += amount;
-            }
+        if end >= today && end <= last {
+            m.closing.push(card);
         }
     }
-    m.closing
-        .sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.id.cmp(&b.0.id)));
-    m
+    let invoices = tx.totals_under("invoice/").await?;
+    let of = |k: &str| {
+        invoices
+            .get(k)
+            .map_or((Decimal::ZERO, 0), |(n, a)| (*a, *n))
+    };
+    m.paid = of("paid");
+    m.invoiced = of("invoiced");
+    Ok(m)
 }
 
 /// Something the head of the company should look at.
@@ -208,117 +151,61 @@ pub(super) enum Trouble {
         message: String,
     },
     /// A message could not be delivered.
-    Undelivered {
-        /// The deal.
-        deal: String,
-        /// `email` / `sms`.
-        channel: String,
-        /// To whom.
-        to: String,
-        /// Template.
-        template: String,
-        /// Attempts made.
-        attempts: i64,
-        /// The last error.
-        error: String,
-    },
-    /// An alert holds on a deal.
-    Alert {
-        /// The deal.
-        deal: String,
-        /// The alert.
-        alert: usize,
-        /// Where the deal is.
-        stages: Vec<usize>,
-        /// How long a live deal's oldest track has been where it is (none for a finished deal).
-        stuck_days: Option<i64>,
-    },
+    Undelivered(crate::store::Queued),
+    /// A live deal with alerts raised, and how long its oldest track has been where it is.
+    Alert(Card),
     /// A task is past its due time.
-    Overdue {
-        /// The deal.
-        deal: String,
-        /// Task title.
-        task: String,
-        /// Who should do it.
-        assignee: Option<String>,
-        /// How long past due.
-        late: Duration,
-    },
+    Overdue(OverdueTask),
 }
 
-impl Trouble {
-    /// Higher is more urgent: refused rules stop every change the analyst made, a message that
-    /// did not go out is a client left without an answer, alerts are the pipeline's own
-    /// warnings, then overdue tasks, the longest overdue first.
-    fn urgency(&self) -> (u8, i64) {
-        match self {
-            Trouble::ReloadRefused { .. } => (4, 0),
-            Trouble::Undelivered { attempts, .. } => (3, *attempts),
-            Trouble::Alert { stuck_days, .. } => (2, stuck_days.unwrap_or(0)),
-            Trouble::Overdue { late, .. } => (1, late.num_minutes()),
-        }
-    }
-}
+/// Troubles on a page of the out-of-control list.
+pub(super) const TROUBLES_PAGE: i64 = 50;
 
-/// Everything out of control, the most urgent first.
-pub(super) fn troubles(
-    plan: &Plan,
-    deals: &[Deal],
-    dead: Vec<crate::store::Queued>,
+/// One page of everything out of control, the most urgent first: refused rules stop every
+/// change the analyst made, a message that did not go out is a client left without an answer,
+/// alerts are the pipeline's own warnings (the longest stuck first), then overdue tasks (the
+/// longest overdue first). Finished deals are not here: their alerts stay on the deal. The
+/// page and how many troubles there are in all.
+pub(super) async fn troubles(
+    tx: &mut Tx,
     refused_reload: Option<(String, String)>,
     now: DateTime<Utc>,
-) -> Vec<Trouble> {
-    let mut out = Vec::new();
-    if let Some((at, message)) = refused_reload {
-        out.push(Trouble::ReloadRefused { at, message });
+    page: i64,
+) -> Result<(Vec<Trouble>, i64), StoreError> {
+    let dead = tx.dead_messages().await?;
+    let alerted = tx.alerted_count().await?;
+    let overdue = tx.overdue_count(now).await?;
+    let head: Vec<Trouble> = refused_reload
+        .map(|(at, message)| Trouble::ReloadRefused { at, message })
+        .into_iter()
+        .chain(dead.into_iter().map(Trouble::Undelivered))
+        .collect();
+    let total = head.len() as i64 + alerted + overdue;
+    let (from, to) = (page * TROUBLES_PAGE, (page + 1) * TROUBLES_PAGE);
+    let mut out: Vec<Trouble> = head
+        .into_iter()
+        .skip(from as usize)
+        .take(TROUBLES_PAGE as usize)
+        .collect();
+    let mut at = (total - alerted - overdue).max(from);
+    let first_alert = total - alerted - overdue;
+    if at < to && at < first_alert + alerted {
+        let offset = at - first_alert;
+        let n = (to - at).min(alerted - offset);
+        out.extend(tx.alerted(offset, n).await?.into_iter().map(Trouble::Alert));
+        at += n;
     }
-    for m in dead {
-        out.push(Trouble::Undelivered {
-            deal: m.deal,
-            channel: m.channel,
-            to: m.to,
-            template: m.template,
-            attempts: m.attempts,
-            error: m.last_error.unwrap_or_default(),
-        });
+    let first_overdue = first_alert + alerted;
+    if at < to && at >= first_overdue {
+        let offset = at - first_overdue;
+        out.extend(
+            tx.overdue(now, offset, to - at)
+                .await?
+                .into_iter()
+                .map(Trouble::Overdue),
+        );
     }
-    for deal in deals {
-        let oldest = deal
-            .tracks
-            .iter()
-            .filter(|t| t.state != TrackState::Ended)
-            .map(|t| t.entered_at)
-            .min();
-        for (a, raised) in deal.alerts.iter().enumerate() {
-            if *raised && a < plan.alerts.len() {
-                out.push(Trouble::Alert {
-                    deal: deal.id.to_string(),
-                    alert: a,
-                    stages: deal.tracks.iter().map(|t| t.stage).collect(),
-                    stuck_days: oldest.map(|o| days(o, now)),
-                });
-            }
-        }
-        // A finished deal's leftover tasks are nobody's business any more.
-        if !deal.is_live() {
-            continue;
-        }
-        for t in deal.tasks.iter() {
-            if t.done_at.is_none()
-                && let Some(due) = t.due
-                && due < now
-            {
-                out.push(Trouble::Overdue {
-                    deal: deal.id.to_string(),
-                    task: t.title.clone(),
-                    assignee: t.assignee.clone(),
-                    late: now - due,
-                });
-            }
-        }
-    }
-    out.sort_by_key(|t| std::cmp::Reverse(t.urgency()));
-    out
+    Ok((out, total))
 }
 
 /// A team member's load.
@@ -331,82 +218,76 @@ pub(super) struct Load {
     /// Roles.
     pub roles: Vec<String>,
     /// Open tasks (not done) of live deals.
-    pub open: usize,
+    pub open: i64,
     /// Of them, past due.
-    pub overdue: usize,
+    pub overdue: i64,
     /// Hours logged since this week's Monday (local time).
     pub hours_week: Decimal,
 }
 
+/// The Monday (local) of the week `now` falls in.
+pub(super) fn monday(plan: &Plan, now: DateTime<Utc>) -> NaiveDate {
+    let local = now.with_timezone(&plan.tz).date_naive();
+    local - Duration::days(i64::from(local.weekday().num_days_from_monday()))
+}
+
 /// Open and overdue tasks per person and the hours each logged this week.
-pub(super) fn team_load(plan: &Plan, team: &Team, deals: &[Deal], now: DateTime<Utc>) -> Vec<Load> {
-    let local = now.with_timezone(&plan.tz);
-    let monday =
-        local.date_naive() - Duration::days(i64::from(local.weekday().num_days_from_monday()));
-    let week_start = monday
-        .and_hms_opt(0, 0, 0)
-        .and_then(|m| m.and_local_timezone(plan.tz).earliest())
-        .map_or(now, |t| t.with_timezone(&Utc));
-    let mut by: BTreeMap<&str, Load> = team
+pub(super) async fn team_load(
+    tx: &mut Tx,
+    plan: &Plan,
+    team: &Team,
+    now: DateTime<Utc>,
+) -> Result<Vec<Load>, StoreError> {
+    let overdue: HashMap<String, i64> = tx.overdue_by_person(now).await?.into_iter().collect();
+    let hours = tx
+        .totals_under(&format!("hours/{}/", monday(plan, now)))
+        .await?;
+    let mut out: Vec<Load> = team
         .members
         .iter()
-        .map(|m| {
-            (
-                m.id.as_str(),
-                Load {
-                    id: m.id.clone(),
-                    name: m.name.clone(),
-                    roles: m.roles.clone(),
-                    open: 0,
-                    overdue: 0,
-                    hours_week: Decimal::ZERO,
-                },
-            )
+        .map(|m| Load {
+            id: m.id.clone(),
+            name: m.name.clone(),
+            roles: m.roles.clone(),
+            open: team.load.get(&m.id).copied().unwrap_or(0),
+            overdue: overdue.get(&m.id).copied().unwrap_or(0),
+            hours_week: hours.get(&m.id).map_or(Decimal::ZERO, |h| h.1),
         })
         .collect();
-    for deal in deals {
-        let live = deal.is_live();
-        for t in deal.tasks.iter().filter(|t| live && t.done_at.is_none()) {
-            if let Some(l) = t.assignee.as_deref().and_then(|a| by.get_mut(a)) {
-                l.open += 1;
-                if t.due.is_some_and(|d| d < now) {
-                    l.overdue += 1;
-                }
-            }
-        }
-        for e in deal.time_entries.iter() {
-            if e.at >= week_start
-                && e.at <= now
-                && let Some(l) = by.get_mut(e.user.as_str())
-            {
-                l.hours_week += e.hours;
-            }
-        }
-    }
-    by.into_values().collect()
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
-    // The dashboard's figures from Ivan's story, without a browser: the deals as the simulator
-    // leaves them at the scenario's end, and a clock a few days into the story for what is due.
+    // The dashboard's figures from Ivan's story, without a browser: the story played against a
+    // real SQLite file as the daemon plays it (the summaries kept by the writer at every step),
+    // then read as the pages read them.
 
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
-    use crate::daemon::config::Dashboard;
-    use crate::daemon::web::data;
-    use crate::engine::Deal;
-    use crate::sim::Simulation;
-    use crate::team::Team;
     use chrono::{DateTime, NaiveDate, Utc};
     use rust_decimal::Decimal;
 
-    fn story(until: Option<&str>) -> (crate::compile::Plan, Vec<Deal>, Team) {
+    use crate::daemon::web::data;
+    use crate::daemon::{Core, Opening};
+
+    struct Story {
+        core: Core,
+        dir: PathBuf,
+    }
+
+    impl Drop for Story {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    async fn story(tag: &str, until: Option<&str>) -> Story {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let ready = crate::load::RuleFile::read(&root.join("rules/web-studio.flow"))
-            .expect("readable")
-            .ready()
-            .expect("valid");
+        let dir = std::env::temp_dir().join(format!("dealflow-data-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("a folder");
         let text =
             std::fs::read_to_string(root.join("examples/ivan.scenario.toml")).expect("scenario");
         let mut sc = crate::sim::scenario::load("ivan", &text).expect("scenario reads");
@@ -414,26 +295,37 @@ mod tests {
             sc.until = u.to_string();
             sc.inputs.retain(|e| e.at.as_str() <= u);
         }
-        let team = Team::new(sc.team.clone());
-        let t = Simulation::new(&ready.plan, ready.script.as_ref(), team.clone())
-            .run(sc, None)
-            .expect("runs");
-        let deals = t.finals.into_iter().map(|f| f.deal).collect();
-        (ready.plan, deals, team)
+        let core = Core::open(Opening {
+            rules: &root.join("rules/web-studio.flow"),
+            database: &format!("sqlite://{}", dir.join("story.db").display()),
+            options: Default::default(),
+            team: Some(&sc.team),
+            max_rules_size: None,
+            mapping: Default::default(),
+        })
+        .await
+        .expect("opens");
+        crate::daemon::replay::replay(&core, sc)
+            .await
+            .expect("plays");
+        Story { core, dir }
     }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn ids<'a>(deals: impl Iterator<Item = &'a Deal>) -> Vec<String> {
-        deals.map(|d| d.id.to_string()).collect()
+    fn ids(cards: &[crate::store::Card]) -> Vec<&str> {
+        cards.iter().map(|c| c.id.as_str()).collect()
     }
 
-    #[test]
-    fn the_board_puts_each_deal_in_its_stage_with_the_money_of_the_column() {
-        let (plan, deals, _) = story(None);
-        let groups = data::board(&plan, &deals, "amount");
+    #[tokio::test]
+    async fn the_board_puts_each_deal_in_its_stage_with_the_money_of_the_column() {
+        let s = story("board", None).await;
+        let rules = s.core.rules();
+        let plan = &rules.ready.plan;
+        let mut tx = s.core.store().read().await.unwrap();
+        let groups = data::board(&mut tx, plan).await.unwrap();
         let phases: Vec<Option<&str>> = groups
             .iter()
             .map(|(p, _)| p.map(|p| plan.phases[p].name.as_str()))
@@ -450,65 +342,73 @@ mod tests {
                 .expect("a column per stage")
         };
         let closed = column("closed");
-        assert_eq!(
-            ids(closed.cards.iter().map(|c| c.deal)),
-            ["ivan/1", "ivan/2"]
-        );
-        assert_eq!(closed.money, Decimal::from(360_000));
-        assert_eq!(ids(column("lost").cards.iter().map(|c| c.deal)), ["oleg"]);
-        assert_eq!(
-            ids(column("contract").cards.iter().map(|c| c.deal)),
-            ["maria"]
-        );
-        assert!(column("production").cards.is_empty());
+        assert_eq!(ids(&closed.cards), ["ivan/1", "ivan/2"]);
+        assert_eq!((closed.count, closed.money), (2, Decimal::from(360_000)));
+        assert_eq!(ids(&column("lost").cards), ["oleg"]);
+        assert_eq!(ids(&column("contract").cards), ["maria"]);
+        assert_eq!(column("production").count, 0);
+        // Every deal counts once in all: nobody is in two columns at the end of the story.
+        let all: i64 = groups.iter().flat_map(|(_, c)| c).map(|c| c.count).sum();
+        let mut stored = 0;
+        let mut after = String::new();
+        loop {
+            let page = tx.deal_states(&after, 100).await.unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.0.clone();
+            stored += page.len() as i64;
+        }
+        assert_eq!(all, stored);
     }
 
-    #[test]
-    fn parallel_tracks_show_on_one_card_in_each_of_their_columns() {
+    #[tokio::test]
+    async fn a_track_waiting_at_a_join_is_shown_waiting_not_in_the_join_s_column() {
         // 2026-03-12: ivan/1 is paid and in production while its billing track waits at closed.
-        let (plan, deals, _) = story(Some("2026-03-12T12:00"));
-        let groups = data::board(&plan, &deals, "amount");
-        let card = groups
+        let s = story("join", Some("2026-03-12T12:00")).await;
+        let rules = s.core.rules();
+        let plan = &rules.ready.plan;
+        let mut tx = s.core.store().read().await.unwrap();
+        let groups = data::board(&mut tx, plan).await.unwrap();
+        let column = |stage: &str| {
+            groups
+                .iter()
+                .flat_map(|(_, cols)| cols)
+                .find(|c| plan.stages[c.stage].name == stage)
+                .expect("a column")
+        };
+        let card = column("production")
+            .cards
             .iter()
-            .flat_map(|(_, cols)| cols)
-            .filter(|c| plan.stages[c.stage].name == "production")
-            .flat_map(|c| &c.cards)
-            .find(|c| &*c.deal.id == "ivan/1")
+            .find(|c| c.id == "ivan/1")
             .expect("ivan/1 in production");
-        let elsewhere: Vec<&str> = card
-            .elsewhere
-            .iter()
-            .map(|&s| plan.stages[s].name.as_str())
-            .collect();
-        assert_eq!(elsewhere, ["closed"]);
+        assert_eq!(card.waiting, ["closed"]);
+        assert_eq!(card.stages, ["production"]);
+        assert!(
+            !ids(&column("closed").cards).contains(&"ivan/1"),
+            "a live deal does not count in the join it waits at"
+        );
+        assert_eq!(column("closed").money, Decimal::ZERO);
     }
 
-    #[test]
-    fn money_counts_what_was_paid_and_what_closes_in_the_window() {
-        let (plan, deals, _) = story(Some("2026-03-12T12:00"));
-        let cfg = Dashboard::default();
+    #[tokio::test]
+    async fn money_counts_what_was_paid_and_what_closes_in_the_window() {
+        let s = story("money", Some("2026-03-12T12:00")).await;
+        let mut tx = s.core.store().read().await.unwrap();
         let today = NaiveDate::from_ymd_opt(2026, 3, 12).unwrap();
-        let m = data::money(&plan, &deals, &cfg, today, 30, 6);
+        let m = data::money(&mut tx, today, 30, 6).await.unwrap();
         // ivan/1 was paid on 10 March; ivan/2's invoice went out and is due on 13 March.
         assert_eq!(m.paid, (Decimal::from(300_000), 1));
         assert_eq!(m.invoiced, (Decimal::from(60_000), 1));
         // Both in production: ivan/2 ends 23 March, ivan/1 on 8 April.
-        let closing: Vec<(String, NaiveDate)> = m
+        let closing: Vec<(&str, NaiveDate)> = m
             .closing
             .iter()
-            .map(|(d, end, _)| (d.id.to_string(), *end))
+            .map(|c| (c.id.as_str(), c.planned_end.unwrap()))
             .collect();
         assert_eq!(
             closing,
             [
-                (
-                    "ivan/2".to_string(),
-                    NaiveDate::from_ymd_opt(2026, 3, 23).unwrap()
-                ),
-                (
-                    "ivan/1".to_string(),
-                    NaiveDate::from_ymd_opt(2026, 4, 8).unwrap()
-                ),
+                ("ivan/2", NaiveDate::from_ymd_opt(2026, 3, 23).unwrap()),
+                ("ivan/1", NaiveDate::from_ymd_opt(2026, 4, 8).unwrap()),
             ]
         );
         // Weeks from Monday 9 March: 23 March is the third, 8 April (a Wednesday) the fifth.
@@ -518,88 +418,70 @@ mod tests {
             weeks,
             [0, 0, 60_000, 0, 300_000, 0].map(Decimal::from).to_vec()
         );
-        // A window of ten days holds only ivan/2.
-        let short = data::money(&plan, &deals, &cfg, today, 11, 6);
-        assert_eq!(ids(short.closing.iter().map(|c| c.0)), ["ivan/2"]);
+        // A window of eleven days holds only ivan/2.
+        let short = data::money(&mut tx, today, 11, 6).await.unwrap();
+        assert_eq!(ids(&short.closing), ["ivan/2"]);
     }
 
-    #[test]
-    fn out_of_control_lists_alerts_and_overdue_tasks_of_live_deals_most_urgent_first() {
-        let (plan, deals, _) = story(None);
+    #[tokio::test]
+    async fn out_of_control_lists_live_deals_only_most_urgent_first_a_page_at_a_time() {
+        let s = story("trouble", None).await;
         let now = utc("2026-04-11T12:00:00+03:00");
-        let dead = vec![crate::store::Queued {
-            id: 7,
-            deal: "maria".into(),
-            channel: "sms".into(),
-            to: "+79990000002".into(),
-            template: "welcome".into(),
-            subject: None,
-            body: "…".into(),
-            attachments: "[]".into(),
-            send_after: now,
-            status: "dead".into(),
-            attempts: 5,
-            last_error: Some("gateway said 500".into()),
-        }];
-        let all = data::troubles(
-            &plan,
-            &deals,
-            dead,
-            Some(("today".into(), "broken".into())),
-            now,
-        );
-        // Refused rules first (nothing the analyst changed runs), then a client left without a
-        // message, then the pipeline's alerts, then overdue tasks.
+        let mut tx = s.core.store().read().await.unwrap();
+        let (all, total) = data::troubles(&mut tx, Some(("today".into(), "broken".into())), now, 0)
+            .await
+            .unwrap();
+        assert_eq!(total, all.len() as i64, "one page holds them all");
         assert!(
             matches!(&all[0], data::Trouble::ReloadRefused { message, .. } if message == "broken")
         );
-        assert!(matches!(
-            &all[1],
-            data::Trouble::Undelivered { deal, attempts: 5, error, .. }
-                if deal == "maria" && error == "gateway said 500"
-        ));
-        assert!(matches!(&all[2], data::Trouble::Alert { .. }));
-        let alerts: Vec<(&str, &str)> = all
+        // ivan/1 overran its hours, but it is closed: its alert stays on the deal, not here.
+        assert!(
+            all.iter()
+                .all(|t| !matches!(t, data::Trouble::Alert(c) if !c.live)),
+            "{all:?}"
+        );
+        let alerted: Vec<&str> = all
             .iter()
             .filter_map(|t| match t {
-                data::Trouble::Alert { deal, alert, .. } => {
-                    Some((deal.as_str(), plan.alerts[*alert].name.as_str()))
-                }
+                data::Trouble::Alert(c) => Some(c.id.as_str()),
                 _ => None,
             })
             .collect();
-        assert_eq!(alerts, [("ivan/1", "hours_overrun")]);
-        // Tasks left open on finished deals (Ivan's own lead tasks, Oleg's) are not overdue work;
-        // those of live deals (Maria's contract, Nina's lead) are.
-        let overdue: Vec<&str> = all
+        assert!(!alerted.contains(&"ivan/1"), "{alerted:?}");
+        // Tasks left open on finished deals were closed with them; those of live deals (Maria's
+        // contract, Nina's lead) are overdue work, the longest overdue first.
+        let overdue: Vec<&crate::store::OverdueTask> = all
             .iter()
             .filter_map(|t| match t {
-                data::Trouble::Overdue { deal, .. } => Some(deal.as_str()),
+                data::Trouble::Overdue(o) => Some(o),
                 _ => None,
             })
             .collect();
         assert!(!overdue.is_empty());
         assert!(
-            overdue.iter().all(|d| *d == "maria" || *d == "nina"),
+            overdue
+                .iter()
+                .all(|o| o.deal == "maria" || o.deal == "nina"),
             "{overdue:?}"
         );
-        // The longest overdue first.
-        let lates: Vec<i64> = all
-            .iter()
-            .filter_map(|t| match t {
-                data::Trouble::Overdue { late, .. } => Some(late.num_minutes()),
-                _ => None,
-            })
-            .collect();
-        assert!(lates.windows(2).all(|w| w[0] >= w[1]), "{lates:?}");
+        assert!(overdue.windows(2).all(|w| w[0].due <= w[1].due));
+        // The second page starts where the first ended.
+        let (second, _) = data::troubles(&mut tx, None, now, 1).await.unwrap();
+        assert!(second.is_empty());
     }
 
-    #[test]
-    fn the_team_page_counts_open_tasks_and_this_weeks_hours() {
+    #[tokio::test]
+    async fn the_team_page_counts_open_tasks_and_this_weeks_hours() {
         // Friday 10 April 2026, evening: the week began on Monday 6 April.
-        let (plan, deals, team) = story(None);
+        let s = story("team", None).await;
+        let rules = s.core.rules();
         let now = utc("2026-04-10T20:00:00+03:00");
-        let loads = data::team_load(&plan, &team, &deals, now);
+        let mut tx = s.core.store().read().await.unwrap();
+        let team = tx.team().await.unwrap();
+        let loads = data::team_load(&mut tx, &rules.ready.plan, &team, now)
+            .await
+            .unwrap();
         let kate = loads.iter().find(|l| l.id == "kate").expect("kate");
         // Kate logged the last 10 hours on the shop's content on 10 April.
         assert_eq!(kate.hours_week, Decimal::from(10));

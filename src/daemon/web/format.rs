@@ -12,7 +12,6 @@ use super::encode;
 use super::i18n::Lang;
 use crate::compile::Plan;
 use crate::engine::Deal;
-use crate::team::Team;
 use crate::types::Ty;
 use crate::value::Value;
 
@@ -125,12 +124,6 @@ pub(super) fn alert_badges(plan: &Plan, deal: &Deal) -> Markup {
             }
         }
     }
-}
-
-/// The person shown on a card: whoever holds the first filled role slot.
-pub(super) fn person<'d>(deal: &'d Deal, team: &'d Team) -> Option<&'d str> {
-    let id = deal.slots.iter().flatten().next()?;
-    Some(team.member(id).map_or(id.as_str(), |m| m.name.as_str()))
 }
 
 pub(super) fn deal_link(id: &str) -> String {

@@ -18,6 +18,7 @@ pub(super) enum Nav {
     Attention,
     Team,
     Pipeline,
+    Search,
     None,
 }
 
@@ -47,6 +48,7 @@ pub(super) fn layout(v: &Viewer, title: &str, nav: Nav, refresh: bool, body: Mar
                         (item(Nav::Attention, "/attention", w.attention))
                         (item(Nav::Team, "/team", w.team))
                         (item(Nav::Pipeline, "/pipeline", w.pipeline))
+                        (item(Nav::Search, "/search", w.search))
                     }
                     div.tools {
                         a href=(v.lang_href(Lang::Ru)) class=[(v.lang == Lang::Ru).then_some("active")] { "RU" }

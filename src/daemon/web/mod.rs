@@ -23,6 +23,7 @@ mod login;
 mod money;
 mod pipeline;
 mod privacy;
+mod search;
 mod session;
 mod team;
 mod viewer;
@@ -39,6 +40,8 @@ const LANG_COOKIE: &str = "dealflow_lang";
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/", get(board::show))
+        .route("/stages/{stage}", get(board::column))
+        .route("/search", get(search::show))
         .route("/money", get(money::show))
         .route("/attention", get(attention::show))
         .route("/team", get(team::show))

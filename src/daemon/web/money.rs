@@ -4,19 +4,18 @@
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{NaiveDate, Utc};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::access::{Snapshot, html, look};
+use super::access::{Snapshot, html, look, store_down};
 use super::data;
 use super::format::{date, deal_link, money, short_money};
 use super::i18n::Lang;
 use super::layout::{Nav, layout};
 use super::viewer::Viewer;
 use crate::compile::Plan;
-use crate::daemon::config::Dashboard;
 use crate::daemon::state::Shared;
 
 #[derive(Deserialize, Default)]
@@ -40,23 +39,23 @@ pub(super) async fn show(
         .and_then(|d| d.trim().parse::<i64>().ok())
         .unwrap_or(30)
         .clamp(1, 366);
-    let body = page(&v, &snap, &s.config.dashboard, Utc::now(), days);
-    html(&v, StatusCode::OK, body)
+    let plan = &snap.rules.ready.plan;
+    let today = Utc::now().with_timezone(&plan.tz).date_naive();
+    let m = match s.core.store().read().await {
+        Ok(mut tx) => data::money(&mut tx, today, days, 12).await,
+        Err(e) => Err(e),
+    };
+    match m {
+        Ok(m) => html(&v, StatusCode::OK, page(&v, &snap, &m, days)),
+        Err(_) => store_down(v.lang),
+    }
 }
 
 /// Money: what closes soon, expected revenue by week, paid vs invoiced.
-pub(super) fn page(
-    v: &Viewer,
-    snap: &Snapshot,
-    cfg: &Dashboard,
-    now: DateTime<Utc>,
-    days: i64,
-) -> Markup {
+pub(super) fn page(v: &Viewer, snap: &Snapshot, m: &data::Money, days: i64) -> Markup {
     let plan = &snap.rules.ready.plan;
     let w = v.lang.words();
-    let today = now.with_timezone(&plan.tz).date_naive();
-    let m = data::money(plan, &snap.deals, cfg, today, days, 12);
-    let total: Decimal = m.closing.iter().map(|c| c.2).sum();
+    let total: Decimal = m.closing.iter().filter_map(|c| c.amount).sum();
     let body = html! {
         h1 { (w.money) }
         section {
@@ -72,11 +71,11 @@ pub(super) fn page(
                 table.closing {
                     thead { tr { th { (w.deal) } th { (w.planned_end) } th.num { (w.amount) } } }
                     tbody {
-                        @for (deal, end, amount) in &m.closing {
-                            tr data-deal=(deal.id) {
-                                td { a href=(deal_link(&deal.id)) { (deal.title) } }
-                                td { (date(*end, v.lang)) }
-                                td.num { (money(plan, *amount, v.lang)) }
+                        @for c in &m.closing {
+                            tr data-deal=(c.id) {
+                                td { a href=(deal_link(&c.id)) { (c.title) } }
+                                td { @if let Some(end) = c.planned_end { (date(end, v.lang)) } }
+                                td.num { (money(plan, c.amount.unwrap_or_default(), v.lang)) }
                             }
                         }
                     }
@@ -133,8 +132,8 @@ pub(super) fn week_chart(plan: &Plan, weeks: &[(NaiveDate, Decimal)], lang: Lang
 
 pub(super) fn paid_chart(
     plan: &Plan,
-    paid: (Decimal, usize),
-    invoiced: (Decimal, usize),
+    paid: (Decimal, i64),
+    invoiced: (Decimal, i64),
     lang: Lang,
 ) -> Markup {
     let w = lang.words();

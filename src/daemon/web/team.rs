@@ -3,10 +3,10 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use maud::{Markup, html};
 
-use super::access::{Snapshot, html, look};
+use super::access::{Snapshot, html, look, store_down};
 use super::data;
 use super::format::hours;
 use super::layout::{Nav, layout};
@@ -22,14 +22,22 @@ pub(super) async fn show(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    html(&v, StatusCode::OK, page(&v, &snap, Utc::now()))
+    let loads = match s.core.store().read().await {
+        Ok(mut tx) => {
+            data::team_load(&mut tx, &snap.rules.ready.plan, &snap.team, Utc::now()).await
+        }
+        Err(e) => Err(e),
+    };
+    match loads {
+        Ok(loads) => html(&v, StatusCode::OK, page(&v, &snap, &loads)),
+        Err(_) => store_down(v.lang),
+    }
 }
 
 /// Team: open and overdue tasks per person, hours logged this week.
-pub(super) fn page(v: &Viewer, snap: &Snapshot, now: DateTime<Utc>) -> Markup {
+pub(super) fn page(v: &Viewer, snap: &Snapshot, loads: &[data::Load]) -> Markup {
     let plan = &snap.rules.ready.plan;
     let w = v.lang.words();
-    let loads = data::team_load(plan, &snap.team, &snap.deals, now);
     let role_title = |r: &str| {
         plan.roles
             .iter()
@@ -44,7 +52,7 @@ pub(super) fn page(v: &Viewer, snap: &Snapshot, now: DateTime<Utc>) -> Markup {
                 th.num { (w.overdue_tasks) } th.num { (w.hours_this_week) }
             } }
             tbody {
-                @for l in &loads {
+                @for l in loads {
                     tr data-person=(l.id) {
                         td { (l.name) }
                         td { (l.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>().join(", ")) }

@@ -1,0 +1,409 @@
+//! The summary tables kept and made again: a batch's changes to them (the difference between
+//! each deal's stored facts and its facts now, in the batch's own transaction), and the rebuild
+//! from every stored deal.
+//!
+//! On PostgreSQL several daemons write: a batch reads the facts of its deals `FOR UPDATE`, adds
+//! its differences to `totals` in SQL (`amount + delta`, in name order), and a rebuild locks the
+//! tables against writers first. On SQLite the writer holds the file, and the totals are read
+//! and written back as exact decimals.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rust_decimal::Decimal;
+use sqlx::Row;
+
+use super::facts::{Facts, Lens, Mapping, fingerprint, hour_shares, search_words};
+use super::statements::{Arg, MAX_ARGS, Style, Writes, list};
+use super::{StoreError, Tx};
+use crate::compile::Plan;
+
+/// The mark that holds the fingerprint of what the summaries were computed from.
+pub(crate) const MARK: &str = "summaries";
+
+const FACT_COLUMNS: &str = "deal_id, title, live, client, amount, planned_end, invoice, places, \
+                            waiting, alerts, person, since, ended_at";
+
+const FACTS_UPSERT: (&str, &str) = (
+    "INSERT INTO deal_facts (deal_id, title, live, client, amount, planned_end, invoice, places, \
+     waiting, alerts, person, since, ended_at)",
+    "ON CONFLICT (deal_id) DO UPDATE SET title = excluded.title, live = excluded.live, \
+     client = excluded.client, amount = excluded.amount, planned_end = excluded.planned_end, \
+     invoice = excluded.invoice, places = excluded.places, waiting = excluded.waiting, \
+     alerts = excluded.alerts, person = excluded.person, since = excluded.since, \
+     ended_at = excluded.ended_at",
+);
+
+const SEARCH_UPSERT: (&str, &str) = (
+    "INSERT INTO deal_search (deal_id, words)",
+    "ON CONFLICT (deal_id) DO UPDATE SET words = excluded.words",
+);
+
+/// What a batch changed of one deal, for the summaries.
+pub(crate) struct Change<'a> {
+    /// The deal now.
+    pub deal: &'a crate::engine::Deal,
+    /// Time entries the batch added to it.
+    pub new_entries: &'a [crate::engine::TimeEntry],
+}
+
+fn fact_row(f: &Facts) -> Vec<Arg> {
+    vec![
+        Arg::from(f.id.as_str()),
+        Arg::from(f.title.as_str()),
+        Arg::from(i64::from(f.live)),
+        Arg::from(f.client.clone()),
+        Arg::from(f.amount.clone()),
+        Arg::from(f.planned_end.clone()),
+        Arg::from(f.invoice.clone()),
+        Arg::from(f.places.as_str()),
+        Arg::from(f.waiting.as_str()),
+        Arg::from(f.alerts.as_str()),
+        Arg::from(f.person.clone()),
+        Arg::from(f.since.clone()),
+        Arg::from(f.ended_at.clone()),
+    ]
+}
+
+fn read_fact(r: &impl FactRow) -> Result<Facts, sqlx::Error> {
+    Ok(Facts {
+        id: r.text(0)?,
+        title: r.text(1)?,
+        live: r.int(2)? != 0,
+        client: r.opt(3)?,
+        amount: r.opt(4)?,
+        planned_end: r.opt(5)?,
+        invoice: r.opt(6)?,
+        places: r.text(7)?,
+        waiting: r.text(8)?,
+        alerts: r.text(9)?,
+        person: r.opt(10)?,
+        since: r.opt(11)?,
+        ended_at: r.opt(12)?,
+    })
+}
+
+/// A row of either backend, read by column number.
+trait FactRow {
+    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
+    fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
+    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
+}
+
+macro_rules! fact_row {
+    ($t:ty) => {
+        impl FactRow for $t {
+            fn text(&self, i: usize) -> Result<String, sqlx::Error> {
+                self.try_get(i)
+            }
+            fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(i)
+            }
+            fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
+                self.try_get(i)
+            }
+        }
+    };
+}
+fact_row!(sqlx::sqlite::SqliteRow);
+fact_row!(sqlx::postgres::PgRow);
+
+/// Totals as (count, amount) by name.
+pub type Sums = BTreeMap<String, (i64, Decimal)>;
+
+impl Tx {
+    /// The stored facts and search words of these deals (locked on PostgreSQL until the
+    /// transaction ends).
+    async fn stored_facts(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, (Facts, Option<String>)>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_ARGS) {
+            let cols: String = FACT_COLUMNS
+                .split(", ")
+                .map(|c| format!("f.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut sql = format!(
+                "SELECT {cols}, s.words FROM deal_facts f LEFT JOIN deal_search s \
+                 ON s.deal_id = f.deal_id WHERE f.deal_id IN ("
+            );
+            list(&mut sql, chunk.len(), 1, Style::of(self));
+            sql.push(')');
+            if matches!(self, Tx::Postgres(_)) {
+                sql.push_str(" ORDER BY f.deal_id FOR UPDATE OF f");
+            }
+            let rows: Vec<(Facts, Option<String>)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((read_fact(r)?, r.try_get(13)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            for (f, words) in rows {
+                out.insert(f.id.clone(), (f, words));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The statements that bring the summaries up to a batch's changes (the batch's other
+    /// statements are in `w` already; these go last, the totals in name order).
+    pub(super) async fn summary_writes(
+        &mut self,
+        plan: &Plan,
+        mapping: &Mapping,
+        changes: &[Change<'_>],
+        w: &mut Writes,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let lens = Lens::new(plan, mapping);
+        let ids: Vec<&str> = changes.iter().map(|c| &*c.deal.id).collect();
+        let mut stored = self.stored_facts(&ids).await?;
+        let mut sums = Sums::new();
+        let mut fact_rows = Vec::new();
+        let mut word_rows = Vec::new();
+        let mut moved: Vec<&str> = Vec::new();
+        let mut place_rows = Vec::new();
+        for c in changes {
+            let now = Facts::of(&lens, c.deal);
+            let words = search_words(&lens, c.deal);
+            hour_shares(&lens, c.new_entries, &mut sums);
+            let (old, old_words) = match stored.remove(&*c.deal.id) {
+                Some((f, w)) => (Some(f), w),
+                None => (None, None),
+            };
+            if old_words.as_deref() != Some(words.as_str()) {
+                word_rows.push(vec![Arg::from(&*c.deal.id), Arg::from(words)]);
+            }
+            if old.as_ref() == Some(&now) {
+                continue;
+            }
+            if let Some(o) = &old {
+                o.shares(&mut sums, -1);
+            }
+            now.shares(&mut sums, 1);
+            if old.as_ref().is_none_or(|o| o.places != now.places) {
+                if old.is_some() {
+                    moved.push(&c.deal.id);
+                }
+                for (stage, since) in now.place_list() {
+                    place_rows.push(vec![
+                        Arg::from(&*c.deal.id),
+                        Arg::from(stage),
+                        Arg::from(since),
+                    ]);
+                }
+            }
+            fact_rows.push(fact_row(&now));
+        }
+        let style = Style::of(self);
+        w.rows(style, FACTS_UPSERT.0, FACTS_UPSERT.1, fact_rows);
+        w.rows(style, SEARCH_UPSERT.0, SEARCH_UPSERT.1, word_rows);
+        for chunk in moved.chunks(MAX_ARGS) {
+            let mut sql = String::from("DELETE FROM deal_places WHERE deal_id IN (");
+            list(&mut sql, chunk.len(), 1, style);
+            sql.push(')');
+            w.statements
+                .push((sql, chunk.iter().map(|id| Arg::from(*id)).collect()));
+        }
+        w.rows(
+            style,
+            "INSERT INTO deal_places (deal_id, stage, entered_at)",
+            "",
+            place_rows,
+        );
+        sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
+        self.add_totals(sums, w).await
+    }
+
+    /// Adds to the totals: on PostgreSQL in SQL (several daemons add at once), on SQLite the
+    /// current values read and written back (one writer holds the file).
+    async fn add_totals(&mut self, sums: Sums, w: &mut Writes) -> Result<(), StoreError> {
+        if sums.is_empty() {
+            return Ok(());
+        }
+        let style = Style::of(self);
+        let rows_of = |sums: Sums| -> Vec<Vec<Arg>> {
+            sums.into_iter()
+                .map(|(name, (n, a))| vec![Arg::from(name), Arg::from(n), Arg::from(a.to_string())])
+                .collect()
+        };
+        if matches!(self, Tx::Postgres(_)) {
+            w.rows(
+                style,
+                "INSERT INTO totals (name, deals, amount)",
+                "ON CONFLICT (name) DO UPDATE SET deals = totals.deals + excluded.deals, \
+                 amount = (totals.amount::numeric + excluded.amount::numeric)::text",
+                rows_of(sums),
+            );
+            return Ok(());
+        }
+        let names: Vec<&str> = sums.keys().map(String::as_str).collect();
+        let current = self.totals_named(&names).await?;
+        let sums: Sums = sums
+            .into_iter()
+            .map(|(name, (n, a))| {
+                let (n0, a0) = current.get(&name).copied().unwrap_or_default();
+                (name, (n0 + n, a0 + a))
+            })
+            .collect();
+        w.rows(
+            style,
+            "INSERT INTO totals (name, deals, amount)",
+            "ON CONFLICT (name) DO UPDATE SET deals = excluded.deals, amount = excluded.amount",
+            rows_of(sums),
+        );
+        Ok(())
+    }
+
+    /// Totals by name (those that exist).
+    pub(crate) async fn totals_named(&mut self, names: &[&str]) -> Result<Sums, StoreError> {
+        let mut out = Sums::new();
+        for chunk in names.chunks(MAX_ARGS) {
+            let mut sql = String::from("SELECT name, deals, amount FROM totals WHERE name IN (");
+            list(&mut sql, chunk.len(), 1, Style::of(self));
+            sql.push(')');
+            let rows: Vec<(String, i64, String)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for n in chunk {
+                    q = q.bind(*n);
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            for (name, n, a) in rows {
+                let a = a.parse().map_err(|_| {
+                    StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
+                })?;
+                out.insert(name, (n, a));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Totals whose names begin with `prefix` (`stage/`, `hours/2026-03-09/`).
+    pub async fn totals_under(&mut self, prefix: &str) -> Result<Sums, StoreError> {
+        // Names run from `prefix` up to (not including) `prefix` with its last byte raised.
+        let mut end = prefix.to_string();
+        let last = end
+            .pop()
+            .map_or('\u{1}', |c| char::from_u32(c as u32 + 1).unwrap_or(c));
+        end.push(last);
+        let rows: Vec<(String, i64, String)> = on!(self, c => {
+            sqlx::query("SELECT name, deals, amount FROM totals WHERE name >= $1 AND name < $2 ORDER BY name")
+                .bind(prefix).bind(&end)
+                .fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        rows.into_iter()
+            .map(|(name, n, a)| {
+                let a = a.parse().map_err(|_| {
+                    StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
+                })?;
+                Ok((name[prefix.len()..].to_string(), (n, a)))
+            })
+            .collect()
+    }
+
+    /// Whether the summaries were made from what `plan` and `mapping` say now.
+    pub async fn summaries_current(
+        &mut self,
+        plan: &Plan,
+        mapping: &Mapping,
+    ) -> Result<bool, StoreError> {
+        Ok(self.mark(MARK).await?.as_deref() == Some(fingerprint(plan, mapping).as_str()))
+    }
+
+    /// Makes the summaries again from every stored deal (a deal the rules cannot read is left
+    /// out and counted). `progress` is told how many deals are done after each page. The
+    /// caller commits; on PostgreSQL the tables are locked against writers until then.
+    pub async fn rebuild_summaries(
+        &mut self,
+        plan: &Plan,
+        mapping: &Mapping,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Rebuilt, StoreError> {
+        if matches!(self, Tx::Postgres(_)) {
+            self.run_args(
+                "LOCK TABLE deal_facts, deal_search, deal_places, totals IN EXCLUSIVE MODE".into(),
+                Vec::new(),
+            )
+            .await?;
+        }
+        for table in ["deal_facts", "deal_search", "deal_places", "totals"] {
+            self.run_args(format!("DELETE FROM {table}"), Vec::new())
+                .await?;
+        }
+        let lens = Lens::new(plan, mapping);
+        let style = Style::of(self);
+        let mut sums = Sums::new();
+        let mut done = Rebuilt::default();
+        let mut after = String::new();
+        loop {
+            let page = self.deal_states(&after, 500).await?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = last.clone();
+            let mut w = Writes::default();
+            let (mut facts, mut words, mut places) = (Vec::new(), Vec::new(), Vec::new());
+            for (id, read) in &page {
+                let Ok(deal) = read.stored.decode(plan) else {
+                    done.unread.push(id.clone());
+                    continue;
+                };
+                let f = Facts::of(&lens, &deal);
+                f.shares(&mut sums, 1);
+                hour_shares(&lens, &deal.time_entries, &mut sums);
+                for (stage, since) in f.place_list() {
+                    places.push(vec![
+                        Arg::from(id.as_str()),
+                        Arg::from(stage),
+                        Arg::from(since),
+                    ]);
+                }
+                words.push(vec![
+                    Arg::from(id.as_str()),
+                    Arg::from(search_words(&lens, &deal)),
+                ]);
+                facts.push(fact_row(&f));
+                done.deals += 1;
+            }
+            w.rows(style, FACTS_UPSERT.0, FACTS_UPSERT.1, facts);
+            w.rows(style, SEARCH_UPSERT.0, SEARCH_UPSERT.1, words);
+            w.rows(
+                style,
+                "INSERT INTO deal_places (deal_id, stage, entered_at)",
+                "",
+                places,
+            );
+            self.send(w).await?;
+            progress(done.deals + done.unread.len() as u64);
+        }
+        sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
+        let mut w = Writes::default();
+        self.add_totals(sums, &mut w).await?;
+        self.send(w).await?;
+        self.set_mark(MARK, &fingerprint(plan, mapping)).await?;
+        Ok(done)
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Deals summed.
+    pub deals: u64,
+    /// Deals the rules cannot read (left out).
+    pub unread: Vec<String>,
+}
