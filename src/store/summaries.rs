@@ -407,3 +407,114 @@ pub struct Rebuilt {
     /// Deals the rules cannot read (left out).
     pub unread: Vec<String>,
 }
+
+impl Tx {
+    /// Where the summaries differ from what the stored deals say now (recomputed in memory
+    /// from every deal, as a rebuild would): a sentence per difference, at most `most`. Empty
+    /// when they agree. For tests and checks; it reads every deal.
+    pub async fn summary_drift(
+        &mut self,
+        plan: &Plan,
+        mapping: &Mapping,
+        most: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let lens = Lens::new(plan, mapping);
+        let mut want_facts = BTreeMap::new();
+        let mut want_words = BTreeMap::new();
+        let mut want_places = std::collections::BTreeSet::new();
+        let mut want_sums = Sums::new();
+        let mut after = String::new();
+        loop {
+            let page = self.deal_states(&after, 500).await?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = last.clone();
+            for (id, read) in &page {
+                let Ok(deal) = read.stored.decode(plan) else {
+                    continue;
+                };
+                let f = Facts::of(&lens, &deal);
+                f.shares(&mut want_sums, 1);
+                hour_shares(&lens, &deal.time_entries, &mut want_sums);
+                for (stage, since) in f.place_list() {
+                    want_places.insert((id.clone(), stage.to_string(), since.to_string()));
+                }
+                want_words.insert(id.clone(), search_words(&lens, &deal));
+                want_facts.insert(id.clone(), f);
+            }
+        }
+        let sql = format!("SELECT {FACT_COLUMNS} FROM deal_facts ORDER BY deal_id");
+        let have_facts: BTreeMap<String, Facts> = on!(self, c => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| read_fact(r).map(|f| (f.id.clone(), f)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let have_words: BTreeMap<String, String> = on!(self, c => {
+            sqlx::query("SELECT deal_id, words FROM deal_search").fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let have_places: std::collections::BTreeSet<(String, String, String)> = on!(self, c => {
+            sqlx::query("SELECT deal_id, stage, entered_at FROM deal_places").fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let rows: Vec<(String, i64, String)> = on!(self, c => {
+            sqlx::query("SELECT name, deals, amount FROM totals").fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let mut have_sums = Sums::new();
+        for (name, n, a) in rows {
+            let a: Decimal = a.parse().map_err(|_| {
+                StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
+            })?;
+            have_sums.insert(name, (n, a));
+        }
+        want_sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
+        have_sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
+        let mut out = Vec::new();
+        for (id, f) in &want_facts {
+            match have_facts.get(id) {
+                Some(h) if h == f => {}
+                Some(h) => out.push(format!("deal `{id}`: stored {h:?}, the deal says {f:?}")),
+                None => out.push(format!("deal `{id}` has no summary row")),
+            }
+        }
+        out.extend(
+            have_facts
+                .keys()
+                .filter(|id| !want_facts.contains_key(*id))
+                .map(|id| format!("a summary row for `{id}`, which is not a readable deal")),
+        );
+        for (id, w) in &want_words {
+            if have_words.get(id) != Some(w) {
+                out.push(format!(
+                    "deal `{id}`: search words {:?}, the deal says {w:?}",
+                    have_words.get(id)
+                ));
+            }
+        }
+        for p in want_places.symmetric_difference(&have_places) {
+            let what = if have_places.contains(p) {
+                "stored, not a place of the deal"
+            } else {
+                "missing"
+            };
+            out.push(format!("board place {p:?}: {what}"));
+        }
+        for name in want_sums.keys().chain(have_sums.keys()) {
+            let (w, h) = (want_sums.get(name), have_sums.get(name));
+            if w != h && !out.iter().any(|o| o.starts_with(&format!("total `{name}`"))) {
+                out.push(format!("total `{name}`: stored {h:?}, the deals say {w:?}"));
+            }
+        }
+        out.truncate(most);
+        Ok(out)
+    }
+}
