@@ -96,7 +96,9 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
         }),
         Move::Event(d, name) => {
             let due = (now + Duration::days(2)).date_naive().to_string();
-            let meeting = (now + Duration::days(3)).format("%Y-%m-%dT%H:%M").to_string();
+            let meeting = (now + Duration::days(3))
+                .format("%Y-%m-%dT%H:%M")
+                .to_string();
             let payload = match *name {
                 "call_done" => json!({"meeting_at": meeting, "meeting_place": "Office"}),
                 "lost" => json!({"comment": "too expensive"}),
@@ -136,7 +138,9 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
             let action = match *action {
                 "start" => TaskAction::Start,
                 "done" => TaskAction::Done,
-                _ => TaskAction::Log(rust_decimal::Decimal::from(*hours) / rust_decimal::Decimal::from(2)),
+                _ => TaskAction::Log(
+                    rust_decimal::Decimal::from(*hours) / rust_decimal::Decimal::from(2),
+                ),
             };
             Op::Apply {
                 deal: id(*d),
@@ -178,7 +182,9 @@ async fn play(
         let mut tx = core.store().begin().await.map_err(|e| e.to_string())?;
         let due = tx.due_timers(*now, 50).await.map_err(|e| e.to_string())?;
         for d in &due {
-            core.fire(&mut tx, d, *now).await.map_err(|e| e.to_string())?;
+            core.fire(&mut tx, d, *now)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         core.run_all(&mut tx, &ops, *now)
             .await
@@ -264,7 +270,10 @@ async fn the_summaries_always_equal_a_recomputation_from_the_deals() {
             .await
             .unwrap();
         let after = tx.totals_under("").await.unwrap();
-        let drift = tx.summary_drift(plan, &Mapping::default(), 10).await.unwrap();
+        let drift = tx
+            .summary_drift(plan, &Mapping::default(), 10)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let nonzero = |s: &dealflow::store::Sums| -> Vec<(String, i64, String)> {
             s.iter()

@@ -712,6 +712,30 @@ fn refusal(
                 by.clone(),
             )
         }
+        Op::Apply {
+            deal,
+            input:
+                Input::Edit {
+                    fields: set,
+                    clear,
+                    by,
+                },
+        } => {
+            let mut payload: serde_json::Map<String, serde_json::Value> = set
+                .iter()
+                .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
+                .collect();
+            for c in clear {
+                payload.insert(c.clone(), serde_json::Value::Null);
+            }
+            (
+                deal.clone(),
+                "edit",
+                "fields".to_string(),
+                serde_json::Value::Object(payload).to_string(),
+                by.clone(),
+            )
+        }
         _ => return None,
     };
     Some(Refusal {

@@ -156,7 +156,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                         }}}}}}),
                 ),
                 "get": op(
-                    "Deals, filtered, in id order, a page at a time.",
+                    "Deals, filtered, in id order, a page at a time; or, with `q`, the deals found by words (their id, title, client's name, phones, emails; live ones first; no further page).",
                     ("200", "A page.", json!({"type": "object", "properties": {
                         "deals": {"type": "array", "items": {"$ref": "#/components/schemas/DealRow"}},
                         "next": {"type": ["string", "null"], "description": "Pass as `after` for the next page."}
@@ -169,7 +169,8 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                         {"name": "person", "in": "query", "schema": {"type": "string"}},
                         {"name": "live", "in": "query", "schema": {"type": "boolean"}},
                         {"name": "after", "in": "query", "schema": {"type": "string"}},
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Words every deal found has, in any case; a phone as typed is found by its digits. With other filters or `after`: 400."}
                     ]}),
                 )
             },
@@ -178,6 +179,14 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 ("200", "The deal.", deal_ref()),
                 &["401", "403", "404", "409", "503"],
                 json!({"parameters": [id_param()]}),
+            ), "patch": op(
+                "A person edits the deal: fields and roles set (converted by their declarations) or cleared with null. A step like any other: `field_set` records caused by \"edited by PERSON\", then what the change makes happen (guard-only transitions, alerts, `at` timers armed again on their field); a role given to another person hands them the open tasks of that role. A required field, or one a stage the deal is in requires, cannot be cleared (422).",
+                ("200", "Applied: the deal after it.", deal_ref()),
+                &post_errors,
+                json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["fields"], "additionalProperties": false,
+                    "properties": {"fields": {"type": "object", "minProperties": 1}, "by": {"type": "string"}}
+                }}}}}),
             )},
             "/api/v1/deals/{id}/explain": {"get": op(
                 "Why the deal is where it is: its story step by step (what came in, what the engine did, each effect with the rule file:line), refused inputs with their reasons.",

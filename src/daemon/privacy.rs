@@ -36,6 +36,11 @@ pub(crate) async fn erase(
     };
     let mut tx = s.core.store().begin().await?;
     let erased = tx.erase_personal(deal, &e).await?;
+    // The dashboard's row of the deal and the words it is found by lose what was erased.
+    if erased.is_some() {
+        tx.refresh_summaries(&rules.ready.plan, s.core.mapping(), deal)
+            .await?;
+    }
     tx.commit().await?;
     if let Some(done) = &erased {
         tracing::info!(deal, by = ?by, fields = ?done.fields, messages = done.messages, "personal data erased");

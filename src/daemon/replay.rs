@@ -129,6 +129,15 @@ fn op(what: What) -> Op {
             deal,
             input: Input::Task { task, action, by },
         },
+        What::Edit {
+            deal,
+            fields,
+            clear,
+            by,
+        } => Op::Apply {
+            deal,
+            input: Input::Edit { fields, clear, by },
+        },
     }
 }
 

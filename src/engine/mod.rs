@@ -5,6 +5,7 @@
 //! returns the whole outcome or an error, in which case nothing changed.
 
 mod actions;
+mod edit;
 mod eval;
 mod record;
 mod stages;
@@ -98,6 +99,16 @@ pub enum Input {
         /// Who.
         by: Option<String>,
     },
+    /// A person edits the deal: fields set (loosely typed values, converted by their
+    /// declarations) or cleared, roles given to other people (their open tasks go with them).
+    Edit {
+        /// Fields and roles set, by name.
+        fields: BTreeMap<String, Value>,
+        /// Fields and roles cleared.
+        clear: Vec<String>,
+        /// Who.
+        by: Option<String>,
+    },
 }
 
 impl Input {
@@ -117,6 +128,10 @@ impl Input {
                 TaskAction::Start => format!("task {task} started"),
                 TaskAction::Done => format!("task {task} done"),
                 TaskAction::Log(h) => format!("task {task}: {h} h logged"),
+            },
+            Input::Edit { by, .. } => match by {
+                Some(by) => format!("edited by {by}"),
+                None => "edited".to_string(),
             },
         }
     }
@@ -248,7 +263,10 @@ pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
 
 /// Applies an input to a deal.
 pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepError> {
-    if let Input::Event { by: Some(by), .. } | Input::Task { by: Some(by), .. } = input {
+    if let Input::Event { by: Some(by), .. }
+    | Input::Task { by: Some(by), .. }
+    | Input::Edit { by: Some(by), .. } = input
+    {
         crate::value::no_control("by", by, false).map_err(StepError::Refused)?;
         // Who did it is one of the team (with no team at all, `by` is only a name).
         if !ctx.team.members.is_empty() && ctx.team.member(by).is_none() {
@@ -263,6 +281,7 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
         Input::Event { name, payload, by } => s.event(name, payload, by.as_deref())?,
         Input::Timer { id } => s.timer(*id)?,
         Input::Task { task, action, by } => s.task_work(task, action, by.as_deref())?,
+        Input::Edit { fields, clear, .. } => s.edit(fields, clear)?,
     }
     s.settle()?;
     Ok(s.finish())

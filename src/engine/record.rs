@@ -155,6 +155,15 @@ pub enum Kind {
         /// Task identifier.
         task: String,
     },
+    /// An open task went to another person with its role (an edit gave the role to them).
+    TaskReassigned {
+        /// Task identifier.
+        task: String,
+        /// Who had it.
+        from: Option<String>,
+        /// Who has it now.
+        to: Option<String>,
+    },
     /// A timer was set.
     TimerSet {
         /// Its name.
@@ -248,6 +257,7 @@ impl Kind {
             Kind::TimeLogged { .. } => "time_logged",
             Kind::TaskDone { .. } => "task_done",
             Kind::TaskCancelled { .. } => "task_cancelled",
+            Kind::TaskReassigned { .. } => "task_reassigned",
             Kind::TimerSet { .. } => "timer_set",
             Kind::TimerMoved { .. } => "timer_moved",
             Kind::TimerDropped { .. } => "timer_dropped",

@@ -293,7 +293,7 @@ impl Stepper<'_> {
     }
 
     /// A task of the deal to change (copied first if an earlier state still shares it).
-    fn task_mut(&mut self, idx: usize) -> &mut super::Task {
+    pub(crate) fn task_mut(&mut self, idx: usize) -> &mut super::Task {
         Arc::make_mut(&mut Arc::make_mut(&mut self.deal.tasks)[idx])
     }
 

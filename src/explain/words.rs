@@ -92,6 +92,12 @@ pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> Str
         ("task_started", false) => format!("Task {} started", s("task")),
         ("task_cancelled", true) => format!("☒ Задача {} отменена: сделка завершена", s("task")),
         ("task_cancelled", false) => format!("☒ Task {} cancelled: the deal ended", s("task")),
+        ("task_reassigned", true) => {
+            format!("⇄ Задача {}: {} → {}", s("task"), s("from"), s("to"))
+        }
+        ("task_reassigned", false) => {
+            format!("⇄ Task {}: {} → {}", s("task"), s("from"), s("to"))
+        }
         ("task_done", true) => format!("☑ Задача {} готова", s("task")),
         ("task_done", false) => format!("☑ Task {} done", s("task")),
         ("time_logged", true) => format!("⏱ {} ч ({})", r["hours"], s("by")),

@@ -170,6 +170,11 @@ impl serde::Serialize for RecordJson<'_> {
                 }
             }
             Kind::TaskCancelled { task } => m.serialize_entry("task", task)?,
+            Kind::TaskReassigned { task, from, to } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("from", from)?;
+                m.serialize_entry("to", to)?;
+            }
             Kind::TaskDone { task, hours } => {
                 m.serialize_entry("task", task)?;
                 m.serialize_entry("hours", &number(*hours))?;

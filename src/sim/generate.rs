@@ -309,6 +309,27 @@ pub fn to_toml(sc: &Scenario) -> String {
                     let _ = writeln!(out, "by = {}", q(b));
                 }
             }
+            What::Edit {
+                deal,
+                fields,
+                clear,
+                by,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "\n[[edit]]\ndeal = {}\nat = {}\nfields = {}",
+                    q(deal),
+                    q(&e.at),
+                    inline(fields)
+                );
+                if !clear.is_empty() {
+                    let names: Vec<String> = clear.iter().map(|c| q(c)).collect();
+                    let _ = writeln!(out, "clear = [{}]", names.join(", "));
+                }
+                if let Some(b) = by {
+                    let _ = writeln!(out, "by = {}", q(b));
+                }
+            }
         }
     }
     out

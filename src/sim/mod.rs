@@ -361,6 +361,15 @@ impl<'a> Simulation<'a> {
                 let input = Input::Task { task, action, by };
                 self.apply_to(&deal, &input, now);
             }
+            What::Edit {
+                deal,
+                fields,
+                clear,
+                by,
+            } => {
+                let input = Input::Edit { fields, clear, by };
+                self.apply_to(&deal, &input, now);
+            }
         }
     }
 

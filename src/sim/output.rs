@@ -155,6 +155,11 @@ impl<'p> TextWriter<'p> {
             Kind::TaskCancelled { task } => {
                 format!("☒ task {task} cancelled: the deal ended")
             }
+            Kind::TaskReassigned { task, from, to } => format!(
+                "⇄ task {task} goes from {} to {}",
+                from.as_deref().unwrap_or("nobody"),
+                to.as_deref().unwrap_or("nobody")
+            ),
             Kind::TaskDone { task, hours } => {
                 format!("☑ task {task} done ({} h)", hours.normalize())
             }

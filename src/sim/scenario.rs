@@ -29,6 +29,8 @@ struct File {
     event: Vec<Spanned<EventEntry>>,
     #[serde(default)]
     task: Vec<Spanned<TaskEntry>>,
+    #[serde(default)]
+    edit: Vec<Spanned<EditEntry>>,
     /// What a test file expects (`dealflow test`); `simulate` plays the file and ignores them.
     #[serde(default)]
     expect: Vec<Spanned<toml::Table>>,
@@ -72,6 +74,18 @@ struct TaskEntry {
     action: String,
     hours: Option<toml::Value>,
     by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditEntry {
+    deal: String,
+    at: String,
+    by: Option<String>,
+    #[serde(default)]
+    fields: toml::Table,
+    #[serde(default)]
+    clear: Vec<String>,
 }
 
 /// A loaded scenario; moments are still local text, read in the pipeline's zone by the driver.
@@ -142,6 +156,17 @@ pub enum What {
         task: String,
         /// What.
         action: TaskAction,
+        /// Who.
+        by: Option<String>,
+    },
+    /// A person edits a deal: fields and roles set or cleared.
+    Edit {
+        /// Deal id.
+        deal: String,
+        /// Set, by name.
+        fields: BTreeMap<String, Value>,
+        /// Cleared.
+        clear: Vec<String>,
         /// Who.
         by: Option<String>,
     },
@@ -415,6 +440,20 @@ fn add(
                 task: t.task,
                 action,
                 by: t.by,
+            },
+        });
+    }
+    for e in file.edit {
+        let span = e.span();
+        let e = e.into_inner();
+        sc.inputs.push(Entry {
+            at: e.at,
+            offset: base + span.start,
+            what: What::Edit {
+                deal: e.deal,
+                fields: table(&e.fields),
+                clear: e.clear,
+                by: e.by,
             },
         });
     }

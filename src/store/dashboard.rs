@@ -108,13 +108,10 @@ pub struct OverdueTask {
     pub due: DateTime<Utc>,
 }
 
-/// `%word%` for LIKE, its wildcards escaped.
+/// `%word%` for LIKE. A `%` or `_` the user typed stays a wildcard (it still matches itself):
+/// SQLite's full-text index takes a LIKE only without an ESCAPE clause.
 fn like(word: &str) -> String {
-    let escaped = word
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+    format!("%{word}%")
 }
 
 /// Runs a card query with text binds and an optional pair of whole-number binds last.
@@ -162,27 +159,56 @@ impl Tx {
         ))
     }
 
-    /// Live deals whose planned end falls between two days (both included), the soonest first.
+    /// Live deals whose planned end falls between two days (both included), the soonest
+    /// first, at most `limit`.
     pub async fn closing_between(
         &mut self,
         from: NaiveDate,
         to: NaiveDate,
+        limit: i64,
     ) -> Result<Vec<Card>, StoreError> {
         Ok(cards!(
             self,
             format!(
                 "SELECT {CARD} FROM deal_facts f WHERE f.live = 1 AND f.planned_end >= $1 \
-                 AND f.planned_end <= $2 ORDER BY f.planned_end, f.deal_id"
+                 AND f.planned_end <= $2 ORDER BY f.planned_end, f.deal_id LIMIT $3"
             ),
             [from.to_string(), to.to_string()],
-            [0i64; 0]
+            [limit]
         ))
+    }
+
+    /// The planned end and amount of every live deal whose planned end falls between two days
+    /// (both included), read from the index alone: what the week sums add up.
+    pub async fn planned_ends(
+        &mut self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<(NaiveDate, Decimal)>, StoreError> {
+        let rows: Vec<(String, Option<String>)> = on!(self, c => {
+            sqlx::query(
+                "SELECT planned_end, amount FROM deal_facts WHERE live = 1 AND planned_end >= $1 \
+                 AND planned_end <= $2",
+            )
+            .bind(from.to_string()).bind(to.to_string())
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(end, amount)| {
+                let amount = amount.and_then(|a| a.parse().ok()).unwrap_or_default();
+                Some((end.parse().ok()?, amount))
+            })
+            .collect())
     }
 
     /// How many live deals have an alert raised.
     pub async fn alerted_count(&mut self) -> Result<i64, StoreError> {
         Ok(on!(self, c => {
-            sqlx::query_scalar("SELECT COUNT(*) FROM deal_facts WHERE live = 1 AND alerts <> '|'")
+            sqlx::query_scalar("SELECT COUNT(*) FROM deal_facts WHERE trouble_since IS NOT NULL")
                 .fetch_one(&mut **c).await?
         }))
     }
@@ -192,8 +218,8 @@ impl Tx {
         Ok(cards!(
             self,
             format!(
-                "SELECT {CARD} FROM deal_facts f WHERE f.live = 1 AND f.alerts <> '|' \
-                 ORDER BY f.since, f.deal_id LIMIT $1 OFFSET $2"
+                "SELECT {CARD} FROM deal_facts f WHERE f.trouble_since IS NOT NULL \
+                 ORDER BY f.trouble_since, f.deal_id LIMIT $1 OFFSET $2"
             ),
             [""; 0],
             [limit, offset]
@@ -244,22 +270,19 @@ impl Tx {
             .collect())
     }
 
-    /// Open tasks past due at `now`, counted per assignee.
-    pub async fn overdue_by_person(
+    /// Open tasks of `person` past due at `now` (counted in the index of open tasks by person).
+    pub async fn overdue_of(
         &mut self,
+        person: &str,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
+    ) -> Result<i64, StoreError> {
         let now = crate::json::stamp(now);
         Ok(on!(self, c => {
-            sqlx::query(
-                "SELECT assignee, COUNT(*) FROM tasks WHERE done_at IS NULL AND due < $1 \
-                 AND assignee IS NOT NULL GROUP BY assignee",
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tasks WHERE done_at IS NULL AND assignee = $1 AND due < $2",
             )
-            .bind(&now)
-            .fetch_all(&mut **c).await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect::<Result<_, sqlx::Error>>()?
+            .bind(person).bind(&now)
+            .fetch_one(&mut **c).await?
         }))
     }
 
@@ -283,13 +306,14 @@ impl Tx {
             return Ok(Vec::new());
         }
         let mut sql = format!(
-            "SELECT {CARD} FROM deal_search s JOIN deal_facts f ON f.deal_id = s.deal_id WHERE "
+            "SELECT {CARD} FROM deal_search s JOIN deal_facts f ON {} WHERE ",
+            super::summaries::search_join(self)
         );
         for i in 0..words.len() {
             if i > 0 {
                 sql.push_str(" AND ");
             }
-            sql.push_str(&format!("s.words LIKE ${} ESCAPE '\\'", i + 1));
+            sql.push_str(&format!("s.words LIKE ${}", i + 1));
         }
         sql.push_str(&format!(
             " ORDER BY f.live DESC, f.deal_id LIMIT ${}",

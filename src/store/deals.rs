@@ -145,20 +145,7 @@ impl Tx {
                 format!("%|{escaped}|%")
             })
         };
-        type Row = (
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-            i64,
-            i64,
-            String,
-            String,
-            String,
-            String,
-        );
-        let rows: Vec<Row> = on!(self, c => {
+        let rows: Vec<ListRow> = on!(self, c => {
             sqlx::query(
                 "SELECT id, title, parent, created_at, updated_at, revision, live, stages, phases, alerts, people \
                  FROM deals WHERE id > $1 \
@@ -176,28 +163,34 @@ impl Tx {
                          r.try_get(10)?)))
             .collect::<Result<_, sqlx::Error>>()?
         });
-        let split = |s: &str| -> Vec<String> {
-            s.split('|')
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect()
-        };
-        Ok(rows
-            .into_iter()
-            .map(|r| DealRow {
-                id: r.0,
-                title: r.1,
-                parent: r.2,
-                created_at: r.3,
-                updated_at: r.4,
-                revision: r.5,
-                live: r.6 != 0,
-                stages: split(&r.7),
-                phases: split(&r.8),
-                alerts: split(&r.9),
-                people: split(&r.10),
-            })
-            .collect())
+        Ok(rows.into_iter().map(deal_row).collect())
+    }
+
+    /// The list rows of these deals, in the order given (ids with no deal are left out).
+    pub async fn deal_rows(&mut self, ids: &[String]) -> Result<Vec<DealRow>, StoreError> {
+        let mut out: HashMap<String, DealRow> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_ARGS) {
+            let mut sql = String::from(
+                "SELECT id, title, parent, created_at, updated_at, revision, live, stages, phases, alerts, people \
+                 FROM deals WHERE id IN (",
+            );
+            list(&mut sql, chunk.len(), 1, Style::of(self));
+            sql.push(')');
+            let rows: Vec<ListRow> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?,
+                                 r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?, r.try_get(9)?,
+                                 r.try_get(10)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            out.extend(rows.into_iter().map(|r| (r.0.clone(), deal_row(r))));
+        }
+        Ok(ids.iter().filter_map(|id| out.remove(id)).collect())
     }
 
     /// How many deals are stored.
@@ -309,6 +302,43 @@ impl Tx {
             out.extend(rows);
         }
         Ok(out)
+    }
+}
+
+/// A list row as read.
+type ListRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+);
+
+fn deal_row(r: ListRow) -> DealRow {
+    let split = |s: &str| -> Vec<String> {
+        s.split('|')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    DealRow {
+        id: r.0,
+        title: r.1,
+        parent: r.2,
+        created_at: r.3,
+        updated_at: r.4,
+        revision: r.5,
+        live: r.6 != 0,
+        stages: split(&r.7),
+        phases: split(&r.8),
+        alerts: split(&r.9),
+        people: split(&r.10),
     }
 }
 

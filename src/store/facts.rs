@@ -177,6 +177,8 @@ pub(crate) struct Facts {
     pub person: Option<String>,
     pub since: Option<String>,
     pub ended_at: Option<String>,
+    /// `since` of a live deal with an alert raised.
+    pub trouble_since: Option<String>,
 }
 
 /// `|a|b|`.
@@ -258,6 +260,8 @@ impl Facts {
             })
         });
         let open = deal.tracks.iter().filter(|t| t.state != TrackState::Ended);
+        let since = open.map(|t| t.entered_at).min().map(stamp);
+        let trouble_since = since.clone().filter(|_| live && alerts != "|");
         Facts {
             id: deal.id.to_string(),
             title: deal.title.to_string(),
@@ -273,7 +277,8 @@ impl Facts {
             waiting,
             alerts,
             person: deal.slots.iter().flatten().next().cloned(),
-            since: open.map(|t| t.entered_at).min().map(stamp),
+            trouble_since,
+            since,
             ended_at: (!live)
                 .then(|| deal.tracks.iter().map(|t| t.entered_at).max())
                 .flatten()

@@ -164,9 +164,6 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
-            // Reads of recent pages come from memory, not from read() calls on every batch.
-            .pragma("cache_size", "-32768")
-            .pragma("mmap_size", "268435456")
             .pragma("temp_store", "memory");
         let write = if opts.read_only {
             None
@@ -185,6 +182,10 @@ impl Store {
                 .after_release(|conn, _| Box::pin(async move { Ok(settled::<sqlx::Sqlite>(conn)) }))
                 .connect_with(
                     co.clone()
+                        // The writer's reads of recent pages come from memory, not from read()
+                        // calls on every batch.
+                        .pragma("cache_size", "-32768")
+                        .pragma("mmap_size", "268435456")
                         .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
                         // A log that grew past the backstop is cut back when it starts over.
                         .pragma("journal_size_limit", "67108864")
@@ -194,9 +195,12 @@ impl Store {
             migrator(SQLITE_SCHEMA).run(&write).await?;
             Some(write)
         };
+        // Readers (pages, the API, the scheduler's looks) read a few rows through indexes: a
+        // small cache each and no mapping of the file, so the daemon's memory does not grow
+        // with the database (each connection would map and cache it again).
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(co)
+            .connect_with(co.pragma("cache_size", "-8192").pragma("mmap_size", "0"))
             .await?;
         if opts.read_only {
             let found: Option<i64> =

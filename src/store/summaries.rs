@@ -21,22 +21,39 @@ use crate::compile::Plan;
 pub(crate) const MARK: &str = "summaries";
 
 const FACT_COLUMNS: &str = "deal_id, title, live, client, amount, planned_end, invoice, places, \
-                            waiting, alerts, person, since, ended_at";
+                            waiting, alerts, person, since, ended_at, trouble_since";
 
 const FACTS_UPSERT: (&str, &str) = (
     "INSERT INTO deal_facts (deal_id, title, live, client, amount, planned_end, invoice, places, \
-     waiting, alerts, person, since, ended_at)",
+     waiting, alerts, person, since, ended_at, trouble_since)",
     "ON CONFLICT (deal_id) DO UPDATE SET title = excluded.title, live = excluded.live, \
      client = excluded.client, amount = excluded.amount, planned_end = excluded.planned_end, \
      invoice = excluded.invoice, places = excluded.places, waiting = excluded.waiting, \
      alerts = excluded.alerts, person = excluded.person, since = excluded.since, \
-     ended_at = excluded.ended_at",
+     ended_at = excluded.ended_at, trouble_since = excluded.trouble_since",
 );
 
+/// How search words are written. PostgreSQL: a table by deal id. SQLite: a full-text table of
+/// trigrams whose rowid is the deal's in `deal_facts` (the deal's facts are written first), its
+/// old row deleted first (`SEARCH_FORGET`).
 const SEARCH_UPSERT: (&str, &str) = (
     "INSERT INTO deal_search (deal_id, words)",
     "ON CONFLICT (deal_id) DO UPDATE SET words = excluded.words",
 );
+const SQLITE_SEARCH_INSERT: (&str, &str) = (
+    "INSERT INTO deal_search (rowid, words) SELECT f.rowid, v.column2 FROM (",
+    ") v JOIN deal_facts f ON f.deal_id = v.column1",
+);
+const SQLITE_SEARCH_FORGET: &str =
+    "DELETE FROM deal_search WHERE rowid IN (SELECT rowid FROM deal_facts WHERE deal_id IN (";
+
+/// How `deal_search` joins `deal_facts` (`s` and `f`).
+pub(super) fn search_join(tx: &Tx) -> &'static str {
+    match tx {
+        Tx::Sqlite(..) => "s.rowid = f.rowid",
+        Tx::Postgres(_) => "s.deal_id = f.deal_id",
+    }
+}
 
 /// What a batch changed of one deal, for the summaries.
 pub(crate) struct Change<'a> {
@@ -61,7 +78,24 @@ fn fact_row(f: &Facts) -> Vec<Arg> {
         Arg::from(f.person.clone()),
         Arg::from(f.since.clone()),
         Arg::from(f.ended_at.clone()),
+        Arg::from(f.trouble_since.clone()),
     ]
+}
+
+/// Writes search words: on SQLite the old rows of deals that had some are deleted first.
+fn write_words(w: &mut Writes, style: Style, sqlite: bool, rows: Vec<Vec<Arg>>, had: &[String]) {
+    if !sqlite {
+        w.rows(style, SEARCH_UPSERT.0, SEARCH_UPSERT.1, rows);
+        return;
+    }
+    for chunk in had.chunks(MAX_ARGS) {
+        let mut sql = String::from(SQLITE_SEARCH_FORGET);
+        list(&mut sql, chunk.len(), 1, style);
+        sql.push_str("))");
+        w.statements
+            .push((sql, chunk.iter().map(|id| Arg::from(id.as_str())).collect()));
+    }
+    w.rows(style, SQLITE_SEARCH_INSERT.0, SQLITE_SEARCH_INSERT.1, rows);
 }
 
 fn read_fact(r: &impl FactRow) -> Result<Facts, sqlx::Error> {
@@ -79,6 +113,7 @@ fn read_fact(r: &impl FactRow) -> Result<Facts, sqlx::Error> {
         person: r.opt(10)?,
         since: r.opt(11)?,
         ended_at: r.opt(12)?,
+        trouble_since: r.opt(13)?,
     })
 }
 
@@ -125,8 +160,9 @@ impl Tx {
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut sql = format!(
-                "SELECT {cols}, s.words FROM deal_facts f LEFT JOIN deal_search s \
-                 ON s.deal_id = f.deal_id WHERE f.deal_id IN ("
+                "SELECT {cols}, s.words FROM deal_facts f LEFT JOIN deal_search s ON {} \
+                 WHERE f.deal_id IN (",
+                search_join(self)
             );
             list(&mut sql, chunk.len(), 1, Style::of(self));
             sql.push(')');
@@ -140,7 +176,7 @@ impl Tx {
                 }
                 q.fetch_all(&mut **c).await?
                     .iter()
-                    .map(|r| Ok((read_fact(r)?, r.try_get(13)?)))
+                    .map(|r| Ok((read_fact(r)?, r.try_get(14)?)))
                     .collect::<Result<_, sqlx::Error>>()?
             });
             for (f, words) in rows {
@@ -168,6 +204,7 @@ impl Tx {
         let mut sums = Sums::new();
         let mut fact_rows = Vec::new();
         let mut word_rows = Vec::new();
+        let mut had_words = Vec::new();
         let mut moved: Vec<&str> = Vec::new();
         let mut place_rows = Vec::new();
         for c in changes {
@@ -179,6 +216,9 @@ impl Tx {
                 None => (None, None),
             };
             if old_words.as_deref() != Some(words.as_str()) {
+                if old_words.is_some() {
+                    had_words.push(c.deal.id.to_string());
+                }
                 word_rows.push(vec![Arg::from(&*c.deal.id), Arg::from(words)]);
             }
             if old.as_ref() == Some(&now) {
@@ -203,8 +243,9 @@ impl Tx {
             fact_rows.push(fact_row(&now));
         }
         let style = Style::of(self);
+        let sqlite = matches!(self, Tx::Sqlite(..));
         w.rows(style, FACTS_UPSERT.0, FACTS_UPSERT.1, fact_rows);
-        w.rows(style, SEARCH_UPSERT.0, SEARCH_UPSERT.1, word_rows);
+        write_words(w, style, sqlite, word_rows, &had_words);
         for chunk in moved.chunks(MAX_ARGS) {
             let mut sql = String::from("DELETE FROM deal_places WHERE deal_id IN (");
             list(&mut sql, chunk.len(), 1, style);
@@ -220,6 +261,30 @@ impl Tx {
         );
         sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
         self.add_totals(sums, w).await
+    }
+
+    /// Brings the summaries of one deal up to its stored document (changed outside a step: its
+    /// personal data erased). A deal the rules cannot read is left as it is.
+    pub async fn refresh_summaries(
+        &mut self,
+        plan: &Plan,
+        mapping: &Mapping,
+        deal: &str,
+    ) -> Result<(), StoreError> {
+        let Some(read) = self.peek_deal(deal).await? else {
+            return Ok(());
+        };
+        let Ok(deal) = read.stored.decode(plan) else {
+            return Ok(());
+        };
+        let mut w = Writes::default();
+        let change = Change {
+            deal: &deal,
+            new_entries: &[],
+        };
+        self.summary_writes(plan, mapping, std::slice::from_ref(&change), &mut w)
+            .await?;
+        self.send(w).await
     }
 
     /// Adds to the totals: on PostgreSQL in SQL (several daemons add at once), on SQLite the
@@ -380,7 +445,7 @@ impl Tx {
                 done.deals += 1;
             }
             w.rows(style, FACTS_UPSERT.0, FACTS_UPSERT.1, facts);
-            w.rows(style, SEARCH_UPSERT.0, SEARCH_UPSERT.1, words);
+            write_words(&mut w, style, matches!(self, Tx::Sqlite(..)), words, &[]);
             w.rows(
                 style,
                 "INSERT INTO deal_places (deal_id, stage, entered_at)",
@@ -451,8 +516,12 @@ impl Tx {
                 .map(|r| read_fact(r).map(|f| (f.id.clone(), f)))
                 .collect::<Result<_, sqlx::Error>>()?
         });
+        let sql = format!(
+            "SELECT f.deal_id, s.words FROM deal_search s JOIN deal_facts f ON {}",
+            search_join(self)
+        );
         let have_words: BTreeMap<String, String> = on!(self, c => {
-            sqlx::query("SELECT deal_id, words FROM deal_search").fetch_all(&mut **c).await?
+            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **c).await?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect::<Result<_, sqlx::Error>>()?
@@ -510,7 +579,11 @@ impl Tx {
         }
         for name in want_sums.keys().chain(have_sums.keys()) {
             let (w, h) = (want_sums.get(name), have_sums.get(name));
-            if w != h && !out.iter().any(|o| o.starts_with(&format!("total `{name}`"))) {
+            if w != h
+                && !out
+                    .iter()
+                    .any(|o| o.starts_with(&format!("total `{name}`")))
+            {
                 out.push(format!("total `{name}`: stored {h:?}, the deals say {w:?}"));
             }
         }

@@ -323,3 +323,110 @@ async fn the_api_describes_itself() {
     assert_eq!(team.as_array().map(Vec::len), Some(7), "{team}");
     d.stop().await;
 }
+
+/// `PATCH /api/v1/deals/{id}`: an edit is a step — its changes are recorded as "edited by" the
+/// person, a role given to someone else hands them that role's open tasks (and the team's load
+/// follows), what is required cannot be cleared, and search finds the deal by its new name.
+#[tokio::test]
+async fn an_edit_is_a_step_recorded_as_the_person_s_and_a_role_s_tasks_follow_it() {
+    let dir = workdir("edit");
+    let d = Daemon::start(config(&dir, "")).await;
+    d.lead("d1").await;
+    let patch = |body: Json| {
+        let bytes = body.to_string().into_bytes();
+        d.send(
+            reqwest::Method::PATCH,
+            "/api/v1/deals/d1",
+            Some(STAFF),
+            Some(("application/json", bytes)),
+            None,
+        )
+    };
+    let load = |team: &Json, who: &str| -> i64 {
+        team.as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == who)
+            .unwrap()["open_tasks"]
+            .as_i64()
+            .unwrap()
+    };
+    let (_, team) = d.get("/api/v1/team").await;
+    let (anna, lena) = (load(&team, "anna"), load(&team, "lena"));
+
+    let (status, body) =
+        patch(json!({"fields": {"client_name": "Иван Петров", "sales": "lena"}, "by": "anna"}))
+            .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["fields"]["client_name"], "Иван Петров");
+    let (_, deal) = d.get("/api/v1/deals/d1").await;
+    let history = deal["history"].as_array().unwrap();
+    let edited: Vec<&Json> = history
+        .iter()
+        .filter(|h| h["cause"] == "edited by anna")
+        .collect();
+    assert!(
+        edited
+            .iter()
+            .any(|h| h["kind"] == "field_set" && h["field"] == "client_name"),
+        "{edited:?}"
+    );
+    let moved: Vec<&str> = edited
+        .iter()
+        .filter(|h| h["kind"] == "task_reassigned")
+        .map(|h| {
+            assert_eq!((&h["from"], &h["to"]), (&json!("anna"), &json!("lena")));
+            h["task"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        moved,
+        ["call_client", "book_meeting"],
+        "the sales tasks, not petr's"
+    );
+    let (_, team) = d.get("/api/v1/team").await;
+    assert_eq!(load(&team, "anna"), anna - 2);
+    assert_eq!(load(&team, "lena"), lena + 2);
+
+    // Found by the new name; what is required cannot be cleared; nothing to edit; no such deal.
+    let (_, found) = d
+        .get("/api/v1/deals?q=%D0%BF%D0%B5%D1%82%D1%80%D0%BE%D0%B2")
+        .await;
+    assert_eq!(found["deals"][0]["id"], "d1", "{found}");
+    let (status, body) = patch(json!({"fields": {"client_name": null}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = patch(json!({"fields": {"sales": "nobody"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = patch(json!({"fields": {"colour": "red"}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = patch(json!({"fields": {}})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = d
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/deals/nobody",
+            Some(STAFF),
+            Some((
+                "application/json",
+                br#"{"fields": {"client_name": "x"}}"#.to_vec(),
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // A read token may not edit.
+    let (status, _) = d
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/deals/d1",
+            Some(READ),
+            Some((
+                "application/json",
+                br#"{"fields": {"client_name": "x"}}"#.to_vec(),
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    d.stop().await;
+}

@@ -85,6 +85,21 @@ async fn personal_data(d: &Daemon) {
     assert_eq!(skipped[0]["reason"], "the client opted out of sms");
     assert_eq!(skipped[0]["template"], "meeting_details");
 
+    // Found by the client's email, name and phone as people type them.
+    let found = |q: &'static str| async move {
+        let (status, body) = d.get(&format!("/api/v1/deals?q={q}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["deals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    for q in ["ivan%40shop", "%D0%B8%D0%B2%D0%B0%D0%BD", "916+123-45"] {
+        assert_eq!(found(q).await, ["shop"], "{q}");
+    }
+
     // Erased on request, by Anna.
     let before = history(d, "shop").await;
     let (status, body) = d
@@ -133,6 +148,10 @@ async fn personal_data(d: &Daemon) {
     }
     let (_, events) = d.get("/api/v1/deals/shop").await;
     assert_eq!(events["events"][0]["fields"]["meeting_place"], "Office");
+    // Search no longer finds the client by what was erased.
+    for q in ["ivan%40shop", "%D0%B8%D0%B2%D0%B0%D0%BD", "916+123-45"] {
+        assert!(found(q).await.is_empty(), "{q}");
+    }
     // The creation's kept answer no longer holds the name either.
     let (status, kept) = create().await;
     assert_eq!(status, StatusCode::CREATED);

@@ -191,6 +191,40 @@ pub(super) async fn send_event(
     submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditBody {
+    fields: serde_json::Map<String, Json>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+/// `PATCH /api/v1/deals/{id}`: a person edits the deal's fields and roles (`null` clears one).
+/// A step like any other: `field_set` records caused by "edited by PERSON", then what the
+/// change makes happen; a role's open tasks go to the person who gets it.
+pub(super) async fn edit_deal(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+    post: Post,
+) -> Result<Response, ApiError> {
+    let post = post.admit(&s, Need::Write)?;
+    let e: EditBody = post.json()?;
+    let clear: Vec<String> = e
+        .fields
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let set: serde_json::Map<String, Json> =
+        e.fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    let input = Input::Edit {
+        fields: json_fields(&set),
+        clear,
+        by: e.by.or_else(|| post.token.person.clone()),
+    };
+    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TaskBody {
@@ -259,6 +293,7 @@ pub(super) struct ListQuery {
     live: Option<bool>,
     after: Option<String>,
     limit: Option<i64>,
+    q: Option<String>,
 }
 
 pub(super) async fn list_deals(
@@ -313,6 +348,35 @@ pub(super) async fn list_deals(
             .is_none_or(|n| plan.alerts.iter().any(|a| &a.name == n)),
     )?;
     let limit = super::explain::limit(q.limit)?;
+    // Words to find deals by: the best matches (live deals first), no further pages.
+    if let Some(words) = q.q.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
+        if q.stage.is_some()
+            || q.phase.is_some()
+            || q.alert.is_some()
+            || q.person.is_some()
+            || q.after.is_some()
+        {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_query",
+                "`q` finds deals by words; it does not combine with other filters or `after`",
+            ));
+        }
+        let mut tx = s.core.store().read().await?;
+        let found: Vec<String> = tx
+            .search_deals(words, limit)
+            .await?
+            .into_iter()
+            .filter(|c| q.live.is_none_or(|l| c.live == l))
+            .map(|c| c.id)
+            .collect();
+        let rows = tx.deal_rows(&found).await?;
+        drop(tx);
+        return Ok(json_answer(
+            StatusCode::OK,
+            json!({"deals": rows, "next": null}).to_string(),
+        ));
+    }
     let filter = DealFilter {
         stage: q.stage,
         phase: q.phase,

@@ -31,7 +31,10 @@ pub(crate) fn routes() -> Router<Shared> {
             "/api/v1/deals",
             post(deals::create_deal).get(deals::list_deals),
         )
-        .route("/api/v1/deals/{id}", get(deals::get_deal))
+        .route(
+            "/api/v1/deals/{id}",
+            get(deals::get_deal).patch(deals::edit_deal),
+        )
         .route("/api/v1/deals/{id}/events", post(deals::send_event))
         .route("/api/v1/deals/{id}/explain", get(explain::explain))
         .route("/api/v1/deals/{id}/personal-data", delete(privacy::erase))

@@ -87,11 +87,17 @@ pub(super) fn days(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_days().max(0)
 }
 
+/// Deals the money page lists of those closing in the window (the rest are counted).
+pub(super) const CLOSING_SHOWN: i64 = 100;
+
 /// The money page's figures.
 #[derive(Debug, Default)]
 pub(super) struct Money {
-    /// Live deals whose planned end falls in the window, soonest first.
+    /// Live deals whose planned end falls in the window, soonest first (the first
+    /// [`CLOSING_SHOWN`]).
     pub closing: Vec<Card>,
+    /// How many live deals close in the window, and their amounts.
+    pub closing_all: (i64, Decimal),
     /// Expected revenue per week (Monday) of planned end, from this week on.
     pub weeks: Vec<(NaiveDate, Decimal)>,
     /// Paid: amount and number of deals.
@@ -116,19 +122,17 @@ pub(super) async fn money(
     };
     let last = today + Duration::days(window_days);
     let weeks_end = week0 + Duration::weeks(weeks as i64) - Duration::days(1);
-    for card in tx.closing_between(week0, last.max(weeks_end)).await? {
-        let Some(end) = card.planned_end else {
-            continue;
-        };
-        let amount = card.amount.unwrap_or_default();
+    for (end, amount) in tx.planned_ends(week0, last.max(weeks_end)).await? {
         let w = ((end - week0).num_days() / 7) as usize;
         if let Some(slot) = m.weeks.get_mut(w) {
             slot.1 += amount;
         }
         if end >= today && end <= last {
-            m.closing.push(card);
+            m.closing_all.0 += 1;
+            m.closing_all.1 += amount;
         }
     }
+    m.closing = tx.closing_between(today, last, CLOSING_SHOWN).await?;
     let invoices = tx.totals_under("invoice/").await?;
     let of = |k: &str| {
         invoices
@@ -238,7 +242,10 @@ pub(super) async fn team_load(
     team: &Team,
     now: DateTime<Utc>,
 ) -> Result<Vec<Load>, StoreError> {
-    let overdue: HashMap<String, i64> = tx.overdue_by_person(now).await?.into_iter().collect();
+    let mut overdue: HashMap<&str, i64> = HashMap::new();
+    for m in &team.members {
+        overdue.insert(&m.id, tx.overdue_of(&m.id, now).await?);
+    }
     let hours = tx
         .totals_under(&format!("hours/{}/", monday(plan, now)))
         .await?;
@@ -250,7 +257,7 @@ pub(super) async fn team_load(
             name: m.name.clone(),
             roles: m.roles.clone(),
             open: team.load.get(&m.id).copied().unwrap_or(0),
-            overdue: overdue.get(&m.id).copied().unwrap_or(0),
+            overdue: overdue.get(m.id.as_str()).copied().unwrap_or(0),
             hours_week: hours.get(&m.id).map_or(Decimal::ZERO, |h| h.1),
         })
         .collect();

@@ -55,7 +55,6 @@ pub(super) async fn show(
 pub(super) fn page(v: &Viewer, snap: &Snapshot, m: &data::Money, days: i64) -> Markup {
     let plan = &snap.rules.ready.plan;
     let w = v.lang.words();
-    let total: Decimal = m.closing.iter().filter_map(|c| c.amount).sum();
     let body = html! {
         h1 { (w.money) }
         section {
@@ -79,7 +78,15 @@ pub(super) fn page(v: &Viewer, snap: &Snapshot, m: &data::Money, days: i64) -> M
                             }
                         }
                     }
-                    tfoot { tr { th colspan="2" { (w.total) } th.num { (money(plan, total, v.lang)) } } }
+                    tfoot { tr {
+                        th colspan="2" {
+                            (w.total) " (" (m.closing_all.0) ")"
+                            @if m.closing_all.0 > m.closing.len() as i64 {
+                                " · " (w.more) " " (m.closing_all.0 - m.closing.len() as i64)
+                            }
+                        }
+                        th.num data-figure="closing" { (money(plan, m.closing_all.1, v.lang)) }
+                    } }
                 }
             }
         }

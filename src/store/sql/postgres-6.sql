@@ -8,7 +8,8 @@
 -- `places` is where it counts on the board (`stage@moment` joined by `|`: a live deal's
 -- active tracks, a finished deal's final stages), `waiting` the joins where tracks wait,
 -- `alerts` the raised ones (`|a|b|`), `person` the first filled role slot, `since` when its
--- oldest live track entered its stage, `ended_at` when a finished deal finished.
+-- oldest live track entered its stage, `ended_at` when a finished deal finished, `trouble_since`
+-- is `since` for a live deal with an alert raised (what the out-of-control page lists).
 CREATE TABLE deal_facts (
     deal_id     TEXT    PRIMARY KEY,
     title       TEXT    NOT NULL,
@@ -22,10 +23,11 @@ CREATE TABLE deal_facts (
     alerts      TEXT    NOT NULL,
     person      TEXT,
     since       TEXT,
-    ended_at    TEXT
+    ended_at    TEXT,
+    trouble_since TEXT
 );
-CREATE INDEX deal_facts_end ON deal_facts (live, planned_end);
-CREATE INDEX deal_facts_alerted ON deal_facts (since) WHERE live = 1 AND alerts <> '|';
+CREATE INDEX deal_facts_end ON deal_facts (planned_end, amount) WHERE live = 1;
+CREATE INDEX deal_facts_trouble ON deal_facts (trouble_since) WHERE trouble_since IS NOT NULL;
 
 -- What a deal is found by (`/search`): its id, title, name, phones (also as digits), emails,
 -- in lower case.
@@ -53,5 +55,8 @@ CREATE TABLE totals (
     amount TEXT    NOT NULL
 );
 
--- Overdue work is read by its due moment (it changes with the clock alone, so it is not summed).
-CREATE INDEX tasks_open_due ON tasks (due, assignee) WHERE done_at IS NULL;
+-- Overdue work is read by its due moment (it changes with the clock alone, so it is not summed),
+-- everybody's and each person's; open tasks per person by the second index too.
+CREATE INDEX tasks_open_due ON tasks (due) WHERE done_at IS NULL;
+CREATE INDEX tasks_open_by ON tasks (assignee, due) WHERE done_at IS NULL;
+DROP INDEX tasks_assignee;
