@@ -389,6 +389,59 @@ async fn walk(c: &Client, base: &str) {
         "the board shows Nina at the meeting"
     );
 
+    // Search: Ivan's deals by his name, as typed.
+    c.goto(&format!("{base}/search")).await.unwrap();
+    type_into(c, "#q", "иван").await;
+    click(c, "form.search button[type=submit]").await;
+    wait_for(c, ".found .card").await;
+    for deal in ["ivan", "ivan/1", "ivan/2"] {
+        assert_eq!(
+            count(c, &format!(".found .card[data-deal='{deal}']")).await,
+            1,
+            "{deal} found"
+        );
+    }
+    screenshot(c, "search").await;
+    // A column's own page.
+    c.goto(&format!("{base}/stages/closed")).await.unwrap();
+    assert_eq!(count(c, ".column .card").await, 2, "both closed projects");
+
+    // Editing Nina's deal from her page: the amount is set; the board's column sums it.
+    c.goto(&format!("{base}/deals/nina")).await.unwrap();
+    click(c, "details.edit summary").await;
+    type_into(c, "form.edit input[name='amount']", "125000").await;
+    click(c, "form.edit button[type=submit]").await;
+    wait_for(c, "p.flash").await;
+    assert!(text_of(c, "p.flash").await.contains("Готово"));
+    assert!(
+        text_of(c, "tr[data-field='amount']")
+            .await
+            .contains("125 000"),
+        "the deal shows its new amount"
+    );
+    c.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(
+        text_of(c, ".column[data-stage='meeting'] .sum").await,
+        "125 000 ₽"
+    );
+
+    // A new deal from the board, at the contract stage.
+    click(c, "a.new").await;
+    wait_for(c, "form.new").await;
+    type_into(c, "input[name='_title']", "Кухня для Веры").await;
+    type_into(c, "input[name='_id']", "vera").await;
+    type_into(c, "form.new input[name='client_name']", "Вера").await;
+    c.execute(
+        "document.querySelector(\"select[name='_stage']\").value = 'contract';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(c, "form.new button[type=submit]").await;
+    wait_for(c, "p.flash").await;
+    assert_eq!(text_of(c, "h1").await, "Кухня для Веры");
+    screenshot(c, "deal-new").await;
+
     // English on request.
     c.goto(&format!("{base}/?lang=en")).await.unwrap();
     assert_eq!(text_of(c, "header nav a.active").await, "Deals");

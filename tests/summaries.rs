@@ -1,7 +1,7 @@
 //! The dashboard's summaries always equal a recomputation from the deals: random steps of the
 //! reference pipeline (leads, calls, contracts spawning projects, invoices sent, burnt and paid,
-//! tasks worked and logged, leads lost, deals created at any stage, timers fired as the clock
-//! moves), run in batches of random size as the writer runs them, on both backends; after every
+//! tasks worked and logged, leads lost, deals created at any stage, fields and roles edited,
+//! timers fired as the clock moves), run in batches of random size as the writer runs them, on both backends; after every
 //! batch the summary tables are compared with what every stored deal says now. A rebuild
 //! changes nothing afterwards.
 
@@ -34,6 +34,7 @@ enum Move {
     Event(usize, &'static str),
     Contracts(usize, Vec<(u32, bool)>),
     Task(usize, usize, &'static str, u8),
+    Edit(usize, &'static str, u32),
     Clock(u32),
 }
 
@@ -63,6 +64,9 @@ fn a_move() -> impl Strategy<Value = Move> {
         6 => (deal, 0..TASKS.len(), prop::sample::select(vec!["start", "done", "log"]), 1u8..9)
             .prop_map(|(d, t, a, h)| Move::Task(d, t, a, h)),
         2 => (1u32..4000).prop_map(Move::Clock),
+        3 => (0..DEALS.len(), prop::sample::select(vec![
+            "client_name", "amount", "invoice_status", "sales", "planned_end", "client_email",
+        ]), 1u32..90).prop_map(|(d, f, n)| Move::Edit(d, f, n)),
     ]
 }
 
@@ -148,6 +152,28 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
                     task: task.into(),
                     action,
                     by: Some(by.into()),
+                },
+            }
+        }
+        Move::Edit(d, field, n) => {
+            let value = match *field {
+                "client_name" => json!(format!("Renamed {n}")),
+                "amount" => json!(n * 1000),
+                "invoice_status" => json!(if n % 2 == 0 { "paid" } else { "sent" }),
+                "sales" => json!(if n % 2 == 0 { "lena" } else { "anna" }),
+                "planned_end" => json!(
+                    (now + Duration::days(i64::from(*n)))
+                        .date_naive()
+                        .to_string()
+                ),
+                _ => json!(format!("x{n}@shop.test")),
+            };
+            Op::Apply {
+                deal: id(*d),
+                input: Input::Edit {
+                    fields: fields(json!({ *field: value })),
+                    clear: Vec::new(),
+                    by: Some("anna".into()),
                 },
             }
         }

@@ -336,3 +336,124 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     assert!(r.text().await.unwrap().contains(">Лид<"));
     d.stop().await;
 }
+
+/// A deal made from the dashboard at the stage chosen, then edited on its page: only what the
+/// person changed goes (a field changed meanwhile by someone else is not undone), a refused
+/// creation shows the form again with what was typed, and a read token sees no forms.
+#[tokio::test]
+async fn a_deal_is_made_and_edited_from_the_dashboard() {
+    let dir = workdir("dashboard-edit");
+    let d = Daemon::start(config(&dir, "")).await;
+    let http = page_client();
+    let url = |p: &str| format!("{}{p}", d.base);
+    let b = log_in(&http, &d.base, STAFF).await;
+
+    // Refused: a lead needs the client's name; the form comes back with the title typed.
+    let r = send_form(
+        &http,
+        &url("/deals/new"),
+        &b,
+        &[
+            ("_title", "Кухня для Веры"),
+            ("_stage", "lead"),
+            ("client_phone", "+7 916 000-11-22"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("a deal needs `client_name` to be created"),
+        "says what is missing: {page}"
+    );
+    assert!(
+        page.contains(r#"value="Кухня для Веры""#),
+        "keeps the title: {page}"
+    );
+
+    // Made at `contract`, with an id of its own.
+    let r = send_form(
+        &http,
+        &url("/deals/new"),
+        &b,
+        &[
+            ("_title", "Кухня для Веры"),
+            ("_id", "vera"),
+            ("_stage", "contract"),
+            ("client_name", "Вера"),
+            ("client_phone", "+7 916 000-11-22"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, deal) = d.get("/api/v1/deals/vera").await;
+    assert_eq!(deal["stages"], json!(["contract"]), "{deal}");
+
+    // The edit form carries what the page showed; someone else changes the email meanwhile.
+    let page = get_page(&http, &url("/deals/vera"), &b.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"action="/deals/vera/edit""#), "{page}");
+    let (status, _) = d
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/deals/vera",
+            Some(STAFF),
+            Some((
+                "application/json",
+                br#"{"fields": {"client_email": "vera@home.test"}}"#.to_vec(),
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let r = send_form(
+        &http,
+        &url("/deals/vera/edit"),
+        &b,
+        &[
+            ("client_name", "Вера Павловна"),
+            ("_was.client_name", "Вера"),
+            ("client_email", ""),
+            ("_was.client_email", ""),
+            ("amount", "450000"),
+            ("_was.amount", ""),
+            ("_by", "anna"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, deal) = d.get("/api/v1/deals/vera").await;
+    assert_eq!(deal["fields"]["client_name"], "Вера Павловна");
+    assert_eq!(deal["fields"]["amount"], json!(450000));
+    assert_eq!(
+        deal["fields"]["client_email"], "vera@home.test",
+        "an input the person did not touch changes nothing"
+    );
+    let edited = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["cause"] == "edited by anna" && h["kind"] == "field_set")
+        .count();
+    assert_eq!(edited, 2);
+    // The board's money counts the new amount.
+    let board = get_page(&http, &url("/"), &b.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(board.contains("450 000"), "{board}");
+
+    // A read token sees neither form.
+    let reader = log_in(&http, &d.base, READ).await;
+    let page = get_page(&http, &url("/deals/vera"), &reader.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("/deals/vera/edit"));
+    d.stop().await;
+}

@@ -19,7 +19,7 @@ use crate::json::{deal_json, json_fields};
 use crate::store::DealFilter;
 
 /// A new deal id: the date, then random letters (`d-20260302-k3j9x2`).
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let tail: String = (0..8)
         .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
@@ -69,21 +69,28 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
     submit(&s, Op::Create(req), post.key, render_created).await
 }
 
-fn check_id(id: &str) -> Result<(), ApiError> {
-    // Parts between slashes are never empty, `.` or `..`: an id is also a path on the pages.
-    let ok = !id.is_empty()
+/// What a deal id may be, said when it is not.
+pub(crate) const BAD_ID: &str = "a deal id is 1 to 100 letters, digits, `-`, `_`, `.` or `/`, and no part between slashes is empty, `.` or `..`";
+
+/// Whether a deal id may be used. Parts between slashes are never empty, `.` or `..`: an id is
+/// also a path on the pages.
+pub(crate) fn valid_id(id: &str) -> bool {
+    !id.is_empty()
         && id.len() <= 100
         && id
             .chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && id.split('/').all(|part| !part.chars().all(|c| c == '.'));
-    if ok {
+        && id.split('/').all(|part| !part.chars().all(|c| c == '.'))
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if valid_id(id) {
         Ok(())
     } else {
         Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_id",
-            "a deal id is 1 to 100 letters, digits, `-`, `_`, `.` or `/`, and no part between slashes is empty, `.` or `..`",
+            BAD_ID,
         ))
     }
 }

@@ -7,7 +7,7 @@
 
 mod admit;
 pub(crate) mod answers;
-mod deals;
+pub(crate) mod deals;
 mod explain;
 mod privacy;
 mod service;

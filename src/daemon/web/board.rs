@@ -48,7 +48,10 @@ pub(super) fn page(
     let w = v.lang.words();
     let body = html! {
         h1 { (plan.title) }
-        p.hint { (w.refreshed) }
+        p.hint {
+            (w.refreshed)
+            @if v.may_write() { " · " a.new href="/deals/new" { "+ " (w.new_deal) } }
+        }
         div.board {
             @for (phase, columns) in groups {
                 section.phase data-phase=(phase.map_or("", |p| plan.phases[p].name.as_str())) {
@@ -122,8 +125,8 @@ pub(super) fn card(
             div.meta {
                 @if let Some(a) = c.amount { span.money { (money(plan, a, v.lang)) } }
                 @if let Some(p) = person { span.person { (p) } }
-                @if !c.live { span.done { (w.finished) } }
-                @else if !final_here && let Some(since) = c.since {
+                @if !c.live && !final_here { span.done { (w.finished) } }
+                @else if c.live && let Some(since) = c.since {
                     span.days { (data::days(since, now)) " " (w.days_in_stage) }
                 }
             }

@@ -22,7 +22,7 @@ use crate::engine::{Input, TaskAction};
 /// and the idempotency key the page put in it.
 pub(super) struct Form {
     pub(super) pairs: Vec<(String, String)>,
-    key: Option<Idem>,
+    pub(super) key: Option<Idem>,
     /// Who sent it: the form's `_by`, else the viewer's own person.
     pub(super) by: Option<String>,
 }

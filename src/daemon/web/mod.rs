@@ -14,6 +14,7 @@ mod attention;
 mod board;
 mod data;
 mod deal;
+mod edit;
 mod format;
 mod forms;
 mod history;
@@ -47,7 +48,9 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/team", get(team::show))
         .route("/pipeline", get(pipeline::show))
         .route("/pipeline.svg", get(pipeline::pipeline_svg))
+        .route("/deals/new", get(edit::new_form).post(edit::create))
         .route("/deals/{id}", get(deal::show))
+        .route("/deals/{id}/edit", post(edit::edit))
         .route("/deals/{id}/events", post(forms::send_event))
         .route("/deals/{id}/tasks/{task}/{action}", post(forms::task_work))
         .route(
