@@ -80,6 +80,7 @@
 //! - Only the boundary (`json` for it, `store`, `daemon`, `cli`) knows JSON, files and terminals.
 //! - The engine never looks a name up while running: the plan holds indexes.
 
+pub mod analytics;
 pub mod ast;
 pub mod calendar;
 pub mod check;

@@ -292,7 +292,7 @@ async fn the_summaries_always_equal_a_recomputation_from_the_deals() {
         let plan = &core.rules().ready.plan;
         let mut tx = core.store().begin().await.unwrap();
         let before = tx.totals_under("").await.unwrap();
-        tx.rebuild_summaries(plan, &Mapping::default(), |_| {})
+        tx.rebuild_summaries(plan, &Mapping::default(), false, |_| {})
             .await
             .unwrap();
         let after = tx.totals_under("").await.unwrap();

@@ -7,6 +7,7 @@ mod generate;
 mod graph;
 mod lsp;
 mod plan;
+mod report;
 mod serve;
 mod simulate;
 mod summaries;
@@ -55,6 +56,9 @@ enum Command {
     Serve(serve::Args),
     /// The dashboard's summaries of a database: `rebuild` makes them again from the deals.
     Summaries(summaries::Args),
+    /// Analytics for the zones of growth over a database or a simulation: funnel, time in
+    /// stage, invoices, delivery, hours, money, lost reasons, refusals.
+    Report(Box<report::Args>),
 }
 
 /// Whether to use terminal colours.
@@ -97,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::GenerateScenario(args) => generate::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Summaries(args) => summaries::run(args),
+        Command::Report(args) => report::run(*args, color),
     };
     match result {
         Ok(code) => code,

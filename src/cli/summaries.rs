@@ -84,7 +84,7 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
         });
         let mut tx = store.begin().await?;
         let done = tx
-            .rebuild_summaries(&ready.plan, &mapping, |n| {
+            .rebuild_summaries(&ready.plan, &mapping, true, |n| {
                 if let Some(b) = &bar {
                     b.set_position(n);
                 }

@@ -114,6 +114,18 @@ pub struct Dashboard {
     pub paid: String,
     /// The client's name, shown on cards and found by search.
     pub client_name: String,
+    /// The invoice status that means it burnt (its due date passed unpaid).
+    pub burnt: String,
+    /// When the invoice is due (date).
+    pub invoice_due: String,
+    /// The role that runs a project (delivery and margin by manager).
+    pub project_manager: String,
+    /// The stage lost deals go to.
+    pub lost_stage: String,
+    /// The stage a project is delivered at (its actual end).
+    pub delivered_stage: String,
+    /// The field that says why a deal was lost.
+    pub lost_reason: String,
     /// How long a login lasts at most, in hours.
     pub session_hours: u64,
     /// How long a login lasts unused, in minutes.
@@ -128,7 +140,15 @@ impl Dashboard {
             planned_end: self.planned_end.clone(),
             invoice_status: self.invoice_status.clone(),
             paid: self.paid.clone(),
+            burnt: self.burnt.clone(),
+            invoice_due: self.invoice_due.clone(),
             client: self.client_name.clone(),
+            sold_hours: self.sold_hours.clone(),
+            margin: self.margin.clone(),
+            pm_role: self.project_manager.clone(),
+            lost_stage: self.lost_stage.clone(),
+            delivered_stage: self.delivered_stage.clone(),
+            lost_reason: self.lost_reason.clone(),
         }
     }
 }
@@ -144,6 +164,12 @@ impl Default for Dashboard {
             invoice_status: "invoice_status".into(),
             paid: "paid".into(),
             client_name: "client_name".into(),
+            burnt: "expired".into(),
+            invoice_due: "invoice_due".into(),
+            project_manager: "project_manager".into(),
+            lost_stage: "lost".into(),
+            delivered_stage: "delivered".into(),
+            lost_reason: "comment".into(),
             session_hours: 7 * 24,
             idle_minutes: 12 * 60,
         }

@@ -95,20 +95,18 @@ impl Core {
     pub async fn keep_summaries_current(&self) -> Result<bool, StoreError> {
         let rules = self.rules();
         let plan = &rules.ready.plan;
-        if self
-            .store
-            .read()
-            .await?
-            .summaries_current(plan, &self.mapping)
-            .await?
-        {
+        let mut tx = self.store.read().await?;
+        if tx.summaries_current(plan, &self.mapping).await? {
             return Ok(false);
         }
+        // Made for the first time: the analytics are counted from the deals' history too.
+        let history = tx.mark(crate::store::SUMMARIES_MARK).await?.is_none();
+        drop(tx);
         let started = std::time::Instant::now();
         tracing::info!("making the dashboard's summaries from the stored deals");
         let mut tx = self.store.begin().await?;
         let done = tx
-            .rebuild_summaries(plan, &self.mapping, |n| {
+            .rebuild_summaries(plan, &self.mapping, history, |n| {
                 if n % 10_000 == 0 {
                     tracing::info!(deals = n, "summaries: deals read");
                 }

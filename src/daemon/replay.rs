@@ -89,7 +89,11 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, ReplayError> {
                     tx.commit().await?;
                     played.applied += 1;
                 }
-                Ok(_) | Err(CoreError::NoDeal(_) | CoreError::Exists(_)) => played.refused += 1,
+                // A refusal is kept, as the daemon keeps it.
+                Ok(_) | Err(CoreError::NoDeal(_) | CoreError::Exists(_)) => {
+                    tx.commit().await?;
+                    played.refused += 1;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

@@ -20,31 +20,7 @@ use crate::types::Ty;
 use crate::value::Value;
 
 /// The fields the dashboard reads, by name (`[dashboard]` in the configuration).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    /// The deal's amount (money).
-    pub amount: String,
-    /// When the work is planned to end (date).
-    pub planned_end: String,
-    /// The invoice's status (text).
-    pub invoice_status: String,
-    /// The status that means paid; any other set value but the field's default is invoiced.
-    pub paid: String,
-    /// The client's name, shown on cards.
-    pub client: String,
-}
-
-impl Default for Mapping {
-    fn default() -> Self {
-        Mapping {
-            amount: "amount".into(),
-            planned_end: "planned_end".into(),
-            invoice_status: "invoice_status".into(),
-            paid: "paid".into(),
-            client: "client_name".into(),
-        }
-    }
-}
+pub use crate::analytics::Map as Mapping;
 
 /// The mapping resolved against a pipeline: field indexes, and the fields a deal is found by.
 pub(crate) struct Lens<'a> {
@@ -53,6 +29,7 @@ pub(crate) struct Lens<'a> {
     planned_end: Option<usize>,
     invoice: Option<(usize, Option<Value>, &'a str)>,
     client: Option<usize>,
+    sold_hours: Option<usize>,
     found_by: Vec<usize>,
 }
 
@@ -73,6 +50,7 @@ impl<'a> Lens<'a> {
             invoice: at(&m.invoice_status)
                 .map(|i| (i, plan.fields[i].default.clone(), m.paid.as_str())),
             client: at(&m.client),
+            sold_hours: at(&m.sold_hours),
             found_by,
         }
     }
@@ -97,7 +75,13 @@ pub(crate) fn fingerprint(plan: &Plan, m: &Mapping) -> String {
         h.update([0]);
     };
     put("summaries 1");
-    for name in [&m.amount, &m.planned_end, &m.invoice_status, &m.client] {
+    for name in [
+        &m.amount,
+        &m.planned_end,
+        &m.invoice_status,
+        &m.client,
+        &m.sold_hours,
+    ] {
         put(name);
         match plan.field_index.get(name.as_str()) {
             Some(&i) => {
@@ -179,6 +163,12 @@ pub(crate) struct Facts {
     pub ended_at: Option<String>,
     /// `since` of a live deal with an alert raised.
     pub trouble_since: Option<String>,
+    /// Hours sold.
+    pub sold_hours: Option<String>,
+    /// Hours spent.
+    pub spent_hours: String,
+    /// Hundredths of an hour spent past those sold, when more were spent.
+    pub overrun: Option<i64>,
 }
 
 /// `|a|b|`.
@@ -262,6 +252,14 @@ impl Facts {
         let open = deal.tracks.iter().filter(|t| t.state != TrackState::Ended);
         let since = open.map(|t| t.entered_at).min().map(stamp);
         let trouble_since = since.clone().filter(|_| live && alerts != "|");
+        let sold = lens
+            .value(deal, lens.sold_hours)
+            .and_then(Value::as_decimal);
+        let spent = deal.hours_spent();
+        let overrun = sold.filter(|s| spent > *s).and_then(|s| {
+            use rust_decimal::prelude::ToPrimitive;
+            ((spent - s) * Decimal::from(100)).trunc().to_i64()
+        });
         Facts {
             id: deal.id.to_string(),
             title: deal.title.to_string(),
@@ -278,6 +276,9 @@ impl Facts {
             alerts,
             person: deal.slots.iter().flatten().next().cloned(),
             trouble_since,
+            sold_hours: sold.map(|s| s.normalize().to_string()),
+            spent_hours: spent.normalize().to_string(),
+            overrun,
             since,
             ended_at: (!live)
                 .then(|| deal.tracks.iter().map(|t| t.entered_at).max())

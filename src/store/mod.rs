@@ -134,6 +134,7 @@ macro_rules! on {
     };
 }
 
+mod analytics;
 mod checkpoint;
 mod dashboard;
 mod deals;
@@ -167,7 +168,7 @@ pub use requests::Answer;
 pub use rules::{RulesVersion, digest};
 pub use sessions::Session;
 pub use statements::Arg;
-pub use summaries::{Rebuilt, Sums};
+pub use summaries::{MARK as SUMMARIES_MARK, Rebuilt, Sums};
 pub use timers::DueTimer;
 pub use write::{AppliedEvent, BatchWrite, DealWrite};
 

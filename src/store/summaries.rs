@@ -15,22 +15,25 @@ use sqlx::Row;
 use super::facts::{Facts, Lens, Mapping, fingerprint, hour_shares, search_words};
 use super::statements::{Arg, MAX_ARGS, Style, Writes, list};
 use super::{StoreError, Tx};
+use crate::analytics::tally::{self, Before, Fact};
 use crate::compile::Plan;
 
 /// The mark that holds the fingerprint of what the summaries were computed from.
-pub(crate) const MARK: &str = "summaries";
+pub const MARK: &str = "summaries";
 
 const FACT_COLUMNS: &str = "deal_id, title, live, client, amount, planned_end, invoice, places, \
-                            waiting, alerts, person, since, ended_at, trouble_since";
+                            waiting, alerts, person, since, ended_at, trouble_since, sold_hours, \
+                            spent_hours, overrun";
 
 const FACTS_UPSERT: (&str, &str) = (
     "INSERT INTO deal_facts (deal_id, title, live, client, amount, planned_end, invoice, places, \
-     waiting, alerts, person, since, ended_at, trouble_since)",
+     waiting, alerts, person, since, ended_at, trouble_since, sold_hours, spent_hours, overrun)",
     "ON CONFLICT (deal_id) DO UPDATE SET title = excluded.title, live = excluded.live, \
      client = excluded.client, amount = excluded.amount, planned_end = excluded.planned_end, \
      invoice = excluded.invoice, places = excluded.places, waiting = excluded.waiting, \
      alerts = excluded.alerts, person = excluded.person, since = excluded.since, \
-     ended_at = excluded.ended_at, trouble_since = excluded.trouble_since",
+     ended_at = excluded.ended_at, trouble_since = excluded.trouble_since, \
+     sold_hours = excluded.sold_hours, spent_hours = excluded.spent_hours, overrun = excluded.overrun",
 );
 
 /// How search words are written. PostgreSQL: a table by deal id. SQLite: a full-text table of
@@ -57,10 +60,14 @@ pub(super) fn search_join(tx: &Tx) -> &'static str {
 
 /// What a batch changed of one deal, for the summaries.
 pub(crate) struct Change<'a> {
+    /// The deal as it was (`None`: new, or not known).
+    pub before: Option<&'a crate::engine::Deal>,
     /// The deal now.
     pub deal: &'a crate::engine::Deal,
     /// Time entries the batch added to it.
     pub new_entries: &'a [crate::engine::TimeEntry],
+    /// What the analytics read of its records in the batch, in order.
+    pub facts: Vec<Fact>,
 }
 
 fn fact_row(f: &Facts) -> Vec<Arg> {
@@ -79,6 +86,9 @@ fn fact_row(f: &Facts) -> Vec<Arg> {
         Arg::from(f.since.clone()),
         Arg::from(f.ended_at.clone()),
         Arg::from(f.trouble_since.clone()),
+        Arg::from(f.sold_hours.clone()),
+        Arg::from(f.spent_hours.as_str()),
+        Arg::from(f.overrun),
     ]
 }
 
@@ -114,6 +124,9 @@ fn read_fact(r: &impl FactRow) -> Result<Facts, sqlx::Error> {
         since: r.opt(11)?,
         ended_at: r.opt(12)?,
         trouble_since: r.opt(13)?,
+        sold_hours: r.opt(14)?,
+        spent_hours: r.text(15)?,
+        overrun: r.opt_int(16)?,
     })
 }
 
@@ -122,6 +135,7 @@ trait FactRow {
     fn text(&self, i: usize) -> Result<String, sqlx::Error>;
     fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
     fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
 }
 
 macro_rules! fact_row {
@@ -134,6 +148,9 @@ macro_rules! fact_row {
                 self.try_get(i)
             }
             fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
+                self.try_get(i)
+            }
+            fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error> {
                 self.try_get(i)
             }
         }
@@ -176,7 +193,7 @@ impl Tx {
                 }
                 q.fetch_all(&mut **c).await?
                     .iter()
-                    .map(|r| Ok((read_fact(r)?, r.try_get(14)?)))
+                    .map(|r| Ok((read_fact(r)?, r.try_get(17)?)))
                     .collect::<Result<_, sqlx::Error>>()?
             });
             for (f, words) in rows {
@@ -211,6 +228,10 @@ impl Tx {
             let now = Facts::of(&lens, c.deal);
             let words = search_words(&lens, c.deal);
             hour_shares(&lens, c.new_entries, &mut sums);
+            if !c.facts.is_empty() {
+                let mut before = Before::of(plan, mapping, c.before);
+                tally::step(plan, mapping, &mut before, c.deal, &c.facts, &mut sums);
+            }
             let (old, old_words) = match stored.remove(&*c.deal.id) {
                 Some((f, w)) => (Some(f), w),
                 None => (None, None),
@@ -279,8 +300,10 @@ impl Tx {
         };
         let mut w = Writes::default();
         let change = Change {
+            before: None,
             deal: &deal,
             new_entries: &[],
+            facts: Vec::new(),
         };
         self.summary_writes(plan, mapping, std::slice::from_ref(&change), &mut w)
             .await?;
@@ -380,6 +403,44 @@ impl Tx {
             .collect()
     }
 
+    /// What the analytics read of these deals' stored history, in order, by deal.
+    async fn analytics_facts(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<Fact>>, StoreError> {
+        let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
+        for chunk in ids.chunks(MAX_ARGS) {
+            let mut sql = String::from(
+                "SELECT deal_id, at, kind, record FROM history WHERE kind IN \
+                 ('stage_entered', 'stage_left', 'field_set') AND deal_id IN (",
+            );
+            list(&mut sql, chunk.len(), 1, Style::of(self));
+            sql.push_str(") ORDER BY deal_id, id");
+            let rows: Vec<(String, String, String, String)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter()
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            for (deal, at, kind, record) in rows {
+                let (Some(at), Ok(record)) = (
+                    super::read_stamp(&at),
+                    serde_json::from_str::<serde_json::Value>(&record),
+                ) else {
+                    continue;
+                };
+                if let Some(f) = Fact::stored(&kind, at, &record) {
+                    out.entry(deal).or_default().push(f);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the summaries were made from what `plan` and `mapping` say now.
     pub async fn summaries_current(
         &mut self,
@@ -390,12 +451,15 @@ impl Tx {
     }
 
     /// Makes the summaries again from every stored deal (a deal the rules cannot read is left
-    /// out and counted). `progress` is told how many deals are done after each page. The
+    /// out and counted). The analytics' counts (`a/…`) are made again from the deals' history
+    /// when `history` is set (their amounts and managers then the deals' current ones), else
+    /// kept as they are. `progress` is told how many deals are done after each page. The
     /// caller commits; on PostgreSQL the tables are locked against writers until then.
     pub async fn rebuild_summaries(
         &mut self,
         plan: &Plan,
         mapping: &Mapping,
+        history: bool,
         mut progress: impl FnMut(u64),
     ) -> Result<Rebuilt, StoreError> {
         if matches!(self, Tx::Postgres(_)) {
@@ -405,10 +469,17 @@ impl Tx {
             )
             .await?;
         }
-        for table in ["deal_facts", "deal_search", "deal_places", "totals"] {
+        for table in ["deal_facts", "deal_search", "deal_places"] {
             self.run_args(format!("DELETE FROM {table}"), Vec::new())
                 .await?;
         }
+        let keep = if history {
+            ""
+        } else {
+            " WHERE name NOT LIKE 'a/%'"
+        };
+        self.run_args(format!("DELETE FROM totals{keep}"), Vec::new())
+            .await?;
         let lens = Lens::new(plan, mapping);
         let style = Style::of(self);
         let mut sums = Sums::new();
@@ -422,11 +493,27 @@ impl Tx {
             after = last.clone();
             let mut w = Writes::default();
             let (mut facts, mut words, mut places) = (Vec::new(), Vec::new(), Vec::new());
+            let mut stories = if history {
+                let ids: Vec<&str> = page.iter().map(|(id, _)| id.as_str()).collect();
+                self.analytics_facts(&ids).await?
+            } else {
+                HashMap::new()
+            };
             for (id, read) in &page {
                 let Ok(deal) = read.stored.decode(plan) else {
                     done.unread.push(id.clone());
                     continue;
                 };
+                if let Some(story) = stories.remove(id) {
+                    tally::step(
+                        plan,
+                        mapping,
+                        &mut Before::default(),
+                        &deal,
+                        &story,
+                        &mut sums,
+                    );
+                }
                 let f = Facts::of(&lens, &deal);
                 f.shares(&mut sums, 1);
                 hour_shares(&lens, &deal.time_entries, &mut sums);
@@ -545,8 +632,9 @@ impl Tx {
             })?;
             have_sums.insert(name, (n, a));
         }
-        want_sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
-        have_sums.retain(|_, (n, a)| *n != 0 || !a.is_zero());
+        // The analytics' counts are read from the steps as they happened, not from the deals.
+        want_sums.retain(|k, (n, a)| !k.starts_with("a/") && (*n != 0 || !a.is_zero()));
+        have_sums.retain(|k, (n, a)| !k.starts_with("a/") && (*n != 0 || !a.is_zero()));
         let mut out = Vec::new();
         for (id, f) in &want_facts {
             match have_facts.get(id) {

@@ -187,10 +187,19 @@ impl Tx {
             "",
             answer_rows,
         );
+        let mut facts: std::collections::HashMap<&str, Vec<crate::analytics::tally::Fact>> =
+            std::collections::HashMap::new();
+        for (r, _) in &b.history {
+            if let Some(f) = crate::analytics::tally::Fact::of(r) {
+                facts.entry(&*r.deal).or_default().push(f);
+            }
+        }
         let changes: Vec<Change<'_>> = b
             .deals
             .iter()
             .map(|d| Change {
+                before: d.before,
+                facts: facts.remove(&*d.after.id).unwrap_or_default(),
                 deal: d.after,
                 new_entries: d
                     .after

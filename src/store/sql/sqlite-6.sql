@@ -9,7 +9,9 @@
 -- active tracks, a finished deal's final stages), `waiting` the joins where tracks wait,
 -- `alerts` the raised ones (`|a|b|`), `person` the first filled role slot, `since` when its
 -- oldest live track entered its stage, `ended_at` when a finished deal finished, `trouble_since`
--- is `since` for a live deal with an alert raised (what the out-of-control page lists).
+-- is `since` for a live deal with an alert raised (what the out-of-control page lists);
+-- `sold_hours` and `spent_hours` are exact decimals, `overrun` the hours spent past those sold
+-- in hundredths (set only when there is an overrun: the analytics list the largest).
 CREATE TABLE deal_facts (
     deal_id     TEXT    PRIMARY KEY,
     title       TEXT    NOT NULL,
@@ -24,10 +26,14 @@ CREATE TABLE deal_facts (
     person      TEXT,
     since       TEXT,
     ended_at    TEXT,
-    trouble_since TEXT
+    trouble_since TEXT,
+    sold_hours  TEXT,
+    spent_hours TEXT    NOT NULL,
+    overrun     INTEGER
 );
 CREATE INDEX deal_facts_end ON deal_facts (planned_end, amount) WHERE live = 1;
 CREATE INDEX deal_facts_trouble ON deal_facts (trouble_since) WHERE trouble_since IS NOT NULL;
+CREATE INDEX deal_facts_overrun ON deal_facts (overrun) WHERE overrun IS NOT NULL;
 
 -- What a deal is found by (`/search`): its id, title, name, phones (also as digits), emails,
 -- in lower case; a full-text table of trigrams, so that any part of a word is found through its
