@@ -389,6 +389,29 @@ async fn walk(c: &Client, base: &str) {
         "the board shows Nina at the meeting"
     );
 
+    // Analytics over all time: the funnel (three leads: Ivan and now Nina moved on, Oleg was
+    // lost), the margin by manager, why deals were lost.
+    c.goto(&format!("{base}/analytics?from=&to="))
+        .await
+        .unwrap();
+    let lead = text_of(c, ".funnel tr[data-stage='lead']").await;
+    assert!(lead.contains("Лид 3 2 1 67 %"), "{lead}");
+    assert!(
+        text_of(
+            c,
+            ".margin tr[data-manager='petr'] td[data-figure='margin']"
+        )
+        .await
+        .contains("232 800 ₽")
+    );
+    assert!(
+        text_of(c, "section.lost")
+            .await
+            .contains("выбрал другую студию")
+    );
+    assert_eq!(text_of(c, "dd[data-figure='burnt']").await, "1");
+    screenshot(c, "analytics").await;
+
     // Search: Ivan's deals by his name, as typed.
     c.goto(&format!("{base}/search")).await.unwrap();
     type_into(c, "#q", "иван").await;

@@ -18,6 +18,7 @@ pub(super) enum Nav {
     Attention,
     Team,
     Pipeline,
+    Analytics,
     Search,
     None,
 }
@@ -47,6 +48,7 @@ pub(super) fn layout(v: &Viewer, title: &str, nav: Nav, refresh: bool, body: Mar
                         (item(Nav::Money, "/money", w.money))
                         (item(Nav::Attention, "/attention", w.attention))
                         (item(Nav::Team, "/team", w.team))
+                        (item(Nav::Analytics, "/analytics", w.analytics))
                         (item(Nav::Pipeline, "/pipeline", w.pipeline))
                         (item(Nav::Search, "/search", w.search))
                     }

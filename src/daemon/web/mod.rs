@@ -10,6 +10,7 @@
 //! `data` computes the figures.
 
 mod access;
+mod analytics;
 mod attention;
 mod board;
 mod data;
@@ -44,6 +45,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/stages/{stage}", get(board::column))
         .route("/search", get(search::show))
         .route("/money", get(money::show))
+        .route("/analytics", get(analytics::show))
         .route("/attention", get(attention::show))
         .route("/team", get(team::show))
         .route("/pipeline", get(pipeline::show))
