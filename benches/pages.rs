@@ -373,6 +373,8 @@ fn main() {
             "/attention".into(),
             "/attention?page=40".into(),
             "/team".into(),
+            "/analytics".into(),
+            "/analytics?from=&to=".into(),
             "/stages/lead?page=30".into(),
             format!("/search?q=client+{}", n / 3),
             format!("/search?q=%2B7999{:07}", n / 3),

@@ -1,6 +1,6 @@
 //! The dashboard in a real browser: headless Chromium driven through ChromeDriver loads every
-//! page of `dealflow serve --demo` (Ivan's story played into a fresh database) and checks what a
-//! person would look for; it sends Nina's call report from her deal page and sees the deal
+//! page of `dealflow serve --demo` (Ivan's story of this week and a few hundred generated deals
+//! of the last months, played into a fresh database) and checks what a person would look for; it sends Nina's call report from her deal page and sees the deal
 //! move. Screenshots go to `target/dashboard-screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's packages; `.ci/run` installs them). Without
@@ -86,8 +86,8 @@ fn demo() -> (Killed, String) {
         }
     });
     let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the demo daemon says where it listens within a minute");
+        .recv_timeout(Duration::from_secs(180))
+        .expect("the demo daemon says where it listens within three minutes");
     (child, format!("http://{addr}"))
 }
 
@@ -230,47 +230,79 @@ async fn walk(c: &Client, base: &str) {
     wait_for(c, ".board").await;
     assert_eq!(c.current_url().await.unwrap().path(), "/");
 
-    // The board, in Russian by default: Ivan's deals where his story left them.
+    // The board, in Russian by default: a column per stage, each with its first cards and the
+    // count of all; the demo's studio has Ivan's story of this week and a few hundred deals of
+    // the last months.
     assert_eq!(text_of(c, "h1").await, "Продажи веб-студии");
+    assert_eq!(count(c, ".column").await, 11, "a column per stage");
+    let mut all = 0;
+    for col in c.find_all(Locator::Css(".column")).await.unwrap() {
+        let n: usize = col
+            .find(Locator::Css(".count"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .parse()
+            .unwrap();
+        let cards = col.find_all(Locator::Css(".card")).await.unwrap().len();
+        assert!(cards <= 12 && cards <= n, "{cards} cards of {n}");
+        all += n;
+    }
+    assert!(all > 240, "every deal counts in a column: {all}");
+    assert!(
+        text_of(c, ".column[data-stage='closed'] .sum")
+            .await
+            .ends_with("₽")
+    );
+    screenshot(c, "board").await;
+
+    // Ivan's deals where his story left them.
     for (stage, deal) in [
         ("contracted", "ivan"),
-        ("closed", "ivan/1"),
-        ("closed", "ivan/2"),
+        ("closed", "ivan%2F1"),
+        ("closed", "ivan%2F2"),
         ("lost", "oleg"),
         ("contract", "maria"),
         ("lead", "nina"),
     ] {
-        let css = format!(".column[data-stage='{stage}'] .card[data-deal='{deal}']");
+        c.goto(&format!("{base}/deals/{deal}")).await.unwrap();
         assert_eq!(
-            count(c, &css).await,
+            count(c, &format!(".stages li[data-stage='{stage}']")).await,
             1,
-            "{deal} is not in the `{stage}` column"
+            "{deal} is not at `{stage}`"
         );
     }
-    let ivan1 = text_of(c, ".column[data-stage='closed'] .card[data-deal='ivan/1']").await;
+    // Found by what the client's project is called: the card with its money and alert.
+    c.goto(&format!("{base}/search?q=интернет-магазин"))
+        .await
+        .unwrap();
+    let ivan1 = text_of(c, ".found .card[data-deal='ivan/1']").await;
     assert!(ivan1.contains("Иван: интернет-магазин"), "{ivan1}");
     assert!(ivan1.contains("300 000 ₽"), "{ivan1}");
     assert!(
         ivan1.contains("Перерасход часов"),
         "the card shows its alert: {ivan1}"
     );
-    let closed = text_of(c, ".column[data-stage='closed'] .sum").await;
-    assert_eq!(closed, "360 000 ₽", "money in the closed column");
-    screenshot(c, "board").await;
 
     // Out of control: Ivan's shop overran its hours, but it is closed: its alert stays on its
-    // card and its page, not among what is getting out of control.
+    // card and its page, not among what is getting out of control; overdue work is.
     c.goto(&format!("{base}/attention")).await.unwrap();
     assert_eq!(
         count(c, "tr[data-kind='alert'][data-deal='ivan/1']").await,
         0
     );
-    // Tasks left open on a lost deal are not overdue work; a live lead's are.
     assert_eq!(
         count(c, "tr[data-kind='overdue'][data-deal='oleg']").await,
-        0
+        0,
+        "tasks left open on a lost deal are not overdue work"
     );
-    assert!(count(c, "tr[data-kind='overdue'][data-deal='nina']").await > 0);
+    assert!(count(c, "tr[data-kind='overdue']").await > 0);
+    assert!(
+        count(c, "nav.pager a[rel='next']").await == 1,
+        "a page at a time"
+    );
     screenshot(c, "attention").await;
 
     // The shop's page: margin 190 000 ₽, hours 67 of 60, the reasons in the timeline.
@@ -311,12 +343,12 @@ async fn walk(c: &Client, base: &str) {
     );
     screenshot(c, "deal-ivan-1").await;
 
-    // Money: what was paid.
+    // Money: what was paid, what closes in the next weeks.
     c.goto(&format!("{base}/money")).await.unwrap();
+    assert!(text_of(c, "dd[data-figure='paid']").await.contains("₽"));
     assert!(
-        text_of(c, "dd[data-figure='paid']")
-            .await
-            .starts_with("360 000 ₽")
+        count(c, "table.closing tr[data-deal]").await > 0,
+        "projects end soon"
     );
     screenshot(c, "money").await;
 
@@ -381,35 +413,35 @@ async fn walk(c: &Client, base: &str) {
             .contains("01.12.2027 15:00")
     );
     screenshot(c, "deal-nina-after-call").await;
-    // Sending it again (the stage no longer expects it) is refused in the pipeline's words.
-    c.goto(&format!("{base}/")).await.unwrap();
+    c.goto(&format!("{base}/stages/meeting")).await.unwrap();
     assert_eq!(
-        count(c, ".column[data-stage='meeting'] .card[data-deal='nina']").await,
+        count(c, ".card[data-deal='nina']").await,
         1,
-        "the board shows Nina at the meeting"
+        "the meeting's column shows Nina"
     );
 
-    // Analytics over all time: the funnel (three leads: Ivan and now Nina moved on, Oleg was
-    // lost), the margin by manager, why deals were lost.
-    c.goto(&format!("{base}/analytics?from=&to="))
+    // Analytics of the last three months: the funnel, time in stage, margin by manager, why
+    // deals are lost (Oleg's reason among them).
+    c.goto(&format!("{base}/analytics")).await.unwrap();
+    let entered: i64 = text_of(c, ".funnel tr[data-stage='lead'] td[data-figure='entered']")
         .await
+        .parse()
         .unwrap();
-    let lead = text_of(c, ".funnel tr[data-stage='lead']").await;
-    assert!(lead.contains("Лид 3 2 1 67 %"), "{lead}");
+    assert!(entered > 50, "{entered} leads");
+    assert!(count(c, ".dwell tr[data-stage]").await > 5);
     assert!(
         text_of(
             c,
             ".margin tr[data-manager='petr'] td[data-figure='margin']"
         )
         .await
-        .contains("232 800 ₽")
+        .contains("₽")
     );
     assert!(
         text_of(c, "section.lost")
             .await
             .contains("выбрал другую студию")
     );
-    assert_eq!(text_of(c, "dd[data-figure='burnt']").await, "1");
     screenshot(c, "analytics").await;
 
     // Search: Ivan's deals by his name, as typed.
@@ -425,9 +457,10 @@ async fn walk(c: &Client, base: &str) {
         );
     }
     screenshot(c, "search").await;
-    // A column's own page.
+    // A column's own page, fifty cards a page.
     c.goto(&format!("{base}/stages/closed")).await.unwrap();
-    assert_eq!(count(c, ".column .card").await, 2, "both closed projects");
+    let shown = count(c, ".column .card").await;
+    assert!(shown > 12 && shown <= 50, "{shown}");
 
     // Editing Nina's deal from her page: the amount is set; the board's column sums it.
     c.goto(&format!("{base}/deals/nina")).await.unwrap();
@@ -445,7 +478,8 @@ async fn walk(c: &Client, base: &str) {
     c.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(
         text_of(c, ".column[data-stage='meeting'] .sum").await,
-        "125 000 ₽"
+        "125 000 ₽",
+        "leads at a meeting have no amount but Nina's"
     );
 
     // A new deal from the board, at the contract stage.

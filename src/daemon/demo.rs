@@ -1,6 +1,8 @@
-//! `dealflow serve --demo`: a fresh embedded database seeded from Ivan's story (the reference
-//! pipeline, the clock run to the scenario's end), served with one staff token, so that a
-//! newcomer sees a living dashboard with one command.
+//! `dealflow serve --demo`: a fresh embedded database seeded from Ivan's story, placed so that
+//! it ends this week (the story moved by whole weeks, its meetings and due dates with it), and a
+//! few hundred generated deals of the last four months, some still on their way — served with
+//! one staff token and the usual website form fields, so that a newcomer sees a living
+//! dashboard with one command.
 
 use std::path::{Path, PathBuf};
 
@@ -77,6 +79,11 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
     }
     let url = format!("sqlite://{}", db.display());
     let sc = scenario::load("ivan.scenario.toml", SCENARIO)?;
+    let tz = crate::load::RuleFile::read(&flow)
+        .ok()
+        .and_then(|r| r.ready().ok())
+        .map_or(chrono_tz::Europe::Moscow, |r| r.plan.tz);
+    let sc = lively_story(sc, chrono::Utc::now().with_timezone(&tz).naive_local());
     let team: Vec<TeamMember> = sc
         .team
         .iter()
@@ -92,7 +99,10 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
     let core = Core::open(Opening {
         rules: &flow,
         database: &url,
-        options: Options::default(),
+        options: Options {
+            unsynced: true,
+            ..Options::default()
+        },
         team: None,
         max_rules_size: None,
         mapping: Default::default(),
@@ -100,6 +110,14 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
     .await?;
     // The scenario's team becomes the stored team.
     let played = replay::replay(&core, sc).await;
+    // The story's messages went out as it happened.
+    if played.is_ok() {
+        let mut tx = core.store().begin().await.map_err(OpenError::from)?;
+        tx.settle_before(chrono::Utc::now())
+            .await
+            .map_err(OpenError::from)?;
+        tx.commit().await.map_err(OpenError::from)?;
+    }
     core.store().close().await;
     played?;
     let env = [
@@ -111,6 +129,16 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
         ("DEALFLOW_LISTEN".to_string(), listen.to_string()),
     ];
     let mut config = Config::load(None, env)?;
+    // A website form's usual names.
+    config.intake.title = Some("name".into());
+    config.intake.fields = [
+        ("name", "client_name"),
+        ("phone", "client_phone"),
+        ("email", "client_email"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
     config.tokens = vec![Token {
         token: TOKEN.into(),
         scope: Scope::Staff,
@@ -119,4 +147,28 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
     }];
     config.team = team;
     Ok(config)
+}
+
+/// Generated deals besides Ivan's.
+const GENERATED: usize = 240;
+
+/// Ivan's story moved by whole weeks so that it ends in the week before `now` (local), with
+/// generated deals of the four months before `now`; the clock runs to `now`.
+fn lively_story(sc: scenario::Scenario, now: chrono::NaiveDateTime) -> scenario::Scenario {
+    let fmt = "%Y-%m-%dT%H:%M";
+    let until = chrono::NaiveDateTime::parse_from_str(&sc.until, fmt).unwrap_or(now);
+    let weeks = (now - until).num_days().div_euclid(7);
+    let mut sc = sc.shifted(weeks * 7);
+    let from = now - chrono::Duration::days(120);
+    let offset = sc.inputs.iter().map(|e| e.offset).max().unwrap_or(0) + 1;
+    sc.inputs.extend(crate::sim::lively::lively(
+        GENERATED,
+        7,
+        from,
+        now - chrono::Duration::minutes(5),
+        offset,
+    ));
+    sc.start = from.format(fmt).to_string().min(sc.start);
+    sc.until = now.format(fmt).to_string();
+    sc
 }

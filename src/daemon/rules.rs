@@ -23,7 +23,15 @@ impl Rules {
     /// bytes), off the async threads (a large file takes a while).
     pub(crate) async fn read(file: &Path, max_size: Option<u64>) -> Result<Ready, LoadError> {
         let path = file.to_path_buf();
-        let read = move || RuleFile::read_at_most(&path, max_size)?.ready();
+        // The history names a rule by the file's name and line (`web-studio.flow:97`): where the
+        // daemon found the file (a temporary folder, /etc/…) is the configuration's business.
+        let read = move || {
+            let mut ready = RuleFile::read_at_most(&path, max_size)?.ready()?;
+            if let Some(name) = path.file_name() {
+                ready.plan.file = name.to_string_lossy().into_owned();
+            }
+            Ok(ready)
+        };
         match tokio::task::spawn_blocking(read).await {
             Ok(read) => read,
             // Reading panicked or was cancelled: the rules are as unreadable as a missing file.

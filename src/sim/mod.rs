@@ -2,6 +2,7 @@
 //! through the same engine the daemon uses, with deals kept in memory.
 
 pub mod generate;
+pub mod lively;
 pub mod output;
 pub mod scenario;
 

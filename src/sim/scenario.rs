@@ -12,6 +12,59 @@ use crate::engine::TaskAction;
 use crate::team::{Member, TeamMember, decimal};
 use crate::value::Value;
 
+/// A moment or a date as a scenario writes it, `days` later (`None`: not one).
+fn shift_text(s: &str, days: i64) -> Option<String> {
+    let d = chrono::Duration::days(days);
+    for fmt in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Some((t + d).format(fmt).to_string());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .map(|x| (x + d).format("%Y-%m-%d").to_string())
+}
+
+fn shift_value(v: &mut Value, days: i64) {
+    match v {
+        Value::Text(s) => {
+            if let Some(t) = shift_text(s, days) {
+                *s = t;
+            }
+        }
+        Value::List(items) => items.iter_mut().for_each(|x| shift_value(x, days)),
+        Value::Record(r) => r.values_mut().for_each(|x| shift_value(x, days)),
+        _ => {}
+    }
+}
+
+impl Scenario {
+    /// The same story `days` later: its clock, every input's moment, and every date or moment a
+    /// deal or an event carries (a meeting's time, an invoice's due date). Other moments (with
+    /// an offset) are left as they are.
+    pub fn shifted(mut self, days: i64) -> Scenario {
+        let shift = |s: &mut String| {
+            if let Some(t) = shift_text(s, days) {
+                *s = t;
+            }
+        };
+        shift(&mut self.start);
+        shift(&mut self.until);
+        for e in &mut self.inputs {
+            shift(&mut e.at);
+            let values = match &mut e.what {
+                What::Deal { fields, .. } | What::Edit { fields, .. } => Some(fields),
+                What::Event { payload, .. } => Some(payload),
+                What::Task { .. } => None,
+            };
+            for v in values.into_iter().flat_map(|m| m.values_mut()) {
+                shift_value(v, days);
+            }
+        }
+        self
+    }
+}
+
 /// A scenario file, or one `[[…]]` section of it (then `start` and `until` are absent).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

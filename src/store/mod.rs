@@ -182,6 +182,9 @@ pub struct Options {
     /// Only read: SQLite opens the file read-only (it must exist), no lock is taken and the
     /// schema is not applied (what-if runs on live data).
     pub read_only: bool,
+    /// SQLite: do not wait for the disk at each commit (a throwaway database, the demo's
+    /// seeding: a crash may lose the last commits).
+    pub unsynced: bool,
 }
 
 pub(super) fn read_stamp(s: &str) -> Option<DateTime<Utc>> {

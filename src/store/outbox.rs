@@ -71,6 +71,21 @@ impl Tx {
         self.messages(Messages::All).await
     }
 
+    /// Marks the messages due before `t` as sent when they were queued (a story played into a
+    /// fresh database, whose messages belong to its past); how many.
+    pub async fn settle_before(
+        &mut self,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "UPDATE outbox SET status = 'sent', sent_at = created_at WHERE status = 'pending' AND send_after_ms <= $1",
+            )
+            .bind(super::ms(t))
+            .execute(&mut **c).await?.rows_affected()
+        }))
+    }
+
     /// Messages that could not be delivered (`dead`), the latest first, at most 500.
     pub async fn dead_messages(&mut self) -> Result<Vec<Queued>, StoreError> {
         self.messages(Messages::Dead).await

@@ -161,7 +161,11 @@ impl Store {
             co.journal_mode(SqliteJournalMode::Wal)
         };
         let co = co
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(if opts.unsynced {
+                SqliteSynchronous::Off
+            } else {
+                SqliteSynchronous::Full
+            })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("temp_store", "memory");
