@@ -101,7 +101,7 @@ impl Core {
         }
         // Made for the first time: the analytics are counted from the deals' history too.
         let history = tx.mark(crate::store::SUMMARIES_MARK).await?.is_none();
-        drop(tx);
+        tx.rollback().await?;
         let started = std::time::Instant::now();
         tracing::info!("making the dashboard's summaries from the stored deals");
         let mut tx = self.store.begin().await?;

@@ -282,7 +282,9 @@ pub async fn each_live(store: &Store, mut f: impl FnMut(&StoredDeal)) -> Result<
             return Ok(());
         };
         let mut read = tx.load_deals(&page).await?;
-        drop(tx);
+        // Ended at once: on PostgreSQL the read locked the rows, and a dropped transaction is
+        // only rolled back when its connection is next used.
+        tx.rollback().await?;
         for id in &page {
             if let Some(d) = read.remove(id) {
                 f(&d.stored);

@@ -167,7 +167,7 @@ pub fn lively(
             continue;
         }
         let signed = meeting + Duration::days(rng.i64(1..7));
-        let trusted = fate % 3 == 0;
+        let trusted = fate.is_multiple_of(3);
         let amount = 60_000 + rng.i64(0..40) * 10_000;
         let sold = 20 + rng.i64(0..4) * 10;
         let mut contract = BTreeMap::new();
@@ -197,7 +197,7 @@ pub fn lively(
         if !push(&mut out, sent, event(&child, "invoice_sent", p, "anna")) {
             continue;
         }
-        let burns = fate % 7 == 0;
+        let burns = fate.is_multiple_of(7);
         let paid = if burns {
             let again =
                 due.and_hms_opt(11, 0, 0).unwrap_or_default() + Duration::days(rng.i64(2..5));
@@ -230,7 +230,7 @@ pub fn lively(
         }
         // Production at its own pace; some overrun the hours sold.
         let per_task = Decimal::from(sold) / Decimal::from(5)
-            * if fate % 5 == 0 {
+            * if fate.is_multiple_of(5) {
                 Decimal::new(13, 1)
             } else {
                 Decimal::new(8, 1)
