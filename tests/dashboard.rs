@@ -274,8 +274,8 @@ async fn walk(c: &Client, base: &str) {
             "{deal} is not at `{stage}`"
         );
     }
-    // Found by what the client's project is called: the card with its money and alert.
-    c.goto(&format!("{base}/search?q=интернет-магазин"))
+    // Found by the client's name and what the project is called: the card with its money and alert.
+    c.goto(&format!("{base}/search?q=иван+интернет-магазин"))
         .await
         .unwrap();
     let ivan1 = text_of(c, ".found .card[data-deal='ivan/1']").await;

@@ -307,6 +307,7 @@ async fn the_summaries_always_equal_a_recomputation_from_the_deals() {
                 .map(|(k, (n, a))| (k.clone(), *n, a.normalize().to_string()))
                 .collect()
         };
+        assert!(nonzero(&before).len() > 20, "{name}: {before:?}");
         assert_eq!(nonzero(&before), nonzero(&after), "{name}");
         assert!(drift.is_empty(), "{name}: {drift:?}");
         core.store().close().await;

@@ -2,8 +2,6 @@
 //! every step), hours per week and person, the deals that overran their hours, the money now,
 //! and the refusals of the period grouped by what and why.
 
-use std::collections::BTreeMap;
-
 use chrono::{Datelike, Duration, NaiveDate};
 use rust_decimal::Decimal;
 use sqlx::Row;
@@ -68,30 +66,6 @@ impl Tx {
                 refusals,
             },
         ))
-    }
-
-    /// Totals whose names are in `[from, to)`.
-    async fn totals_between(
-        &mut self,
-        from: &str,
-        to: &str,
-    ) -> Result<crate::analytics::Sums, StoreError> {
-        let rows: Vec<(String, i64, String)> = on!(self, c => {
-            sqlx::query("SELECT name, deals, amount FROM totals WHERE name >= $1 AND name < $2")
-                .bind(from).bind(to)
-                .fetch_all(&mut **c).await?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-                .collect::<Result<_, sqlx::Error>>()?
-        });
-        let mut out = BTreeMap::new();
-        for (name, n, a) in rows {
-            let a: Decimal = a.parse().map_err(|_| {
-                StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
-            })?;
-            out.insert(name, (n, a));
-        }
-        Ok(out)
     }
 
     /// Deals whose hours spent passed those sold, the largest overrun first.

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 
 use super::facts::unbar;
+use super::statements::Cells;
 use super::{StoreError, Tx, read_stamp};
 
 /// A deal as a list shows it (a card on the board, a line of a list).
@@ -41,7 +42,7 @@ pub struct Card {
 const CARD: &str = "f.deal_id, f.title, f.client, f.amount, f.person, f.since, f.places, f.waiting, \
                     f.alerts, f.live, f.planned_end";
 
-fn card(r: &impl CardRow) -> Result<Card, StoreError> {
+fn card(r: &impl Cells) -> Result<Card, StoreError> {
     let id: String = r.text(0)?;
     let bad = |what: &str| StoreError::Corrupt(id.clone(), format!("its {what} does not read"));
     let amount = match r.opt(3)? {
@@ -67,31 +68,6 @@ fn card(r: &impl CardRow) -> Result<Card, StoreError> {
         id,
     })
 }
-
-/// A row of either backend, read by column number.
-trait CardRow {
-    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
-    fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
-    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
-}
-
-macro_rules! card_row {
-    ($t:ty) => {
-        impl CardRow for $t {
-            fn text(&self, i: usize) -> Result<String, sqlx::Error> {
-                self.try_get(i)
-            }
-            fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(i)
-            }
-            fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
-                self.try_get(i)
-            }
-        }
-    };
-}
-card_row!(sqlx::sqlite::SqliteRow);
-card_row!(sqlx::postgres::PgRow);
 
 /// An open task past its due moment.
 #[derive(Debug, Clone, PartialEq)]

@@ -197,3 +197,32 @@ impl Tx {
         }))
     }
 }
+
+/// A row of either backend, its columns read by number.
+pub(super) trait Cells {
+    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
+    fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
+    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
+}
+
+macro_rules! cells {
+    ($t:ty) => {
+        impl Cells for $t {
+            fn text(&self, i: usize) -> Result<String, sqlx::Error> {
+                sqlx::Row::try_get(self, i)
+            }
+            fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
+                sqlx::Row::try_get(self, i)
+            }
+            fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
+                sqlx::Row::try_get(self, i)
+            }
+            fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error> {
+                sqlx::Row::try_get(self, i)
+            }
+        }
+    };
+}
+cells!(sqlx::sqlite::SqliteRow);
+cells!(sqlx::postgres::PgRow);

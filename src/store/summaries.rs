@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 
 use super::facts::{Facts, Lens, Mapping, fingerprint, hour_shares, search_words};
-use super::statements::{Arg, MAX_ARGS, Style, Writes, list};
+use super::statements::{Arg, Cells, MAX_ARGS, Style, Writes, list};
 use super::{StoreError, Tx};
 use crate::analytics::tally::{self, Before, Fact};
 use crate::compile::Plan;
@@ -108,7 +108,7 @@ fn write_words(w: &mut Writes, style: Style, sqlite: bool, rows: Vec<Vec<Arg>>, 
     w.rows(style, SQLITE_SEARCH_INSERT.0, SQLITE_SEARCH_INSERT.1, rows);
 }
 
-fn read_fact(r: &impl FactRow) -> Result<Facts, sqlx::Error> {
+fn read_fact(r: &impl Cells) -> Result<Facts, sqlx::Error> {
     Ok(Facts {
         id: r.text(0)?,
         title: r.text(1)?,
@@ -130,37 +130,23 @@ fn read_fact(r: &impl FactRow) -> Result<Facts, sqlx::Error> {
     })
 }
 
-/// A row of either backend, read by column number.
-trait FactRow {
-    fn text(&self, i: usize) -> Result<String, sqlx::Error>;
-    fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error>;
-    fn int(&self, i: usize) -> Result<i64, sqlx::Error>;
-    fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error>;
-}
-
-macro_rules! fact_row {
-    ($t:ty) => {
-        impl FactRow for $t {
-            fn text(&self, i: usize) -> Result<String, sqlx::Error> {
-                self.try_get(i)
-            }
-            fn opt(&self, i: usize) -> Result<Option<String>, sqlx::Error> {
-                self.try_get(i)
-            }
-            fn int(&self, i: usize) -> Result<i64, sqlx::Error> {
-                self.try_get(i)
-            }
-            fn opt_int(&self, i: usize) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(i)
-            }
-        }
-    };
-}
-fact_row!(sqlx::sqlite::SqliteRow);
-fact_row!(sqlx::postgres::PgRow);
-
 /// Totals as (count, amount) by name.
 pub type Sums = BTreeMap<String, (i64, Decimal)>;
+
+/// Totals as read (name, count, amount as text), their names less `strip` at the front.
+pub(super) fn read_totals(
+    rows: Vec<(String, i64, String)>,
+    strip: usize,
+) -> Result<Sums, StoreError> {
+    rows.into_iter()
+        .map(|(name, n, a)| {
+            let a: Decimal = a.parse().map_err(|_| {
+                StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
+            })?;
+            Ok((name.get(strip..).unwrap_or_default().to_string(), (n, a)))
+        })
+        .collect()
+}
 
 impl Tx {
     /// The stored facts and search words of these deals (locked on PostgreSQL until the
@@ -367,40 +353,47 @@ impl Tx {
                     .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                     .collect::<Result<_, sqlx::Error>>()?
             });
-            for (name, n, a) in rows {
-                let a = a.parse().map_err(|_| {
-                    StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
-                })?;
-                out.insert(name, (n, a));
-            }
+            out.extend(read_totals(rows, 0)?);
         }
         Ok(out)
     }
 
-    /// Totals whose names begin with `prefix` (`stage/`, `hours/2026-03-09/`).
+    /// Totals whose names begin with `prefix` (`stage/`, `hours/2026-03-09/`; `""`: all), by
+    /// their names less the prefix.
     pub async fn totals_under(&mut self, prefix: &str) -> Result<Sums, StoreError> {
-        // Names run from `prefix` up to (not including) `prefix` with its last byte raised.
+        // Names run from `prefix` up to (not including) `prefix` with its last character raised.
         let mut end = prefix.to_string();
-        let last = end
-            .pop()
-            .map_or('\u{1}', |c| char::from_u32(c as u32 + 1).unwrap_or(c));
-        end.push(last);
-        let rows: Vec<(String, i64, String)> = on!(self, c => {
+        match end.pop() {
+            Some(c) => end.push(char::from_u32(c as u32 + 1).unwrap_or(char::MAX)),
+            None => end.push(char::MAX),
+        }
+        let rows = self.total_rows(prefix, &end).await?;
+        read_totals(rows, prefix.len())
+    }
+
+    /// Totals whose names are in `[from, to)`, by name.
+    pub(super) async fn totals_between(
+        &mut self,
+        from: &str,
+        to: &str,
+    ) -> Result<Sums, StoreError> {
+        let rows = self.total_rows(from, to).await?;
+        read_totals(rows, 0)
+    }
+
+    async fn total_rows(
+        &mut self,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        Ok(on!(self, c => {
             sqlx::query("SELECT name, deals, amount FROM totals WHERE name >= $1 AND name < $2 ORDER BY name")
-                .bind(prefix).bind(&end)
+                .bind(from).bind(to)
                 .fetch_all(&mut **c).await?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .collect::<Result<_, sqlx::Error>>()?
-        });
-        rows.into_iter()
-            .map(|(name, n, a)| {
-                let a = a.parse().map_err(|_| {
-                    StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
-                })?;
-                Ok((name[prefix.len()..].to_string(), (n, a)))
-            })
-            .collect()
+        }))
     }
 
     /// What the analytics read of these deals' stored history, in order, by deal.
@@ -619,19 +612,7 @@ impl Tx {
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .collect::<Result<_, sqlx::Error>>()?
         });
-        let rows: Vec<(String, i64, String)> = on!(self, c => {
-            sqlx::query("SELECT name, deals, amount FROM totals").fetch_all(&mut **c).await?
-                .iter()
-                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-                .collect::<Result<_, sqlx::Error>>()?
-        });
-        let mut have_sums = Sums::new();
-        for (name, n, a) in rows {
-            let a: Decimal = a.parse().map_err(|_| {
-                StoreError::Corrupt(name.clone(), "a total's amount does not read".into())
-            })?;
-            have_sums.insert(name, (n, a));
-        }
+        let mut have_sums = self.totals_under("").await?;
         // The analytics' counts are read from the steps as they happened, not from the deals.
         want_sums.retain(|k, (n, a)| !k.starts_with("a/") && (*n != 0 || !a.is_zero()));
         have_sums.retain(|k, (n, a)| !k.starts_with("a/") && (*n != 0 || !a.is_zero()));

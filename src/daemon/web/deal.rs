@@ -150,7 +150,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (fields(v, d))
         (tasks(v, d))
         (events(v, d))
-        (super::edit::section(v, d))
+        (super::edit::section(v, plan, deal, d.team))
         (super::privacy::section(v, &deal.id, d.opted_out))
         (history(plan, d.story, v.lang))
     };

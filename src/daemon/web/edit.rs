@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::access::{html, look, page_error};
-use super::deal::DealView;
 use super::encode;
 use super::forms::{Form, back, form_value, outcome};
 use super::layout::{Nav, form_fields, layout};
@@ -21,7 +20,8 @@ use crate::compile::Plan;
 use crate::daemon::api::answers::render_created;
 use crate::daemon::batch::Op;
 use crate::daemon::state::Shared;
-use crate::engine::{Creation, Input};
+use crate::engine::{Creation, Deal, Input};
+use crate::team::Team;
 use crate::types::Ty;
 use crate::value::Value;
 
@@ -92,15 +92,12 @@ fn yes_no() -> Vec<(String, String)> {
 }
 
 /// The edit form of a deal's page (staff only).
-pub(super) fn section(v: &Viewer, d: &DealView<'_>) -> Markup {
-    let plan = &d.rules.ready.plan;
-    let deal = d.deal;
+pub(super) fn section(v: &Viewer, plan: &Plan, deal: &Deal, team: &Team) -> Markup {
     let w = v.lang.words();
     if !v.may_write() {
         return html! {};
     }
-    let members: Vec<(String, String)> = d
-        .team
+    let members: Vec<(String, String)> = team
         .members
         .iter()
         .map(|m| (m.id.clone(), m.name.clone()))
