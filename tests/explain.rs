@@ -91,7 +91,8 @@ async fn a_deal_that_did_not_move_says_which_condition_held_it_back() {
     drop(tx);
     let rules = core.rules();
     let story = read.explain(&rules.ready.plan, "d", false);
-    let file = flow.display().to_string();
+    // The daemon names a rule by its file's name and line.
+    let file = flow.file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(story.stages, ["offer"]);
     assert_eq!(story.steps.len(), 3);
     assert_eq!(
