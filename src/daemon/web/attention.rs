@@ -102,7 +102,10 @@ pub(super) fn page(
                                     td { (badges(plan, &c.alerts)) }
                                     td { a href=(deal_link(&c.id)) { (c.title) } }
                                     td {
-                                        (c.stages.iter().chain(&c.waiting).map(|s| title_of(plan, s)).collect::<Vec<_>>().join(" & "))
+                                        (c.stages.iter().map(|s| title_of(plan, s)).collect::<Vec<_>>().join(" & "))
+                                        @if !c.waiting.is_empty() {
+                                            " (" (w.waits_at) " " (c.waiting.iter().map(|s| title_of(plan, s)).collect::<Vec<_>>().join(" & ")) ")"
+                                        }
                                         @if let Some(since) = c.since { ", " (data::days(since, now)) " " (w.days_in_stage) }
                                     }
                                 }
