@@ -61,10 +61,7 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
         return Ok(ExitCode::FAILURE);
     };
     let Some(ready) = rules else {
-        return Err(
-            "the database has no rules recorded that this dealflow can read (start the daemon on it once)"
-                .into(),
-        );
+        return Err(super::NO_RULES.into());
     };
     let story = read.explain(&ready.plan, &args.deal, args.ru);
     match args.format {

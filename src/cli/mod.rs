@@ -114,3 +114,18 @@ pub fn main() -> ExitCode {
 
 /// Why a command could not run: printed after `error: `, exit code 2.
 pub(crate) type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a command says when a database has no rules it can run.
+const NO_RULES: &str =
+    "the database has no rules recorded that this dealflow can read (start the daemon on it once)";
+
+/// The rules a database runs, or why a command cannot go on (the store closed then).
+async fn stored_rules(store: &crate::store::Store) -> Result<crate::load::Ready, Failure> {
+    match crate::preview::running_rules(store).await {
+        Some(r) => Ok(r),
+        None => {
+            store.close().await;
+            Err(NO_RULES.into())
+        }
+    }
+}

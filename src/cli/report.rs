@@ -193,16 +193,12 @@ fn stored(
             ..Default::default()
         };
         let store = crate::store::Store::open(&url, &opts).await?;
-        let Some(ready) = crate::preview::running_rules(&store).await else {
-            store.close().await;
-            return Err::<Report, super::Failure>(
-                "the database has no rules recorded that this dealflow can read (start the daemon on it once)"
-                    .into(),
-            );
-        };
+        let ready = super::stored_rules(&store).await?;
         let mut tx = store.read().await?;
         let team = tx.team().await?;
-        let today = chrono::Utc::now().with_timezone(&ready.plan.tz).date_naive();
+        let today = chrono::Utc::now()
+            .with_timezone(&ready.plan.tz)
+            .date_naive();
         let report = tx.analytics(&ready.plan, map, &team, period, today).await?;
         drop(tx);
         store.close().await;

@@ -64,13 +64,7 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
             ..Options::default()
         };
         let store = Store::open(&url, &opts).await?;
-        let Some(ready) = crate::preview::running_rules(&store).await else {
-            store.close().await;
-            return Err::<_, super::Failure>(
-                "the database has no rules recorded that this dealflow can read (start the daemon on it once)"
-                    .into(),
-            );
-        };
+        let ready = super::stored_rules(&store).await?;
         let total = store.read().await?.count_deals().await?;
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new(total);
@@ -95,7 +89,7 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
             b.finish_and_clear();
         }
         store.close().await;
-        Ok(done)
+        Ok::<_, super::Failure>(done)
     })?;
     println!("summaries made from {} deals", done.deals);
     if !done.unread.is_empty() {

@@ -92,6 +92,14 @@ fn fact_row(f: &Facts) -> Vec<Arg> {
     ]
 }
 
+/// A readable deal's facts, with what it adds to the totals (its shares, its logged hours).
+fn counted(lens: &Lens<'_>, deal: &crate::engine::Deal, sums: &mut Sums) -> Facts {
+    let f = Facts::of(lens, deal);
+    f.shares(sums, 1);
+    hour_shares(lens, &deal.time_entries, sums);
+    f
+}
+
 /// Writes search words: on SQLite the old rows of deals that had some are deleted first.
 fn write_words(w: &mut Writes, style: Style, sqlite: bool, rows: Vec<Vec<Arg>>, had: &[String]) {
     if !sqlite {
@@ -507,9 +515,7 @@ impl Tx {
                         &mut sums,
                     );
                 }
-                let f = Facts::of(&lens, &deal);
-                f.shares(&mut sums, 1);
-                hour_shares(&lens, &deal.time_entries, &mut sums);
+                let f = counted(&lens, &deal, &mut sums);
                 for (stage, since) in f.place_list() {
                     places.push(vec![
                         Arg::from(id.as_str()),
@@ -579,9 +585,7 @@ impl Tx {
                 let Ok(deal) = read.stored.decode(plan) else {
                     continue;
                 };
-                let f = Facts::of(&lens, &deal);
-                f.shares(&mut want_sums, 1);
-                hour_shares(&lens, &deal.time_entries, &mut want_sums);
+                let f = counted(&lens, &deal, &mut want_sums);
                 for (stage, since) in f.place_list() {
                     want_places.insert((id.clone(), stage.to_string(), since.to_string()));
                 }
