@@ -201,7 +201,7 @@ pub struct Fields {
     pub span: Span,
 }
 
-/// `NAME: TYPE [required] [personal] [default LIT] ["Label"]`
+/// `NAME: TYPE [= EXPR] [required] [personal] [default LIT] ["Label"]`
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldDecl {
     /// The field's name.
@@ -214,6 +214,8 @@ pub struct FieldDecl {
     pub personal: bool,
     /// The default value.
     pub default: Option<Expr>,
+    /// `= EXPR`: the field is derived, its value computed from the deal after every change.
+    pub derived: Option<Expr>,
     /// The label shown to people.
     pub label: Option<Str>,
     /// Where it was written.

@@ -62,7 +62,24 @@ fn title(s: &Str) -> String {
     })
 }
 
-fn trigger_label(t: &Transition) -> String {
+/// Derived fields by name, with their expressions as written.
+type Derived = std::collections::BTreeMap<String, String>;
+
+/// A condition as drawn; the derived fields it reads are spelled out after it, since the picture
+/// shows no field list (`when margin < 0 · margin = amount - labour_cost`).
+fn condition(cond: &Expr, derived: &Derived) -> String {
+    let mut text = print::expr(cond);
+    let mut names = std::collections::BTreeSet::new();
+    crate::check::names_in(cond, &mut names);
+    for n in names {
+        if let Some(e) = derived.get(&n) {
+            text.push_str(&format!(" · {n} = {e}"));
+        }
+    }
+    text
+}
+
+fn trigger_label(t: &Transition, derived: &Derived) -> String {
     let mut parts = Vec::new();
     match &t.trigger {
         Some(Trigger::On(e)) => parts.push(e.name.clone()),
@@ -77,13 +94,23 @@ fn trigger_label(t: &Transition) -> String {
         parts.push(format!("as {}", n.name));
     }
     if let Some(g) = &t.guard {
-        parts.push(format!("when {}", print::expr(g)));
+        parts.push(format!("when {}", condition(g, derived)));
     }
     parts.join(" ")
 }
 
 fn model(file: &File) -> Model {
     let mut m = Model::default();
+    let derived: Derived = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Fields(fs) => Some(&fs.fields),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|f| Some((f.name.name.clone(), print::expr(f.derived.as_ref()?))))
+        .collect();
     for item in &file.items {
         match item {
             Item::Stage(s) => {
@@ -96,7 +123,7 @@ fn model(file: &File) -> Model {
                 let from = s.id.name.clone();
                 let mut first_target: Option<String> = None;
                 for t in s.transitions() {
-                    let label = trigger_label(t);
+                    let label = trigger_label(t, &derived);
                     if first_target.is_none() {
                         first_target = t.targets.first().map(|i| i.name.clone());
                     }
@@ -109,7 +136,7 @@ fn model(file: &File) -> Model {
                         m.edges.push(Edge {
                             from: from.clone(),
                             to: to.clone(),
-                            label: format!("skip when {}", print::expr(cond)),
+                            label: format!("skip when {}", condition(cond, &derived)),
                             kind: EdgeKind::Skip,
                         });
                     }

@@ -1,4 +1,4 @@
-// Tokenizes every pipeline of the repository (rules/ and tests/) with the TextMate grammar of
+// Tokenizes every pipeline of the repository (rules/, examples/ and tests/) with the TextMate grammar of
 // editors/vscode, through the same tokenizer VS Code uses (vscode-textmate + vscode-oniguruma),
 // and checks the scopes an analyst sees: keywords, strings, comments, durations, moments.
 // Exit 1 with every mismatch listed.
@@ -96,7 +96,8 @@ function expect(ok, where, what) {
 }
 const has = (t, scope) => t.scopes.some((s) => s.startsWith(scope));
 
-const files = [...flows(join(root, "rules")), ...flows(join(root, "tests"))];
+const files = [...flows(join(root, "rules")), ...flows(join(root, "examples")), ...flows(join(root, "tests"))];
+let derivedLines = 0;
 if (files.length < 20) failures.push(`only ${files.length} pipelines found`);
 for (const file of files) {
   const name = relative(root, file);
@@ -145,6 +146,18 @@ for (const file of files) {
     } else if (first && word === "->") {
       expect(has(first, "keyword.operator.arrow"), where, "`->` is not an arrow");
     }
+    // A derived field (`margin: money = amount - labour_cost`): its type is a type, its `=` an
+    // operator, what follows an expression (a name before `(` a function).
+    const derived = line.match(/^(\s*[\p{L}_][\p{L}\p{M}\p{N}_]*:\s*)([a-z]+)(\s*)=(?!=)/u);
+    if (derived) {
+      derivedLines++;
+      const typeAt = derived[1].length;
+      const [ty] = covering(toks, typeAt, typeAt + derived[2].length);
+      expect(ty && has(ty, "support.type"), where, `the derived field's type \`${derived[2]}\` is ${ty && ty.scopes.at(-1)}`);
+      const eqAt = typeAt + derived[2].length + derived[3].length;
+      const [eq] = covering(toks, eqAt, eqAt + 1);
+      expect(eq && eq.text.trim() === "=" && has(eq, "keyword.operator"), where, `the derived field's \`=\` is ${eq && eq.scopes.at(-1)}`);
+    }
     // Outside strings and comments: durations and moments.
     const plain = line.replace(/"(?:[^"\\]|\\.)*"/g, (s) => " ".repeat(s.length)).replace(/#.*$/, "");
     for (const m of plain.matchAll(/(?<![\p{L}\p{N}_.])(\d+[ \t]*(?:workdays?|workhours?|m|h|d|w))(?![\p{L}\p{M}\p{N}_])/gu)) {
@@ -175,6 +188,7 @@ for (const file of files) {
     }
   });
 }
+if (derivedLines < 2) failures.push(`only ${derivedLines} derived fields found (examples/web-studio-live.flow has two)`);
 if (failures.length) {
   console.error(failures.join("\n"));
   console.error(`${failures.length} of ${checked} checks failed`);

@@ -39,7 +39,7 @@ impl Fact {
         let what = match &r.kind {
             Kind::StageEntered { stage } => What::Entered(stage.clone()),
             Kind::StageLeft { stage } => What::Left(stage.clone()),
-            Kind::FieldSet { field, value } => What::Set(
+            Kind::FieldSet { field, value, .. } => What::Set(
                 field.clone(),
                 value.as_ref().map(|v| match v {
                     Value::Text(s) | Value::User(s) => s.clone(),

@@ -50,6 +50,7 @@ impl<'a> Checker<'a> {
             }
             match &entry.ty {
                 None => {
+                    self.refuse_derived(&entry.name, &format!("event `{}`", e.id.name));
                     if self.slot(&entry.name).is_none() {
                         let names: Vec<&str> = self
                             .sym

@@ -12,6 +12,7 @@
 
 mod collect;
 mod declarations;
+mod derived;
 mod expr;
 mod flow;
 mod migrations;
@@ -19,6 +20,7 @@ mod names;
 mod pipeline;
 mod stages;
 
+pub use derived::names_in;
 pub use flow::visit_actions as visit_stage_actions;
 pub use names::{Builtin, Def, Names, ScriptFile};
 
@@ -215,6 +217,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.field_defaults();
+        self.derived_fields();
         self.phases_and_alerts();
         self.migrations();
         flow::check(self);

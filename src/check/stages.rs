@@ -206,6 +206,7 @@ impl<'a> Checker<'a> {
 
     fn set(&mut self, target: &Ident, value: &Expr, scope: &expr::Scope<'a>) {
         let field_ty = self.field_or_role(target, "set");
+        self.refuse_derived(target, "`set`");
         let value_ty = self.expr(value, scope);
         if let Some(ft) = field_ty
             && !ft.accepts(&value_ty)

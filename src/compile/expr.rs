@@ -158,6 +158,27 @@ pub fn coerce(v: Value, ty: &Ty) -> Value {
 }
 
 /// Whether an expression reads the clock (so its answer can change at midnight).
+/// The fields an expression reads by name.
+pub(crate) fn fields_read(e: &Expr) -> Vec<usize> {
+    fn walk(e: &Expr, out: &mut Vec<usize>) {
+        match e {
+            Expr::Field(f) => out.push(*f),
+            Expr::Member(x, _) | Expr::Not(x) | Expr::Neg(x) | Expr::IsSet(x, _) => walk(x, out),
+            Expr::Binary(_, a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Expr::Builtin(_, args) | Expr::Script(_, args) => {
+                args.iter().for_each(|a| walk(a, out))
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(e, &mut out);
+    out
+}
+
 pub(crate) fn depends_on_clock(e: &Expr) -> bool {
     match e {
         Expr::Now | Expr::Today => true,

@@ -189,6 +189,7 @@ impl<'a> Compiler<'a> {
                             label: f.label.as_ref().and_then(|l| l.plain()),
                             ty: ty.clone(),
                             required: f.required,
+                            derived: f.derived.is_some(),
                             personal: f.personal || matches!(ty, Ty::Phone | Ty::Email),
                             default,
                         };
@@ -220,6 +221,45 @@ impl<'a> Compiler<'a> {
         self.migrations()?;
         // Templates and alerts use expressions, which need events and stages in place.
         self.templates_and_alerts()
+    }
+
+    /// Derived fields, ordered so that each comes after the derived fields it reads (the
+    /// checker refused circles; declaration order otherwise).
+    fn derived(&mut self) -> Result<(), CompileError> {
+        let mut left = Vec::new();
+        for item in &self.file.items {
+            let Item::Fields(fs) = item else { continue };
+            for f in &fs.fields {
+                let Some(e) = &f.derived else { continue };
+                let Slot::Field(field) = self.slot(&f.name)? else {
+                    return Err(self.unresolved("field", &f.name));
+                };
+                let expr = self.expr(e)?;
+                let reads = expr::fields_read(&expr);
+                let line = self.line(f.span);
+                left.push((field, expr, reads, line));
+            }
+        }
+        while !left.is_empty() {
+            let ready = left.iter().position(|(_, _, reads, _)| {
+                reads
+                    .iter()
+                    .all(|r| !left.iter().any(|(other, ..)| other == r))
+            });
+            // A circle was reported by the checker; computing in file order is then harmless.
+            let (field, expr, reads, line) = left.remove(ready.unwrap_or(0));
+            let clock = expr::depends_on_clock(&expr)
+                || reads
+                    .iter()
+                    .any(|r| self.plan.derived.iter().any(|d| d.field == *r && d.clock));
+            self.plan.derived.push(DerivedDef {
+                field,
+                expr,
+                clock,
+                line,
+            });
+        }
+        Ok(())
     }
 
     fn migrations(&mut self) -> Result<(), CompileError> {
@@ -337,6 +377,7 @@ impl<'a> Compiler<'a> {
     }
 
     fn templates_and_alerts(&mut self) -> Result<(), CompileError> {
+        self.derived()?;
         let mut templates = Vec::new();
         for item in &self.file.items {
             match item {
@@ -369,7 +410,10 @@ impl<'a> Compiler<'a> {
                 }
                 Item::Alert(a) => {
                     let cond = self.expr(&a.cond)?;
-                    let time_dependent = expr::depends_on_clock(&cond);
+                    let time_dependent = expr::depends_on_clock(&cond)
+                        || expr::fields_read(&cond)
+                            .iter()
+                            .any(|f| self.plan.derived.iter().any(|d| d.field == *f && d.clock));
                     self.plan.alerts.push(AlertDef {
                         name: a.id.name.clone(),
                         title: a.title.plain().unwrap_or_default(),

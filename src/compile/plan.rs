@@ -59,6 +59,8 @@ pub struct Plan {
     pub phases: Vec<PhaseDef>,
     /// Alerts.
     pub alerts: Vec<AlertDef>,
+    /// Derived fields, in the order they are computed (a field after those it reads).
+    pub derived: Vec<DerivedDef>,
     /// The script's file name, as written.
     pub script_name: Option<String>,
     /// The script's text.
@@ -121,11 +123,18 @@ impl Plan {
             stage_index: HashMap::new(),
             phases: Vec::new(),
             alerts: Vec::new(),
+            derived: Vec::new(),
             script_name: None,
             script: None,
             notify_hook: None,
             migrations: Migrations::default(),
         }
+    }
+
+    /// Something must be looked at again at each local midnight: an alert or a derived field
+    /// reads the clock.
+    pub fn reads_clock(&self) -> bool {
+        self.alerts.iter().any(|a| a.time_dependent) || self.derived.iter().any(|d| d.clock)
     }
 
     /// The `file:line` of a rule, for history.
@@ -145,6 +154,8 @@ pub struct FieldDef {
     pub ty: Ty,
     /// A deal cannot be created without it.
     pub required: bool,
+    /// Computed from the deal (`= EXPR`): never set by hand.
+    pub derived: bool,
     /// The client's personal data: written `personal`, or a phone or an email.
     pub personal: bool,
     /// The value of a new deal.
@@ -380,6 +391,20 @@ pub struct PhaseDef {
     pub title: String,
     /// Its stages.
     pub stages: Vec<StageId>,
+}
+
+/// A derived field: `NAME: TYPE = EXPR`.
+#[derive(Debug, Clone)]
+pub struct DerivedDef {
+    /// The field.
+    pub field: FieldId,
+    /// What computes it.
+    pub expr: Expr,
+    /// It reads the clock (directly, or through another derived field): computed again at
+    /// local midnight too.
+    pub clock: bool,
+    /// The line in the pipeline file.
+    pub line: usize,
 }
 
 /// An alert.

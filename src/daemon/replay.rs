@@ -53,7 +53,7 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, ReplayError> {
         inputs.push((moment(tz, &e.at)?.max(start), e.offset, e.what));
     }
     inputs.sort_by_key(|(at, offset, _)| (*at, *offset));
-    let clock_alerts = plan.alerts.iter().any(|a| a.time_dependent);
+    let clock_alerts = plan.reads_clock();
     let mut midnight = next_midnight(tz, start);
     let mut inputs = inputs.into_iter().peekable();
     let mut played = Played::default();

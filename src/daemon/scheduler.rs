@@ -107,7 +107,7 @@ pub(crate) async fn midnight(
     now: DateTime<Utc>,
 ) -> Result<(), WriteError> {
     let rules = core.rules();
-    if !rules.ready.plan.alerts.iter().any(|a| a.time_dependent) {
+    if !rules.ready.plan.reads_clock() {
         return Ok(());
     }
     let today = now

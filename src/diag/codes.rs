@@ -57,6 +57,9 @@ codes! {
     DEFAULT_TYPE = "E0209", "a default that does not fit the field";
     NOT_A_LIST = "E0210", "`for each` over something that is not a list";
     BAD_FORMAT = "E0211", "a date format that cannot be used";
+    DERIVED_SET = "E0212", "a derived field set by hand";
+    DERIVED_CIRCLE = "E0213", "derived fields computed from each other in a circle";
+    DERIVED_MODIFIER = "E0214", "a derived field marked required, personal or with a default";
     UNREACHABLE_STAGE = "W0301", "no transition leads to this stage";
     NO_WAY_OUT = "E0302", "a stage that deals can never leave";
     JOIN_NEVER_COMPLETES = "E0303", "a join that can never be completed";

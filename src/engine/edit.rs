@@ -66,8 +66,21 @@ impl Stepper<'_> {
 
     /// The field or role an edit names.
     fn edited_slot(&self, name: &str) -> Result<Slot, StepError> {
-        self.slot_by_name(name)
-            .ok_or_else(|| StepError::Refused(format!("the deal has no field or role `{name}`")))
+        let slot = self
+            .slot_by_name(name)
+            .ok_or_else(|| StepError::Refused(format!("the deal has no field or role `{name}`")))?;
+        self.not_derived(slot, name)?;
+        Ok(slot)
+    }
+
+    /// Refuses a derived field: its value is computed, never given.
+    pub(crate) fn not_derived(&self, slot: Slot, name: &str) -> Result<(), StepError> {
+        match slot {
+            Slot::Field(f) if self.ctx.plan.fields[f].derived => Err(StepError::Refused(format!(
+                "`{name}` is derived: it is computed from the deal and cannot be set by hand"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Whether `slot` may be cleared: not a required field, not required by a stage a live

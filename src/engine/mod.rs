@@ -20,7 +20,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::compile::{Plan, StageId};
+use crate::compile::{Plan, Slot, StageId};
 use crate::script::Script;
 use crate::team::Team;
 use crate::value::Value;
@@ -304,26 +304,28 @@ pub fn close_tasks(ctx: Ctx<'_>, deal: &Deal) -> Outcome {
     s.finish()
 }
 
-/// A local midnight for one deal: alerts that read the clock are checked again. Takes the deal
-/// and gives it back (no copy: only its alert flags can change, and they are restored on error),
-/// with the records of what changed.
+/// A local midnight for one deal: derived fields and alerts that read the clock are computed
+/// and checked again. Takes the deal and gives it back (no copy: only its derived values and
+/// alert flags can change, and they are restored on error), with the records of what changed.
 pub fn midnight(ctx: Ctx<'_>, deal: Deal) -> (Deal, Result<Vec<Record>, StepError>) {
-    let before = deal.alerts.clone();
+    let before = (deal.alerts.clone(), deal.values.clone());
     let mut s = Stepper::new(ctx, deal, "midnight");
-    match s.alerts(true) {
+    match s.derive(true).and_then(|()| s.alerts(true)) {
         Ok(()) => (s.deal, Ok(s.records)),
         Err(e) => {
             let mut deal = s.deal;
-            deal.alerts = before;
+            (deal.alerts, deal.values) = before;
             (deal, Err(e))
         }
     }
 }
 
 impl Stepper<'_> {
-    /// After any change: guard-only transitions until nothing moves, timers re-armed, the
+    /// After any change: derived fields computed, guard-only transitions until nothing moves
+    /// (derived fields computed again after each move), timers re-armed, the
     /// open tasks of a deal that ended closed, alerts.
     pub(crate) fn settle(&mut self) -> Result<(), StepError> {
+        self.derive(false)?;
         self.guard_moves()?;
         self.rearm().map_err(StepError::Failed)?;
         self.close_tasks();
@@ -350,6 +352,26 @@ impl Stepper<'_> {
             }
             self.record(Kind::TaskCancelled { task: id }, None);
         }
+    }
+
+    /// Computes every derived field (or only those that read the clock), in order; a change is
+    /// recorded as a `set` on the field's line. A script that fails fails the step, as in an
+    /// alert.
+    pub(crate) fn derive(&mut self, clock_only: bool) -> Result<(), StepError> {
+        let plan = self.ctx.plan;
+        for d in &plan.derived {
+            if clock_only && !d.clock {
+                continue;
+            }
+            let v = self.eval(&d.expr, &eval::Env::default()).map_err(|e| {
+                StepError::Failed(format!(
+                    "derived field `{}` (line {}): {e}",
+                    plan.fields[d.field].name, d.line
+                ))
+            })?;
+            self.set_slot(Slot::Field(d.field), v, Some(d.line));
+        }
+        Ok(())
     }
 
     /// Checks every alert (or only those that read the clock) and records changes.
@@ -526,6 +548,7 @@ impl Stepper<'_> {
                 }
                 if let Some(i) = chosen {
                     self.take(track, stage, i)?;
+                    self.derive(false)?;
                     moved = true;
                 }
             }

@@ -81,6 +81,8 @@ pub enum Kind {
         field: String,
         /// The new value (None: now unset).
         value: Option<Value>,
+        /// The field is derived: the value was computed, not set.
+        derived: bool,
     },
     /// A message was queued.
     Notification {

@@ -49,6 +49,7 @@ impl Stepper<'_> {
             let slot = self
                 .slot_by_name(name)
                 .ok_or_else(|| StepError::Refused(format!("the deal has no field `{name}`")))?;
+            self.not_derived(slot, name)?;
             let v = self
                 .convert_slot(slot, name, v)
                 .map_err(StepError::Refused)?;
@@ -346,6 +347,7 @@ impl Stepper<'_> {
                 Kind::FieldSet {
                     field: self.slot_name(s),
                     value,
+                    derived: matches!(s, Slot::Field(f) if self.ctx.plan.fields[f].derived),
                 },
                 line,
             );

@@ -162,6 +162,8 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
     let mut changes = Vec::new();
     let mut gone = Vec::new();
     migrate(&mut s, left, &mut changes)?;
+    // Derived fields as the new rules compute them, before timers that may read them.
+    s.derive(false)?;
     for t in &left.timers {
         if !t.fired {
             gone.push(t.id);
@@ -275,6 +277,7 @@ fn migrate(s: &mut Stepper<'_>, left: &Left, changes: &mut Vec<Change>) -> Resul
             Kind::FieldSet {
                 field: field.clone(),
                 value,
+                derived: false,
             },
             Some(c.line),
         );

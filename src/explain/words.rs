@@ -73,6 +73,11 @@ pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> Str
         ("track_waiting", false) => {
             format!("⧖ Waits for the other tracks at «{}»", stage(&r["stage"]))
         }
+        ("field_set", ru) if r["derived"] == serde_json::Value::Bool(true) => format!(
+            "{} = {value} ({})",
+            field_label(plan, &s("field")),
+            if ru { "вычислено" } else { "computed" }
+        ),
         ("field_set", _) => format!("{} = {value}", field_label(plan, &s("field"))),
         ("notification", _) => format!(
             "✉ {} → {}: «{}»",

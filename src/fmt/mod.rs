@@ -247,6 +247,9 @@ fn fields(p: &mut Printer<'_>, fs: &Fields) {
         .unwrap_or(0);
     for f in &fs.fields {
         let mut mods = Vec::new();
+        if let Some(e) = &f.derived {
+            mods.push(format!("= {}", print::expr(e)));
+        }
         if f.required {
             mods.push("required".to_string());
         }

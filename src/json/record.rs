@@ -109,12 +109,19 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("from", from)?;
                 m.serialize_entry("stage", stage)?;
             }
-            Kind::FieldSet { field, value } => {
+            Kind::FieldSet {
+                field,
+                value,
+                derived,
+            } => {
                 m.serialize_entry("field", field)?;
                 m.serialize_entry(
                     "value",
                     &value.as_ref().map_or(Json::Null, |v| value_json(v, tz)),
                 )?;
+                if *derived {
+                    m.serialize_entry("derived", &true)?;
+                }
             }
             Kind::Notification {
                 to_kind,

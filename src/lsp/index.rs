@@ -133,6 +133,12 @@ impl Index {
                         if let Some(def) = &d.default {
                             about.push_str(&format!("\n\ndefault: `{}`", crate::print::expr(def)));
                         }
+                        if let Some(e) = &d.derived {
+                            about.push_str(&format!(
+                                "\n\nderived: `= {}`, computed after every change of the deal; never set by hand",
+                                crate::print::expr(e)
+                            ));
+                        }
                         let key = Def::Field(next("field"));
                         self.add(key, &d.name.name, d.name.span, d.span, about);
                     }

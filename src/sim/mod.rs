@@ -246,7 +246,7 @@ impl<'a> Simulation<'a> {
             inputs.push((at.max(start), e.offset, e.what));
         }
         inputs.sort_by_key(|(at, offset, _)| (*at, *offset));
-        let clock_alerts = self.plan.alerts.iter().any(|a| a.time_dependent);
+        let clock_alerts = self.plan.reads_clock();
         let mut next_midnight = self.next_midnight(start);
         let total = inputs.len() as u64;
         let mut inputs = inputs.into_iter().peekable();

@@ -86,10 +86,17 @@ impl<'p> TextWriter<'p> {
                 "⧖ waits at {} for the other tracks",
                 self.stage_title(stage)
             ),
-            Kind::FieldSet { field, value } => match value {
-                Some(v) => format!("  {field} = {}", short(&json_text(v, tz), 60)),
-                None => format!("  {field} cleared"),
-            },
+            Kind::FieldSet {
+                field,
+                value,
+                derived,
+            } => {
+                let how = if *derived { " (derived)" } else { "" };
+                match value {
+                    Some(v) => format!("  {field} = {}{how}", short(&json_text(v, tz), 60)),
+                    None => format!("  {field} cleared{how}"),
+                }
+            }
             Kind::Notification {
                 to,
                 channel,

@@ -371,11 +371,13 @@ impl Builder {
             required: false,
             personal: false,
             default: None,
+            derived: None,
             label: None,
             span: sp,
         };
         for m in it {
             match m.as_rule() {
+                Rule::derived => decl.derived = children(m).next().map(|e| self.expr(e)),
                 Rule::required => decl.required = true,
                 Rule::personal => decl.personal = true,
                 Rule::default => {
