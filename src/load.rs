@@ -243,11 +243,7 @@ pub fn simulate_files(
 ) -> Result<(Plan, crate::sim::Timeline), SimulateError> {
     let ready = RuleFile::read(flow)?.ready()?;
     let sc = crate::sim::scenario::read(scenario)?;
-    let sim = crate::sim::Simulation::new(
-        &ready.plan,
-        ready.script.as_ref(),
-        crate::team::Team::new(sc.team.clone()),
-    );
+    let sim = crate::sim::Simulation::new(&ready.plan, ready.script.as_ref(), sc.team());
     let timeline = sim.run(sc, None)?;
     Ok((ready.plan, timeline))
 }

@@ -30,6 +30,9 @@ pub struct Team {
     pub members: Vec<Member>,
     /// Open tasks per member id.
     pub load: BTreeMap<String, i64>,
+    /// The most one task timer logs at once, in hours (`None`: [`Team::TIMER_CAP`]): a timer
+    /// left running overnight logs this much, not the night.
+    pub timer_cap: Option<Decimal>,
 }
 
 impl Team {
@@ -39,7 +42,16 @@ impl Team {
         Team {
             members,
             load: BTreeMap::new(),
+            timer_cap: None,
         }
+    }
+
+    /// The cap of a timer's entry when none is configured: a working day.
+    pub const TIMER_CAP: Decimal = Decimal::from_parts(10, 0, 0, false, 0);
+
+    /// The most one timer's entry logs, in hours.
+    pub fn timer_cap(&self) -> Decimal {
+        self.timer_cap.unwrap_or(Self::TIMER_CAP)
     }
 
     /// A member by id.

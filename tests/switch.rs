@@ -354,7 +354,7 @@ fn a_renamed_stage_keeps_its_deals_visit_and_a_renamed_field_its_value() {
         ]
     );
     assert!(
-        matches!(&kinds[0], Kind::FieldSet { field, value: Some(Value::DateTime(_)) } if field == "meet_at")
+        matches!(&kinds[0], Kind::FieldSet { field, value: Some(Value::DateTime(_)), .. } if field == "meet_at")
     );
     assert!(
         matches!(&kinds[1], Kind::StageMigrated { from, stage } if from == "wait" && stage == "waiting")

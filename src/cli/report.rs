@@ -224,7 +224,7 @@ fn simulated(
         Err(other) => return Err(other.into()),
     };
     let sc = scenario::read(sc)?;
-    let team = Team::new(sc.team.clone());
+    let team = sc.team();
     let timeline =
         Simulation::new(&ready.plan, ready.script.as_ref(), team.clone()).run(sc, None)?;
     Ok(Some(of_timeline(

@@ -77,7 +77,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
     let (sc, sim, width) = match (&args.scenario, &args.db) {
         (Some(path), _) => {
             let sc = scenario::read(path)?;
-            let team = Team::new(sc.team.clone());
+            let team = sc.team();
             let sim = Simulation::new(plan, ready.script.as_ref(), team);
             let width = sc
                 .inputs
@@ -107,6 +107,7 @@ pub(super) fn run(args: Args, color: bool) -> Result<ExitCode, super::Failure> {
                 start: now.to_rfc3339(),
                 until,
                 team: live.team.members.clone(),
+                timer_cap: live.team.timer_cap,
                 inputs: Vec::new(),
                 expects: Vec::new(),
             };

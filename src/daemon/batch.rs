@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::core::Core;
+use super::refused::refusal;
 use super::rules::Rules;
-use super::warm::Warm;
 use crate::engine::{
     self, Creation, Ctx, Deal, Input, Kind, Outcome, Record, StepError, TaskAction,
 };
@@ -97,7 +97,7 @@ impl Core {
     ) -> Result<Vec<Result<Step, CoreError>>, StoreError> {
         let rules = self.rules();
         let refs: Vec<&Op> = ops.iter().collect();
-        let mut batch = Batch::prepare(&rules, self.site(), &self.warm, tx, &refs).await?;
+        let mut batch = Batch::prepare(&rules, self, tx, &refs).await?;
         let steps = ops.iter().map(|op| batch.run(op, now)).collect();
         batch.write(tx, now, self.mapping()).await?;
         Ok(steps)
@@ -131,7 +131,7 @@ impl Core {
     /// Runs one operation in `tx` (read, step, write; the caller commits).
     pub async fn one(&self, tx: &mut Tx, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         let rules = self.rules();
-        let mut batch = Batch::prepare(&rules, self.site(), &self.warm, tx, &[op]).await?;
+        let mut batch = Batch::prepare(&rules, self, tx, &[op]).await?;
         let step = batch.run(op, now)?;
         batch.write(tx, now, self.mapping()).await?;
         Ok(step)
@@ -204,6 +204,8 @@ pub(crate) struct Batch<'r> {
     refusals: Vec<Refusal>,
     /// The line of the rule that refused the operation running, if one did.
     refused_by: Option<usize>,
+    /// Timers running when the batch began: (person, deal, task).
+    running: Vec<(String, String, String)>,
 }
 
 /// The deals an operation reads.
@@ -221,12 +223,33 @@ impl<'r> Batch<'r> {
     /// timers they fire.
     pub(super) async fn prepare(
         rules: &'r Rules,
-        site: Option<&'r str>,
-        warm: &Warm,
+        core: &'r Core,
         tx: &mut Tx,
         ops: &[&Op],
     ) -> Result<Batch<'r>, StoreError> {
-        let ids: Vec<String> = ops.iter().flat_map(|o| deals_of(o)).collect();
+        let (site, warm, timer_cap) = (core.site(), &core.warm, core.timer_cap());
+        let mut ids: Vec<String> = ops.iter().flat_map(|o| deals_of(o)).collect();
+        // A start pauses the person's timer on another deal: those deals are read too.
+        let starts = ops.iter().any(|o| {
+            matches!(
+                o,
+                Op::Apply {
+                    input: Input::Task {
+                        action: TaskAction::Start,
+                        ..
+                    },
+                    ..
+                }
+            )
+        });
+        let running = if starts {
+            tx.running_timers().await?
+        } else {
+            Vec::new()
+        };
+        ids.extend(running.iter().map(|(_, deal, _, _)| deal.clone()));
+        ids.sort();
+        ids.dedup();
         // Deals kept warm at the revision the database holds need no reading; the rest are
         // read whole.
         let revisions = tx.deal_revisions(&ids).await?;
@@ -260,7 +283,8 @@ impl<'r> Batch<'r> {
         } else {
             tx.timer_attempts(&firing).await?
         };
-        let team = tx.team().await?;
+        let mut team = tx.team().await?;
+        team.timer_cap = timer_cap;
         let mut pending = HashMap::new();
         for (id, l) in loaded {
             let d = match l.stored.read(&rules.ready.plan) {
@@ -291,6 +315,10 @@ impl<'r> Batch<'r> {
             events: Vec::new(),
             refusals: Vec::new(),
             refused_by: None,
+            running: running
+                .into_iter()
+                .map(|(by, deal, task, _)| (by, deal, task))
+                .collect(),
         })
     }
 
@@ -403,6 +431,14 @@ impl<'r> Batch<'r> {
     /// An event or work on a task; an event applied is kept with the fields it carried.
     fn apply(&mut self, deal: &str, input: &Input, now: DateTime<Utc>) -> Result<Step, CoreError> {
         let i = self.get(deal, now)?;
+        if let Input::Task {
+            task,
+            action: TaskAction::Start,
+            by,
+        } = input
+        {
+            self.pause_elsewhere(i, task, by.as_deref(), now);
+        }
         let out = engine::apply(self.ctx(now), &self.now[i].0, input);
         let step = self.commit(Some(i), out);
         if let (Step::Applied { revision, .. }, Input::Event { name, payload, by }) = (&step, input)
@@ -535,6 +571,44 @@ impl<'r> Batch<'r> {
         last
     }
 
+    /// One running timer per person: before a start, the person's timer on another deal is
+    /// paused there (its time logged), in this batch. The batch's own copy of a deal is the
+    /// latest word on its timers; the rows read at its start speak for the others.
+    fn pause_elsewhere(&mut self, i: usize, task: &str, by: Option<&str>, now: DateTime<Utc>) {
+        let Some(user) = engine::worker_of(&self.now[i].0, task, by) else {
+            return;
+        };
+        let in_batch = self.now.iter().enumerate().find_map(|(j, (d, _))| {
+            (j != i)
+                .then(|| engine::running_timer(d, &user))
+                .flatten()
+                .map(|t| (d.id.to_string(), t))
+        });
+        let elsewhere = in_batch.or_else(|| {
+            self.running
+                .iter()
+                .find(|(who, d, _)| {
+                    *who == user && *d != *self.now[i].0.id && !self.index.contains_key(d)
+                })
+                .map(|(_, d, t)| (d.clone(), t.clone()))
+        });
+        let Some((other, task)) = elsewhere else {
+            return;
+        };
+        let Ok(j) = self.get(&other, now) else {
+            return;
+        };
+        let pause = Input::Task {
+            task,
+            action: TaskAction::Pause,
+            by: Some(user),
+        };
+        let out = engine::apply(self.ctx(now), &self.now[j].0, &pause);
+        if let Step::Failed(e) | Step::Refused(e) | Step::NotNow(e) = self.commit(Some(j), out) {
+            tracing::warn!(deal = %other, error = %e, "a running timer was not paused");
+        }
+    }
+
     /// Takes a step's outcome into the working set.
     fn commit(&mut self, at: Option<usize>, out: Result<Outcome, StepError>) -> Step {
         let out = match out {
@@ -640,114 +714,4 @@ impl<'r> Batch<'r> {
         })
         .await
     }
-}
-
-// What of a turned-away request is kept in `refusals`: the deal, the input (a creation, an
-// event, work on a task) with what it carried, who sent it, and why — the rule `file:line`
-// when one decided it. Timers, midnights and switches are the daemon's own work: their
-// failures go to the deal's history instead.
-
-/// The refusal `op` met, if it met one worth keeping.
-fn refusal(
-    op: &Op,
-    result: &Result<Step, CoreError>,
-    rule: Option<String>,
-    version: i64,
-    tz: chrono_tz::Tz,
-    now: DateTime<Utc>,
-) -> Option<Refusal> {
-    let (code, reason) = match result {
-        Ok(Step::Applied { .. }) | Err(CoreError::NoDeal(_) | CoreError::Store(_)) => {
-            return None;
-        }
-        Ok(Step::Refused(m)) => ("refused", m.clone()),
-        Ok(Step::NotNow(m)) => ("not_now", m.clone()),
-        Ok(Step::Failed(m)) => ("step_failed", m.clone()),
-        Err(e @ CoreError::Exists(_)) => ("exists", e.to_string()),
-        Err(e @ CoreError::Misfit(..)) => ("misfit", e.to_string()),
-        Err(e @ CoreError::Switch(..)) => ("step_failed", e.to_string()),
-    };
-    let fields = |m: &std::collections::BTreeMap<String, crate::value::Value>| {
-        let o: serde_json::Map<String, serde_json::Value> = m
-            .iter()
-            .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
-            .collect();
-        serde_json::Value::Object(o).to_string()
-    };
-    let (deal, input, name, payload, by) = match op {
-        Op::Create(req) => (
-            req.id.clone(),
-            "create",
-            req.stages.join(" & "),
-            fields(&req.fields),
-            None,
-        ),
-        Op::Apply {
-            deal,
-            input: Input::Event { name, payload, by },
-        } => (
-            deal.clone(),
-            "event",
-            name.clone(),
-            fields(payload),
-            by.clone(),
-        ),
-        Op::Apply {
-            deal,
-            input: Input::Task { task, action, by },
-        } => {
-            let (what, payload) = match action {
-                TaskAction::Start => ("start", "{}".to_string()),
-                TaskAction::Done => ("done", "{}".to_string()),
-                TaskAction::Log(h) => (
-                    "log",
-                    serde_json::json!({ "hours": h.to_string() }).to_string(),
-                ),
-            };
-            (
-                deal.clone(),
-                "task",
-                format!("{task} {what}"),
-                payload,
-                by.clone(),
-            )
-        }
-        Op::Apply {
-            deal,
-            input:
-                Input::Edit {
-                    fields: set,
-                    clear,
-                    by,
-                },
-        } => {
-            let mut payload: serde_json::Map<String, serde_json::Value> = set
-                .iter()
-                .map(|(k, v)| (k.clone(), crate::json::value_json(v, tz)))
-                .collect();
-            for c in clear {
-                payload.insert(c.clone(), serde_json::Value::Null);
-            }
-            (
-                deal.clone(),
-                "edit",
-                "fields".to_string(),
-                serde_json::Value::Object(payload).to_string(),
-                by.clone(),
-            )
-        }
-        _ => return None,
-    };
-    Some(Refusal {
-        deal,
-        at: now,
-        input: input.to_string(),
-        name,
-        payload,
-        by,
-        code: code.to_string(),
-        reason,
-        rule,
-        version,
-    })
 }

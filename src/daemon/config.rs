@@ -39,6 +39,9 @@ pub struct Config {
     /// Timer claims.
     #[serde(default)]
     pub timers: Timers,
+    /// `[tasks]`: task timers.
+    #[serde(default)]
+    pub tasks: Tasks,
     /// How long refused inputs are kept.
     #[serde(default)]
     pub history: History,
@@ -378,6 +381,24 @@ pub struct Outbox {
     pub lease_s: u64,
 }
 
+/// `[tasks]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tasks {
+    /// The most one task timer logs at once, in hours (a timer left running overnight logs
+    /// this much); absent: 10.
+    pub timer_cap_hours: Option<f64>,
+}
+
+impl Tasks {
+    /// The cap as hours (the default when absent).
+    pub fn timer_cap(&self) -> rust_decimal::Decimal {
+        self.timer_cap_hours
+            .and_then(|h| rust_decimal::Decimal::try_from(h).ok())
+            .map_or(crate::team::Team::TIMER_CAP, |d| d.round_dp(2))
+    }
+}
+
 /// `[timers]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -582,6 +603,15 @@ impl Config {
         if self.outbox.lease_s < 1 || self.timers.lease_s < 1 {
             return Err(ConfigError::Value(
                 "`outbox.lease_s` and `timers.lease_s` must be at least 1",
+            ));
+        }
+        if self
+            .tasks
+            .timer_cap_hours
+            .is_some_and(|h| !(h > 0.0 && h <= 24.0))
+        {
+            return Err(ConfigError::Value(
+                "`tasks.timer_cap_hours` must be more than 0 and at most 24",
             ));
         }
         if self.dashboard.session_hours < 1 || self.dashboard.idle_minutes < 1 {

@@ -53,6 +53,8 @@ pub struct Core {
     site: std::sync::OnceLock<String>,
     /// Which fields the dashboard's summaries read.
     mapping: Mapping,
+    /// The most one task timer logs at once, in hours (`[tasks] timer_cap_hours`).
+    timer_cap: std::sync::OnceLock<rust_decimal::Decimal>,
 }
 
 impl Core {
@@ -81,6 +83,7 @@ impl Core {
             warm: Warm::default(),
             site: std::sync::OnceLock::new(),
             mapping,
+            timer_cap: std::sync::OnceLock::new(),
         }
     }
 
@@ -125,6 +128,16 @@ impl Core {
     /// Says where the dashboard is reached (once; before the first step).
     pub(crate) fn set_site(&self, url: &str) {
         let _ = self.site.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// Says how many hours one task timer logs at most (once; before the first step).
+    pub(crate) fn set_timer_cap(&self, hours: rust_decimal::Decimal) {
+        let _ = self.timer_cap.set(hours);
+    }
+
+    /// How many hours one task timer logs at most, if the configuration says.
+    pub(crate) fn timer_cap(&self) -> Option<rust_decimal::Decimal> {
+        self.timer_cap.get().copied()
     }
 
     /// Where the dashboard is reached, if the configuration says.

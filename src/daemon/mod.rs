@@ -22,6 +22,7 @@ mod openapi;
 mod outbox;
 mod privacy;
 mod ready;
+mod refused;
 mod reload;
 mod replay;
 mod rules;

@@ -213,15 +213,26 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 }}}}}),
             )},
             "/api/v1/deals/{id}/tasks/{task}/{action}": {"post": op(
-                "Work on a task: `start`, `done`, or `log` with `{hours, by}`.",
+                "Work on a task. `start` starts the person's timer on it (`by`, or the task's assignee; their timer on any other task, of any deal, pauses and logs its time first); `pause` stops it and logs the time it ran as a time entry (wall clock, at most `[tasks] timer_cap_hours`); `done` stops a running timer the same way and closes the task; `log` adds `{hours, by}` by hand.",
                 ("200", "Applied: the deal after it.", deal_ref()),
                 &post_errors,
                 json!({"parameters": [id_param(), idem_param(),
                     {"name": "task", "in": "path", "required": true, "schema": {"type": "string"}},
-                    {"name": "action", "in": "path", "required": true, "schema": {"enum": ["start", "done", "log"]}}],
+                    {"name": "action", "in": "path", "required": true, "schema": {"enum": ["start", "pause", "done", "log"]}}],
                     "requestBody": {"required": false, "content": {"application/json": {"schema": {
                         "type": "object", "additionalProperties": false,
                         "properties": {"hours": {"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": "^[0-9]+([.][0-9]+)?$"}]}, "by": {"type": "string"}}
+                    }}}}}),
+            )},
+            "/api/v1/deals/{id}/time/{entry}": {"patch": op(
+                "Corrects a time entry of the deal (a timer left running, a typo): its hours replaced, the task's hours follow. Audited: a `time_amended` record in the deal's history with the hours before and after and who corrected them.",
+                ("200", "Applied: the deal after it.", deal_ref()),
+                &post_errors,
+                json!({"parameters": [id_param(), idem_param(),
+                    {"name": "entry", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["hours"], "additionalProperties": false,
+                        "properties": {"hours": {"oneOf": [{"type": "number", "minimum": 0, "maximum": 24}, {"type": "string", "pattern": "^[0-9]+([.][0-9]+)?$"}]}, "by": {"type": "string"}}
                     }}}}}),
             )},
             "/api/v1/team": {"get": op(
@@ -287,7 +298,14 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                     "stages": {"type": "array", "items": {"type": "string"}},
                     "phases": {"type": "array", "items": {"type": "string"}},
                     "fields": {"type": "object"}, "people": {"type": "object"},
-                    "tasks": {"type": "array", "items": {"type": "object"}},
+                    "tasks": {"type": "array", "items": {"type": "object", "properties": {
+                        "timer": {"type": ["object", "null"], "required": ["by", "since"], "properties": {
+                            "by": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}}}}},
+                    "time_entries": {"type": "array", "items": {"type": "object",
+                        "required": ["entry", "user", "hours", "rate", "at"], "properties": {
+                        "entry": {"type": "integer"}, "task": {"type": ["string", "null"]}, "user": {"type": "string"},
+                        "hours": {"type": "number"}, "rate": {"type": "number"},
+                        "at": {"type": "string", "format": "date-time"}}}},
                     "alerts": {"type": "array", "items": {"type": "string"}},
                     "hours_spent": {"type": "number"}, "revision": {"type": "integer"},
                     "history": {"type": "array", "items": {"type": "object"}},

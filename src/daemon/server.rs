@@ -141,6 +141,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some(url) = site.base_url() {
         core.set_site(url);
     }
+    core.set_timer_cap(config.tasks.timer_cap());
     let version = core.rules().version;
     let metrics = Arc::new(Metrics::default());
     metrics

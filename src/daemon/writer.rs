@@ -238,7 +238,7 @@ async fn write(
         tx.answers(&keys).await?
     };
     let ops: Vec<&Op> = jobs.iter().map(|j| &j.op).collect();
-    let mut batch = Batch::prepare(&rules, core.site(), &core.warm, &mut tx, &ops).await?;
+    let mut batch = Batch::prepare(&rules, core, &mut tx, &ops).await?;
     lap(Phase::Read);
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {

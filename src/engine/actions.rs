@@ -81,6 +81,7 @@ impl Stepper<'_> {
                     done_at: None,
                     cancelled: false,
                     hours: Decimal::ZERO,
+                    timer: None,
                 }));
                 self.record(
                     Kind::TaskCreated {

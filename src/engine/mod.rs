@@ -13,6 +13,7 @@ mod state;
 mod switch;
 mod timers;
 mod trial;
+mod work;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,10 +26,11 @@ use crate::script::Script;
 use crate::team::Team;
 use crate::value::Value;
 pub use record::{Attachment, Kind, Record};
-pub use state::{Armed, Deal, Task, TimeEntry, TimerRef, Track, TrackState};
+pub use state::{Armed, Deal, Running, Task, TimeEntry, TimerRef, Track, TrackState};
 pub use switch::{CarriedField, Change, Left, LeftTimer, MigratedTrack, Switched, switch};
 pub use timers::{Sought, TimerKey, match_timers, timer_key, timer_label};
 pub use trial::{Tried, trial};
+pub use work::{hours_between, running_timer, worker_of};
 
 /// Moves allowed in one step before it is called a loop.
 const MAX_MOVES: usize = 100;
@@ -65,9 +67,12 @@ pub struct Creation {
 /// Work on a task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskAction {
-    /// Work started.
+    /// Work started: the person's timer starts on the task (their timer on another task
+    /// pauses).
     Start,
-    /// Finished.
+    /// The person's timer on the task stops; the time since it started is logged.
+    Pause,
+    /// Finished (a timer running on it stops and logs its time first).
     Done,
     /// Hours worked.
     Log(Decimal),
@@ -99,6 +104,15 @@ pub enum Input {
         /// Who.
         by: Option<String>,
     },
+    /// A time entry of the deal corrected (a timer left running, a typo): its hours replaced.
+    Amend {
+        /// The entry's place in the deal's time entries, from 0.
+        entry: usize,
+        /// Its hours now.
+        hours: Decimal,
+        /// Who corrected it.
+        by: Option<String>,
+    },
     /// A person edits the deal: fields set (loosely typed values, converted by their
     /// declarations) or cleared, roles given to other people (their open tasks go with them).
     Edit {
@@ -126,8 +140,13 @@ impl Input {
             }
             Input::Task { task, action, .. } => match action {
                 TaskAction::Start => format!("task {task} started"),
+                TaskAction::Pause => format!("task {task} paused"),
                 TaskAction::Done => format!("task {task} done"),
                 TaskAction::Log(h) => format!("task {task}: {h} h logged"),
+            },
+            Input::Amend { entry, by, .. } => match by {
+                Some(by) => format!("time entry {entry} corrected by {by}"),
+                None => format!("time entry {entry} corrected"),
             },
             Input::Edit { by, .. } => match by {
                 Some(by) => format!("edited by {by}"),
@@ -265,7 +284,8 @@ pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
 pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepError> {
     if let Input::Event { by: Some(by), .. }
     | Input::Task { by: Some(by), .. }
-    | Input::Edit { by: Some(by), .. } = input
+    | Input::Edit { by: Some(by), .. }
+    | Input::Amend { by: Some(by), .. } = input
     {
         crate::value::no_control("by", by, false).map_err(StepError::Refused)?;
         // Who did it is one of the team (with no team at all, `by` is only a name).
@@ -282,6 +302,9 @@ pub fn apply(ctx: Ctx<'_>, deal: &Deal, input: &Input) -> Result<Outcome, StepEr
         Input::Timer { id } => s.timer(*id)?,
         Input::Task { task, action, by } => s.task_work(task, action, by.as_deref())?,
         Input::Edit { fields, clear, .. } => s.edit(fields, clear)?,
+        Input::Amend {
+            entry, hours, by, ..
+        } => s.amend(*entry, *hours, by.as_deref())?,
     }
     s.settle()?;
     Ok(s.finish())
@@ -343,6 +366,8 @@ impl Stepper<'_> {
             if self.deal.tasks[idx].done_at.is_some() {
                 continue;
             }
+            // A timer still running logs its time: the work was done.
+            self.stop_timer(idx);
             let task = Arc::make_mut(&mut Arc::make_mut(&mut self.deal.tasks)[idx]);
             task.done_at = Some(now);
             task.cancelled = true;

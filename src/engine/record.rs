@@ -136,6 +136,33 @@ pub enum Kind {
         /// Who.
         by: Option<String>,
     },
+    /// A task timer stopped (paused, the task done, the person started another); the time it
+    /// ran is logged with it (text timeline only).
+    TimerStopped {
+        /// Task identifier.
+        task: String,
+        /// Whose timer.
+        by: String,
+        /// When it started.
+        since: DateTime<Utc>,
+        /// The hours logged: the time it ran, at most the cap.
+        hours: Decimal,
+        /// It ran longer than the cap.
+        capped: bool,
+    },
+    /// A time entry was corrected (text timeline only).
+    TimeAmended {
+        /// The entry's place among the deal's time entries.
+        entry: usize,
+        /// Whose time it is.
+        user: String,
+        /// Its hours before.
+        from: Decimal,
+        /// Its hours now.
+        to: Decimal,
+        /// Who corrected it.
+        by: Option<String>,
+    },
     /// Time was logged (text timeline only).
     TimeLogged {
         /// Task identifier.
@@ -257,6 +284,8 @@ impl Kind {
             Kind::TaskCreated { .. } => "task_created",
             Kind::TaskStarted { .. } => "task_started",
             Kind::TimeLogged { .. } => "time_logged",
+            Kind::TimerStopped { .. } => "timer_stopped",
+            Kind::TimeAmended { .. } => "time_amended",
             Kind::TaskDone { .. } => "task_done",
             Kind::TaskCancelled { .. } => "task_cancelled",
             Kind::TaskReassigned { .. } => "task_reassigned",
@@ -280,6 +309,8 @@ impl Kind {
             Kind::TrackWaiting { .. }
                 | Kind::TaskStarted { .. }
                 | Kind::TimeLogged { .. }
+                | Kind::TimerStopped { .. }
+                | Kind::TimeAmended { .. }
                 | Kind::EventApplied { .. }
         )
     }

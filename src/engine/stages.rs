@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::eval::Env;
-use super::{Creation, Kind, StepError, Stepper, TaskAction, Track, TrackState};
+use super::{Creation, Kind, StepError, Stepper, Track, TrackState};
 use crate::compile::{PayloadType, Slot, StageId};
 use crate::types::Ty;
 use crate::value::Value;
@@ -206,91 +206,6 @@ impl Stepper<'_> {
             .retain(|a| !(a.track == track && a.stage == stage));
         self.run(&t.body, &env, Some(t.line))?;
         self.enter_targets(track, &t.targets)
-    }
-
-    pub(crate) fn task_work(
-        &mut self,
-        task: &str,
-        action: &TaskAction,
-        by: Option<&str>,
-    ) -> Result<(), StepError> {
-        let idx = self
-            .deal
-            .tasks
-            .iter()
-            .rposition(|t| t.id == task && t.done_at.is_none())
-            .or_else(|| self.deal.tasks.iter().rposition(|t| t.id == task))
-            .ok_or_else(|| {
-                StepError::Refused(format!("deal `{}` has no task `{task}`", self.deal.id))
-            })?;
-        let now = self.ctx.now;
-        match action {
-            TaskAction::Start => {
-                self.task_mut(idx).started_at.get_or_insert(now);
-                self.record(
-                    Kind::TaskStarted {
-                        task: task.to_string(),
-                        by: by.map(str::to_string),
-                    },
-                    None,
-                );
-            }
-            TaskAction::Done => {
-                if self.deal.tasks[idx].cancelled {
-                    return Err(StepError::NotNow(format!(
-                        "task `{task}` was cancelled when the deal ended"
-                    )));
-                }
-                if self.deal.tasks[idx].done_at.is_some() {
-                    return Err(StepError::NotNow(format!("task `{task}` is already done")));
-                }
-                self.task_mut(idx).done_at = Some(now);
-                if let Some(a) = self.deal.tasks[idx].assignee.clone() {
-                    self.load.push((a, -1));
-                }
-                let hours = self.deal.tasks[idx].hours;
-                self.record(
-                    Kind::TaskDone {
-                        task: task.to_string(),
-                        hours,
-                    },
-                    None,
-                );
-            }
-            TaskAction::Log(hours) => {
-                if *hours <= rust_decimal::Decimal::ZERO {
-                    return Err(StepError::Refused(
-                        "hours logged must be more than zero".into(),
-                    ));
-                }
-                let user = by
-                    .map(str::to_string)
-                    .or_else(|| self.deal.tasks[idx].assignee.clone())
-                    .ok_or_else(|| StepError::Refused("say who worked (`by`)".into()))?;
-                let member =
-                    self.ctx.team.member(&user).ok_or_else(|| {
-                        StepError::Refused(format!("`{user}` is not in the team"))
-                    })?;
-                let rate = member.rate;
-                self.task_mut(idx).hours += *hours;
-                Arc::make_mut(&mut self.deal.time_entries).push(super::TimeEntry {
-                    task: Some(task.to_string()),
-                    user: user.clone(),
-                    hours: *hours,
-                    rate,
-                    at: now,
-                });
-                self.record(
-                    Kind::TimeLogged {
-                        task: task.to_string(),
-                        by: user,
-                        hours: *hours,
-                    },
-                    None,
-                );
-            }
-        }
-        Ok(())
     }
 
     /// A task of the deal to change (copied first if an earlier state still shares it).

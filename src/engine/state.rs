@@ -85,6 +85,17 @@ pub struct Task {
     pub cancelled: bool,
     /// Hours logged on it.
     pub hours: Decimal,
+    /// A timer running on it: who, since when.
+    pub timer: Option<Running>,
+}
+
+/// A task timer that is running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    /// Whose timer.
+    pub by: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
 }
 
 /// Time logged on a deal.

@@ -54,6 +54,7 @@ pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
                 "done_at": t.done_at.map(stamp),
                 "cancelled": t.cancelled,
                 "hours": value_json(&Value::Decimal(t.hours), tz),
+                "timer": t.timer.as_ref().map(|r| json!({"by": r.by, "since": stamp(r.since)})),
             })
         })
         .collect();
@@ -71,6 +72,22 @@ pub fn deal_json(plan: &Plan, deal: &Deal, revision: i64) -> Json {
     m.insert("fields".into(), Json::Object(fields));
     m.insert("people".into(), Json::Object(people));
     m.insert("tasks".into(), Json::Array(tasks));
+    let entries: Vec<Json> = deal
+        .time_entries
+        .iter()
+        .enumerate()
+        .map(|(n, e)| {
+            json!({
+                "entry": n,
+                "task": e.task,
+                "user": e.user,
+                "hours": value_json(&Value::Decimal(e.hours), tz),
+                "rate": value_json(&Value::Decimal(e.rate), tz),
+                "at": stamp(e.at),
+            })
+        })
+        .collect();
+    m.insert("time_entries".into(), Json::Array(entries));
     m.insert("alerts".into(), json!(alerts));
     m.insert(
         "hours_spent".into(),

@@ -228,6 +228,34 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("by", by)?;
                 m.serialize_entry("hours", &number(*hours))?;
             }
+            Kind::TimerStopped {
+                task,
+                by,
+                since,
+                hours,
+                capped,
+            } => {
+                m.serialize_entry("task", task)?;
+                m.serialize_entry("by", by)?;
+                m.serialize_entry("since", &At(*since, tz))?;
+                m.serialize_entry("hours", &number(*hours))?;
+                if *capped {
+                    m.serialize_entry("capped", &true)?;
+                }
+            }
+            Kind::TimeAmended {
+                entry,
+                user,
+                from,
+                to,
+                by,
+            } => {
+                m.serialize_entry("entry", entry)?;
+                m.serialize_entry("user", user)?;
+                m.serialize_entry("from", &number(*from))?;
+                m.serialize_entry("to", &number(*to))?;
+                m.serialize_entry("by", by)?;
+            }
             Kind::EventApplied { event, by } => {
                 m.serialize_entry("event", event)?;
                 m.serialize_entry("by", by)?;

@@ -203,6 +203,7 @@ pub fn reference(deals: usize, seed: u64) -> Scenario {
         start: t(start),
         until: t(until),
         team: team(),
+        timer_cap: None,
         inputs,
         expects: Vec::new(),
     }
@@ -291,6 +292,7 @@ pub fn to_toml(sc: &Scenario) -> String {
             } => {
                 let (name, hours) = match action {
                     TaskAction::Start => ("start", None),
+                    TaskAction::Pause => ("pause", None),
                     TaskAction::Done => ("done", None),
                     TaskAction::Log(h) => ("log", Some(*h)),
                 };

@@ -359,6 +359,9 @@ impl<'a> Simulation<'a> {
                 action,
                 by,
             } => {
+                if action == engine::TaskAction::Start {
+                    self.pause_elsewhere(&deal, &task, by.as_deref(), now);
+                }
                 let input = Input::Task { task, action, by };
                 self.apply_to(&deal, &input, now);
             }
@@ -371,6 +374,32 @@ impl<'a> Simulation<'a> {
                 let input = Input::Edit { fields, clear, by };
                 self.apply_to(&deal, &input, now);
             }
+        }
+    }
+
+    /// One running timer per person: before a start, the person's timer on another deal is
+    /// paused (its time logged there), as the daemon's writer does.
+    fn pause_elsewhere(&mut self, deal: &str, task: &str, by: Option<&str>, now: DateTime<Utc>) {
+        let Some(&d) = self.index.get(deal) else {
+            return;
+        };
+        let Some(user) = engine::worker_of(&self.deals[d], task, by) else {
+            return;
+        };
+        let running = self.live.iter().find_map(|&i| {
+            let other = &self.deals[i];
+            (i != d)
+                .then(|| engine::running_timer(other, &user))
+                .flatten()
+                .map(|t| (other.id.to_string(), t))
+        });
+        if let Some((other, task)) = running {
+            let input = Input::Task {
+                task,
+                action: engine::TaskAction::Pause,
+                by: Some(user),
+            };
+            self.apply_to(&other, &input, now);
         }
     }
 

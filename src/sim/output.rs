@@ -159,6 +159,31 @@ impl<'p> TextWriter<'p> {
             Kind::TimeLogged { task, by, hours } => {
                 format!("⏱ {by} logs {} h on {task}", hours.normalize())
             }
+            Kind::TimerStopped {
+                task,
+                by,
+                hours,
+                capped,
+                ..
+            } => {
+                let cap = if *capped { ", capped" } else { "" };
+                format!(
+                    "⏸ {by}'s timer on {task} stops: {} h{cap}",
+                    hours.normalize()
+                )
+            }
+            Kind::TimeAmended {
+                entry,
+                user,
+                from,
+                to,
+                by,
+            } => format!(
+                "✎ time entry {entry} of {user}: {} h → {} h{}",
+                from.normalize(),
+                to.normalize(),
+                by.as_ref().map(|b| format!(", by {b}")).unwrap_or_default()
+            ),
             Kind::TaskCancelled { task } => {
                 format!("☒ task {task} cancelled: the deal ended")
             }

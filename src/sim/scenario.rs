@@ -39,6 +39,13 @@ fn shift_value(v: &mut Value, days: i64) {
 }
 
 impl Scenario {
+    /// The team the scenario plays with, and its timer cap.
+    pub fn team(&self) -> crate::team::Team {
+        let mut team = crate::team::Team::new(self.team.clone());
+        team.timer_cap = self.timer_cap;
+        team
+    }
+
     /// The same story `days` later: its clock, every input's moment, and every date or moment a
     /// deal or an event carries (a meeting's time, an invoice's due date). Other moments (with
     /// an offset) are left as they are.
@@ -74,6 +81,8 @@ struct File {
     /// Another scenario file, beside this one, played first (a test file names the scenario
     /// it tests this way).
     scenario: Option<String>,
+    /// The most one task timer logs at once, in hours (default 10).
+    timer_cap_hours: Option<toml::Value>,
     #[serde(default)]
     team: Vec<TeamMember>,
     #[serde(default)]
@@ -150,6 +159,8 @@ pub struct Scenario {
     pub until: String,
     /// The team.
     pub team: Vec<Member>,
+    /// The most one task timer logs at once, in hours (`None`: the default).
+    pub timer_cap: Option<rust_decimal::Decimal>,
     /// Inputs in file order.
     pub inputs: Vec<Entry>,
     /// The `[[expect]]` sections of a test file, in file order.
@@ -285,6 +296,7 @@ fn read_within(path: &Path, depth: usize) -> Result<Scenario, ScenarioError> {
         e
     }));
     sc.team.extend(part.team);
+    sc.timer_cap = part.timer_cap.or(sc.timer_cap);
     sc.expects = part.expects;
     sc.expects.sort_by_key(|e| e.line);
     if let Some(start) = part.start {
@@ -324,6 +336,7 @@ fn parse(name: &str, text: &str) -> Result<Part, ScenarioError> {
         all.start = all.start.or(part.start);
         all.until = all.until.or(part.until);
         all.base = all.base.or(part.base);
+        all.timer_cap = all.timer_cap.or(part.timer_cap);
         all.team.extend(part.team);
         all.inputs.extend(part.inputs);
         all.expects.extend(part.expects);
@@ -338,6 +351,7 @@ struct Part {
     until: Option<String>,
     base: Option<String>,
     team: Vec<Member>,
+    timer_cap: Option<rust_decimal::Decimal>,
     inputs: Vec<Entry>,
     expects: Vec<Expect>,
 }
@@ -367,6 +381,7 @@ fn finish(part: Part, name: &str) -> Result<Scenario, ScenarioError> {
         start,
         until,
         team,
+        timer_cap,
         inputs,
         expects,
         ..
@@ -375,6 +390,7 @@ fn finish(part: Part, name: &str) -> Result<Scenario, ScenarioError> {
         start: String::new(),
         until: String::new(),
         team,
+        timer_cap,
         inputs,
         expects,
     };
@@ -426,6 +442,16 @@ fn add(
     sc.start = sc.start.take().or(file.start);
     sc.until = sc.until.take().or(file.until);
     sc.base = sc.base.take().or(file.scenario);
+    if let Some(v) = &file.timer_cap_hours {
+        let cap = decimal(v)
+            .filter(|h| *h > rust_decimal::Decimal::ZERO && *h <= rust_decimal::Decimal::from(24))
+            .ok_or_else(|| {
+                ScenarioError(format!(
+                    "{name}: `timer_cap_hours` must be a number of hours from 0 to 24, not {v}"
+                ))
+            })?;
+        sc.timer_cap = Some(cap);
+    }
     for t in file.team {
         sc.team.push(
             t.member()
@@ -471,6 +497,7 @@ fn add(
         let t = t.into_inner();
         let action = match t.action.as_str() {
             "start" => TaskAction::Start,
+            "pause" => TaskAction::Pause,
             "done" => TaskAction::Done,
             "log" => {
                 let h = t.hours.as_ref().and_then(decimal).ok_or_else(|| {
@@ -480,7 +507,7 @@ fn add(
             }
             other => {
                 return Err(ScenarioError(format!(
-                    "{name}:{}: task action `{other}` is not one of start, done, log",
+                    "{name}:{}: task action `{other}` is not one of start, pause, done, log",
                     line()
                 )));
             }

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{Plan, StageId};
 use crate::engine::{
-    Armed, CarriedField, Deal, Left, LeftTimer, MigratedTrack, Sought, Task, TimeEntry, TimerKey,
-    TimerRef, Track, TrackState,
+    Armed, CarriedField, Deal, Left, LeftTimer, MigratedTrack, Running, Sought, Task, TimeEntry,
+    TimerKey, TimerRef, Track, TrackState,
 };
 use crate::value::Value;
 
@@ -127,6 +127,12 @@ pub struct StoredTask {
     pub cancelled: bool,
     /// Hours logged on it.
     pub hours: Decimal,
+    /// Whose timer runs on it (absent when none does, and in documents written before timers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_by: Option<String>,
+    /// Since when that timer runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_since: Option<DateTime<Utc>>,
 }
 
 /// Work logged, as stored.
@@ -229,6 +235,8 @@ impl StoredDeal {
                     done_at: t.done_at,
                     cancelled: t.cancelled,
                     hours: t.hours,
+                    timer_by: t.timer.as_ref().map(|r| r.by.clone()),
+                    timer_since: t.timer.as_ref().map(|r| r.since),
                 })
                 .collect(),
             time_entries: deal
@@ -386,6 +394,13 @@ impl StoredDeal {
                     done_at: t.done_at,
                     cancelled: t.cancelled,
                     hours: t.hours,
+                    timer: match (&t.timer_by, t.timer_since) {
+                        (Some(by), Some(since)) => Some(Running {
+                            by: by.clone(),
+                            since,
+                        }),
+                        _ => None,
+                    },
                 })
             })
             .collect();

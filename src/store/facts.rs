@@ -348,17 +348,19 @@ pub(crate) fn search_words(lens: &Lens<'_>, deal: &Deal) -> String {
     words.join(" ").to_lowercase()
 }
 
-/// Hours logged per week and person, as totals (`hours/MONDAY/MEMBER`).
+/// Hours logged per week and person, as totals (`hours/MONDAY/MEMBER`), added (`sign` 1) or
+/// taken away (-1, an entry as it was before a correction).
 pub(crate) fn hour_shares(
     lens: &Lens<'_>,
     entries: &[crate::engine::TimeEntry],
+    sign: i64,
     out: &mut BTreeMap<String, (i64, Decimal)>,
 ) {
     for e in entries {
         let t = out
             .entry(format!("hours/{}/{}", lens.monday(e.at), e.user))
             .or_default();
-        t.0 += 1;
-        t.1 += e.hours;
+        t.0 += sign;
+        t.1 += Decimal::from(sign) * e.hours;
     }
 }

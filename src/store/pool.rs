@@ -291,6 +291,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ("refusals", include_str!("sql/sqlite-4.sql")),
     ("sessions and opt-outs", include_str!("sql/sqlite-5.sql")),
     ("dashboard summaries", include_str!("sql/sqlite-6.sql")),
+    ("task timers", include_str!("sql/sqlite-7.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -303,6 +304,7 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ("refusals", include_str!("sql/postgres-4.sql")),
     ("sessions and opt-outs", include_str!("sql/postgres-5.sql")),
     ("dashboard summaries", include_str!("sql/postgres-6.sql")),
+    ("task timers", include_str!("sql/postgres-7.sql")),
 ];
 
 /// The newest schema version this code knows.

@@ -64,8 +64,9 @@ pub(crate) struct Change<'a> {
     pub before: Option<&'a crate::engine::Deal>,
     /// The deal now.
     pub deal: &'a crate::engine::Deal,
-    /// Time entries the batch added to it.
-    pub new_entries: &'a [crate::engine::TimeEntry],
+    /// Time entries the batch added or corrected (as they are now), and the corrected ones as
+    /// they were.
+    pub entries: (Vec<crate::engine::TimeEntry>, Vec<crate::engine::TimeEntry>),
     /// What the analytics read of its records in the batch, in order.
     pub facts: Vec<Fact>,
 }
@@ -96,7 +97,7 @@ fn fact_row(f: &Facts) -> Vec<Arg> {
 fn counted(lens: &Lens<'_>, deal: &crate::engine::Deal, sums: &mut Sums) -> Facts {
     let f = Facts::of(lens, deal);
     f.shares(sums, 1);
-    hour_shares(lens, &deal.time_entries, sums);
+    hour_shares(lens, &deal.time_entries, 1, sums);
     f
 }
 
@@ -221,7 +222,8 @@ impl Tx {
         for c in changes {
             let now = Facts::of(&lens, c.deal);
             let words = search_words(&lens, c.deal);
-            hour_shares(&lens, c.new_entries, &mut sums);
+            hour_shares(&lens, &c.entries.0, 1, &mut sums);
+            hour_shares(&lens, &c.entries.1, -1, &mut sums);
             if !c.facts.is_empty() {
                 let mut before = Before::of(plan, mapping, c.before);
                 tally::step(plan, mapping, &mut before, c.deal, &c.facts, &mut sums);
@@ -296,7 +298,7 @@ impl Tx {
         let change = Change {
             before: None,
             deal: &deal,
-            new_entries: &[],
+            entries: (Vec::new(), Vec::new()),
             facts: Vec::new(),
         };
         self.summary_writes(plan, mapping, std::slice::from_ref(&change), &mut w)

@@ -74,4 +74,21 @@ impl Tx {
         team.members = members;
         Ok(team)
     }
+
+    /// Task timers running now, by the index on who runs them: (person, deal, task, since),
+    /// oldest first.
+    pub async fn running_timers(
+        &mut self,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query(
+                "SELECT timer_by, deal_id, task, timer_since FROM tasks \
+                 WHERE timer_by IS NOT NULL ORDER BY timer_since, deal_id",
+            )
+            .fetch_all(&mut **c).await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .collect::<Result<_, sqlx::Error>>()?
+        }))
+    }
 }

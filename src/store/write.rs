@@ -32,17 +32,18 @@ const DEALS_UPSERT: (&str, &str) = (
 /// written per step).
 const TASKS_UPSERT: (&str, &str) = (
     "INSERT INTO tasks (deal_id, n, task, title, assignee, stage, created_at, due, \
-     estimate_h, started_at, done_at, hours, cancelled)",
+     estimate_h, started_at, done_at, hours, cancelled, timer_by, timer_since)",
     "ON CONFLICT (deal_id, n) DO UPDATE SET task = excluded.task, title = excluded.title, \
      assignee = excluded.assignee, stage = excluded.stage, created_at = excluded.created_at, \
      due = excluded.due, estimate_h = excluded.estimate_h, started_at = excluded.started_at, \
-     done_at = excluded.done_at, hours = excluded.hours, cancelled = excluded.cancelled",
+     done_at = excluded.done_at, hours = excluded.hours, cancelled = excluded.cancelled, \
+     timer_by = excluded.timer_by, timer_since = excluded.timer_since",
 );
 
-/// How a batch writes new time entries.
+/// How a batch writes time entries: new ones inserted, corrected ones get their hours.
 const TIME_INSERT: (&str, &str) = (
     "INSERT INTO time_entries (deal_id, n, task, member, hours, rate, at)",
-    "ON CONFLICT (deal_id, n) DO NOTHING",
+    "ON CONFLICT (deal_id, n) DO UPDATE SET hours = excluded.hours",
 );
 
 /// How a batch writes history.
@@ -50,6 +51,26 @@ const HISTORY_INSERT: (&str, &str) = (
     "INSERT INTO history (deal_id, at, kind, cause, rule, rules_version, revision, record)",
     "",
 );
+
+/// The time entries a step added or corrected, and the corrected ones as they were.
+fn entry_changes(
+    before: Option<&Deal>,
+    after: &Deal,
+) -> (Vec<crate::engine::TimeEntry>, Vec<crate::engine::TimeEntry>) {
+    let old: &[crate::engine::TimeEntry] = before.map_or(&[], |x| &x.time_entries[..]);
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    for (n, e) in after.time_entries.iter().enumerate() {
+        match old.get(n) {
+            Some(o) if o == e => {}
+            Some(o) => {
+                removed.push(o.clone());
+                added.push(e.clone());
+            }
+            None => added.push(e.clone()),
+        }
+    }
+    (added, removed)
+}
 
 /// A deal a batch changed: as it was read (`None`: new) and as it is now, at this revision.
 pub struct DealWrite<'a> {
@@ -201,11 +222,7 @@ impl Tx {
                 before: d.before,
                 facts: facts.remove(&*d.after.id).unwrap_or_default(),
                 deal: d.after,
-                new_entries: d
-                    .after
-                    .time_entries
-                    .get(d.before.map_or(0, |x| x.time_entries.len())..)
-                    .unwrap_or_default(),
+                entries: entry_changes(d.before, d.after),
             })
             .collect();
         self.summary_writes(b.plan, b.mapping, &changes, &mut w)
@@ -253,9 +270,12 @@ impl Rows {
         ]);
         self.timers_of(plan, w, &id);
         self.tasks_of(plan, w, &id);
-        // Time entries are only ever added.
-        let old_entries = w.before.map_or(0, |x| x.time_entries.len());
-        for (n, e) in d.time_entries.iter().enumerate().skip(old_entries) {
+        // Time entries are added, and corrected in place.
+        let old: &[crate::engine::TimeEntry] = w.before.map_or(&[], |x| &x.time_entries[..]);
+        for (n, e) in d.time_entries.iter().enumerate() {
+            if old.get(n) == Some(e) {
+                continue;
+            }
             self.time.push(vec![
                 Arg::from(id.as_str()),
                 Arg::from(n as i64),
@@ -327,6 +347,8 @@ impl Rows {
                 Arg::from(t.done_at.map(stamp)),
                 Arg::from(t.hours.to_string()),
                 Arg::from(i64::from(t.cancelled)),
+                Arg::from(t.timer.as_ref().map(|r| r.by.clone())),
+                Arg::from(t.timer.as_ref().map(|r| stamp(r.since))),
             ]);
         }
     }
@@ -443,6 +465,8 @@ impl Tx {
                 Arg::from(None::<String>),
                 Arg::from("1.25"),
                 Arg::from(0i64),
+                Arg::from(None::<String>),
+                Arg::from(None::<String>),
             ]);
             time_rows.push(vec![
                 Arg::from(d.as_str()),

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use crate::engine::{Ctx, Kind, Record};
 use crate::load::Ready;
 use crate::sim::{Simulation, Watch, World, scenario};
-use crate::team::Team;
 use expect::{Expectation, Heard};
 
 /// How one expectation came out.
@@ -106,7 +105,7 @@ fn play(
     let bad = |e: crate::calendar::MomentError| format!("{name}: {e}");
     let start = crate::calendar::moment(plan.tz, &sc.start).map_err(bad)?;
     let until = crate::calendar::moment(plan.tz, &sc.until).map_err(bad)?;
-    let team = Team::new(sc.team.clone());
+    let team = sc.team();
     let ctx = Ctx {
         plan,
         team: &team,

@@ -232,6 +232,47 @@ pub(super) async fn edit_deal(
     submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
 }
 
+/// `hours` as a JSON number or text, a decimal.
+fn hours_of(h: Option<&Json>) -> Option<rust_decimal::Decimal> {
+    match h? {
+        Json::Number(n) => n.to_string().parse().ok(),
+        Json::String(t) => t.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `PATCH /api/v1/deals/{id}/time/{entry}`: a time entry corrected, audited in the history.
+pub(super) async fn amend_time(
+    State(s): State<Shared>,
+    Path((id, entry)): Path<(String, String)>,
+    post: Post,
+) -> Result<Response, ApiError> {
+    let post = post.admit(&s, Need::Write)?;
+    let entry: usize = entry.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_entry",
+            format!("`{entry}` is not a time entry's number (0, 1, …)"),
+        )
+    })?;
+    let b: TaskBody = post.json()?;
+    let hours = hours_of(b.hours.as_ref())
+        .filter(|h| *h >= rust_decimal::Decimal::ZERO && *h <= rust_decimal::Decimal::from(24))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_hours",
+                "`hours` must be a number from 0 to 24",
+            )
+        })?;
+    let input = Input::Amend {
+        entry,
+        hours,
+        by: b.by.or_else(|| post.token.person.clone()),
+    };
+    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TaskBody {
@@ -254,16 +295,10 @@ pub(super) async fn task_work(
     };
     let action = match action.as_str() {
         "start" => TaskAction::Start,
+        "pause" => TaskAction::Pause,
         "done" => TaskAction::Done,
         "log" => {
-            let hours = b
-                .hours
-                .as_ref()
-                .and_then(|h| match h {
-                    Json::Number(n) => n.to_string().parse::<rust_decimal::Decimal>().ok(),
-                    Json::String(t) => t.trim().parse().ok(),
-                    _ => None,
-                })
+            let hours = hours_of(b.hours.as_ref())
                 .filter(|h| *h > rust_decimal::Decimal::ZERO)
                 .ok_or_else(|| {
                     ApiError::new(
@@ -278,7 +313,7 @@ pub(super) async fn task_work(
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no_such_action",
-                format!("tasks can be `start`ed, `done` or `log`ged, not `{other}`"),
+                format!("tasks can be `start`ed, `pause`d, `done` or `log`ged, not `{other}`"),
             ));
         }
     };

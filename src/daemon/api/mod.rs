@@ -14,7 +14,7 @@ mod service;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 
 use crate::daemon::state::Shared;
 pub(crate) use admit::ApiError;
@@ -36,6 +36,7 @@ pub(crate) fn routes() -> Router<Shared> {
             get(deals::get_deal).patch(deals::edit_deal),
         )
         .route("/api/v1/deals/{id}/events", post(deals::send_event))
+        .route("/api/v1/deals/{id}/time/{entry}", patch(deals::amend_time))
         .route("/api/v1/deals/{id}/explain", get(explain::explain))
         .route("/api/v1/deals/{id}/personal-data", delete(privacy::erase))
         .route(

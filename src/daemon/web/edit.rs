@@ -25,12 +25,11 @@ use crate::team::Team;
 use crate::types::Ty;
 use crate::value::Value;
 
-/// Fields an edit form shows: every field with a single value.
+/// Fields an edit form shows: every field with a single value that is not derived.
 fn editable(plan: &Plan) -> impl Iterator<Item = (usize, &crate::compile::FieldDef)> {
-    plan.fields
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| !matches!(f.ty, Ty::List(_) | Ty::Record(_) | Ty::Attachment))
+    plan.fields.iter().enumerate().filter(|(_, f)| {
+        !f.derived && !matches!(f.ty, Ty::List(_) | Ty::Record(_) | Ty::Attachment)
+    })
 }
 
 /// A value as an input shows it.

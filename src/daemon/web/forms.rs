@@ -165,6 +165,7 @@ pub(super) async fn task_work(
     };
     let action = match action.as_str() {
         "start" => TaskAction::Start,
+        "pause" => TaskAction::Pause,
         "done" => TaskAction::Done,
         "log" => {
             let hours = form_value(&form.pairs, "hours")
