@@ -4,7 +4,9 @@
 //! through its API by `requests.py` (one lost with its tasks left open, as that version did),
 //! then dumped with `sqlite3 .dump` and `pg_dump --inserts`. Those in
 //! `tests/fixtures/main-b003bb1/` were made the same way by commit b003bb1 (schema steps 1–5,
-//! the last main before the dashboard's summaries), with an SMS opt-out added.
+//! the last main before the dashboard's summaries), with an SMS opt-out added; those in
+//! `tests/fixtures/main-d69f297/` by commit d69f297 (schema steps 1–6, the last main before task
+//! timers), with a task started (a stamp then, no timer), an edit and an opt-out added.
 
 // A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
 #![allow(
@@ -27,8 +29,11 @@ use dealflow::store::{Options, SCHEMA_VERSION};
 /// The first fixture databases were made with schema version 2.
 const FIXTURE_SCHEMA: i64 = 2;
 
+/// The fixture made by the main before the summaries, and its schema version.
+const BEFORE_SUMMARIES: (&str, i64) = ("main-b003bb1", 5);
+
 /// The fixture made by the last landed main, and its schema version.
-const LAST_MAIN: (&str, i64) = ("main-b003bb1", 5);
+const LAST_MAIN: (&str, i64) = ("main-d69f297", 6);
 
 fn fixture(dir: &str, backend: &str) -> String {
     let path = root().join(format!("tests/fixtures/{dir}/{backend}.sql"));
@@ -346,10 +351,10 @@ async fn reading_commands_refuse_a_schema_they_do_not_know_with_exit_2() {
 /// money of the lost one is where it was lost, search finds a client by name and by phone.
 #[tokio::test]
 async fn the_last_main_s_database_gets_its_summaries_at_its_first_start() {
-    for (name, url, opts) in databases_of(LAST_MAIN.0, "summaries").await {
+    for (name, url, opts) in databases_of(BEFORE_SUMMARIES.0, "summaries").await {
         assert_eq!(
             applied(&url, &opts).await,
-            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            (1..=BEFORE_SUMMARIES.1).collect::<Vec<_>>(),
             "{name}: the fixture is the old schema"
         );
         let core = open(&url, &opts).await;
@@ -392,6 +397,139 @@ async fn the_last_main_s_database_gets_its_summaries_at_its_first_start() {
             !core.keep_summaries_current().await.expect("checked"),
             "{name}: made again without a reason"
         );
+        core.store().close().await;
+        if let Some(schema) = &opts.schema {
+            common::drop_schema(&url, schema).await;
+        }
+    }
+}
+
+/// Anna's work on old5's `book_meeting`, as one committed step.
+async fn work(
+    core: &Core,
+    action: dealflow::engine::TaskAction,
+    at: chrono::DateTime<Utc>,
+) -> Step {
+    let mut tx = core.store().begin().await.expect("tx");
+    let input = Input::Task {
+        task: "book_meeting".into(),
+        action,
+        by: Some("anna".into()),
+    };
+    let step = core
+        .apply(&mut tx, "old5", &input, at)
+        .await
+        .expect("answered");
+    tx.commit().await.expect("commit");
+    step
+}
+
+/// The last main's database (schema 6, summaries kept) takes the task timers' step in place: the
+/// task started under it has no timer, a start now runs one, a pause logs its time as an entry
+/// that the summaries count, and a correction of the entry is kept in the history.
+#[tokio::test]
+async fn the_last_main_s_database_runs_task_timers() {
+    for (name, url, opts) in databases_of(LAST_MAIN.0, "timers").await {
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            "{name}: the fixture is the old schema"
+        );
+        let core = open(&url, &opts).await;
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=SCHEMA_VERSION).collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert!(
+            !core.keep_summaries_current().await.expect("checked"),
+            "{name}: the summaries the last main kept are current"
+        );
+        let mut tx = core.store().read().await.expect("tx");
+        let d = tx.peek_deal("old5").await.expect("read").expect("stored");
+        let book = d
+            .stored
+            .tasks
+            .iter()
+            .find(|t| t.id == "book_meeting")
+            .expect("the task");
+        assert!(
+            book.started_at.is_some() && book.timer_by.is_none(),
+            "{name}: {book:?}"
+        );
+        assert!(
+            tx.running_timers().await.expect("timers").is_empty(),
+            "{name}"
+        );
+        let hours_before = tx.totals_under("hours/").await.expect("totals");
+        drop(tx);
+        let t0 = Utc::now();
+        let step = work(&core, dealflow::engine::TaskAction::Start, t0).await;
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        let mut tx = core.store().read().await.expect("tx");
+        let running = tx.running_timers().await.expect("timers");
+        assert_eq!(running.len(), 1, "{name}: {running:?}");
+        assert_eq!(
+            (running[0].0.as_str(), running[0].1.as_str()),
+            ("anna", "old5"),
+            "{name}"
+        );
+        drop(tx);
+        let later = t0 + chrono::Duration::minutes(90);
+        let step = work(&core, dealflow::engine::TaskAction::Pause, later).await;
+        let Step::Applied { deal, .. } = step else {
+            panic!("{name}: {step:?}")
+        };
+        let entry = deal.time_entries.last().expect("an entry");
+        assert_eq!(entry.hours.to_string(), "1.50", "{name}");
+        let mut tx = core.store().read().await.expect("tx");
+        assert!(
+            tx.running_timers().await.expect("timers").is_empty(),
+            "{name}"
+        );
+        let hours_after = tx.totals_under("hours/").await.expect("totals");
+        let sum = |m: &std::collections::BTreeMap<String, (i64, rust_decimal::Decimal)>| {
+            m.values().map(|t| t.1).sum::<rust_decimal::Decimal>()
+        };
+        assert_eq!(
+            sum(&hours_after) - sum(&hours_before),
+            rust_decimal::Decimal::new(150, 2),
+            "{name}: {hours_after:?}"
+        );
+        drop(tx);
+        // Corrected: the entry and the week's hours follow, and the history says who did it.
+        let n = deal.time_entries.len() - 1;
+        let mut tx = core.store().begin().await.expect("tx");
+        let amend = Input::Amend {
+            entry: n,
+            hours: rust_decimal::Decimal::ONE,
+            by: Some("anna".into()),
+        };
+        let step = core
+            .apply(&mut tx, "old5", &amend, later)
+            .await
+            .expect("answered");
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        tx.commit().await.expect("commit");
+        let mut tx = core.store().read().await.expect("tx");
+        let hours_fixed = tx.totals_under("hours/").await.expect("totals");
+        assert_eq!(
+            sum(&hours_fixed) - sum(&hours_before),
+            rust_decimal::Decimal::ONE,
+            "{name}: {hours_fixed:?}"
+        );
+        let history = tx.history("old5").await.expect("history");
+        assert!(
+            history.iter().any(|h| h.kind == "time_amended"),
+            "{name}: {:?}",
+            history.iter().map(|h| &h.kind).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            tx.integrity().await.expect("check"),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        drop(tx);
         core.store().close().await;
         if let Some(schema) = &opts.schema {
             common::drop_schema(&url, schema).await;

@@ -149,6 +149,8 @@ pub enum Kind {
         hours: Decimal,
         /// It ran longer than the cap.
         capped: bool,
+        /// Hours typed in by hand for the task took its place: it logged nothing.
+        replaced: bool,
     },
     /// A time entry was corrected (text timeline only).
     TimeAmended {

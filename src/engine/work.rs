@@ -96,6 +96,26 @@ impl Stepper<'_> {
                     ));
                 }
                 let user = self.worker(idx, by)?;
+                // Hours typed in by the person whose timer runs on the task say how long
+                // they worked: the timer stops and logs nothing more.
+                if self.deal.tasks[idx]
+                    .timer
+                    .as_ref()
+                    .is_some_and(|r| r.by == user)
+                    && let Some(running) = self.task_mut(idx).timer.take()
+                {
+                    self.record(
+                        Kind::TimerStopped {
+                            task: task.to_string(),
+                            by: running.by,
+                            since: running.since,
+                            hours: Decimal::ZERO,
+                            capped: false,
+                            replaced: true,
+                        },
+                        None,
+                    );
+                }
                 self.log(idx, &user, *hours);
                 Ok(())
             }
@@ -187,6 +207,7 @@ impl Stepper<'_> {
                 since: running.since,
                 hours,
                 capped: ran > cap,
+                replaced: false,
             },
             None,
         );

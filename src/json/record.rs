@@ -234,6 +234,7 @@ impl serde::Serialize for RecordJson<'_> {
                 since,
                 hours,
                 capped,
+                replaced,
             } => {
                 m.serialize_entry("task", task)?;
                 m.serialize_entry("by", by)?;
@@ -241,6 +242,9 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("hours", &number(*hours))?;
                 if *capped {
                     m.serialize_entry("capped", &true)?;
+                }
+                if *replaced {
+                    m.serialize_entry("replaced", &true)?;
                 }
             }
             Kind::TimeAmended {

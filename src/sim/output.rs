@@ -164,13 +164,18 @@ impl<'p> TextWriter<'p> {
                 by,
                 hours,
                 capped,
+                replaced,
                 ..
             } => {
-                let cap = if *capped { ", capped" } else { "" };
-                format!(
-                    "⏸ {by}'s timer on {task} stops: {} h{cap}",
-                    hours.normalize()
-                )
+                if *replaced {
+                    format!("⏸ {by}'s timer on {task} stops: the hours typed in replace it")
+                } else {
+                    let cap = if *capped { ", capped" } else { "" };
+                    format!(
+                        "⏸ {by}'s timer on {task} stops: {} h{cap}",
+                        hours.normalize()
+                    )
+                }
             }
             Kind::TimeAmended {
                 entry,

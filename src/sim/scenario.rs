@@ -615,7 +615,7 @@ mod tests {
         let err = load("s.toml", text).expect_err("a bad action");
         assert_eq!(
             err.0,
-            "s.toml:4: task action `finish` is not one of start, done, log"
+            "s.toml:4: task action `finish` is not one of start, pause, done, log"
         );
         let err = load("s.toml", "until = \"2026-03-03T09:00\"\n").expect_err("no start");
         assert!(err.0.contains("`start` is missing"), "{err}");
