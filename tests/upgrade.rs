@@ -470,8 +470,12 @@ async fn the_last_main_s_database_runs_task_timers() {
         let running = tx.running_timers().await.expect("timers");
         assert_eq!(running.len(), 1, "{name}: {running:?}");
         assert_eq!(
-            (running[0].0.as_str(), running[0].1.as_str()),
-            ("anna", "old5"),
+            (
+                running[0].by.as_str(),
+                running[0].deal.as_str(),
+                running[0].task.as_str()
+            ),
+            ("anna", "old5", "book_meeting"),
             "{name}"
         );
         drop(tx);

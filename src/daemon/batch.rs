@@ -247,7 +247,7 @@ impl<'r> Batch<'r> {
         } else {
             Vec::new()
         };
-        ids.extend(running.iter().map(|(_, deal, _, _)| deal.clone()));
+        ids.extend(running.iter().map(|r| r.deal.clone()));
         ids.sort();
         ids.dedup();
         // Deals kept warm at the revision the database holds need no reading; the rest are
@@ -317,7 +317,7 @@ impl<'r> Batch<'r> {
             refused_by: None,
             running: running
                 .into_iter()
-                .map(|(by, deal, task, _)| (by, deal, task))
+                .map(|r| (r.by, r.deal, r.task))
                 .collect(),
         })
     }

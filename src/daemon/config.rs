@@ -110,6 +110,11 @@ pub struct Dashboard {
     pub sold_hours: String,
     /// Margin (money).
     pub margin: String,
+    /// Labour cost as the pipeline keeps it (money), shown beside the live figure.
+    pub labour_cost: String,
+    /// A script function that computes a deal's labour cost from the deal (`labour_cost`, as
+    /// `labour_cost(deal)` in the pipeline); absent: logged hours × each person's rate.
+    pub labour_cost_function: Option<String>,
     /// The invoice's status (text).
     pub invoice_status: String,
     /// The invoice status that means paid; any other set value but the field's default means
@@ -164,6 +169,8 @@ impl Default for Dashboard {
             planned_end: "planned_end".into(),
             sold_hours: "sold_hours".into(),
             margin: "margin".into(),
+            labour_cost: "labour_cost".into(),
+            labour_cost_function: None,
             invoice_status: "invoice_status".into(),
             paid: "paid".into(),
             client_name: "client_name".into(),

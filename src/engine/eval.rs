@@ -486,7 +486,7 @@ impl Stepper<'_> {
     }
 
     /// The deal as a script function receives it, built straight into rhai's map.
-    fn deal_dynamic(&self) -> rhai::Dynamic {
+    pub(crate) fn deal_dynamic(&self) -> rhai::Dynamic {
         let mut map = rhai::Map::new();
         self.deal_entries(&mut |k, v| {
             map.insert(k.into(), crate::script::to_dynamic(v));

@@ -30,7 +30,7 @@ pub use state::{Armed, Deal, Running, Task, TimeEntry, TimerRef, Track, TrackSta
 pub use switch::{CarriedField, Change, Left, LeftTimer, MigratedTrack, Switched, switch};
 pub use timers::{Sought, TimerKey, match_timers, timer_key, timer_label};
 pub use trial::{Tried, trial};
-pub use work::{hours_between, running_timer, worker_of};
+pub use work::{counting_timers, hours_between, labour_cost, running_timer, worker_of};
 
 /// Moves allowed in one step before it is called a loop.
 const MAX_MOVES: usize = 100;

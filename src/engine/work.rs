@@ -15,6 +15,51 @@ pub fn hours_between(since: DateTime<Utc>, until: DateTime<Utc>) -> Decimal {
     (Decimal::from(secs) / Decimal::from(3600)).round_dp(2)
 }
 
+/// The deal with its running timers counted as if they stopped now (each at most the team's
+/// cap), for the live figures of the pages; and the hours they add.
+pub fn counting_timers(
+    deal: &super::Deal,
+    team: &crate::team::Team,
+    now: DateTime<Utc>,
+) -> (super::Deal, Decimal) {
+    let mut out = deal.clone();
+    let mut running = Decimal::ZERO;
+    for t in deal.tasks.iter() {
+        let Some(r) = &t.timer else { continue };
+        let hours = hours_between(r.since, now).min(team.timer_cap());
+        running += hours;
+        Arc::make_mut(&mut out.time_entries).push(TimeEntry {
+            task: Some(t.id.clone()),
+            user: r.by.clone(),
+            hours,
+            rate: team.member(&r.by).map_or(Decimal::ZERO, |m| m.rate),
+            at: now,
+        });
+    }
+    (out, running)
+}
+
+/// A deal's labour cost: the script function `function` given the deal (as a derived field's
+/// `labour_cost(deal)` is), or else every time entry's hours at its rate.
+pub fn labour_cost(
+    ctx: super::Ctx<'_>,
+    deal: &super::Deal,
+    function: Option<&str>,
+) -> Result<Decimal, String> {
+    let Some(f) = function else {
+        return Ok(deal.time_entries.iter().map(|e| e.hours * e.rate).sum());
+    };
+    let s = Stepper::new(ctx, deal.clone(), "live figures");
+    let script = ctx
+        .script
+        .ok_or_else(|| format!("the pipeline has no script for `{f}`"))?;
+    match crate::script::from_dynamic(script.call(f, vec![s.deal_dynamic()])?)? {
+        Some(crate::value::Value::Decimal(d)) => Ok(d),
+        Some(crate::value::Value::Int(n)) => Ok(Decimal::from(n)),
+        other => Err(format!("`{f}(deal)` gave {other:?}, not a number")),
+    }
+}
+
 /// Who works on a deal's task: `by`, or the assignee of its latest open task of that name.
 pub fn worker_of(deal: &super::Deal, task: &str, by: Option<&str>) -> Option<String> {
     by.map(str::to_string).or_else(|| {

@@ -107,6 +107,54 @@ pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> Str
         ("task_done", false) => format!("☑ Task {} done", s("task")),
         ("time_logged", true) => format!("⏱ {} ч ({})", r["hours"], s("by")),
         ("time_logged", false) => format!("⏱ {} h ({})", r["hours"], s("by")),
+        ("timer_stopped", true) if r["replaced"] == true => {
+            format!(
+                "⏸ Таймер {} на {} остановлен: часы введены вручную",
+                s("by"),
+                s("task")
+            )
+        }
+        ("timer_stopped", false) if r["replaced"] == true => {
+            format!(
+                "⏸ {}'s timer on {} stopped: hours typed in instead",
+                s("by"),
+                s("task")
+            )
+        }
+        ("timer_stopped", true) => format!(
+            "⏸ Таймер {} на {} остановлен: {} ч{}",
+            s("by"),
+            s("task"),
+            r["hours"],
+            if r["capped"] == true {
+                " (предел)"
+            } else {
+                ""
+            }
+        ),
+        ("timer_stopped", false) => format!(
+            "⏸ {}'s timer on {} stopped: {} h{}",
+            s("by"),
+            s("task"),
+            r["hours"],
+            if r["capped"] == true { " (capped)" } else { "" }
+        ),
+        ("time_amended", true) => format!(
+            "✎ Запись времени {} ({}): {} ч → {} ч, исправил(а) {}",
+            r["entry"],
+            s("user"),
+            r["from"],
+            r["to"],
+            s("by")
+        ),
+        ("time_amended", false) => format!(
+            "✎ Time entry {} ({}): {} h → {} h, corrected by {}",
+            r["entry"],
+            s("user"),
+            r["from"],
+            r["to"],
+            s("by")
+        ),
         ("timer_set", true) => format!("⏰ Таймер на {}", s("fires_at")),
         ("timer_set", false) => format!("⏰ Timer for {}", s("fires_at")),
         ("stage_migrated", true) => {

@@ -169,6 +169,7 @@ pub use rules::{RulesVersion, digest};
 pub use sessions::Session;
 pub use statements::Arg;
 pub use summaries::{MARK as SUMMARIES_MARK, Rebuilt, Sums};
+pub use team::RunningTimer;
 pub use timers::DueTimer;
 pub use write::{AppliedEvent, BatchWrite, DealWrite};
 

@@ -1,9 +1,27 @@
 //! The team: put in place from the configuration, read with every member's open tasks.
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{StoreError, Tx};
 use crate::team::{Member, Team};
+
+/// A task timer that runs now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningTimer {
+    /// Whose.
+    pub by: String,
+    /// On which deal.
+    pub deal: String,
+    /// The deal's title.
+    pub deal_title: String,
+    /// The task's identifier.
+    pub task: String,
+    /// The task's title.
+    pub task_title: String,
+    /// Since when.
+    pub since: DateTime<Utc>,
+}
 
 impl Tx {
     /// Puts the team from the configuration in place: members are added or updated (their
@@ -75,20 +93,36 @@ impl Tx {
         Ok(team)
     }
 
-    /// Task timers running now, by the index on who runs them: (person, deal, task, since),
-    /// oldest first.
-    pub async fn running_timers(
-        &mut self,
-    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
-        Ok(on!(self, c => {
+    /// Task timers running now, found by the index on who runs them, oldest first.
+    pub async fn running_timers(&mut self) -> Result<Vec<RunningTimer>, StoreError> {
+        let rows: Vec<(String, String, String, String, String, String)> = on!(self, c => {
             sqlx::query(
-                "SELECT timer_by, deal_id, task, timer_since FROM tasks \
-                 WHERE timer_by IS NOT NULL ORDER BY timer_since, deal_id",
+                "SELECT t.timer_by, t.deal_id, d.title, t.task, t.title, t.timer_since \
+                 FROM tasks t JOIN deals d ON d.id = t.deal_id \
+                 WHERE t.timer_by IS NOT NULL ORDER BY t.timer_since, t.deal_id",
             )
             .fetch_all(&mut **c).await?
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
+                         r.try_get(4)?, r.try_get(5)?)))
             .collect::<Result<_, sqlx::Error>>()?
-        }))
+        });
+        rows.into_iter()
+            .map(|(by, deal, deal_title, task, task_title, since)| {
+                let since = DateTime::parse_from_rfc3339(&since)
+                    .map_err(|_| {
+                        StoreError::Corrupt(format!("task {task} of {deal}"), "timer_since".into())
+                    })?
+                    .with_timezone(&Utc);
+                Ok(RunningTimer {
+                    by,
+                    deal,
+                    deal_title,
+                    task,
+                    task_title,
+                    since,
+                })
+            })
+            .collect()
     }
 }

@@ -27,3 +27,4 @@ mod switch;
 mod timers;
 mod valid;
 mod what_if;
+mod work;

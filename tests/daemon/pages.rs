@@ -74,7 +74,7 @@ pub(crate) async fn log_in(http: &reqwest::Client, base: &str, token: &str) -> B
 }
 
 /// A form sent from the site's own page: with the session cookie, its origin and form token.
-async fn send_form(
+pub(crate) async fn send_form(
     http: &reqwest::Client,
     url: &str,
     b: &Browser,
@@ -92,7 +92,7 @@ async fn send_form(
 }
 
 /// A browser-like client: no redirects followed, cookies as given.
-fn page_client() -> reqwest::Client {
+pub(crate) fn page_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

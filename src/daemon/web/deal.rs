@@ -72,9 +72,10 @@ pub(super) async fn show(
             &format!("there is no deal `{id}`"),
         );
     };
-    let Ok(team) = tx.team().await else {
+    let Ok(mut team) = tx.team().await else {
         return store_down(v.lang);
     };
+    team.timer_cap = s.core.timer_cap();
     let Ok(opted_out) = tx.opt_outs(&id).await else {
         return store_down(v.lang);
     };
@@ -109,6 +110,7 @@ pub(super) async fn show(
             dashboard: &s.config.dashboard,
             flash,
             opted_out: &opted_out,
+            now: chrono::Utc::now(),
         },
     );
     html(&v, StatusCode::OK, body)
@@ -126,6 +128,8 @@ pub(super) struct DealView<'a> {
     pub flash: Option<Result<(), String>>,
     /// The channels the client opted out of.
     pub opted_out: &'a [String],
+    /// When the page is made (running timers count up to it).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// A deal: fields, stages, timeline with reasons, tasks, hours and margin, and the forms for
@@ -149,6 +153,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (stages(v, d))
         (fields(v, d))
         (tasks(v, d))
+        (super::work::entries(v, d))
         (events(v, d))
         (super::edit::section(v, plan, deal, d.team))
         (super::privacy::section(v, &deal.id, d.opted_out))
@@ -210,6 +215,7 @@ fn fields(v: &Viewer, d: &DealView<'_>) -> Markup {
         section.figures {
             h2 { (w.margin) }
             (hours_chart(plan, deal, d.dashboard, v.lang))
+            (super::work::live_rows(v, d, &super::work::live(d)))
         }
     }
     }
@@ -241,12 +247,18 @@ fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
                         td {
                             @if t.cancelled { (w.cancelled) }
                             @else if t.done_at.is_some() { (w.done) }
+                            @else if let Some(r) = &t.timer { (super::work::running(v, d, &r.by, r.since)) }
                             @else if t.started_at.is_some() { (w.started) }
                             @else { (w.open) }
                         }
                         td.actions {
                             @if v.may_write() && t.done_at.is_none() {
-                                @if t.started_at.is_none() {
+                                @if t.timer.is_some() {
+                                    form method="post" action=(format!("{base}/tasks/{}/pause", encode(&t.id))) {
+                                        (form_fields(v))
+                                        button type="submit" { (w.pause) }
+                                    }
+                                } @else {
                                     form method="post" action=(format!("{base}/tasks/{}/start", encode(&t.id))) {
                                         (form_fields(v))
                                         button type="submit" { (w.start) }
@@ -418,7 +430,7 @@ pub(super) fn hours_chart(plan: &Plan, deal: &Deal, cfg: &Dashboard, lang: Lang)
     let sold = data::number(plan, deal, &cfg.sold_hours);
     let spent = deal.hours_spent();
     let amount = data::number(plan, deal, &cfg.amount);
-    let cost = data::number(plan, deal, "labour_cost");
+    let cost = data::number(plan, deal, &cfg.labour_cost);
     let margin = data::number(plan, deal, &cfg.margin);
     let bar = |label: &str, figure: &str, text: String, part: f64, class: &str| {
         html! {

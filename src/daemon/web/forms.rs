@@ -187,6 +187,35 @@ pub(super) async fn task_work(
     outcome(&s, &id, input, form.key).await
 }
 
+/// A time entry corrected from the deal page.
+pub(super) async fn amend_time(
+    State(s): State<Shared>,
+    Path((id, entry)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(n) = entry.parse::<usize>() else {
+        return back(&id, Err(format!("`{entry}` is not a time entry's number")));
+    };
+    let form = match Form::admit(&s, &headers, &id, &super::work::entry_path(&id, n), &body).await {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let hours = form_value(&form.pairs, "hours")
+        .map(|h| h.replace(',', "."))
+        .and_then(|h| h.trim().parse::<rust_decimal::Decimal>().ok())
+        .filter(|h| *h >= rust_decimal::Decimal::ZERO && *h <= rust_decimal::Decimal::from(24));
+    let Some(hours) = hours else {
+        return back(&id, Err("hours must be a number from 0 to 24".into()));
+    };
+    let input = Input::Amend {
+        entry: n,
+        hours,
+        by: form.by,
+    };
+    outcome(&s, &id, input, form.key).await
+}
+
 /// How a form value is read: by the type the event's payload or the field declares.
 enum Declared {
     Bool,

@@ -39,6 +39,7 @@ pub(super) fn layout(v: &Viewer, title: &str, nav: Nav, refresh: bool, body: Mar
                 @if refresh { meta http-equiv="refresh" content="30"; }
                 title { (title) " · dealflow" }
                 link rel="stylesheet" href="/style.css";
+                script src="/tick.js" defer {}
             }
             body {
                 header {

@@ -29,6 +29,7 @@ mod search;
 mod session;
 mod team;
 mod viewer;
+mod work;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -55,6 +56,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/deals/{id}/edit", post(edit::edit))
         .route("/deals/{id}/events", post(forms::send_event))
         .route("/deals/{id}/tasks/{task}/{action}", post(forms::task_work))
+        .route("/deals/{id}/time/{entry}", post(forms::amend_time))
         .route(
             "/deals/{id}/opt-outs/{channel}/{way}",
             post(privacy::opt_out),
@@ -63,11 +65,12 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/login", get(login::page).post(login::login))
         .route("/logout", post(login::logout))
         .route("/style.css", get(layout::style))
+        .route("/tick.js", get(work::tick))
         .layer(axum::middleware::map_response(guarded))
 }
 
-/// What every page says to the browser about itself: no script and nothing from elsewhere (the
-/// pages have neither), never inside another site's frame, its type as sent, and no path in the
+/// What every page says to the browser about itself: only its own script (the one that makes
+/// running timers tick) and nothing from elsewhere, never inside another site's frame, its type as sent, and no path in the
 /// `Referer` that leaves for another site.
 async fn guarded(mut r: axum::response::Response) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
@@ -75,7 +78,8 @@ async fn guarded(mut r: axum::response::Response) -> axum::response::Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );

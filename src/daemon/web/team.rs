@@ -22,20 +22,47 @@ pub(super) async fn show(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let loads = match s.core.store().read().await {
-        Ok(mut tx) => {
-            data::team_load(&mut tx, &snap.rules.ready.plan, &snap.team, Utc::now()).await
-        }
+    let now = Utc::now();
+    let read = match s.core.store().read().await {
+        Ok(mut tx) => match data::team_load(&mut tx, &snap.rules.ready.plan, &snap.team, now).await
+        {
+            Ok(loads) => tx.running_timers().await.map(|t| (loads, t)),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
-    match loads {
-        Ok(loads) => html(&v, StatusCode::OK, page(&v, &snap, &loads)),
+    let cap = s.core.timer_cap().unwrap_or(crate::team::Team::TIMER_CAP);
+    match read {
+        Ok((loads, timers)) => html(
+            &v,
+            StatusCode::OK,
+            page(&v, &snap, &loads, &Running { timers, now, cap }),
+        ),
         Err(_) => store_down(v.lang),
     }
 }
 
-/// Team: open and overdue tasks per person, hours logged this week.
-pub(super) fn page(v: &Viewer, snap: &Snapshot, loads: &[data::Load]) -> Markup {
+/// The team's running timers, when the page is made, and how much one logs at most.
+pub(super) struct Running {
+    pub timers: Vec<crate::store::RunningTimer>,
+    pub now: chrono::DateTime<Utc>,
+    pub cap: rust_decimal::Decimal,
+}
+
+impl Running {
+    /// The hours a person's running timer would log now.
+    fn hours_of(&self, person: &str) -> rust_decimal::Decimal {
+        self.timers
+            .iter()
+            .filter(|t| t.by == person)
+            .map(|t| crate::engine::hours_between(t.since, self.now).min(self.cap))
+            .sum()
+    }
+}
+
+/// Team: open and overdue tasks per person, hours logged this week (with what a running timer
+/// adds), the timers running now.
+pub(super) fn page(v: &Viewer, snap: &Snapshot, loads: &[data::Load], running: &Running) -> Markup {
     let plan = &snap.rules.ready.plan;
     let w = v.lang.words();
     let role_title = |r: &str| {
@@ -58,11 +85,16 @@ pub(super) fn page(v: &Viewer, snap: &Snapshot, loads: &[data::Load]) -> Markup 
                         td { (l.roles.iter().map(|r| role_title(r)).collect::<Vec<_>>().join(", ")) }
                         td.num data-figure="open" { (l.open) }
                         td.num.warn[l.overdue > 0] data-figure="overdue" { (l.overdue) }
-                        td.num data-figure="hours" { (hours(l.hours_week)) }
+                        td.num data-figure="hours" {
+                            (hours(l.hours_week))
+                            @let now = running.hours_of(&l.id);
+                            @if now > rust_decimal::Decimal::ZERO { " (+" (hours(now)) " ⏱)" }
+                        }
                     }
                 }
             }
         }
+        (super::work::team_timers(v, &running.timers, &snap.team, plan.tz, running.now))
     };
     layout(v, w.team, Nav::Team, false, body)
 }
