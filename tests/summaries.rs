@@ -35,6 +35,8 @@ enum Move {
     Contracts(usize, Vec<(u32, bool)>),
     Task(usize, usize, &'static str, u8),
     Edit(usize, &'static str, u32),
+    /// A time entry of a deal corrected (which, from the last; hours in quarters).
+    Amend(usize, usize, u8),
     Clock(u32),
 }
 
@@ -61,9 +63,10 @@ fn a_move() -> impl Strategy<Value = Move> {
         ])).prop_map(|(d, e)| Move::Event(d, e)),
         2 => (0..3usize, prop::collection::vec((1u32..900, any::<bool>()), 1..3))
             .prop_map(|(d, c)| Move::Contracts(d, c)),
-        6 => (deal, 0..TASKS.len(), prop::sample::select(vec!["start", "done", "log"]), 1u8..9)
+        6 => (deal, 0..TASKS.len(), prop::sample::select(vec!["start", "pause", "done", "log"]), 1u8..9)
             .prop_map(|(d, t, a, h)| Move::Task(d, t, a, h)),
         2 => (1u32..4000).prop_map(Move::Clock),
+        2 => (0..DEALS.len(), 0..3usize, 0u8..40).prop_map(|(d, n, h)| Move::Amend(d, n, h)),
         3 => (0..DEALS.len(), prop::sample::select(vec![
             "client_name", "amount", "invoice_status", "sales", "planned_end", "client_email",
         ]), 1u32..90).prop_map(|(d, f, n)| Move::Edit(d, f, n)),
@@ -141,6 +144,7 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
             let (task, by) = TASKS[*t];
             let action = match *action {
                 "start" => TaskAction::Start,
+                "pause" => TaskAction::Pause,
                 "done" => TaskAction::Done,
                 _ => TaskAction::Log(
                     rust_decimal::Decimal::from(*hours) / rust_decimal::Decimal::from(2),
@@ -177,6 +181,15 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
                 },
             }
         }
+        Move::Amend(d, n, quarters) => Op::Apply {
+            deal: id(*d),
+            // Entries are counted from 0; a number past the last is refused, as it should be.
+            input: Input::Amend {
+                entry: *n,
+                hours: rust_decimal::Decimal::from(*quarters) / rust_decimal::Decimal::from(4),
+                by: Some("anna".into()),
+            },
+        },
         Move::Clock(minutes) => return Err(*minutes),
     })
 }
@@ -239,7 +252,8 @@ async fn the_summaries_always_equal_a_recomputation_from_the_deals() {
             ..Config::default()
         });
         // First a story that reaches every kind of summary: a lead called, met, contracted
-        // into two projects, one invoiced, burnt, reissued and paid, its work logged and done;
+        // into two projects, one invoiced, burnt, reissued and paid, its work logged, timed,
+        // corrected and done;
         // the other lost nothing but waits; a third lead lost.
         let mut now = t0();
         let story = [
@@ -253,6 +267,10 @@ async fn the_summaries_always_equal_a_recomputation_from_the_deals() {
             Move::Event(3, "invoice_reissued"),
             Move::Event(3, "payment_received"),
             Move::Task(3, 2, "log", 6),
+            Move::Task(3, 4, "start", 1),
+            Move::Clock(95),
+            Move::Task(3, 4, "pause", 1),
+            Move::Amend(3, 1, 7),
             Move::Task(3, 5, "done", 1),
             Move::Event(2, "lost"),
         ];

@@ -450,7 +450,7 @@ impl Default for History {
 }
 
 /// Sections a `DEALFLOW_SECTION_KEY` variable may name.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "database",
     "rules",
@@ -459,6 +459,7 @@ const SECTIONS: [&str; 10] = [
     "sms",
     "outbox",
     "timers",
+    "tasks",
     "dashboard",
     "history",
 ];

@@ -141,6 +141,14 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if let Some(url) = site.base_url() {
         core.set_site(url);
     }
+    if let Some(f) = &config.dashboard.labour_cost_function {
+        let rules = core.rules();
+        if !rules.ready.script.as_ref().is_some_and(|s| s.defines(f, 1)) {
+            return Err(StartError::Config(ConfigError::Named(format!(
+                "`dashboard.labour_cost_function = \"{f}\"`: the pipeline's script has no `fn {f}(deal)`"
+            ))));
+        }
+    }
     core.set_timer_cap(config.tasks.timer_cap());
     let version = core.rules().version;
     let metrics = Arc::new(Metrics::default());

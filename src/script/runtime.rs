@@ -148,6 +148,13 @@ impl Script {
         Ok(answer)
     }
 
+    /// Whether the script defines `name` with `params` parameters.
+    pub fn defines(&self, name: &str, params: usize) -> bool {
+        self.ast
+            .iter_functions()
+            .any(|f| f.name == name && f.params.len() == params)
+    }
+
     /// Calls a function; every failure (error, loop, size limit) comes back as a message that
     /// names the script, the function and the line.
     pub fn call(&self, function: &str, args: Vec<Dynamic>) -> Result<Dynamic, String> {

@@ -222,3 +222,103 @@ async fn one_timer_per_person_across_deals_and_corrections_are_audited() {
     assert_eq!(after["hours_spent"], json!(1.5));
     d.stop().await;
 }
+
+/// Settings that cannot hold are refused at start, saying which and why.
+#[tokio::test]
+async fn a_cap_or_a_labour_cost_function_that_cannot_hold_is_refused_at_start() {
+    let dir = workdir("timer-settings");
+    let file = dir.join("cap.toml");
+    std::fs::write(
+        &file,
+        "[rules]\nfile = \"x.flow\"\n[tasks]\ntimer_cap_hours = 30\n",
+    )
+    .unwrap();
+    let parsed = dealflow::daemon::Config::load(Some(&file), []);
+    let err = parsed.expect_err("a cap over a day");
+    assert!(err.to_string().contains("timer_cap_hours"), "{err}");
+    let cfg = config(&dir, "[dashboard]\nlabour_cost_function = \"no_such_fn\"\n");
+    let err = dealflow::daemon::start(cfg).await.err().expect("refused");
+    assert!(
+        err.to_string().contains("no `fn no_such_fn(deal)`"),
+        "{err}"
+    );
+}
+
+/// The deal page's live figures: logged hours at their rates through the script's
+/// `labour_cost(deal)`, the margin against the amount, a running timer counted in.
+#[tokio::test]
+async fn the_deal_page_shows_live_labour_cost_and_margin() {
+    let dir = workdir("live-money");
+    let d = Daemon::start(config(
+        &dir,
+        "[dashboard]\nlabour_cost_function = \"labour_cost\"\n",
+    ))
+    .await;
+    let (status, body) = d
+        .post(
+            "/api/v1/deals",
+            STAFF,
+            json!({"id": "p", "title": "Site", "stage": "production",
+                   "fields": {"client_name": "Vera", "amount": 100000, "work_days": 5, "sold_hours": 40}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Olga (1800 an hour) logs 10 hours: 18 000 spent, 82 000 left; the pipeline's own fields
+    // stay blank until delivery.
+    let (status, _) = d
+        .post(
+            "/api/v1/deals/p/tasks/mockups/log",
+            STAFF,
+            json!({"hours": 10, "by": "olga"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let http = page_client();
+    let staff = log_in(&http, &d.base, STAFF).await;
+    let page = |path: &'static str| {
+        let (http, cookie, base) = (http.clone(), staff.cookie.clone(), d.base.clone());
+        async move {
+            http.get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = page("/deals/p").await;
+    let row = |html: &str, what: &str| -> String {
+        let start = html
+            .find(&format!(r#"data-live="{what}""#))
+            .unwrap_or_else(|| panic!("no live {what}: {html}"));
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(
+        row(&html, "labour_cost").contains("18 000"),
+        "{}",
+        row(&html, "labour_cost")
+    );
+    assert!(
+        row(&html, "margin").contains("82 000"),
+        "{}",
+        row(&html, "margin")
+    );
+    assert!(
+        !html.contains(r#"data-figure="margin""#),
+        "the stored margin is blank"
+    );
+    // A running timer counts in the live hours at once (0 h so far, shown as running).
+    let (status, _) = d
+        .post(
+            "/api/v1/deals/p/tasks/markup/start",
+            STAFF,
+            json!({"by": "dima"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let html = page("/deals/p").await;
+    assert!(row(&html, "hours").contains('⏱'), "{}", row(&html, "hours"));
+    d.stop().await;
+}

@@ -110,6 +110,8 @@ pub(super) fn entries(v: &Viewer, d: &DealView<'_>) -> Markup {
 /// or hours × rates) and margin against the amount; `None` when the amount is not mapped.
 pub(super) struct Live {
     pub hours: Decimal,
+    /// Timers running on the deal, and the hours they add.
+    pub timers: usize,
     pub running: Decimal,
     pub cost: Option<Decimal>,
     pub margin: Option<Decimal>,
@@ -131,6 +133,7 @@ pub(super) fn live(d: &DealView<'_>) -> Live {
         .ok();
     Live {
         hours: deal.hours_spent(),
+        timers: d.deal.tasks.iter().filter(|t| t.timer.is_some()).count(),
         running,
         cost: amount.and(cost),
         margin: amount.zip(cost).map(|(a, c)| a - c),
@@ -146,7 +149,7 @@ pub(super) fn live_rows(v: &Viewer, d: &DealView<'_>, l: &Live) -> Markup {
         table.live title=(w.live_note) {
             tr data-live="hours" {
                 th { (tag(w.hours_spent)) }
-                td { (hours(l.hours)) @if l.running > Decimal::ZERO { " (⏱ " (hours(l.running)) ")" } }
+                td { (hours(l.hours)) @if l.timers > 0 { " (⏱ " (hours(l.running)) ")" } }
             }
             @if let Some(c) = l.cost {
                 tr data-live="labour_cost" {
