@@ -7,7 +7,7 @@ mod record;
 mod value;
 
 pub use deal::{deal_json, final_json, team_json};
-pub use record::{json_lines, record_in_utc, record_line, record_object};
+pub use record::{json_lines, record_body, record_in_utc, record_line, record_object, with_head};
 pub use value::{at, json_fields, json_value, stamp, utc_text, value_json, value_json_utc};
 
 /// The JSON Schema of a line of the JSON timeline (`dealflow simulate --print-schema`): every

@@ -24,6 +24,7 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
             r,
             tz,
             file: Some(file),
+            head: true,
         },
     );
     out.push(b'\n');
@@ -33,7 +34,42 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
 /// Any record (also those for people only) as one JSON object, as the daemon keeps history.
 /// The rule is not in it: history keeps it in a column of its own.
 pub fn record_object(r: &Record, tz: Tz) -> String {
-    serde_json::to_string(&RecordJson { r, tz, file: None }).unwrap_or_default()
+    serde_json::to_string(&RecordJson {
+        r,
+        tz,
+        file: None,
+        head: true,
+    })
+    .unwrap_or_default()
+}
+
+/// A record as the store's history keeps it: without its moment, deal and kind, which the
+/// history has in columns of their own ([`with_head`] puts them back when it is read).
+pub fn record_body(r: &Record, tz: Tz) -> String {
+    serde_json::to_string(&RecordJson {
+        r,
+        tz,
+        file: None,
+        head: false,
+    })
+    .unwrap_or_default()
+}
+
+/// A stored history record with its moment (RFC 3339, UTC), deal and kind first, as
+/// [`record_object`] writes them; a record stored whole (by an earlier version) as it is.
+pub fn with_head(body: &str, at: &str, deal: &str, kind: &str) -> String {
+    if body.starts_with("{\"at\"") {
+        return body.to_string();
+    }
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let rest = body.trim().strip_prefix('{').unwrap_or("}");
+    let comma = if rest.trim_start().starts_with('}') { "" } else { "," };
+    format!(
+        "{{\"at\":{},\"deal\":{},\"kind\":{}{comma}{rest}",
+        text(at),
+        text(deal),
+        text(kind)
+    )
 }
 
 /// A history record as stored (moments local, with their offset) rewritten as the HTTP API
@@ -70,6 +106,8 @@ struct RecordJson<'a> {
     tz: Tz,
     /// The rule file, when the object names the rule (the timeline).
     file: Option<&'a str>,
+    /// The moment, deal and kind are written (not in the store's history body).
+    head: bool,
 }
 
 /// `FILE:LINE`, written straight into the output.
@@ -86,9 +124,11 @@ impl serde::Serialize for RecordJson<'_> {
         use serde::ser::SerializeMap;
         let (r, tz) = (self.r, self.tz);
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("at", &At(r.at, tz))?;
-        m.serialize_entry("deal", &*r.deal)?;
-        m.serialize_entry("kind", r.kind.name())?;
+        if self.head {
+            m.serialize_entry("at", &At(r.at, tz))?;
+            m.serialize_entry("deal", &*r.deal)?;
+            m.serialize_entry("kind", r.kind.name())?;
+        }
         match &r.kind {
             Kind::DealCreated { stages, parent } => {
                 m.serialize_entry("stage", stages)?;

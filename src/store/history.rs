@@ -20,7 +20,9 @@ pub struct HistoryEntry {
     pub revision: i64,
     /// When (RFC 3339 in UTC, to the microsecond).
     pub at: String,
-    /// The whole record, as JSON.
+    /// The whole record, as JSON (its moment, deal and kind first; the moment in UTC for
+    /// records stored without them, in the pipeline's zone for those an earlier version
+    /// stored whole).
     pub record: String,
 }
 
@@ -49,15 +51,19 @@ impl Tx {
             .bind(deal)
             .fetch_all(&mut **c).await?
             .iter()
-            .map(|r| Ok(HistoryEntry {
-                kind: r.try_get(0)?,
-                cause: r.try_get(1)?,
-                rule: r.try_get(2)?,
-                version: r.try_get(3)?,
-                record: r.try_get(4)?,
-                revision: r.try_get(5)?,
-                at: r.try_get(6)?,
-            }))
+            .map(|r| {
+                let (kind, at, body): (String, String, String) =
+                    (r.try_get(0)?, r.try_get(6)?, r.try_get(4)?);
+                Ok(HistoryEntry {
+                    record: crate::json::with_head(&body, &at, deal, &kind),
+                    kind,
+                    cause: r.try_get(1)?,
+                    rule: r.try_get(2)?,
+                    version: r.try_get(3)?,
+                    revision: r.try_get(5)?,
+                    at,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()?
         }))
     }

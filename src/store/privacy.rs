@@ -214,19 +214,32 @@ impl Tx {
         deal: &str,
         e: &Erasure,
     ) -> Result<u64, StoreError> {
-        let select = format!("SELECT id, {column} FROM {table} WHERE deal_id = $1");
-        let rows: Vec<(i64, String)> = on!(self, c => {
+        // History keeps a record's kind in a column of its own: the record is read with it.
+        let kind = if table == "history" { "kind" } else { "CAST(NULL AS TEXT)" };
+        let select = format!("SELECT id, {column}, {kind} FROM {table} WHERE deal_id = $1");
+        let rows: Vec<(i64, String, Option<String>)> = on!(self, c => {
             sqlx::query(sqlx::AssertSqlSafe(select.clone())).bind(deal).fetch_all(&mut **c).await?
-                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
                 .collect::<Result<_, sqlx::Error>>()?
         });
         let update = format!("UPDATE {table} SET {column} = $2 WHERE id = $1");
         let mut n = 0;
-        for (id, text) in rows {
+        for (id, text, kind) in rows {
             let Ok(mut doc) = serde_json::from_str::<Json>(&text) else {
                 continue;
             };
-            if blank(&mut doc, e) {
+            let lent = match (&mut doc, kind) {
+                (Json::Object(m), Some(k)) if !m.contains_key("kind") => {
+                    m.insert("kind".into(), Json::String(k));
+                    true
+                }
+                _ => false,
+            };
+            let changed = blank(&mut doc, e);
+            if lent && let Json::Object(m) = &mut doc {
+                m.remove("kind");
+            }
+            if changed {
                 on!(self, c => {
                     sqlx::query(sqlx::AssertSqlSafe(update.clone())).bind(id).bind(doc.to_string())
                         .execute(&mut **c).await?.rows_affected()

@@ -364,7 +364,7 @@ impl Rows {
             Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
             Arg::from(b.version),
             Arg::from(rev),
-            Arg::from(crate::json::record_object(r, plan.tz)),
+            Arg::from(crate::json::record_body(r, plan.tz)),
         ]);
         if let Kind::Notification {
             to_kind,
