@@ -548,3 +548,72 @@ fn broken_files_get_answers_not_crashes() {
     ed.notify("exit", Value::Null);
     assert!(ed.child.wait().unwrap().success());
 }
+
+/// A derived field: hover says how it is computed; `set` does not offer it, a condition does.
+#[test]
+fn a_derived_field_is_explained_and_never_offered_to_set() {
+    let dir = Scratch::new("lsp-derived");
+    let flow =
+        std::fs::read_to_string(common::root().join("examples/web-studio-live.flow")).unwrap();
+    let rhai = std::fs::read_to_string(common::root().join("rules/web-studio.rhai")).unwrap();
+    let path = dir.file("examples/web-studio-live.flow", &flow);
+    dir.file("rules/web-studio.rhai", &rhai);
+    let uri = uri(&path);
+    let mut ed = Editor::ready();
+    ed.open(&uri, 1, &flow);
+    let r = ed.request(
+        "textDocument/hover",
+        at(&uri, pos(&flow, "when margin < 0", 0, 6)),
+    );
+    let h = r["result"]["contents"]["value"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        h.starts_with("**field** `margin`: money")
+            && h.contains("derived: `= amount - labour_cost`"),
+        "{h}"
+    );
+    let anchor = "  -> closed\n}\n\nstage closed";
+    let labels = |ed: &mut Editor, typed: &str| -> Vec<String> {
+        let text = flow.replacen(anchor, &format!("  on enter {{ {typed}\n{anchor}"), 1);
+        ed.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]}),
+        );
+        let p = pos(&text, typed, 0, typed.chars().count());
+        let r = ed.request("textDocument/completion", at(&uri, p));
+        r["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let got = labels(&mut ed, "set ");
+    assert!(got.iter().any(|g| g == "amount"), "{got:?}");
+    assert!(
+        !got.iter().any(|g| g == "margin" || g == "labour_cost"),
+        "{got:?}"
+    );
+    // Setting it by hand is the checker's E0212, where it is written.
+    let text = flow.replacen(
+        anchor,
+        &format!("  on enter {{ set margin = 0 }}\n{anchor}"),
+        1,
+    );
+    ed.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": text}]}),
+    );
+    let mut d = ed.diagnostics(&uri);
+    while d["version"] != 3 {
+        d = ed.diagnostics(&uri);
+    }
+    let codes: Vec<&str> = d["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["E0212"], "{d}");
+}

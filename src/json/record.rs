@@ -63,7 +63,11 @@ pub fn with_head(body: &str, at: &str, deal: &str, kind: &str) -> String {
     }
     let text = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let rest = body.trim().strip_prefix('{').unwrap_or("}");
-    let comma = if rest.trim_start().starts_with('}') { "" } else { "," };
+    let comma = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
     format!(
         "{{\"at\":{},\"deal\":{},\"kind\":{}{comma}{rest}",
         text(at),

@@ -382,7 +382,24 @@ pub(super) fn complete(ix: &Index, text: &Text, pos: Position) -> Vec<Completion
             v.extend(decls("role", CompletionItemKind::INTERFACE));
             return v;
         }
-        "set" | "require" | "require," => {
+        "set" => {
+            // A derived field is computed, never set.
+            let mut v: Vec<CompletionItem> = ix
+                .named("field")
+                .iter()
+                .filter(|d| !d.computed)
+                .map(|d| {
+                    item(
+                        &d.text,
+                        CompletionItemKind::FIELD,
+                        Some(d.about.lines().next().unwrap_or("").replace("**", "")),
+                    )
+                })
+                .collect();
+            v.extend(decls("role", CompletionItemKind::INTERFACE));
+            return v;
+        }
+        "require" | "require," => {
             let mut v = decls("field", CompletionItemKind::FIELD);
             v.extend(decls("role", CompletionItemKind::INTERFACE));
             return v;

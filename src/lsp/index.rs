@@ -18,6 +18,8 @@ pub(super) struct Decl {
     pub text: String,
     /// What hover says, in Markdown.
     pub about: String,
+    /// A derived field: computed, never set (`set` does not offer it).
+    pub computed: bool,
 }
 
 /// A script function: its name, parameters and line in the script.
@@ -141,6 +143,9 @@ impl Index {
                         }
                         let key = Def::Field(next("field"));
                         self.add(key, &d.name.name, d.name.span, d.span, about);
+                        if let Some(decl) = self.decls.get_mut(&key) {
+                            decl.computed = d.derived.is_some();
+                        }
                     }
                 }
                 Item::Role(r) => {
@@ -199,6 +204,7 @@ impl Index {
             item,
             text: name.to_string(),
             about,
+            computed: false,
         });
     }
 

@@ -215,7 +215,11 @@ impl Tx {
         e: &Erasure,
     ) -> Result<u64, StoreError> {
         // History keeps a record's kind in a column of its own: the record is read with it.
-        let kind = if table == "history" { "kind" } else { "CAST(NULL AS TEXT)" };
+        let kind = if table == "history" {
+            "kind"
+        } else {
+            "CAST(NULL AS TEXT)"
+        };
         let select = format!("SELECT id, {column}, {kind} FROM {table} WHERE deal_id = $1");
         let rows: Vec<(i64, String, Option<String>)> = on!(self, c => {
             sqlx::query(sqlx::AssertSqlSafe(select.clone())).bind(deal).fetch_all(&mut **c).await?
