@@ -172,6 +172,20 @@ fn graph_draws_splits_joins_phases_and_labels() {
     );
 }
 
+/// A guard that reads a derived field shows what computes it: the picture has no field list.
+#[test]
+fn graph_spells_out_the_derived_fields_a_guard_reads() {
+    let out = dealflow(&["graph", "tests/sim/derived_fields/pipeline.flow"]);
+    assert!(out.status.success());
+    let m = text(&out.stdout);
+    assert!(
+        m.contains(
+            "s_work -->|\"when open_tasks == 0 and margin > 0 · margin = amount - labour\"| s_done"
+        ),
+        "{m}"
+    );
+}
+
 #[test]
 fn graph_draws_an_svg_picture_with_every_stage_and_the_phases() {
     let out = dealflow(&["graph", "--format", "svg", "rules/web-studio.flow"]);

@@ -475,6 +475,36 @@ async fn walk(c: &Client, base: &str) {
             .contains("125 000"),
         "the deal shows its new amount"
     );
+
+    // A timer on Nina's call: it ticks in the page (the site's own script, under its policy),
+    // the team page lists it, and a pause stops it.
+    click(
+        c,
+        "tr[data-task='call_client'] form[action$='/start'] button",
+    )
+    .await;
+    wait_for(c, "tr[data-task='call_client'] .ticking").await;
+    let ticked = c
+        .execute(
+            "const t = document.querySelector(\"tr[data-task='call_client'] .ticking\");\
+             t.dataset.since = new Date(Date.now() - 3723000).toISOString(); tick();\
+             return t.textContent;",
+            Vec::new(),
+        )
+        .await
+        .expect("the page's script runs");
+    assert_eq!(ticked, serde_json::json!("1 ч 02 мин"), "the timer ticks");
+    screenshot(c, "timer").await;
+    c.goto(&format!("{base}/team")).await.unwrap();
+    assert_eq!(count(c, "section.timers tr[data-timer]").await, 1);
+    c.goto(&format!("{base}/deals/nina")).await.unwrap();
+    click(
+        c,
+        "tr[data-task='call_client'] form[action$='/pause'] button",
+    )
+    .await;
+    wait_for(c, "p.flash").await;
+    assert_eq!(count(c, ".ticking").await, 0, "paused");
     c.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(
         text_of(c, ".column[data-stage='meeting'] .sum").await,

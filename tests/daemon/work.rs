@@ -319,6 +319,10 @@ async fn the_deal_page_shows_live_labour_cost_and_margin() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let html = page("/deals/p").await;
-    assert!(row(&html, "hours").contains('⏱'), "{}", row(&html, "hours"));
+    assert!(
+        row(&html, "hours").contains("идёт таймер"),
+        "{}",
+        row(&html, "hours")
+    );
     d.stop().await;
 }

@@ -88,7 +88,7 @@ pub(super) fn page(v: &Viewer, snap: &Snapshot, loads: &[data::Load], running: &
                         td.num data-figure="hours" {
                             (hours(l.hours_week))
                             @let now = running.hours_of(&l.id);
-                            @if now > rust_decimal::Decimal::ZERO { " (+" (hours(now)) " ⏱)" }
+                            @if now > rust_decimal::Decimal::ZERO { " (+" (hours(now)) " " (w.timer_runs) ")" }
                         }
                     }
                 }

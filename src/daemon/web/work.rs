@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 
 use super::deal::DealView;
 use super::encode;
-use super::format::{deal_link, field_label, hours, moment, money};
+use super::format::{deal_link, hours, moment, money};
 use super::i18n::Lang;
 use super::layout::form_fields;
 use super::viewer::Viewer;
@@ -52,7 +52,7 @@ pub(super) fn running(v: &Viewer, d: &DealView<'_>, by: &str, since: DateTime<Ut
     let name = d.team.member(by).map_or(by, |m| m.name.as_str());
     html! {
         span.timer data-timer=(by) {
-            "⏱ " (w.timer_runs) ": " (name) " · " (elapsed(since, d.now, v.lang))
+            (w.timer_runs) ": " (name) " · " (elapsed(since, d.now, v.lang))
         }
     }
 }
@@ -145,21 +145,28 @@ pub(super) fn live_rows(v: &Viewer, d: &DealView<'_>, l: &Live) -> Markup {
     let plan = &d.rules.ready.plan;
     let w = v.lang.words();
     let tag = |label: &str| format!("{label} ({})", w.live_now);
+    // The pipeline's label for the field, else the dashboard's own word.
+    let label = |field: &str, word: &str| {
+        plan.field_index
+            .get(field)
+            .and_then(|&i| plan.fields[i].label.clone())
+            .unwrap_or_else(|| word.to_string())
+    };
     html! {
         table.live title=(w.live_note) {
             tr data-live="hours" {
                 th { (tag(w.hours_spent)) }
-                td { (hours(l.hours)) @if l.timers > 0 { " (⏱ " (hours(l.running)) ")" } }
+                td { (hours(l.hours)) @if l.timers > 0 { " (" (w.timer_runs) ": " (hours(l.running)) ")" } }
             }
             @if let Some(c) = l.cost {
                 tr data-live="labour_cost" {
-                    th { (tag(&field_label(plan, &d.dashboard.labour_cost))) }
+                    th { (tag(&label(&d.dashboard.labour_cost, w.labour_cost))) }
                     td { (money(plan, c, v.lang)) }
                 }
             }
             @if let Some(m) = l.margin {
                 tr data-live="margin" class=[m.is_sign_negative().then_some("warn")] {
-                    th { (tag(&field_label(plan, &d.dashboard.margin))) }
+                    th { (tag(&label(&d.dashboard.margin, w.margin))) }
                     td { (money(plan, m, v.lang)) }
                 }
             }
@@ -183,7 +190,7 @@ pub(super) fn team_timers(
             p.empty { (w.no_timers) }
         } @else {
             table {
-                thead { tr { th { (w.person) } th { (w.task) } th { (w.since_word) } th.num { "⏱" } } }
+                thead { tr { th { (w.person) } th { (w.task) } th { (w.since_word) } th.num { (w.spent) } } }
                 tbody {
                     @for t in rows {
                         tr data-timer=(t.by) {
