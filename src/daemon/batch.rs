@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::core::Core;
+pub use super::ops::{CoreError, Op, Step};
 use super::refused::refusal;
 use super::rules::Rules;
 use crate::engine::{
@@ -20,69 +21,6 @@ use crate::store::{
     Answer, AppliedEvent, BatchWrite, DealWrite, DueTimer, Misfit, Refusal, StoreError, Tx,
 };
 use crate::team::Team;
-
-/// What to do: one operation of the daemon on its deals.
-#[derive(Debug, Clone)]
-pub enum Op {
-    /// Create a deal.
-    Create(Creation),
-    /// An event or work on a task.
-    Apply {
-        /// The deal.
-        deal: String,
-        /// What.
-        input: Input,
-    },
-    /// A due timer.
-    Fire(DueTimer),
-    /// The local-midnight alert check of these deals.
-    Midnight(Vec<String>),
-    /// New rules took over: pass these deals to them (see [`engine::switch`]); a deal that
-    /// already runs under them is left as it is.
-    Switch(Vec<String>),
-    /// These deals ended before their open tasks were closed with them: close them now.
-    CloseTasks(Vec<String>),
-}
-
-/// What an operation did.
-#[derive(Debug)]
-pub enum Step {
-    /// Applied: the deal after it, its new revision, and what happened.
-    Applied {
-        /// The deal after the step.
-        deal: Deal,
-        /// Its revision now.
-        revision: i64,
-        /// What happened (spawned deals' records included).
-        records: Vec<Record>,
-    },
-    /// Refused: the input does not fit the pipeline. Nothing was written.
-    Refused(String),
-    /// Refused: the input does not fit the deal as it is now. Nothing was written.
-    NotNow(String),
-    /// The step broke (a script error, a loop) and was undone.
-    Failed(String),
-}
-
-/// Why an operation could not run at all.
-#[derive(Debug, thiserror::Error)]
-pub enum CoreError {
-    /// No deal has this id.
-    #[error("there is no deal `{0}`")]
-    NoDeal(String),
-    /// A deal with this id exists already.
-    #[error("a deal `{0}` already exists")]
-    Exists(String),
-    /// The stored deal does not fit the rules running now.
-    #[error("deal `{0}` sits in stages the rules no longer have: {1}")]
-    Misfit(String, String),
-    /// The deal could not pass to the rules running now (a script or an expression failed).
-    #[error("deal `{0}` could not pass to the rules running now: {1}")]
-    Switch(String, String),
-    /// The database.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// Running operations against the store: each in a batch of its own or several in one.
 impl Core {

@@ -19,6 +19,7 @@ pub(crate) mod demo;
 pub(crate) mod door;
 mod metrics;
 mod openapi;
+mod ops;
 mod outbox;
 mod privacy;
 mod ready;

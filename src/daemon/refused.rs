@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::batch::{CoreError, Op, Step};
+use super::ops::{CoreError, Op, Step};
 use crate::engine::{Input, TaskAction};
 use crate::store::Refusal;
 

@@ -132,6 +132,19 @@ pub(super) struct DealView<'a> {
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
+impl DealView<'_> {
+    /// What the deal's time parts are drawn from.
+    fn sheet(&self) -> super::work::Sheet<'_> {
+        super::work::Sheet {
+            rules: self.rules,
+            deal: self.deal,
+            team: self.team,
+            dashboard: self.dashboard,
+            now: self.now,
+        }
+    }
+}
+
 /// A deal: fields, stages, timeline with reasons, tasks, hours and margin, and the forms for
 /// the events its stages accept and for work on its tasks.
 pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
@@ -153,7 +166,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (stages(v, d))
         (fields(v, d))
         (tasks(v, d))
-        (super::work::entries(v, d))
+        (super::work::entries(v, &d.sheet()))
         (events(v, d))
         (super::edit::section(v, plan, deal, d.team))
         (super::privacy::section(v, &deal.id, d.opted_out))
@@ -215,7 +228,7 @@ fn fields(v: &Viewer, d: &DealView<'_>) -> Markup {
         section.figures {
             h2 { (w.margin) }
             (hours_chart(plan, deal, d.dashboard, v.lang))
-            (super::work::live_rows(v, d, &super::work::live(d)))
+            (super::work::live_rows(v, &d.sheet(), &super::work::live(&d.sheet())))
         }
     }
     }
@@ -247,7 +260,7 @@ fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
                         td {
                             @if t.cancelled { (w.cancelled) }
                             @else if t.done_at.is_some() { (w.done) }
-                            @else if let Some(r) = &t.timer { (super::work::running(v, d, &r.by, r.since)) }
+                            @else if let Some(r) = &t.timer { (super::work::running(v, &d.sheet(), &r.by, r.since)) }
                             @else if t.started_at.is_some() { (w.started) }
                             @else { (w.open) }
                         }

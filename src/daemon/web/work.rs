@@ -9,13 +9,22 @@ use chrono_tz::Tz;
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 
-use super::deal::DealView;
 use super::encode;
 use super::format::{deal_link, hours, moment, money};
 use super::i18n::Lang;
 use super::layout::form_fields;
 use super::viewer::Viewer;
 use crate::engine::{self, Ctx};
+
+/// What a deal's time is drawn from.
+pub(super) struct Sheet<'a> {
+    pub rules: &'a crate::daemon::rules::Rules,
+    pub deal: &'a crate::engine::Deal,
+    pub team: &'a crate::team::Team,
+    pub dashboard: &'a crate::daemon::config::Dashboard,
+    /// When the page is made (running timers count up to it).
+    pub now: DateTime<Utc>,
+}
 
 /// The script that makes running timers tick (the pages read the same without it).
 const TICK: &str = include_str!("tick.js");
@@ -47,7 +56,7 @@ pub(super) fn elapsed(since: DateTime<Utc>, now: DateTime<Utc>, lang: Lang) -> M
 }
 
 /// A running timer as a task's status: whose, since when, how long.
-pub(super) fn running(v: &Viewer, d: &DealView<'_>, by: &str, since: DateTime<Utc>) -> Markup {
+pub(super) fn running(v: &Viewer, d: &Sheet<'_>, by: &str, since: DateTime<Utc>) -> Markup {
     let w = v.lang.words();
     let name = d.team.member(by).map_or(by, |m| m.name.as_str());
     html! {
@@ -58,7 +67,7 @@ pub(super) fn running(v: &Viewer, d: &DealView<'_>, by: &str, since: DateTime<Ut
 }
 
 /// The deal's time entries, each with a form to correct its hours.
-pub(super) fn entries(v: &Viewer, d: &DealView<'_>) -> Markup {
+pub(super) fn entries(v: &Viewer, d: &Sheet<'_>) -> Markup {
     let plan = &d.rules.ready.plan;
     let deal = d.deal;
     let w = v.lang.words();
@@ -117,7 +126,7 @@ pub(super) struct Live {
     pub margin: Option<Decimal>,
 }
 
-pub(super) fn live(d: &DealView<'_>) -> Live {
+pub(super) fn live(d: &Sheet<'_>) -> Live {
     let plan = &d.rules.ready.plan;
     let (deal, running) = engine::counting_timers(d.deal, d.team, d.now);
     let ctx = Ctx {
@@ -141,7 +150,7 @@ pub(super) fn live(d: &DealView<'_>) -> Live {
 }
 
 /// The live figures as rows, marked live, beside the stored ones.
-pub(super) fn live_rows(v: &Viewer, d: &DealView<'_>, l: &Live) -> Markup {
+pub(super) fn live_rows(v: &Viewer, d: &Sheet<'_>, l: &Live) -> Markup {
     let plan = &d.rules.ready.plan;
     let w = v.lang.words();
     let tag = |label: &str| format!("{label} ({})", w.live_now);
