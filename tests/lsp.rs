@@ -163,6 +163,22 @@ fn opened(dir: &Scratch) -> (Editor, String, String) {
     (ed, uri, flow)
 }
 
+/// The document changed to `text`; the completion's labels right after `typed` in it.
+fn completion_labels(ed: &mut Editor, uri: &str, text: &str, typed: &str) -> Vec<String> {
+    ed.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]}),
+    );
+    let p = pos(text, typed, 0, typed.chars().count());
+    let r = ed.request("textDocument/completion", at(uri, p));
+    r["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap().to_string())
+        .collect()
+}
+
 fn at(uri: &str, position: Value) -> Value {
     json!({"textDocument": {"uri": uri}, "position": position})
 }
@@ -374,18 +390,7 @@ fn completion_offers_what_fits_the_place_and_the_outline_groups_stages_by_phase(
     let anchor = "  -> meeting on call_done\n";
     let labels = |ed: &mut Editor, typed: &str| -> Vec<String> {
         let text = flow.replacen(anchor, &format!("{anchor}{typed}\n"), 1);
-        ed.notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]}),
-        );
-        let p = pos(&text, typed, 0, typed.chars().count());
-        let r = ed.request("textDocument/completion", at(&uri, p));
-        r["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap().to_string())
-            .collect()
+        completion_labels(ed, &uri, &text, typed)
     };
     let has = |got: &[String], want: &[&str]| want.iter().all(|w| got.iter().any(|g| g == w));
     let got = labels(&mut ed, "  -> ");
@@ -576,18 +581,7 @@ fn a_derived_field_is_explained_and_never_offered_to_set() {
     let anchor = "  -> closed\n}\n\nstage closed";
     let labels = |ed: &mut Editor, typed: &str| -> Vec<String> {
         let text = flow.replacen(anchor, &format!("  on enter {{ {typed}\n{anchor}"), 1);
-        ed.notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": text}]}),
-        );
-        let p = pos(&text, typed, 0, typed.chars().count());
-        let r = ed.request("textDocument/completion", at(&uri, p));
-        r["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap().to_string())
-            .collect()
+        completion_labels(ed, &uri, &text, typed)
     };
     let got = labels(&mut ed, "set ");
     assert!(got.iter().any(|g| g == "amount"), "{got:?}");
