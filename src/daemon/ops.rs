@@ -19,7 +19,7 @@ pub enum Op {
     Fire(DueTimer),
     /// The local-midnight alert check of these deals.
     Midnight(Vec<String>),
-    /// New rules took over: pass these deals to them (see [`engine::switch`]); a deal that
+    /// New rules took over: pass these deals to them (see [`crate::engine::switch`]); a deal that
     /// already runs under them is left as it is.
     Switch(Vec<String>),
     /// These deals ended before their open tasks were closed with them: close them now.

@@ -45,6 +45,10 @@ pub async fn replay(core: &Core, sc: Scenario) -> Result<Played, ReplayError> {
     let start = moment(tz, &sc.start)?;
     let until = moment(tz, &sc.until)?;
     let store = core.store();
+    // The scenario's cap on a timer's entry, as the simulator takes it.
+    if let Some(cap) = sc.timer_cap {
+        core.set_timer_cap(cap);
+    }
     let mut tx = store.begin().await?;
     tx.put_team(&sc.team).await?;
     tx.commit().await?;
