@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::eval::Env;
 use super::{Attachment, Creation, Deal, Kind, StepError, Stepper, Task};
 use crate::compile::{Action, Channel, RoleId, Text, TextPart, Who};
-use crate::value::{Invite, Value};
+use crate::value::Value;
 
 impl Stepper<'_> {
     /// Runs actions in order; `line` is the rule they belong to (for history).
@@ -308,11 +308,7 @@ impl Stepper<'_> {
                         && let Some(Value::Invite(inv)) =
                             self.eval(a, env).map_err(StepError::Failed)?
                     {
-                        att.push(Attachment {
-                            filename: "invite.ics".into(),
-                            content_type: "text/calendar; method=REQUEST".into(),
-                            content: ics(&inv, &subject, &self.deal.id, self.ctx.now),
-                        });
+                        att.push(self.invitation(a, &inv, &subject, &to, person.as_deref()));
                     }
                     (Some(subject), body, att)
                 }
@@ -452,6 +448,47 @@ impl Stepper<'_> {
         Ok(Some(m))
     }
 
+    /// A meeting's invitation file for `to`: from the deal's responsible person (the first
+    /// role), one UID per deal and the field that holds the meeting's moment.
+    fn invitation(
+        &self,
+        attach: &crate::compile::Expr,
+        inv: &crate::value::Invite,
+        summary: &str,
+        to: &str,
+        person: Option<&str>,
+    ) -> Attachment {
+        use crate::compile::{Builtin, Expr};
+        let plan = self.ctx.plan;
+        let key = match attach {
+            Expr::Builtin(Builtin::Calendar, args) => match args.first() {
+                Some(Expr::Field(f)) => plan.fields[*f].name.clone(),
+                _ => inv.start.format("%Y%m%dT%H%M%SZ").to_string(),
+            },
+            _ => inv.start.format("%Y%m%dT%H%M%SZ").to_string(),
+        };
+        let organizer = self
+            .deal
+            .slots
+            .first()
+            .and_then(|s| s.as_deref())
+            .and_then(|id| self.ctx.team.member(id))
+            .and_then(|m| Some((m.name.as_str(), m.email.as_deref()?)));
+        let attendee_name = person
+            .and_then(|p| self.ctx.team.member(p))
+            .map(|m| m.name.as_str());
+        let people = super::invite::People {
+            organizer,
+            attendee: (attendee_name, to),
+        };
+        let uid = super::invite::uid(&self.deal.id, &key);
+        Attachment {
+            filename: "invite.ics".into(),
+            content_type: super::invite::content_type(&people),
+            content: super::invite::ics(inv, summary, &uid, &people, self.ctx.now),
+        }
+    }
+
     /// The first moment at or after `from` whose local time of day is `t`.
     fn next_local(&self, from: DateTime<Utc>, t: NaiveTime) -> Option<DateTime<Utc>> {
         let local = from.with_timezone(&self.ctx.plan.tz);
@@ -471,46 +508,4 @@ struct Message {
     subject: Option<String>,
     text: String,
     send_at: DateTime<Utc>,
-}
-
-/// An iCalendar invitation (RFC 5545), lines ending in CRLF.
-fn ics(inv: &Invite, summary: &str, deal: &str, now: DateTime<Utc>) -> String {
-    use std::fmt::Write;
-    // Text values escape backslash, semicolon, comma and newline (RFC 5545, 3.3.11).
-    fn text(out: &mut String, s: &str) {
-        for c in s.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                ';' => out.push_str("\\;"),
-                ',' => out.push_str("\\,"),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
-    }
-    let stamp = |out: &mut String, t: &DateTime<Utc>| {
-        let _ = write!(out, "{}\r\n", t.format("%Y%m%dT%H%M%SZ"));
-    };
-    let mut out = String::with_capacity(256 + summary.len() + inv.place.len());
-    out.push_str(
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//dealflow//EN\r\nMETHOD:REQUEST\r\n\
-         BEGIN:VEVENT\r\nUID:",
-    );
-    text(&mut out, &deal.replace('/', "-"));
-    let _ = write!(
-        out,
-        "-{}@dealflow\r\nDTSTAMP:",
-        inv.start.format("%Y%m%dT%H%M%SZ")
-    );
-    stamp(&mut out, &now);
-    out.push_str("DTSTART:");
-    stamp(&mut out, &inv.start);
-    out.push_str("DTEND:");
-    stamp(&mut out, &inv.end);
-    out.push_str("SUMMARY:");
-    text(&mut out, summary);
-    out.push_str("\r\nLOCATION:");
-    text(&mut out, &inv.place);
-    out.push_str("\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n");
-    out
 }

@@ -7,6 +7,7 @@
 mod actions;
 mod edit;
 mod eval;
+mod invite;
 mod record;
 mod stages;
 mod state;

@@ -18,6 +18,7 @@ mod door;
 mod explain;
 mod heal;
 mod input;
+mod mail;
 mod messages;
 mod pages;
 mod privacy;
