@@ -93,6 +93,8 @@ pub struct Invite {
     pub end: DateTime<Utc>,
     /// Where.
     pub place: String,
+    /// Called off: the invitation withdrawn (`cancellation(…)`).
+    pub cancelled: bool,
 }
 
 impl Value {
@@ -148,6 +150,7 @@ impl Value {
                 inv.start.hash(h);
                 inv.end.hash(h);
                 inv.place.hash(h);
+                inv.cancelled.hash(h);
             }
         }
     }

@@ -369,7 +369,7 @@ fn call<'a>(cx: &mut Checker<'a>, f: &Ident, args: &[Expr], span: Span, scope: &
         "workdays_between" => Some((&["date", "date"], Ty::Int)),
         "format" => Some((&["any", "text"], Ty::Text)),
         "map_link" => Some((&["text"], Ty::Text)),
-        "calendar" => Some((&["moment", "duration", "text"], Ty::Attachment)),
+        "calendar" | "cancellation" => Some((&["moment", "duration", "text"], Ty::Attachment)),
         "len" => Some((&["list"], Ty::Int)),
         _ => None,
     };

@@ -53,6 +53,7 @@ pub const BUILTIN_FUNCTIONS: &[&str] = &[
     "format",
     "map_link",
     "calendar",
+    "cancellation",
     "len",
 ];
 /// Recipients that are not roles.

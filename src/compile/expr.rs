@@ -71,6 +71,7 @@ pub(crate) fn compile(c: &Compiler<'_>, e: &ast::Expr) -> Result<Expr, CompileEr
                 "format" => Some(Builtin::Format),
                 "map_link" => Some(Builtin::MapLink),
                 "calendar" => Some(Builtin::Calendar),
+                "cancellation" => Some(Builtin::Cancellation),
                 "len" => Some(Builtin::Len),
                 _ => None,
             };

@@ -523,6 +523,8 @@ pub enum Builtin {
     MapLink,
     /// `calendar(start, duration, place)`
     Calendar,
+    /// `cancellation(start, duration, place)`: the invitation `calendar` sent, called off
+    Cancellation,
     /// `len(list)`
     Len,
 }

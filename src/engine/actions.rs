@@ -461,7 +461,7 @@ impl Stepper<'_> {
         use crate::compile::{Builtin, Expr};
         let plan = self.ctx.plan;
         let key = match attach {
-            Expr::Builtin(Builtin::Calendar, args) => match args.first() {
+            Expr::Builtin(Builtin::Calendar | Builtin::Cancellation, args) => match args.first() {
                 Some(Expr::Field(f)) => plan.fields[*f].name.clone(),
                 _ => inv.start.format("%Y%m%dT%H%M%SZ").to_string(),
             },
@@ -484,7 +484,7 @@ impl Stepper<'_> {
         let uid = super::invite::uid(&self.deal.id, &key);
         Attachment {
             filename: "invite.ics".into(),
-            content_type: super::invite::content_type(&people),
+            content_type: super::invite::content_type(&people, inv.cancelled),
             content: super::invite::ics(inv, summary, &uid, &people, self.ctx.now),
         }
     }

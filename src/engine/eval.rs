@@ -412,7 +412,8 @@ impl Stepper<'_> {
                 );
                 Value::Text(format!("https://www.openstreetmap.org/search?query={q}"))
             }),
-            Builtin::Calendar => match (&values[0], &values[1], &values[2]) {
+            Builtin::Calendar | Builtin::Cancellation => match (&values[0], &values[1], &values[2])
+            {
                 (Some(Value::DateTime(start)), Some(Value::Duration(d)), place) => {
                     let end = self.add_to_moment(*start, *d, 1).unwrap_or(*start);
                     let place = place.as_ref().map(|p| self.display(p)).unwrap_or_default();
@@ -420,6 +421,7 @@ impl Stepper<'_> {
                         start: *start,
                         end,
                         place,
+                        cancelled: b == Builtin::Cancellation,
                     })))
                 }
                 _ => None,

@@ -15,17 +15,20 @@ pub(crate) struct People<'a> {
     pub attendee: (Option<&'a str>, &'a str),
 }
 
-/// The part's content type: a REQUEST when it has an organizer, else a PUBLISH (an event put in
-/// a calendar with nobody to answer to).
-pub(crate) fn content_type(people: &People<'_>) -> String {
-    format!("text/calendar; charset=utf-8; method={}", method(people))
+/// The part's content type: a REQUEST (or a CANCEL of one) when it has an organizer, else a
+/// PUBLISH (an event put in a calendar with nobody to answer to).
+pub(crate) fn content_type(people: &People<'_>, cancelled: bool) -> String {
+    format!(
+        "text/calendar; charset=utf-8; method={}",
+        method(people, cancelled)
+    )
 }
 
-fn method(people: &People<'_>) -> &'static str {
-    if people.organizer.is_some() {
-        "REQUEST"
-    } else {
-        "PUBLISH"
+fn method(people: &People<'_>, cancelled: bool) -> &'static str {
+    match (people.organizer.is_some(), cancelled) {
+        (true, false) => "REQUEST",
+        (true, true) => "CANCEL",
+        (false, _) => "PUBLISH",
     }
 }
 
@@ -46,11 +49,12 @@ pub(crate) fn uid(deal: &str, key: &str) -> String {
     format!("{}-{}@dealflow", safe(deal), safe(key))
 }
 
-/// The sending's place in the invitation's revisions: whole minutes since 2020, so a later
-/// sending (a moved meeting) always carries a higher one, from any daemon, with nothing stored.
+/// The sending's place in the invitation's revisions: whole seconds since 2020 (a 32-bit
+/// number until 2088), so a later sending (a moved meeting, a cancellation) carries a higher
+/// one, from any daemon, with nothing stored.
 pub(crate) fn sequence(now: DateTime<Utc>) -> i64 {
     let base = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).single();
-    base.map_or(0, |b| (now - b).num_minutes().max(0))
+    base.map_or(0, |b| (now - b).num_seconds().max(0))
 }
 
 /// The invitation's text, lines ending in CRLF and folded.
@@ -67,7 +71,7 @@ pub(crate) fn ics(
         "VERSION:2.0".to_string(),
         "PRODID:-//dealflow//EN".to_string(),
         "CALSCALE:GREGORIAN".to_string(),
-        format!("METHOD:{}", method(people)),
+        format!("METHOD:{}", method(people, inv.cancelled)),
         "BEGIN:VEVENT".to_string(),
         format!("UID:{}", text(uid)),
         format!("SEQUENCE:{}", sequence(now)),
@@ -87,7 +91,14 @@ pub(crate) fn ics(
             "ATTENDEE{cn};ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{email}"
         ));
     }
-    lines.push("STATUS:CONFIRMED".to_string());
+    lines.push(
+        if inv.cancelled {
+            "STATUS:CANCELLED"
+        } else {
+            "STATUS:CONFIRMED"
+        }
+        .to_string(),
+    );
     lines.push("END:VEVENT".to_string());
     lines.push("END:VCALENDAR".to_string());
     let mut out = String::with_capacity(lines.iter().map(|l| l.len() + 4).sum());
@@ -144,6 +155,7 @@ mod tests {
             start: Utc.with_ymd_and_hms(2026, 3, 3, 12, 0, 0).unwrap(),
             end: Utc.with_ymd_and_hms(2026, 3, 3, 13, 0, 0).unwrap(),
             place: "Москва, Тверская, 7; вход со двора — третий подъезд, код 1234, этаж 5".into(),
+            cancelled: false,
         }
     }
 
@@ -190,10 +202,41 @@ mod tests {
             attendee: (None, "ivan@example.test"),
         };
         assert_eq!(
-            content_type(&people),
+            content_type(&people, false),
             "text/calendar; charset=utf-8; method=PUBLISH"
         );
         let text = ics(&invite(), "Встреча", "x@dealflow", &people, a);
         assert!(text.contains("METHOD:PUBLISH\r\n") && !text.contains("ATTENDEE"));
+    }
+
+    #[test]
+    fn a_cancellation_keeps_the_uid_and_calls_the_event_off() {
+        let people = People {
+            organizer: Some(("Анна", "anna@studio.test")),
+            attendee: (None, "ivan@example.test"),
+        };
+        let sent = Utc.with_ymd_and_hms(2026, 3, 2, 11, 0, 0).unwrap();
+        let invite = ics(
+            &invite(),
+            "Встреча",
+            &uid("ivan", "meeting_at"),
+            &people,
+            sent,
+        );
+        let off = Invite {
+            cancelled: true,
+            ..super::tests::invite()
+        };
+        let later = sent + chrono::Duration::hours(3);
+        let cancel = ics(&off, "Встреча", &uid("ivan", "meeting_at"), &people, later);
+        assert_eq!(
+            content_type(&people, true),
+            "text/calendar; charset=utf-8; method=CANCEL"
+        );
+        assert!(cancel.contains("METHOD:CANCEL\r\n") && cancel.contains("STATUS:CANCELLED\r\n"));
+        assert!(invite.contains("UID:ivan-meeting_at@dealflow\r\n"));
+        assert!(cancel.contains("UID:ivan-meeting_at@dealflow\r\n"));
+        assert!(cancel.contains(&format!("SEQUENCE:{}\r\n", sequence(later))));
+        assert!(sequence(later) > sequence(sent));
     }
 }

@@ -104,6 +104,20 @@ async fn a_meeting_invitation_is_read_as_one_by_real_mail_and_calendar_parsers()
     let extra = format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"Studio <robot@studio.test>\"\n"
     );
+    // The pipeline calls the meeting off when the deal is lost at it.
+    edit_rules(
+        &dir,
+        &[
+            (
+                "template invoice_sent {",
+                "template meeting_off {\n  email subject \"Встреча отменена\" body \"Встреча отменена.\"\n        attach cancellation(meeting_at, 1h, meeting_place)\n}\n\ntemplate invoice_sent {",
+            ),
+            (
+                "  -> contract on meeting_held\n  -> lost on lost\n}",
+                "  -> contract on meeting_held\n  -> lost on lost {\n    notify client via email with meeting_off\n  }\n}",
+            ),
+        ],
+    );
     let d = Daemon::start(config(&dir, &extra)).await;
     d.lead("d1").await;
     let mut call = call_done(true);
@@ -152,6 +166,35 @@ async fn a_meeting_invitation_is_read_as_one_by_real_mail_and_calendar_parsers()
     assert!(
         cal["start"].as_str().unwrap().starts_with("2027-12-01T"),
         "{cal}"
+    );
+
+    // Lost at the meeting: the same event, called off, with a higher sequence.
+    let lost = json!({"name": "lost", "fields": {"comment": "передумал"}, "by": "anna"});
+    let (status, body) = d.post("/api/v1/deals/d1/events", STAFF, lost).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut cancel = Json::Null;
+    eventually(
+        "the cancellation reaches the server",
+        Duration::from_secs(30),
+        || {
+            let got = read_mail(&python, &maildir);
+            if let Some(m) = got.iter().find(|m| {
+                m["calendars"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|c| c["method"] == "CANCEL"))
+            }) {
+                cancel = m["calendars"][0].clone();
+            }
+            let found = !cancel.is_null();
+            async move { found }
+        },
+    )
+    .await;
+    assert_eq!(cancel["method_param"], "CANCEL", "{cancel}");
+    assert_eq!(cancel["uid"], cal["uid"], "the same event");
+    assert!(
+        cancel["sequence"].as_i64() >= cal["sequence"].as_i64(),
+        "{cancel} after {cal}"
     );
     d.stop().await;
 }
