@@ -339,11 +339,11 @@ fn writer_phases(metrics: &str) -> [f64; 5] {
         .iter()
         .enumerate()
     {
-        let key = format!("dealflow_writer_phase_microseconds_total{{phase=\"{phase}\"}} ");
+        let key = format!("dealflow_writer_phase_seconds_total{{phase=\"{phase}\"}} ");
         out[i] = metrics
             .lines()
-            .find_map(|l| l.strip_prefix(&key)?.parse().ok())
-            .unwrap_or(0.0);
+            .find_map(|l| l.strip_prefix(&key)?.parse::<f64>().ok())
+            .map_or(0.0, |s| s * 1_000_000.0);
     }
     out
 }
@@ -544,7 +544,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         let before = (
             counter("dealflow_commits_total"),
             counter("dealflow_committed_requests_total"),
-            counter("dealflow_commit_microseconds_total"),
+            counter("dealflow_commit_seconds_total"),
             counter("dealflow_messages_sent_total"),
             writer_phases(&running.metrics().render()),
         );
@@ -555,7 +555,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             "    the writer: {commits} commits, {:.1} requests and {:.2} ms of writing each; \
              {} messages sent meanwhile",
             (counter("dealflow_committed_requests_total") - before.1) / commits.max(1.0),
-            (counter("dealflow_commit_microseconds_total") - before.2) / 1000.0 / commits.max(1.0),
+            (counter("dealflow_commit_seconds_total") - before.2) * 1000.0 / commits.max(1.0),
             counter("dealflow_messages_sent_total") - before.3
         );
         let after = writer_phases(&running.metrics().render());

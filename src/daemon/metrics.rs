@@ -30,6 +30,8 @@ pub struct Metrics {
     messages_dead: AtomicU64,
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
+    /// How long requests took, by route, method and status.
+    requests: std::sync::Mutex<std::collections::BTreeMap<(String, String, u16), Timings>>,
     /// Gauge: the rules version running.
     pub(crate) rules_version: AtomicI64,
 }
@@ -52,6 +54,25 @@ pub(crate) enum Phase {
 }
 
 const PHASES: [&str; 5] = ["begin", "read", "run", "write", "commit"];
+
+/// The request-duration histogram's upper bounds, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+/// One series of the request-duration histogram.
+#[derive(Debug, Default, Clone)]
+struct Timings {
+    /// Requests at or under each bound (not yet cumulative).
+    under: [u64; BUCKETS.len()],
+    count: u64,
+    micros: u64,
+}
+
+/// Microseconds as seconds, the unit Prometheus expects.
+fn seconds(micros: u64) -> String {
+    format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+}
 
 fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
@@ -108,6 +129,20 @@ impl Metrics {
         }
     }
 
+    /// How long a request took to answer.
+    pub(crate) fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let secs = took.as_secs_f64();
+        let mut all = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let t = all
+            .entry((route.to_string(), method.to_string(), status))
+            .or_default();
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            t.under[i] += 1;
+        }
+        t.count += 1;
+        t.micros += took.as_micros() as u64;
+    }
+
     /// A delivery attempt: sent, failed (will retry) or dead.
     pub(crate) fn message(&self, sent: bool, dead: bool) {
         match (sent, dead) {
@@ -117,16 +152,42 @@ impl Metrics {
         }
     }
 
-    /// A rules reload: applied or refused.
-    pub(crate) fn reload(&self, applied: bool) {
-        add(
-            if applied {
-                &self.reloads_applied
-            } else {
-                &self.reloads_refused
-            },
-            1,
+    /// A rules reload: refused, or applied (counted only when the rules changed: a save that
+    /// leaves the file as it was is not a reload applied).
+    pub(crate) fn reload(&self, applied: bool, changed: bool) {
+        match (applied, changed) {
+            (false, _) => add(&self.reloads_refused, 1),
+            (true, true) => add(&self.reloads_applied, 1),
+            (true, false) => {}
+        }
+    }
+
+    /// The request-duration histogram, in the exposition format.
+    fn render_requests(&self, out: &mut String) {
+        let name = "dealflow_http_request_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} How long HTTP requests took to answer, by route, method and status.\n# TYPE {name} histogram"
         );
+        let all = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for ((route, method, status), t) in &all {
+            let labels = format!(
+                "route=\"{}\",method=\"{method}\",status=\"{status}\"",
+                route.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+            let mut cumulative = 0;
+            for (b, n) in BUCKETS.iter().zip(&t.under) {
+                cumulative += n;
+                let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {cumulative}");
+            }
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", t.count);
+            let _ = writeln!(out, "{name}_sum{{{labels}}} {}", seconds(t.micros));
+            let _ = writeln!(out, "{name}_count{{{labels}}} {}", t.count);
+        }
     }
 
     /// The text exposition format.
@@ -164,18 +225,19 @@ impl Metrics {
             "Requests in those transactions.",
             g(&self.batched_requests),
         );
-        counter(
-            "dealflow_commit_microseconds_total",
-            "Microseconds spent writing and committing.",
-            g(&self.commit_micros),
-        );
-        let name = "dealflow_writer_phase_microseconds_total";
+        let name = "dealflow_commit_seconds_total";
         let _ = writeln!(
             out,
-            "# HELP {name} Microseconds the writer spent per phase of its transactions.\n# TYPE {name} counter"
+            "# HELP {name} Seconds spent writing and committing.\n# TYPE {name} counter\n{name} {}",
+            seconds(g(&self.commit_micros))
+        );
+        let name = "dealflow_writer_phase_seconds_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Seconds the writer spent per phase of its transactions.\n# TYPE {name} counter"
         );
         for (label, c) in PHASES.iter().zip(&self.phase_micros) {
-            let _ = writeln!(out, "{name}{{phase=\"{label}\"}} {}", g(c));
+            let _ = writeln!(out, "{name}{{phase=\"{label}\"}} {}", seconds(g(c)));
         }
         let name = "dealflow_store_errors_total";
         let _ = writeln!(
@@ -231,6 +293,7 @@ impl Metrics {
             "Rule reloads refused (the old rules kept running).",
             g(&self.reloads_refused),
         );
+        self.render_requests(&mut out);
         let _ = writeln!(
             out,
             "# HELP dealflow_rules_version The rules version running.\n# TYPE dealflow_rules_version gauge\ndealflow_rules_version {}",

@@ -119,6 +119,7 @@ impl Reloads {
             runs.running = true;
         }
         let _over = RunOver(&self.runs);
+        let mut before = core.rules().version;
         loop {
             let report = self.attempt(core, writer).await;
             if report.applied {
@@ -126,10 +127,13 @@ impl Reloads {
             } else {
                 tracing::warn!(version = report.version, misfits = ?report.misfits, "{}", report.message);
             }
-            metrics.reload(report.applied);
+            // A reload counts as applied only when the rules changed.
+            let changed = report.applied && report.version != before;
+            metrics.reload(report.applied, changed);
             metrics
                 .rules_version
                 .store(report.version, std::sync::atomic::Ordering::Relaxed);
+            before = report.version;
             *lock(&self.last) = Some(report.clone());
             let mut runs = lock(&self.runs);
             if runs.again && !*self.stop.borrow() {

@@ -104,16 +104,26 @@ fn router(state: Shared) -> Router {
         .with_state(state)
 }
 
-/// Counts every answer for `/metrics`.
+/// Counts every answer for `/metrics`, and times it by route (the route's pattern, never the
+/// path a client sent: the labels stay few), method and status.
 async fn count(
     State(s): State<Shared>,
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("other", |m| m.as_str())
+        .to_string();
+    let method = req.method().clone();
+    let started = std::time::Instant::now();
     let r = next.run(req).await;
     let status = r.status();
     s.metrics
         .http(status.is_client_error() || status.is_server_error());
+    s.metrics
+        .request(&route, method.as_str(), status.as_u16(), started.elapsed());
     r
 }
 

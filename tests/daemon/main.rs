@@ -20,6 +20,7 @@ mod heal;
 mod input;
 mod mail;
 mod messages;
+mod metrics;
 mod pages;
 mod privacy;
 mod reload;
