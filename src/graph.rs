@@ -387,7 +387,7 @@ pub struct LayoutFailed;
 /// The pipeline as an SVG picture, laid out left to right: stages as boxes filled with the
 /// colour of their phase (a legend names the phases), finals and joins with a thick border,
 /// parallel splits through a small `&` point, spawns dashed, skips dotted.
-fn svg(m: &Model) -> Result<String, LayoutFailed> {
+fn svg(m: &Model, label: &str) -> Result<String, LayoutFailed> {
     use layout::backends::svg::SVGWriter;
     use layout::core::base::Orientation;
     use layout::core::color::Color;
@@ -486,7 +486,7 @@ fn svg(m: &Model) -> Result<String, LayoutFailed> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"pipeline\">",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"{label}\"><title>{label}</title>",
         h + legend,
         h + legend
     );
@@ -517,6 +517,15 @@ fn svg(m: &Model) -> Result<String, LayoutFailed> {
 }
 
 /// Draws the file's pipeline as an SVG picture.
+/// The picture's name is the pipeline's own title, in the language its author wrote it in.
 pub fn render_svg(file: &File) -> Result<String, LayoutFailed> {
-    svg(&model(file))
+    let label = file
+        .items
+        .iter()
+        .find_map(|i| match i {
+            Item::Pipeline(p) => Some(title(&p.title)),
+            _ => None,
+        })
+        .unwrap_or_default();
+    svg(&model(file), &svg_text(&label))
 }

@@ -332,6 +332,7 @@ fn month_chart(plan: &Plan, rows: &[crate::analytics::MarginRow], lang: Lang) ->
     let width = col * rows.len().max(1) as f64 + 20.0;
     html! {
         svg.chart width=(width) height=(height + 30.0) role="img" aria-label=(w.margin_by_month) {
+            title { (w.margin_by_month) }
             @for (i, r) in rows.iter().enumerate() {
                 @let x = 10.0 + i as f64 * col;
                 @let hr = share(r.revenue, top) * (height - 20.0);

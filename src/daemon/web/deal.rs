@@ -340,7 +340,7 @@ fn events(v: &Viewer, d: &DealView<'_>) -> Markup {
                                 @let role = &plan.roles[*r];
                                 label { (role.title)
                                     select name=(role.name) {
-                                        option value="" { "" }
+                                        option value="" { "—" }
                                         @for m in d.team.members.iter().filter(|m| m.roles.contains(&role.name)) {
                                             option value=(m.id) { (m.name) }
                                         }
@@ -394,7 +394,7 @@ pub(super) fn worked(deal: &Deal, team: &Team, task: &str) -> String {
 pub(super) fn person_select(team: &Team, chosen: Option<&str>, w: &Words) -> Markup {
     html! {
         select name="_by" aria-label=(w.who) {
-            option value="" { "" }
+            option value="" { "—" }
             @for m in &team.members {
                 option value=(m.id) selected[chosen == Some(m.id.as_str())] { (m.name) }
             }
@@ -449,7 +449,7 @@ pub(super) fn hours_chart(plan: &Plan, deal: &Deal, cfg: &Dashboard, lang: Lang)
         html! {
             div.bar data-figure=(figure) {
                 span.label { (label) }
-                svg width="220" height="14" {
+                svg width="220" height="14" aria-hidden="true" {
                     rect x="0" y="0" width=(220.0 * part.clamp(0.0, 1.0)) height="14" class=(class) {}
                 }
                 span.value { (text) }

@@ -73,7 +73,7 @@ fn input(
             (label)
             @if let Some(choices) = choices {
                 select name=(name) {
-                    option value="" { "" }
+                    option value="" { "—" }
                     @for (value, text) in choices {
                         option value=(value) selected[value == now] { (text) }
                     }

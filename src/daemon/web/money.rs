@@ -117,6 +117,7 @@ pub(super) fn week_chart(plan: &Plan, weeks: &[(NaiveDate, Decimal)], lang: Lang
     };
     html! {
         svg.chart width=(width) height=(height + 30.0) role="img" aria-label=(w.by_week) {
+            title { (w.by_week) }
             @for (i, (week, sum)) in weeks.iter().enumerate() {
                 @let h = scale(*sum);
                 @let x = 10.0 + i as f64 * bar_w;
@@ -156,6 +157,7 @@ pub(super) fn paid_chart(
     let p = share(paid.0) * width;
     html! {
         svg.chart width=(width) height="28" role="img" aria-label=(w.paid) {
+            title { (w.paid) }
             rect x="0" y="0" width=(p) height="28" class="paid" {}
             rect x=(p) y="0" width=(width - p) height="28" class="invoiced" {}
         }
