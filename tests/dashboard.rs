@@ -15,23 +15,14 @@
     unreachable_pub
 )]
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use fantoccini::{Client, ClientBuilder, Locator};
-
-/// Kills a child process when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// ChromeDriver in a process group of its own, killed whole when the test ends: the browsers it
 /// started go with it.
@@ -61,34 +52,6 @@ fn find(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|p| p.is_file())
     })
-}
-
-/// The demo daemon, started from the built binary; its address is read from what it prints.
-fn demo() -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .env("DEALFLOW_LOG", "warn")
-        // The demo's folder (left behind when the daemon is killed) goes under target/.
-        .env("TMPDIR", env!("CARGO_TARGET_TMPDIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dealflow starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let child = Killed(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serves on http://").nth(1) {
-                let addr = rest.split('/').next().unwrap_or_default().to_string();
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(180))
-        .expect("the demo daemon says where it listens within three minutes");
-    (child, format!("http://{addr}"))
 }
 
 fn chromedriver(driver: &Path) -> (Group, String) {
@@ -208,7 +171,7 @@ async fn ivans_story_on_the_dashboard_in_a_real_browser() {
         );
         return;
     };
-    let (_daemon, base) = demo();
+    let (_daemon, base) = common::demo_daemon();
     let (_driver, webdriver) = chromedriver(&driver);
     let c = browser(&webdriver, &chromium).await;
     let outcome = tokio::time::timeout(Duration::from_secs(240), walk(&c, &base)).await;

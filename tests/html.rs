@@ -12,11 +12,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use common::{Reaped, root, skipped};
+use common::{demo_daemon, root, skipped};
 
 fn have(program: &str, arg: &str) -> bool {
     Command::new(program)
@@ -51,39 +49,13 @@ fn vnu() -> Option<std::path::PathBuf> {
     Some(jar)
 }
 
-/// The demo daemon; its address as it prints it.
-fn demo() -> (Reaped, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .env("DEALFLOW_LOG", "warn")
-        .env("TMPDIR", env!("CARGO_TARGET_TMPDIR"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("dealflow starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let child = Reaped(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serves on http://").nth(1) {
-                let _ = tx.send(rest.split('/').next().unwrap_or_default().to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(180))
-        .expect("the demo says where it listens");
-    (child, format!("http://{addr}"))
-}
-
 #[tokio::test]
 async fn every_page_passes_the_nu_html_checker() {
     let Some(jar) = vnu() else {
         skipped("the HTML check was skipped: no Java or npm");
         return;
     };
-    let (_demo, base) = demo();
+    let (_demo, base) = demo_daemon();
     dealflow::daemon::tls_provider();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

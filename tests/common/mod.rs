@@ -64,3 +64,33 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// `dealflow serve --demo` on a free loopback port, from the built binary, killed when the
+/// test ends; its address as it prints it.
+pub fn demo_daemon() -> (Reaped, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dealflow"))
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .env("DEALFLOW_LOG", "warn")
+        // The demo's folder (left behind when the daemon is killed) goes under target/.
+        .env("TMPDIR", env!("CARGO_TARGET_TMPDIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dealflow starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let child = Reaped(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serves on http://").nth(1) {
+                let _ = tx.send(rest.split('/').next().unwrap_or_default().to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(std::time::Duration::from_secs(180))
+        .expect("the demo daemon says where it listens within three minutes");
+    (child, format!("http://{addr}"))
+}
