@@ -170,7 +170,7 @@ async fn the_story(d: &Daemon, dir: &Path, db: &[&str]) {
     assert_eq!(out.status.code(), Some(1));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deal_explains_itself_with_its_refusals_on_sqlite() {
     let dir = workdir("explain-sqlite");
     let d = Daemon::start(config(&dir, "")).await;
@@ -179,7 +179,7 @@ async fn a_deal_explains_itself_with_its_refusals_on_sqlite() {
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deal_explains_itself_with_its_refusals_on_postgres() {
     let Some(url) = crate::common::postgres() else {
         crate::common::skipped("explain on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)");

@@ -15,7 +15,7 @@ fn save(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).expect("rename");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_or_unfitting_rule_file_is_refused_and_the_old_rules_keep_running() {
     let dir = workdir("reload");
     let d = Daemon::start(config(&dir, "")).await;
@@ -116,7 +116,7 @@ async fn a_broken_or_unfitting_rule_file_is_refused_and_the_old_rules_keep_runni
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_that_loops_forever_fails_its_step_and_the_daemon_keeps_serving() {
     let dir = workdir("hook");
     let script = dir.join("web-studio.rhai");
@@ -158,7 +158,7 @@ async fn a_hook_that_loops_forever_fails_its_step_and_the_daemon_keeps_serving()
 
 /// The script the running rules name (as the parser reads the `script` line, comment and all)
 /// is watched: a save of the script alone is a new version of the rules.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_save_of_the_script_alone_is_a_new_version() {
     let dir = workdir("script-save");
     let d = Daemon::start(config(&dir, "")).await;
@@ -181,7 +181,7 @@ async fn a_save_of_the_script_alone_is_a_new_version() {
 
 /// A rule file over the size cap is refused at once and the old rules keep running; the next
 /// good save is applied.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_rule_file_is_refused_and_the_next_good_save_applies() {
     let dir = workdir("oversized");
     let mut c = config(&dir, "");
@@ -231,7 +231,7 @@ fn throwing_hook(script: &str) -> String {
     )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_that_fails_on_every_message_is_refused_before_it_reaches_a_client() {
     let dir = workdir("hook-tried");
     let d = Daemon::start(config(&dir, "")).await;
@@ -311,7 +311,7 @@ async fn a_hook_that_fails_on_every_message_is_refused_before_it_reaches_a_clien
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_install_is_tried_too() {
     let dir = workdir("hook-fresh");
     let d = Daemon::start(config(&dir, "")).await;
@@ -330,7 +330,7 @@ async fn a_fresh_install_is_tried_too() {
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_that_already_fails_does_not_hold_up_other_changes() {
     let dir = workdir("hook-already");
     let script = dir.join("web-studio.rhai");

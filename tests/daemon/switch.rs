@@ -164,7 +164,7 @@ async fn the_reminder_story(d: &Daemon, dir: &Path, db: &[&str]) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_sqlite() {
     let dir = day_and_night(workdir("switch-sqlite"));
     let d = Daemon::start(config(&dir, "")).await;
@@ -173,7 +173,7 @@ async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_sqlite
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_postgres() {
     let Some(url) = crate::common::postgres() else {
         crate::common::skipped(
@@ -292,7 +292,7 @@ async fn the_rename_story(d: &Daemon, dir: &Path, db: &[&str]) {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_sqlite() {
     let dir = workdir("rename-sqlite");
     let d = Daemon::start(config(&dir, "")).await;
@@ -301,7 +301,7 @@ async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_sqlit
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_postgres() {
     let Some(url) = crate::common::postgres() else {
         crate::common::skipped(

@@ -5,7 +5,7 @@ use serde_json::{Value as Json, json};
 
 use crate::common::daemon::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_if_runs_the_live_deals_forward_and_writes_nothing() {
     let dir = workdir("whatif");
     let d = Daemon::start(config(&dir, "")).await;
@@ -109,7 +109,7 @@ fn edited(dir: &std::path::Path) -> String {
         )
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_shows_what_a_reload_would_do_and_exits_by_its_verdict() {
     let dir = day_and_night(workdir("plan"));
     let d = Daemon::start(config(&dir, "")).await;
@@ -256,7 +256,7 @@ async fn plan_shows_what_a_reload_would_do_and_exits_by_its_verdict() {
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_what_if_starts_from_the_switch_a_reload_would_make() {
     let dir = day_and_night(workdir("whatif-switch"));
     let d = Daemon::start(config(&dir, "")).await;
@@ -317,7 +317,7 @@ async fn the_what_if_starts_from_the_switch_a_reload_would_make() {
     d.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reload_dry_run_answers_the_plan_and_applies_nothing() {
     let dir = day_and_night(workdir("dry-run"));
     let d = Daemon::start(config(&dir, "")).await;
