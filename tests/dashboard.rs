@@ -15,12 +15,13 @@
     unreachable_pub
 )]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
+
+use common::free_port;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 
@@ -37,13 +38,6 @@ impl Drop for Group {
             .status();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on loopback")
 }
 
 fn find(program: &str) -> Option<PathBuf> {

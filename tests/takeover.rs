@@ -14,6 +14,8 @@
 
 mod common;
 
+use common::free_port;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,13 +27,6 @@ use dealflow::store::Options;
 
 const N: usize = 600;
 const TOKEN: &str = "takeover-staff";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port()
-}
 
 fn serve(config: &Path) -> common::Reaped {
     common::Reaped(

@@ -94,3 +94,11 @@ pub fn demo_daemon() -> (Reaped, String) {
         .expect("the demo daemon says where it listens within three minutes");
     (child, format!("http://{addr}"))
 }
+
+/// A port nobody listens on now, on loopback.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
 use crate::common::daemon::*;
-use crate::common::{Reaped, root, skipped};
+use crate::common::{Reaped, free_port, root, skipped};
 
 /// A Python with aiosmtpd and icalendar, in a virtual environment of the build's own.
 fn python() -> Option<PathBuf> {
@@ -43,13 +43,6 @@ fn python() -> Option<PathBuf> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some(bin)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// aiosmtpd keeping what it receives in a maildir.
