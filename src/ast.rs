@@ -139,6 +139,8 @@ pub enum SettingKind {
     Script(Str),
     /// `notify hook fn_name`
     NotifyHook(Ident),
+    /// `maps "https://…{place}…"`: the address `map_link(place)` writes.
+    Maps(Str),
 }
 
 /// A working-time calendar.

@@ -48,7 +48,9 @@
 //! The rooms from the ground up; each uses only rooms above it in this list.
 //!
 //! - `source`, `ast`, `types`, `value`, `calendar`, `team` — plain data: a file and its spans,
-//!   the parsed file, the kinds of value, values, working time and moments in a zone, the team.
+//!   the parsed file, the kinds of value, values, working time and moments in a zone, the team;
+//!   `contact`, `sms`, `maps`: phone numbers and addresses as stored, a text's size as an SMS,
+//!   a place as a map link.
 //! - `diag` — a problem in the pipeline's words: code, place, message, "did you mean".
 //! - `script` — the one place that builds the sandboxed rhai engine.
 //! - `parse` — text to [`ast::File`]; the pest grammar (`grammar/pipeline.pest`) stays inside.
@@ -96,11 +98,13 @@ pub mod graph;
 pub mod json;
 pub mod load;
 pub mod lsp;
+pub mod maps;
 pub mod parse;
 pub mod preview;
 mod print;
 pub mod script;
 pub mod sim;
+pub mod sms;
 pub mod source;
 pub mod store;
 pub mod team;

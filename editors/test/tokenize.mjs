@@ -129,7 +129,7 @@ for (const file of files) {
     const first = toks.find((t) => t.text.trim() !== "");
     const word = line.trim().split(/[\s{(]/)[0];
     const declarations = ["pipeline", "calendar", "role", "fields", "event", "template", "stage", "phase", "alert", "migrate"];
-    const clauses = ["notify", "task", "set", "require", "skip", "group", "spawn", "timezone", "currency", "script", "workweek", "hours", "holidays", "sms", "email"];
+    const clauses = ["notify", "task", "set", "require", "skip", "group", "spawn", "timezone", "currency", "country", "maps", "script", "workweek", "hours", "holidays", "sms", "email"];
     const controls = ["on", "after", "at"];
     if (first && declarations.includes(word)) {
       expect(first.text.trim() === word && has(first, "keyword.declaration"), where, `\`${word}\` is not a declaration keyword: ${JSON.stringify(first)}`);

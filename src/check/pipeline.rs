@@ -22,6 +22,7 @@ impl Checker<'_> {
                 SettingKind::Calendar(_) => "calendar",
                 SettingKind::Script(_) => "script",
                 SettingKind::NotifyHook(_) => "notify hook",
+                SettingKind::Maps(_) => "maps",
             };
             if let Some(prev) = seen.insert(key, s.span) {
                 self.push(
@@ -66,6 +67,7 @@ impl Checker<'_> {
                 SettingKind::Script(path) => self.script(path),
                 SettingKind::NotifyHook(f) => hook = Some(f),
                 SettingKind::Currency(_) => {}
+                SettingKind::Maps(address) => self.maps(address),
                 SettingKind::Country(c) => {
                     if crate::contact::phone_country(&c.name).is_none() {
                         self.push(
@@ -92,6 +94,27 @@ impl Checker<'_> {
         if let Some(f) = hook {
             self.function_exists(f, Some(1), "notify hook");
         }
+    }
+
+    /// `maps "…"`: an http(s) address with one `{place}`, a URL once the place is in.
+    fn maps(&mut self, address: &Str) {
+        let Some(text) = address.plain() else {
+            self.push(
+                Diagnostic::error(codes::MAP_ADDRESS, address.span, "the map address is written with `{{…}}`")
+                    .with_label("not a plain address")
+                    .with_help("write the address as it is, with `{place}` where the place goes: `maps \"https://yandex.ru/maps/?text={place}\"`".to_string()),
+            );
+            return;
+        };
+        let why = match crate::maps::address(&text) {
+            Ok(_) => return,
+            Err(why) => why,
+        };
+        self.push(
+            Diagnostic::error(codes::MAP_ADDRESS, address.span, format!("`{text}` cannot be a map address: {why}"))
+                .with_label("map address")
+                .with_help("write an http or https address with `{place}` once where the place goes, like `https://yandex.ru/maps/?text={place}`".to_string()),
+        );
     }
 
     fn script(&mut self, path: &Str) {

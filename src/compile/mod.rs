@@ -321,6 +321,12 @@ impl<'a> Compiler<'a> {
                         self.plan.calendar = calendar(cal);
                     }
                     ast::SettingKind::Script(_) => {}
+                    ast::SettingKind::Maps(a) => {
+                        let text = a.plain().unwrap_or_default();
+                        crate::maps::address(&text)
+                            .map_err(|why| self.value_error(a.span, format!("`{text}`: {why}")))?;
+                        self.plan.maps = text;
+                    }
                     ast::SettingKind::NotifyHook(f) => self.plan.notify_hook = Some(f.name.clone()),
                 }
             }

@@ -33,6 +33,8 @@ pub struct Plan {
     pub currency: String,
     /// The country of client phone numbers written without a country code.
     pub country: Option<phonenumber::country::Id>,
+    /// The address `map_link(place)` writes, `{place}` where the place goes.
+    pub maps: String,
     /// Its working-time calendar.
     pub calendar: WorkCalendar,
     /// Deal fields.
@@ -110,6 +112,7 @@ impl Plan {
             tz: Tz::UTC,
             currency: String::new(),
             country: None,
+            maps: crate::maps::DEFAULT_ADDRESS.to_string(),
             calendar: WorkCalendar::default(),
             fields: Vec::new(),
             field_index: HashMap::new(),

@@ -28,6 +28,7 @@ pub struct Metrics {
     messages_sent: AtomicU64,
     messages_failed: AtomicU64,
     messages_dead: AtomicU64,
+    sms_segments_sent: AtomicU64,
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     /// How long requests took, by route, method and status.
@@ -144,7 +145,10 @@ impl Metrics {
     }
 
     /// A delivery attempt: sent, failed (will retry) or dead.
-    pub(crate) fn message(&self, sent: bool, dead: bool) {
+    pub(crate) fn message(&self, sent: bool, dead: bool, sms_segments: usize) {
+        if sent {
+            add(&self.sms_segments_sent, sms_segments as u64);
+        }
         match (sent, dead) {
             (true, _) => add(&self.messages_sent, 1),
             (false, true) => add(&self.messages_dead, 1),
@@ -272,6 +276,11 @@ impl Metrics {
             "dealflow_messages_sent_total",
             "Messages delivered.",
             g(&self.messages_sent),
+        );
+        counter(
+            "dealflow_sms_segments_sent_total",
+            "SMS segments delivered: what the gateway bills (GSM-7 160/153, UCS-2 70/67 a segment).",
+            g(&self.sms_segments_sent),
         );
         counter(
             "dealflow_messages_failed_total",

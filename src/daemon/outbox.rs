@@ -340,7 +340,12 @@ async fn settle(
     for (m, result) in tried {
         let attempts = m.attempts + 1;
         let dead = result.is_err() && attempts >= delivery.policy.max_attempts;
-        outcomes.push((result.is_ok(), dead));
+        let segments = if m.channel == "sms" {
+            crate::sms::size(&m.body).segments
+        } else {
+            0
+        };
+        outcomes.push((result.is_ok(), dead, segments));
         if let Err(e) = result {
             if dead {
                 tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
@@ -358,8 +363,8 @@ async fn settle(
         Vec::new()
     };
     tx.commit().await?;
-    for (sent, dead) in outcomes {
-        metrics.message(sent, dead);
+    for (sent, dead, segments) in outcomes {
+        metrics.message(sent, dead, segments);
     }
     Ok(claimed)
 }

@@ -81,6 +81,7 @@ codes! {
     MIGRATION_TARGET = "E0412", "a migration into something that cannot take what it carries";
     MIGRATION_IDLE = "W0413", "a migration from a name the rules still have";
     UNKNOWN_COUNTRY = "E0414", "not a country phone numbers can belong to";
+    MAP_ADDRESS = "E0415", "a map address that cannot take the place";
 }
 
 #[cfg(test)]

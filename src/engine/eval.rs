@@ -404,14 +404,9 @@ impl Stepper<'_> {
                 (Some(v), Some(Value::Text(f))) => Some(Value::Text(self.format(v, f)?)),
                 _ => None,
             },
-            Builtin::MapLink => values[0].as_ref().map(|v| {
-                let place = self.display(v);
-                let q = percent_encoding::utf8_percent_encode(
-                    &place,
-                    percent_encoding::NON_ALPHANUMERIC,
-                );
-                Value::Text(format!("https://www.openstreetmap.org/search?query={q}"))
-            }),
+            Builtin::MapLink => values[0]
+                .as_ref()
+                .map(|v| Value::Text(crate::maps::link(&self.ctx.plan.maps, &self.display(v)))),
             Builtin::Calendar | Builtin::Cancellation => match (&values[0], &values[1], &values[2])
             {
                 (Some(Value::DateTime(start)), Some(Value::Duration(d)), place) => {

@@ -79,6 +79,24 @@ pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> Str
             if ru { "вычислено" } else { "computed" }
         ),
         ("field_set", _) => format!("{} = {value}", field_label(plan, &s("field"))),
+        ("notification", ru) if s("channel") == "sms" => {
+            // Records written before segments were counted are counted from their text.
+            let size = crate::sms::size(&s("text"));
+            format!(
+                "✉ sms → {}: «{}» ({} {} {})",
+                s("to"),
+                s("text"),
+                size.segments,
+                match (ru, size.segments % 10, size.segments % 100) {
+                    (true, 1, n) if n != 11 => "сегмент",
+                    (true, 2..=4, n) if !(12..=14).contains(&n) => "сегмента",
+                    (true, ..) => "сегментов",
+                    (false, ..) if size.segments == 1 => "segment",
+                    (false, ..) => "segments",
+                },
+                size.encoding.name()
+            )
+        }
         ("notification", _) => format!(
             "✉ {} → {}: «{}»",
             s("channel"),

@@ -88,6 +88,7 @@ fn item(p: &mut Printer<'_>, item: &Item, (w1, w2): (usize, usize)) {
                     SettingKind::Calendar(c) => format!("calendar {}", c.name),
                     SettingKind::Script(s) => format!("script {}", print::string(s)),
                     SettingKind::NotifyHook(f) => format!("notify hook {}", f.name),
+                    SettingKind::Maps(a) => format!("maps {}", print::string(a)),
                 };
                 p.leaf(s.span, text);
             }

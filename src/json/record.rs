@@ -185,6 +185,11 @@ impl serde::Serialize for RecordJson<'_> {
                     m.serialize_entry("subject", s)?;
                 }
                 m.serialize_entry("text", text)?;
+                if *channel == "sms" {
+                    let size = crate::sms::size(text);
+                    m.serialize_entry("segments", &size.segments)?;
+                    m.serialize_entry("encoding", size.encoding.name())?;
+                }
                 m.serialize_entry("send_at", &At(*send_at, tz))?;
                 if !attachments.is_empty() {
                     m.serialize_entry("attachments", attachments)?;

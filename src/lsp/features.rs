@@ -449,6 +449,6 @@ pub(super) fn complete(ix: &Index, text: &Text, pos: Position) -> Vec<Completion
 const KEYWORDS: &[&str] = &[
     "pipeline", "calendar", "role", "fields", "event", "template", "stage", "phase", "alert",
     "migrate", "on", "after", "at", "require", "skip", "set", "notify", "task", "group", "spawn",
-    "for", "timezone", "currency", "country", "script", "workweek", "hours", "holidays", "sms",
-    "email",
+    "for", "timezone", "currency", "country", "maps", "script", "workweek", "hours", "holidays",
+    "sms", "email",
 ];

@@ -106,10 +106,22 @@ impl<'p> TextWriter<'p> {
                 attachments,
                 ..
             } => {
-                let held = if send_at > &r.at {
-                    format!(" (held until {})", local(send_at).format("%d.%m %H:%M"))
-                } else {
+                // What an SMS costs, and until when the notify hook held the message.
+                let mut notes = Vec::new();
+                if *channel == "sms" {
+                    let size = crate::sms::size(text);
+                    notes.push(format!("{} × {}", size.segments, size.encoding.name()));
+                }
+                if send_at > &r.at {
+                    notes.push(format!(
+                        "held until {}",
+                        local(send_at).format("%d.%m %H:%M")
+                    ));
+                }
+                let held = if notes.is_empty() {
                     String::new()
+                } else {
+                    format!(" ({})", notes.join(", "))
                 };
                 let att = if attachments.is_empty() {
                     String::new()

@@ -200,11 +200,15 @@ async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_a
     let (_, metrics) = d
         .send(reqwest::Method::GET, "/metrics", None, None, None)
         .await;
+    let metrics = metrics.as_str().unwrap();
     assert!(
-        metrics
-            .as_str()
-            .unwrap()
-            .contains("dealflow_messages_dead_total 1")
+        metrics.contains("dealflow_messages_dead_total 1"),
+        "{metrics}"
+    );
+    // What the gateway bills: d1's welcome (one UCS-2 segment); the SMS given up costs nothing.
+    assert!(
+        metrics.contains("dealflow_sms_segments_sent_total 1\n"),
+        "{metrics}"
     );
     d.stop().await;
 }

@@ -236,6 +236,16 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
         "{page}"
     );
 
+    // The deal's history says what its welcome SMS costs.
+    let page = get_page(&http, &url("/deals/shop"), &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("спасибо за обращение! Будет драйвово и продуктивно!» (1 сегмент UCS-2)"),
+        "{page}"
+    );
     // A read token's page has no forms; posting one anyway is refused and changes nothing.
     let page = get_page(&http, &url("/deals/shop"), &cookie)
         .await

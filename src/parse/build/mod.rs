@@ -108,6 +108,7 @@ fn is_keyword(p: &Pair<'_, Rule>) -> bool {
             | Rule::k_calendar
             | Rule::k_currency
             | Rule::k_country
+            | Rule::k_maps
             | Rule::k_deal
             | Rule::k_default
             | Rule::k_due
@@ -296,6 +297,7 @@ impl Builder {
             (Rule::set_country, Some(p)) => SettingKind::Country(ident(p)),
             (Rule::set_calendar, Some(p)) => SettingKind::Calendar(ident(p)),
             (Rule::set_script, Some(p)) => SettingKind::Script(self.string(p)),
+            (Rule::set_maps, Some(p)) => SettingKind::Maps(self.string(p)),
             (_, Some(p)) => SettingKind::NotifyHook(ident(p)),
             (_, None) => SettingKind::Currency(Ident {
                 name: String::new(),
