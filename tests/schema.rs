@@ -44,6 +44,12 @@ fn the_schema_is_a_valid_2020_12_schema_that_documents_every_kind() {
             "{name} is not described"
         );
         assert_eq!(kind["properties"]["kind"]["const"], name);
+        // A webhook's `kinds` filter is checked against the engine's list of kinds (`final`
+        // ends a timeline; it is no history record).
+        assert!(
+            name == "final" || dealflow::engine::Kind::NAMES.contains(&name),
+            "{name} is not in Kind::NAMES"
+        );
         for (key, prop) in kind["properties"].as_object().unwrap() {
             let described =
                 prop.get("description").is_some() || prop.get("$ref").is_some() || key == "kind";

@@ -37,7 +37,7 @@ impl Core {
         let refs: Vec<&Op> = ops.iter().collect();
         let mut batch = Batch::prepare(&rules, self, tx, &refs).await?;
         let steps = ops.iter().map(|op| batch.run(op, now)).collect();
-        batch.write(tx, now, self.mapping()).await?;
+        batch.write(tx, now, self).await?;
         Ok(steps)
     }
 
@@ -71,7 +71,7 @@ impl Core {
         let rules = self.rules();
         let mut batch = Batch::prepare(&rules, self, tx, &[op]).await?;
         let step = batch.run(op, now)?;
-        batch.write(tx, now, self.mapping()).await?;
+        batch.write(tx, now, self).await?;
         Ok(step)
     }
 
@@ -620,7 +620,7 @@ impl<'r> Batch<'r> {
         &self,
         tx: &mut Tx,
         now: DateTime<Utc>,
-        mapping: &crate::store::Mapping,
+        core: &super::core::Core,
     ) -> Result<(), StoreError> {
         let deals = self
             .now
@@ -639,7 +639,7 @@ impl<'r> Batch<'r> {
             .collect();
         tx.write_batch(&BatchWrite {
             plan: &self.rules.ready.plan,
-            mapping,
+            mapping: core.mapping(),
             version: self.rules.version,
             now,
             deals,
@@ -649,6 +649,7 @@ impl<'r> Batch<'r> {
             drop_timers: self.drop_timers.clone(),
             events: self.events.clone(),
             refusals: self.refusals.clone(),
+            webhooks: core.webhooks(),
         })
         .await
     }

@@ -51,6 +51,9 @@ pub struct Config {
     /// The dashboard's language and the fields it reads money from.
     #[serde(default)]
     pub dashboard: Dashboard,
+    /// `[[webhooks]]`: signed deliveries of history records.
+    #[serde(default)]
+    pub webhooks: Vec<super::webhooks::Webhook>,
     /// Where relative paths in the file are taken from (the file's folder).
     #[serde(skip)]
     pub base: PathBuf,
@@ -491,7 +494,7 @@ pub enum ConfigError {
 }
 
 /// Top-level lists a `DEALFLOW_NAME` variable may set whole.
-const LISTS: [&str; 2] = ["tokens", "team"];
+const LISTS: [&str; 3] = ["tokens", "team", "webhooks"];
 
 impl Config {
     /// Reads the file (if given and present: without one, everything comes from the
@@ -627,6 +630,7 @@ impl Config {
                 "`dashboard.session_hours` and `dashboard.idle_minutes` must be at least 1",
             ));
         }
+        super::webhooks::check(&self.webhooks)?;
         for t in &self.tokens {
             if let Some(p) = &t.person
                 && !self.team.iter().any(|m| &m.id == p)

@@ -55,6 +55,8 @@ pub struct Core {
     mapping: Mapping,
     /// The most one task timer logs at once, in hours (`[tasks] timer_cap_hours`).
     timer_cap: std::sync::OnceLock<rust_decimal::Decimal>,
+    /// The webhooks' subscriptions (`[[webhooks]]`): the records each takes are queued for it.
+    webhooks: std::sync::OnceLock<Vec<crate::store::Subscription>>,
 }
 
 impl Core {
@@ -84,6 +86,7 @@ impl Core {
             site: std::sync::OnceLock::new(),
             mapping,
             timer_cap: std::sync::OnceLock::new(),
+            webhooks: std::sync::OnceLock::new(),
         }
     }
 
@@ -128,6 +131,16 @@ impl Core {
     /// Says where the dashboard is reached (once; before the first step).
     pub(crate) fn set_site(&self, url: &str) {
         let _ = self.site.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// The webhooks' subscriptions, set once when the daemon starts.
+    pub(crate) fn set_webhooks(&self, subscriptions: Vec<crate::store::Subscription>) {
+        let _ = self.webhooks.set(subscriptions);
+    }
+
+    /// The webhooks' subscriptions (none until set).
+    pub(crate) fn webhooks(&self) -> &[crate::store::Subscription] {
+        self.webhooks.get().map_or(&[], Vec::as_slice)
     }
 
     /// Says how many hours one task timer logs at most (once; before the first step).

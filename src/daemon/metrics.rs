@@ -29,6 +29,9 @@ pub struct Metrics {
     messages_failed: AtomicU64,
     messages_dead: AtomicU64,
     sms_segments_sent: AtomicU64,
+    webhooks_sent: AtomicU64,
+    webhooks_failed: AtomicU64,
+    webhooks_dead: AtomicU64,
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     /// How long requests took, by route, method and status.
@@ -153,6 +156,15 @@ impl Metrics {
             (true, _) => add(&self.messages_sent, 1),
             (false, true) => add(&self.messages_dead, 1),
             (false, false) => add(&self.messages_failed, 1),
+        }
+    }
+
+    /// A webhook delivery attempt: taken by the receiver, failed (will retry) or dead.
+    pub(crate) fn webhook(&self, sent: bool, dead: bool) {
+        match (sent, dead) {
+            (true, _) => add(&self.webhooks_sent, 1),
+            (false, true) => add(&self.webhooks_dead, 1),
+            (false, false) => add(&self.webhooks_failed, 1),
         }
     }
 
@@ -291,6 +303,21 @@ impl Metrics {
             "dealflow_messages_dead_total",
             "Messages given up on.",
             g(&self.messages_dead),
+        );
+        counter(
+            "dealflow_webhook_deliveries_sent_total",
+            "Webhook deliveries the receiver took (answered 2xx).",
+            g(&self.webhooks_sent),
+        );
+        counter(
+            "dealflow_webhook_deliveries_failed_total",
+            "Webhook delivery attempts that failed (retried).",
+            g(&self.webhooks_failed),
+        );
+        counter(
+            "dealflow_webhook_deliveries_dead_total",
+            "Webhook deliveries given up on.",
+            g(&self.webhooks_dead),
         );
         counter(
             "dealflow_reloads_applied_total",

@@ -33,6 +33,7 @@ mod state;
 mod switching;
 mod warm;
 mod web;
+pub mod webhooks;
 mod writer;
 
 pub use self::core::{Core, OpenError, Opening};

@@ -66,6 +66,9 @@ pub enum TransportError {
     /// The HTTP client for the gateway cannot be built.
     #[error("sms: {0}")]
     SmsClient(String),
+    /// The webhooks' HTTP client cannot be built.
+    #[error("webhooks: {0}")]
+    WebhookClient(String),
 }
 
 /// The transports, built from the configuration.
@@ -245,12 +248,22 @@ impl Delivery {
     /// When to try again after `attempts` failed attempts: doubling from the base, capped,
     /// with ±50% jitter so that many failures do not come back at once.
     pub(super) fn retry_at(&self, now: DateTime<Utc>, attempts: i64) -> DateTime<Utc> {
-        let exp = attempts.clamp(1, 30) as u32 - 1;
-        let base = self.policy.retry_base_s.saturating_mul(1u64 << exp.min(20));
-        let capped = base.min(self.policy.retry_max_s).max(1) as f64;
-        let jittered = capped * (0.5 + fastrand::f64());
-        now + chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+        retry_at(&self.policy, now, attempts)
     }
+}
+
+/// When to try again after `attempts` failed attempts under `policy` (messages and webhook
+/// deliveries alike): doubling from the base, capped, with ±50% jitter.
+pub(super) fn retry_at(
+    policy: &config::Outbox,
+    now: DateTime<Utc>,
+    attempts: i64,
+) -> DateTime<Utc> {
+    let exp = attempts.clamp(1, 30) as u32 - 1;
+    let base = policy.retry_base_s.saturating_mul(1u64 << exp.min(20));
+    let capped = base.min(policy.retry_max_s).max(1) as f64;
+    let jittered = capped * (0.5 + fastrand::f64());
+    now + chrono::Duration::milliseconds((jittered * 1000.0) as i64)
 }
 
 /// Messages tried in a pass, each with how it went.

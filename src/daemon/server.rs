@@ -160,6 +160,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     }
     core.set_timer_cap(config.tasks.timer_cap());
+    core.set_webhooks(
+        config
+            .webhooks
+            .iter()
+            .map(super::webhooks::Webhook::subscription)
+            .collect(),
+    );
+    let senders = Arc::new(super::webhooks::Senders::new(
+        &config.webhooks,
+        &config.outbox,
+    )?);
     let version = core.rules().version;
     let metrics = Arc::new(Metrics::default());
     metrics
@@ -215,6 +226,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics.clone(),
         stopped.clone(),
     ));
+    let hooks = tokio::spawn(super::webhooks::run(
+        core.clone(),
+        senders,
+        metrics.clone(),
+        stopped.clone(),
+    ));
     let (saved_tx, saved) = mpsc::channel::<()>(16);
     let rules_watch = RulesWatch::new(state.clone(), rules_path, saved_tx);
     let watcher = tokio::spawn(watch_rules(rules_watch, saved, stopped.clone()));
@@ -242,6 +259,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
         let _ = sched.await;
         let _ = out.await;
+        let _ = hooks.await;
         let _ = pruning.await;
         watcher.abort();
         signals.abort();

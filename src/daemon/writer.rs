@@ -273,7 +273,7 @@ async fn write(
         out.push(Reply::Answer(answer));
     }
     lap(Phase::Run);
-    batch.write(&mut tx, now, core.mapping()).await?;
+    batch.write(&mut tx, now, core).await?;
     lap(Phase::Write);
     tx.commit().await?;
     lap(Phase::Commit);

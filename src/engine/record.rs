@@ -270,6 +270,38 @@ impl Kind {
         )
     }
 
+    /// Every kind's name, as [`Kind::name`] gives it.
+    pub const NAMES: &'static [&'static str] = &[
+        "deal_created",
+        "deal_refused",
+        "stage_entered",
+        "stage_skipped",
+        "stage_left",
+        "stage_migrated",
+        "track_waiting",
+        "field_set",
+        "notification",
+        "notification_skipped",
+        "task_created",
+        "task_started",
+        "time_logged",
+        "timer_stopped",
+        "time_amended",
+        "task_done",
+        "task_cancelled",
+        "task_reassigned",
+        "timer_set",
+        "timer_moved",
+        "timer_dropped",
+        "timer_fired",
+        "group_created",
+        "alert_raised",
+        "alert_cleared",
+        "event_applied",
+        "event_refused",
+        "step_failed",
+    ];
+
     /// The kind's name in the JSON timeline.
     pub fn name(&self) -> &'static str {
         match self {

@@ -153,6 +153,7 @@ mod statements;
 mod summaries;
 mod team;
 mod timers;
+mod webhooks;
 mod write;
 
 pub use dashboard::{Card, OverdueTask};
@@ -171,6 +172,7 @@ pub use statements::Arg;
 pub use summaries::{MARK as SUMMARIES_MARK, Rebuilt, Sums};
 pub use team::RunningTimer;
 pub use timers::DueTimer;
+pub use webhooks::{Delivery, Subscription};
 pub use write::{AppliedEvent, BatchWrite, DealWrite};
 
 /// How a store is opened.

@@ -292,6 +292,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ("sessions and opt-outs", include_str!("sql/sqlite-5.sql")),
     ("dashboard summaries", include_str!("sql/sqlite-6.sql")),
     ("task timers", include_str!("sql/sqlite-7.sql")),
+    ("webhook deliveries", include_str!("sql/sqlite-8.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -305,6 +306,7 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ("sessions and opt-outs", include_str!("sql/postgres-5.sql")),
     ("dashboard summaries", include_str!("sql/postgres-6.sql")),
     ("task timers", include_str!("sql/postgres-7.sql")),
+    ("webhook deliveries", include_str!("sql/postgres-8.sql")),
 ];
 
 /// The newest schema version this code knows.

@@ -1,6 +1,6 @@
 //! A client's personal data: erased on request (the deal's personal fields, its title, the
 //! messages' texts and the client's addresses, in the deal, its history, its events, its
-//! refusals and the outbox; the history keeps its shape and says who erased what), and their
+//! refusals, the outbox and the webhook deliveries; the history keeps its shape and says who erased what), and their
 //! opt-out from a channel, which the outbox honours by skipping the message (said in the
 //! deal's history).
 
@@ -165,6 +165,9 @@ impl Tx {
         let history = self.blank_rows("history", "record", deal, e).await?;
         let events = self.blank_rows("events", "payload", deal, e).await?;
         let refusals = self.blank_rows("refusals", "payload", deal, e).await?;
+        // Webhook deliveries not yet taken go out without what was erased.
+        self.blank_rows("webhook_deliveries", "body", deal, e)
+            .await?;
         let messages = on!(self, c => {
             sqlx::query(
                 "UPDATE outbox SET body = '', subject = CASE WHEN subject IS NULL THEN NULL ELSE '' END, \

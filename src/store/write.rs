@@ -106,6 +106,8 @@ pub struct BatchWrite<'a> {
     pub events: Vec<AppliedEvent>,
     /// Inputs refused.
     pub refusals: Vec<super::Refusal>,
+    /// The webhooks' subscriptions: each record they take is queued for them.
+    pub webhooks: &'a [super::Subscription],
 }
 
 /// An event a batch applied, to be kept with the fields it carried.
@@ -162,6 +164,21 @@ impl Tx {
             "ON CONFLICT (dedupe) DO NOTHING",
             rows.outbox,
         );
+        if !b.webhooks.is_empty() {
+            let mut deals: Vec<&str> = b.history.iter().map(|(r, _)| &*r.deal).collect();
+            deals.sort_unstable();
+            deals.dedup();
+            let mut numbers = self.webhook_numbers(&deals).await?;
+            let queued = super::webhooks::rows(
+                b.webhooks,
+                &b.history,
+                b.version,
+                b.plan.tz,
+                &mut numbers,
+                &now,
+            );
+            w.rows(style, super::webhooks::INSERT, "", queued);
+        }
         load(&mut w, style, &b.load);
         let event_rows: Vec<Vec<Arg>> = b
             .events

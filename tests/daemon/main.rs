@@ -28,5 +28,6 @@ mod restart;
 mod switch;
 mod timers;
 mod valid;
+mod webhooks;
 mod what_if;
 mod work;

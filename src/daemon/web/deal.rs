@@ -79,6 +79,9 @@ pub(super) async fn show(
     let Ok(opted_out) = tx.opt_outs(&id).await else {
         return store_down(v.lang);
     };
+    let Ok(deliveries) = tx.deliveries_of(&id, 50).await else {
+        return store_down(v.lang);
+    };
     drop(tx);
     let deal = match loaded.stored.decode(&rules.ready.plan) {
         Ok(d) => d,
@@ -110,6 +113,7 @@ pub(super) async fn show(
             dashboard: &s.config.dashboard,
             flash,
             opted_out: &opted_out,
+            deliveries: &deliveries,
             now: chrono::Utc::now(),
         },
     );
@@ -128,6 +132,8 @@ pub(super) struct DealView<'a> {
     pub flash: Option<Result<(), String>>,
     /// The channels the client opted out of.
     pub opted_out: &'a [String],
+    /// The latest webhook deliveries about the deal.
+    pub deliveries: &'a [crate::store::Delivery],
     /// When the page is made (running timers count up to it).
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -170,6 +176,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (events(v, d))
         (super::edit::section(v, plan, deal, d.team))
         (super::privacy::section(v, &deal.id, d.opted_out))
+        (super::webhooks::deliveries(v, d.deliveries))
         (history(plan, d.story, v.lang))
     };
     layout(v, &deal.title, Nav::None, false, body)

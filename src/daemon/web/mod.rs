@@ -29,6 +29,7 @@ mod search;
 mod session;
 mod team;
 mod viewer;
+mod webhooks;
 mod work;
 
 use axum::Router;

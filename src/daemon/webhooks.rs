@@ -1,0 +1,280 @@
+//! Signed outgoing webhooks: `[[webhooks]]` subscriptions, and the loop that sends what the
+//! writer queued for them. Each delivery is one history record as JSON, POSTed with
+//! `Dealflow-Signature: t=UNIX,v1=HEX`, HEX = HMAC-SHA256(secret, "t.body") — the scheme payment
+//! providers use, so receivers verify it with a few lines of any language. A failed delivery is
+//! retried like an outbox message (the same `[outbox]` backoff, lease and attempts) and is
+//! `dead` after the last attempt. Only records written after a subscription is configured are
+//! sent: history older than it is not backfilled.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use tokio::sync::watch;
+
+use super::config::{self, ConfigError};
+use super::metrics::Metrics;
+use crate::store::{Delivery, Store, StoreError, Subscription};
+
+/// Deliveries claimed at a time.
+const CLAIM: i64 = 10;
+
+/// `[[webhooks]]`: where records go, signed with what, which kinds.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// Its name on the deal page and in the metrics (default: the URL).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Where deliveries are POSTed (http or https).
+    pub url: String,
+    /// The shared secret the signature is made with (at least 16 characters).
+    pub secret: String,
+    /// History record kinds to send (`["stage_entered", "deal_created"]`); absent: all.
+    #[serde(default)]
+    pub kinds: Option<Vec<String>>,
+    /// Seconds to wait for the receiver's answer.
+    #[serde(default = "default_timeout")]
+    pub timeout_s: u64,
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("name", &self.name())
+            .field("url", &self.url)
+            .field("secret", &"…")
+            .field("kinds", &self.kinds)
+            .finish()
+    }
+}
+
+impl Webhook {
+    /// Its name: the one given, or its URL.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.url)
+    }
+
+    /// What the writer needs of it.
+    pub fn subscription(&self) -> Subscription {
+        Subscription {
+            name: self.name().to_string(),
+            kinds: self.kinds.clone(),
+        }
+    }
+}
+
+/// Checks the subscriptions: a URL, a long enough secret, known kinds, names used once.
+pub(super) fn check(hooks: &[Webhook]) -> Result<(), ConfigError> {
+    let bad =
+        |w: &Webhook, why: String| ConfigError::Named(format!("webhook `{}`: {why}", w.name()));
+    for (i, w) in hooks.iter().enumerate() {
+        match reqwest::Url::parse(&w.url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+            Ok(_) => return Err(bad(w, "`url` must be an http or https address".into())),
+            Err(e) => return Err(bad(w, format!("`url` is not a URL ({e})"))),
+        }
+        if w.secret.chars().count() < 16 {
+            return Err(bad(
+                w,
+                "`secret` must be at least 16 characters long".into(),
+            ));
+        }
+        if w.timeout_s < 1 {
+            return Err(bad(w, "`timeout_s` must be at least 1".into()));
+        }
+        for k in w.kinds.iter().flatten() {
+            if !crate::engine::Kind::NAMES.contains(&k.as_str()) {
+                let hint = crate::diag::did_you_mean(k, crate::engine::Kind::NAMES.iter().copied())
+                    .unwrap_or_else(|| {
+                        format!("the kinds are {}", crate::engine::Kind::NAMES.join(", "))
+                    });
+                return Err(bad(
+                    w,
+                    format!("`{k}` is not a history record kind; {hint}"),
+                ));
+            }
+        }
+        if hooks[..i].iter().any(|o| o.name() == w.name()) {
+            return Err(bad(w, "the name is used by another webhook".into()));
+        }
+    }
+    Ok(())
+}
+
+/// The signature header's value for `body` sent at `t` (UNIX seconds).
+pub fn signature(secret: &str, t: i64, body: &str) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(m) => m,
+        // HMAC takes a key of any length.
+        Err(_) => return String::new(),
+    };
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body.as_bytes());
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("t={t},v1={hex}")
+}
+
+/// The receivers, by subscription name.
+pub(super) struct Senders {
+    client: reqwest::Client,
+    hooks: HashMap<String, Webhook>,
+    policy: config::Outbox,
+}
+
+impl Senders {
+    /// An HTTP client for the configured webhooks (none: nothing to send).
+    pub(super) fn new(
+        hooks: &[Webhook],
+        policy: &config::Outbox,
+    ) -> Result<Self, super::outbox::TransportError> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("dealflow/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| super::outbox::TransportError::WebhookClient(e.to_string()))?;
+        Ok(Senders {
+            client,
+            hooks: hooks
+                .iter()
+                .map(|w| (w.name().to_string(), w.clone()))
+                .collect(),
+            policy: policy.clone(),
+        })
+    }
+
+    /// One attempt: a 2xx answer is taken; anything else is an error to retry.
+    async fn send(&self, d: &Delivery) -> Result<(), String> {
+        let Some(w) = self.hooks.get(&d.webhook) else {
+            return Err(format!(
+                "webhook `{}` is no longer in the configuration",
+                d.webhook
+            ));
+        };
+        let sig = signature(&w.secret, Utc::now().timestamp(), &d.body);
+        let answer = self
+            .client
+            .post(&w.url)
+            .timeout(Duration::from_secs(w.timeout_s))
+            .header("content-type", "application/json")
+            .header("dealflow-signature", sig)
+            .header("dealflow-delivery", d.id.to_string())
+            .header("dealflow-webhook", &d.webhook)
+            .body(d.body.clone())
+            .send()
+            .await
+            .map_err(|e| format!("{}: {e}", w.url))?;
+        let status = answer.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = answer.text().await.unwrap_or_default();
+        let text: String = text.chars().take(200).collect();
+        Err(format!("{} answered {status}: {text}", w.url))
+    }
+}
+
+/// Sends what is queued until `stop` turns true: claims a few, sends them in turn, records how
+/// each went, and waits a moment when there is nothing to send.
+pub(super) async fn run(
+    core: Arc<super::core::Core>,
+    senders: Arc<Senders>,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if senders.hooks.is_empty() {
+        return;
+    }
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let full = match pass(core.store(), &senders, &metrics).await {
+            Ok(n) => n == CLAIM,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhooks");
+                false
+            }
+        };
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One pass: claim, send, settle; how many were claimed.
+async fn pass(store: &Store, senders: &Senders, metrics: &Metrics) -> Result<i64, StoreError> {
+    let now = Utc::now();
+    let lease = now + chrono::Duration::seconds(senders.policy.lease_s.min(86_400) as i64);
+    let mut tx = store.begin().await?;
+    let claimed = tx.claim_deliveries(now, lease, CLAIM).await?;
+    tx.commit().await?;
+    let n = claimed.len() as i64;
+    let mut tried = Vec::with_capacity(claimed.len());
+    for d in claimed {
+        let r = senders.send(&d).await;
+        tried.push((d, r));
+    }
+    if tried.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let mut tx = store.begin().await?;
+    let mut outcomes = Vec::with_capacity(tried.len());
+    for (d, result) in &tried {
+        let attempts = d.attempts + 1;
+        match result {
+            Ok(()) => {
+                tx.delivery_sent(d.id, now).await?;
+                outcomes.push((true, false));
+            }
+            Err(e) => {
+                let dead = attempts >= senders.policy.max_attempts;
+                if dead {
+                    tracing::error!(id = d.id, webhook = %d.webhook, deal = %d.deal, error = %e, "webhook delivery given up after {attempts} attempts");
+                } else {
+                    tracing::warn!(id = d.id, webhook = %d.webhook, deal = %d.deal, error = %e, "webhook delivery failed; will retry");
+                }
+                let retry = super::outbox::retry_at(&senders.policy, now, attempts);
+                tx.delivery_failed(d.id, e, retry, dead).await?;
+                outcomes.push((false, dead));
+            }
+        }
+    }
+    tx.commit().await?;
+    for (sent, dead) in outcomes {
+        metrics.webhook(sent, dead);
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_the_moment_a_dot_and_the_body() {
+        // Computed apart: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 0123456789abcdef
+        assert_eq!(
+            signature("0123456789abcdef", 1_700_000_000, r#"{"a":1}"#),
+            "t=1700000000,v1=9eb18f493f8ec135d9eb2dad817c369bb4e9cbfa818657897a7437c1cd8c3a23"
+        );
+    }
+}

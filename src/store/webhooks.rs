@@ -1,0 +1,235 @@
+//! Signed webhooks' delivery queue: a row for each history record a subscription takes, written
+//! in the step's transaction (so a record and its delivery are kept or lost together), numbered
+//! per subscription and deal, claimed, retried and given up on as the outbox's messages are.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::statements::{Arg, MAX_ARGS, Style, list};
+use super::{StoreError, Tx, ms};
+use crate::engine::Record;
+use crate::json::stamp;
+
+/// A subscription as the writer needs it: its name and the record kinds it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// Its name (`[[webhooks]] name`, or its URL).
+    pub name: String,
+    /// The history record kinds it takes (`None`: every kind).
+    pub kinds: Option<Vec<String>>,
+}
+
+impl Subscription {
+    /// Whether it takes records of this kind.
+    pub fn takes(&self, kind: &str) -> bool {
+        self.kinds
+            .as_ref()
+            .is_none_or(|k| k.iter().any(|x| x == kind))
+    }
+}
+
+/// A delivery in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Row id.
+    pub id: i64,
+    /// The subscription's name.
+    pub webhook: String,
+    /// The deal the record is about.
+    pub deal: String,
+    /// Its number among this subscription's deliveries about this deal, from 1.
+    pub seq: i64,
+    /// The record's kind.
+    pub kind: String,
+    /// The JSON body, as signed and sent.
+    pub body: String,
+    /// `pending`, `sent` or `dead`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was queued (RFC 3339).
+    pub created_at: String,
+    /// When the receiver took it (RFC 3339).
+    pub sent_at: Option<String>,
+}
+
+const COLUMNS: &str = "SELECT id, webhook, deal_id, seq, kind, body, status, attempts, \
+                       last_error, created_at, sent_at FROM webhook_deliveries";
+
+/// The rows of the deliveries a batch queues: the records each subscription takes, each with
+/// the next number of its subscription and deal (`last`: the numbers given so far, updated).
+pub(super) fn rows(
+    subscriptions: &[Subscription],
+    history: &[(&Record, i64)],
+    version: i64,
+    tz: chrono_tz::Tz,
+    last: &mut HashMap<(String, String), i64>,
+    now: &str,
+) -> Vec<Vec<Arg>> {
+    let mut out = Vec::new();
+    for (r, _) in history {
+        let kind = r.kind.name();
+        for s in subscriptions.iter().filter(|s| s.takes(kind)) {
+            let n = last
+                .entry((s.name.clone(), r.deal.to_string()))
+                .or_insert(0);
+            *n += 1;
+            let object = crate::json::record_object(r, tz);
+            let body = format!(
+                "{},\"rules_version\":{version},\"seq\":{n}}}",
+                object.strip_suffix('}').unwrap_or(&object)
+            );
+            out.push(vec![
+                Arg::from(s.name.as_str()),
+                Arg::from(&*r.deal),
+                Arg::from(*n),
+                Arg::from(kind),
+                Arg::from(body),
+                Arg::from("pending"),
+                Arg::from(0i64),
+                Arg::from(ms(r.at)),
+                Arg::from(now),
+            ]);
+        }
+    }
+    out
+}
+
+/// How the batch writes them.
+pub(super) const INSERT: &str = "INSERT INTO webhook_deliveries \
+     (webhook, deal_id, seq, kind, body, status, attempts, next_ms, created_at)";
+
+/// A row of `COLUMNS` as a delivery (a macro: each backend has its own row type).
+macro_rules! delivery_of {
+    ($r:expr) => {
+        (|| -> Result<Delivery, sqlx::Error> {
+            let r = $r;
+            Ok(Delivery {
+                id: r.try_get(0)?,
+                webhook: r.try_get(1)?,
+                deal: r.try_get(2)?,
+                seq: r.try_get(3)?,
+                kind: r.try_get(4)?,
+                body: r.try_get(5)?,
+                status: r.try_get(6)?,
+                attempts: r.try_get(7)?,
+                last_error: r.try_get(8)?,
+                created_at: r.try_get(9)?,
+                sent_at: r.try_get(10)?,
+            })
+        })()
+    };
+}
+
+impl Tx {
+    /// The last number each subscription gave each of these deals.
+    pub(super) async fn webhook_numbers(
+        &mut self,
+        deals: &[&str],
+    ) -> Result<HashMap<(String, String), i64>, StoreError> {
+        let style = Style::of(self);
+        let mut out = HashMap::new();
+        for chunk in deals.chunks(MAX_ARGS) {
+            let mut sql = String::from(
+                "SELECT webhook, deal_id, MAX(seq) FROM webhook_deliveries WHERE deal_id IN (",
+            );
+            list(&mut sql, chunk.len(), 1, style);
+            sql.push_str(") GROUP BY webhook, deal_id");
+            let rows: Vec<(String, String, i64)> = on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for d in chunk {
+                    q = q.bind(*d);
+                }
+                q.fetch_all(&mut **c).await?
+                    .iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect::<Result<_, sqlx::Error>>()?
+            });
+            out.extend(rows.into_iter().map(|(w, d, n)| ((w, d), n)));
+        }
+        Ok(out)
+    }
+
+    /// A deal's deliveries, the latest first, at most `limit`.
+    pub async fn deliveries_of(
+        &mut self,
+        deal: &str,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let sql = format!("{COLUMNS} WHERE deal_id = $1 ORDER BY id DESC LIMIT $2");
+        Ok(on!(self, c => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(deal).bind(limit).fetch_all(&mut **c).await?
+                .iter().map(|r| delivery_of!(r)).collect::<Result<_, sqlx::Error>>()?
+        }))
+    }
+
+    /// Claims up to `limit` deliveries that may go out now, each held until `lease_until` (as
+    /// the outbox claims its messages); the longest waiting first.
+    pub async fn claim_deliveries(
+        &mut self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let pick = match self {
+            Tx::Postgres(_) => {
+                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_ms <= $1 \
+                 ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+            }
+            Tx::Sqlite(..) => {
+                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_ms <= $1 \
+                 ORDER BY next_ms, id LIMIT $2"
+            }
+        };
+        let ids: Vec<i64> = on!(self, c => {
+            sqlx::query(pick).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let sql = format!("{COLUMNS} WHERE id = $1");
+            let d = on!(self, c => {
+                sqlx::query("UPDATE webhook_deliveries SET next_ms = $1 WHERE id = $2")
+                    .bind(ms(lease_until)).bind(id).execute(&mut **c).await?;
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut **c).await
+                    .and_then(|r| delivery_of!(&r))?
+            });
+            out.push(d);
+        }
+        Ok(out)
+    }
+
+    /// The receiver took it.
+    pub async fn delivery_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = 'sent', attempts = attempts + 1, \
+                 last_error = NULL, sent_at = $1 WHERE id = $2",
+            )
+            .bind(stamp(now)).bind(id).execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+
+    /// An attempt failed: try again at `retry` or, when `dead`, never.
+    pub async fn delivery_failed(
+        &mut self,
+        id: i64,
+        error: &str,
+        retry: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        on!(self, c => {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_ms = $2, \
+                 last_error = $3 WHERE id = $4",
+            )
+            .bind(if dead { "dead" } else { "pending" }).bind(ms(retry)).bind(error).bind(id)
+            .execute(&mut **c).await?.rows_affected()
+        });
+        Ok(())
+    }
+}
