@@ -6,7 +6,9 @@
 //! `tests/fixtures/main-b003bb1/` were made the same way by commit b003bb1 (schema steps 1–5,
 //! the last main before the dashboard's summaries), with an SMS opt-out added; those in
 //! `tests/fixtures/main-d69f297/` by commit d69f297 (schema steps 1–6, the last main before task
-//! timers), with a task started (a stamp then, no timer), an edit and an opt-out added.
+//! timers), with a task started (a stamp then, no timer), an edit and an opt-out added; those in
+//! `tests/fixtures/main-706f382/` by commit 706f382 (schema steps 1–7, the last main before
+//! webhook deliveries), with a task timer left running and a time entry corrected as well.
 
 // A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
 #![allow(
@@ -32,8 +34,11 @@ const FIXTURE_SCHEMA: i64 = 2;
 /// The fixture made by the main before the summaries, and its schema version.
 const BEFORE_SUMMARIES: (&str, i64) = ("main-b003bb1", 5);
 
+/// The fixture made by the main before task timers, and its schema version.
+const BEFORE_TIMERS: (&str, i64) = ("main-d69f297", 6);
+
 /// The fixture made by the last landed main, and its schema version.
-const LAST_MAIN: (&str, i64) = ("main-d69f297", 6);
+const LAST_MAIN: (&str, i64) = ("main-706f382", 7);
 
 fn fixture(dir: &str, backend: &str) -> String {
     let path = root().join(format!("tests/fixtures/{dir}/{backend}.sql"));
@@ -424,15 +429,16 @@ async fn work(
     step
 }
 
-/// The last main's database (schema 6, summaries kept) takes the task timers' step in place: the
-/// task started under it has no timer, a start now runs one, a pause logs its time as an entry
-/// that the summaries count, and a correction of the entry is kept in the history.
+/// The database of the main before task timers (schema 6, summaries kept) takes the task timers'
+/// step in place: the task started under it has no timer, a start now runs one, a pause logs its
+/// time as an entry that the summaries count, and a correction of the entry is kept in the
+/// history.
 #[tokio::test]
-async fn the_last_main_s_database_runs_task_timers() {
-    for (name, url, opts) in databases_of(LAST_MAIN.0, "timers").await {
+async fn the_database_before_task_timers_runs_them() {
+    for (name, url, opts) in databases_of(BEFORE_TIMERS.0, "timers").await {
         assert_eq!(
             applied(&url, &opts).await,
-            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            (1..=BEFORE_TIMERS.1).collect::<Vec<_>>(),
             "{name}: the fixture is the old schema"
         );
         let core = open(&url, &opts).await;
@@ -528,6 +534,89 @@ async fn the_last_main_s_database_runs_task_timers() {
             "{name}: {:?}",
             history.iter().map(|h| &h.kind).collect::<Vec<_>>()
         );
+        assert_eq!(
+            tx.integrity().await.expect("check"),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        drop(tx);
+        core.store().close().await;
+        if let Some(schema) = &opts.schema {
+            common::drop_schema(&url, schema).await;
+        }
+    }
+}
+
+/// The last main's database (schema 7: anna's timer running on old5, a corrected time entry)
+/// takes the webhook deliveries' step in place: the timer started under it runs on, and the
+/// records of the first step after the upgrade are queued for a subscription, numbered from 1.
+#[tokio::test]
+async fn the_last_main_s_database_queues_webhook_deliveries() {
+    for (name, url, opts) in databases_of(LAST_MAIN.0, "webhooks").await {
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            "{name}: the fixture is the old schema"
+        );
+        let core = open(&url, &opts).await;
+        core.set_webhooks(vec![dealflow::store::Subscription {
+            name: "books".into(),
+            kinds: None,
+        }]);
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=SCHEMA_VERSION).collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert!(
+            !core.keep_summaries_current().await.expect("checked"),
+            "{name}: the summaries the last main kept are current"
+        );
+        let mut tx = core.store().read().await.expect("tx");
+        let running = tx.running_timers().await.expect("timers");
+        assert_eq!(running.len(), 1, "{name}: {running:?}");
+        assert_eq!(
+            (running[0].by.as_str(), running[0].deal.as_str()),
+            ("anna", "old5"),
+            "{name}"
+        );
+        assert!(
+            tx.deliveries_of("old5", 50)
+                .await
+                .expect("deliveries")
+                .is_empty(),
+            "{name}: no backfill of older history"
+        );
+        drop(tx);
+        let step = work(&core, dealflow::engine::TaskAction::Pause, Utc::now()).await;
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        let mut tx = core.store().read().await.expect("tx");
+        assert!(
+            tx.running_timers().await.expect("timers").is_empty(),
+            "{name}"
+        );
+        let mut queued = tx.deliveries_of("old5", 50).await.expect("deliveries");
+        queued.reverse();
+        assert!(!queued.is_empty(), "{name}");
+        let seqs: Vec<i64> = queued.iter().map(|d| d.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=queued.len() as i64).collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert!(
+            queued.iter().any(|d| d.kind == "timer_stopped"),
+            "{name}: {queued:?}"
+        );
+        for d in &queued {
+            let body: serde_json::Value = serde_json::from_str(&d.body).expect("JSON");
+            assert_eq!(
+                (&body["deal"], &body["kind"], &body["seq"]),
+                (&"old5".into(), &d.kind.as_str().into(), &d.seq.into()),
+                "{name}"
+            );
+            assert_eq!(d.status, "pending", "{name}");
+        }
         assert_eq!(
             tx.integrity().await.expect("check"),
             Vec::<String>::new(),

@@ -133,8 +133,8 @@ impl Core {
         let _ = self.site.set(url.trim_end_matches('/').to_string());
     }
 
-    /// The webhooks' subscriptions, set once when the daemon starts.
-    pub(crate) fn set_webhooks(&self, subscriptions: Vec<crate::store::Subscription>) {
+    /// The webhooks' subscriptions, set once when the daemon starts (before the first step).
+    pub fn set_webhooks(&self, subscriptions: Vec<crate::store::Subscription>) {
         let _ = self.webhooks.set(subscriptions);
     }
 
