@@ -32,6 +32,8 @@ pub struct Metrics {
     webhooks_sent: AtomicU64,
     webhooks_failed: AtomicU64,
     webhooks_dead: AtomicU64,
+    /// Website form submissions by outcome: created, duplicate, spam, limited, refused.
+    forms: [AtomicU64; 5],
     reloads_applied: AtomicU64,
     reloads_refused: AtomicU64,
     /// How long requests took, by route, method and status.
@@ -77,6 +79,9 @@ struct Timings {
 fn seconds(micros: u64) -> String {
     format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
 }
+
+/// How a website form submission ended, as `dealflow_form_submissions_total` labels it.
+const FORM_OUTCOMES: [&str; 5] = ["created", "duplicate", "spam", "limited", "refused"];
 
 fn add(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
@@ -165,6 +170,14 @@ impl Metrics {
             (true, _) => add(&self.webhooks_sent, 1),
             (false, true) => add(&self.webhooks_dead, 1),
             (false, false) => add(&self.webhooks_failed, 1),
+        }
+    }
+
+    /// A website form submission and how it ended (`created`, `duplicate`, `spam`, `limited`
+    /// or `refused`).
+    pub(crate) fn form(&self, outcome: &str) {
+        if let Some(i) = FORM_OUTCOMES.iter().position(|o| *o == outcome) {
+            add(&self.forms[i], 1);
         }
     }
 
@@ -329,6 +342,17 @@ impl Metrics {
             "Rule reloads refused (the old rules kept running).",
             g(&self.reloads_refused),
         );
+        let _ = writeln!(
+            out,
+            "# HELP dealflow_form_submissions_total Website form submissions by outcome.\n# TYPE dealflow_form_submissions_total counter"
+        );
+        for (o, c) in FORM_OUTCOMES.iter().zip(&self.forms) {
+            let _ = writeln!(
+                out,
+                "dealflow_form_submissions_total{{outcome=\"{o}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
         self.render_requests(&mut out);
         let _ = writeln!(
             out,

@@ -159,6 +159,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             ))));
         }
     }
+    super::api::website::check_fields(&config.forms, &core.rules().ready.plan)?;
     core.set_timer_cap(config.tasks.timer_cap());
     core.set_webhooks(
         config
@@ -202,6 +203,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         reloads: Reloads::new(limits, stopped.clone()),
         ready: Default::default(),
+        forms: Default::default(),
     });
     // Live deals a pass did not bring to the rules running now (it was cut short) get there.
     state

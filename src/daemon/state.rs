@@ -25,6 +25,8 @@ pub(crate) struct AppState {
     pub ready: super::ready::Readiness,
     /// Who may come in: the tokens (read again on SIGHUP), the sessions' site, wrong logins.
     pub door: super::door::Door,
+    /// What the website forms remember: submissions per address, recent contacts.
+    pub forms: super::api::website::Guard,
 }
 
 /// The state as handlers hold it.

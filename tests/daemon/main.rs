@@ -16,6 +16,7 @@ mod common;
 mod api;
 mod door;
 mod explain;
+mod forms;
 mod heal;
 mod input;
 mod mail;

@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::common::daemon::*;
 
 /// A form body, as a browser sends it.
-trait FormBody {
+pub(crate) trait FormBody {
     fn form_body<T: serde::Serialize + ?Sized>(self, form: &T) -> Self;
 }
 

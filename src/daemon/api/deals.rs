@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::admit::{ApiError, Need, Post, authorize, json_answer};
 use super::answers::{render_created, render_deal, submit};
+use super::intake;
 use crate::daemon::batch::Op;
 use crate::daemon::state::Shared;
 use crate::engine::{Creation, Input, TaskAction};
@@ -103,74 +103,20 @@ pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<R
     let form: BTreeMap<String, Json> = if post.is_json() {
         post.json()?
     } else {
-        let ct = post
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct.starts_with("application/x-www-form-urlencoded") {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "not_a_form",
-                "send the lead as a form (application/x-www-form-urlencoded) or as JSON",
-            ));
-        }
-        let pairs = form_pairs(&post.body)?;
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k, Json::String(v)))
-            .collect()
+        let how = intake::sent(&post.headers)?;
+        intake::form(how, &post.headers, post.body.clone()).await?
     };
     let rules = s.core.rules();
-    let plan = &rules.ready.plan;
-    let mut fields = serde_json::Map::new();
-    for (name, v) in &form {
-        let field = s
-            .config
-            .intake
-            .fields
-            .get(name)
-            .cloned()
-            .or_else(|| plan.field_index.contains_key(name).then(|| name.clone()));
-        if let Some(f) = field {
-            // An empty form input is no value.
-            if v.as_str() != Some("") {
-                fields.insert(f, v.clone());
-            }
-        }
-    }
-    let title = s
-        .config
-        .intake
-        .title
-        .as_ref()
-        .and_then(|t| form.get(t))
-        .or_else(|| fields.get("client_name"))
-        .and_then(|v| match v {
-            // A name typed on several lines is one line in the title.
-            Json::String(t) => Some(t.split_whitespace().collect::<Vec<_>>().join(" ")),
-            Json::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "Lead".to_string());
-    let req = Creation {
-        id: new_id(),
-        title,
-        stages: Vec::new(),
-        fields: json_fields(&fields),
-    };
+    let req = intake::lead(
+        &rules.ready.plan,
+        &form,
+        &intake::Mapping {
+            fields: &s.config.intake.fields,
+            title: s.config.intake.title.as_deref(),
+            fixed: &BTreeMap::new(),
+        },
+    );
     submit(&s, Op::Create(req), post.key, render_created).await
-}
-
-fn form_pairs(body: &Bytes) -> Result<Vec<(String, String)>, ApiError> {
-    serde_urlencoded::from_bytes(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_form",
-            format!("the form does not read: {e}"),
-        )
-    })
 }
 
 #[derive(Deserialize)]

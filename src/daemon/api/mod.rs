@@ -9,8 +9,10 @@ mod admit;
 pub(crate) mod answers;
 pub(crate) mod deals;
 mod explain;
+mod intake;
 mod privacy;
 mod service;
+pub(crate) mod website;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
@@ -27,6 +29,10 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/metrics", get(service::metrics))
         .route("/api/v1/openapi.json", get(service::openapi))
         .route("/api/v1/leads", post(deals::create_lead))
+        .route(
+            "/f/{key}",
+            post(website::submit).options(website::preflight),
+        )
         .route(
             "/api/v1/deals",
             post(deals::create_deal).get(deals::list_deals),

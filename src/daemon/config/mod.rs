@@ -54,6 +54,9 @@ pub struct Config {
     /// `[[webhooks]]`: signed deliveries of history records.
     #[serde(default)]
     pub webhooks: Vec<super::webhooks::Webhook>,
+    /// `[[forms]]`: website forms that send leads straight to `/f/{key}`.
+    #[serde(default)]
+    pub forms: Vec<super::api::website::WebsiteForm>,
     /// Where relative paths in the file are taken from (the file's folder).
     #[serde(skip)]
     pub base: PathBuf,
@@ -494,7 +497,7 @@ pub enum ConfigError {
 }
 
 /// Top-level lists a `DEALFLOW_NAME` variable may set whole.
-const LISTS: [&str; 3] = ["tokens", "team", "webhooks"];
+const LISTS: [&str; 4] = ["tokens", "team", "webhooks", "forms"];
 
 impl Config {
     /// Reads the file (if given and present: without one, everything comes from the
@@ -631,6 +634,7 @@ impl Config {
             ));
         }
         super::webhooks::check(&self.webhooks)?;
+        super::api::website::check(&self.forms)?;
         for t in &self.tokens {
             if let Some(p) = &t.person
                 && !self.team.iter().any(|m| &m.id == p)
@@ -686,109 +690,4 @@ fn env_value(s: &str) -> toml::Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn example() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dealflow.toml")
-    }
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn the_example_reads_and_every_value_can_come_from_the_environment() {
-        let c = Config::load(Some(&example()), Vec::new()).expect("the example is valid");
-        assert_eq!(c.server.listen, "127.0.0.1:8080");
-        assert_eq!(c.tokens.len(), 4);
-        assert_eq!(c.tokens[1].person.as_deref(), Some("anna"));
-        assert_eq!(c.team.len(), 7);
-        assert!(c.rules_path().ends_with("rules/web-studio.flow"));
-        // The example's `sqlite://dealflow.db` sits beside the example, wherever one starts.
-        assert_eq!(
-            c.database_url(),
-            format!(
-                "sqlite://{}",
-                example().with_file_name("dealflow.db").display()
-            )
-        );
-        assert_eq!(c.members().expect("team").len(), 7);
-
-        let c = Config::load(
-            Some(&example()),
-            env(&[
-                ("DEALFLOW_LISTEN", "0.0.0.0:9000"),
-                ("DEALFLOW_DATABASE_URL", "postgres://u@db/deals"),
-                ("DEALFLOW_SMTP_HOST", "mail.test"),
-                ("DEALFLOW_SMTP_FROM", "robot@studio.test"),
-                ("DEALFLOW_SMTP_PORT", "2525"),
-                ("DEALFLOW_OUTBOX_MAX_ATTEMPTS", "3"),
-                (
-                    "DEALFLOW_TOKENS",
-                    r#"[{token = "from-the-env-1", scope = "read"}]"#,
-                ),
-                ("DEALFLOW_TEST_POSTGRES", "not configuration"),
-                ("HOME", "/root"),
-            ]),
-        )
-        .expect("overrides apply");
-        assert_eq!(c.server.listen, "0.0.0.0:9000");
-        assert_eq!(c.database_url(), "postgres://u@db/deals");
-        let smtp = c.smtp.expect("smtp from the environment");
-        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.test", 2525));
-        assert_eq!(c.outbox.max_attempts, 3);
-        assert_eq!(c.tokens.len(), 1);
-        assert_eq!(c.tokens[0].scope, Scope::Read);
-    }
-
-    #[test]
-    fn bad_configuration_is_named() {
-        let e = Config::load(None, Vec::new()).unwrap_err().to_string();
-        assert!(e.contains("DEALFLOW_RULES_FILE"), "{e}");
-        let e = Config::load(
-            Some(&example()),
-            env(&[("DEALFLOW_SERVER_BODY_LIMIT", "big")]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("\"big\"") && e.contains("DEALFLOW_"), "{e}");
-        let e = Config::load(
-            Some(&example()),
-            env(&[("DEALFLOW_TOKENS", r#"[{token = "short", scope = "staff"}]"#)]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("8 characters"), "{e}");
-        let e = Config::load(
-            Some(&example()),
-            env(&[(
-                "DEALFLOW_TOKENS",
-                r#"[{token = "mallory-token", scope = "staff", person = "mallory"}]"#,
-            )]),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("`person = \"mallory\"` is not in the team"),
-            "{e}"
-        );
-        let dir = std::env::temp_dir().join(format!("dealflow-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, "[rules]\nfile = \"x.flow\"\n[server]\nlisten = 5\n").expect("write");
-        let e = Config::load(Some(&bad), Vec::new())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("line 4"), "{e}");
-        std::fs::write(&bad, "[rules]\nfile = \"x.flow\"\n[servr]\n").expect("write");
-        let e = Config::load(Some(&bad), Vec::new())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("servr"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+mod tests;
