@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: headless Chromium driven through ChromeDriver loads every
 //! page of `dealflow serve --demo` (Ivan's story of this week and a few hundred generated deals
 //! of the last months, played into a fresh database) and checks what a person would look for; it sends Nina's call report from her deal page and sees the deal
-//! move. Screenshots go to `target/dashboard-screenshots/`.
+//! move. Screenshots go to `target/dashboard-screenshots/`. A second test serves a studio's
+//! website on a loopback origin of its own and sends leads from it to `/f/{key}`: a plain form,
+//! a `fetch()` through CORS, and both refused from an origin the form does not allow.
 //!
 //! Needs `chromium` and `chromedriver` (Debian's packages; `.ci/run` installs them). Without
 //! them the test says it was skipped, unless `DEALFLOW_REQUIRE_BROWSER` is set (CI), when it
@@ -490,4 +492,124 @@ async fn walk(c: &Client, base: &str) {
     c.goto(&format!("{base}/?lang=en")).await.unwrap();
     assert_eq!(text_of(c, "header nav a.active").await, "Deals");
     screenshot(c, "board-en").await;
+}
+
+/// The studio's website, on an origin of its own (another loopback port), sends leads straight
+/// to the daemon's `/f/{key}` in a real browser: its plain form lands on the thank-you page, its
+/// script's `fetch()` reads the 201 through CORS, and the same page served from an origin the
+/// form does not allow (`localhost` instead of `127.0.0.1`) is refused by the daemon and cannot
+/// read an answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_website_on_another_origin_sends_leads_in_a_real_browser() {
+    let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
+        assert!(
+            std::env::var_os("DEALFLOW_REQUIRE_BROWSER").is_none(),
+            "DEALFLOW_REQUIRE_BROWSER is set but chromium/chromedriver are not installed"
+        );
+        eprintln!("SKIPPED: the website form test needs chromium and chromedriver");
+        return;
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let site = format!("http://127.0.0.1:{port}");
+    let dir = common::daemon::workdir("browser-forms");
+    let extra = format!(
+        "[[forms]]\nkey = \"contact-main\"\norigins = [\"{site}\"]\nthanks = \"{site}/thanks\"\n\
+         title = \"name\"\n[forms.fields]\nname = \"client_name\"\nphone = \"client_phone\"\n"
+    );
+    let d = common::daemon::Daemon::start(common::daemon::config(&dir, &extra)).await;
+    let action = format!("{}/f/contact-main", d.base);
+    let home = format!(
+        r#"<!doctype html><html lang="ru"><head><meta charset="utf-8"><title>Студия</title></head><body>
+<form id="plain" method="post" action="{action}">
+<input id="name" name="name"><input id="phone" name="phone">
+<input name="website" tabindex="-1" autocomplete="off" hidden><button id="send">Отправить</button>
+</form>
+<form id="script"><input name="name" value="Олег"><input name="phone" value="+79990007777"></form>
+<button id="fetch" onclick="go()">fetch</button><p id="result"></p>
+<script>
+async function go() {{
+  const out = document.getElementById("result");
+  try {{
+    const r = await fetch("{action}", {{ method: "POST", body: new FormData(document.getElementById("script")) }});
+    out.textContent = r.status + " " + JSON.stringify(await r.json());
+  }} catch (e) {{
+    out.textContent = "blocked";
+  }}
+}}
+</script></body></html>"#
+    );
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(home) }),
+        )
+        .route(
+            "/thanks",
+            axum::routing::get(|| async {
+                axum::response::Html(
+                    "<!doctype html><title>Спасибо</title><p id=\"thanks\">Спасибо!</p>",
+                )
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let deals = || async {
+        let (_, list) = d.get("/api/v1/deals?limit=100").await;
+        list["deals"].as_array().expect("deals").clone()
+    };
+    let (_driver, webdriver) = chromedriver(&driver);
+    let c = browser(&webdriver, &chromium).await;
+    let walk = async {
+        // The plain form: sent by the browser itself, then the site's thank-you page.
+        c.goto(&format!("{site}/")).await.expect("the site");
+        type_into(&c, "#name", "Анна Петрова").await;
+        type_into(&c, "#phone", "+7 916 123-45-67").await;
+        click(&c, "#send").await;
+        wait_for(&c, "#thanks").await;
+        assert_eq!(
+            c.current_url().await.expect("url").as_str(),
+            format!("{site}/thanks")
+        );
+        let all = deals().await;
+        assert_eq!(all.len(), 1, "{all:?}");
+        assert_eq!(all[0]["title"], "Анна Петрова");
+        // The script: fetch() reads the answer, CORS allowing it.
+        c.goto(&format!("{site}/")).await.expect("the site");
+        click(&c, "#fetch").await;
+        let said = until_text(&c, "#result").await;
+        assert_eq!(said, r#"201 {"received":true}"#);
+        assert_eq!(deals().await.len(), 2);
+        // The same page from an origin the form does not allow.
+        c.goto(&format!("http://localhost:{port}/"))
+            .await
+            .expect("the site");
+        click(&c, "#fetch").await;
+        assert_eq!(until_text(&c, "#result").await, "blocked");
+        click(&c, "#send").await;
+        wait_for(&c, "body > p").await;
+        assert!(
+            text_of(&c, "body > p")
+                .await
+                .contains("this form may not be sent from that site")
+        );
+        assert_eq!(deals().await.len(), 2);
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(120), walk).await;
+    let _ = c.close().await;
+    outcome.expect("the website's forms work within two minutes");
+    d.stop().await;
+}
+
+/// The element's text once it has some (at most ten seconds).
+async fn until_text(c: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let t = text_of(c, css).await;
+        if !t.is_empty() || Instant::now() > deadline {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
