@@ -113,6 +113,7 @@ fn deal(i: usize, n: usize, now: DateTime<Utc>) -> (Creation, DateTime<Utc>, Opt
             title: format!("Project {i}"),
             stages: stages.into_iter().map(str::to_string).collect(),
             fields: f,
+            quiet: false,
         },
         at,
         then,

@@ -64,6 +64,7 @@ async fn a_deal_that_did_not_move_says_which_condition_held_it_back() {
         title: "D".into(),
         stages: vec![],
         fields,
+        quiet: false,
     };
     assert!(matches!(
         core.create(&mut tx, &req, now).await.unwrap(),

@@ -88,6 +88,7 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
                 "client_phone": format!("+7999000{d:04}"),
                 "client_email": format!("c{d}@shop.test"),
             })),
+            quiet: false,
         }),
         Move::CreateAt(d, stage, amount) => Op::Create(Creation {
             id: id(*d),
@@ -100,6 +101,7 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
                 "sold_hours": 10,
                 "prepayment": amount % 2 == 0,
             })),
+            quiet: false,
         }),
         Move::Event(d, name) => {
             let due = (now + Duration::days(2)).date_naive().to_string();

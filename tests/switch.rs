@@ -71,6 +71,7 @@ fn stored_deal(old: &Ready, at: DateTime<Utc>) -> StoredDeal {
         title: "D".into(),
         stages: vec![],
         fields,
+        quiet: false,
     };
     let mut deal = engine::create(ctx(t0()), &req).unwrap().deal;
     loop {

@@ -67,6 +67,7 @@ pub async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
                 title: format!("Deal {i}"),
                 stages,
                 fields,
+                quiet: false,
             };
             let step = core.create(&mut tx, &req, now).await.expect("create");
             assert!(matches!(step, Step::Applied { .. }), "{step:?}");

@@ -2,9 +2,11 @@
 
 mod check;
 mod explain;
+mod export;
 mod fmt;
 mod generate;
 mod graph;
+mod import;
 mod lsp;
 mod plan;
 mod report;
@@ -59,6 +61,11 @@ enum Command {
     /// Analytics for the zones of growth over a database or a simulation: funnel, time in
     /// stage, invoices, delivery, hours, money, lost reasons, refusals.
     Report(Box<report::Args>),
+    /// Deals from the CRM you are leaving: a CSV file mapped onto the pipeline, each deal at
+    /// its stage (a dry run unless --apply).
+    Import(Box<import::Args>),
+    /// A database's deals, tasks, logged time or history as CSV or JSON Lines.
+    Export(export::Args),
 }
 
 /// Whether to use terminal colours.
@@ -102,6 +109,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Summaries(args) => summaries::run(args),
         Command::Report(args) => report::run(*args, color),
+        Command::Import(args) => import::run(*args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => code,

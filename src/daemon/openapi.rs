@@ -152,7 +152,8 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                             "id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_./-]+$", "description": "Default: a new id. Letters, digits, `-`, `_`, `.`, `/`."},
                             "title": {"type": "string"},
                             "stage": {"oneOf": [stages.clone(), {"type": "array", "items": stages.clone()}]},
-                            "fields": {"type": "object", "properties": fields}
+                            "fields": {"type": "object", "properties": fields},
+                            "quiet": {"type": "boolean", "default": false, "description": "Start at the stage without its `on enter` actions (an import of an old deal: no welcome message, no tasks); its timers are armed as at any stage."}
                         }}}}}}),
                 ),
                 "get": op(

@@ -118,6 +118,7 @@ fn op(what: What) -> Op {
             title,
             stages,
             fields,
+            quiet: false,
         }),
         What::Event {
             deal,

@@ -156,6 +156,7 @@ impl Stepper<'_> {
                 .map(|&s| plan.stages[s].name.clone())
                 .collect(),
             fields: Default::default(),
+            quiet: false,
         };
         // The spawn's `set` lines apply before the new deal enters its stages.
         let parent = Some(self.deal.id.clone());
@@ -164,6 +165,7 @@ impl Stepper<'_> {
             Kind::DealCreated {
                 stages: req.stages.clone(),
                 parent: parent.map(|p| p.to_string()),
+                quiet: false,
             },
             line,
         );

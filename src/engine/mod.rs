@@ -63,6 +63,8 @@ pub struct Creation {
     pub stages: Vec<String>,
     /// Field values by name (loosely typed: they are converted to the fields' types).
     pub fields: BTreeMap<String, Value>,
+    /// Start at the stages without their `on enter` actions (an import of old deals).
+    pub quiet: bool,
 }
 
 /// Work on a task.
@@ -222,6 +224,8 @@ pub(crate) struct Stepper<'a> {
     pub cause: std::sync::Arc<str>,
     pub payload: Option<BTreeMap<String, Value>>,
     pub moves: usize,
+    /// Stages are entered without their `on enter` actions (an import's first stages).
+    pub quiet: bool,
 }
 
 impl<'a> Stepper<'a> {
@@ -235,6 +239,7 @@ impl<'a> Stepper<'a> {
             cause: cause.into(),
             payload: None,
             moves: 0,
+            quiet: false,
         }
     }
 

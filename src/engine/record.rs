@@ -40,6 +40,8 @@ pub enum Kind {
         stages: Vec<String>,
         /// The deal that spawned it.
         parent: Option<String>,
+        /// It started at its stages without their `on enter` actions (an import).
+        quiet: bool,
     },
     /// A creation was refused; nothing was created.
     DealRefused {

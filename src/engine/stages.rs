@@ -42,6 +42,7 @@ impl Stepper<'_> {
             Kind::DealCreated {
                 stages: names,
                 parent,
+                quiet: req.quiet,
             },
             None,
         );
@@ -69,7 +70,12 @@ impl Stepper<'_> {
             )));
         }
         let track = self.new_track(stages[0]);
-        self.enter_targets(track, &stages)?;
+        // An import starts at its stages without their `on enter` actions (no welcome SMS to
+        // five thousand old clients); whatever happens after that is a step like any other.
+        self.quiet = req.quiet;
+        let entered = self.enter_targets(track, &stages);
+        self.quiet = false;
+        entered?;
         self.settle()
     }
 
@@ -172,8 +178,10 @@ impl Stepper<'_> {
             },
             Some(def.line),
         );
-        for rule in &def.on_enter {
-            self.run(&rule.body, &env, Some(rule.line))?;
+        if !self.quiet {
+            for rule in &def.on_enter {
+                self.run(&rule.body, &env, Some(rule.line))?;
+            }
         }
         if def.is_final {
             self.set_track(track, stage, TrackState::Ended);

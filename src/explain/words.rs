@@ -61,6 +61,14 @@ pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> Str
         other => other.to_string(),
     };
     match (kind, ru) {
+        ("deal_created", true) if r["quiet"] == true => format!(
+            "Сделка перенесена: {} (без действий при входе)",
+            stage(&r["stage"])
+        ),
+        ("deal_created", false) if r["quiet"] == true => format!(
+            "Deal imported: {} (without its on-enter actions)",
+            stage(&r["stage"])
+        ),
         ("deal_created", true) => format!("Сделка создана: {}", stage(&r["stage"])),
         ("deal_created", false) => format!("Deal created: {}", stage(&r["stage"])),
         ("stage_entered", true) => format!("▶ Этап «{}»", stage(&r["stage"])),

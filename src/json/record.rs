@@ -134,10 +134,17 @@ impl serde::Serialize for RecordJson<'_> {
             m.serialize_entry("kind", r.kind.name())?;
         }
         match &r.kind {
-            Kind::DealCreated { stages, parent } => {
+            Kind::DealCreated {
+                stages,
+                parent,
+                quiet,
+            } => {
                 m.serialize_entry("stage", stages)?;
                 if let Some(p) = parent {
                     m.serialize_entry("parent", p)?;
+                }
+                if *quiet {
+                    m.serialize_entry("quiet", &true)?;
                 }
             }
             Kind::DealRefused { stages, error } => {

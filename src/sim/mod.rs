@@ -338,6 +338,7 @@ impl<'a> Simulation<'a> {
                     title,
                     stages,
                     fields,
+                    quiet: false,
                 };
                 match engine::create(self.ctx(now), &req) {
                     Ok(out) => self.commit(None, out),

@@ -68,11 +68,23 @@ impl<'p> TextWriter<'p> {
         }
         self.width = self.width.max(r.deal.chars().count());
         let what = match &r.kind {
-            Kind::DealCreated { stages, parent } => {
+            Kind::DealCreated {
+                stages,
+                parent,
+                quiet,
+            } => {
                 let st: Vec<String> = stages.iter().map(|s| self.stage_title(s)).collect();
+                let how = if *quiet {
+                    " (imported: without its on-enter actions)"
+                } else {
+                    ""
+                };
                 match parent {
-                    Some(p) => format!("● new deal, spawned by {p}, starts at {}", st.join(" & ")),
-                    None => format!("● new deal, starts at {}", st.join(" & ")),
+                    Some(p) => format!(
+                        "● new deal, spawned by {p}, starts at {}{how}",
+                        st.join(" & ")
+                    ),
+                    None => format!("● new deal, starts at {}{how}", st.join(" & ")),
                 }
             }
             Kind::DealRefused { error, .. } => format!("✗ deal refused: {error}"),

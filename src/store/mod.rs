@@ -138,6 +138,7 @@ mod analytics;
 mod checkpoint;
 mod dashboard;
 mod deals;
+mod export;
 mod facts;
 mod history;
 mod integrity;
@@ -158,6 +159,7 @@ mod write;
 
 pub use dashboard::{Card, OverdueTask};
 pub use deals::{DealFilter, DealRow, ReadDeal};
+pub use export::{After, Export, ExportRow};
 pub use facts::{Invoice, Mapping};
 pub use history::{EventEntry, HistoryEntry};
 pub use integrity::Table;

@@ -91,6 +91,7 @@ pub fn lead(id: &str) -> Creation {
         title: format!("Shop for {id}"),
         stages: Vec::new(),
         fields,
+        quiet: false,
     }
 }
 
@@ -158,6 +159,7 @@ pub async fn seed_due_meetings(
             title: format!("Deal {i}"),
             stages: vec![],
             fields,
+            quiet: false,
         };
         let step = core.create(&mut tx, &req, then).await.expect("create");
         assert!(matches!(step, Step::Applied { .. }), "{step:?}");

@@ -18,6 +18,7 @@ mod door;
 mod explain;
 mod forms;
 mod heal;
+mod import;
 mod input;
 mod mail;
 mod messages;

@@ -37,6 +37,9 @@ struct NewDeal {
     stage: Option<StageList>,
     #[serde(default)]
     fields: serde_json::Map<String, Json>,
+    /// Start at the stage without its `on enter` actions (an import of an old deal).
+    #[serde(default)]
+    quiet: bool,
 }
 
 #[derive(Deserialize)]
@@ -65,6 +68,7 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
             Some(StageList::Many(v)) => v,
         },
         fields: json_fields(&d.fields),
+        quiet: d.quiet,
     };
     submit(&s, Op::Create(req), post.key, render_created).await
 }

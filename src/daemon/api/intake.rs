@@ -142,5 +142,6 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
         title,
         stages: Vec::new(),
         fields: json_fields(&fields),
+        quiet: false,
     }
 }

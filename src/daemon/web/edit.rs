@@ -277,6 +277,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
             .iter()
             .map(|(k, v)| (k.clone(), Value::Text(v.clone())))
             .collect(),
+        quiet: false,
     };
     match s
         .writer

@@ -1,0 +1,255 @@
+//! The import's map file (`--map MAP.toml`): which CSV column gives the deal's id, title, stage
+//! and each field, how the old CRM's stage names and people become the pipeline's, fixed
+//! values, and the formats its dates are written in. Checked against the pipeline and against
+//! the file's header before a row is read; then each row becomes a [`Creation`] or says why not.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::compile::Plan;
+use crate::engine::Creation;
+use crate::types::Ty;
+use crate::value::Value;
+
+/// A map file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MapFile {
+    /// The column separator: one character (`,` by default; `;` in many Russian exports).
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    /// The column whose value (after `id_prefix`) is the deal's id; absent: new ids.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Put before every id, so imported ids never meet dealflow's own (`b24-`).
+    #[serde(default)]
+    pub id_prefix: String,
+    /// The column that titles the deal; absent or empty: the client's name, else the id.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The column naming the stage; absent: every deal starts at the pipeline's first stage.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// The old CRM's stage value → the pipeline's stage (absent: the value is the stage's name).
+    #[serde(default)]
+    pub stages: BTreeMap<String, String>,
+    /// Column → field (or role).
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// The old CRM's people → team member ids, for `user` fields and roles.
+    #[serde(default)]
+    pub people: BTreeMap<String, String>,
+    /// Field → value every imported deal gets (`source = "bitrix24"`).
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    /// Field → the chrono format its dates or moments are written in (`%d.%m.%Y`).
+    #[serde(default)]
+    pub formats: BTreeMap<String, String>,
+}
+
+fn comma() -> String {
+    ",".into()
+}
+
+/// What a field or role takes.
+fn target(plan: &Plan, name: &str) -> Option<Ty> {
+    match plan.field_index.get(name) {
+        Some(&f) => Some(plan.fields[f].ty.clone()),
+        None => plan.role_index.contains_key(name).then_some(Ty::User),
+    }
+}
+
+impl MapFile {
+    /// The delimiter as a byte, or why not.
+    pub(super) fn delimiter(&self) -> Result<u8, String> {
+        match self.delimiter.as_bytes() {
+            [b] if b.is_ascii() => Ok(*b),
+            _ => Err(format!(
+                "`delimiter = \"{}\"` must be one character, like \",\" or \";\"",
+                self.delimiter
+            )),
+        }
+    }
+
+    /// Every problem of the map against the pipeline: unknown fields, stages, formats.
+    pub(super) fn check(&self, plan: &Plan) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Err(e) = self.delimiter() {
+            out.push(e);
+        }
+        for (column, field) in &self.fields {
+            if target(plan, field).is_none() {
+                out.push(format!(
+                    "[fields] `{column}` = `{field}`: the pipeline has no field or role `{field}`"
+                ));
+            }
+        }
+        for field in self.set.keys() {
+            if !plan.field_index.contains_key(field) {
+                out.push(format!(
+                    "[set] `{field}`: the pipeline has no field `{field}`"
+                ));
+            }
+        }
+        for (old, stage) in &self.stages {
+            if !plan.stage_index.contains_key(stage) {
+                out.push(format!(
+                    "[stages] `{old}` = `{stage}`: the pipeline has no stage `{stage}`"
+                ));
+            }
+        }
+        for (field, format) in &self.formats {
+            match target(plan, field) {
+                Some(Ty::Date | Ty::DateTime) => {
+                    let probe = chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+                        .and_then(|d| d.and_hms_opt(15, 4, 5))
+                        .map(|t| t.format(format).to_string());
+                    if probe.is_none_or(|p| p.is_empty()) {
+                        out.push(format!(
+                            "[formats] `{field}`: `{format}` is not a date format"
+                        ));
+                    }
+                }
+                _ => out.push(format!(
+                    "[formats] `{field}`: a format is for a `date` or `datetime` field"
+                )),
+            }
+        }
+        out
+    }
+
+    /// The columns the map reads that the file's header lacks.
+    pub(super) fn missing_columns(&self, header: &[String]) -> Vec<String> {
+        let named = self
+            .id
+            .iter()
+            .chain(&self.title)
+            .chain(&self.stage)
+            .chain(self.fields.keys());
+        named
+            .filter(|c| !header.iter().any(|h| h == *c))
+            .cloned()
+            .collect()
+    }
+
+    /// The id a row's deal would get, as far as it can be told (for a refusal's line).
+    pub(super) fn row_id(&self, header: &[String], row: &csv::StringRecord) -> String {
+        self.id
+            .as_deref()
+            .and_then(|c| header.iter().position(|h| h == c))
+            .and_then(|i| row.get(i))
+            .map(|v| format!("{}{}", self.id_prefix, v.trim()))
+            .unwrap_or_default()
+    }
+
+    /// A row as a deal to create (started quietly unless `actions`), or why it cannot be one.
+    pub(super) fn creation(
+        &self,
+        plan: &Plan,
+        header: &[String],
+        row: &csv::StringRecord,
+        actions: bool,
+    ) -> Result<Creation, String> {
+        let get = |column: &str| {
+            header
+                .iter()
+                .position(|h| h == column)
+                .and_then(|i| row.get(i))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+        };
+        let id = match self.id.as_deref().and_then(get) {
+            Some(v) => {
+                let id = format!("{}{v}", self.id_prefix);
+                if !crate::daemon::valid_deal_id(&id) {
+                    return Err(format!("`{id}` cannot be a deal id"));
+                }
+                id
+            }
+            None => crate::daemon::new_deal_id(),
+        };
+        let stages = match self.stage.as_deref() {
+            None => Vec::new(),
+            Some(column) => match get(column) {
+                None => return Err(format!("no stage in column `{column}`")),
+                Some(v) if self.stages.is_empty() => vec![v.to_string()],
+                Some(v) => match self.stages.get(v) {
+                    Some(s) => vec![s.clone()],
+                    None => return Err(format!("stage `{v}` is not in the map's [stages]")),
+                },
+            },
+        };
+        let mut fields = BTreeMap::new();
+        for (column, field) in &self.fields {
+            let Some(v) = get(column) else { continue };
+            let ty = target(plan, field).unwrap_or(Ty::Text);
+            let value = self
+                .value(field, &ty, v)
+                .map_err(|e| format!("column `{column}`: {e}"))?;
+            fields.insert(field.clone(), value);
+        }
+        for (field, v) in &self.set {
+            fields.insert(field.clone(), Value::Text(v.clone()));
+        }
+        let title = self
+            .title
+            .as_deref()
+            .and_then(get)
+            .map(str::to_string)
+            .or_else(|| match fields.get("client_name") {
+                Some(Value::Text(t)) => Some(t.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| id.clone());
+        Ok(Creation {
+            id,
+            title: title.split_whitespace().collect::<Vec<_>>().join(" "),
+            stages,
+            fields,
+            quiet: !actions,
+        })
+    }
+
+    /// A cell as the value the engine takes for a field of `ty`: numbers without spaces and
+    /// with a decimal point, yes/no as true/false, dates in the map's format rewritten.
+    fn value(&self, field: &str, ty: &Ty, v: &str) -> Result<Value, String> {
+        Ok(Value::Text(match ty {
+            Ty::Int | Ty::Decimal | Ty::Money => {
+                let mut n: String = v
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && *c != '\u{a0}' && *c != '\u{202f}')
+                    .collect();
+                if !n.contains('.') && n.matches(',').count() == 1 {
+                    n = n.replace(',', ".");
+                }
+                if n.parse::<rust_decimal::Decimal>().is_err() {
+                    return Err(format!("`{v}` is not a number"));
+                }
+                n
+            }
+            Ty::Bool => match v.to_lowercase().as_str() {
+                "y" | "yes" | "да" | "true" | "1" => "true".into(),
+                "n" | "no" | "нет" | "false" | "0" => "false".into(),
+                _ => return Err(format!("`{v}` is not yes or no")),
+            },
+            Ty::User => self.people.get(v).cloned().unwrap_or_else(|| v.to_string()),
+            Ty::Date => match self.formats.get(field) {
+                None => v.to_string(),
+                Some(f) => chrono::NaiveDate::parse_from_str(v, f)
+                    .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, f).map(|t| t.date()))
+                    .map_err(|_| format!("`{v}` is not a date written as `{f}`"))?
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            },
+            Ty::DateTime => match self.formats.get(field) {
+                None => v.to_string(),
+                Some(f) => chrono::NaiveDateTime::parse_from_str(v, f)
+                    .map_err(|_| format!("`{v}` is not a moment written as `{f}`"))?
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string(),
+            },
+            _ => v.to_string(),
+        }))
+    }
+}

@@ -1,0 +1,331 @@
+//! `dealflow import` and `dealflow export` as an analyst runs them: a Bitrix24 deals file
+//! mapped by `examples/import/bitrix24-deals.toml` onto the reference pipeline — a dry run that
+//! writes nothing and says what it would do, row by row; `--apply` into a database no daemon
+//! holds, quietly (no welcome SMS to old clients) unless `--with-actions`; a second run that
+//! leaves the deals it finds as they are — and the database exported again as CSV (read by
+//! Python's csv module, a reader we did not write) and JSON Lines.
+
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+mod common;
+
+use std::path::Path;
+
+use common::cmd::{Scratch, dealflow_in, text};
+use common::root;
+use serde_json::Value;
+
+/// A folder with the reference pipeline and a daemon configuration (the example's team) whose
+/// database is `name`.
+fn studio(test: &str, db: &str) -> Scratch {
+    let dir = Scratch::new(test);
+    for f in ["web-studio.flow", "web-studio.rhai"] {
+        dir.file(
+            f,
+            &std::fs::read_to_string(root().join("rules").join(f)).unwrap(),
+        );
+    }
+    let example = std::fs::read_to_string(root().join("examples/dealflow.toml")).unwrap();
+    let team = &example[example.find("[[team]]").unwrap()..];
+    dir.file(
+        "dealflow.toml",
+        &format!(
+            "[database]\nurl = \"sqlite://{db}\"\n[rules]\nfile = \"web-studio.flow\"\n{team}"
+        ),
+    );
+    dir
+}
+
+fn import(dir: &Path, extra: &[&str]) -> (Option<i32>, String, String) {
+    let map = root().join("examples/import/bitrix24-deals.toml");
+    let csv = root().join("tests/import/bitrix24-deals.csv");
+    let mut args = vec![
+        "import",
+        "--map",
+        map.to_str().unwrap(),
+        "--rules",
+        "web-studio.flow",
+        csv.to_str().unwrap(),
+        "--config",
+        "dealflow.toml",
+    ];
+    args.extend_from_slice(extra);
+    let out = dealflow_in(dir, &args);
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+fn jsonl(dir: &Path, what: &str) -> Vec<Value> {
+    let out = dealflow_in(
+        dir,
+        &[
+            "export",
+            what,
+            "--db",
+            "sqlite://import.db",
+            "--format",
+            "jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+#[test]
+fn a_bitrix24_file_is_tried_then_imported_quietly_and_exported_again() {
+    let dir = studio("import-bitrix", "import.db");
+    // The dry run: counts where the deals would be, says why each refused row is refused, and
+    // writes nothing at all.
+    let (code, out, err) = import(&dir.0, &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.starts_with("9 rows: 6 deals would be created, 3 refused"),
+        "{out}"
+    );
+    for line in [
+        "row 7 (b24-106): stage `UC_X1Y2Z3` is not in the map's [stages]",
+        "row 8 (b24-107): column `OPPORTUNITY`: `сто тысяч` is not a number",
+        "row 10 (b24-108): a deal needs `client_name` to be created",
+        "row 4 (b24-103): asked for `production`, is at `closed` at once",
+        "dry run: nothing was written; add --apply to write",
+    ] {
+        assert!(out.contains(line), "{line}\n{out}");
+    }
+    assert!(
+        !dir.0.join("import.db").exists(),
+        "a dry run makes no database"
+    );
+
+    // Applied: the same six, at their stages, with nothing sent to anyone.
+    let (code, out, err) = import(&dir.0, &["--apply"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.starts_with("9 rows: 6 deals created, 3 refused"),
+        "{out}"
+    );
+    assert!(!out.contains("dry run"), "{out}");
+    let history = jsonl(&dir.0, "history");
+    let created: Vec<&Value> = history
+        .iter()
+        .filter(|h| h["kind"] == "deal_created")
+        .collect();
+    assert_eq!(created.len(), 6);
+    assert!(created.iter().all(|h| h["record"]["quiet"] == true));
+    assert!(
+        !history
+            .iter()
+            .any(|h| h["kind"] == "notification" || h["kind"] == "task_created"),
+        "no welcome message, no task for an imported deal: {history:#?}"
+    );
+    let deals = jsonl(&dir.0, "deals");
+    let shoes = deals
+        .iter()
+        .find(|d| d["id"] == "b24-102")
+        .expect("b24-102");
+    assert_eq!(shoes["stages"], serde_json::json!(["contract"]));
+    assert_eq!(
+        shoes["amount"], "350000.00",
+        "«350 000,00» read as a number"
+    );
+    assert_eq!(shoes["planned_end"], "2026-04-30");
+    assert_eq!(shoes["prepayment"], false, "[set] prepayment = false");
+
+    // Run again: every deal is found by its id and left alone.
+    let (_, out, _) = import(&dir.0, &["--apply"]);
+    assert!(
+        out.contains("6 already there (same id): left as they are"),
+        "{out}"
+    );
+    assert_eq!(jsonl(&dir.0, "deals").len(), 6);
+
+    // CSV for a spreadsheet, into a file, read back by Python's csv module.
+    let out = dealflow_in(
+        &dir.0,
+        &[
+            "export",
+            "deals",
+            "--db",
+            "sqlite://import.db",
+            "--output",
+            "deals.csv",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("6 rows written to deals.csv"));
+    let py = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps(list(csv.DictReader(open(sys.argv[1], encoding='utf-8')))))",
+            dir.0.join("deals.csv").to_str().unwrap(),
+        ])
+        .output();
+    match py {
+        Ok(py) => {
+            let rows: Vec<Value> = serde_json::from_slice(&py.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}", text(&py.stderr)));
+            assert_eq!(rows.len(), 6);
+            let portal = rows.iter().find(|r| r["id"] == "b24-104").unwrap();
+            assert_eq!(portal["title"], "Редизайн портала");
+            assert_eq!(portal["amount"], "900000.50");
+            assert_eq!(portal["live"], "false");
+            assert_eq!(portal["client_name"], "Сергей Ким");
+        }
+        Err(_) => assert!(
+            std::env::var_os("DEALFLOW_REQUIRE_PYTHON").is_none(),
+            "python3 is required here"
+        ),
+    }
+    // Nothing logged: the time export is its header alone.
+    let out = dealflow_in(&dir.0, &["export", "time", "--db", "sqlite://import.db"]);
+    assert_eq!(text(&out.stdout), "deal,n,task,member,hours,rate,at\n");
+}
+
+#[test]
+fn with_actions_an_imported_lead_is_greeted_and_given_its_tasks() {
+    let dir = studio("import-actions", "import.db");
+    let (_, out, _) = import(&dir.0, &["--apply", "--with-actions"]);
+    assert!(
+        out.contains("  production"),
+        "work planned, tasks given: {out}"
+    );
+    let history = jsonl(&dir.0, "history");
+    assert!(
+        history
+            .iter()
+            .any(|h| h["deal"] == "b24-101" && h["kind"] == "task_created"),
+        "{history:#?}"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|h| h["kind"] != "deal_created" || h["record"].get("quiet").is_none())
+    );
+    let tasks = jsonl(&dir.0, "tasks");
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["deal"] == "b24-103" && t["task"] == "mockups")
+    );
+}
+
+#[test]
+fn a_map_that_does_not_fit_says_what_and_reads_nothing() {
+    let dir = studio("import-misfit", "import.db");
+    let map = dir.file(
+        "map.toml",
+        "id = \"ID\"\ntitle = \"Название\"\n[fields]\nCONTACT_NAME = \"client\"\n[stages]\nNEW = \"new\"\n",
+    );
+    let csv = root().join("tests/import/bitrix24-deals.csv");
+    let run = || {
+        dealflow_in(
+            &dir.0,
+            &[
+                "import",
+                "--map",
+                map.to_str().unwrap(),
+                "--rules",
+                "web-studio.flow",
+                csv.to_str().unwrap(),
+                "--db",
+                "sqlite://import.db",
+            ],
+        )
+    };
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("the pipeline has no field or role `client`"),
+        "{err}"
+    );
+    assert!(err.contains("the pipeline has no stage `new`"), "{err}");
+    dir.file(
+        "map.toml",
+        "id = \"ID\"\ntitle = \"Название\"\n[fields]\nCONTACT_NAME = \"client_name\"\n",
+    );
+    let out = run();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("has no column `Название` (its columns: ID, TITLE, STAGE_ID"),
+        "{err}"
+    );
+}
+
+#[test]
+fn import_and_export_on_postgres() {
+    let Some(url) = common::postgres() else {
+        common::skipped("import on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)");
+        return;
+    };
+    let schema = format!("t_import_{}", std::process::id());
+    let dir = studio("import-postgres", "unused.db");
+    let config = std::fs::read_to_string(dir.0.join("dealflow.toml"))
+        .unwrap()
+        .replace(
+            "url = \"sqlite://unused.db\"",
+            &format!("url = \"{url}\"\nschema = \"{schema}\""),
+        );
+    dir.file("dealflow.toml", &config);
+    let (_, out, err) = import(&dir.0, &["--apply", "--with-actions"]);
+    assert!(
+        out.starts_with("9 rows: 6 deals created, 3 refused"),
+        "{out}{err}"
+    );
+    let export = |what: &str| {
+        let out = dealflow_in(
+            &dir.0,
+            &[
+                "export", what, "--db", &url, "--schema", &schema, "--format", "jsonl",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let deals = export("deals");
+    assert_eq!(deals.len(), 6);
+    let ids: Vec<&str> = deals.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted, "in id order");
+    let tasks = export("tasks");
+    assert!(
+        tasks
+            .iter()
+            .any(|t| t["deal"] == "b24-103" && t["task"] == "mockups")
+    );
+    let history = export("history");
+    assert!(
+        history
+            .windows(2)
+            .all(|w| w[0]["id"].as_i64() < w[1]["id"].as_i64())
+    );
+    // Read two rows at a time, page after page: the very same rows.
+    for (what, whole) in [("history", &history), ("tasks", &tasks), ("deals", &deals)] {
+        let out = dealflow_in(
+            &dir.0,
+            &[
+                "export", what, "--db", &url, "--schema", &schema, "--format", "jsonl", "--page",
+                "2",
+            ],
+        );
+        let paged: Vec<Value> = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(&paged, whole, "{what}");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(common::drop_schema(&url, &schema));
+}
