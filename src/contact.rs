@@ -88,9 +88,38 @@ pub fn email(what: &str, text: &str) -> Result<String, String> {
     }
 }
 
+/// A Telegram chat as the Bot API takes it: a numeric chat id (`123456789`; a group's is
+/// negative) or a public `@name` (5 to 32 letters, digits or `_`), trimmed; or why not.
+pub fn telegram(what: &str, text: &str) -> Result<String, String> {
+    let t = text.trim();
+    let id = t.strip_prefix('-').unwrap_or(t);
+    let numeric = (1..=20).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit());
+    let name = t.strip_prefix('@').is_some_and(|n| {
+        (5..=32).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    });
+    if numeric || name {
+        Ok(t.to_string())
+    } else {
+        Err(format!(
+            "`{what}` must be a Telegram chat id like `123456789` or a name like `@studio_news`, \
+             not `{t}`"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn telegram_chats_are_ids_or_public_names() {
+        for ok in ["123456789", " -1001234567890 ", "@studio_news"] {
+            assert_eq!(telegram("tg", ok).as_deref(), Ok(ok.trim()));
+        }
+        for bad in ["", "@ab", "12a", "https://t.me/x", "-", "@имя_канала"] {
+            assert!(telegram("tg", bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn phones_are_written_in_e164() {

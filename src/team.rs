@@ -19,6 +19,8 @@ pub struct Member {
     pub email: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
+    /// Telegram chat id, for messages `via telegram`.
+    pub telegram: Option<String>,
     /// Hourly rate.
     pub rate: Decimal,
 }
@@ -82,6 +84,8 @@ pub struct TeamMember {
     pub email: Option<String>,
     /// Phone number.
     pub phone: Option<String>,
+    /// Telegram chat id (the bot's chat with them), for messages `via telegram`.
+    pub telegram: Option<String>,
     /// Hourly rate (a number; default 0).
     pub rate: Option<toml::Value>,
 }
@@ -107,6 +111,7 @@ impl TeamMember {
             roles: self.roles.clone(),
             email: self.email.clone(),
             phone: self.phone.clone(),
+            telegram: self.telegram.clone(),
             rate,
         })
     }

@@ -30,6 +30,8 @@ pub enum Ty {
     Phone,
     /// An email address.
     Email,
+    /// A Telegram chat: its numeric id (`123456789`) or a public `@name`.
+    Telegram,
     /// A link.
     Url,
     /// A team member.
@@ -59,6 +61,7 @@ impl Ty {
             "datetime" => Ty::DateTime,
             "phone" => Ty::Phone,
             "email" => Ty::Email,
+            "telegram" => Ty::Telegram,
             "url" => Ty::Url,
             "user" => Ty::User,
             _ => return None,
@@ -67,8 +70,8 @@ impl Ty {
 
     /// Every field type name, for suggestions.
     pub const FIELD_TYPES: &'static [&'static str] = &[
-        "text", "int", "decimal", "money", "bool", "date", "datetime", "phone", "email", "url",
-        "user",
+        "text", "int", "decimal", "money", "bool", "date", "datetime", "phone", "email",
+        "telegram", "url", "user",
     ];
 
     /// Whether it is a number of any kind.
@@ -78,7 +81,10 @@ impl Ty {
 
     /// Whether it is text of any kind.
     pub fn is_text(&self) -> bool {
-        matches!(self, Ty::Text | Ty::Phone | Ty::Email | Ty::Url | Ty::User)
+        matches!(
+            self,
+            Ty::Text | Ty::Phone | Ty::Email | Ty::Telegram | Ty::Url | Ty::User
+        )
     }
 
     /// Whether it is a date or a moment.
@@ -94,7 +100,7 @@ impl Ty {
         match self {
             Ty::Decimal | Ty::Money => value.is_number(),
             Ty::Text => value.is_text(),
-            Ty::Phone | Ty::Email | Ty::Url | Ty::User => *value == Ty::Text,
+            Ty::Phone | Ty::Email | Ty::Telegram | Ty::Url | Ty::User => *value == Ty::Text,
             Ty::Duration { .. } => matches!(value, Ty::Duration { .. }),
             _ => false,
         }
@@ -132,6 +138,7 @@ impl fmt::Display for Ty {
             Ty::Duration { .. } => "a duration",
             Ty::Phone => "a phone number",
             Ty::Email => "an email address",
+            Ty::Telegram => "a Telegram chat",
             Ty::Url => "a link",
             Ty::User => "a team member",
             Ty::List(_) => "a list",

@@ -59,7 +59,7 @@ pub const BUILTIN_FUNCTIONS: &[&str] = &[
 /// Recipients that are not roles.
 const RECIPIENTS: &[&str] = &["client", "responsible"];
 /// Message channels.
-const CHANNELS: &[&str] = &["sms", "email"];
+const CHANNELS: &[&str] = &["sms", "email", "telegram"];
 
 /// What the checker found: every problem, what every name stands for, and the script as read.
 #[derive(Debug, Clone, Default)]

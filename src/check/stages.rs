@@ -274,23 +274,29 @@ impl<'a> Checker<'a> {
                     )
                     .with_label("unknown channel")
                     .with_help(
-                        did_you_mean(&ch.name, CHANNELS.iter().copied())
-                            .unwrap_or_else(|| "messages go `via sms`, `via email` or both".into()),
+                        did_you_mean(&ch.name, CHANNELS.iter().copied()).unwrap_or_else(|| {
+                            "messages go `via sms`, `via email`, `via telegram`, or several".into()
+                        }),
                     ),
                 );
                 continue;
             }
             if let Some(t) = tpl {
+                // Telegram takes the SMS text, else the email.
                 let has = t.parts.iter().any(|p| match p {
-                    TemplatePart::Sms { .. } => ch.name == "sms",
-                    TemplatePart::Email { .. } => ch.name == "email",
+                    TemplatePart::Sms { .. } => ch.name == "sms" || ch.name == "telegram",
+                    TemplatePart::Email { .. } => ch.name == "email" || ch.name == "telegram",
                 });
                 if !has {
                     self.push(
                         Diagnostic::error(codes::TEMPLATE_CHANNEL, ch.span, format!("template `{}` has no {} text", t.id.name, ch.name))
                             .with_label(format!("sent by {}", ch.name))
                             .with_related(t.id.span, "template declared here")
-                            .with_help(if ch.name == "sms" { "add `sms \"…\"` to the template, or send it by email only".to_string() } else { "add `email subject \"…\" body \"…\"` to the template, or send it by sms only".to_string() }),
+                            .with_help(match ch.name.as_str() {
+                                "sms" => "add `sms \"…\"` to the template, or send it by email only".to_string(),
+                                "email" => "add `email subject \"…\" body \"…\"` to the template, or send it by sms only".to_string(),
+                                _ => "Telegram sends the template's `sms` text, else its email: add one of them".to_string(),
+                            }),
                     );
                 }
             }

@@ -153,7 +153,9 @@ pub fn coerce(v: Value, ty: &Ty) -> Value {
     match (ty, v) {
         (Ty::Decimal | Ty::Money, Value::Int(n)) => Value::Decimal(n.into()),
         (Ty::User, Value::Text(s)) => Value::User(s),
-        (Ty::Text | Ty::Phone | Ty::Email | Ty::Url, Value::User(s)) => Value::Text(s),
+        (Ty::Text | Ty::Phone | Ty::Email | Ty::Telegram | Ty::Url, Value::User(s)) => {
+            Value::Text(s)
+        }
         (_, v) => v,
     }
 }

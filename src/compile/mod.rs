@@ -190,7 +190,8 @@ impl<'a> Compiler<'a> {
                             ty: ty.clone(),
                             required: f.required,
                             derived: f.derived.is_some(),
-                            personal: f.personal || matches!(ty, Ty::Phone | Ty::Email),
+                            personal: f.personal
+                                || matches!(ty, Ty::Phone | Ty::Email | Ty::Telegram),
                             default,
                         };
                         place(&mut fields, id, def);

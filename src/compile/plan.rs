@@ -443,6 +443,8 @@ pub enum Channel {
     Sms,
     /// Email.
     Email,
+    /// Telegram: the template's SMS text (else its email's subject and body), by the bot.
+    Telegram,
 }
 
 impl Channel {
@@ -451,6 +453,7 @@ impl Channel {
         match self {
             Channel::Sms => "sms",
             Channel::Email => "email",
+            Channel::Telegram => "telegram",
         }
     }
 }

@@ -187,6 +187,7 @@ impl Compiler<'_> {
                     .map(|c| match c.name.as_str() {
                         "sms" => Ok(Channel::Sms),
                         "email" => Ok(Channel::Email),
+                        "telegram" => Ok(Channel::Telegram),
                         _ => Err(self.unresolved("channel", c)),
                     })
                     .collect::<Result<_, _>>()?,

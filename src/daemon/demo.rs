@@ -93,6 +93,7 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
             roles: m.roles.clone(),
             email: m.email.clone(),
             phone: m.phone.clone(),
+            telegram: m.telegram.clone(),
             rate: Some(toml::Value::String(m.rate.to_string())),
         })
         .collect();

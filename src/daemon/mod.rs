@@ -31,6 +31,7 @@ mod scheduler;
 mod server;
 mod state;
 mod switching;
+pub mod telegram;
 mod warm;
 mod web;
 pub mod webhooks;

@@ -48,11 +48,11 @@ fn op(summary: &str, ok: (&str, &str, Json), errors: &[&str], extra: Json) -> Js
 fn opt_outs() -> Json {
     json!({"type": "object", "required": ["deal", "opted_out"], "properties": {
         "deal": {"type": "string"},
-        "opted_out": {"type": "array", "items": {"enum": ["email", "sms"]}}}})
+        "opted_out": {"type": "array", "items": {"enum": ["email", "sms", "telegram"]}}}})
 }
 
 fn channel_param() -> Json {
-    json!({"name": "channel", "in": "path", "required": true, "schema": {"enum": ["sms", "email"]}})
+    json!({"name": "channel", "in": "path", "required": true, "schema": {"enum": ["sms", "email", "telegram"]}})
 }
 
 /// `POST /api/v1/rules/reload`: every answer is a reload report.

@@ -66,6 +66,9 @@ pub enum TransportError {
     /// The HTTP client for the gateway cannot be built.
     #[error("sms: {0}")]
     SmsClient(String),
+    /// The Telegram bot cannot be set up.
+    #[error("{0}")]
+    Telegram(String),
     /// The webhooks' HTTP client cannot be built.
     #[error("webhooks: {0}")]
     WebhookClient(String),
@@ -75,6 +78,8 @@ pub enum TransportError {
 pub(super) struct Delivery {
     email: Email,
     sms: Sms,
+    /// The bot messages `via telegram` go through (none: the log).
+    telegram: Option<super::telegram::Bot>,
     policy: config::Outbox,
 }
 
@@ -129,9 +134,14 @@ impl Delivery {
                 }
             }
         };
+        let telegram = match &config.telegram {
+            None => None,
+            Some(t) => Some(super::telegram::Bot::new(t).map_err(TransportError::Telegram)?),
+        };
         Ok(Delivery {
             email,
             sms,
+            telegram,
             policy: config.outbox.clone(),
         })
     }
@@ -141,6 +151,13 @@ impl Delivery {
         match m.channel.as_str() {
             "email" => self.email(m).await,
             "sms" => self.sms(m).await,
+            "telegram" => match &self.telegram {
+                Some(bot) => bot.send(&m.to, &m.body).await,
+                None => {
+                    tracing::info!(deal = %m.deal, to = ?m.to, text = ?m.body, "telegram (log transport)");
+                    Ok(())
+                }
+            },
             other => Err(format!("no transport for channel `{other}`")),
         }
     }

@@ -8,7 +8,7 @@ use super::state::AppState;
 use crate::store::{Erased, Erasure, StoreError};
 
 /// The channels a client can opt out of.
-pub(crate) const CHANNELS: [&str; 2] = ["sms", "email"];
+pub(crate) const CHANNELS: [&str; 3] = ["sms", "email", "telegram"];
 
 /// The title an erased deal keeps.
 pub(crate) const ERASED_TITLE: &str = "—";

@@ -269,6 +269,7 @@ impl Stepper<'_> {
             (_, Some(p)) => self.ctx.team.member(p).and_then(|m| match ch {
                 Channel::Sms => m.phone.clone(),
                 Channel::Email => m.email.clone(),
+                Channel::Telegram => m.telegram.clone(),
             }),
             (_, None) => {
                 skipped(self, "nobody".into(), "no team member has this role".into());
@@ -277,10 +278,10 @@ impl Stepper<'_> {
         };
         let who_name = person.clone().unwrap_or_else(|| "client".into());
         let Some(to) = address else {
-            let what = if ch == Channel::Sms {
-                "phone number"
-            } else {
-                "email address"
+            let what = match ch {
+                Channel::Sms => "phone number",
+                Channel::Email => "email address",
+                Channel::Telegram => "Telegram chat",
             };
             let reason = format!(
                 "{} has no {what}",
@@ -316,6 +317,19 @@ impl Stepper<'_> {
                 }
                 None => {
                     skipped(self, to, format!("template `{}` has no email", tpl.name));
+                    return Ok(());
+                }
+            },
+            // A chat message: the SMS text, else the email's subject over its body.
+            Channel::Telegram => match (&tpl.sms, &tpl.email) {
+                (Some(t), _) => (None, self.render(t, env)?, Vec::new()),
+                (None, Some(e)) => {
+                    let subject = self.render(&e.subject, env)?;
+                    let body = self.render(&e.body, env)?;
+                    (None, format!("{subject}\n\n{body}"), Vec::new())
+                }
+                (None, None) => {
+                    skipped(self, to, format!("template `{}` has no text", tpl.name));
                     return Ok(());
                 }
             },
@@ -369,10 +383,10 @@ impl Stepper<'_> {
     /// The client's phone or email: the deal's first field of that type.
     fn client_address(&self, ch: Channel) -> Option<String> {
         use crate::types::Ty;
-        let want = if ch == Channel::Sms {
-            Ty::Phone
-        } else {
-            Ty::Email
+        let want = match ch {
+            Channel::Sms => Ty::Phone,
+            Channel::Email => Ty::Email,
+            Channel::Telegram => Ty::Telegram,
         };
         let plan = self.ctx.plan;
         plan.fields

@@ -304,6 +304,14 @@ impl Stepper<'_> {
                 }
                 _ => return Err(bad("an email address")),
             },
+            Ty::Telegram => match v {
+                Value::Text(s) | Value::User(s) => {
+                    crate::value::no_control(name, s, false)?;
+                    Value::Text(crate::contact::telegram(name, s)?)
+                }
+                Value::Int(n) => Value::Text(n.to_string()),
+                _ => return Err(bad("a Telegram chat id")),
+            },
             Ty::Text | Ty::Url => match v {
                 Value::Text(s) | Value::User(s) => {
                     // Tabs and line breaks only where a text may span lines.

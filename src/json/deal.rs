@@ -109,6 +109,7 @@ pub fn team_json(team: &Team) -> Json {
                     "roles": m.roles,
                     "email": m.email,
                     "phone": m.phone,
+                    "telegram": m.telegram,
                     "rate": value_json(&Value::Decimal(m.rate), chrono_tz::UTC),
                     "open_tasks": team.load.get(&m.id).copied().unwrap_or(0),
                 })

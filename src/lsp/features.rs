@@ -372,7 +372,7 @@ pub(super) fn complete(ix: &Index, text: &Text, pos: Position) -> Vec<Completion
         }
         "in" if words.len() >= 2 && words[words.len() - 2] != "each" => return stages(),
         "via" => {
-            return ["sms", "email"]
+            return ["sms", "email", "telegram"]
                 .iter()
                 .map(|c| item(c, CompletionItemKind::KEYWORD, None))
                 .collect();

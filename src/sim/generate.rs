@@ -51,6 +51,7 @@ pub fn team() -> Vec<Member> {
         roles: vec![role.into()],
         email: Some(format!("{id}@studio.test")),
         phone: Some("+70000000000".into()),
+        telegram: None,
         rate: Decimal::from(rate),
     };
     vec![

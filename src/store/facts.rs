@@ -40,7 +40,7 @@ impl<'a> Lens<'a> {
             .fields
             .iter()
             .enumerate()
-            .filter(|(_, f)| matches!(f.ty, Ty::Phone | Ty::Email) || f.personal)
+            .filter(|(_, f)| matches!(f.ty, Ty::Phone | Ty::Email | Ty::Telegram) || f.personal)
             .map(|(i, _)| i)
             .collect();
         Lens {
@@ -95,7 +95,7 @@ pub(crate) fn fingerprint(plan: &Plan, m: &Mapping) -> String {
     for f in plan
         .fields
         .iter()
-        .filter(|f| matches!(f.ty, Ty::Phone | Ty::Email) || f.personal)
+        .filter(|f| matches!(f.ty, Ty::Phone | Ty::Email | Ty::Telegram) || f.personal)
     {
         put(&f.name);
     }

@@ -41,13 +41,14 @@ impl Tx {
             let roles = serde_json::to_string(&m.roles).unwrap_or_default();
             on!(self, c => {
                 sqlx::query(
-                    "INSERT INTO team (id, name, roles, email, phone, rate, open_tasks) \
-                     VALUES ($1, $2, $3, $4, $5, $6, \
+                    "INSERT INTO team (id, name, roles, email, phone, rate, telegram, open_tasks) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, \
                        (SELECT COUNT(*) FROM tasks WHERE assignee = $1 AND done_at IS NULL)) \
-                     ON CONFLICT (id) DO UPDATE SET name = $2, roles = $3, email = $4, phone = $5, rate = $6",
+                     ON CONFLICT (id) DO UPDATE SET name = $2, roles = $3, email = $4, phone = $5, \
+                     rate = $6, telegram = $7",
                 )
                 .bind(&m.id).bind(&m.name).bind(roles).bind(m.email.as_deref())
-                .bind(m.phone.as_deref()).bind(m.rate.to_string())
+                .bind(m.phone.as_deref()).bind(m.rate.to_string()).bind(m.telegram.as_deref())
                 .execute(&mut **c).await?.rows_affected()
             });
         }
@@ -56,7 +57,7 @@ impl Tx {
 
     /// The team with every member's open tasks.
     pub async fn team(&mut self) -> Result<Team, StoreError> {
-        // id, name, roles, email, phone, rate, open tasks
+        // id, name, roles, email, phone, rate, open tasks, telegram
         type MemberRow = (
             String,
             String,
@@ -65,18 +66,19 @@ impl Tx {
             Option<String>,
             String,
             i64,
+            Option<String>,
         );
         let rows: Vec<MemberRow> = on!(self, c => {
-            sqlx::query("SELECT id, name, roles, email, phone, rate, open_tasks FROM team ORDER BY id")
+            sqlx::query("SELECT id, name, roles, email, phone, rate, open_tasks, telegram FROM team ORDER BY id")
                 .fetch_all(&mut **c).await?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
-                             r.try_get(4)?, r.try_get(5)?, r.try_get(6)?)))
+                             r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?)))
                 .collect::<Result<_, sqlx::Error>>()?
         });
         let mut members = Vec::new();
         let mut team = Team::default();
-        for (id, name, roles, email, phone, rate, open) in rows {
+        for (id, name, roles, email, phone, rate, open, telegram) in rows {
             let corrupt =
                 |what: &str| StoreError::Corrupt(format!("team member {id}"), what.to_string());
             members.push(Member {
@@ -86,6 +88,7 @@ impl Tx {
                 name,
                 email,
                 phone,
+                telegram,
             });
             team.load.insert(id, open);
         }

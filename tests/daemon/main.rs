@@ -28,6 +28,7 @@ mod privacy;
 mod reload;
 mod restart;
 mod switch;
+mod telegram;
 mod timers;
 mod valid;
 mod webhooks;

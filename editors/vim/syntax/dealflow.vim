@@ -12,9 +12,9 @@ syn keyword dealflowControl on after at when
 syn keyword dealflowOperatorWord and or not in is
 syn keyword dealflowBoolean true false
 syn keyword dealflowKeyword timezone currency country maps script notify hook workweek hours holidays list of
-syn keyword dealflowKeyword sms email subject body attach require skip task group spawn deal for each
+syn keyword dealflowKeyword sms email telegram subject body attach require skip task group spawn deal for each
 syn keyword dealflowKeyword via with to due estimate set field required personal default enter exit join final as end
-syn match dealflowFieldType ":\s*\zs\(text\|int\|decimal\|money\|bool\|date\|datetime\|phone\|email\|url\|user\)\>"
+syn match dealflowFieldType ":\s*\zs\(text\|int\|decimal\|money\|bool\|date\|datetime\|phone\|email\|telegram\|url\|user\)\>"
 
 syn match dealflowDateTime "\<\d\{4}-\d\{2}-\d\{2}\(T\d\{1,2}:\d\{2}\(:\d\{2}\)\=\)\="
 syn match dealflowDateTime "\<\d\{1,2}:\d\{2}\(:\d\{2}\)\=\>"

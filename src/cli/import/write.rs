@@ -89,6 +89,7 @@ impl Target {
                             .collect(),
                         email: None,
                         phone: None,
+                        telegram: None,
                         rate: Default::default(),
                     })
                     .collect();

@@ -51,6 +51,9 @@ pub struct Config {
     /// The dashboard's language and the fields it reads money from.
     #[serde(default)]
     pub dashboard: Dashboard,
+    /// `[telegram]`: the bot messages `via telegram` go through.
+    #[serde(default)]
+    pub telegram: Option<super::telegram::TelegramConfig>,
     /// `[[webhooks]]`: signed deliveries of history records.
     #[serde(default)]
     pub webhooks: Vec<super::webhooks::Webhook>,
@@ -456,13 +459,14 @@ impl Default for History {
 }
 
 /// Sections a `DEALFLOW_SECTION_KEY` variable may name.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "database",
     "rules",
     "intake",
     "smtp",
     "sms",
+    "telegram",
     "outbox",
     "timers",
     "tasks",

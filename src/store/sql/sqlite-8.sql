@@ -1,3 +1,6 @@
+-- A team member's Telegram chat, for messages `via telegram`.
+ALTER TABLE team ADD COLUMN telegram TEXT;
+
 -- Signed webhooks: a row for each history record a subscription takes, written in the step's
 -- transaction and numbered per subscription and deal (`seq`), sent like the outbox's messages
 -- (claimed, retried with backoff, `dead` after the last attempt).
