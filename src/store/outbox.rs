@@ -65,7 +65,40 @@ pub(super) fn dedupe_key(
     )
 }
 
+/// The queues that go out in turns: the outbox's messages and the webhooks' deliveries.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Queue {
+    Outbox,
+    Webhooks,
+}
+
 impl Tx {
+    /// The ids of up to `limit` rows of a queue that may go out now, the longest waiting
+    /// first; on PostgreSQL locked, skipping those another daemon holds.
+    pub(super) async fn due_ids(
+        &mut self,
+        queue: Queue,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let table = match queue {
+            Queue::Outbox => "outbox",
+            Queue::Webhooks => "webhook_deliveries",
+        };
+        let lock = match self {
+            Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+            Tx::Sqlite(..) => "",
+        };
+        let sql = format!(
+            "SELECT id FROM {table} WHERE status = 'pending' AND next_ms <= $1 \
+             ORDER BY next_ms, id LIMIT $2{lock}"
+        );
+        Ok(on!(self, c => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        }))
+    }
+
     /// Messages in the outbox, oldest first (all statuses).
     pub async fn outbox(&mut self) -> Result<Vec<Queued>, StoreError> {
         self.messages(Messages::All).await
@@ -164,20 +197,7 @@ impl Tx {
     ) -> Result<Vec<Queued>, StoreError> {
         // A client who opted out of the channel gets nothing on it: skipped, not sent.
         self.skip_opted_out(now).await?;
-        let pick = match self {
-            Tx::Postgres(_) => {
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
-                 ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
-            }
-            Tx::Sqlite(..) => {
-                "SELECT id FROM outbox WHERE status = 'pending' AND next_ms <= $1 \
-                 ORDER BY next_ms, id LIMIT $2"
-            }
-        };
-        let ids: Vec<i64> = on!(self, c => {
-            sqlx::query(pick).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
-                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
-        });
+        let ids = self.due_ids(Queue::Outbox, now, limit).await?;
         self.outbox_update("next_ms = ", Arg::Int(Some(ms(lease_until))), &ids)
             .await?;
         let mut out = Vec::with_capacity(ids.len());

@@ -174,20 +174,9 @@ impl Tx {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let pick = match self {
-            Tx::Postgres(_) => {
-                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_ms <= $1 \
-                 ORDER BY next_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED"
-            }
-            Tx::Sqlite(..) => {
-                "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_ms <= $1 \
-                 ORDER BY next_ms, id LIMIT $2"
-            }
-        };
-        let ids: Vec<i64> = on!(self, c => {
-            sqlx::query(pick).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
-                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
-        });
+        let ids = self
+            .due_ids(super::outbox::Queue::Webhooks, now, limit)
+            .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let sql = format!("{COLUMNS} WHERE id = $1");

@@ -102,3 +102,36 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port on loopback")
 }
+
+/// Runs a program that is not ours (promtool, python3) with `input` on its standard input; its
+/// output. `None` when it is not installed, unless `required` (a `DEALFLOW_REQUIRE_*`
+/// variable) is set: then that is a failure.
+pub fn pipe(
+    program: &str,
+    args: &[&str],
+    input: &[u8],
+    required: &str,
+) -> Option<std::process::Output> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        assert!(
+            std::env::var_os(required).is_none(),
+            "{program} is required here"
+        );
+        return None;
+    };
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("the program reads");
+    Some(child.wait_with_output().expect("the program runs"))
+}

@@ -99,6 +99,7 @@ async fn website_forms_take_leads_without_a_relay() {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["access-control-allow-origin"], SITE);
     assert_eq!(r.headers()["vary"], "Origin");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let body: Json = serde_json::from_str(&r.text().await.expect("text")).expect("JSON");
     assert_eq!(body, serde_json::json!({"received": true}));
     assert_eq!(deals(&d).await.len(), 2);

@@ -4,35 +4,18 @@
 //! applied. Without promtool the test says it was skipped, unless `DEALFLOW_REQUIRE_PROMTOOL`
 //! is set (CI sets it).
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 
 use crate::common::daemon::*;
 use crate::common::skipped;
 
 fn promtool_check(text: &str) -> Option<String> {
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        assert!(
-            std::env::var_os("DEALFLOW_REQUIRE_PROMTOOL").is_none(),
-            "promtool is required here"
-        );
-        return None;
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(text.as_bytes())
-        .expect("promtool reads");
-    let out = child.wait_with_output().expect("promtool runs");
+    let out = crate::common::pipe(
+        "promtool",
+        &["check", "metrics"],
+        text.as_bytes(),
+        "DEALFLOW_REQUIRE_PROMTOOL",
+    )?;
     Some(format!(
         "{}{}{}",
         if out.status.success() { "" } else { "FAILED " },

@@ -3,8 +3,6 @@
 //! the README's own Python verification code (Python's hmac, not ours); the deal page and the
 //! metrics show them. On SQLite, and on PostgreSQL when `DEALFLOW_TEST_POSTGRES` is set.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -83,26 +81,12 @@ fn python_verifies(header: &str, body: &str) -> Option<bool> {
     let program = format!(
         "{code}\nimport sys\nsys.exit(0 if verify(sys.argv[1], sys.argv[2], sys.stdin.buffer.read()) else 1)\n"
     );
-    let child = Command::new("python3")
-        .args(["-c", &program, SECRET, header])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        assert!(
-            std::env::var_os("DEALFLOW_REQUIRE_PYTHON").is_none(),
-            "python3 is required here"
-        );
-        return None;
-    };
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(body.as_bytes())
-        .expect("python reads");
-    let out = child.wait_with_output().expect("python runs");
+    let out = crate::common::pipe(
+        "python3",
+        &["-c", &program, SECRET, header],
+        body.as_bytes(),
+        "DEALFLOW_REQUIRE_PYTHON",
+    )?;
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.trim().is_empty(), "python: {said}");
     Some(out.status.success())

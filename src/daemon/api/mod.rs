@@ -31,7 +31,9 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v1/leads", post(deals::create_lead))
         .route(
             "/f/{key}",
-            post(website::submit).options(website::preflight),
+            post(website::submit)
+                .options(website::preflight)
+                .layer(axum::middleware::map_response(crate::daemon::web::guarded)),
         )
         .route(
             "/api/v1/deals",

@@ -73,7 +73,7 @@ pub(crate) fn routes() -> Router<Shared> {
 /// What every page says to the browser about itself: only its own script (the one that makes
 /// running timers tick) and nothing from elsewhere, never inside another site's frame, its type as sent, and no path in the
 /// `Referer` that leaves for another site.
-async fn guarded(mut r: axum::response::Response) -> axum::response::Response {
+pub(crate) async fn guarded(mut r: axum::response::Response) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     let h = r.headers_mut();
     h.insert(
