@@ -21,6 +21,8 @@ pub struct Member {
     pub phone: Option<String>,
     /// Telegram chat id, for messages `via telegram`.
     pub telegram: Option<String>,
+    /// Whether they are told of the tasks given to them (on by default).
+    pub notices: bool,
     /// Hourly rate.
     pub rate: Decimal,
 }
@@ -86,6 +88,9 @@ pub struct TeamMember {
     pub phone: Option<String>,
     /// Telegram chat id (the bot's chat with them), for messages `via telegram`.
     pub telegram: Option<String>,
+    /// Tell them of each task given to them (default: yes), by Telegram when they have a
+    /// chat id, else by email.
+    pub notices: Option<bool>,
     /// Hourly rate (a number; default 0).
     pub rate: Option<toml::Value>,
 }
@@ -112,6 +117,7 @@ impl TeamMember {
             email: self.email.clone(),
             phone: self.phone.clone(),
             telegram: self.telegram.clone(),
+            notices: self.notices.unwrap_or(true),
             rate,
         })
     }

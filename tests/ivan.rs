@@ -141,9 +141,32 @@ fn fact_01_the_lead_arrives_and_the_client_hears_at_once() {
     assert_eq!(sms["to_kind"], "client");
     assert_eq!(sms["send_at"], "2026-03-02T09:15:00+03:00");
     let email = r.one("ivan", "notification", "2026-03-02T09:15", |n| {
-        n["channel"] == "email"
+        n["channel"] == "email" && n["to_kind"] == "client"
     });
     assert_eq!(email["template"], "welcome");
+    // Anna hears of each task given to her, by email, with the deal and the deadline.
+    let notice = r.one("ivan", "notification", "2026-03-02T09:15", |n| {
+        n["to_kind"] == "user"
+            && n["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("☐ Позвонить клиенту")
+    });
+    assert_eq!(
+        (&notice["to"], &notice["channel"], &notice["template"]),
+        (
+            &"anna@studio.test".into(),
+            &"email".into(),
+            &"task_assigned".into()
+        )
+    );
+    assert!(
+        notice["text"]
+            .as_str()
+            .unwrap()
+            .contains("⏰ 02.03.2026 09:30"),
+        "{notice}"
+    );
     assert_eq!(email["to"], "ivan@example.test");
     r.task(
         "ivan",
@@ -404,7 +427,9 @@ fn fact_11_the_shop_is_delivered_over_its_hours() {
 fn fact_12_a_night_lead_gets_the_email_now_and_the_sms_in_the_morning() {
     let r = Records::load();
     let t = "2026-03-02T23:30";
-    let email = r.one("nina", "notification", t, |n| n["channel"] == "email");
+    let email = r.one("nina", "notification", t, |n| {
+        n["channel"] == "email" && n["to_kind"] == "client"
+    });
     assert_eq!(email["send_at"], "2026-03-02T23:30:00+03:00");
     let sms = r.one("nina", "notification", t, |n| n["channel"] == "sms");
     assert_eq!(sms["send_at"], "2026-03-03T09:00:00+03:00");
@@ -438,7 +463,9 @@ fn fact_14_a_returning_client_starts_at_the_contract() {
     let created = r.one("maria", "deal_created", "2026-03-04T10:00", |_| true);
     assert_eq!(created["stage"], serde_json::json!(["contract"]));
     assert!(
-        r.all("maria", "notification").is_empty(),
+        r.all("maria", "notification")
+            .iter()
+            .all(|n| n["to_kind"] == "user"),
         "no welcome for a returning client"
     );
     let tasks: Vec<&str> = r

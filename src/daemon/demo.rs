@@ -94,6 +94,7 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
             email: m.email.clone(),
             phone: m.phone.clone(),
             telegram: m.telegram.clone(),
+            notices: Some(m.notices),
             rate: Some(toml::Value::String(m.rate.to_string())),
         })
         .collect();

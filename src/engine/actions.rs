@@ -93,6 +93,7 @@ impl Stepper<'_> {
                     },
                     Some(*line),
                 );
+                self.task_notice(self.deal.tasks.len() - 1, Some(*line))?;
             }
             Action::Group { title, roles } => {
                 let title = self.render(title, env)?;
@@ -398,7 +399,7 @@ impl Stepper<'_> {
     }
 
     /// Passes a message through the pipeline's notify hook: changed, held or dropped.
-    fn hook(&self, function: &str, msg: Message) -> Result<Option<Message>, String> {
+    pub(super) fn hook(&self, function: &str, msg: Message) -> Result<Option<Message>, String> {
         let script = self
             .ctx
             .script
@@ -516,12 +517,12 @@ impl Stepper<'_> {
 }
 
 /// A message on its way to the outbox.
-struct Message {
-    to_kind: &'static str,
-    to: String,
-    channel: &'static str,
-    template: String,
-    subject: Option<String>,
-    text: String,
-    send_at: DateTime<Utc>,
+pub(super) struct Message {
+    pub to_kind: &'static str,
+    pub to: String,
+    pub channel: &'static str,
+    pub template: String,
+    pub subject: Option<String>,
+    pub text: String,
+    pub send_at: DateTime<Utc>,
 }

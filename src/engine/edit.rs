@@ -57,7 +57,7 @@ impl Stepper<'_> {
             if let Slot::Role(r) = slot {
                 let after = self.deal.slots[r].clone();
                 if before != after {
-                    self.hand_over(r, before, after);
+                    self.hand_over(r, before, after)?;
                 }
             }
         }
@@ -116,7 +116,12 @@ impl Stepper<'_> {
 
     /// The role `role` went from one person to another: the open tasks its `task` lines gave
     /// the first go to the second.
-    fn hand_over(&mut self, role: usize, from: Option<String>, to: Option<String>) {
+    fn hand_over(
+        &mut self,
+        role: usize,
+        from: Option<String>,
+        to: Option<String>,
+    ) -> Result<(), StepError> {
         let plan = self.ctx.plan;
         let moving: Vec<usize> = self
             .deal
@@ -146,7 +151,9 @@ impl Stepper<'_> {
                 },
                 None,
             );
+            self.task_notice(idx, None)?;
         }
+        Ok(())
     }
 }
 

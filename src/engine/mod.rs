@@ -8,6 +8,7 @@ mod actions;
 mod edit;
 mod eval;
 mod invite;
+mod notices;
 mod record;
 mod stages;
 mod state;

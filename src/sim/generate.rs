@@ -52,6 +52,7 @@ pub fn team() -> Vec<Member> {
         email: Some(format!("{id}@studio.test")),
         phone: Some("+70000000000".into()),
         telegram: None,
+        notices: true,
         rate: Decimal::from(rate),
     };
     vec![

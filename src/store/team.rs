@@ -41,14 +41,15 @@ impl Tx {
             let roles = serde_json::to_string(&m.roles).unwrap_or_default();
             on!(self, c => {
                 sqlx::query(
-                    "INSERT INTO team (id, name, roles, email, phone, rate, telegram, open_tasks) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                    "INSERT INTO team (id, name, roles, email, phone, rate, telegram, notices, open_tasks) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
                        (SELECT COUNT(*) FROM tasks WHERE assignee = $1 AND done_at IS NULL)) \
                      ON CONFLICT (id) DO UPDATE SET name = $2, roles = $3, email = $4, phone = $5, \
-                     rate = $6, telegram = $7",
+                     rate = $6, telegram = $7, notices = $8",
                 )
                 .bind(&m.id).bind(&m.name).bind(roles).bind(m.email.as_deref())
                 .bind(m.phone.as_deref()).bind(m.rate.to_string()).bind(m.telegram.as_deref())
+                .bind(i64::from(m.notices))
                 .execute(&mut **c).await?.rows_affected()
             });
         }
@@ -57,7 +58,7 @@ impl Tx {
 
     /// The team with every member's open tasks.
     pub async fn team(&mut self) -> Result<Team, StoreError> {
-        // id, name, roles, email, phone, rate, open tasks, telegram
+        // id, name, roles, email, phone, rate, open tasks, telegram, notices
         type MemberRow = (
             String,
             String,
@@ -67,18 +68,20 @@ impl Tx {
             String,
             i64,
             Option<String>,
+            i64,
         );
         let rows: Vec<MemberRow> = on!(self, c => {
-            sqlx::query("SELECT id, name, roles, email, phone, rate, open_tasks, telegram FROM team ORDER BY id")
+            sqlx::query("SELECT id, name, roles, email, phone, rate, open_tasks, telegram, notices FROM team ORDER BY id")
                 .fetch_all(&mut **c).await?
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?,
-                             r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?)))
+                             r.try_get(4)?, r.try_get(5)?, r.try_get(6)?, r.try_get(7)?,
+                             r.try_get(8)?)))
                 .collect::<Result<_, sqlx::Error>>()?
         });
         let mut members = Vec::new();
         let mut team = Team::default();
-        for (id, name, roles, email, phone, rate, open, telegram) in rows {
+        for (id, name, roles, email, phone, rate, open, telegram, notices) in rows {
             let corrupt =
                 |what: &str| StoreError::Corrupt(format!("team member {id}"), what.to_string());
             members.push(Member {
@@ -89,6 +92,7 @@ impl Tx {
                 email,
                 phone,
                 telegram,
+                notices: notices != 0,
             });
             team.load.insert(id, open);
         }

@@ -124,7 +124,10 @@ async fn a_meeting_invitation_is_read_as_one_by_real_mail_and_calendar_parsers()
         Duration::from_secs(30),
         || {
             let got = read_mail(&python, &maildir);
-            let enough = got.len() >= 2;
+            // The client's welcome and meeting (the team's task notices come as well).
+            let enough = got
+                .iter()
+                .any(|m| !m["calendars"].as_array().unwrap().is_empty());
             mails = got;
             async move { enough }
         },

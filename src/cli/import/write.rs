@@ -90,6 +90,7 @@ impl Target {
                         email: None,
                         phone: None,
                         telegram: None,
+                        notices: false,
                         rate: Default::default(),
                     })
                     .collect();

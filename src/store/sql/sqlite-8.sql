@@ -1,5 +1,7 @@
 -- A team member's Telegram chat, for messages `via telegram`.
 ALTER TABLE team ADD COLUMN telegram TEXT;
+-- Whether they are told of the tasks given to them (1: yes).
+ALTER TABLE team ADD COLUMN notices INTEGER NOT NULL DEFAULT 1;
 
 -- Signed webhooks: a row for each history record a subscription takes, written in the step's
 -- transaction and numbered per subscription and deal (`seq`), sent like the outbox's messages
