@@ -38,7 +38,8 @@ pub mod webhooks;
 mod writer;
 
 pub use self::core::{Core, OpenError, Opening};
-pub(crate) use api::deals::{new_id as new_deal_id, valid_id as valid_deal_id};
+pub(crate) use api::deals::valid_id as valid_deal_id;
+pub(crate) use api::intake::new_id as new_deal_id;
 pub use batch::{CoreError, Op, Step};
 pub use config::Config;
 pub use metrics::Metrics;

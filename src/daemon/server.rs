@@ -165,7 +165,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         config
             .webhooks
             .iter()
-            .map(super::webhooks::Webhook::subscription)
+            .map(super::config::Webhook::subscription)
             .collect(),
     );
     let senders = Arc::new(super::webhooks::Senders::new(

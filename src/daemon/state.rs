@@ -26,7 +26,7 @@ pub(crate) struct AppState {
     /// Who may come in: the tokens (read again on SIGHUP), the sessions' site, wrong logins.
     pub door: super::door::Door,
     /// What the website forms remember: submissions per address, recent contacts.
-    pub forms: super::api::website::Guard,
+    pub forms: super::door::forms::Guard,
 }
 
 /// The state as handlers hold it.

@@ -18,15 +18,6 @@ use crate::engine::{Creation, Input, TaskAction};
 use crate::json::{deal_json, json_fields};
 use crate::store::DealFilter;
 
-/// A new deal id: the date, then random letters (`d-20260302-k3j9x2`).
-pub(crate) fn new_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let tail: String = (0..8)
-        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
-        .collect();
-    format!("d-{}-{tail}", chrono::Utc::now().format("%Y%m%d"))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewDeal {
@@ -57,7 +48,7 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
             check_id(&id)?;
             id
         }
-        None => new_id(),
+        None => intake::new_id(),
     };
     let req = Creation {
         id,

@@ -14,6 +14,15 @@ use crate::compile::Plan;
 use crate::engine::Creation;
 use crate::json::json_fields;
 
+/// A new deal id: the date, then random letters (`d-20260302-k3j9x2`).
+pub(crate) fn new_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let tail: String = (0..8)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect();
+    format!("d-{}-{tail}", chrono::Utc::now().format("%Y%m%d"))
+}
+
 /// How a body was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Sent {
@@ -138,7 +147,7 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| "Lead".to_string());
     Creation {
-        id: super::deals::new_id(),
+        id: new_id(),
         title,
         stages: Vec::new(),
         fields: json_fields(&fields),

@@ -9,7 +9,7 @@ mod admit;
 pub(crate) mod answers;
 pub(crate) mod deals;
 mod explain;
-mod intake;
+pub(crate) mod intake;
 mod privacy;
 mod service;
 pub(crate) mod website;

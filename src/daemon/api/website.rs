@@ -5,176 +5,21 @@
 //! no second deal. Where a deal comes from and where the visitor goes next (the thank-you URL)
 //! come from the configuration only, never from the request.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::admit::ApiError;
 use super::intake;
 use crate::daemon::batch::Op;
-use crate::daemon::config::ConfigError;
+use crate::daemon::config::{ConfigError, WebsiteForm};
 use crate::daemon::state::Shared;
-
-/// Addresses and contacts remembered at most; past it, the stale ones are forgotten.
-const REMEMBERED: usize = 10_000;
-
-/// `[[forms]]`: one website form.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebsiteForm {
-    /// The public key in the form's address, `/f/{key}`: 8 to 64 letters, digits, `-`, `_`.
-    pub key: String,
-    /// The sites whose pages may send it (`https://studio.example`); a request from any other
-    /// origin is refused. A request that names no origin (not a browser) is taken.
-    #[serde(default)]
-    pub origins: Vec<String>,
-    /// Form input name → field (absent: `[intake.fields]`); a declared field's own name is
-    /// taken too.
-    #[serde(default)]
-    pub fields: Option<BTreeMap<String, String>>,
-    /// The input whose value titles the deal (absent: `[intake] title`, then the client's name).
-    #[serde(default)]
-    pub title: Option<String>,
-    /// Field values every deal from this form gets (`source = "website"`).
-    #[serde(default)]
-    pub set: BTreeMap<String, String>,
-    /// Where a plain HTML form sends the visitor after it is taken (303); absent: a short page.
-    #[serde(default)]
-    pub thanks: Option<String>,
-    /// The hidden input people leave empty and robots fill in.
-    #[serde(default = "default_honeypot")]
-    pub honeypot: String,
-    /// Submissions one client address may make in an hour.
-    #[serde(default = "default_per_hour")]
-    pub per_hour: u32,
-    /// Seconds in which the same phone or email on this form makes no second deal.
-    #[serde(default = "default_window")]
-    pub duplicate_window_s: u64,
-}
-
-fn default_honeypot() -> String {
-    "website".into()
-}
-
-fn default_per_hour() -> u32 {
-    20
-}
-
-fn default_window() -> u64 {
-    600
-}
-
-/// Checks the forms: keys well made and used once, origins and thank-you addresses that are
-/// addresses, a limit of at least one.
-pub(crate) fn check(forms: &[WebsiteForm]) -> Result<(), ConfigError> {
-    for (i, f) in forms.iter().enumerate() {
-        let bad = |why: String| ConfigError::Named(format!("form `{}`: {why}", f.key));
-        let len = f.key.chars().count();
-        if !(8..=64).contains(&len)
-            || !f
-                .key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(bad(
-                "`key` must be 8 to 64 letters, digits, `-` or `_`".into()
-            ));
-        }
-        if forms[..i].iter().any(|o| o.key == f.key) {
-            return Err(bad("the key is used by another form".into()));
-        }
-        for o in &f.origins {
-            if origin(o).as_deref() != Some(o.trim_end_matches('/')) {
-                return Err(bad(format!(
-                    "origin `{o}` is not an origin like `https://studio.example`"
-                )));
-            }
-        }
-        if let Some(t) = &f.thanks
-            && (origin(t).is_none() || HeaderValue::from_str(t).is_err())
-        {
-            return Err(bad(format!(
-                "`thanks = \"{t}\"` is not an http(s) address (the page on the website the \
-                 visitor goes to)"
-            )));
-        }
-        if f.per_hour < 1 {
-            return Err(bad("`per_hour` must be at least 1".into()));
-        }
-    }
-    Ok(())
-}
-
-/// The origin (`scheme://host[:port]`) of an http(s) URL.
-fn origin(text: &str) -> Option<String> {
-    let u = url::Url::parse(text).ok()?;
-    (matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .then(|| u.origin().ascii_serialization())
-}
-
-/// What the forms remember: recent submissions per address, recent contacts per form.
-#[derive(Default)]
-pub(crate) struct Guard {
-    tries: Mutex<HashMap<(String, IpAddr), VecDeque<Instant>>>,
-    contacts: Mutex<HashMap<(String, String), Instant>>,
-}
-
-impl Guard {
-    /// Counts a submission from `ip`; how long it must wait when it is over the limit.
-    fn over_limit(&self, key: &str, ip: IpAddr, per_hour: u32, now: Instant) -> Option<Duration> {
-        let hour = Duration::from_secs(3600);
-        let mut tries = self.tries.lock().unwrap_or_else(|p| p.into_inner());
-        if tries.len() >= REMEMBERED {
-            tries.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < hour));
-        }
-        let q = tries.entry((key.to_string(), ip)).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= hour) {
-            q.pop_front();
-        }
-        if q.len() >= per_hour as usize {
-            let oldest = q.front().copied().unwrap_or(now);
-            return Some(hour.saturating_sub(now.duration_since(oldest)));
-        }
-        q.push_back(now);
-        None
-    }
-
-    /// Takes the contacts for a new deal unless one of them came within the window (a double
-    /// submit): whether they were taken.
-    fn take(&self, key: &str, contacts: &[String], window: Duration, now: Instant) -> bool {
-        let mut seen = self.contacts.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= REMEMBERED {
-            seen.retain(|_, t| now.duration_since(*t) < window);
-        }
-        let recent = contacts.iter().any(|c| {
-            seen.get(&(key.to_string(), c.clone()))
-                .is_some_and(|t| now.duration_since(*t) < window)
-        });
-        if recent {
-            return false;
-        }
-        for c in contacts {
-            seen.insert((key.to_string(), c.clone()), now);
-        }
-        true
-    }
-
-    /// Lets the contacts go again (the deal was not made).
-    fn release(&self, key: &str, contacts: &[String]) {
-        let mut seen = self.contacts.lock().unwrap_or_else(|p| p.into_inner());
-        for c in contacts {
-            seen.remove(&(key.to_string(), c.clone()));
-        }
-    }
-}
 
 /// How the answer is given: a page for a browser's own form, JSON for a script.
 struct Reply<'a> {

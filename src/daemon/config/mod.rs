@@ -11,6 +11,12 @@ use serde::Deserialize;
 
 use crate::team::{Member, TeamMember};
 
+mod forms;
+mod webhooks;
+
+pub use forms::WebsiteForm;
+pub use webhooks::Webhook;
+
 /// The daemon's configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -56,10 +62,10 @@ pub struct Config {
     pub telegram: Option<super::telegram::TelegramConfig>,
     /// `[[webhooks]]`: signed deliveries of history records.
     #[serde(default)]
-    pub webhooks: Vec<super::webhooks::Webhook>,
+    pub webhooks: Vec<Webhook>,
     /// `[[forms]]`: website forms that send leads straight to `/f/{key}`.
     #[serde(default)]
-    pub forms: Vec<super::api::website::WebsiteForm>,
+    pub forms: Vec<WebsiteForm>,
     /// Where relative paths in the file are taken from (the file's folder).
     #[serde(skip)]
     pub base: PathBuf,
@@ -637,8 +643,8 @@ impl Config {
                 "`dashboard.session_hours` and `dashboard.idle_minutes` must be at least 1",
             ));
         }
-        super::webhooks::check(&self.webhooks)?;
-        super::api::website::check(&self.forms)?;
+        webhooks::check(&self.webhooks)?;
+        forms::check(&self.forms)?;
         for t in &self.tokens {
             if let Some(p) = &t.person
                 && !self.team.iter().any(|m| &m.id == p)

@@ -3,6 +3,7 @@
 //! often a wrong login may be tried. The tokens are read again on SIGHUP: a token taken out of
 //! the configuration ends the sessions it opened.
 
+pub(crate) mod forms;
 mod site;
 mod throttle;
 

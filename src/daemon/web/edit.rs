@@ -261,7 +261,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
         return refuse("a deal needs a title");
     }
     let id = if typed.id.is_empty() {
-        crate::daemon::api::deals::new_id()
+        crate::daemon::api::intake::new_id()
     } else {
         typed.id.clone()
     };
