@@ -72,8 +72,7 @@ impl Bot {
     /// Sends `text` to the chat `to`; Telegram's own description of a refusal otherwise (the
     /// token never appears in it).
     pub(super) async fn send(&self, to: &str, text: &str) -> Result<(), String> {
-        let body =
-            serde_json::json!({"chat_id": to, "text": text, "disable_web_page_preview": false});
+        let body = serde_json::json!({"chat_id": to, "text": text});
         let resp = self
             .client
             .post(&self.url)

@@ -62,11 +62,13 @@ const COLUMNS: &str = "SELECT id, webhook, deal_id, seq, kind, body, status, att
 
 /// The rows of the deliveries a batch queues: the records each subscription takes, each with
 /// the next number of its subscription and deal (`last`: the numbers given so far, updated).
+/// A body is the record as the API shows it (moments in UTC), with the rules version that
+/// wrote it and its number.
 pub(super) fn rows(
     subscriptions: &[Subscription],
     history: &[(&Record, i64)],
     version: i64,
-    tz: chrono_tz::Tz,
+    plan: &crate::compile::Plan,
     last: &mut HashMap<(String, String), i64>,
     now: &str,
 ) -> Vec<Vec<Arg>> {
@@ -78,11 +80,12 @@ pub(super) fn rows(
                 .entry((s.name.clone(), r.deal.to_string()))
                 .or_insert(0);
             *n += 1;
-            let object = crate::json::record_object(r, tz);
-            let body = format!(
-                "{},\"rules_version\":{version},\"seq\":{n}}}",
-                object.strip_suffix('}').unwrap_or(&object)
-            );
+            let mut object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&crate::json::record_object(r, plan.tz)).unwrap_or_default();
+            crate::json::record_in_utc(&mut object, plan);
+            object.insert("rules_version".into(), version.into());
+            object.insert("seq".into(), (*n).into());
+            let body = serde_json::Value::Object(object).to_string();
             out.push(vec![
                 Arg::from(s.name.as_str()),
                 Arg::from(&*r.deal),

@@ -173,7 +173,7 @@ impl Tx {
                 b.webhooks,
                 &b.history,
                 b.version,
-                b.plan.tz,
+                b.plan,
                 &mut numbers,
                 &now,
             );

@@ -163,7 +163,9 @@ async fn webhooks(d: &Daemon, log: &Log) {
             body["rules_version"].as_i64().is_some_and(|v| v >= 1),
             "{body}"
         );
-        assert!(body["at"].as_str().is_some(), "{body}");
+        // Moments as the API writes them: UTC, to the microsecond.
+        let at = body["at"].as_str().expect("at");
+        assert!(at.ends_with('Z') && at.len() == 27, "{body}");
         per_deal
             .entry(body["deal"].as_str().expect("deal").to_string())
             .or_default()
