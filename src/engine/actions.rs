@@ -335,7 +335,7 @@ impl Stepper<'_> {
                 }
             },
         };
-        let mut msg = Message {
+        let msg = Message {
             to_kind,
             to,
             channel: ch.name(),
@@ -344,11 +344,33 @@ impl Stepper<'_> {
             text,
             send_at: self.ctx.now,
         };
-        if let Some(hook) = &plan.notify_hook {
+        self.queue(msg, attachments, who_name, Some(line))
+    }
+
+    /// A message through the pipeline's notify hook (changed, held or dropped), then recorded:
+    /// a `notification`, or a `notification_skipped` for `who` when the hook dropped it.
+    pub(super) fn queue(
+        &mut self,
+        mut msg: Message,
+        attachments: Vec<crate::engine::Attachment>,
+        who: String,
+        line: Option<usize>,
+    ) -> Result<(), StepError> {
+        if let Some(hook) = &self.ctx.plan.notify_hook {
+            let (to_kind, channel, template) = (msg.to_kind, msg.channel, msg.template.clone());
             match self.hook(hook, msg).map_err(StepError::Failed)? {
                 Some(m) => msg = m,
                 None => {
-                    skipped(self, who_name, "dropped by the notify hook".into());
+                    self.record(
+                        Kind::NotificationSkipped {
+                            to_kind,
+                            to: who,
+                            channel,
+                            template,
+                            reason: "dropped by the notify hook".into(),
+                        },
+                        line,
+                    );
                     return Ok(());
                 }
             }
@@ -364,7 +386,7 @@ impl Stepper<'_> {
                 send_at: msg.send_at,
                 attachments,
             },
-            Some(line),
+            line,
         );
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! timeline (template `task_assigned`), passed through the pipeline's notify hook (quiet
 //! hours), sent by the outbox. Its words are signs, not a language: `☐` the task, `⏰` its due.
 
-use super::{Kind, Stepper};
+use super::Stepper;
 use crate::compile::Channel;
 use crate::engine::StepError;
 
@@ -50,7 +50,7 @@ impl Stepper<'_> {
         }
         let subject =
             (channel == Channel::Email).then(|| format!("☐ {} · {}", task.title, self.deal.title));
-        let mut msg = super::actions::Message {
+        let msg = super::actions::Message {
             to_kind: "user",
             to,
             channel: channel.name(),
@@ -59,38 +59,7 @@ impl Stepper<'_> {
             text: lines.join("\n"),
             send_at: self.ctx.now,
         };
-        if let Some(hook) = &self.ctx.plan.notify_hook {
-            match self.hook(hook, msg).map_err(StepError::Failed)? {
-                Some(m) => msg = m,
-                None => {
-                    self.record(
-                        Kind::NotificationSkipped {
-                            to_kind: "user",
-                            to: member.id.clone(),
-                            channel: channel.name(),
-                            template: TASK_NOTICE.to_string(),
-                            reason: "dropped by the notify hook".into(),
-                        },
-                        line,
-                    );
-                    return Ok(());
-                }
-            }
-        }
-        self.record(
-            Kind::Notification {
-                to_kind: msg.to_kind,
-                to: msg.to,
-                channel: msg.channel,
-                template: msg.template,
-                subject: msg.subject,
-                text: msg.text,
-                send_at: msg.send_at,
-                attachments: Vec::new(),
-            },
-            line,
-        );
-        Ok(())
+        self.queue(msg, Vec::new(), member.id.clone(), line)
     }
 }
 
