@@ -390,8 +390,11 @@ fn sighup_reads_tokens_and_team_again_and_the_log_keeps_one_line_per_message() {
     );
 
     let log = terminate(&mut child, deadline);
+    // The client's SMS waits for the morning at night (the reference's notify hook); the team's
+    // task notices go by email at once: either way a message with the forged text was logged.
     assert!(
-        log.contains("sms (log transport)") && log.contains("FORGED"),
+        log.lines()
+            .any(|l| l.contains("(log transport)") && l.contains("FORGED")),
         "{log}"
     );
     assert!(
