@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench pages` seeds 100,000 deals (`-- 1000000` for a million; several sizes
 //! may be given) into an SQLite file under `target/bench-pages/` (kept: the next run with the
-//! same size reuses it), spread over the last eighteen months as a studio's would be: most
+//! same size reuses it while the schema is the same), spread over the last eighteen months as a studio's would be: most
 //! closed or lost, the rest in every live stage, with tasks overdue, invoices out, hours logged.
 //! Then it starts `dealflow serve` on it as its own process, asks every page 25 times after
 //! 3 warm-up requests, and prints the median and 90th percentile of each, the daemon's resident
@@ -337,8 +337,10 @@ fn main() {
         let dir = common::root().join(format!("target/bench-pages/{n}"));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("deals.db");
+        // The seed is kept between runs, while the schema it was made under is this code's.
         let seeded = dir.join("seeded");
-        if !seeded.exists() {
+        let digest = dealflow::store::schema_digest();
+        if std::fs::read_to_string(&seeded).ok().as_deref() != Some(digest.as_str()) {
             for s in ["", "-wal", "-shm", ".lock"] {
                 let _ = std::fs::remove_file(format!("{}{s}", file.display()));
             }
@@ -355,7 +357,7 @@ fn main() {
                 bytes_per_lead(&dir).await;
             });
             eprintln!("seeded in {:.0} s", started.elapsed().as_secs_f64());
-            std::fs::write(&seeded, "").unwrap();
+            std::fs::write(&seeded, &digest).unwrap();
         }
         println!(
             "{n} deals: database {} MB, {} bytes per deal",

@@ -164,7 +164,7 @@ pub use facts::{Invoice, Mapping};
 pub use history::{EventEntry, HistoryEntry};
 pub use integrity::Table;
 pub use outbox::Queued;
-pub use pool::{SCHEMA_VERSION, Store, WriteTurn};
+pub use pool::{SCHEMA_VERSION, Store, WriteTurn, schema_digest};
 pub use privacy::{Erased, Erasure};
 pub use refusals::Refusal;
 pub use requests::Answer;

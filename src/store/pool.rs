@@ -312,6 +312,19 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
 /// The newest schema version this code knows.
 pub const SCHEMA_VERSION: i64 = SQLITE_SCHEMA.len() as i64;
 
+/// A digest of every schema step's text on both backends: a database made under another digest
+/// may hold a step that was edited since (before it landed), which opening it refuses. Tools
+/// that keep databases between runs (the benchmarks' seeds) make them again when it differs.
+pub fn schema_digest() -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for (what, sql) in SQLITE_SCHEMA.iter().chain(POSTGRES_SCHEMA) {
+        h.update(what.as_bytes());
+        h.update(sql.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A database opened read-only must be at this dealflow's schema step.
 fn same_schema(found: i64) -> Result<(), StoreError> {
     if found == SCHEMA_VERSION {
