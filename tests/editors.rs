@@ -34,16 +34,7 @@ fn the_textmate_grammar_gives_keywords_strings_comments_and_durations_their_scop
     }
     let dir = common::root().join("editors/test");
     if !dir.join("node_modules/vscode-textmate").exists() {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm runs");
-        assert!(
-            out.status.success(),
-            "npm ci: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::npm_ci(&dir);
     }
     let out = Command::new("node")
         .arg("tokenize.mjs")

@@ -35,16 +35,7 @@ fn vnu() -> Option<std::path::PathBuf> {
     let dir = root().join("tests/html");
     let jar = dir.join("node_modules/vnu-jar/build/dist/vnu.jar");
     if !jar.exists() {
-        let out = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
-            .output()
-            .expect("npm runs");
-        assert!(
-            out.status.success(),
-            "npm ci: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::npm_ci(&dir);
     }
     Some(jar)
 }

@@ -72,6 +72,15 @@ pub(super) enum Queue {
     Webhooks,
 }
 
+impl Queue {
+    fn table(self) -> &'static str {
+        match self {
+            Queue::Outbox => "outbox",
+            Queue::Webhooks => "webhook_deliveries",
+        }
+    }
+}
+
 impl Tx {
     /// The ids of up to `limit` rows of a queue that may go out now, the longest waiting
     /// first; on PostgreSQL locked, skipping those another daemon holds.
@@ -81,10 +90,7 @@ impl Tx {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<i64>, StoreError> {
-        let table = match queue {
-            Queue::Outbox => "outbox",
-            Queue::Webhooks => "webhook_deliveries",
-        };
+        let table = queue.table();
         let lock = match self {
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Tx::Sqlite(..) => "",
@@ -198,8 +204,13 @@ impl Tx {
         // A client who opted out of the channel gets nothing on it: skipped, not sent.
         self.skip_opted_out(now).await?;
         let ids = self.due_ids(Queue::Outbox, now, limit).await?;
-        self.outbox_update("next_ms = ", Arg::Int(Some(ms(lease_until))), &ids)
-            .await?;
+        self.queue_update(
+            Queue::Outbox,
+            "next_ms = ",
+            Arg::Int(Some(ms(lease_until))),
+            &ids,
+        )
+        .await?;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_ARGS) {
             out.extend(self.messages(Messages::Ids(chunk)).await?);
@@ -221,7 +232,18 @@ impl Tx {
         ids: &[i64],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.outbox_update(
+        self.queue_sent(Queue::Outbox, ids, now).await
+    }
+
+    /// These rows of a queue went out.
+    pub(super) async fn queue_sent(
+        &mut self,
+        queue: Queue,
+        ids: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.queue_update(
+            queue,
             "status = 'sent', attempts = attempts + 1, last_error = NULL, sent_at = ",
             Arg::Text(Some(stamp(now))),
             ids,
@@ -229,16 +251,17 @@ impl Tx {
         .await
     }
 
-    /// `UPDATE outbox SET {set}<value> WHERE id IN (…)`, one statement per few hundred ids.
-    async fn outbox_update(
+    /// `UPDATE {queue} SET {set}<value> WHERE id IN (…)`, one statement per few hundred ids.
+    pub(super) async fn queue_update(
         &mut self,
+        queue: Queue,
         set: &str,
         value: Arg,
         ids: &[i64],
     ) -> Result<(), StoreError> {
         let style = Style::of(self);
         for chunk in ids.chunks(MAX_ARGS) {
-            let mut sql = format!("UPDATE outbox SET {set}");
+            let mut sql = format!("UPDATE {} SET {set}", queue.table());
             list(&mut sql, 1, 1, style);
             sql.push_str(" WHERE id IN (");
             list(&mut sql, chunk.len(), 2, style);
@@ -259,10 +282,26 @@ impl Tx {
         retry: DateTime<Utc>,
         dead: bool,
     ) -> Result<(), StoreError> {
+        self.attempt_failed(Queue::Outbox, id, error, retry, dead)
+            .await
+    }
+
+    /// An attempt at a row of a queue failed: try again at `retry` or, when `dead`, never.
+    pub(super) async fn attempt_failed(
+        &mut self,
+        queue: Queue,
+        id: i64,
+        error: &str,
+        retry: DateTime<Utc>,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE {} SET status = $1, attempts = attempts + 1, next_ms = $2, last_error = $3 \
+             WHERE id = $4",
+            queue.table()
+        );
         on!(self, c => {
-            sqlx::query(
-                "UPDATE outbox SET status = $1, attempts = attempts + 1, next_ms = $2, last_error = $3 WHERE id = $4",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(if dead { "dead" } else { "pending" }).bind(ms(retry)).bind(error).bind(id)
             .execute(&mut **c).await?.rows_affected()
         });

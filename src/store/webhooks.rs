@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
+use super::outbox::Queue;
 use super::statements::{Arg, MAX_ARGS, Style, list};
 use super::{StoreError, Tx, ms};
 use crate::engine::Record;
-use crate::json::stamp;
 
 /// A subscription as the writer needs it: its name and the record kinds it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,33 +177,28 @@ impl Tx {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let ids = self
-            .due_ids(super::outbox::Queue::Webhooks, now, limit)
-            .await?;
+        let ids = self.due_ids(Queue::Webhooks, now, limit).await?;
+        self.queue_update(
+            Queue::Webhooks,
+            "next_ms = ",
+            Arg::Int(Some(ms(lease_until))),
+            &ids,
+        )
+        .await?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let sql = format!("{COLUMNS} WHERE id = $1");
-            let d = on!(self, c => {
-                sqlx::query("UPDATE webhook_deliveries SET next_ms = $1 WHERE id = $2")
-                    .bind(ms(lease_until)).bind(id).execute(&mut **c).await?;
+            out.push(on!(self, c => {
                 sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut **c).await
                     .and_then(|r| delivery_of!(&r))?
-            });
-            out.push(d);
+            }));
         }
         Ok(out)
     }
 
     /// The receiver took it.
     pub async fn delivery_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        on!(self, c => {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = 'sent', attempts = attempts + 1, \
-                 last_error = NULL, sent_at = $1 WHERE id = $2",
-            )
-            .bind(stamp(now)).bind(id).execute(&mut **c).await?.rows_affected()
-        });
-        Ok(())
+        self.queue_sent(Queue::Webhooks, &[id], now).await
     }
 
     /// An attempt failed: try again at `retry` or, when `dead`, never.
@@ -214,14 +209,7 @@ impl Tx {
         retry: DateTime<Utc>,
         dead: bool,
     ) -> Result<(), StoreError> {
-        on!(self, c => {
-            sqlx::query(
-                "UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, next_ms = $2, \
-                 last_error = $3 WHERE id = $4",
-            )
-            .bind(if dead { "dead" } else { "pending" }).bind(ms(retry)).bind(error).bind(id)
-            .execute(&mut **c).await?.rows_affected()
-        });
-        Ok(())
+        self.attempt_failed(Queue::Webhooks, id, error, retry, dead)
+            .await
     }
 }

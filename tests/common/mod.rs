@@ -135,3 +135,17 @@ pub fn pipe(
         .expect("the program reads");
     Some(child.wait_with_output().expect("the program runs"))
 }
+
+/// Installs a test folder's npm packages as its lock file pins them (`npm ci`).
+pub fn npm_ci(dir: &Path) {
+    let out = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .current_dir(dir)
+        .output()
+        .expect("npm runs");
+    assert!(
+        out.status.success(),
+        "npm ci: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
