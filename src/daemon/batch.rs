@@ -153,6 +153,7 @@ fn deals_of(op: &Op) -> Vec<String> {
         Op::Apply { deal, .. } => vec![deal.clone()],
         Op::Fire(due) => vec![due.deal.clone()],
         Op::Midnight(ids) | Op::Switch(ids) | Op::CloseTasks(ids) => ids.clone(),
+        Op::Refuse { op, .. } => deals_of(op),
     }
 }
 
@@ -319,13 +320,18 @@ impl<'r> Batch<'r> {
             Op::Switch(ids) => Ok(self.switch(ids, now)),
             Op::Midnight(ids) => Ok(self.midnight(ids, now)),
             Op::CloseTasks(ids) => Ok(self.close_tasks(ids, now)),
+            Op::Refuse { op, reason } => self.refuse(op, reason, now),
         };
         let rule = self
             .refused_by
             .take()
             .map(|line| format!("{}:{line}", self.rules.ready.plan.file));
+        let asked = match op {
+            Op::Refuse { op, .. } => op,
+            op => op,
+        };
         if let Some(r) = refusal(
-            op,
+            asked,
             &result,
             rule,
             self.rules.version,
@@ -335,6 +341,19 @@ impl<'r> Batch<'r> {
             self.refusals.push(r);
         }
         result
+    }
+
+    /// A request refused before the engine: 404 and 409 as the engine would say them.
+    fn refuse(&mut self, op: &Op, reason: &str, now: DateTime<Utc>) -> Result<Step, CoreError> {
+        match op {
+            Op::Create(req)
+                if self.index.contains_key(&req.id) || self.read.contains_key(&req.id) =>
+            {
+                Err(CoreError::Exists(req.id.clone()))
+            }
+            Op::Apply { deal, .. } => self.get(deal, now).map(|_| Step::Refused(reason.into())),
+            _ => Ok(Step::Refused(reason.into())),
+        }
     }
 
     /// Ended deals: their open tasks closed as cancelled.
@@ -542,7 +561,12 @@ impl<'r> Batch<'r> {
             by: Some(user),
         };
         let out = engine::apply(self.ctx(now), &self.now[j].0, &pause);
-        if let Step::Failed(e) | Step::Refused(e) | Step::NotNow(e) = self.commit(Some(j), out) {
+        if let Step::Failed(e)
+        | Step::Refused(e)
+        | Step::NotNow(e)
+        | Step::Unmet(e)
+        | Step::Missing(e) = self.commit(Some(j), out)
+        {
             tracing::warn!(deal = %other, error = %e, "a running timer was not paused");
         }
     }
@@ -553,10 +577,11 @@ impl<'r> Batch<'r> {
             Ok(o) => o,
             Err(StepError::Refused(m)) => return Step::Refused(m),
             Err(StepError::NotNow(m)) => return Step::NotNow(m),
+            Err(StepError::Missing(m)) => return Step::Missing(m),
             Err(StepError::Failed(m)) => return Step::Failed(m),
             Err(StepError::Required { message, line }) => {
                 self.refused_by = Some(line);
-                return Step::Refused(message);
+                return Step::Unmet(message);
             }
         };
         self.team.apply(&out.load);

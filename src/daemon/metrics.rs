@@ -93,7 +93,9 @@ impl Metrics {
         match r {
             Ok(Step::Applied { .. }) => add(&self.steps_applied, 1),
             Ok(Step::Failed(_)) => add(&self.steps_failed, 1),
-            Ok(Step::Refused(_) | Step::NotNow(_)) | Err(_) => add(&self.steps_refused, 1),
+            Ok(Step::Refused(_) | Step::NotNow(_) | Step::Unmet(_) | Step::Missing(_)) | Err(_) => {
+                add(&self.steps_refused, 1)
+            }
         }
     }
 

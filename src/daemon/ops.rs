@@ -24,6 +24,15 @@ pub enum Op {
     Switch(Vec<String>),
     /// These deals ended before their open tasks were closed with them: close them now.
     CloseTasks(Vec<String>),
+    /// A creation or an input the API refused before the engine saw it (its body does not
+    /// fit the schema the API publishes): kept in the refusals like one the engine refused,
+    /// nothing else written. A deal that does not exist is still 404, an id taken still 409.
+    Refuse {
+        /// What was asked.
+        op: Box<Op>,
+        /// Why not.
+        reason: String,
+    },
 }
 
 /// What an operation did.
@@ -42,6 +51,12 @@ pub enum Step {
     Refused(String),
     /// Refused: the input does not fit the deal as it is now. Nothing was written.
     NotNow(String),
+    /// Refused: a stage's `require` is not met by the deal's fields (set them, then try
+    /// again). Nothing was written.
+    Unmet(String),
+    /// Refused: the task or time entry the input names is not on the deal. Nothing was
+    /// written.
+    Missing(String),
     /// The step broke (a script error, a loop) and was undone.
     Failed(String),
 }

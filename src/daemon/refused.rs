@@ -24,7 +24,7 @@ pub(super) fn refusal(
         Ok(Step::Applied { .. }) | Err(CoreError::NoDeal(_) | CoreError::Store(_)) => {
             return None;
         }
-        Ok(Step::Refused(m)) => ("refused", m.clone()),
+        Ok(Step::Refused(m) | Step::Unmet(m) | Step::Missing(m)) => ("refused", m.clone()),
         Ok(Step::NotNow(m)) => ("not_now", m.clone()),
         Ok(Step::Failed(m)) => ("step_failed", m.clone()),
         Err(e @ CoreError::Exists(_)) => ("exists", e.to_string()),

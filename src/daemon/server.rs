@@ -204,6 +204,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         reloads: Reloads::new(limits, stopped.clone()),
         ready: Default::default(),
         forms: Default::default(),
+        bodies: Default::default(),
     });
     // Live deals a pass did not bring to the rules running now (it was cut short) get there.
     state

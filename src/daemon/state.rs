@@ -27,6 +27,23 @@ pub(crate) struct AppState {
     pub door: super::door::Door,
     /// What the website forms remember: submissions per address, recent contacts.
     pub forms: super::door::forms::Guard,
+    /// The request bodies the API document publishes, compiled for the rules running now.
+    pub bodies: super::openapi::check::Cache,
+}
+
+impl AppState {
+    /// What the API's schemas are made from now: the pipeline running and the team's ids.
+    pub(crate) fn vocabulary<'a>(
+        &self,
+        plan: &'a crate::compile::Plan,
+    ) -> super::openapi::bodies::Vocabulary<'a> {
+        super::openapi::bodies::Vocabulary {
+            plan,
+            team: self.config.team.iter().map(|m| m.id.clone()).collect(),
+            intake: self.config.intake.fields.clone(),
+            intake_title: self.config.intake.title.clone(),
+        }
+    }
 }
 
 /// The state as handlers hold it.

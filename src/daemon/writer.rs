@@ -82,7 +82,7 @@ pub struct Writer {
 }
 
 /// The status and body given when an idempotency key is reused for another request.
-pub(crate) const KEY_REUSED: u16 = 422;
+pub(crate) const KEY_REUSED: u16 = 409;
 
 impl Writer {
     /// Starts the writer task over `core`. It stops when `stop` turns true (or every handle is
@@ -289,7 +289,7 @@ fn reused(key: &str) -> Answer {
         body: serde_json::json!({
             "error": {
                 "code": "idempotency_key_reused",
-                "message": format!("the Idempotency-Key `{key}` was already used for another request"),
+                "message": format!("the Idempotency-Key `{key}` was already used for another request; use a new key"),
             }
         })
         .to_string(),

@@ -183,6 +183,9 @@ pub enum StepError {
     /// expects, a task already done).
     #[error("{0}")]
     NotNow(String),
+    /// What the input names on the deal is not there (a task, a time entry).
+    #[error("{0}")]
+    Missing(String),
     /// The step broke (a script error, a loop); it was undone.
     #[error("{0}")]
     Failed(String),
@@ -201,7 +204,10 @@ impl StepError {
     /// The message.
     pub fn message(&self) -> &str {
         match self {
-            StepError::Refused(m) | StepError::NotNow(m) | StepError::Failed(m) => m,
+            StepError::Refused(m)
+            | StepError::NotNow(m)
+            | StepError::Missing(m)
+            | StepError::Failed(m) => m,
             StepError::Required { message, .. } => message,
         }
     }

@@ -323,6 +323,11 @@ impl Stepper<'_> {
             },
             Ty::Int => match v {
                 Value::Int(n) => Value::Int(*n),
+                // `215.0` is a whole number too (JSON has one kind of number).
+                Value::Decimal(d) if d.fract().is_zero() => Value::Int(
+                    rust_decimal::prelude::ToPrimitive::to_i64(d)
+                        .ok_or_else(|| bad("a whole number"))?,
+                ),
                 Value::Text(s) => Value::Int(s.trim().parse().map_err(|_| bad("a whole number"))?),
                 _ => return Err(bad("a whole number")),
             },

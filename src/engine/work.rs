@@ -93,7 +93,7 @@ impl Stepper<'_> {
             .rposition(|t| t.id == task && t.done_at.is_none())
             .or_else(|| self.deal.tasks.iter().rposition(|t| t.id == task))
             .ok_or_else(|| {
-                StepError::Refused(format!("deal `{}` has no task `{task}`", self.deal.id))
+                StepError::Missing(format!("deal `{}` has no task `{task}`", self.deal.id))
             })?;
         match action {
             TaskAction::Start => self.start(idx, by),
@@ -297,7 +297,7 @@ impl Stepper<'_> {
             ));
         }
         let Some(e) = self.deal.time_entries.get(entry).cloned() else {
-            return Err(StepError::Refused(format!(
+            return Err(StepError::Missing(format!(
                 "deal `{}` has no time entry {entry} (it has {})",
                 self.deal.id,
                 self.deal.time_entries.len()

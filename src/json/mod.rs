@@ -8,7 +8,9 @@ mod value;
 
 pub use deal::{deal_json, final_json, team_json};
 pub use record::{json_lines, record_body, record_in_utc, record_line, record_object, with_head};
-pub use value::{at, json_fields, json_value, stamp, utc_text, value_json, value_json_utc};
+pub use value::{
+    at, json_fields, json_value, number_decimal, stamp, utc_text, value_json, value_json_utc,
+};
 
 /// The JSON Schema of a line of the JSON timeline (`dealflow simulate --print-schema`): every
 /// record kind, its keys and their types, as `schema/timeline.schema.json` in the repository.

@@ -124,18 +124,13 @@ pub fn json_value(j: &Json) -> Option<Value> {
     Some(match j {
         Json::Null => return None,
         Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => {
-            let text = n.to_string();
-            match text.parse::<i64>() {
-                Ok(i) => Value::Int(i),
-                // A number no decimal holds stays text: the declaration then refuses it by name.
-                Err(_) => text
-                    .parse()
-                    .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
-                    .map(Value::Decimal)
-                    .unwrap_or(Value::Text(text)),
-            }
-        }
+        Json::Number(n) => match n.to_string().parse::<i64>() {
+            Ok(i) => Value::Int(i),
+            // A number no decimal holds stays text: the declaration then refuses it by name.
+            Err(_) => number_decimal(n)
+                .map(Value::Decimal)
+                .unwrap_or_else(|| Value::Text(n.to_string())),
+        },
         Json::String(s) => Value::Text(s.clone()),
         Json::Array(items) => Value::List(items.iter().filter_map(json_value).collect()),
         Json::Object(m) => Value::Record(
@@ -144,6 +139,24 @@ pub fn json_value(j: &Json) -> Option<Value> {
                 .collect(),
         ),
     })
+}
+
+/// A JSON number as a decimal: exactly as written when a decimal holds it, else rounded to
+/// the 28 places a decimal has (`1e-30` is 0); `None` when it is too large for one.
+pub fn number_decimal(n: &serde_json::Number) -> Option<rust_decimal::Decimal> {
+    use rust_decimal::prelude::FromPrimitive;
+    let text = n.to_string();
+    text.parse()
+        .or_else(|_| rust_decimal::Decimal::from_scientific(&text))
+        .ok()
+        .or_else(|| {
+            let f: f64 = text.parse().ok().filter(|f: &f64| f.is_finite())?;
+            if f.abs() < 1e-28 {
+                Some(rust_decimal::Decimal::ZERO)
+            } else {
+                rust_decimal::Decimal::from_f64(f)
+            }
+        })
 }
 
 /// A JSON object's entries as engine values (nulls left out).

@@ -460,7 +460,10 @@ impl<'a> Simulation<'a> {
                 let cause = input.cause(&self.deals[d], self.plan);
                 match (&err, input) {
                     (
-                        StepError::Refused(_) | StepError::NotNow(_) | StepError::Required { .. },
+                        StepError::Refused(_)
+                        | StepError::NotNow(_)
+                        | StepError::Missing(_)
+                        | StepError::Required { .. },
                         Input::Event { name, .. },
                     ) => {
                         let kind = Kind::EventRefused {

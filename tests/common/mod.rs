@@ -10,7 +10,7 @@ pub mod lsp;
 pub mod schema;
 pub mod store;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The repository.
 pub fn root() -> &'static Path {
@@ -101,6 +101,43 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port on loopback")
+}
+
+/// A Python virtual environment of the build's own (`name` under the build's temporary
+/// folder) with the packages of `requirements` (a path from the repository's root) installed
+/// from PyPI; `None` when there is no Python 3 with venv, unless `DEALFLOW_REQUIRE_PYTHON` is
+/// set: then that is a failure.
+pub fn venv(name: &str, requirements: &str) -> Option<PathBuf> {
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let done = venv.join("installed");
+    let wanted = std::fs::read_to_string(root().join(requirements)).expect("requirements");
+    if std::fs::read_to_string(&done).is_ok_and(|had| had == wanted) {
+        return Some(venv);
+    }
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv", "--clear"])
+        .arg(&venv)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        assert!(
+            std::env::var_os("DEALFLOW_REQUIRE_PYTHON").is_none(),
+            "Python 3 with venv is required here"
+        );
+        return None;
+    }
+    let out = std::process::Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet", "-r"])
+        .arg(root().join(requirements))
+        .output()
+        .expect("pip runs");
+    assert!(
+        out.status.success(),
+        "pip install: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&done, wanted).expect("mark the venv installed");
+    Some(venv)
 }
 
 /// Runs a program that is not ours (promtool, python3) with `input` on its standard input; its

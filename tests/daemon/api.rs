@@ -41,7 +41,8 @@ async fn bad_requests_get_the_right_status_and_change_nothing() {
             d.post(ev, STAFF, json!({"name": "call_dnoe"})).await),
         ("event the stage does not expect", StatusCode::CONFLICT,
             d.post(ev, STAFF, json!({"name": "payment_received"})).await),
-        ("missing required fields", StatusCode::UNPROCESSABLE_ENTITY,
+        // The deal is not ready for the stage: set its fields first.
+        ("missing required fields", StatusCode::CONFLICT,
             d.post(ev, STAFF, call_done(false)).await),
         ("unknown task action", StatusCode::NOT_FOUND,
             d.post("/api/v1/deals/d1/tasks/call_client/finish", STAFF, json!({})).await),
@@ -51,6 +52,10 @@ async fn bad_requests_get_the_right_status_and_change_nothing() {
             d.post("/api/v1/deals", STAFF, json!({"id": "d1", "title": "again", "fields": {"client_name": "X"}})).await),
         ("a deal without its required field", StatusCode::UNPROCESSABLE_ENTITY,
             d.post("/api/v1/deals", STAFF, json!({"title": "no name"})).await),
+        ("a field the pipeline does not have", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post("/api/v1/deals", STAFF, json!({"title": "x", "fields": {"client_name": "X", "colour": "red"}})).await),
+        ("an event carrying what it does not declare", StatusCode::UNPROCESSABLE_ENTITY,
+            d.post(ev, STAFF, json!({"name": "lost", "fields": {"amount": 5}})).await),
         ("a deal at a stage that does not exist", StatusCode::UNPROCESSABLE_ENTITY,
             d.post("/api/v1/deals", STAFF, json!({"title": "x", "stage": "nowhere", "fields": {"client_name": "X"}})).await),
         ("a website form as plain text", StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -84,6 +89,12 @@ async fn bad_requests_get_the_right_status_and_change_nothing() {
             .as_str()
             .unwrap()
             .contains("`lead`")
+    );
+    assert!(
+        by("a field the pipeline does not have")["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
     );
     assert!(
         by("wrong type")["error"]["message"]
@@ -126,7 +137,7 @@ async fn a_retry_with_the_same_key_gets_the_first_answer_and_changes_nothing() {
     );
     // The same key for another request is an error, not a replay.
     let other = send("k-1", call_done(false).to_string().into_bytes()).await;
-    assert_eq!(other.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", other.1);
+    assert_eq!(other.0, StatusCode::CONFLICT, "{}", other.1);
     assert_eq!(other.1["error"]["code"], "idempotency_key_reused");
     // Without the key the same event is a new request: the deal is no longer in `lead`.
     let plain = d
@@ -270,6 +281,8 @@ async fn the_api_describes_itself() {
         "/api/v1/deals/{id}",
         "/api/v1/deals/{id}/events",
         "/api/v1/deals/{id}/tasks/{task}/{action}",
+        "/api/v1/deals/{id}/tasks/{task}/log",
+        "/api/v1/deals/{id}/time/{entry}",
         "/api/v1/team",
         "/api/v1/rules",
         "/api/v1/rules/reload",
@@ -281,23 +294,73 @@ async fn the_api_describes_itself() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is not described");
     }
-    // The pipeline's own vocabulary: its events, stages and fields.
-    let body = &doc["paths"]["/api/v1/deals/{id}/events"]["post"]["requestBody"]["content"]["application/json"]
-        ["schema"];
-    let events: Vec<&str> = body["properties"]["name"]["enum"]
-        .as_array()
-        .expect("event names")
-        .iter()
-        .filter_map(Json::as_str)
+    // The pipeline's own vocabulary: one body per event, with what that event carries.
+    let body = |path: &str, method: &str| {
+        doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"].clone()
+    };
+    let events = body("/api/v1/deals/{id}/events", "post")["oneOf"].clone();
+    let event = |name: &str| {
+        events
+            .as_array()
+            .expect("one body per event")
+            .iter()
+            .find(|e| e["properties"]["name"]["const"] == name)
+            .unwrap_or_else(|| panic!("no body for `{name}`: {events}"))
+            .clone()
+    };
+    assert_eq!(events.as_array().map(Vec::len), Some(7), "{events}");
+    let call_done = event("call_done")["properties"]["fields"].clone();
+    assert_eq!(call_done["additionalProperties"], false, "{call_done}");
+    let carried: Vec<&String> = call_done["properties"]
+        .as_object()
+        .expect("fields")
+        .keys()
         .collect();
-    assert!(
-        events.contains(&"call_done") && events.contains(&"payment_received"),
-        "{events:?}"
+    assert_eq!(carried, ["meeting_at", "meeting_place"], "{call_done}");
+    assert_eq!(
+        event("payment_received")["properties"]["fields"]["properties"],
+        json!({})
     );
-    let client = &body["properties"]["fields"]["properties"]["client_name"]["description"];
+    let contract = &event("contracts_signed")["properties"]["fields"]["properties"]["contracts"]["anyOf"]
+        [0]["items"]["properties"];
+    assert_eq!(
+        contract["project_manager"]["enum"].as_array().map(Vec::len),
+        Some(7),
+        "{contract}"
+    );
+    // A new deal: what the pipeline requires is required, fields are typed, nothing else goes.
+    let new = body("/api/v1/deals", "post");
+    assert_eq!(
+        new["properties"]["fields"]["required"],
+        json!(["client_name"]),
+        "{new}"
+    );
+    assert_eq!(new["properties"]["fields"]["additionalProperties"], false);
+    let amount = new["properties"]["fields"]["properties"]["amount"].to_string();
     assert!(
-        client.as_str().unwrap_or("").contains("required"),
-        "{client}"
+        amount.contains("\"number\"") && amount.contains("maximum"),
+        "{amount}"
+    );
+    let phone = new["properties"]["fields"]["properties"]["client_phone"].to_string();
+    assert!(phone.contains("\"format\":\"phone\""), "{phone}");
+    // Who did it is one of the team; a log's hours are bounded as the server bounds them.
+    let by = &body("/api/v1/deals/{id}", "patch")["properties"]["by"]["enum"];
+    assert!(
+        by.as_array().is_some_and(|t| t.contains(&json!("anna"))),
+        "{by}"
+    );
+    let hours = &body("/api/v1/deals/{id}/tasks/{task}/log", "post")["properties"]["hours"];
+    assert_eq!(
+        hours,
+        &json!({"type": "number", "minimum": 0.01, "maximum": 1000})
+    );
+    // A created deal links to what can be done with it next.
+    let links = &doc["paths"]["/api/v1/deals"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links["SendEvent"]["operationId"], "sendEvent", "{links}");
+    assert_eq!(links["SendEvent"]["parameters"]["id"], "$response.body#/id");
+    assert_eq!(
+        links["WorkOnTask"]["parameters"]["task"],
+        "$response.body#/deal/tasks/0/task"
     );
     let stage_filter = doc["paths"]["/api/v1/deals"]["get"]["parameters"]
         .as_array()

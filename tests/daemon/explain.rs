@@ -25,7 +25,7 @@ async fn the_story(d: &Daemon, dir: &Path, db: &[&str]) {
     let (status, body) = d
         .post("/api/v1/deals/x1/events", STAFF, call_done(false))
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, _) = d
         .post("/api/v1/deals/x1/events", STAFF, call_done(true))
         .await;

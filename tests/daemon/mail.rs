@@ -11,38 +11,11 @@ use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
 use crate::common::daemon::*;
-use crate::common::{Reaped, free_port, root, skipped};
+use crate::common::{Reaped, free_port, root, skipped, venv};
 
 /// A Python with aiosmtpd and icalendar, in a virtual environment of the build's own.
 fn python() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("mail-venv");
-    let bin = venv.join("bin/python");
-    if bin.exists() {
-        return Some(bin);
-    }
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !made {
-        assert!(
-            std::env::var_os("DEALFLOW_REQUIRE_PYTHON").is_none(),
-            "Python 3 with venv is required here"
-        );
-        return None;
-    }
-    let out = Command::new(&bin)
-        .args(["-m", "pip", "install", "--quiet", "-r"])
-        .arg(root().join("tests/mail/requirements.txt"))
-        .output()
-        .expect("pip runs");
-    assert!(
-        out.status.success(),
-        "pip install: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(bin)
+    venv("mail-venv", "tests/mail/requirements.txt").map(|v| v.join("bin/python"))
 }
 
 /// aiosmtpd keeping what it receives in a maildir.

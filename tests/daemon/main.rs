@@ -27,6 +27,7 @@ mod pages;
 mod privacy;
 mod reload;
 mod restart;
+mod schemathesis;
 mod switch;
 mod telegram;
 mod timers;

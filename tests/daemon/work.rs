@@ -188,7 +188,7 @@ async fn one_timer_per_person_across_deals_and_corrections_are_audited() {
         (
             format!("/api/v1/deals/d1/time/{}", n + 5),
             json!(1),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_FOUND,
         ),
         (
             format!("/api/v1/deals/d1/time/{n}"),

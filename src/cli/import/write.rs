@@ -252,9 +252,13 @@ fn into_db(
                 match step {
                     Ok(Step::Applied { .. }) => tally.made(at),
                     Err(CoreError::Exists(_)) => tally.existing += 1,
-                    Ok(Step::Refused(why) | Step::NotNow(why) | Step::Failed(why)) => {
-                        tally.refused.push((*row, c.id.clone(), why))
-                    }
+                    Ok(
+                        Step::Refused(why)
+                        | Step::NotNow(why)
+                        | Step::Unmet(why)
+                        | Step::Missing(why)
+                        | Step::Failed(why),
+                    ) => tally.refused.push((*row, c.id.clone(), why)),
                     Err(e) => tally.refused.push((*row, c.id.clone(), e.to_string())),
                 }
             }

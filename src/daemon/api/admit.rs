@@ -9,8 +9,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
+use crate::daemon::batch::Op;
 use crate::daemon::config::Scope;
 use crate::daemon::door::Key;
+use crate::daemon::openapi::check::Body;
 use crate::daemon::state::AppState;
 use crate::daemon::writer::Idem;
 use crate::store::{StoreError, digest};
@@ -52,6 +54,30 @@ impl From<StoreError> for ApiError {
             "store_unavailable",
             "the database did not answer; try again",
         )
+    }
+}
+
+/// The operation, or, when its body did not fit the API's schema, its refusal: kept in the
+/// refusals like the engine's, answered 422 (404 for a deal that does not exist).
+pub(crate) fn refuse_if(op: Op, complaint: Option<String>) -> Op {
+    match complaint {
+        None => op,
+        Some(reason) => Op::Refuse {
+            op: Box::new(op),
+            reason,
+        },
+    }
+}
+
+/// The answer to a body that did not fit the API's schema, where nothing is kept of it.
+pub(crate) fn unfit(complaint: Option<String>) -> Result<(), ApiError> {
+    match complaint {
+        None => Ok(()),
+        Some(m) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_fields",
+            m,
+        )),
     }
 }
 
@@ -176,10 +202,40 @@ impl Post {
 }
 
 impl Admitted {
-    /// The body as a JSON object of shape `T`: 415 when it is not JSON, 400 when it does not
-    /// parse, 422 when its fields are wrong.
-    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
-        parse_json(&self.headers, &self.body)
+    /// The body as a JSON object of shape `T` (415 when it is not JSON, 400 when it does not
+    /// parse, 422 when it has not that shape), and what the schema the API document publishes
+    /// for it says against it, if anything: the request is then refused (see [`refuse_if`]).
+    pub(crate) fn checked<T: serde::de::DeserializeOwned>(
+        &self,
+        s: &AppState,
+        body: Body<'_>,
+    ) -> Result<(T, Option<String>), ApiError> {
+        let value: Json = parse_json(&self.headers, &self.body)?;
+        let complaint = self.complaint(s, body, &value)?;
+        match serde_json::from_value(value) {
+            Ok(t) => Ok((t, complaint)),
+            Err(e) => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_fields",
+                complaint.unwrap_or_else(|| format!("the body does not fit: {e}")),
+            )),
+        }
+    }
+
+    /// What the schema the API document publishes for `body` says against `value`.
+    pub(crate) fn complaint(
+        &self,
+        s: &AppState,
+        body: Body<'_>,
+        value: &Json,
+    ) -> Result<Option<String>, ApiError> {
+        let rules = s.core.rules();
+        let plan = &rules.ready.plan;
+        let bodies = s
+            .bodies
+            .get(&s.vocabulary(plan), rules.version)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e))?;
+        Ok(bodies.check(plan, body, value).err())
     }
 
     /// Whether it says it is JSON.
@@ -250,8 +306,14 @@ fn idem(
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = v.to_str().unwrap_or("").trim();
-    if key.is_empty() || key.len() > 200 {
+    // Exactly what the document says: 1 to 200 visible characters or spaces, not all spaces
+    // (no tab, nothing outside ASCII).
+    let raw = v.as_bytes();
+    let fits = (1..=200).contains(&raw.len())
+        && raw.iter().all(|b| (0x20..=0x7e).contains(b))
+        && raw.iter().any(|&b| b != b' ');
+    let key = std::str::from_utf8(raw).unwrap_or("").trim();
+    if !fits {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "bad_idempotency_key",

@@ -51,6 +51,8 @@ fn refusal(r: &Result<Step, CoreError>) -> Answer {
         }
         Ok(Step::Refused(m)) => error_answer(StatusCode::UNPROCESSABLE_ENTITY, "refused", m),
         Ok(Step::NotNow(m)) => error_answer(StatusCode::CONFLICT, "not_now", m),
+        Ok(Step::Unmet(m)) => error_answer(StatusCode::CONFLICT, "required", m),
+        Ok(Step::Missing(m)) => error_answer(StatusCode::NOT_FOUND, "not_found", m),
         Ok(Step::Failed(m)) => error_answer(
             StatusCode::UNPROCESSABLE_ENTITY,
             "step_failed",

@@ -9,10 +9,11 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use super::admit::{ApiError, Need, Post, authorize, json_answer};
+use super::admit::{ApiError, Need, Post, authorize, json_answer, refuse_if, unfit};
 use super::answers::{render_created, render_deal, submit};
 use super::intake;
 use crate::daemon::batch::Op;
+use crate::daemon::openapi::check::Body;
 use crate::daemon::state::Shared;
 use crate::engine::{Creation, Input, TaskAction};
 use crate::json::{deal_json, json_fields};
@@ -42,7 +43,7 @@ enum StageList {
 
 pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<Response, ApiError> {
     let post = post.admit(&s, Need::Write)?;
-    let d: NewDeal = post.json()?;
+    let (d, complaint) = post.checked::<NewDeal>(&s, Body::NewDeal)?;
     let id = match d.id {
         Some(id) => {
             check_id(&id)?;
@@ -61,7 +62,8 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
         fields: json_fields(&d.fields),
         quiet: d.quiet,
     };
-    submit(&s, Op::Create(req), post.key, render_created).await
+    let op = refuse_if(Op::Create(req), complaint);
+    submit(&s, op, post.key, render_created).await
 }
 
 /// What a deal id may be, said when it is not.
@@ -95,11 +97,13 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 /// (buttons, spam traps).
 pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<Response, ApiError> {
     let post = post.admit(&s, Need::Intake)?;
-    let form: BTreeMap<String, Json> = if post.is_json() {
-        post.json()?
+    let (form, complaint): (BTreeMap<String, Json>, _) = if post.is_json() {
+        post.checked(&s, Body::Lead)?
     } else {
         let how = intake::sent(&post.headers)?;
-        intake::form(how, &post.headers, post.body.clone()).await?
+        let form = intake::form(how, &post.headers, post.body.clone()).await?;
+        let complaint = post.complaint(&s, Body::Lead, &json!(form))?;
+        (form, complaint)
     };
     let rules = s.core.rules();
     let req = intake::lead(
@@ -111,7 +115,13 @@ pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<R
             fixed: &BTreeMap::new(),
         },
     );
-    submit(&s, Op::Create(req), post.key, render_created).await
+    submit(
+        &s,
+        refuse_if(Op::Create(req), complaint),
+        post.key,
+        render_created,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -130,13 +140,14 @@ pub(super) async fn send_event(
     post: Post,
 ) -> Result<Response, ApiError> {
     let post = post.admit(&s, Need::Write)?;
-    let e: EventBody = post.json()?;
+    let (e, complaint) = post.checked::<EventBody>(&s, Body::Event)?;
     let input = Input::Event {
         name: e.name,
         payload: json_fields(&e.fields),
         by: e.by.or_else(|| post.token.person.clone()),
     };
-    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+    let op = refuse_if(Op::Apply { deal: id, input }, complaint);
+    submit(&s, op, post.key, render_deal).await
 }
 
 #[derive(Deserialize)]
@@ -156,7 +167,7 @@ pub(super) async fn edit_deal(
     post: Post,
 ) -> Result<Response, ApiError> {
     let post = post.admit(&s, Need::Write)?;
-    let e: EditBody = post.json()?;
+    let (e, complaint) = post.checked::<EditBody>(&s, Body::Edit)?;
     let clear: Vec<String> = e
         .fields
         .iter()
@@ -170,13 +181,14 @@ pub(super) async fn edit_deal(
         clear,
         by: e.by.or_else(|| post.token.person.clone()),
     };
-    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+    let op = refuse_if(Op::Apply { deal: id, input }, complaint);
+    submit(&s, op, post.key, render_deal).await
 }
 
 /// `hours` as a JSON number or text, a decimal.
 fn hours_of(h: Option<&Json>) -> Option<rust_decimal::Decimal> {
     match h? {
-        Json::Number(n) => n.to_string().parse().ok(),
+        Json::Number(n) => crate::json::number_decimal(n),
         Json::String(t) => t.trim().parse().ok(),
         _ => None,
     }
@@ -196,7 +208,8 @@ pub(super) async fn amend_time(
             format!("`{entry}` is not a time entry's number (0, 1, …)"),
         )
     })?;
-    let b: TaskBody = post.json()?;
+    let (b, complaint) = post.checked::<TaskBody>(&s, Body::Amend)?;
+    unfit(complaint)?;
     let hours = hours_of(b.hours.as_ref())
         .filter(|h| *h >= rust_decimal::Decimal::ZERO && *h <= rust_decimal::Decimal::from(24))
         .ok_or_else(|| {
@@ -229,15 +242,23 @@ pub(super) async fn task_work(
     post: Post,
 ) -> Result<Response, ApiError> {
     let post = post.admit(&s, Need::Write)?;
-    let b: TaskBody = if post.body.is_empty() {
+    if !matches!(action.as_str(), "start" | "pause" | "done" | "log") {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_such_action",
+            format!("tasks can be `start`ed, `pause`d, `done` or `log`ged, not `{action}`"),
+        ));
+    }
+    let b: TaskBody = if post.body.is_empty() && action != "log" {
         TaskBody::default()
     } else {
-        post.json()?
+        let (b, complaint) = post.checked(&s, Body::Task(&action))?;
+        unfit(complaint)?;
+        b
     };
     let action = match action.as_str() {
         "start" => TaskAction::Start,
         "pause" => TaskAction::Pause,
-        "done" => TaskAction::Done,
         "log" => {
             let hours = hours_of(b.hours.as_ref())
                 .filter(|h| *h > rust_decimal::Decimal::ZERO)
@@ -250,13 +271,7 @@ pub(super) async fn task_work(
                 })?;
             TaskAction::Log(hours)
         }
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_such_action",
-                format!("tasks can be `start`ed, `pause`d, `done` or `log`ged, not `{other}`"),
-            ));
-        }
+        _ => TaskAction::Done,
     };
     let input = Input::Task {
         task,
@@ -331,20 +346,11 @@ pub(super) async fn list_deals(
             .is_none_or(|n| plan.alerts.iter().any(|a| &a.name == n)),
     )?;
     let limit = super::explain::limit(q.limit)?;
-    // Words to find deals by: the best matches (live deals first), no further pages.
+    // Words to find deals by: the best matches (live deals first) that pass the other
+    // filters, one page (`after` pages through id order, not through matches).
     if let Some(words) = q.q.as_deref().map(str::trim).filter(|w| !w.is_empty()) {
-        if q.stage.is_some()
-            || q.phase.is_some()
-            || q.alert.is_some()
-            || q.person.is_some()
-            || q.after.is_some()
-        {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_query",
-                "`q` finds deals by words; it does not combine with other filters or `after`",
-            ));
-        }
+        let has =
+            |list: &[String], want: &Option<String>| want.as_ref().is_none_or(|w| list.contains(w));
         let mut tx = s.core.store().read().await?;
         let found: Vec<String> = tx
             .search_deals(words, limit)
@@ -353,8 +359,14 @@ pub(super) async fn list_deals(
             .filter(|c| q.live.is_none_or(|l| c.live == l))
             .map(|c| c.id)
             .collect();
-        let rows = tx.deal_rows(&found).await?;
+        let mut rows = tx.deal_rows(&found).await?;
         drop(tx);
+        rows.retain(|r| {
+            has(&r.stages, &q.stage)
+                && has(&r.phases, &q.phase)
+                && has(&r.alerts, &q.alert)
+                && has(&r.people, &q.person)
+        });
         return Ok(json_answer(
             StatusCode::OK,
             json!({"deals": rows, "next": null}).to_string(),

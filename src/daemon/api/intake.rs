@@ -125,8 +125,10 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
             .get(name)
             .cloned()
             .or_else(|| plan.field_index.contains_key(name).then(|| name.clone()));
+        // An empty or null value is no value: it does not replace another name's.
         if let Some(f) = field
             && v.as_str() != Some("")
+            && !v.is_null()
         {
             fields.insert(f, v.clone());
         }

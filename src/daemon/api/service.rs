@@ -129,6 +129,6 @@ pub(super) async fn openapi(State(s): State<Shared>) -> Response {
     let rules = s.core.rules();
     json_answer(
         StatusCode::OK,
-        crate::daemon::openapi::document(&rules.ready.plan).to_string(),
+        crate::daemon::openapi::document(&s.vocabulary(&rules.ready.plan)).to_string(),
     )
 }

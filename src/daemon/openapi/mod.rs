@@ -1,6 +1,69 @@
-//! The API's description, OpenAPI 3.1, served at `/api/v1/openapi.json`.
+//! The API's description, OpenAPI 3.1, served at `/api/v1/openapi.json`: the request bodies
+//! in the pipeline's and the team's own words ([`bodies`]), checked by the server as published
+//! ([`check`]), and links from a created deal to what can be done with it next.
+
+pub(crate) mod bodies;
+pub(crate) mod check;
+mod say;
 
 use serde_json::{Value as Json, json};
+
+use bodies::Vocabulary;
+
+/// The stages a new deal starts at: one, or several (parallel tracks), or none (the first).
+fn stage_list(plan: &crate::compile::Plan) -> Json {
+    let names: Vec<&str> = plan.stages.iter().map(|x| x.name.as_str()).collect();
+    json!({"anyOf": [{"enum": names},
+        {"type": "array", "items": {"enum": names}, "uniqueItems": true}]})
+}
+
+/// `POST /api/v1/deals`.
+pub(crate) fn new_deal_body(v: &Vocabulary<'_>) -> Json {
+    let required = if v.plan.fields.iter().any(|f| f.required) {
+        json!(["title", "fields"])
+    } else {
+        json!(["title"])
+    };
+    json!({
+    "type": "object", "required": required, "additionalProperties": false,
+    "properties": {
+        "id": {"type": "string", "maxLength": 100, "description": "Default: a new id. Letters, digits, `-`, `_`, `.`, `/`; no part between slashes empty or dots only.",
+            "pattern": "^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$"},
+        "title": {"type": "string", "pattern": "^[^\\x00-\\x1F\\x7F-\\x9F]*$"},
+        "stage": stage_list(v.plan),
+        "fields": v.new_deal_fields(),
+        "quiet": {"type": "boolean", "default": false, "description": "Start at the stage without its `on enter` actions (an import of an old deal: no welcome message, no tasks); its timers are armed as at any stage."}
+    }})
+}
+
+/// `PATCH /api/v1/deals/{id}`.
+pub(crate) fn edit_body(v: &Vocabulary<'_>) -> Json {
+    json!({"type": "object", "required": ["fields"], "additionalProperties": false,
+        "properties": {"fields": v.edit_fields(), "by": v.by()}})
+}
+
+/// `POST /api/v1/deals/{id}/events`: one body per event.
+fn event_body(v: &Vocabulary<'_>) -> Json {
+    let one: Vec<Json> = v.event_bodies().into_iter().map(|(_, b)| b).collect();
+    json!({"oneOf": one})
+}
+
+/// Work on a task: `log` needs its hours (0.01 to 1000), the others take none.
+pub(crate) fn task_body(v: &Vocabulary<'_>, log: bool) -> Json {
+    let mut b =
+        json!({"type": "object", "additionalProperties": false, "properties": {"by": v.by()}});
+    if log {
+        b["properties"]["hours"] = json!({"type": "number", "minimum": 0.01, "maximum": 1000});
+        b["required"] = json!(["hours"]);
+    }
+    b
+}
+
+/// `PATCH /api/v1/deals/{id}/time/{entry}`.
+pub(crate) fn amend_body(v: &Vocabulary<'_>) -> Json {
+    json!({"type": "object", "required": ["hours"], "additionalProperties": false,
+        "properties": {"hours": {"type": "number", "minimum": 0, "maximum": 24}, "by": v.by()}})
+}
 
 fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
     let mut m = serde_json::Map::new();
@@ -9,14 +72,14 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
             "400" => "The body or query does not read (not valid JSON, a bad form).",
             "401" => "No token, or not a valid one.",
             "403" => "The token's scope does not allow this.",
-            "404" => "No such deal (or path).",
+            "404" => "No such deal, or no such task or time entry on it (or path).",
             "409" => {
-                "The deal is not where this makes sense (an event no active stage expects, a task already done, an id taken)."
+                "The deal is not where this makes sense: an event no active stage expects, a stage's `require` not met by the deal's fields (code `required`: set them first), a task already done, an id taken; or an Idempotency-Key used before for another request (keys are each token's own)."
             }
             "413" => "The body is larger than the server takes.",
             "415" => "The body is not JSON (or, for leads, not a form).",
             "422" => {
-                "The request does not fit the pipeline (unknown event, missing or mistyped fields, a phone or email that is not one, a text with control characters, a `by` not in the team, a require gate not met, a step that failed), a deal id outside the safe alphabet, a `limit` outside 1 to 1000, or an Idempotency-Key reused for another request (keys are each token's own)."
+                "The request does not fit this document (code `bad_fields`, saying where and why: every body is checked against its schema here, with the pipeline's fields, events and the team), or the pipeline (unknown event, a step its scripts failed on), or a `limit` outside 1 to 1000."
             }
             "503" => {
                 "The database did not answer or cannot be written to; try again after `Retry-After` seconds."
@@ -90,6 +153,10 @@ fn id_param() -> Json {
         "schema": {"type": "string", "minLength": 1, "maxLength": 100}})
 }
 
+fn task_param() -> Json {
+    json!({"name": "task", "in": "path", "required": true, "description": "The task's name in the pipeline.", "schema": {"type": "string"}})
+}
+
 fn idem_param() -> Json {
     json!({"name": "Idempotency-Key", "in": "header", "required": false,
            "description": "A retry with the same key gets the first answer and changes nothing.",
@@ -99,27 +166,105 @@ fn idem_param() -> Json {
 /// The document, with the names of the pipeline running now (events, stages, phases,
 /// alerts, fields) where the API takes them, so that whoever connects a website or a tool sees
 /// the pipeline's own vocabulary.
-pub(super) fn document(plan: &crate::compile::Plan) -> Json {
-    let names = |v: Vec<&str>| json!({"type": "string", "enum": v});
-    let events = names(plan.events.iter().map(|e| e.name.as_str()).collect());
+pub(super) fn document(v: &Vocabulary<'_>) -> Json {
+    let mut doc = paths(v);
+    wire(&mut doc);
+    doc
+}
+
+/// Each operation's id, by path and method.
+const OPERATIONS: &[(&str, &str, &str)] = &[
+    ("/api/v1/leads", "post", "createLead"),
+    ("/api/v1/deals", "post", "createDeal"),
+    ("/api/v1/deals", "get", "listDeals"),
+    ("/api/v1/deals/{id}", "get", "getDeal"),
+    ("/api/v1/deals/{id}", "patch", "editDeal"),
+    ("/api/v1/deals/{id}/explain", "get", "explainDeal"),
+    ("/api/v1/refusals", "get", "listRefusals"),
+    ("/api/v1/deals/{id}/events", "post", "sendEvent"),
+    (
+        "/api/v1/deals/{id}/tasks/{task}/{action}",
+        "post",
+        "workOnTask",
+    ),
+    ("/api/v1/deals/{id}/tasks/{task}/log", "post", "logTime"),
+    ("/api/v1/deals/{id}/time/{entry}", "patch", "amendTime"),
+    ("/api/v1/team", "get", "getTeam"),
+    ("/api/v1/rules", "get", "getRules"),
+    ("/api/v1/rules/reload", "post", "reloadRules"),
+    (
+        "/api/v1/deals/{id}/personal-data",
+        "delete",
+        "erasePersonalData",
+    ),
+    ("/api/v1/deals/{id}/opt-outs/{channel}", "put", "optOut"),
+    ("/api/v1/deals/{id}/opt-outs/{channel}", "delete", "optIn"),
+    ("/healthz", "get", "healthz"),
+    ("/readyz", "get", "readyz"),
+    ("/metrics", "get", "metrics"),
+];
+
+/// Operation ids, and links from every answer that is a deal to what can be done with it
+/// next (its id, its first task, its first time entry), so that a client (or a tester)
+/// follows a deal from its creation on.
+fn wire(doc: &mut Json) {
+    for (path, method, id) in OPERATIONS {
+        if let Some(op) = doc["paths"][*path].get_mut(*method) {
+            op["operationId"] = json!(id);
+        }
+    }
+    let next = |base: &str| {
+        let id = json!({"id": "$response.body#/id"});
+        let with = |key: &str, pointer: &str| {
+            let mut p = id.clone();
+            p[key] = json!(format!("$response.body#{base}{pointer}"));
+            p
+        };
+        json!({
+            "GetDeal": {"operationId": "getDeal", "parameters": id},
+            "SendEvent": {"operationId": "sendEvent", "parameters": id},
+            "EditDeal": {"operationId": "editDeal", "parameters": id},
+            "ExplainDeal": {"operationId": "explainDeal", "parameters": id},
+            "WorkOnTask": {"operationId": "workOnTask", "parameters": with("task", "/tasks/0/task")},
+            "LogTime": {"operationId": "logTime", "parameters": with("task", "/tasks/0/task")},
+            "AmendTime": {"operationId": "amendTime", "parameters": with("entry", "/time_entries/0/entry")},
+            "OptOut": {"operationId": "optOut", "parameters": id},
+            "OptIn": {"operationId": "optIn", "parameters": id},
+            "ErasePersonalData": {"operationId": "erasePersonalData", "parameters": id},
+        })
+    };
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for op in paths.values_mut().filter_map(Json::as_object_mut) {
+        for o in op.values_mut() {
+            let Some(responses) = o.get_mut("responses").and_then(Json::as_object_mut) else {
+                continue;
+            };
+            for r in responses.values_mut() {
+                let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                let base = match schema.as_str() {
+                    Some("#/components/schemas/Created") => "/deal",
+                    Some("#/components/schemas/Deal") => "",
+                    _ => continue,
+                };
+                r["links"] = next(base);
+            }
+        }
+    }
+}
+
+/// The paths and components.
+fn paths(v: &Vocabulary<'_>) -> Json {
+    let plan = v.plan;
+    // In a query, an empty name (`?stage=`, as a form sends it) filters nothing.
+    let names = |mut v: Vec<&str>| {
+        v.push("");
+        json!({"type": "string", "enum": v})
+    };
     let stages = names(plan.stages.iter().map(|x| x.name.as_str()).collect());
     let phases = names(plan.phases.iter().map(|x| x.name.as_str()).collect());
     let alerts = names(plan.alerts.iter().map(|x| x.name.as_str()).collect());
-    let fields: serde_json::Map<String, Json> = plan
-        .fields
-        .iter()
-        .map(|f| {
-            let label = f.label.clone().unwrap_or_default();
-            let what = if f.required {
-                format!("{label} (required to create a deal)")
-                    .trim()
-                    .to_string()
-            } else {
-                label
-            };
-            (f.name.clone(), json!({"description": what}))
-        })
-        .collect();
     let post_errors = [
         "400", "401", "403", "404", "409", "413", "415", "422", "503",
     ];
@@ -137,8 +282,9 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 ("201", "Created.", json!({"$ref": "#/components/schemas/Created"})),
                 &post_errors,
                 json!({"parameters": [idem_param()], "requestBody": {"required": true, "content": {
-                    "application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}},
-                    "application/json": {"schema": {"type": "object"}}
+                    "application/x-www-form-urlencoded": {"schema": v.lead_body(true)},
+                    "multipart/form-data": {"schema": v.lead_body(true)},
+                    "application/json": {"schema": v.lead_body(false)}
                 }}}),
             )},
             "/api/v1/deals": {
@@ -146,15 +292,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                     "A deal, optionally at any stage.",
                     ("201", "Created.", json!({"$ref": "#/components/schemas/Created"})),
                     &post_errors,
-                    json!({"parameters": [idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["title"], "additionalProperties": false,
-                        "properties": {
-                            "id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_./-]+$", "description": "Default: a new id. Letters, digits, `-`, `_`, `.`, `/`."},
-                            "title": {"type": "string"},
-                            "stage": {"oneOf": [stages.clone(), {"type": "array", "items": stages.clone()}]},
-                            "fields": {"type": "object", "properties": fields},
-                            "quiet": {"type": "boolean", "default": false, "description": "Start at the stage without its `on enter` actions (an import of an old deal: no welcome message, no tasks); its timers are armed as at any stage."}
-                        }}}}}}),
+                    json!({"parameters": [idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": new_deal_body(v)}}}}),
                 ),
                 "get": op(
                     "Deals, filtered, in id order, a page at a time; or, with `q`, the deals found by words (their id, title, client's name, phones, emails; live ones first; no further page).",
@@ -171,7 +309,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                         {"name": "live", "in": "query", "schema": {"type": "boolean"}},
                         {"name": "after", "in": "query", "schema": {"type": "string"}},
                         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
-                        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Words every deal found has, in any case; a phone as typed is found by its digits. With other filters or `after`: 400."}
+                        {"name": "q", "in": "query", "schema": {"type": "string"}, "description": "Words every deal found has, in any case; a phone as typed is found by its digits. The best `limit` matches (live deals first), kept when they pass the other filters; one page (`after` does not apply)."}
                     ]}),
                 )
             },
@@ -184,10 +322,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 "A person edits the deal: fields and roles set (converted by their declarations) or cleared with null. A step like any other: `field_set` records caused by \"edited by PERSON\", then what the change makes happen (guard-only transitions, alerts, `at` timers armed again on their field); a role given to another person hands them the open tasks of that role. A required field, or one a stage the deal is in requires, cannot be cleared (422).",
                 ("200", "Applied: the deal after it.", deal_ref()),
                 &post_errors,
-                json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["fields"], "additionalProperties": false,
-                    "properties": {"fields": {"type": "object", "minProperties": 1}, "by": {"type": "string"}}
-                }}}}}),
+                json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": edit_body(v)}}}}),
             )},
             "/api/v1/deals/{id}/explain": {"get": op(
                 "Why the deal is where it is: its story step by step (what came in, what the engine did, each effect with the rule file:line), refused inputs with their reasons.",
@@ -208,22 +343,22 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 "Sends an event to a deal.",
                 ("200", "Applied: the deal after it.", deal_ref()),
                 &post_errors,
-                json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                    "type": "object", "required": ["name"], "additionalProperties": false,
-                    "properties": {"name": events, "fields": {"type": "object", "properties": fields.clone()}, "by": {"type": "string"}}
-                }}}}}),
+                json!({"parameters": [id_param(), idem_param()], "requestBody": {"required": true, "content": {"application/json": {"schema": event_body(v)}}}}),
             )},
             "/api/v1/deals/{id}/tasks/{task}/{action}": {"post": op(
-                "Work on a task. `start` starts the person's timer on it (`by`, or the task's assignee; their timer on any other task, of any deal, pauses and logs its time first); `pause` stops it and logs the time it ran as a time entry (wall clock, at most `[tasks] timer_cap_hours`); `done` stops a running timer the same way and closes the task; `log` adds `{hours, by}` by hand.",
+                "Work on a task. `start` starts the person's timer on it (`by`, or the task's assignee; their timer on any other task, of any deal, pauses and logs its time first); `pause` stops it and logs the time it ran as a time entry (wall clock, at most `[tasks] timer_cap_hours`); `done` stops a running timer the same way and closes the task.",
                 ("200", "Applied: the deal after it.", deal_ref()),
                 &post_errors,
-                json!({"parameters": [id_param(), idem_param(),
-                    {"name": "task", "in": "path", "required": true, "schema": {"type": "string"}},
-                    {"name": "action", "in": "path", "required": true, "schema": {"enum": ["start", "pause", "done", "log"]}}],
-                    "requestBody": {"required": false, "content": {"application/json": {"schema": {
-                        "type": "object", "additionalProperties": false,
-                        "properties": {"hours": {"oneOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": "^[0-9]+([.][0-9]+)?$"}]}, "by": {"type": "string"}}
-                    }}}}}),
+                json!({"parameters": [id_param(), idem_param(), task_param(),
+                    {"name": "action", "in": "path", "required": true, "schema": {"enum": ["start", "pause", "done"]}}],
+                    "requestBody": {"required": false, "content": {"application/json": {"schema": task_body(v, false)}}}}),
+            )},
+            "/api/v1/deals/{id}/tasks/{task}/log": {"post": op(
+                "Time spent on a task, logged by hand: `hours` (0.01 to 1000) by `by` (default: the token's person, else the task's assignee).",
+                ("200", "Applied: the deal after it.", deal_ref()),
+                &post_errors,
+                json!({"parameters": [id_param(), idem_param(), task_param()],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": task_body(v, true)}}}}),
             )},
             "/api/v1/deals/{id}/time/{entry}": {"patch": op(
                 "Corrects a time entry of the deal (a timer left running, a typo): its hours replaced, the task's hours follow. Audited: a `time_amended` record in the deal's history with the hours before and after and who corrected them.",
@@ -231,10 +366,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                 &post_errors,
                 json!({"parameters": [id_param(), idem_param(),
                     {"name": "entry", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}}],
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["hours"], "additionalProperties": false,
-                        "properties": {"hours": {"oneOf": [{"type": "number", "minimum": 0, "maximum": 24}, {"type": "string", "pattern": "^[0-9]+([.][0-9]+)?$"}]}, "by": {"type": "string"}}
-                    }}}}}),
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": amend_body(v)}}}}),
             )},
             "/api/v1/team": {"get": op(
                 "The team with open tasks per person.",
@@ -329,7 +461,7 @@ pub(super) fn document(plan: &crate::compile::Plan) -> Json {
                         "refused": {"type": ["object", "null"]},
                         "notes": {"type": "array", "items": {"type": "string"}}}}}}},
                 "Refusal": {"type": "object", "required": ["deal", "at", "input", "name", "code", "reason", "version"], "properties": {
-                    "deal": {"type": "string"}, "at": {"type": "string"}, "input": {"type": "string", "enum": ["create", "event", "task"]},
+                    "deal": {"type": "string"}, "at": {"type": "string"}, "input": {"type": "string", "enum": ["create", "event", "task", "edit", "time"]},
                     "name": {"type": "string"}, "fields": {}, "by": {"type": ["string", "null"]},
                     "code": {"type": "string"}, "reason": {"type": "string"}, "rule": {"type": ["string", "null"]},
                     "version": {"type": "integer"}}},
