@@ -22,7 +22,9 @@ use dealflow::sim::Simulation;
 use dealflow::store::{Options, Store, StoreError, StoredDeal, Table};
 use dealflow::value::Value;
 
-use common::store::{backends, cleanup, core, counts, created, ivan_scenario, lead, ready, t0};
+use common::store::{
+    backends, cleanup, core, core_with, counts, created, ivan_scenario, lead, ready, t0,
+};
 
 #[tokio::test]
 async fn ivans_story_through_the_store_ends_where_the_simulator_ends() {
@@ -202,7 +204,7 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
             steps[0]
         );
         assert!(
-            matches!(steps[1], Ok(Step::Refused(_))),
+            matches!(steps[1], Ok(Step::Unmet(_))),
             "{name}: {:?}",
             steps[1]
         );
@@ -238,6 +240,53 @@ async fn steps_in_one_batch_see_each_other_and_a_refusal_among_them_leaves_the_r
             "{name}: the reminder"
         );
         assert!(tx.integrity().await.expect("check").is_empty(), "{name}");
+        drop(tx);
+        core.store().close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+/// A task still open at its deadline: its reminder is a stored timer like any other, and when
+/// it fires the assignee's reminder is queued once and the timer is gone.
+#[tokio::test]
+async fn an_open_task_past_its_deadline_queues_its_reminder_once() {
+    for (name, url, opts) in backends("reminder") {
+        let core = core_with(&url, &opts, true).await;
+        let mut tx = core.store().begin().await.expect("tx");
+        core.create(&mut tx, &lead("d1"), t0())
+            .await
+            .expect("create");
+        tx.commit().await.expect("commit");
+        let mut tx = core.store().begin().await.expect("tx");
+        // The first task of a lead, the call, is due a quarter of an hour after it comes in.
+        let due = tx.next_timer().await.expect("next").expect("a reminder");
+        assert_eq!(due, t0() + Duration::minutes(15), "{name}");
+        let timers = tx.due_timers(due, 10).await.expect("due");
+        assert_eq!(timers.len(), 1, "{name}: {timers:?}");
+        let step = core.fire(&mut tx, &timers[0], due).await.expect("fires");
+        assert!(
+            matches!(step, Some(Step::Applied { .. })),
+            "{name}: {step:?}"
+        );
+        tx.commit().await.expect("commit");
+        let mut tx = core.store().begin().await.expect("tx");
+        let reminders: Vec<_> = tx
+            .outbox()
+            .await
+            .expect("outbox")
+            .into_iter()
+            .filter(|m| m.template == "task_overdue")
+            .collect();
+        assert_eq!(reminders.len(), 1, "{name}: {reminders:?}");
+        assert!(
+            reminders[0].body.starts_with("❗ Позвонить клиенту"),
+            "{name}: {reminders:?}"
+        );
+        assert_eq!(reminders[0].to, "anna@studio.test", "{name}");
+        assert!(
+            tx.due_timers(due, 10).await.expect("due").is_empty(),
+            "{name}"
+        );
         drop(tx);
         core.store().close().await;
         cleanup(&url, &opts).await;

@@ -93,7 +93,9 @@ impl Stepper<'_> {
                     },
                     Some(*line),
                 );
-                self.task_notice(self.deal.tasks.len() - 1, Some(*line))?;
+                let idx = self.deal.tasks.len() - 1;
+                self.task_notice(idx, Some(*line), super::notices::Notice::Assigned)?;
+                self.arm_reminder(idx);
             }
             Action::Group { title, roles } => {
                 let title = self.render(title, env)?;

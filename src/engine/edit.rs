@@ -151,7 +151,9 @@ impl Stepper<'_> {
                 },
                 None,
             );
-            self.task_notice(idx, None)?;
+            self.task_notice(idx, None, super::notices::Notice::Assigned)?;
+            // Handed to someone who hears notices: they are reminded when it runs late.
+            self.arm_reminder(idx);
         }
         Ok(())
     }

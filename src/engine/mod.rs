@@ -139,7 +139,7 @@ impl Input {
                     .timers
                     .iter()
                     .find(|t| t.id == *id)
-                    .map(|t| timers::timer_label(plan, t));
+                    .map(|t| timers::timer_label(plan, deal, t));
                 format!("timer {}", label.unwrap_or_default())
             }
             Input::Task { task, action, .. } => match action {
@@ -385,6 +385,7 @@ impl Stepper<'_> {
             task.done_at = Some(now);
             task.cancelled = true;
             let (id, assignee) = (task.id.clone(), task.assignee.clone());
+            self.drop_reminder(idx);
             if let Some(a) = assignee {
                 self.load.push((a, -1));
             }

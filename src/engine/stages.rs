@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::eval::Env;
-use super::{Creation, Kind, StepError, Stepper, Track, TrackState};
+use super::{Creation, Kind, StepError, Stepper, TimerRef, Track, TrackState};
 use crate::compile::{PayloadType, Slot, StageId};
 use crate::types::Ty;
 use crate::value::Value;
@@ -209,9 +209,10 @@ impl Stepper<'_> {
         for rule in &def.on_exit {
             self.run(&rule.body, &env, Some(rule.line))?;
         }
-        self.deal
-            .timers
-            .retain(|a| !(a.track == track && a.stage == stage));
+        // A task's reminder stays: the task does.
+        self.deal.timers.retain(|a| {
+            !(a.track == track && a.stage == stage && !matches!(a.which, TimerRef::Reminder(_)))
+        });
         self.run(&t.body, &env, Some(t.line))?;
         self.enter_targets(track, &t.targets)
     }

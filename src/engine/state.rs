@@ -39,6 +39,9 @@ pub enum TimerRef {
     Line(usize),
     /// The n-th transition (with a timer trigger).
     Transition(usize),
+    /// The overdue reminder of the deal's n-th task (at its due; not a line of the stage: it
+    /// stays when the deal moves on, and goes when the task is done or cancelled).
+    Reminder(usize),
 }
 
 /// A timer waiting to fire.

@@ -190,11 +190,12 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
             match (pos, want) {
                 (Some(p), Some(t)) if s.deal.timers[p].target == t => {}
                 (Some(p), Some(t)) if s.deal.timers[p].fired => {
+                    let timer = timer_label(plan, &s.deal, &s.deal.timers[p]);
                     let a = &mut s.deal.timers[p];
                     let fired_for = a.target;
                     a.target = t;
                     changes.push(Change::TimerNotRearmed {
-                        timer: timer_label(plan, a),
+                        timer,
                         fired_for,
                         now_for: t,
                     });
@@ -207,13 +208,13 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
                     // The record of the new moment says it was moved, not set.
                     if let Some(r) = s.records.last_mut() {
                         r.kind = Kind::TimerMoved {
-                            timer: timer_label(plan, &old),
+                            timer: timer_label(plan, &s.deal, &old),
                             from: old.fires_at,
                             fires_at: to,
                         };
                     }
                     changes.push(Change::TimerMoved {
-                        timer: timer_label(plan, &old),
+                        timer: timer_label(plan, &s.deal, &old),
                         from: old.fires_at,
                         to,
                         overdue: t <= ctx.now,
@@ -224,7 +225,7 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
                     let old = s.deal.timers.remove(p);
                     if !old.fired {
                         gone.push(old.id);
-                        let label = timer_label(plan, &old);
+                        let label = timer_label(plan, &s.deal, &old);
                         s.record(
                             Kind::TimerDropped {
                                 timer: label.clone(),
@@ -244,7 +245,7 @@ pub fn switch(ctx: Ctx<'_>, deal: &Deal, left: &Left, cause: &str) -> Result<Swi
                             .deal
                             .timers
                             .last()
-                            .map(|a| timer_label(plan, a))
+                            .map(|a| timer_label(plan, &s.deal, a))
                             .unwrap_or_default(),
                         fires_at: t.max(ctx.now),
                         overdue: t <= ctx.now,

@@ -5,14 +5,19 @@
 use chrono::{DateTime, Utc};
 
 use super::eval::Env;
-use super::{Armed, Kind, StepError, Stepper, TimerRef};
+use super::{Armed, Deal, Kind, StepError, Stepper, TimerRef};
 use crate::compile::{Plan, StageDef, StageId, TimerAt, Trigger};
 use crate::value::Value;
 
-/// The readable name of an armed timer.
-pub fn timer_label(plan: &Plan, a: &Armed) -> String {
+/// The readable name of an armed timer of `deal`.
+pub fn timer_label(plan: &Plan, deal: &Deal, a: &Armed) -> String {
     let stage = &plan.stages[a.stage];
     match a.which {
+        TimerRef::Reminder(i) => deal
+            .tasks
+            .get(i)
+            .map(|t| format!("⏰ {}", t.id))
+            .unwrap_or_default(),
         TimerRef::Line(i) => stage
             .timers
             .get(i)
@@ -31,6 +36,7 @@ pub(crate) fn timer_line(def: &StageDef, which: TimerRef) -> Option<usize> {
     match which {
         TimerRef::Line(i) => def.timers.get(i).map(|t| t.rule.line),
         TimerRef::Transition(i) => def.transitions.get(i).map(|t| t.line),
+        TimerRef::Reminder(_) => None,
     }
 }
 
@@ -187,7 +193,7 @@ pub fn match_timers(def: &StageDef, sought: &[Sought<'_>]) -> Vec<Option<TimerRe
                 .iter()
                 .find(|c| {
                     let index = match c.which {
-                        TimerRef::Line(i) | TimerRef::Transition(i) => i,
+                        TimerRef::Line(i) | TimerRef::Transition(i) | TimerRef::Reminder(i) => i,
                     };
                     c.transition == s.transition
                         && index == s.index
@@ -233,6 +239,7 @@ impl Stepper<'_> {
                 Trigger::Timer(at) => Some(at),
                 _ => None,
             },
+            TimerRef::Reminder(_) => None,
         }
     }
 
@@ -299,7 +306,7 @@ impl Stepper<'_> {
             target: t,
             fired: false,
         };
-        let label = timer_label(self.ctx.plan, &armed);
+        let label = timer_label(self.ctx.plan, &self.deal, &armed);
         self.deal.timers.push(armed);
         let line = timer_line(&self.ctx.plan.stages[stage], which);
         self.record(
@@ -367,11 +374,16 @@ impl Stepper<'_> {
         };
         self.deal.timers[pos].fired = true;
         let armed = self.deal.timers[pos].clone();
+        if let TimerRef::Reminder(task) = armed.which {
+            // Kept no longer: a task is reminded of once.
+            self.deal.timers.remove(pos);
+            return self.overdue_notice(task);
+        }
         let plan = self.ctx.plan;
         let def = &plan.stages[armed.stage];
         self.record(
             Kind::TimerFired {
-                timer: timer_label(plan, &armed),
+                timer: timer_label(plan, &self.deal, &armed),
             },
             timer_line(def, armed.which),
         );
@@ -398,6 +410,7 @@ impl Stepper<'_> {
                     self.take(armed.track, armed.stage, i)?;
                 }
             }
+            TimerRef::Reminder(_) => {}
         }
         Ok(())
     }

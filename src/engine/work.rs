@@ -121,6 +121,7 @@ impl Stepper<'_> {
                 }
                 let now = self.ctx.now;
                 self.task_mut(idx).done_at = Some(now);
+                self.drop_reminder(idx);
                 if let Some(a) = self.deal.tasks[idx].assignee.clone() {
                     self.load.push((a, -1));
                 }

@@ -175,7 +175,7 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
             d.timers
                 .iter()
                 .filter(|a| !a.fired)
-                .map(|a| (crate::engine::timer_label(plan, a), a.fires_at))
+                .map(|a| (crate::engine::timer_label(plan, d, a), a.fires_at))
                 .collect(),
         ),
         None => (Vec::new(), false, Vec::new()),

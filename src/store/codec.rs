@@ -200,13 +200,14 @@ impl StoredDeal {
                     let (kind, index) = match a.which {
                         TimerRef::Line(i) => ("line", i),
                         TimerRef::Transition(i) => ("transition", i),
+                        TimerRef::Reminder(i) => ("reminder", i),
                     };
                     let key = crate::engine::timer_key(&plan.stages[a.stage], a.which);
                     StoredTimer {
                         id: a.id,
                         track: a.track,
                         stage: stage(a.stage),
-                        label: crate::engine::timer_label(plan, a),
+                        label: crate::engine::timer_label(plan, deal, a),
                         kind: kind.to_string(),
                         index,
                         name: key.as_ref().and_then(|k| k.name.clone()),
@@ -467,6 +468,25 @@ impl StoredDeal {
         let mut out = vec![None; self.timers.len()];
         let mut groups: BTreeMap<(u32, &str), Vec<usize>> = BTreeMap::new();
         for (n, t) in self.timers.iter().enumerate() {
+            // A task's reminder is the task's, not a line's: it goes where its task goes
+            // (a stage renamed by `migrate`; a stage gone, the first track's).
+            if t.kind == "reminder" {
+                let here = self
+                    .tracks
+                    .first()
+                    .and_then(|k| plan.stage_index.get(&k.stage).copied())
+                    .unwrap_or(0);
+                out[n] = self.tasks.get(t.index).map(|k| {
+                    let s = plan
+                        .stage_index
+                        .get(&k.stage)
+                        .copied()
+                        .or_else(|| plan.migrations.stages.get(&k.stage).map(|m| m.to))
+                        .unwrap_or(here);
+                    (s, TimerRef::Reminder(t.index))
+                });
+                continue;
+            }
             groups
                 .entry((t.track, t.stage.as_str()))
                 .or_default()

@@ -334,7 +334,7 @@ impl Rows {
             self.timers.push(vec![
                 Arg::from(id),
                 Arg::from(a.id as i64),
-                Arg::from(crate::engine::timer_label(plan, a)),
+                Arg::from(crate::engine::timer_label(plan, w.after, a)),
                 Arg::from(ms(a.fires_at)),
             ]);
         }

@@ -53,13 +53,24 @@ pub fn ready() -> dealflow::load::Ready {
         .expect("valid rules")
 }
 
-/// A core over a fresh database on this backend, with Ivan's team.
+/// A core over a fresh database on this backend, with Ivan's team: without staff notices,
+/// so that the timers these tests count are the pipeline's own lines (a task's reminder is
+/// tested with the notices).
 pub async fn core(url: &str, opts: &Options) -> Core {
+    core_with(url, opts, false).await
+}
+
+/// A core as [`core`] opens it, the team hearing staff notices or not.
+pub async fn core_with(url: &str, opts: &Options, notices: bool) -> Core {
+    let mut team = ivan_scenario().team;
+    for m in &mut team {
+        m.notices = notices;
+    }
     Core::open(Opening {
         rules: &root().join("rules/web-studio.flow"),
         database: url,
         options: opts.clone(),
-        team: Some(&ivan_scenario().team),
+        team: Some(&team),
         max_rules_size: None,
         mapping: Default::default(),
     })
