@@ -16,6 +16,7 @@ mod batch;
 pub mod config;
 mod core;
 pub(crate) mod demo;
+mod digest;
 pub(crate) mod door;
 mod metrics;
 mod openapi;

@@ -1,5 +1,6 @@
-//! The wall clock: due timers fire (also those that fell due while the daemon was down, once)
-//! and the local midnight of the pipeline's zone runs the alert check once a day.
+//! The wall clock: due timers fire (also those that fell due while the daemon was down, once),
+//! the local midnight of the pipeline's zone runs the alert check once a day, and the daily
+//! digest of open tasks goes out at its hour (see [`super::digest`]).
 //!
 //! Timers are claimed before they fire (a lease and an attempt number), so several daemons on
 //! one PostgreSQL split them; the firing itself checks, under the deal's lock, that the timer is
@@ -8,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use tokio::sync::watch;
 
 use super::batch::Op;
@@ -29,6 +30,7 @@ pub(crate) async fn run(
     metrics: Arc<Metrics>,
     owner: String,
     lease: Duration,
+    digest: Option<(NaiveTime, bool)>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -43,6 +45,11 @@ pub(crate) async fn run(
         }
         if let Err(e) = midnight(&core, &writer, now).await {
             tracing::warn!(error = %e, "midnight check");
+        }
+        if let Some((at, daily)) = digest
+            && let Err(e) = super::digest::digest(&core, at, daily, now).await
+        {
+            tracing::warn!(error = %e, "daily digest; it is tried again");
         }
         if busy {
             continue;

@@ -218,6 +218,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         metrics.clone(),
         owner,
         Duration::from_secs(state.config.timers.lease_s),
+        state.config.tasks.digest(),
         stopped.clone(),
     ));
     let keep = Duration::from_secs(state.config.history.refusals_keep_days * 86_400);

@@ -9,13 +9,19 @@ impl Tx {
     /// Claims the local-midnight check of `day` (`YYYY-MM-DD`): true for the one caller that
     /// moves the mark forward, so each midnight is checked once however many daemons run.
     pub async fn claim_midnight(&mut self, day: &str) -> Result<bool, StoreError> {
+        self.claim_day("midnight", day).await
+    }
+
+    /// Claims the once-a-day work `key` of `day` (`YYYY-MM-DD`): true for the one caller that
+    /// moves the mark forward, however many daemons ask.
+    pub async fn claim_day(&mut self, key: &str, day: &str) -> Result<bool, StoreError> {
         on!(self, c => {
-            sqlx::query("INSERT INTO meta (key, value) VALUES ('midnight', '') ON CONFLICT (key) DO NOTHING")
-                .execute(&mut **c).await?.rows_affected()
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, '') ON CONFLICT (key) DO NOTHING")
+                .bind(key).execute(&mut **c).await?.rows_affected()
         });
         let n = on!(self, c => {
-            sqlx::query("UPDATE meta SET value = $1 WHERE key = 'midnight' AND value < $1")
-                .bind(day).execute(&mut **c).await?.rows_affected()
+            sqlx::query("UPDATE meta SET value = $1 WHERE key = $2 AND value < $1")
+                .bind(day).bind(key).execute(&mut **c).await?.rows_affected()
         });
         Ok(n == 1)
     }

@@ -138,6 +138,7 @@ mod analytics;
 mod checkpoint;
 mod dashboard;
 mod deals;
+mod digest;
 mod export;
 mod facts;
 mod history;
@@ -159,6 +160,7 @@ mod write;
 
 pub use dashboard::{Card, OverdueTask};
 pub use deals::{DealFilter, DealRow, ReadDeal};
+pub use digest::{OpenTask, StaffMessage};
 pub use export::{After, Export, ExportRow};
 pub use facts::{Invoice, Mapping};
 pub use history::{EventEntry, HistoryEntry};

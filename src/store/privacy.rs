@@ -155,6 +155,7 @@ impl Tx {
                 had.push(f.clone());
             }
         }
+        let old_title = doc["title"].as_str().unwrap_or_default().to_string();
         doc["title"] = Json::String(e.title.clone());
         let revision = revision + 1;
         on!(self, c => {
@@ -179,6 +180,16 @@ impl Tx {
             )
             .bind(deal).execute(&mut **c).await?.rows_affected()
         });
+        // The daily digests name the deal by its title: theirs goes too.
+        if !old_title.is_empty() && old_title != e.title {
+            on!(self, c => {
+                sqlx::query(
+                    "UPDATE outbox SET body = replace(body, $1, $2) \
+                     WHERE deal_id = '' AND template = 'task_digest'",
+                )
+                .bind(&old_title).bind(&e.title).execute(&mut **c).await?.rows_affected()
+            });
+        }
         self.blank_answers(deal, e).await?;
         let erased = Erased {
             fields: had,

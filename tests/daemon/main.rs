@@ -14,6 +14,7 @@
 mod common;
 
 mod api;
+mod digest;
 mod door;
 mod explain;
 mod forms;

@@ -410,9 +410,22 @@ pub struct Tasks {
     /// The most one task timer logs at once, in hours (a timer left running overnight logs
     /// this much); absent: 10.
     pub timer_cap_hours: Option<f64>,
+    /// The local time (`"09:00"`, the pipeline's zone) each person with open tasks gets the
+    /// list of them; absent: no digest.
+    pub digest_at: Option<String>,
+    /// Which days the digest comes: `"workdays"` (the pipeline's calendar; the default) or
+    /// `"daily"`.
+    pub digest_days: Option<String>,
 }
 
 impl Tasks {
+    /// The daily digest's time and whether it comes every day (not only on workdays), when
+    /// there is one.
+    pub fn digest(&self) -> Option<(chrono::NaiveTime, bool)> {
+        let at = chrono::NaiveTime::parse_from_str(self.digest_at.as_deref()?, "%H:%M").ok()?;
+        Some((at, self.digest_days.as_deref() == Some("daily")))
+    }
+
     /// The cap as hours (the default when absent).
     pub fn timer_cap(&self) -> rust_decimal::Decimal {
         self.timer_cap_hours
@@ -636,6 +649,19 @@ impl Config {
         {
             return Err(ConfigError::Value(
                 "`tasks.timer_cap_hours` must be more than 0 and at most 24",
+            ));
+        }
+        if self.tasks.digest_at.is_some() && self.tasks.digest().is_none() {
+            return Err(ConfigError::Value(
+                "`tasks.digest_at` must be a time of day like \"09:00\"",
+            ));
+        }
+        if !matches!(
+            self.tasks.digest_days.as_deref(),
+            None | Some("workdays" | "daily")
+        ) {
+            return Err(ConfigError::Value(
+                "`tasks.digest_days` must be \"workdays\" or \"daily\"",
             ));
         }
         if self.dashboard.session_hours < 1 || self.dashboard.idle_minutes < 1 {

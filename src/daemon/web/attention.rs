@@ -93,7 +93,10 @@ pub(super) fn page(
                             Trouble::Undelivered(m) => {
                                 tr.urgent data-kind="undelivered" data-deal=(m.deal) {
                                     td { span.kind { (w.undelivered) } }
-                                    td { a href=(deal_link(&m.deal)) { (m.deal) } }
+                                    // A message of no deal (the daily digest) links nowhere.
+                                    td {
+                                        @if m.deal.is_empty() { "—" } @else { a href=(deal_link(&m.deal)) { (m.deal) } }
+                                    }
                                     td { (m.channel) " → " (m.to) " «" (m.template) "», " (m.attempts) " " (w.attempts) ": " (m.last_error.as_deref().unwrap_or_default()) }
                                 }
                             }
