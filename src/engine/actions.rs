@@ -94,7 +94,7 @@ impl Stepper<'_> {
                     Some(*line),
                 );
                 let idx = self.deal.tasks.len() - 1;
-                self.task_notice(idx, Some(*line), super::notices::Notice::Assigned)?;
+                self.assigned_notice(idx, Some(*line))?;
                 self.arm_reminder(idx);
             }
             Action::Group { title, roles } => {

@@ -151,7 +151,7 @@ impl Stepper<'_> {
                 },
                 None,
             );
-            self.task_notice(idx, None, super::notices::Notice::Assigned)?;
+            self.assigned_notice(idx, None)?;
             // Handed to someone who hears notices: they are reminded when it runs late.
             self.arm_reminder(idx);
         }

@@ -15,7 +15,7 @@ use crate::engine::StepError;
 
 /// What a notice says.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Notice {
+enum Notice {
     /// The task is theirs.
     Assigned,
     /// Its deadline passed and it is still open.
@@ -85,8 +85,17 @@ impl Stepper<'_> {
         }
     }
 
+    /// Tells the assignee of task `idx` it is theirs (`line`: the rule that gave it to them).
+    pub(super) fn assigned_notice(
+        &mut self,
+        idx: usize,
+        line: Option<usize>,
+    ) -> Result<(), StepError> {
+        self.task_notice(idx, line, Notice::Assigned)
+    }
+
     /// Tells the assignee of task `idx` it is theirs, or that its deadline passed.
-    pub(super) fn task_notice(
+    fn task_notice(
         &mut self,
         idx: usize,
         line: Option<usize>,
