@@ -28,7 +28,7 @@ async fn the_nul_matrix(d: &Daemon) {
         (
             "/api/v1/deals",
             json!({"id": "n\u{0}3", "title": "Shop", "fields": {"client_name": "Ivan"}}),
-            "a deal id is 1 to 100 letters",
+            "a deal id is 1 to 100 Latin letters",
         ),
         (
             "/api/v1/deals",

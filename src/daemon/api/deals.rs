@@ -67,7 +67,7 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
 }
 
 /// What a deal id may be, said when it is not.
-pub(crate) const BAD_ID: &str = "a deal id is 1 to 100 letters, digits, `-`, `_`, `.` or `/`, and no part between slashes is empty, `.` or `..`";
+pub(crate) const BAD_ID: &str = "a deal id is 1 to 100 Latin letters, digits, `-`, `_`, `.` or `/`, and no part between slashes is empty, `.` or `..`";
 
 /// Whether a deal id may be used. Parts between slashes are never empty, `.` or `..`: an id is
 /// also a path on the pages.
@@ -76,7 +76,7 @@ pub(crate) fn valid_id(id: &str) -> bool {
         && id.len() <= 100
         && id
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && id.split('/').all(|part| !part.chars().all(|c| c == '.'))
 }
 

@@ -149,7 +149,7 @@ fn deal_ref() -> Json {
 }
 
 fn id_param() -> Json {
-    json!({"name": "id", "in": "path", "required": true, "description": "1 to 100 letters, digits, `-`, `_`, `.` or `/`; no part between slashes is empty, `.` or `..` (`ivan/1`, sent as `ivan%2F1`).",
+    json!({"name": "id", "in": "path", "required": true, "description": "1 to 100 Latin letters, digits, `-`, `_`, `.` or `/`; no part between slashes is empty, `.` or `..` (`ivan/1`, sent as `ivan%2F1`).",
         "schema": {"type": "string", "minLength": 1, "maxLength": 100}})
 }
 
