@@ -582,6 +582,41 @@ mod tests {
     }
 
     #[test]
+    fn a_tasks_reminder_is_found_again_with_its_task_not_by_a_line() {
+        let mut s = stored();
+        s.timers.truncate(1);
+        s.tasks = serde_json::from_value(serde_json::json!([
+            {"id": "call_client", "title": "Call", "assignee": "anna", "stage": "lead",
+             "created_at": "2026-03-02T06:15:00Z", "due": "2026-03-02T06:30:00Z",
+             "cancelled": false, "hours": "0"}
+        ]))
+        .expect("tasks");
+        s.timers.push(
+            serde_json::from_value(serde_json::json!(
+                {"id": 2, "track": 0, "stage": "lead", "label": "⏰ call_client",
+                 "kind": "reminder", "index": 0, "fires_at": "2026-03-02T06:30:00Z",
+                 "target": "2026-03-02T06:30:00Z", "fired": false}))
+            .expect("a timer"),
+        );
+        let plan = plan();
+        let (deal, left) = s.read(&plan).expect("it fits");
+        assert!(left.timers.is_empty(), "{:?}", left.timers);
+        let reminder = deal
+            .timers
+            .iter()
+            .find(|a| a.which == TimerRef::Reminder(0))
+            .expect("the reminder");
+        assert_eq!(reminder.stage, plan.stage_index["lead"]);
+        let again = StoredDeal::encode(&plan, &deal);
+        let stored = again
+            .timers
+            .iter()
+            .find(|t| t.kind == "reminder")
+            .expect("kept");
+        assert_eq!(stored.label, "⏰ call_client");
+    }
+
+    #[test]
     fn a_deal_in_a_stage_the_rules_lost_does_not_fit() {
         let mut s = stored();
         s.tracks[0].stage = "nowhere".into();

@@ -83,6 +83,19 @@ phone = "client_phone"
     Config::load(Some(&path), Vec::new()).expect("valid config")
 }
 
+/// The configuration as it is, its team hearing no staff notices: a test that counts the
+/// pipeline's own timers (a task's reminder is one more) or messages.
+pub fn without_notices(dir: &Path) -> Config {
+    let path = dir.join("dealflow.toml");
+    let text = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(
+        &path,
+        text.replace("[[team]]\n", "[[team]]\nnotices = false\n"),
+    )
+    .expect("write config");
+    Config::load(Some(&path), Vec::new()).expect("valid config")
+}
+
 pub struct Daemon {
     running: Option<Running>,
     /// `http://127.0.0.1:PORT`.

@@ -167,7 +167,8 @@ async fn the_reminder_story(d: &Daemon, dir: &Path, db: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_sqlite() {
     let dir = day_and_night(workdir("switch-sqlite"));
-    let d = Daemon::start(config(&dir, "")).await;
+    config(&dir, "");
+    let d = Daemon::start(without_notices(&dir)).await;
     let db = format!("sqlite://{}", dir.join("dealflow.db").display());
     the_reminder_story(&d, &dir, &["--db", &db]).await;
     d.stop().await;
@@ -184,7 +185,8 @@ async fn an_edited_reminder_never_rings_twice_and_leaves_no_stale_rows_on_postgr
     let dir = day_and_night(workdir("switch-postgres"));
     let schema = format!("t_switch_{}", std::process::id());
     let database = format!("url = \"{url}\"\nschema = \"{schema}\"");
-    let d = Daemon::start(config_on(&dir, &database, "")).await;
+    config_on(&dir, &database, "");
+    let d = Daemon::start(without_notices(&dir)).await;
     the_reminder_story(&d, &dir, &["--db", &url, "--schema", &schema]).await;
     d.stop().await;
     crate::common::drop_schema(&url, &schema).await;
@@ -295,7 +297,8 @@ async fn the_rename_story(d: &Daemon, dir: &Path, db: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_sqlite() {
     let dir = workdir("rename-sqlite");
-    let d = Daemon::start(config(&dir, "")).await;
+    config(&dir, "");
+    let d = Daemon::start(without_notices(&dir)).await;
     let db = format!("sqlite://{}", dir.join("dealflow.db").display());
     the_rename_story(&d, &dir, &["--db", &db]).await;
     d.stop().await;
@@ -312,7 +315,8 @@ async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_postg
     let dir = workdir("rename-postgres");
     let schema = format!("t_rename_{}", std::process::id());
     let database = format!("url = \"{url}\"\nschema = \"{schema}\"");
-    let d = Daemon::start(config_on(&dir, &database, "")).await;
+    config_on(&dir, &database, "");
+    let d = Daemon::start(without_notices(&dir)).await;
     the_rename_story(&d, &dir, &["--db", &url, "--schema", &schema]).await;
     d.stop().await;
     crate::common::drop_schema(&url, &schema).await;
