@@ -88,11 +88,10 @@ phone = "client_phone"
 pub fn without_notices(dir: &Path) -> Config {
     let path = dir.join("dealflow.toml");
     let text = std::fs::read_to_string(&path).expect("config");
-    std::fs::write(
-        &path,
-        text.replace("[[team]]\n", "[[team]]\nnotices = false\n"),
-    )
-    .expect("write config");
+    let quiet = "[[team]]\nnotices = false\n";
+    if !text.contains(quiet) {
+        std::fs::write(&path, text.replace("[[team]]\n", quiet)).expect("write config");
+    }
     Config::load(Some(&path), Vec::new()).expect("valid config")
 }
 
