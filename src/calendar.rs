@@ -44,6 +44,9 @@ pub struct WorkCalendar {
 /// Longest search for a working day, so that a calendar with no working days cannot hang us.
 const MAX_SCAN_DAYS: i64 = 3_660;
 
+/// The most working days added at once: a century's.
+const MAX_WORKDAYS: i64 = 36_600;
+
 impl Default for WorkCalendar {
     fn default() -> Self {
         WorkCalendar {
@@ -69,8 +72,13 @@ impl WorkCalendar {
         self.add_workdays(d, 1)
     }
 
-    /// The `n`-th working day after `d` (`n` = 0: `d` itself; negative: before).
+    /// The `n`-th working day after `d` (`n` = 0: `d` itself; negative: before); `None` past a
+    /// century of working days, which no deadline is (a typo of a number, or a fuzzer's: it is
+    /// not counted out day by day).
     pub fn add_workdays(&self, d: NaiveDate, n: i64) -> Option<NaiveDate> {
+        if n.abs() > MAX_WORKDAYS {
+            return None;
+        }
         let step = if n < 0 { -1 } else { 1 };
         let mut left = n.abs();
         let mut day = d;
@@ -245,6 +253,10 @@ mod tests {
         assert_eq!(c.add_workdays(d("2026-03-11"), 20), Some(d("2026-04-08")));
         assert_eq!(c.workdays_between(d("2026-03-06"), d("2026-03-23")), 10);
         assert_eq!(c.workdays_between(d("2026-03-23"), d("2026-03-06")), -10);
+        // A century of working days is counted; more is no date (not minutes of counting).
+        assert!(c.add_workdays(d("2026-03-06"), 36_600).is_some());
+        assert_eq!(c.add_workdays(d("2026-03-06"), 4_255_263_646_894), None);
+        assert_eq!(c.add_workdays(d("2026-03-06"), -4_255_263_646_894), None);
     }
 
     #[test]

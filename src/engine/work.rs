@@ -191,7 +191,13 @@ impl Stepper<'_> {
         let user = by
             .map(str::to_string)
             .or_else(|| self.deal.tasks[idx].assignee.clone())
-            .ok_or_else(|| StepError::Refused("say who worked (`by`)".into()))?;
+            // The task has nobody on it now: the deal's state, not the request, lacks a worker.
+            .ok_or_else(|| {
+                StepError::NotNow(format!(
+                    "task `{}` has no assignee: say who worked (`by`)",
+                    self.deal.tasks[idx].id
+                ))
+            })?;
         if self.ctx.team.member(&user).is_none() {
             return Err(StepError::Refused(format!("`{user}` is not in the team")));
         }

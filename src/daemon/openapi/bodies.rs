@@ -104,7 +104,8 @@ impl Vocabulary<'_> {
         }
     }
 
-    fn slot_name(&self, slot: Slot) -> &str {
+    /// A field's or role's name.
+    pub(crate) fn slot_name(&self, slot: Slot) -> &str {
         match slot {
             Slot::Field(f) => &self.plan.fields[f].name,
             Slot::Role(r) => &self.plan.roles[r].name,

@@ -24,7 +24,7 @@ pub(crate) fn new_deal_body(v: &Vocabulary<'_>) -> Json {
     } else {
         json!(["title"])
     };
-    json!({
+    let mut body = json!({
     "type": "object", "required": required, "additionalProperties": false,
     "properties": {
         "id": {"type": "string", "maxLength": 100, "description": "Default: a new id. Letters, digits, `-`, `_`, `.`, `/`; no part between slashes empty or dots only.",
@@ -33,7 +33,27 @@ pub(crate) fn new_deal_body(v: &Vocabulary<'_>) -> Json {
         "stage": stage_list(v.plan),
         "fields": v.new_deal_fields(),
         "quiet": {"type": "boolean", "default": false, "description": "Start at the stage without its `on enter` actions (an import of an old deal: no welcome message, no tasks); its timers are armed as at any stage."}
-    }})
+    }});
+    // A deal made at a stage that `require`s fields is given them (a stage the deal is moved
+    // on to from there checks its own: 409 when they are missing).
+    let gates: Vec<Json> = v
+        .plan
+        .stages
+        .iter()
+        .filter(|s| !s.require.is_empty())
+        .map(|s| {
+            let names: Vec<&str> = s.require.iter().map(|&slot| v.slot_name(slot)).collect();
+            json!({
+                "if": {"required": ["stage"], "properties": {"stage": {"anyOf": [
+                    {"const": s.name}, {"type": "array", "contains": {"const": s.name}}]}}},
+                "then": {"required": ["fields"], "properties": {"fields": {"required": names}}}
+            })
+        })
+        .collect();
+    if !gates.is_empty() {
+        body["allOf"] = json!(gates);
+    }
+    body
 }
 
 /// `PATCH /api/v1/deals/{id}`.
