@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use super::core::Core;
-pub use super::ops::{CoreError, Op, Step};
+pub use super::ops::{CoreError, Op, Sender, Step};
 use super::refused::refusal;
 use super::rules::Rules;
 use crate::engine::{
@@ -132,7 +132,8 @@ pub(crate) struct Batch<'r> {
     index: HashMap<String, usize>,
     /// Which of `now` changed.
     changed: Vec<bool>,
-    history: Vec<(Record, i64)>,
+    /// Records, each with its deal's revision after the step and who the input came through.
+    history: Vec<(Record, i64, Option<String>)>,
     load: Vec<(String, i64)>,
     attempts: HashMap<(String, u64), i64>,
     drop_timers: Vec<(String, u64)>,
@@ -144,6 +145,12 @@ pub(crate) struct Batch<'r> {
     refused_by: Option<usize>,
     /// Timers running when the batch began: (person, deal, task).
     running: Vec<(String, String, String)>,
+    /// Who the operation running came through (see [`Sender::via`]).
+    via: Option<String>,
+    /// Contacts new deals were given that could not be read.
+    checks: Vec<(String, crate::store::ContactCheck)>,
+    /// Phone and email fields steps gave a value: their contact checks are settled.
+    checked: Vec<(String, String)>,
 }
 
 /// The deals an operation reads.
@@ -153,7 +160,7 @@ fn deals_of(op: &Op) -> Vec<String> {
         Op::Apply { deal, .. } => vec![deal.clone()],
         Op::Fire(due) => vec![due.deal.clone()],
         Op::Midnight(ids) | Op::Switch(ids) | Op::CloseTasks(ids) => ids.clone(),
-        Op::Refuse { op, .. } => deals_of(op),
+        Op::Refuse { op, .. } | Op::Sent { op, .. } => deals_of(op),
     }
 }
 
@@ -258,6 +265,9 @@ impl<'r> Batch<'r> {
                 .into_iter()
                 .map(|r| (r.by, r.deal, r.task))
                 .collect(),
+            via: None,
+            checks: Vec::new(),
+            checked: Vec::new(),
         })
     }
 
@@ -313,24 +323,32 @@ impl<'r> Batch<'r> {
     /// Runs one operation in memory.
     pub(super) fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         self.refused_by = None;
-        let result = match op {
-            Op::Create(req) => self.create(req, now),
-            Op::Apply { deal, input } => self.apply(deal, input, now),
-            Op::Fire(due) => self.fire(due, now),
-            Op::Switch(ids) => Ok(self.switch(ids, now)),
-            Op::Midnight(ids) => Ok(self.midnight(ids, now)),
-            Op::CloseTasks(ids) => Ok(self.close_tasks(ids, now)),
-            Op::Refuse { op, reason } => self.refuse(op, reason, now),
+        let (asked, reason, sender) = op.parts();
+        self.via = sender.and_then(|s| s.via.clone());
+        let result = match (reason, asked) {
+            (Some(reason), op) => self.refuse(op, reason, now),
+            (None, Op::Create(req)) => self.create(req, now),
+            (None, Op::Apply { deal, input }) => self.apply(deal, input, now),
+            (None, Op::Fire(due)) => self.fire(due, now),
+            (None, Op::Switch(ids)) => Ok(self.switch(ids, now)),
+            (None, Op::Midnight(ids)) => Ok(self.midnight(ids, now)),
+            (None, Op::CloseTasks(ids)) => Ok(self.close_tasks(ids, now)),
+            // `parts` took the wrappers off.
+            (None, Op::Refuse { .. } | Op::Sent { .. }) => {
+                Ok(Step::Refused("the request is wrapped twice".into()))
+            }
         };
+        if let (Ok(Step::Applied { deal, .. }), Op::Create(_), Some(s)) = (&result, asked, sender)
+        {
+            let id = deal.id.to_string();
+            self.checks
+                .extend(s.checks.iter().map(|c| (id.clone(), c.clone())));
+        }
         let rule = self
             .refused_by
             .take()
             .map(|line| format!("{}:{line}", self.rules.ready.plan.file));
-        let asked = match op {
-            Op::Refuse { op, .. } => op,
-            op => op,
-        };
-        if let Some(r) = refusal(
+        if let Some(mut r) = refusal(
             asked,
             &result,
             rule,
@@ -338,8 +356,11 @@ impl<'r> Batch<'r> {
             self.rules.ready.plan.tz,
             now,
         ) {
+            r.via = self.via.clone();
+            r.origin = sender.and_then(|s| s.origin.clone());
             self.refusals.push(r);
         }
+        self.via = None;
         result
     }
 
@@ -410,8 +431,12 @@ impl<'r> Batch<'r> {
                 name: name.clone(),
                 payload: serde_json::Value::Object(json).to_string(),
                 by: by.clone(),
+                via: self.via.clone(),
                 revision: *revision,
             });
+        }
+        if let Step::Applied { records, .. } = &step {
+            self.checked.extend(contacts_given(&self.rules.ready.plan, records));
         }
         Ok(step)
     }
@@ -459,7 +484,7 @@ impl<'r> Batch<'r> {
                 cause: cause.into(),
                 line: None,
             };
-            self.history.push((r, self.now[i].1));
+            self.history.push((r, self.now[i].1, None));
             self.drop_timers.push(key);
             return Ok(Step::Failed(e.message().to_string()));
         }
@@ -607,7 +632,7 @@ impl<'r> Batch<'r> {
                 .iter()
                 .find(|(d, _)| *d == r.deal)
                 .map_or(revision, |(_, v)| *v);
-            self.history.push((r.clone(), rev));
+            self.history.push((r.clone(), rev, self.via.clone()));
         }
         Step::Applied {
             deal: out.deal,
@@ -668,14 +693,41 @@ impl<'r> Batch<'r> {
             version: self.rules.version,
             now,
             deals,
-            history: self.history.iter().map(|(r, v)| (r, *v)).collect(),
+            history: self
+                .history
+                .iter()
+                .map(|(r, v, via)| (r, *v, via.as_deref()))
+                .collect(),
             load: self.load.clone(),
             answers: self.answers.clone(),
             drop_timers: self.drop_timers.clone(),
             events: self.events.clone(),
             refusals: self.refusals.clone(),
+            checks: self.checks.clone(),
+            checked: self.checked.clone(),
             webhooks: core.webhooks(),
         })
         .await
     }
+}
+
+/// The phone and email fields a step gave a value, by deal: a lead's unreadable contact is
+/// checked once someone gives the field one.
+fn contacts_given(plan: &crate::compile::Plan, records: &[Record]) -> Vec<(String, String)> {
+    use crate::types::Ty;
+    records
+        .iter()
+        .filter_map(|r| match &r.kind {
+            Kind::FieldSet {
+                field,
+                value: Some(_),
+                ..
+            } => {
+                let f = plan.field_index.get(field)?;
+                matches!(plan.fields[*f].ty, Ty::Phone | Ty::Email)
+                    .then(|| (r.deal.to_string(), field.clone()))
+            }
+            _ => None,
+        })
+        .collect()
 }

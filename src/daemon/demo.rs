@@ -146,6 +146,7 @@ pub(crate) async fn prepare(dir: &Path, listen: &str) -> Result<Config, DemoErro
         scope: Scope::Staff,
         name: Some("demo".into()),
         person: None,
+        act_for: Default::default(),
     }];
     config.team = team;
     Ok(config)

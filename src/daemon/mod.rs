@@ -41,7 +41,7 @@ mod writer;
 pub use self::core::{Core, OpenError, Opening};
 pub(crate) use api::deals::valid_id as valid_deal_id;
 pub(crate) use api::intake::new_id as new_deal_id;
-pub use batch::{CoreError, Op, Step};
+pub use batch::{CoreError, Op, Sender, Step};
 pub use config::Config;
 pub use metrics::Metrics;
 pub use outbox::TransportError;

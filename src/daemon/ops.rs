@@ -1,7 +1,7 @@
 //! The operations the daemon runs on its deals, and what came of each.
 
 use crate::engine::{Creation, Deal, Input, Record};
-use crate::store::{DueTimer, StoreError};
+use crate::store::{ContactCheck, DueTimer, StoreError};
 
 /// What to do: one operation of the daemon on its deals.
 #[derive(Debug, Clone)]
@@ -33,6 +33,57 @@ pub enum Op {
         /// Why not.
         reason: String,
     },
+    /// A request with who sent it and through what (see [`Sender`]).
+    Sent {
+        /// What was asked.
+        op: Box<Op>,
+        /// Who sent it, from where.
+        sender: Sender,
+    },
+}
+
+/// Who sent a request and through what, beyond what the engine's input says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sender {
+    /// Who it came through when that is not the person it names: the person whose token or
+    /// session acted for another, or an integration token's name. Written as `via` on the
+    /// step's history records, its event and its refusal.
+    pub via: Option<String>,
+    /// A website lead's door (`lead`, `form:KEY`): a refusal of it stays on the
+    /// out-of-control page until someone settles it.
+    pub origin: Option<String>,
+    /// Contacts a website lead gave that could not be read: the deal is made without them, and
+    /// they wait to be checked.
+    pub checks: Vec<ContactCheck>,
+}
+
+impl Op {
+    /// The operation with who sent it (itself when that says nothing).
+    pub fn sent(self, sender: Sender) -> Op {
+        if sender == Sender::default() {
+            self
+        } else {
+            Op::Sent {
+                op: Box::new(self),
+                sender,
+            }
+        }
+    }
+
+    /// The operation itself under its wrappers, with why the API refused it and who sent it.
+    pub(crate) fn parts(&self) -> (&Op, Option<&str>, Option<&Sender>) {
+        match self {
+            Op::Refuse { op, reason } => {
+                let (op, _, sender) = op.parts();
+                (op, Some(reason), sender)
+            }
+            Op::Sent { op, sender } => {
+                let (op, reason, _) = op.parts();
+                (op, reason, Some(sender))
+            }
+            op => (op, None, None),
+        }
+    }
 }
 
 /// What an operation did.

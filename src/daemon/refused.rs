@@ -114,6 +114,7 @@ pub(super) fn refusal(
         _ => return None,
     };
     Some(Refusal {
+        id: 0,
         deal,
         at: now,
         input: input.to_string(),
@@ -124,5 +125,8 @@ pub(super) fn refusal(
         reason,
         rule,
         version,
+        via: None,
+        origin: None,
+        settled: None,
     })
 }

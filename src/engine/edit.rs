@@ -53,7 +53,7 @@ impl Stepper<'_> {
                 Slot::Role(r) => self.deal.slots[r].clone(),
                 Slot::Field(_) => None,
             };
-            self.set_slot(slot, v, None);
+            self.edit_slot(slot, v);
             if let Slot::Role(r) = slot {
                 let after = self.deal.slots[r].clone();
                 if before != after {

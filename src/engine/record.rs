@@ -85,6 +85,9 @@ pub enum Kind {
         value: Option<Value>,
         /// The field is derived: the value was computed, not set.
         derived: bool,
+        /// A person's edit: the value before it (`Some(None)`: it was unset), written `from`
+        /// beside the new one, so the history says what was changed, not only to what.
+        was: Option<Option<Value>>,
     },
     /// A message was queued.
     Notification {

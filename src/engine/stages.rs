@@ -248,6 +248,19 @@ impl Stepper<'_> {
 
     /// Stores a value (None: unset) and records the change.
     pub(crate) fn set_slot(&mut self, s: Slot, v: Option<Value>, line: Option<usize>) {
+        self.put_slot(s, v, line, false);
+    }
+
+    /// A field or role set by a person's edit: its record says the value before too.
+    pub(crate) fn edit_slot(&mut self, s: Slot, v: Option<Value>) {
+        self.put_slot(s, v, None, true);
+    }
+
+    fn put_slot(&mut self, s: Slot, v: Option<Value>, line: Option<usize>, by_hand: bool) {
+        let before = match s {
+            Slot::Field(f) => self.deal.values[f].clone(),
+            Slot::Role(r) => self.deal.slots[r].clone().map(Value::User),
+        };
         let changed = match s {
             Slot::Field(f) => {
                 let v = v.map(|v| crate::compile::coerce(v, &self.ctx.plan.fields[f].ty));
@@ -272,6 +285,7 @@ impl Stepper<'_> {
                     field: self.slot_name(s),
                     value,
                     derived: matches!(s, Slot::Field(f) if self.ctx.plan.fields[f].derived),
+                    was: by_hand.then_some(before),
                 },
                 line,
             );

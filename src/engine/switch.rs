@@ -279,6 +279,7 @@ fn migrate(s: &mut Stepper<'_>, left: &Left, changes: &mut Vec<Change>) -> Resul
                 field: field.clone(),
                 value,
                 derived: false,
+                was: None,
             },
             Some(c.line),
         );

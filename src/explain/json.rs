@@ -19,6 +19,7 @@ pub fn explanation_json(e: &Explanation, moment: impl Fn(&DateTime<Utc>) -> Stri
             "at": moment(&s.at),
             "input": s.input,
             "by": s.by,
+            "via": s.via,
             "fields": s.fields,
             "version": s.version,
             "effects": s.effects.iter().map(|f| json!({

@@ -44,6 +44,9 @@ pub struct Step {
     pub input: String,
     /// Who sent it.
     pub by: Option<String>,
+    /// Whose token or session it came through, when not theirs (see
+    /// [`crate::json::record_body`]).
+    pub via: Option<String>,
     /// The fields it carried.
     pub fields: Option<Json>,
     /// The rules version that ran it.
@@ -114,6 +117,7 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
             at: at_of(first),
             input: input_words(&first.cause, ru),
             by: None,
+            via: None,
             fields: None,
             version: first.version,
             effects: Vec::new(),
@@ -126,11 +130,15 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
         }
         for h in group {
             let r: Json = serde_json::from_str(&h.record).unwrap_or_default();
+            if step.via.is_none() {
+                step.via = r["via"].as_str().map(str::to_string);
+            }
             follow(&mut here, &h.kind, &r);
+            // Who did it: the event's sender, or the person a record of work names.
+            if step.by.is_none() {
+                step.by = r["by"].as_str().map(str::to_string);
+            }
             if h.kind == "event_applied" {
-                if step.by.is_none() {
-                    step.by = r["by"].as_str().map(str::to_string);
-                }
                 continue;
             }
             step.effects.push(Effect {
@@ -151,6 +159,7 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
             at: r.at,
             input: refused_input(r, ru),
             by: r.by.clone(),
+            via: r.via.clone(),
             fields: payload,
             version: r.version,
             effects: Vec::new(),

@@ -25,10 +25,13 @@ pub fn explanation_text(e: &Explanation, tz: Tz) -> String {
         if e.live { "live" } else { "ended" }
     );
     for (n, s) in e.steps.iter().enumerate() {
-        let by =
+        let mut by =
             s.by.as_deref()
                 .map(|b| format!(" by {b}"))
                 .unwrap_or_default();
+        if let Some(via) = &s.via {
+            by.push_str(&format!(" via {via}"));
+        }
         let fields = s
             .fields
             .as_ref()

@@ -25,6 +25,7 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
             tz,
             file: Some(file),
             head: true,
+            via: None,
         },
     );
     out.push(b'\n');
@@ -32,25 +33,30 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
 }
 
 /// Any record (also those for people only) as one JSON object, as the daemon keeps history.
-/// The rule is not in it: history keeps it in a column of its own.
-pub fn record_object(r: &Record, tz: Tz) -> String {
+/// The rule is not in it: history keeps it in a column of its own. `via`: whose token or
+/// session sent the input, when that is not the person the record names (see [`record_body`]).
+pub fn record_object(r: &Record, tz: Tz, via: Option<&str>) -> String {
     serde_json::to_string(&RecordJson {
         r,
         tz,
         file: None,
         head: true,
+        via,
     })
     .unwrap_or_default()
 }
 
 /// A record as the store's history keeps it: without its moment, deal and kind, which the
-/// history has in columns of their own ([`with_head`] puts them back when it is read).
-pub fn record_body(r: &Record, tz: Tz) -> String {
+/// history has in columns of their own ([`with_head`] puts them back when it is read). `via`
+/// names who sent the input that caused it when that was not the person it was done as (a
+/// token or session acting for someone, or an integration's token by its name): the last key.
+pub fn record_body(r: &Record, tz: Tz, via: Option<&str>) -> String {
     serde_json::to_string(&RecordJson {
         r,
         tz,
         file: None,
         head: false,
+        via,
     })
     .unwrap_or_default()
 }
@@ -92,8 +98,8 @@ pub fn record_in_utc(record: &mut serde_json::Map<String, Json>, plan: &Plan) {
     let from_is_moment = kind == "timer_moved";
     for (key, v) in record.iter_mut() {
         let moment = match key.as_str() {
-            "at" | "fires_at" | "send_at" | "due" => true,
-            "from" => from_is_moment,
+            "at" | "fires_at" | "send_at" | "due" | "since" => true,
+            "from" => from_is_moment || moment_value,
             "value" => moment_value,
             _ => false,
         };
@@ -112,6 +118,8 @@ struct RecordJson<'a> {
     file: Option<&'a str>,
     /// The moment, deal and kind are written (not in the store's history body).
     head: bool,
+    /// Who the input came through (the daemon's history only).
+    via: Option<&'a str>,
 }
 
 /// `FILE:LINE`, written straight into the output.
@@ -164,12 +172,16 @@ impl serde::Serialize for RecordJson<'_> {
                 field,
                 value,
                 derived,
+                was,
             } => {
+                let json = |v: &Option<crate::value::Value>| {
+                    v.as_ref().map_or(Json::Null, |v| value_json(v, tz))
+                };
                 m.serialize_entry("field", field)?;
-                m.serialize_entry(
-                    "value",
-                    &value.as_ref().map_or(Json::Null, |v| value_json(v, tz)),
-                )?;
+                if let Some(before) = was {
+                    m.serialize_entry("from", &json(before))?;
+                }
+                m.serialize_entry("value", &json(value))?;
                 if *derived {
                     m.serialize_entry("derived", &true)?;
                 }
@@ -320,6 +332,9 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("event", event)?;
                 m.serialize_entry("by", by)?;
             }
+        }
+        if let Some(via) = self.via {
+            m.serialize_entry("via", via)?;
         }
         if let (Some(file), Some(line)) = (self.file, r.line) {
             m.serialize_entry("rule", &Rule(file, line))?;

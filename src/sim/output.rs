@@ -102,8 +102,15 @@ impl<'p> TextWriter<'p> {
                 field,
                 value,
                 derived,
+                was,
             } => {
-                let how = if *derived { " (derived)" } else { "" };
+                let mut how = if *derived { " (derived)" } else { "" }.to_string();
+                if let Some(before) = was {
+                    how.push_str(&match before {
+                        Some(v) => format!(" (was {})", short(&json_text(v, tz), 40)),
+                        None => " (was unset)".to_string(),
+                    });
+                }
                 match value {
                     Some(v) => format!("  {field} = {}{how}", short(&json_text(v, tz), 60)),
                     None => format!("  {field} cleared{how}"),

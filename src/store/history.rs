@@ -35,6 +35,8 @@ pub struct EventEntry {
     pub payload: String,
     /// Who sent it.
     pub by: Option<String>,
+    /// Whose token or session it came through, when not theirs.
+    pub via: Option<String>,
     /// When (RFC 3339).
     pub at: String,
     /// The deal's revision after it.
@@ -72,7 +74,7 @@ impl Tx {
     pub async fn events(&mut self, deal: &str) -> Result<Vec<EventEntry>, StoreError> {
         Ok(on!(self, c => {
             sqlx::query(
-                "SELECT name, payload, sent_by, at, revision FROM events WHERE deal_id = $1 ORDER BY id",
+                "SELECT name, payload, sent_by, at, revision, sent_via FROM events WHERE deal_id = $1 ORDER BY id",
             )
             .bind(deal)
             .fetch_all(&mut **c).await?
@@ -83,6 +85,7 @@ impl Tx {
                 by: r.try_get(2)?,
                 at: r.try_get(3)?,
                 revision: r.try_get(4)?,
+                via: r.try_get(5)?,
             }))
             .collect::<Result<_, sqlx::Error>>()?
         }))

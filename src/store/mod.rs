@@ -136,6 +136,7 @@ macro_rules! on {
 
 mod analytics;
 mod checkpoint;
+mod checks;
 mod dashboard;
 mod deals;
 mod digest;
@@ -158,6 +159,7 @@ mod timers;
 mod webhooks;
 mod write;
 
+pub use checks::{CheckRef, ContactCheck, OpenCheck};
 pub use dashboard::{Card, OverdueTask};
 pub use deals::{DealFilter, DealRow, ReadDeal};
 pub use digest::{OpenTask, StaffMessage};
@@ -168,7 +170,7 @@ pub use integrity::Table;
 pub use outbox::Queued;
 pub use pool::{SCHEMA_VERSION, Store, WriteTurn, schema_digest};
 pub use privacy::{Erased, Erasure};
-pub use refusals::Refusal;
+pub use refusals::{Refusal, Settled};
 pub use requests::Answer;
 pub use rules::{RulesVersion, digest};
 pub use sessions::Session;

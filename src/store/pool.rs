@@ -193,6 +193,9 @@ impl Store {
                         .pragma("wal_autocheckpoint", WAL_BACKSTOP_PAGES)
                         // A log that grew past the backstop is cut back when it starts over.
                         .pragma("journal_size_limit", "67108864")
+                        // What is deleted (an erased client) is overwritten, not left in free
+                        // pages of the file.
+                        .pragma("secure_delete", "on")
                         .statement_cache_capacity(1024),
                 )
                 .await?;
@@ -293,6 +296,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ("dashboard summaries", include_str!("sql/sqlite-6.sql")),
     ("task timers", include_str!("sql/sqlite-7.sql")),
     ("webhook deliveries", include_str!("sql/sqlite-8.sql")),
+    ("who acted, leads kept", include_str!("sql/sqlite-9.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -307,6 +311,7 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ("dashboard summaries", include_str!("sql/postgres-6.sql")),
     ("task timers", include_str!("sql/postgres-7.sql")),
     ("webhook deliveries", include_str!("sql/postgres-8.sql")),
+    ("who acted, leads kept", include_str!("sql/postgres-9.sql")),
 ];
 
 /// The newest schema version this code knows.

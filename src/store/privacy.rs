@@ -50,9 +50,14 @@ fn blank(v: &mut Json, e: &Erasure) -> bool {
                 .get("field")
                 .and_then(Json::as_str)
                 .is_some_and(|f| e.fields.iter().any(|p| p == f));
-            if personal_field && m.get("value").is_some_and(|x| !x.is_null()) {
-                m.insert("value".into(), Json::Null);
-                changed = true;
+            if personal_field {
+                // The value set, and an edit's value before it.
+                for k in ["value", "from"] {
+                    if m.get(k).is_some_and(|x| !x.is_null()) {
+                        m.insert(k.into(), Json::Null);
+                        changed = true;
+                    }
+                }
             }
             if m.get("kind").and_then(Json::as_str) == Some("notification") {
                 let client = m.get("to_kind").and_then(Json::as_str) == Some("client");

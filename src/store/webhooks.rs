@@ -66,14 +66,14 @@ const COLUMNS: &str = "SELECT id, webhook, deal_id, seq, kind, body, status, att
 /// wrote it and its number.
 pub(super) fn rows(
     subscriptions: &[Subscription],
-    history: &[(&Record, i64)],
+    history: &[(&Record, i64, Option<&str>)],
     version: i64,
     plan: &crate::compile::Plan,
     last: &mut HashMap<(String, String), i64>,
     now: &str,
 ) -> Vec<Vec<Arg>> {
     let mut out = Vec::new();
-    for (r, _) in history {
+    for (r, _, via) in history {
         let kind = r.kind.name();
         for s in subscriptions.iter().filter(|s| s.takes(kind)) {
             let n = last
@@ -81,7 +81,7 @@ pub(super) fn rows(
                 .or_insert(0);
             *n += 1;
             let mut object: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&crate::json::record_object(r, plan.tz)).unwrap_or_default();
+                serde_json::from_str(&crate::json::record_object(r, plan.tz, *via)).unwrap_or_default();
             crate::json::record_in_utc(&mut object, plan);
             object.insert("rules_version".into(), version.into());
             object.insert("seq".into(), (*n).into());

@@ -94,8 +94,10 @@ pub struct BatchWrite<'a> {
     pub now: DateTime<Utc>,
     /// Changed deals.
     pub deals: Vec<DealWrite<'a>>,
-    /// What happened, each with the revision of its deal after that step.
-    pub history: Vec<(&'a Record, i64)>,
+    /// What happened, each with the revision of its deal after that step and who the input
+    /// came through when that was not the person it was done as (see
+    /// [`crate::json::record_body`]).
+    pub history: Vec<(&'a Record, i64, Option<&'a str>)>,
     /// Open-task changes per member.
     pub load: Vec<(String, i64)>,
     /// Answers to keep for idempotency keys.
@@ -106,6 +108,10 @@ pub struct BatchWrite<'a> {
     pub events: Vec<AppliedEvent>,
     /// Inputs refused.
     pub refusals: Vec<super::Refusal>,
+    /// Contacts new deals were given that could not be read, by deal.
+    pub checks: Vec<(String, super::ContactCheck)>,
+    /// Fields of deals a step gave a value: their open contact checks are settled.
+    pub checked: Vec<(String, String)>,
     /// The webhooks' subscriptions: each record they take is queued for them.
     pub webhooks: &'a [super::Subscription],
 }
@@ -121,6 +127,8 @@ pub struct AppliedEvent {
     pub payload: String,
     /// Who sent it.
     pub by: Option<String>,
+    /// Who it came through, when not the person who sent it.
+    pub via: Option<String>,
     /// The deal's revision after it.
     pub revision: i64,
 }
@@ -141,8 +149,8 @@ impl Tx {
         for w in &b.deals {
             rows.deal(b, w, &now)?;
         }
-        for (r, rev) in &b.history {
-            rows.record(b, r, *rev, &now);
+        for (r, rev, via) in &b.history {
+            rows.record(b, r, *rev, *via, &now);
         }
         let style = Style::of(self);
         let mut w = Writes::default();
@@ -165,7 +173,7 @@ impl Tx {
             rows.outbox,
         );
         if !b.webhooks.is_empty() {
-            let mut deals: Vec<&str> = b.history.iter().map(|(r, _)| &*r.deal).collect();
+            let mut deals: Vec<&str> = b.history.iter().map(|(r, ..)| &*r.deal).collect();
             deals.sort_unstable();
             deals.dedup();
             let mut numbers = self.webhook_numbers(&deals).await?;
@@ -189,6 +197,7 @@ impl Tx {
                     Arg::from(e.name.as_str()),
                     Arg::from(e.payload.as_str()),
                     Arg::from(e.by.clone()),
+                    Arg::from(e.via.clone()),
                     Arg::from(now.as_str()),
                     Arg::from(e.revision),
                 ]
@@ -196,7 +205,7 @@ impl Tx {
             .collect();
         w.rows(
             style,
-            "INSERT INTO events (deal_id, name, payload, sent_by, at, revision)",
+            "INSERT INTO events (deal_id, name, payload, sent_by, sent_via, at, revision)",
             "",
             event_rows,
         );
@@ -205,6 +214,15 @@ impl Tx {
             super::refusals::REFUSALS_INSERT,
             "",
             b.refusals.iter().map(super::Refusal::row).collect(),
+        );
+        w.rows(
+            style,
+            super::checks::CHECKS_INSERT,
+            "",
+            b.checks
+                .iter()
+                .map(|(d, c)| super::checks::check_row(d, c, &now))
+                .collect(),
         );
         let answer_rows: Vec<Vec<Arg>> = b
             .answers
@@ -227,7 +245,7 @@ impl Tx {
         );
         let mut facts: std::collections::HashMap<&str, Vec<crate::analytics::tally::Fact>> =
             std::collections::HashMap::new();
-        for (r, _) in &b.history {
+        for (r, ..) in &b.history {
             if let Some(f) = crate::analytics::tally::Fact::of(r) {
                 facts.entry(&*r.deal).or_default().push(f);
             }
@@ -244,7 +262,13 @@ impl Tx {
             .collect();
         self.summary_writes(b.plan, b.mapping, &changes, &mut w)
             .await?;
-        self.send(w).await
+        self.send(w).await?;
+        // Rare (a lead's unreadable contact given later): a statement each.
+        for (deal, field) in &b.checked {
+            self.settle_checks(deal, super::CheckRef::Field(field), None, b.now)
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -371,7 +395,14 @@ impl Rows {
     }
 
     /// A history record, and the message it queued if it is one.
-    fn record(&mut self, b: &BatchWrite<'_>, r: &Record, rev: i64, now: &str) {
+    fn record(
+        &mut self,
+        b: &BatchWrite<'_>,
+        r: &Record,
+        rev: i64,
+        via: Option<&str>,
+        now: &str,
+    ) {
         let plan = b.plan;
         self.history.push(vec![
             Arg::from(&*r.deal),
@@ -381,7 +412,7 @@ impl Rows {
             Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
             Arg::from(b.version),
             Arg::from(rev),
-            Arg::from(crate::json::record_body(r, plan.tz)),
+            Arg::from(crate::json::record_body(r, plan.tz, via)),
         ]);
         if let Kind::Notification {
             to_kind,

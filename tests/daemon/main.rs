@@ -13,6 +13,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod acting;
 mod api;
 mod digest;
 mod door;

@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value as Json, json};
 
-use crate::daemon::batch::Op;
+use crate::daemon::batch::{Op, Sender};
 use crate::daemon::config::Scope;
-use crate::daemon::door::Key;
+use crate::daemon::door::{Acting, Key};
 use crate::daemon::openapi::check::Body;
 use crate::daemon::state::AppState;
 use crate::daemon::writer::Idem;
@@ -241,6 +241,32 @@ impl Admitted {
     /// Whether it says it is JSON.
     pub(crate) fn is_json(&self) -> bool {
         is_json(&self.headers)
+    }
+
+    /// Who the request acts as, naming `by` (see [`Key::acting`]): 403 when its token may not
+    /// act for that person.
+    pub(crate) fn acting(&self, by: Option<String>) -> Result<Acting, ApiError> {
+        self.token
+            .acting(by)
+            .map_err(|m| ApiError::new(StatusCode::FORBIDDEN, "acts_as", m))
+    }
+
+    /// `op` as this request's, done as `acting`: whose token it came through is kept with it.
+    pub(crate) fn sent(&self, op: Op, acting: Acting) -> Op {
+        op.sent(Sender {
+            via: acting.via,
+            ..Sender::default()
+        })
+    }
+
+    /// A new deal as this request's: who made it is kept with it (the token's person, or an
+    /// integration token's name).
+    pub(crate) fn made(&self, op: Op) -> Op {
+        let acting = self.token.acting(None).unwrap_or_default();
+        op.sent(Sender {
+            via: acting.by.or(acting.via),
+            ..Sender::default()
+        })
     }
 }
 

@@ -62,7 +62,7 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
         fields: json_fields(&d.fields),
         quiet: d.quiet,
     };
-    let op = refuse_if(Op::Create(req), complaint);
+    let op = post.made(refuse_if(Op::Create(req), complaint));
     submit(&s, op, post.key, render_created).await
 }
 
@@ -141,13 +141,14 @@ pub(super) async fn send_event(
 ) -> Result<Response, ApiError> {
     let post = post.admit(&s, Need::Write)?;
     let (e, complaint) = post.checked::<EventBody>(&s, Body::Event)?;
+    let acting = post.acting(e.by)?;
     let input = Input::Event {
         name: e.name,
         payload: json_fields(&e.fields),
-        by: e.by.or_else(|| post.token.person.clone()),
+        by: acting.by.clone(),
     };
     let op = refuse_if(Op::Apply { deal: id, input }, complaint);
-    submit(&s, op, post.key, render_deal).await
+    submit(&s, post.sent(op, acting), post.key, render_deal).await
 }
 
 #[derive(Deserialize)]
@@ -176,13 +177,14 @@ pub(super) async fn edit_deal(
         .collect();
     let set: serde_json::Map<String, Json> =
         e.fields.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    let acting = post.acting(e.by)?;
     let input = Input::Edit {
         fields: json_fields(&set),
         clear,
-        by: e.by.or_else(|| post.token.person.clone()),
+        by: acting.by.clone(),
     };
     let op = refuse_if(Op::Apply { deal: id, input }, complaint);
-    submit(&s, op, post.key, render_deal).await
+    submit(&s, post.sent(op, acting), post.key, render_deal).await
 }
 
 /// `hours` as a JSON number or text, a decimal.
@@ -219,12 +221,14 @@ pub(super) async fn amend_time(
                 "`hours` must be a number from 0 to 24",
             )
         })?;
+    let acting = post.acting(b.by)?;
     let input = Input::Amend {
         entry,
         hours,
-        by: b.by.or_else(|| post.token.person.clone()),
+        by: acting.by.clone(),
     };
-    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+    let op = post.sent(Op::Apply { deal: id, input }, acting);
+    submit(&s, op, post.key, render_deal).await
 }
 
 #[derive(Deserialize, Default)]
@@ -273,12 +277,14 @@ pub(super) async fn task_work(
         }
         _ => TaskAction::Done,
     };
+    let acting = post.acting(b.by)?;
     let input = Input::Task {
         task,
         action,
-        by: b.by.or_else(|| post.token.person.clone()),
+        by: acting.by.clone(),
     };
-    submit(&s, Op::Apply { deal: id, input }, post.key, render_deal).await
+    let op = post.sent(Op::Apply { deal: id, input }, acting);
+    submit(&s, op, post.key, render_deal).await
 }
 
 #[derive(Deserialize)]
@@ -443,6 +449,7 @@ pub(super) async fn get_deal(
                 "name": e.name,
                 "fields": serde_json::from_str::<Json>(&e.payload).unwrap_or(Json::Null),
                 "by": e.by,
+                "via": e.via,
                 "at": e.at,
                 "revision": e.revision,
             })

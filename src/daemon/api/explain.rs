@@ -102,6 +102,8 @@ pub(super) async fn refusals(
                 "name": r.name,
                 "fields": serde_json::from_str::<serde_json::Value>(&r.payload).unwrap_or_default(),
                 "by": r.by,
+                "via": r.via,
+                "origin": r.origin,
                 "code": r.code,
                 "reason": r.reason,
                 "rule": r.rule,

@@ -12,9 +12,11 @@ use serde::Deserialize;
 use crate::team::{Member, TeamMember};
 
 mod forms;
+mod tokens;
 mod webhooks;
 
 pub use forms::WebsiteForm;
+pub use tokens::{ActFor, Scope, Token};
 pub use webhooks::Webhook;
 
 /// The daemon's configuration.
@@ -242,44 +244,6 @@ fn default_max_size() -> u64 {
 
 fn default_reload_timeout() -> u64 {
     30
-}
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Create leads only (a website form).
-    Intake,
-    /// Everything.
-    Staff,
-    /// Read only.
-    Read,
-}
-
-/// `[[tokens]]`.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Token {
-    /// The secret.
-    pub token: String,
-    /// What it may do.
-    pub scope: Scope,
-    /// A name for logs (never the token itself).
-    #[serde(default)]
-    pub name: Option<String>,
-    /// The team member it belongs to: what they do is recorded as theirs.
-    #[serde(default)]
-    pub person: Option<String>,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token")
-            .field("scope", &self.scope)
-            .field("name", &self.name)
-            .field("person", &self.person)
-            .finish_non_exhaustive()
-    }
 }
 
 /// `[intake]`.
@@ -671,15 +635,7 @@ impl Config {
         }
         webhooks::check(&self.webhooks)?;
         forms::check(&self.forms)?;
-        for t in &self.tokens {
-            if let Some(p) = &t.person
-                && !self.team.iter().any(|m| &m.id == p)
-            {
-                return Err(ConfigError::Named(format!(
-                    "a token's `person = \"{p}\"` is not in the team"
-                )));
-            }
-        }
+        tokens::check(&self.tokens, &self.team)?;
         Ok(())
     }
 

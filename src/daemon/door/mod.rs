@@ -12,23 +12,85 @@ use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
 
 pub(crate) use site::Site;
+
+#[cfg(test)]
+mod acting_tests;
 pub(crate) use throttle::Throttle;
 
-use super::config::{Scope, Token};
+use super::config::{ActFor, Scope, Token};
 
-/// What a token is: its scope, the team member it belongs to, and its digest (what a session
-/// keeps of it, never the token itself).
+/// What a token is: its scope, the team member it belongs to and for whom else it may act, its
+/// name, and its digest (what a session keeps of it, never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Key {
     /// What it may do.
     pub scope: Scope,
     /// Whose it is.
     pub person: Option<String>,
+    /// For whom else its person may act.
+    pub act_for: ActFor,
+    /// Its name in the configuration.
+    pub name: Option<String>,
     /// SHA-256 of the token, in hex.
     pub digest: String,
 }
 
+/// Who a request acts as, and who it came through when that is someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Acting {
+    /// The person it is done as (`by`).
+    pub by: Option<String>,
+    /// The person whose token or session acted for them, or an integration token's name.
+    pub via: Option<String>,
+}
+
 impl Key {
+    /// Who a request with this key acts as when it names `by`: a person's token acts as its
+    /// person, and names another only where `act_for` lets it (then both are recorded); a token
+    /// of no one may name anyone, and its name is recorded as `via`. `Err`: the refusal, in
+    /// words (`this token acts as anna`).
+    pub(crate) fn acting(&self, by: Option<String>) -> Result<Acting, String> {
+        match (&self.person, by) {
+            (Some(me), None) => Ok(Acting {
+                by: Some(me.clone()),
+                via: None,
+            }),
+            (Some(me), Some(other)) if *me == other => Ok(Acting {
+                by: Some(other),
+                via: None,
+            }),
+            (Some(me), Some(other)) if self.act_for.covers(&other) => Ok(Acting {
+                by: Some(other),
+                via: Some(me.clone()),
+            }),
+            (Some(me), Some(_)) => Err(format!("this token acts as {me}")),
+            (None, by) => Ok(Acting {
+                by,
+                via: Some(self.label()),
+            }),
+        }
+    }
+
+    /// Whether it may act for people other than its own person (the dashboard offers "who").
+    pub(crate) fn acts_for_others(&self) -> bool {
+        self.person.is_none() || self.act_for != ActFor::Nobody
+    }
+
+    /// Whether it may act for `person`.
+    pub(crate) fn may_act_for(&self, person: &str) -> bool {
+        match &self.person {
+            None => true,
+            Some(me) => me == person || self.act_for.covers(person),
+        }
+    }
+
+    /// How the history names a token of no one: its name, else the start of its digest.
+    fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("token {}", &self.digest[..8]))
+    }
+
     /// An idempotency key as this token's own: the same key from another token is another.
     pub(crate) fn scoped(&self, key: &str) -> String {
         format!("{}:{key}", &self.digest[..16])
@@ -49,6 +111,8 @@ impl Keys {
                         Key {
                             scope: t.scope,
                             person: t.person.clone(),
+                            act_for: t.act_for.clone(),
+                            name: t.name.clone(),
                             digest: hashed(&t.token),
                         },
                     )
@@ -137,6 +201,7 @@ mod tests {
             scope,
             name: None,
             person: person.map(str::to_string),
+            act_for: ActFor::Nobody,
         }
     }
 

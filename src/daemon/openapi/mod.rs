@@ -91,7 +91,8 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
         let what = match *c {
             "400" => "The body or query does not read (not valid JSON, a bad form).",
             "401" => "No token, or not a valid one.",
-            "403" => "The token's scope does not allow this.",
+            "403" => "The token's scope does not allow this, or the token belongs to a person \
+                      and `by` names someone it may not act for.",
             "404" => "No such deal, or no such task or time entry on it (or path).",
             "409" => {
                 "The deal is not where this makes sense: an event no active stage expects, a stage's `require` not met by the deal's fields (code `required`: set them first), a task already done, an id taken; or an Idempotency-Key used before for another request (keys are each token's own)."
@@ -476,6 +477,7 @@ fn paths(v: &Vocabulary<'_>) -> Json {
                     "waiting": {"type": "array", "items": {"type": "object"}},
                     "steps": {"type": "array", "items": {"type": "object", "required": ["at", "input", "version", "effects", "notes"], "properties": {
                         "at": {"type": "string"}, "input": {"type": "string"}, "by": {"type": ["string", "null"]},
+                        "via": {"type": ["string", "null"]},
                         "fields": {}, "version": {"type": "integer"},
                         "effects": {"type": "array", "items": {"type": "object"}},
                         "refused": {"type": ["object", "null"]},
@@ -483,6 +485,7 @@ fn paths(v: &Vocabulary<'_>) -> Json {
                 "Refusal": {"type": "object", "required": ["deal", "at", "input", "name", "code", "reason", "version"], "properties": {
                     "deal": {"type": "string"}, "at": {"type": "string"}, "input": {"type": "string", "enum": ["create", "event", "task", "edit", "time"]},
                     "name": {"type": "string"}, "fields": {}, "by": {"type": ["string", "null"]},
+                    "via": {"type": ["string", "null"]}, "origin": {"type": ["string", "null"]},
                     "code": {"type": "string"}, "reason": {"type": "string"}, "rule": {"type": ["string", "null"]},
                     "version": {"type": "integer"}}},
                 "Plan": {"type": "object", "required": ["applicable", "reasons", "summary", "deals", "stranded"], "properties": {

@@ -85,7 +85,8 @@ pub(super) async fn viewer(
         ))),
         Some(c) => Ok(Viewer {
             scope: c.key.scope,
-            person: c.key.person,
+            person: c.key.person.clone(),
+            key: Some(c.key),
             csrf: c.csrf,
             lang,
             set_lang,

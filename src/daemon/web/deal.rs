@@ -291,7 +291,7 @@ fn tasks(v: &Viewer, d: &DealView<'_>) -> Markup {
                                 form.log method="post" action=(format!("{base}/tasks/{}/log", encode(&t.id))) {
                                     (form_fields(v))
                                     input type="number" name="hours" step="0.25" min="0.25" placeholder=(w.hours) aria-label=(w.hours) required;
-                                    (person_select(d.team, v.person.as_deref().or(t.assignee.as_deref()), w))
+                                    (person_select(v, d.team, t.assignee.as_deref(), w))
                                     button type="submit" { (w.log_time) }
                                 }
                             }
@@ -367,7 +367,7 @@ fn events(v: &Viewer, d: &DealView<'_>) -> Markup {
                             }
                         }
                     }
-                    label { (w.who) (person_select(d.team, v.person.as_deref(), w)) }
+                    @if v.acts_for_others() { label { (w.who) (person_select(v, d.team, None, w)) } }
                     button type="submit" { (w.send) }
                 }
             }
@@ -398,11 +398,21 @@ pub(super) fn worked(deal: &Deal, team: &Team, task: &str) -> String {
         .join(", ")
 }
 
-pub(super) fn person_select(team: &Team, chosen: Option<&str>, w: &Words) -> Markup {
+/// "Who": the people the viewer may act for, offered only where that is more than themselves
+/// (a token of no one, or one with `act_for`); the viewer's own person, else `chosen`, first
+/// chosen.
+pub(super) fn person_select(v: &Viewer, team: &Team, chosen: Option<&str>, w: &Words) -> Markup {
+    if !v.acts_for_others() {
+        return html! {};
+    }
+    let chosen = v.person.as_deref().or(chosen);
     html! {
         select name="_by" aria-label=(w.who) {
-            option value="" { "—" }
-            @for m in &team.members {
+            @if v.person.is_none() { option value="" { "—" } }
+            @for m in team.members.iter().filter(|m| v.person.as_deref() == Some(m.id.as_str())) {
+                option value=(m.id) selected[chosen == Some(m.id.as_str())] { (m.name) }
+            }
+            @for m in team.members.iter().filter(|m| v.person.as_deref() != Some(m.id.as_str()) && v.may_act_for(&m.id)) {
                 option value=(m.id) selected[chosen == Some(m.id.as_str())] { (m.name) }
             }
         }

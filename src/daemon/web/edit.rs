@@ -164,9 +164,9 @@ pub(super) async fn edit(
     let input = Input::Edit {
         fields,
         clear,
-        by: form.by,
+        by: form.acting.by.clone(),
     };
-    outcome(&s, &id, input, form.key).await
+    outcome(&s, &id, input, &form).await
 }
 
 /// What a new-deal form was filled with.

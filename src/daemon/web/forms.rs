@@ -13,7 +13,8 @@ use super::access::{page_error, viewer};
 use super::encode;
 use super::session::genuine;
 use crate::daemon::api::answers::render_deal;
-use crate::daemon::batch::Op;
+use crate::daemon::batch::{Op, Sender};
+use crate::daemon::door::Acting;
 use crate::daemon::state::{AppState, Shared};
 use crate::daemon::writer::Idem;
 use crate::engine::{Input, TaskAction};
@@ -23,8 +24,9 @@ use crate::engine::{Input, TaskAction};
 pub(super) struct Form {
     pub(super) pairs: Vec<(String, String)>,
     pub(super) key: Option<Idem>,
-    /// Who sent it: the form's `_by`, else the viewer's own person.
-    pub(super) by: Option<String>,
+    /// Who it acts as: the form's `_by` where the viewer may act for that person, else the
+    /// viewer's own person (and whose session it came through, when that is another).
+    pub(super) acting: Acting,
 }
 
 impl Form {
@@ -56,8 +58,22 @@ impl Form {
             return Err(Box::new(not_genuine(v.lang)));
         }
         let key = form_key(&pairs, path, body, v.csrf.as_deref());
-        let by = form_value(&pairs, "_by").or(v.person);
-        Ok(Form { pairs, key, by })
+        let acting = match &v.key {
+            Some(k) => k.acting(form_value(&pairs, "_by")).map_err(|m| {
+                Box::new(page_error(
+                    v.lang,
+                    StatusCode::FORBIDDEN,
+                    v.lang.words().forbidden,
+                    &m,
+                ))
+            })?,
+            None => Acting::default(),
+        };
+        Ok(Form {
+            pairs,
+            key,
+            acting,
+        })
     }
 }
 
@@ -147,9 +163,9 @@ pub(super) async fn send_event(
     let input = Input::Event {
         name,
         payload: crate::json::json_fields(&fields),
-        by: form.by,
+        by: form.acting.by.clone(),
     };
-    outcome(&s, &id, input, form.key).await
+    outcome(&s, &id, input, &form).await
 }
 
 pub(super) async fn task_work(
@@ -182,9 +198,9 @@ pub(super) async fn task_work(
     let input = Input::Task {
         task,
         action,
-        by: form.by,
+        by: form.acting.by.clone(),
     };
-    outcome(&s, &id, input, form.key).await
+    outcome(&s, &id, input, &form).await
 }
 
 /// A time entry corrected from the deal page.
@@ -211,9 +227,9 @@ pub(super) async fn amend_time(
     let input = Input::Amend {
         entry: n,
         hours,
-        by: form.by,
+        by: form.acting.by.clone(),
     };
-    outcome(&s, &id, input, form.key).await
+    outcome(&s, &id, input, &form).await
 }
 
 /// How a form value is read: by the type the event's payload or the field declares.
@@ -245,12 +261,16 @@ fn declared(plan: &crate::compile::Plan, event: &str, name: &str) -> Declared {
 }
 
 /// Applies the input to the deal and sends the browser back to it with what came of it.
-pub(super) async fn outcome(s: &AppState, id: &str, input: Input, key: Option<Idem>) -> Response {
+pub(super) async fn outcome(s: &AppState, id: &str, input: Input, form: &Form) -> Response {
     let op = Op::Apply {
         deal: id.to_string(),
         input,
-    };
-    match s.writer.submit(op, key, render_deal).await {
+    }
+    .sent(Sender {
+        via: form.acting.via.clone(),
+        ..Sender::default()
+    });
+    match s.writer.submit(op, form.key.clone(), render_deal).await {
         Ok(a) if (200..300).contains(&a.status) => back(id, Ok(())),
         Ok(a) => {
             let message = serde_json::from_str::<serde_json::Value>(&a.body)

@@ -30,6 +30,7 @@ pub(super) fn history(plan: &Plan, story: &Explanation, lang: Lang) -> Markup {
                             " "
                             span.input { (step.input) }
                             @if let Some(by) = &step.by { " · " (by) }
+                            @if let Some(via) = &step.via { " (" (w.via) " " (via) ")" }
                             span.why { " · " (w.version) " " (step.version) }
                         }
                         @if let Some(r) = &step.refused {

@@ -75,7 +75,7 @@ pub(super) async fn opt_out(
             )),
         );
     }
-    match privacy::opt_out(&s, &id, &channel, out, form.by.as_deref()).await {
+    match privacy::opt_out(&s, &id, &channel, out, form.acting.by.as_deref()).await {
         Ok(Some(_)) => back(&id, Ok(())),
         Ok(None) => back(&id, Err(format!("there is no deal `{id}`"))),
         Err(e) => back(&id, Err(e.to_string())),
@@ -97,7 +97,7 @@ pub(super) async fn erase(
     if form_value(&form.pairs, "confirm").as_deref() != Some("yes") {
         return back(&id, Err("tick the box to confirm the erasure".into()));
     }
-    match privacy::erase(&s, &id, form.by.clone()).await {
+    match privacy::erase(&s, &id, form.acting.by.clone()).await {
         Ok(Some(_)) => back(&id, Ok(())),
         Ok(None) => back(&id, Err(format!("there is no deal `{id}`"))),
         Err(e) => back(&id, Err(e.to_string())),
