@@ -8,7 +8,10 @@
 //! `tests/fixtures/main-d69f297/` by commit d69f297 (schema steps 1–6, the last main before task
 //! timers), with a task started (a stamp then, no timer), an edit and an opt-out added; those in
 //! `tests/fixtures/main-706f382/` by commit 706f382 (schema steps 1–7, the last main before
-//! webhook deliveries), with a task timer left running and a time entry corrected as well.
+//! webhook deliveries), with a task timer left running and a time entry corrected as well; those
+//! in `tests/fixtures/main-9a0f9ae/` by commit 9a0f9ae (schema steps 1–8, the last main before
+//! who-acted and kept leads), with a webhook subscription queueing deliveries, a website lead
+//! and a refused one (no name), an event refused and a phone edited as well.
 
 // A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
 #![allow(
@@ -37,8 +40,11 @@ const BEFORE_SUMMARIES: (&str, i64) = ("main-b003bb1", 5);
 /// The fixture made by the main before task timers, and its schema version.
 const BEFORE_TIMERS: (&str, i64) = ("main-d69f297", 6);
 
+/// The fixture made by the main before webhook deliveries, and its schema version.
+const BEFORE_WEBHOOKS: (&str, i64) = ("main-706f382", 7);
+
 /// The fixture made by the last landed main, and its schema version.
-const LAST_MAIN: (&str, i64) = ("main-706f382", 7);
+const LAST_MAIN: (&str, i64) = ("main-9a0f9ae", 8);
 
 fn fixture(dir: &str, backend: &str) -> String {
     let path = root().join(format!("tests/fixtures/{dir}/{backend}.sql"));
@@ -552,10 +558,10 @@ async fn the_database_before_task_timers_runs_them() {
 /// records of the first step after the upgrade are queued for a subscription, numbered from 1.
 #[tokio::test]
 async fn the_last_main_s_database_queues_webhook_deliveries() {
-    for (name, url, opts) in databases_of(LAST_MAIN.0, "webhooks").await {
+    for (name, url, opts) in databases_of(BEFORE_WEBHOOKS.0, "webhooks").await {
         assert_eq!(
             applied(&url, &opts).await,
-            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            (1..=BEFORE_WEBHOOKS.1).collect::<Vec<_>>(),
             "{name}: the fixture is the old schema"
         );
         let core = open(&url, &opts).await;
@@ -617,6 +623,98 @@ async fn the_last_main_s_database_queues_webhook_deliveries() {
             );
             assert_eq!(d.status, "pending", "{name}");
         }
+        assert_eq!(
+            tx.integrity().await.expect("check"),
+            Vec::<String>::new(),
+            "{name}"
+        );
+        drop(tx);
+        core.store().close().await;
+        if let Some(schema) = &opts.schema {
+            common::drop_schema(&url, schema).await;
+        }
+    }
+}
+
+/// The database of the last landed main (schema 8) takes the step of who acted and kept leads in
+/// place: what it refused reads with no `via` and no door (nothing old turns up as a lead to
+/// settle), and a step after it keeps who it came through.
+#[tokio::test]
+async fn the_last_mains_database_keeps_who_acted_from_now_on() {
+    use dealflow::daemon::{Op, Sender};
+    for (name, url, opts) in databases_of(LAST_MAIN.0, "acting").await {
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=LAST_MAIN.1).collect::<Vec<_>>(),
+            "{name}: the fixture is the old schema"
+        );
+        let core = open(&url, &opts).await;
+        assert_eq!(
+            applied(&url, &opts).await,
+            (1..=SCHEMA_VERSION).collect::<Vec<_>>(),
+            "{name}"
+        );
+        let mut tx = core.store().read().await.expect("tx");
+        let refused = tx.refusals(None, 50).await.expect("refusals");
+        assert!(
+            refused.len() >= 3,
+            "{name}: the old refusals are there: {refused:?}"
+        );
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.via.is_none() && r.origin.is_none() && r.settled.is_none()),
+            "{name}: {refused:?}"
+        );
+        assert_eq!(
+            tx.unsettled_leads_count().await.expect("count"),
+            0,
+            "{name}"
+        );
+        assert_eq!(tx.open_checks_count().await.expect("count"), 0, "{name}");
+        let events = tx.events("old1").await.expect("events");
+        assert!(
+            !events.is_empty() && events.iter().all(|e| e.via.is_none()),
+            "{name}"
+        );
+        drop(tx);
+        let mut tx = core.store().begin().await.expect("tx");
+        let op = Op::Apply {
+            deal: "old6".into(),
+            input: Input::Event {
+                name: "lost".into(),
+                payload: [(
+                    "comment".to_string(),
+                    dealflow::value::Value::Text("gone".into()),
+                )]
+                .into_iter()
+                .collect(),
+                by: Some("petr".into()),
+            },
+        }
+        .sent(Sender {
+            via: Some("anna".into()),
+            ..Sender::default()
+        });
+        let step = core.one(&mut tx, &op, Utc::now()).await.expect("answered");
+        tx.commit().await.expect("commit");
+        assert!(matches!(step, Step::Applied { .. }), "{name}: {step:?}");
+        let mut tx = core.store().read().await.expect("tx");
+        let events = tx.events("old6").await.expect("events");
+        let last = events.last().expect("the event");
+        assert_eq!(
+            (last.by.as_deref(), last.via.as_deref()),
+            (Some("petr"), Some("anna")),
+            "{name}"
+        );
+        let history = tx.history("old6").await.expect("history");
+        assert!(
+            history
+                .iter()
+                .filter(|h| h.kind == "stage_entered")
+                .any(|h| h.record.contains(r#""via":"anna""#)),
+            "{name}: {history:?}"
+        );
         assert_eq!(
             tx.integrity().await.expect("check"),
             Vec::<String>::new(),

@@ -338,8 +338,7 @@ impl<'r> Batch<'r> {
                 Ok(Step::Refused("the request is wrapped twice".into()))
             }
         };
-        if let (Ok(Step::Applied { deal, .. }), Op::Create(_), Some(s)) = (&result, asked, sender)
-        {
+        if let (Ok(Step::Applied { deal, .. }), Op::Create(_), Some(s)) = (&result, asked, sender) {
             let id = deal.id.to_string();
             self.checks
                 .extend(s.checks.iter().map(|c| (id.clone(), c.clone())));
@@ -436,7 +435,8 @@ impl<'r> Batch<'r> {
             });
         }
         if let Step::Applied { records, .. } = &step {
-            self.checked.extend(contacts_given(&self.rules.ready.plan, records));
+            self.checked
+                .extend(contacts_given(&self.rules.ready.plan, records));
         }
         Ok(step)
     }

@@ -94,8 +94,7 @@ impl Tx {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<OpenCheck>, StoreError> {
-        let sql =
-            format!("{COLUMNS} WHERE c.settled_at IS NULL ORDER BY c.id LIMIT $1 OFFSET $2");
+        let sql = format!("{COLUMNS} WHERE c.settled_at IS NULL ORDER BY c.id LIMIT $1 OFFSET $2");
         Ok(on!(self, c => {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(limit)

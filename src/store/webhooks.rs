@@ -81,7 +81,8 @@ pub(super) fn rows(
                 .or_insert(0);
             *n += 1;
             let mut object: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&crate::json::record_object(r, plan.tz, *via)).unwrap_or_default();
+                serde_json::from_str(&crate::json::record_object(r, plan.tz, *via))
+                    .unwrap_or_default();
             crate::json::record_in_utc(&mut object, plan);
             object.insert("rules_version".into(), version.into());
             object.insert("seq".into(), (*n).into());

@@ -395,14 +395,7 @@ impl Rows {
     }
 
     /// A history record, and the message it queued if it is one.
-    fn record(
-        &mut self,
-        b: &BatchWrite<'_>,
-        r: &Record,
-        rev: i64,
-        via: Option<&str>,
-        now: &str,
-    ) {
+    fn record(&mut self, b: &BatchWrite<'_>, r: &Record, rev: i64, via: Option<&str>, now: &str) {
         let plan = b.plan;
         self.history.push(vec![
             Arg::from(&*r.deal),

@@ -91,8 +91,10 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
         let what = match *c {
             "400" => "The body or query does not read (not valid JSON, a bad form).",
             "401" => "No token, or not a valid one.",
-            "403" => "The token's scope does not allow this, or the token belongs to a person \
-                      and `by` names someone it may not act for.",
+            "403" => {
+                "The token's scope does not allow this, or the token belongs to a person \
+                      and `by` names someone it may not act for."
+            }
             "404" => "No such deal, or no such task or time entry on it (or path).",
             "409" => {
                 "The deal is not where this makes sense: an event no active stage expects, a stage's `require` not met by the deal's fields (code `required`: set them first), a task already done, an id taken; or an Idempotency-Key used before for another request (keys are each token's own)."

@@ -69,11 +69,7 @@ impl Form {
             })?,
             None => Acting::default(),
         };
-        Ok(Form {
-            pairs,
-            key,
-            acting,
-        })
+        Ok(Form { pairs, key, acting })
     }
 }
 
