@@ -18,7 +18,8 @@ pub fn phone_country(code: &str) -> Option<Id> {
 /// A phone number in E.164, or why the text is not one. Numbering-plan validity is not asked
 /// for: test numbers such as `+70000000001` stay usable.
 pub fn phone(what: &str, text: &str, country: Option<Id>) -> Result<String, String> {
-    let t = text.trim();
+    let visible = visible(text);
+    let t = visible.trim();
     let refused = |why: &str| format!("`{what}` must be a phone number, not `{t}`: {why}");
     if !t.starts_with('+') && country.is_none() {
         if !t.chars().any(|c| c.is_ascii_digit()) {
@@ -63,6 +64,13 @@ pub fn phone(what: &str, text: &str, country: Option<Id>) -> Result<String, Stri
     Ok(e164)
 }
 
+/// A text without the characters that take no room (pasted text carries them unseen).
+fn visible(text: &str) -> String {
+    text.chars()
+        .filter(|c| !crate::value::zero_width(*c))
+        .collect()
+}
+
 /// `+` and 7 to 15 digits, with spaces, dashes, dots or brackets between: `+70000000000`.
 fn international(t: &str) -> Option<String> {
     let rest = t.strip_prefix('+')?;
@@ -77,9 +85,41 @@ fn international(t: &str) -> Option<String> {
     (8..=16).contains(&digits.len()).then_some(digits)
 }
 
+/// The words a search looks for, in lower case: a query that is a phone as people write it
+/// (`+7 (916) 123-45-67`, `8 916 123-45-67`, `(916) 123-45-67`) is one word, its number's
+/// digits (read with the pipeline's `country`, else as typed); any other query, its words (a
+/// word that is a piece of a phone, its digits). Characters that take no room are ignored.
+pub fn search_terms(query: &str, country: Option<Id>) -> Vec<String> {
+    let q: String = query
+        .chars()
+        .filter(|c| !crate::value::zero_width(*c))
+        .collect::<String>()
+        .to_lowercase();
+    let phone_chars = |w: &str| {
+        w.chars()
+            .all(|c| c.is_ascii_digit() || "+-() .".contains(c))
+    };
+    let digits = |w: &str| -> String { w.chars().filter(char::is_ascii_digit).collect() };
+    let whole = q.trim();
+    if phone_chars(whole) && digits(whole).len() >= 5 {
+        let read = phone("q", whole, country).map(|e164| digits(&e164));
+        return vec![read.unwrap_or_else(|_| digits(whole))];
+    }
+    q.split_whitespace()
+        .map(|w| {
+            if digits(w).len() >= 5 && phone_chars(w) {
+                digits(w)
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
+}
+
 /// An email address by its syntax (`name@domain`), trimmed, or why the text is not one.
 pub fn email(what: &str, text: &str) -> Result<String, String> {
-    let t = text.trim();
+    let visible = visible(text);
+    let t = visible.trim();
     match lettre::Address::from_str(t) {
         Ok(a) if a.domain().contains('.') || a.domain() == "localhost" => Ok(t.to_string()),
         _ => Err(format!(
@@ -131,6 +171,7 @@ mod tests {
             ("+70000000001", "+70000000001"),
             ("+7 000 000-00-00", "+70000000000"),
             ("+49 30 123456", "+4930123456"),
+            ("8\u{200B}916 123-45-67\u{FEFF}", "+79161234567"),
         ] {
             assert_eq!(
                 phone("client_phone", typed, ru),
@@ -158,6 +199,26 @@ mod tests {
         assert!(e.contains("country"), "{e}");
         assert_eq!(phone_country("XX"), None);
         assert_eq!(phone_country("RUS"), None);
+    }
+
+    #[test]
+    fn a_phone_is_searched_for_by_its_number_however_it_is_typed() {
+        let ru = phone_country("RU");
+        for typed in [
+            "+7 (916) 123-45-67",
+            "8 916 123-45-67",
+            "(916) 123-45-67",
+            "89161234567",
+            "+7\u{200B}916\u{200B}1234567",
+            " +7-916-123-45-67 ",
+        ] {
+            assert_eq!(search_terms(typed, ru), ["79161234567"], "{typed}");
+        }
+        // A piece of a number is found by its digits; other words as they are.
+        assert_eq!(search_terms("123-45", ru), ["12345"]);
+        assert_eq!(search_terms("Иван 123-45-67", ru), ["иван", "1234567"]);
+        assert_eq!(search_terms("Ива\u{200B}н  Shop", ru), ["иван", "shop"]);
+        assert_eq!(search_terms("+1 2", ru), ["+1", "2"]);
     }
 
     #[test]

@@ -78,6 +78,20 @@ pub fn no_control(what: &str, text: &str, multiline: bool) -> Result<(), String>
     }
 }
 
+/// Characters that take no room: zero-width spaces and joiners, the word joiner, the byte
+/// order mark. Pasted text carries them where nobody sees them.
+pub fn zero_width(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// Whether a text shows nothing: empty, spaces, or characters that take no room.
+pub fn blank(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || zero_width(c))
+}
+
 /// A control character a text may not hold: all of them, but tabs and line breaks where the
 /// text may span lines (`multiline`).
 pub fn unkept(c: char, multiline: bool) -> bool {

@@ -384,14 +384,14 @@ async fn the_last_main_s_database_gets_its_summaries_at_its_first_start() {
         );
         assert_eq!(count("lost"), 1, "{name}: {stages:?}");
         assert_eq!(count("contract"), 1, "{name}: {stages:?}");
-        let found = tx.search_deals("client 3", 10).await.expect("search");
+        let found = tx.search_deals("client 3", None, 10).await.expect("search");
         assert_eq!(
             found.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
             ["old3"],
             "{name}"
         );
         let by_phone = tx
-            .search_deals("+7 999 000-22-33", 10)
+            .search_deals("+7 999 000-22-33", None, 10)
             .await
             .expect("search");
         assert_eq!(

@@ -178,7 +178,7 @@ impl<'r> Batch<'r> {
         // A start pauses the person's timer on another deal: those deals are read too.
         let starts = ops.iter().any(|o| {
             matches!(
-                o,
+                o.parts().0,
                 Op::Apply {
                     input: Input::Task {
                         action: TaskAction::Start,

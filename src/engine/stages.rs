@@ -297,7 +297,17 @@ impl Stepper<'_> {
             Slot::Field(f) => self.ctx.plan.fields[f].ty.clone(),
             Slot::Role(_) => Ty::User,
         };
-        self.convert(v, &ty, name)
+        let v = self.convert(v, &ty, name)?;
+        // A required text that shows nothing is not given (`""`, spaces, a zero-width space).
+        if let (Slot::Field(f), Value::Text(t)) = (slot, &v)
+            && self.ctx.plan.fields[f].required
+            && crate::value::blank(t)
+        {
+            return Err(format!(
+                "`{name}` is required: it must hold more than spaces"
+            ));
+        }
+        Ok(v)
     }
 
     /// A loosely typed value (from a scenario or a request) as a value of `ty`.

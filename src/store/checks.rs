@@ -119,11 +119,11 @@ impl Tx {
         }))
     }
 
-    /// Settles a deal's open checks: those of a field (a step gave it a value), or the one
-    /// numbered so (dismissed). How many it settled.
+    /// Settles open checks: those of a deal's field (a step gave it a value), or the one
+    /// numbered so (dismissed; `deal` `None`: whichever deal it is of). How many it settled.
     pub async fn settle_checks(
         &mut self,
-        deal: &str,
+        deal: Option<&str>,
         which: CheckRef<'_>,
         by: Option<&str>,
         at: DateTime<Utc>,
@@ -135,7 +135,7 @@ impl Tx {
         Ok(on!(self, c => {
             sqlx::query(
                 "UPDATE contact_checks SET settled_at = $4, settled_by = $5 \
-                 WHERE deal_id = $1 AND settled_at IS NULL \
+                 WHERE (CAST($1 AS TEXT) IS NULL OR deal_id = $1) AND settled_at IS NULL \
                  AND (CAST($2 AS TEXT) IS NULL OR field = $2) \
                  AND (CAST($3 AS BIGINT) IS NULL OR id = $3)",
             )

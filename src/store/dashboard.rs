@@ -263,20 +263,18 @@ impl Tx {
     }
 
     /// Deals found by every word of `query` (in their id, title, client's name, phones,
-    /// emails; case does not matter), live ones first, at most `limit`.
-    pub async fn search_deals(&mut self, query: &str, limit: i64) -> Result<Vec<Card>, StoreError> {
-        let words: Vec<String> = query
-            .to_lowercase()
-            .split_whitespace()
+    /// emails; case does not matter; a phone however it is typed, read with `country`, see
+    /// [`crate::contact::search_terms`]), live ones first, at most `limit`.
+    pub async fn search_deals(
+        &mut self,
+        query: &str,
+        country: Option<phonenumber::country::Id>,
+        limit: i64,
+    ) -> Result<Vec<Card>, StoreError> {
+        let words: Vec<String> = crate::contact::search_terms(query, country)
+            .iter()
             .take(6)
-            .map(|w| {
-                // A phone as people type it (+7 999 000-11-22) is found by its digits.
-                let digits: String = w.chars().filter(char::is_ascii_digit).collect();
-                let phoneish = digits.len() >= 5
-                    && w.chars()
-                        .all(|c| c.is_ascii_digit() || "+-() .".contains(c));
-                like(if phoneish { &digits } else { w })
-            })
+            .map(|w| like(w))
             .collect();
         if words.is_empty() {
             return Ok(Vec::new());

@@ -345,7 +345,12 @@ pub(crate) fn search_words(lens: &Lens<'_>, deal: &Deal) -> String {
         }
         words.push(text);
     }
-    words.join(" ").to_lowercase()
+    words
+        .join(" ")
+        .chars()
+        .filter(|c| !crate::value::zero_width(*c))
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// Hours logged per week and person, as totals (`hours/MONDAY/MEMBER`), added (`sign` 1) or

@@ -195,6 +195,11 @@ impl Tx {
                 .bind(&old_title).bind(&e.title).execute(&mut **c).await?.rows_affected()
             });
         }
+        // What the client typed that did not read goes whole.
+        on!(self, c => {
+            sqlx::query("DELETE FROM contact_checks WHERE deal_id = $1")
+                .bind(deal).execute(&mut **c).await?.rows_affected()
+        });
         self.blank_answers(deal, e).await?;
         let erased = Erased {
             fields: had,

@@ -265,7 +265,7 @@ impl Tx {
         self.send(w).await?;
         // Rare (a lead's unreadable contact given later): a statement each.
         for (deal, field) in &b.checked {
-            self.settle_checks(deal, super::CheckRef::Field(field), None, b.now)
+            self.settle_checks(Some(deal), super::CheckRef::Field(field), None, b.now)
                 .await?;
         }
         Ok(())

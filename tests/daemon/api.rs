@@ -222,7 +222,7 @@ async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened
         sms["rule"]
             .as_str()
             .unwrap()
-            .ends_with("web-studio.flow:97"),
+            .ends_with("web-studio.flow:98"),
         "{sms}"
     );
 

@@ -22,6 +22,7 @@ mod forms;
 mod heal;
 mod import;
 mod input;
+mod leads;
 mod mail;
 mod messages;
 mod metrics;

@@ -66,8 +66,8 @@ async fn telegram_messages_go_through_the_bot_api() {
         &dir,
         &[
             (
-                "  client_email:    email\n",
-                "  client_email:    email\n  client_tg:       telegram\n",
+                "  client_email:    email                \"Email\"\n",
+                "  client_email:    email                \"Email\"\n  client_tg:       telegram\n",
             ),
             (
                 "notify client via sms, email with welcome",

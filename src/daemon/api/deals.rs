@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use super::admit::{ApiError, Need, Post, authorize, json_answer, refuse_if, unfit};
 use super::answers::{render_created, render_deal, submit};
 use super::intake;
-use crate::daemon::batch::Op;
+use crate::daemon::batch::{Op, Sender};
 use crate::daemon::openapi::check::Body;
 use crate::daemon::state::Shared;
 use crate::engine::{Creation, Input, TaskAction};
@@ -106,7 +106,7 @@ pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<R
         (form, complaint)
     };
     let rules = s.core.rules();
-    let req = intake::lead(
+    let lead = intake::lead(
         &rules.ready.plan,
         &form,
         &intake::Mapping {
@@ -115,13 +115,13 @@ pub(super) async fn create_lead(State(s): State<Shared>, post: Post) -> Result<R
             fixed: &BTreeMap::new(),
         },
     );
-    submit(
-        &s,
-        refuse_if(Op::Create(req), complaint),
-        post.key,
-        render_created,
-    )
-    .await
+    let made = post.token.acting(None).unwrap_or_default();
+    let op = refuse_if(Op::Create(lead.creation), complaint).sent(Sender {
+        via: made.by.or(made.via),
+        origin: Some("lead".into()),
+        checks: lead.checks,
+    });
+    submit(&s, op, post.key, render_created).await
 }
 
 #[derive(Deserialize)]
@@ -359,7 +359,7 @@ pub(super) async fn list_deals(
             |list: &[String], want: &Option<String>| want.as_ref().is_none_or(|w| list.contains(w));
         let mut tx = s.core.store().read().await?;
         let found: Vec<String> = tx
-            .search_deals(words, limit)
+            .search_deals(words, plan.country, limit)
             .await?
             .into_iter()
             .filter(|c| q.live.is_none_or(|l| c.live == l))
@@ -416,6 +416,7 @@ pub(super) async fn get_deal(
     };
     let history = tx.history(&id).await?;
     let events = tx.events(&id).await?;
+    let checks = tx.checks_of(&id).await?;
     drop(tx);
     let deal = loaded.stored.decode(&rules.ready.plan).map_err(
         |crate::store::Misfit::MissingStages(m)| {
@@ -455,9 +456,20 @@ pub(super) async fn get_deal(
             })
         })
         .collect();
+    // Contacts its lead gave that did not read, while nobody has set the field or dismissed
+    // them.
+    let checks: Vec<Json> = checks
+        .into_iter()
+        .filter(|c| c.settled_at.is_none())
+        .map(|c| {
+            json!({"field": c.check.field, "typed": c.check.typed, "reason": c.check.reason,
+                "at": crate::json::stamp(c.at)})
+        })
+        .collect();
     if let Json::Object(m) = &mut j {
         m.insert("history".into(), Json::Array(entries));
         m.insert("events".into(), Json::Array(events));
+        m.insert("contact_checks".into(), Json::Array(checks));
     }
     Ok(json_answer(StatusCode::OK, j.to_string()))
 }

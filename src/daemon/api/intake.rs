@@ -1,6 +1,8 @@
 //! A lead from a website: the body as a browser or a script sends it (a form, urlencoded or
 //! multipart, or JSON) read into names and values, and those mapped onto the pipeline's fields
-//! and the deal's title. Shared by `POST /api/v1/leads` and the public `/f/{key}` forms.
+//! and the deal's title. Shared by `POST /api/v1/leads` and the public `/f/{key}` forms. No lead
+//! is lost to a phone or an email typed in a way that does not read: the deal is made without
+//! it, and the text as typed waits for the team to check it.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,8 @@ use super::admit::ApiError;
 use crate::compile::Plan;
 use crate::engine::Creation;
 use crate::json::json_fields;
+use crate::store::ContactCheck;
+use crate::types::Ty;
 
 /// A new deal id: the date, then random letters (`d-20260302-k3j9x2`).
 pub(crate) fn new_id() -> String {
@@ -115,9 +119,18 @@ pub(super) struct Mapping<'a> {
     pub fixed: &'a BTreeMap<String, String>,
 }
 
+/// The lead a form makes: the deal, and the contacts it gave that could not be read.
+pub(crate) struct Lead {
+    /// The deal to create.
+    pub creation: Creation,
+    /// Phones and emails that do not read: left out of the deal, kept to check.
+    pub checks: Vec<ContactCheck>,
+}
+
 /// The lead a form makes: its fields (an empty input is no value) and its title (the title
-/// input's value on one line, else the client's name, else "Lead").
-pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) -> Creation {
+/// input's value on one line, else the client's name, else "Lead"); a phone or email that does
+/// not read is left out and kept to check.
+pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) -> Lead {
     let mut fields = serde_json::Map::new();
     for (name, v) in form {
         let field = m
@@ -136,6 +149,7 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
     for (f, v) in m.fixed {
         fields.insert(f.clone(), Json::String(v.clone()));
     }
+    let checks = unread_contacts(plan, &mut fields);
     let title = m
         .title
         .and_then(|t| form.get(t))
@@ -146,13 +160,74 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
             Json::Number(n) => Some(n.to_string()),
             _ => None,
         })
-        .filter(|t| !t.is_empty())
+        .filter(|t| !crate::value::blank(t))
         .unwrap_or_else(|| "Lead".to_string());
-    Creation {
-        id: new_id(),
-        title,
-        stages: Vec::new(),
-        fields: json_fields(&fields),
-        quiet: false,
+    Lead {
+        creation: Creation {
+            id: new_id(),
+            title,
+            stages: Vec::new(),
+            fields: json_fields(&fields),
+            quiet: false,
+        },
+        checks,
     }
+}
+
+/// A lead made again of the fields a refused one carried (by their names), as the website
+/// would have made it.
+pub(crate) fn lead_of_fields(plan: &Plan, fields: &serde_json::Map<String, Json>) -> Lead {
+    let form: BTreeMap<String, Json> = fields.clone().into_iter().collect();
+    let none = BTreeMap::new();
+    lead(
+        plan,
+        &form,
+        &Mapping {
+            fields: &none,
+            title: None,
+            fixed: &none,
+        },
+    )
+}
+
+/// Takes out of `fields` the phones and emails that do not read (a number typed where a phone
+/// goes is read as its digits): what was typed, and why it does not read.
+fn unread_contacts(plan: &Plan, fields: &mut serde_json::Map<String, Json>) -> Vec<ContactCheck> {
+    let mut out = Vec::new();
+    for (i, f) in plan.fields.iter().enumerate() {
+        if !matches!(f.ty, Ty::Phone | Ty::Email) || f.derived {
+            continue;
+        }
+        let Some(v) = fields.get(&f.name) else {
+            continue;
+        };
+        let typed = match v {
+            Json::String(t) => t.clone(),
+            Json::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        // Control characters are the schema's to refuse: the lead is kept as refused then.
+        if typed.chars().any(|c| crate::value::unkept(c, true)) {
+            continue;
+        }
+        let read = match plan.fields[i].ty {
+            Ty::Phone => crate::contact::phone(&f.name, &typed, plan.country),
+            _ => crate::contact::email(&f.name, &typed),
+        };
+        match read {
+            Ok(_) if matches!(v, Json::Number(_)) => {
+                fields.insert(f.name.clone(), Json::String(typed));
+            }
+            Ok(_) => {}
+            Err(reason) => {
+                fields.remove(&f.name);
+                out.push(ContactCheck {
+                    field: f.name.clone(),
+                    typed,
+                    reason,
+                });
+            }
+        }
+    }
+    out
 }

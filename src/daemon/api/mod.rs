@@ -12,6 +12,7 @@ mod explain;
 pub(crate) mod intake;
 mod privacy;
 mod service;
+mod visitor;
 pub(crate) mod website;
 
 use axum::Router;

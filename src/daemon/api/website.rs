@@ -13,86 +13,13 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value as Json, json};
 
 use super::admit::ApiError;
 use super::intake;
-use crate::daemon::batch::Op;
+use super::visitor::{Reply, Told, speaks_russian};
+use crate::daemon::batch::{Op, Sender};
 use crate::daemon::config::{ConfigError, WebsiteForm};
 use crate::daemon::state::Shared;
-
-/// How the answer is given: a page for a browser's own form, JSON for a script.
-struct Reply<'a> {
-    html: bool,
-    allow: Option<HeaderValue>,
-    form: &'a WebsiteForm,
-    ru: bool,
-}
-
-impl Reply<'_> {
-    fn with_cors(&self, mut r: Response) -> Response {
-        if let Some(o) = &self.allow {
-            r.headers_mut()
-                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
-        }
-        r.headers_mut()
-            .insert(header::VARY, HeaderValue::from_static("Origin"));
-        r
-    }
-
-    /// Taken (or quietly dropped as spam or a repeat: the visitor cannot tell).
-    fn taken(&self) -> Response {
-        let r = match (self.html, &self.form.thanks) {
-            (true, Some(t)) => {
-                let mut r = StatusCode::SEE_OTHER.into_response();
-                if let Ok(v) = HeaderValue::from_str(t) {
-                    r.headers_mut().insert(header::LOCATION, v);
-                }
-                r
-            }
-            (true, None) => page(
-                StatusCode::OK,
-                if self.ru {
-                    "Спасибо! Заявка получена, мы скоро свяжемся с вами."
-                } else {
-                    "Thank you! We have your request and will be in touch soon."
-                },
-            ),
-            (false, _) => super::admit::json_answer(
-                StatusCode::CREATED,
-                json!({"received": true}).to_string(),
-            ),
-        };
-        self.with_cors(r)
-    }
-
-    /// Not taken: why, as a page or as `{"error": …}`.
-    fn refused(&self, status: StatusCode, code: &'static str, message: &str) -> Response {
-        let r = if self.html {
-            page(status, message)
-        } else {
-            ApiError::new(status, code, message).into_response()
-        };
-        self.with_cors(r)
-    }
-}
-
-/// A short page for a visitor whose browser sent the form itself.
-fn page(status: StatusCode, text: &str) -> Response {
-    let markup = maud::html! {
-        (maud::DOCTYPE)
-        html {
-            head { meta charset="utf-8"; title { (text) } }
-            body { p { (text) } }
-        }
-    };
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        markup.into_string(),
-    )
-        .into_response()
-}
 
 /// Checks the forms against the pipeline: every field they map to or set is declared.
 pub(crate) fn check_fields(
@@ -185,26 +112,20 @@ pub(super) async fn submit(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.contains(what))
     };
-    let lang = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let rules = s.core.rules();
+    let plan = &rules.ready.plan;
     let mut reply = Reply {
         html: accepts("text/html"),
         allow: None,
         form,
-        ru: lang.trim_start().starts_with("ru"),
+        ru: speaks_russian(form, s.config.dashboard.language.as_deref(), plan.country),
     };
     let metrics = &s.metrics;
     match allowed(form, &headers) {
         Ok(a) => reply.allow = a,
         Err(()) => {
             metrics.form("refused");
-            return reply.refused(
-                StatusCode::FORBIDDEN,
-                "origin",
-                "this form may not be sent from that site",
-            );
+            return reply.refused(StatusCode::FORBIDDEN, Told::Origin);
         }
     }
     let peer = extensions
@@ -215,11 +136,7 @@ pub(super) async fn submit(
         && let Some(wait) = s.forms.over_limit(&form.key, ip, form.per_hour, now)
     {
         metrics.form("limited");
-        let mut r = reply.refused(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many",
-            "too many requests from this address; try again later",
-        );
+        let mut r = reply.refused(StatusCode::TOO_MANY_REQUESTS, Told::TooMany);
         let secs = wait.as_secs().max(1).to_string();
         if let Ok(v) = HeaderValue::from_str(&secs) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -234,19 +151,21 @@ pub(super) async fn submit(
         Ok(f) => f,
         Err(e) => {
             metrics.form("refused");
-            return reply.with_cors(e.into_response());
+            tracing::info!(form = %form.key, error = ?e, "website form: the body does not read");
+            let status = e.into_response().status();
+            return reply.refused(status, Told::Unreadable);
         }
     };
+    // The hidden input is empty in a person's browser: anything in it, a space included, is
+    // a robot's.
     if fields
         .get(&form.honeypot)
-        .is_some_and(|v| v.as_str().is_none_or(|t| !t.trim().is_empty()))
+        .is_some_and(|v| v.as_str().is_none_or(|t| !t.is_empty()))
     {
         metrics.form("spam");
         tracing::info!(form = %form.key, "website form: the honeypot was filled in; nothing made");
         return reply.taken();
     }
-    let rules = s.core.rules();
-    let plan = &rules.ready.plan;
     let mut lead = intake::lead(
         plan,
         &fields,
@@ -256,16 +175,23 @@ pub(super) async fn submit(
             fixed: &form.set,
         },
     );
-    lead.fields.remove(&form.honeypot);
-    let contacts = contacts(plan, &lead.fields);
+    lead.creation.fields.remove(&form.honeypot);
+    let mut contacts = contacts(plan, &lead.creation.fields);
+    // A contact that does not read still makes no second deal within the window.
+    contacts.extend(lead.checks.iter().map(|c| c.typed.trim().to_lowercase()));
     let window = Duration::from_secs(form.duplicate_window_s);
     if !contacts.is_empty() && !s.forms.take(&form.key, &contacts, window, now) {
         metrics.form("duplicate");
         return reply.taken();
     }
+    let op = Op::Create(lead.creation).sent(Sender {
+        via: None,
+        origin: Some(format!("form:{}", form.key)),
+        checks: lead.checks,
+    });
     let answer = s
         .writer
-        .submit(Op::Create(lead), None, super::answers::render_created)
+        .submit(op, None, super::answers::render_created)
         .await;
     match answer {
         Ok(a) if a.status == 201 => {
@@ -273,22 +199,16 @@ pub(super) async fn submit(
             reply.taken()
         }
         Ok(a) => {
+            // Kept in the refusals with its door: the team sees it on the out-of-control page.
             s.forms.release(&form.key, &contacts);
             metrics.form("refused");
-            let body: Json = serde_json::from_str(&a.body).unwrap_or_default();
-            let message = body["error"]["message"]
-                .as_str()
-                .unwrap_or("the request was refused");
             let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
-            reply.refused(status, "refused", message)
+            reply.refused(status, Told::NotTaken)
         }
         Err(e) => {
             s.forms.release(&form.key, &contacts);
-            reply.refused(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                &e.to_string(),
-            )
+            tracing::warn!(form = %form.key, error = %e, "website form: not taken");
+            reply.refused(StatusCode::SERVICE_UNAVAILABLE, Told::Unavailable)
         }
     }
 }

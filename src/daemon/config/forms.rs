@@ -30,6 +30,15 @@ pub struct WebsiteForm {
     /// Where a plain HTML form sends the visitor after it is taken (303); absent: a short page.
     #[serde(default)]
     pub thanks: Option<String>,
+    /// Where a plain HTML form sends the visitor when the request could not be taken as it was
+    /// sent (303); absent: a short page in the form's language. The team sees such a request on
+    /// the out-of-control page either way.
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// The language of what the visitor is told (`ru` or `en`); absent: the dashboard's
+    /// `language`, else Russian where the pipeline's `country` speaks it, else English.
+    #[serde(default)]
+    pub lang: Option<String>,
     /// The hidden input people leave empty and robots fill in.
     #[serde(default = "default_honeypot")]
     pub honeypot: String,
@@ -79,12 +88,21 @@ pub(crate) fn check(forms: &[WebsiteForm]) -> Result<(), ConfigError> {
                 )));
             }
         }
-        if let Some(t) = &f.thanks
-            && (origin(t).is_none() || HeaderValue::from_str(t).is_err())
+        for (key, page) in [("thanks", &f.thanks), ("refused", &f.refused)] {
+            if let Some(t) = page
+                && (origin(t).is_none() || HeaderValue::from_str(t).is_err())
+            {
+                return Err(bad(format!(
+                    "`{key} = \"{t}\"` is not an http(s) address (the page on the website the \
+                     visitor goes to)"
+                )));
+            }
+        }
+        if let Some(l) = &f.lang
+            && !matches!(l.as_str(), "ru" | "en")
         {
             return Err(bad(format!(
-                "`thanks = \"{t}\"` is not an http(s) address (the page on the website the \
-                 visitor goes to)"
+                "`lang = \"{l}\"`: a form speaks \"ru\" or \"en\""
             )));
         }
         if f.per_hour < 1 {

@@ -141,7 +141,7 @@ impl Vocabulary<'_> {
             let needed = matches!(slot, Slot::Field(f) if self.plan.fields[f].required);
             let v = if needed {
                 required.push(name.clone());
-                v
+                filled(v)
             } else {
                 nullable(v)
             };
@@ -160,7 +160,7 @@ impl Vocabulary<'_> {
             .map(|slot| {
                 let v = self.value(&self.slot_ty(slot));
                 let required = matches!(slot, Slot::Field(f) if self.plan.fields[f].required);
-                let v = if required { v } else { nullable(v) };
+                let v = if required { filled(v) } else { nullable(v) };
                 (self.slot_name(slot).to_string(), self.described(slot, v))
             })
             .collect();
@@ -223,7 +223,13 @@ impl Vocabulary<'_> {
                 let none = if form { json!([""]) } else { json!(["", null]) };
                 json!({"enum": none, "description": "Computed by the pipeline: never sent."})
             } else {
-                let v = self.value(&field.ty);
+                // A website's visitor types a phone or an email as they like: one that does not
+                // read makes the deal without it, and the text waits to be checked.
+                let v = match field.ty {
+                    Ty::Phone | Ty::Email => json!({"type": ["string", "number"], "pattern": LINES,
+                        "description": "As the visitor typed it: a phone or address that cannot be read is kept on the deal for the team to check."}),
+                    _ => self.value(&field.ty),
+                };
                 if form {
                     json!({"anyOf": [strings_only(v), {"const": ""}]})
                 } else {
@@ -239,7 +245,7 @@ impl Vocabulary<'_> {
             let given: Vec<Json> = props
                 .keys()
                 .filter(|n| target(n) == Some(f))
-                .map(|n| json!({"required": [n], "properties": {n: {"not": {"enum": ["", null]}}}}))
+                .map(|n| json!({"required": [n], "properties": {n: filled(json!({"not": {"enum": ["", null]}}))}}))
                 .collect();
             needs.push(json!({"anyOf": given}));
         }
@@ -288,6 +294,11 @@ fn strings_only(v: Json) -> Json {
         m.insert("anyOf".into(), json!(text));
     }
     Json::Object(m)
+}
+
+/// A required value: a text in it holds more than whitespace.
+fn filled(v: Json) -> Json {
+    json!({"allOf": [v, {"pattern": "\\S", "description": "Not only spaces."}]})
 }
 
 /// A value, or null (a null in a new deal or an event is no value; in an edit it clears).

@@ -465,7 +465,8 @@ fn paths(v: &Vocabulary<'_>) -> Json {
                     "alerts": {"type": "array", "items": {"type": "string"}},
                     "hours_spent": {"type": "number"}, "revision": {"type": "integer"},
                     "history": {"type": "array", "items": {"type": "object"}},
-                    "events": {"type": "array", "items": {"type": "object"}}}},
+                    "events": {"type": "array", "items": {"type": "object"}},
+                    "contact_checks": contact_checks()}},
                 "DealRow": {"type": "object", "properties": {
                     "id": {"type": "string"}, "title": {"type": "string"}, "parent": {"type": ["string", "null"]},
                     "stages": {"type": "array", "items": {"type": "string"}},
@@ -506,4 +507,13 @@ fn paths(v: &Vocabulary<'_>) -> Json {
             }
         }
     })
+}
+
+/// A deal's contacts to check, as its answer lists them.
+fn contact_checks() -> Json {
+    json!({"type": "array",
+        "description": "A website lead's phone or email that did not read: the text as typed, until someone sets the field or dismisses it.",
+        "items": {"type": "object", "required": ["field", "typed", "reason", "at"], "properties": {
+            "field": {"type": "string"}, "typed": {"type": "string"}, "reason": {"type": "string"},
+            "at": {"type": "string", "format": "date-time"}}}})
 }

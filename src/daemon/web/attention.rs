@@ -1,5 +1,6 @@
-//! Out of control: refused rule reloads, messages that could not be delivered, alerts and
-//! overdue tasks of live deals, the most urgent first, a page at a time.
+//! Out of control: refused rule reloads, messages that could not be delivered, website leads
+//! refused or with a contact that did not read (each until someone settles it, from this very
+//! page), alerts and overdue tasks of live deals, the most urgent first, a page at a time.
 
 use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,7 +11,8 @@ use maud::{Markup, html};
 use super::access::{Snapshot, html, look, store_down};
 use super::board::{PageQuery, badges, page_number, pager, title_of};
 use super::data::{self, Trouble};
-use super::format::{deal_link, span_text};
+use super::format::{deal_link, moment, span_text};
+use super::layout::form_fields;
 use super::layout::{Nav, layout};
 use super::viewer::Viewer;
 use crate::daemon::state::Shared;
@@ -25,11 +27,11 @@ pub(super) async fn show(
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let refused = s
-        .reloads
-        .last()
-        .filter(|r| !r.applied)
-        .map(|r| (r.at, r.message));
+    let refused = s.reloads.last().filter(|r| !r.applied).map(|r| {
+        let at = chrono::DateTime::parse_from_rfc3339(&r.at)
+            .map_or_else(|_| Utc::now(), |t| t.with_timezone(&Utc));
+        (at, r.message)
+    });
     let page_no = page_number(q.page.as_deref());
     let read = async {
         let mut tx = s.core.store().read().await?;
@@ -86,8 +88,29 @@ pub(super) fn page(
                             Trouble::ReloadRefused { at, message } => {
                                 tr.urgent data-kind="reload_refused" {
                                     td { span.kind { (w.reload_refused) } }
-                                    td { (at) }
-                                    td { (message) }
+                                    td { (moment(*at, plan.tz, v.lang)) }
+                                    td {
+                                        (w.old_rules_run)
+                                        // The checker's own words, as `dealflow check` prints them.
+                                        details { summary { (w.details) } pre lang="en" { (message) } }
+                                    }
+                                }
+                            }
+                            Trouble::Lead(r) => (lead_row(v, plan, r)),
+                            Trouble::Contact(c) => {
+                                tr.urgent data-kind="contact_check" data-deal=(c.deal) {
+                                    td { span.kind { (w.contact_to_check) } }
+                                    td { a href=(deal_link(&c.deal)) { (c.title) } }
+                                    td {
+                                        (crate::explain::field_label(plan, &c.check.field)) ": «" (c.check.typed) "» "
+                                        span.hint { (w.did_not_read) }
+                                        @if v.may_write() {
+                                            form.inline method="post" action=(format!("/attention/checks/{}/dismiss", c.id)) {
+                                                (form_fields(v))
+                                                button type="submit" { (w.dismiss) }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                             Trouble::Undelivered(m) => {
@@ -133,14 +156,15 @@ pub(super) fn page(
                 tbody {
                     @for r in refusals {
                         tr data-kind="refused_input" data-deal=(r.deal) {
-                            td { (r.at.with_timezone(&plan.tz).format("%Y-%m-%d %H:%M")) " " (r.input) " " (r.name) }
+                            td { (moment(r.at, plan.tz, v.lang)) " " (input_words(r, v)) }
                             td {
                                 // A creation refused left no deal to open.
                                 @if r.input == "create" && r.code != "exists" { (r.deal) }
                                 @else { a href=(deal_link(&r.deal)) { (r.deal) } }
                             }
                             td {
-                                (r.reason)
+                                // The engine's own words.
+                                span lang="en" { (r.reason) }
                                 @if let Some(rule) = &r.rule { " · " code { (rule) } }
                             }
                         }
@@ -150,4 +174,58 @@ pub(super) fn page(
         }
     };
     layout(v, w.attention, Nav::Attention, true, body)
+}
+
+/// What a refused input was, in the page's words.
+fn input_words(r: &crate::store::Refusal, v: &Viewer) -> String {
+    let w = v.lang.words();
+    let what = match r.input.as_str() {
+        "create" => w.input_create,
+        "event" => w.input_event,
+        "task" => w.input_task,
+        "edit" => w.input_edit,
+        "time" => w.input_time,
+        other => return other.to_string(),
+    };
+    if r.name.is_empty() || r.input == "edit" {
+        what.to_string()
+    } else {
+        format!("{what} {}", r.name)
+    }
+}
+
+/// A website lead the rules refused: who wrote, from which door, what they sent, why it was
+/// not taken; a deal made of it, or dismissed, in one click.
+fn lead_row(v: &Viewer, plan: &crate::compile::Plan, r: &crate::store::Refusal) -> Markup {
+    let w = v.lang.words();
+    let sent: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&r.payload).unwrap_or_default();
+    let door = match r.origin.as_deref() {
+        Some(o) if o.starts_with("form:") => format!("{} {}", w.website_form, &o[5..]),
+        _ => w.website_api.to_string(),
+    };
+    html! {
+        tr.urgent data-kind="refused_lead" data-refusal=(r.id) {
+            td { span.kind { (w.lead_not_taken) } " " (moment(r.at, plan.tz, v.lang)) }
+            td { (door) }
+            td {
+                ul.sent {
+                    @for (name, value) in &sent {
+                        li { (crate::explain::field_label(plan, name)) ": «" (value.as_str().map_or_else(|| value.to_string(), str::to_string)) "»" }
+                    }
+                }
+                span lang="en" { (r.reason) }
+                @if v.may_write() {
+                    form.inline method="post" action=(format!("/attention/leads/{}/deal", r.id)) {
+                        (form_fields(v))
+                        button type="submit" { (w.make_deal) }
+                    }
+                    form.inline method="post" action=(format!("/attention/leads/{}/dismiss", r.id)) {
+                        (form_fields(v))
+                        button type="submit" { (w.dismiss) }
+                    }
+                }
+            }
+        }
+    }
 }

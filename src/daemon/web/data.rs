@@ -150,12 +150,16 @@ pub(super) enum Trouble {
     /// The analyst's new rules were refused; the old ones run.
     ReloadRefused {
         /// When.
-        at: String,
+        at: DateTime<Utc>,
         /// Why.
         message: String,
     },
     /// A message could not be delivered.
     Undelivered(crate::store::Queued),
+    /// A website lead the rules refused: nobody has made a deal of it or dismissed it yet.
+    Lead(crate::store::Refusal),
+    /// A website lead's phone or email that did not read: its deal waits for the right one.
+    Contact(crate::store::OpenCheck),
     /// A live deal with alerts raised, and how long its oldest track has been where it is.
     Alert(Card),
     /// A task is past its due time.
@@ -165,49 +169,77 @@ pub(super) enum Trouble {
 /// Troubles on a page of the out-of-control list.
 pub(super) const TROUBLES_PAGE: i64 = 50;
 
+/// The kinds of trouble read a page at a time, in the order the page lists them.
+#[derive(Clone, Copy)]
+enum Paged {
+    Leads,
+    Contacts,
+    Alerts,
+    Overdue,
+}
+
 /// One page of everything out of control, the most urgent first: refused rules stop every
 /// change the analyst made, a message that did not go out is a client left without an answer,
+/// a website lead refused or with a contact that did not read is a client who may be lost,
 /// alerts are the pipeline's own warnings (the longest stuck first), then overdue tasks (the
 /// longest overdue first). Finished deals are not here: their alerts stay on the deal. The
 /// page and how many troubles there are in all.
 pub(super) async fn troubles(
     tx: &mut Tx,
-    refused_reload: Option<(String, String)>,
+    refused_reload: Option<(DateTime<Utc>, String)>,
     now: DateTime<Utc>,
     page: i64,
 ) -> Result<(Vec<Trouble>, i64), StoreError> {
     let dead = tx.dead_messages().await?;
-    let alerted = tx.alerted_count().await?;
-    let overdue = tx.overdue_count(now).await?;
     let head: Vec<Trouble> = refused_reload
         .map(|(at, message)| Trouble::ReloadRefused { at, message })
         .into_iter()
         .chain(dead.into_iter().map(Trouble::Undelivered))
         .collect();
-    let total = head.len() as i64 + alerted + overdue;
+    let sections = [
+        (Paged::Leads, tx.unsettled_leads_count().await?),
+        (Paged::Contacts, tx.open_checks_count().await?),
+        (Paged::Alerts, tx.alerted_count().await?),
+        (Paged::Overdue, tx.overdue_count(now).await?),
+    ];
+    let total = head.len() as i64 + sections.iter().map(|(_, n)| n).sum::<i64>();
     let (from, to) = (page * TROUBLES_PAGE, (page + 1) * TROUBLES_PAGE);
+    let mut first = head.len() as i64;
     let mut out: Vec<Trouble> = head
         .into_iter()
         .skip(from as usize)
         .take(TROUBLES_PAGE as usize)
         .collect();
-    let mut at = (total - alerted - overdue).max(from);
-    let first_alert = total - alerted - overdue;
-    if at < to && at < first_alert + alerted {
-        let offset = at - first_alert;
-        let n = (to - at).min(alerted - offset);
-        out.extend(tx.alerted(offset, n).await?.into_iter().map(Trouble::Alert));
-        at += n;
-    }
-    let first_overdue = first_alert + alerted;
-    if at < to && at >= first_overdue {
-        let offset = at - first_overdue;
-        out.extend(
-            tx.overdue(now, offset, to - at)
-                .await?
-                .into_iter()
-                .map(Trouble::Overdue),
-        );
+    for (kind, count) in sections {
+        // The part of this section that falls on the page.
+        let (lo, hi) = (from.max(first), to.min(first + count));
+        if lo < hi {
+            let (offset, n) = (lo - first, hi - lo);
+            match kind {
+                Paged::Leads => out.extend(
+                    tx.unsettled_leads(offset, n)
+                        .await?
+                        .into_iter()
+                        .map(Trouble::Lead),
+                ),
+                Paged::Contacts => out.extend(
+                    tx.open_checks(offset, n)
+                        .await?
+                        .into_iter()
+                        .map(Trouble::Contact),
+                ),
+                Paged::Alerts => {
+                    out.extend(tx.alerted(offset, n).await?.into_iter().map(Trouble::Alert));
+                }
+                Paged::Overdue => out.extend(
+                    tx.overdue(now, offset, n)
+                        .await?
+                        .into_iter()
+                        .map(Trouble::Overdue),
+                ),
+            }
+        }
+        first += count;
     }
     Ok((out, total))
 }
@@ -435,7 +467,7 @@ mod tests {
         let s = story("trouble", None).await;
         let now = utc("2026-04-11T12:00:00+03:00");
         let mut tx = s.core.store().read().await.unwrap();
-        let (all, total) = data::troubles(&mut tx, Some(("today".into(), "broken".into())), now, 0)
+        let (all, total) = data::troubles(&mut tx, Some((now, "broken".into())), now, 0)
             .await
             .unwrap();
         assert_eq!(total, all.len() as i64, "one page holds them all");

@@ -82,6 +82,9 @@ pub(super) async fn show(
     let Ok(deliveries) = tx.deliveries_of(&id, 50).await else {
         return store_down(v.lang);
     };
+    let Ok(checks) = tx.checks_of(&id).await else {
+        return store_down(v.lang);
+    };
     drop(tx);
     let deal = match loaded.stored.decode(&rules.ready.plan) {
         Ok(d) => d,
@@ -114,6 +117,7 @@ pub(super) async fn show(
             flash,
             opted_out: &opted_out,
             deliveries: &deliveries,
+            checks: &checks,
             now: chrono::Utc::now(),
         },
     );
@@ -134,6 +138,8 @@ pub(super) struct DealView<'a> {
     pub opted_out: &'a [String],
     /// The latest webhook deliveries about the deal.
     pub deliveries: &'a [crate::store::Delivery],
+    /// Contacts its lead gave that did not read (those not settled are shown).
+    pub checks: &'a [crate::store::OpenCheck],
     /// When the page is made (running timers count up to it).
     pub now: chrono::DateTime<chrono::Utc>,
 }
@@ -220,6 +226,12 @@ fn fields(v: &Viewer, d: &DealView<'_>) -> Markup {
                             th { (f.label.as_deref().unwrap_or(&f.name)) }
                             td { (value(plan, Some(&f.ty), val, v.lang)) }
                         }
+                    }
+                }
+                @for c in d.checks.iter().filter(|c| c.settled_at.is_none()) {
+                    tr.check data-check=(c.check.field) {
+                        th { (field_label(plan, &c.check.field)) }
+                        td { "«" (c.check.typed) "» — " (w.did_not_read) }
                     }
                 }
                 @for (r, role) in plan.roles.iter().enumerate() {

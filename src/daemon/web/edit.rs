@@ -18,7 +18,7 @@ use super::layout::{Nav, form_fields, layout};
 use super::viewer::Viewer;
 use crate::compile::Plan;
 use crate::daemon::api::answers::render_created;
-use crate::daemon::batch::Op;
+use crate::daemon::batch::{Op, Sender};
 use crate::daemon::state::Shared;
 use crate::engine::{Creation, Deal, Input};
 use crate::team::Team;
@@ -171,15 +171,17 @@ pub(super) async fn edit(
 
 /// What a new-deal form was filled with.
 #[derive(Default)]
-struct Typed {
-    title: String,
-    id: String,
-    stage: String,
-    fields: BTreeMap<String, String>,
+pub(super) struct Typed {
+    pub(super) title: String,
+    pub(super) id: String,
+    pub(super) stage: String,
+    pub(super) fields: BTreeMap<String, String>,
+    /// The refused website lead the deal is made from (settled once it is).
+    pub(super) refusal: Option<i64>,
 }
 
 /// The new-deal page: a title, an id (or one made up), the stage to start at, the fields.
-fn new_page(v: &Viewer, plan: &Plan, typed: &Typed, error: Option<&str>) -> Markup {
+pub(super) fn new_page(v: &Viewer, plan: &Plan, typed: &Typed, error: Option<&str>) -> Markup {
     let w = v.lang.words();
     let body = html! {
         p.crumbs { a href="/" { (w.board) } " › " (w.new_deal) }
@@ -190,6 +192,7 @@ fn new_page(v: &Viewer, plan: &Plan, typed: &Typed, error: Option<&str>) -> Mark
         } @else {
             form.new method="post" action="/deals/new" {
                 (form_fields(v))
+                @if let Some(r) = typed.refusal { input type="hidden" name="_refusal" value=(r); }
                 label { (w.title_word) input type="text" name="_title" required value=(typed.title); }
                 label { (w.id_word) input type="text" name="_id" value=(typed.id) placeholder=(w.id_hint); }
                 label { (w.start_at)
@@ -249,6 +252,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
         fields: editable(plan)
             .filter_map(|(_, f)| Some((f.name.clone(), form_value(&form.pairs, &f.name)?)))
             .collect(),
+        refusal: form_value(&form.pairs, "_refusal").and_then(|r| r.parse().ok()),
     };
     let refuse = |message: &str| {
         html(
@@ -279,12 +283,15 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
             .collect(),
         quiet: false,
     };
-    match s
-        .writer
-        .submit(Op::Create(creation), form.key, render_created)
-        .await
-    {
+    let op = Op::Create(creation).sent(Sender {
+        via: form.acting.via.clone().or(form.acting.by.clone()),
+        ..Sender::default()
+    });
+    match s.writer.submit(op, form.key, render_created).await {
         Ok(a) if (200..300).contains(&a.status) => {
+            if let Some(r) = typed.refusal {
+                super::leads::settled(&s, r, form.acting.by.as_deref(), &id).await;
+            }
             Redirect::to(&format!("/deals/{}?done=1", encode(&id))).into_response()
         }
         Ok(a) => {

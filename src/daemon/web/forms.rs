@@ -39,7 +39,18 @@ impl Form {
         path: &str,
         body: &Bytes,
     ) -> Result<Form, Box<Response>> {
-        let v = viewer(s, headers, &format!("/deals/{}", encode(id)), None).await?;
+        Form::admit_on(s, headers, &format!("/deals/{}", encode(id)), path, body).await
+    }
+
+    /// As [`Form::admit`], for a form of the page at `page` (where a login comes back to).
+    pub(super) async fn admit_on(
+        s: &AppState,
+        headers: &HeaderMap,
+        page: &str,
+        path: &str,
+        body: &Bytes,
+    ) -> Result<Form, Box<Response>> {
+        let v = viewer(s, headers, page, None).await?;
         if !v.may_write() {
             return Err(Box::new(page_error(
                 v.lang,

@@ -21,6 +21,7 @@ mod forms;
 mod history;
 mod i18n;
 mod layout;
+mod leads;
 mod login;
 mod money;
 mod pipeline;
@@ -49,6 +50,9 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/money", get(money::show))
         .route("/analytics", get(analytics::show))
         .route("/attention", get(attention::show))
+        .route("/attention/leads/{id}/deal", post(leads::make_deal))
+        .route("/attention/leads/{id}/dismiss", post(leads::dismiss_lead))
+        .route("/attention/checks/{id}/dismiss", post(leads::dismiss_check))
         .route("/team", get(team::show))
         .route("/pipeline", get(pipeline::show))
         .route("/pipeline.svg", get(pipeline::pipeline_svg))

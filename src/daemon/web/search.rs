@@ -36,7 +36,10 @@ pub(super) async fn show(
         Ok(Vec::new())
     } else {
         match s.core.store().read().await {
-            Ok(mut tx) => tx.search_deals(query, FOUND).await,
+            Ok(mut tx) => {
+                tx.search_deals(query, snap.rules.ready.plan.country, FOUND)
+                    .await
+            }
             Err(e) => Err(e),
         }
     };
