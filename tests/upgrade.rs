@@ -715,6 +715,35 @@ async fn the_last_mains_database_keeps_who_acted_from_now_on() {
                 .any(|h| h.record.contains(r#""via":"anna""#)),
             "{name}: {history:?}"
         );
+        drop(tx);
+        // The last main wrote addresses into the outbox's dedupe keys: an erasure leaves none.
+        let mut tx = core.store().read().await.expect("tx");
+        let before = tx.dedupe_keys("old3").await.expect("keys");
+        assert!(
+            before.iter().any(|k| k.contains("c3@shop.test")),
+            "{name}: {before:?}"
+        );
+        drop(tx);
+        let mut tx = core.store().begin().await.expect("tx");
+        let e = dealflow::store::Erasure {
+            fields: vec!["client_name".into(), "client_phone".into(), "client_email".into()],
+            title: "—".into(),
+            by: None,
+            at: Utc::now(),
+            country: None,
+            webhooks: Vec::new(),
+        };
+        tx.erase_personal("old3", &e).await.expect("erased").expect("a deal");
+        tx.commit().await.expect("commit");
+        let mut tx = core.store().read().await.expect("tx");
+        let dedupe = tx.dedupe_keys("old3").await.expect("keys");
+        assert!(!dedupe.is_empty(), "{name}");
+        assert!(
+            dedupe
+                .iter()
+                .all(|k| !k.contains("c3@shop.test") && !k.contains("+7999")),
+            "{name}: {dedupe:?}"
+        );
         assert_eq!(
             tx.integrity().await.expect("check"),
             Vec::<String>::new(),

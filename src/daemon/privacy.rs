@@ -13,37 +13,55 @@ pub(crate) const CHANNELS: [&str; 3] = ["sms", "email", "telegram"];
 /// The title an erased deal keeps.
 pub(crate) const ERASED_TITLE: &str = "—";
 
-/// Erases the deal's personal data; `None` when there is no such deal.
+/// Erases the deal's personal data, and that of the deals spawned from it (they copied the
+/// client's fields); `None` when there is no such deal. On SQLite the write-ahead log is cut
+/// afterwards, so that no copy of an erased page stays in it.
 pub(crate) async fn erase(
     s: &AppState,
     deal: &str,
     by: Option<String>,
 ) -> Result<Option<Erased>, StoreError> {
     let rules = s.core.rules();
-    let fields = rules
-        .ready
-        .plan
-        .fields
-        .iter()
-        .filter(|f| f.personal)
-        .map(|f| f.name.clone())
-        .collect();
+    let plan = &rules.ready.plan;
     let e = Erasure {
-        fields,
+        fields: plan
+            .fields
+            .iter()
+            .filter(|f| f.personal)
+            .map(|f| f.name.clone())
+            .collect(),
         title: ERASED_TITLE.to_string(),
         by: by.clone(),
         at: Utc::now(),
+        country: plan.country,
+        webhooks: s.core.webhooks().to_vec(),
     };
     let mut tx = s.core.store().begin().await?;
     let erased = tx.erase_personal(deal, &e).await?;
-    // The dashboard's row of the deal and the words it is found by lose what was erased.
-    if erased.is_some() {
-        tx.refresh_summaries(&rules.ready.plan, s.core.mapping(), deal)
-            .await?;
+    let children = match &erased {
+        Some(_) => tx.descendants(deal).await?,
+        None => Vec::new(),
+    };
+    for child in &children {
+        tx.erase_personal(child, &e).await?;
+    }
+    // The dashboard's rows of the deals and the words they are found by lose what was erased.
+    for d in std::iter::once(deal).chain(children.iter().map(String::as_str)) {
+        if erased.is_some() {
+            tx.refresh_summaries(plan, s.core.mapping(), d).await?;
+        }
     }
     tx.commit().await?;
     if let Some(done) = &erased {
-        tracing::info!(deal, by = ?by, fields = ?done.fields, messages = done.messages, "personal data erased");
+        tracing::info!(deal, by = ?by, fields = ?done.fields, messages = done.messages, spawned = children.len(), "personal data erased");
+        match s.core.store().scrub_log().await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                deal,
+                "the write-ahead log could not be cut after an erasure (readers held it); the next checkpoint overwrites it"
+            ),
+            Err(e) => tracing::warn!(deal, error = %e, "the write-ahead log was not cut after an erasure"),
+        }
     }
     Ok(erased)
 }

@@ -93,6 +93,25 @@ fn read_deal(
 }
 
 impl Tx {
+    /// The deals spawned from a deal, and from those, and so on (oldest first).
+    pub async fn descendants(&mut self, id: &str) -> Result<Vec<String>, StoreError> {
+        let mut out: Vec<String> = Vec::new();
+        let mut parents = vec![id.to_string()];
+        while let Some(p) = parents.pop() {
+            let children: Vec<String> = on!(self, c => {
+                sqlx::query_scalar("SELECT id FROM deals WHERE parent = $1 ORDER BY created_at, id")
+                    .bind(&p).fetch_all(&mut **c).await?
+            });
+            for c in children {
+                if c != id && !out.contains(&c) {
+                    parents.push(c.clone());
+                    out.push(c);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads one deal to show it (no lock; steps read theirs in batches, see `load_deals`).
     pub async fn peek_deal(&mut self, id: &str) -> Result<Option<ReadDeal>, StoreError> {
         let sql = "SELECT state, revision, rules_version FROM deals WHERE id = $1";

@@ -169,7 +169,7 @@ pub use history::{EventEntry, HistoryEntry};
 pub use integrity::Table;
 pub use outbox::Queued;
 pub use pool::{SCHEMA_VERSION, Store, WriteTurn, schema_digest};
-pub use privacy::{Erased, Erasure};
+pub use privacy::{Erased, Erasure, STORE_KINDS};
 pub use refusals::{Refusal, Settled};
 pub use requests::Answer;
 pub use rules::{RulesVersion, digest};

@@ -50,7 +50,8 @@ enum Messages<'a> {
 }
 
 /// The outbox's dedupe key: the same rule of the same step to the same recipient is queued
-/// once, however often the step is retried.
+/// once, however often the step is retried. The recipient is in it as a digest, never as the
+/// address itself (an erasure leaves nothing to find).
 pub(super) fn dedupe_key(
     deal: &str,
     revision: i64,
@@ -60,9 +61,33 @@ pub(super) fn dedupe_key(
     template: &str,
 ) -> String {
     format!(
-        "{deal}#{revision}:{}:{channel}:{to}:{template}",
-        r.line.map(|l| l.to_string()).unwrap_or_default()
+        "{deal}#{revision}:{}:{channel}:{}:{template}",
+        r.line.map(|l| l.to_string()).unwrap_or_default(),
+        recipient_digest(to)
     )
+}
+
+/// A recipient as a dedupe key holds it: the first 16 hex digits of its SHA-256.
+fn recipient_digest(to: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(to.as_bytes());
+    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A dedupe key with its recipient as a digest: a key an earlier version wrote with the
+/// address itself is rewritten; `None` when it already holds none.
+pub(super) fn dedupe_without_address(key: &str) -> Option<String> {
+    let parts: Vec<&str> = key.splitn(5, ':').collect();
+    let [head, line, channel, to, template] = parts[..] else {
+        return None;
+    };
+    let digest = to.len() == 16 && to.bytes().all(|b| b.is_ascii_hexdigit());
+    (!digest).then(|| {
+        format!(
+            "{head}:{line}:{channel}:{}:{template}",
+            recipient_digest(to)
+        )
+    })
 }
 
 /// The queues that go out in turns: the outbox's messages and the webhooks' deliveries.
@@ -108,6 +133,14 @@ impl Tx {
     /// Messages in the outbox, oldest first (all statuses).
     pub async fn outbox(&mut self) -> Result<Vec<Queued>, StoreError> {
         self.messages(Messages::All).await
+    }
+
+    /// The dedupe keys of a deal's messages (what a retried step is known by).
+    pub async fn dedupe_keys(&mut self, deal: &str) -> Result<Vec<String>, StoreError> {
+        Ok(on!(self, c => {
+            sqlx::query_scalar("SELECT dedupe FROM outbox WHERE deal_id = $1 ORDER BY id")
+                .bind(deal).fetch_all(&mut **c).await?
+        }))
     }
 
     /// Marks the messages due before `t` as sent when they were queued (a story played into a

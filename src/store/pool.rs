@@ -259,6 +259,30 @@ impl Store {
         })
     }
 
+    /// After an erasure: the write-ahead log copied into the file and cut to nothing, so that
+    /// no page of what was erased stays in it (freed pages of the file itself are overwritten:
+    /// `secure_delete`). Tried a few times while readers hold old pages; whether it was cut.
+    /// PostgreSQL keeps no such log of ours (see the operations guide on VACUUM).
+    pub async fn scrub_log(&self) -> Result<bool, StoreError> {
+        let Pool::Sqlite { write, .. } = &self.pool else {
+            return Ok(true);
+        };
+        for _ in 0..20 {
+            let cut = {
+                let _turn = self.writing.clone().lock_owned().await;
+                let row: (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(write)
+                    .await?;
+                row.0 == 0
+            };
+            if cut {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(false)
+    }
+
     /// Starts a transaction that only reads (on SQLite it does not wait for the write lock).
     pub async fn read(&self) -> Result<Tx, StoreError> {
         Ok(match &self.pool {

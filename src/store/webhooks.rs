@@ -157,6 +157,44 @@ impl Tx {
         Ok(out)
     }
 
+    /// Queues a record the store wrote itself (an erasure) for every subscription that takes
+    /// its kind, numbered after the deal's deliveries so far; the body as [`rows`] makes it.
+    pub(super) async fn queue_own(
+        &mut self,
+        subscriptions: &[Subscription],
+        record: &serde_json::Map<String, serde_json::Value>,
+        version: i64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (Some(deal), Some(kind)) = (
+            record.get("deal").and_then(|v| v.as_str()),
+            record.get("kind").and_then(|v| v.as_str()),
+        ) else {
+            return Ok(());
+        };
+        let numbers = self.webhook_numbers(&[deal]).await?;
+        let now = crate::json::stamp(at);
+        for s in subscriptions.iter().filter(|s| s.takes(kind)) {
+            let seq = numbers
+                .get(&(s.name.clone(), deal.to_string()))
+                .copied()
+                .unwrap_or(0)
+                + 1;
+            let mut body = record.clone();
+            body.insert("rules_version".into(), version.into());
+            body.insert("seq".into(), seq.into());
+            let body = serde_json::Value::Object(body).to_string();
+            on!(self, c => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "{INSERT} VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)"
+                )))
+                .bind(&s.name).bind(deal).bind(seq).bind(kind).bind(&body).bind(ms(at)).bind(&now)
+                .execute(&mut **c).await?.rows_affected()
+            });
+        }
+        Ok(())
+    }
+
     /// A deal's deliveries, the latest first, at most `limit`.
     pub async fn deliveries_of(
         &mut self,

@@ -17,6 +17,7 @@ mod acting;
 mod api;
 mod digest;
 mod door;
+mod erasure;
 mod explain;
 mod forms;
 mod heal;

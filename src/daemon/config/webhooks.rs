@@ -73,12 +73,16 @@ pub(super) fn check(hooks: &[Webhook]) -> Result<(), ConfigError> {
         if w.timeout_s < 1 {
             return Err(bad(w, "`timeout_s` must be at least 1".into()));
         }
+        // The engine's record kinds, and those the store writes itself (an erasure).
+        let kinds: Vec<&str> = crate::engine::Kind::NAMES
+            .iter()
+            .chain(crate::store::STORE_KINDS)
+            .copied()
+            .collect();
         for k in w.kinds.iter().flatten() {
-            if !crate::engine::Kind::NAMES.contains(&k.as_str()) {
-                let hint = crate::diag::did_you_mean(k, crate::engine::Kind::NAMES.iter().copied())
-                    .unwrap_or_else(|| {
-                        format!("the kinds are {}", crate::engine::Kind::NAMES.join(", "))
-                    });
+            if !kinds.contains(&k.as_str()) {
+                let hint = crate::diag::did_you_mean(k, kinds.iter().copied())
+                    .unwrap_or_else(|| format!("the kinds are {}", kinds.join(", ")));
                 return Err(bad(
                     w,
                     format!("`{k}` is not a history record kind; {hint}"),

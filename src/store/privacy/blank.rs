@@ -1,0 +1,263 @@
+//! How an erasure blanks a stored JSON document: the personal fields' values (and an edit's
+//! value before), the texts and client addresses of messages, and any other text that holds
+//! one of the client's values (a group titled by the deal, a refusal's reason quoting the
+//! phone as typed); and how a refusal of another deal is known to be the same client's.
+
+use serde_json::Value as Json;
+
+use super::Erasure;
+
+/// What an erasure takes out: the personal field names, and the client's values as they were
+/// seen (the title, each personal value, what an edit replaced), filled while blanking.
+pub(super) struct Blanker<'a> {
+    pub e: &'a Erasure,
+    /// The client's values: any text that holds one loses it.
+    pub values: Vec<String>,
+}
+
+/// A value too short to scrub out of text safely (a one-letter name would blank every word).
+const SHORTEST: usize = 3;
+
+impl Blanker<'_> {
+    /// Keeps a value of the client's (a string, or a number as written).
+    pub(super) fn saw(&mut self, v: &Json) {
+        let text = match v {
+            Json::String(s) => s.trim().to_string(),
+            Json::Number(n) => n.to_string(),
+            _ => return,
+        };
+        if text.chars().count() >= SHORTEST && !self.values.contains(&text) {
+            self.values.push(text);
+        }
+    }
+
+    fn personal(&self, field: &str) -> bool {
+        self.e.fields.iter().any(|p| p == field)
+    }
+
+    /// Blanks the client's data in a document; whether it changed anything. Each personal
+    /// value it takes out is kept (see [`Blanker::saw`]).
+    pub(super) fn blank(&mut self, v: &mut Json) -> bool {
+        let mut changed = false;
+        match v {
+            Json::Object(m) => {
+                let personal_field = m
+                    .get("field")
+                    .and_then(Json::as_str)
+                    .is_some_and(|f| self.personal(f));
+                if personal_field {
+                    // The value set, and an edit's value before it.
+                    for k in ["value", "from"] {
+                        if let Some(x) = m.get(k).filter(|x| !x.is_null()).cloned() {
+                            self.saw(&x);
+                            m.insert(k.into(), Json::Null);
+                            changed = true;
+                        }
+                    }
+                }
+                if m.get("kind").and_then(Json::as_str) == Some("notification") {
+                    let client = m.get("to_kind").and_then(Json::as_str) == Some("client");
+                    let mut keys = vec!["text", "subject"];
+                    if client {
+                        keys.push("to");
+                    }
+                    for k in keys {
+                        if m.get(k).is_some_and(|x| x.as_str() != Some("")) {
+                            m.insert(k.into(), Json::String(String::new()));
+                            changed = true;
+                        }
+                    }
+                    if m.get("attachments").is_some() {
+                        m.remove("attachments");
+                        changed = true;
+                    }
+                }
+                for (k, x) in m.iter_mut() {
+                    if self.personal(k) {
+                        if !x.is_null() {
+                            self.saw(x);
+                            *x = Json::Null;
+                            changed = true;
+                        }
+                    } else {
+                        changed |= self.blank(x);
+                    }
+                }
+            }
+            Json::Array(items) => {
+                for x in items {
+                    changed |= self.blank(x);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+
+    /// Takes every value of the client's out of the texts of a document (`—` in its place);
+    /// whether it changed anything.
+    pub(super) fn scrub(&self, v: &mut Json) -> bool {
+        match v {
+            Json::String(s) => match self.scrubbed(s) {
+                Some(t) => {
+                    *s = t;
+                    true
+                }
+                None => false,
+            },
+            Json::Object(m) => m.values_mut().fold(false, |c, x| self.scrub(x) | c),
+            Json::Array(items) => items.iter_mut().fold(false, |c, x| self.scrub(x) | c),
+            _ => false,
+        }
+    }
+
+    /// A text without the client's values, if it held any.
+    pub(super) fn scrubbed(&self, text: &str) -> Option<String> {
+        let mut out = text.to_string();
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "—");
+            }
+        }
+        (out != text).then_some(out)
+    }
+
+    /// Whether a refused input's fields (a JSON object) are the client's: a phone with the same
+    /// number, the same email, or the same name.
+    pub(super) fn same_client(&self, fields: &Json) -> bool {
+        let Json::Object(m) = fields else {
+            return false;
+        };
+        let mine: Vec<String> = self.values.iter().map(|v| self.key(v)).collect();
+        m.iter().any(|(k, v)| {
+            self.personal(k) && v.as_str().is_some_and(|t| mine.contains(&self.key(t)))
+        })
+    }
+
+    /// A value as two ways of writing it compare: a phone by its number (read with the
+    /// pipeline's country), anything else trimmed and in lower case.
+    fn key(&self, text: &str) -> String {
+        let t = text.trim();
+        let digits = t.chars().filter(char::is_ascii_digit).count();
+        if digits >= 7 && t.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+            let e164 = crate::contact::phone("", t, self.e.country).unwrap_or_else(|_| t.into());
+            return e164.chars().filter(char::is_ascii_digit).collect();
+        }
+        t.to_lowercase()
+    }
+}
+
+/// Gives the deal, wherever a document holds it (`{"id": deal, "title": …}`), its new title;
+/// whether it did.
+pub(super) fn retitle(v: &mut Json, deal: &str, title: &str) -> bool {
+    match v {
+        Json::Object(m) => {
+            let mut changed = false;
+            if m.get("id").and_then(Json::as_str) == Some(deal)
+                && m.get("title").is_some_and(|t| t.as_str() != Some(title))
+            {
+                m.insert("title".into(), Json::String(title.to_string()));
+                changed = true;
+            }
+            for x in m.values_mut() {
+                changed |= retitle(x, deal, title);
+            }
+            changed
+        }
+        Json::Array(items) => {
+            let mut changed = false;
+            for x in items {
+                changed |= retitle(x, deal, title);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::json;
+
+    use super::*;
+
+    fn erasure() -> Erasure {
+        Erasure {
+            fields: vec!["client_phone".into(), "client_name".into()],
+            title: "—".into(),
+            by: Some("anna".into()),
+            at: Utc::now(),
+            country: crate::contact::phone_country("RU"),
+            webhooks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn personal_values_and_message_texts_are_blanked_and_the_shape_kept() {
+        let e = erasure();
+        let mut b = Blanker {
+            e: &e,
+            values: Vec::new(),
+        };
+        let mut set = json!({"kind": "field_set", "field": "client_phone", "from": "+79990000001", "value": "+79990000000"});
+        assert!(b.blank(&mut set));
+        assert_eq!(
+            set,
+            json!({"kind": "field_set", "field": "client_phone", "from": null, "value": null})
+        );
+        assert_eq!(b.values, ["+79990000001", "+79990000000"]);
+        let mut other = json!({"kind": "field_set", "field": "amount", "value": 10});
+        assert!(!b.blank(&mut other));
+        let mut msg = json!({"kind": "notification", "to_kind": "client", "to": "+79990000000",
+            "channel": "sms", "template": "welcome", "text": "Иван, здравствуйте", "attachments": ["a.ics"]});
+        assert!(b.blank(&mut msg));
+        assert_eq!(
+            msg,
+            json!({"kind": "notification", "to_kind": "client", "to": "",
+            "channel": "sms", "template": "welcome", "text": ""})
+        );
+        let mut team = json!({"kind": "notification", "to_kind": "user", "to": "anna@studio.test", "text": "Позвоните Ивану"});
+        assert!(b.blank(&mut team));
+        assert_eq!(team["to"], "anna@studio.test");
+        assert_eq!(team["text"], "");
+        let mut payload = json!({"client_name": "Иван Петров", "meeting_place": "Офис"});
+        assert!(b.blank(&mut payload));
+        assert_eq!(
+            payload,
+            json!({"client_name": null, "meeting_place": "Офис"})
+        );
+        assert!(!b.blank(&mut payload), "a second erasure changes nothing");
+        // Any other text that holds a value of the client's loses it.
+        let mut group = json!({"kind": "group_created", "title": "Сайт: Иван Петров", "members": ["anna"]});
+        assert!(b.scrub(&mut group));
+        assert_eq!(group["title"], "Сайт: —");
+        assert!(!b.scrub(&mut group));
+    }
+
+    #[test]
+    fn a_refusal_is_the_same_clients_by_a_phone_however_typed_an_email_or_a_name() {
+        let e = erasure();
+        let mut b = Blanker {
+            e: &e,
+            values: Vec::new(),
+        };
+        b.saw(&json!("+79161234567"));
+        b.saw(&json!("Иван Петров"));
+        for same in [
+            json!({"client_phone": "8 (916) 123-45-67"}),
+            json!({"client_phone": "+7 916 123 45 67", "comment": "x"}),
+            json!({"client_name": " иван петров "}),
+        ] {
+            assert!(b.same_client(&same), "{same}");
+        }
+        for other in [
+            json!({"client_phone": "+7 916 123 45 68"}),
+            json!({"comment": "Иван Петров"}),
+            json!({"client_name": "Иван"}),
+            json!([]),
+        ] {
+            assert!(!b.same_client(&other), "{other}");
+        }
+    }
+}
