@@ -99,13 +99,13 @@ async fn a_deal_that_did_not_move_says_which_condition_held_it_back() {
     assert_eq!(
         story.steps[1].notes,
         [format!(
-            "«review» was skipped: its `skip when` held ({file}:13)"
+            "«Review» was skipped: its `skip when` held ({file}:13)"
         )]
     );
     assert_eq!(
         story.steps[2].notes,
         [format!(
-            "stayed in «offer»: the condition of `offer: -> won on approve` did not hold ({file}:17)"
+            "stayed in «Offer»: the condition of `offer: -> won on approve` did not hold ({file}:17)"
         )]
     );
     let text = explanation_text(&story, rules.ready.plan.tz);

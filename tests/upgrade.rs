@@ -726,14 +726,21 @@ async fn the_last_mains_database_keeps_who_acted_from_now_on() {
         drop(tx);
         let mut tx = core.store().begin().await.expect("tx");
         let e = dealflow::store::Erasure {
-            fields: vec!["client_name".into(), "client_phone".into(), "client_email".into()],
+            fields: vec![
+                "client_name".into(),
+                "client_phone".into(),
+                "client_email".into(),
+            ],
             title: "—".into(),
             by: None,
             at: Utc::now(),
             country: None,
             webhooks: Vec::new(),
         };
-        tx.erase_personal("old3", &e).await.expect("erased").expect("a deal");
+        tx.erase_personal("old3", &e)
+            .await
+            .expect("erased")
+            .expect("a deal");
         tx.commit().await.expect("commit");
         let mut tx = core.store().read().await.expect("tx");
         let dedupe = tx.dedupe_keys("old3").await.expect("keys");

@@ -144,6 +144,58 @@ impl Plan {
     pub fn rule(&self, line: usize) -> String {
         format!("{}:{line}", self.file)
     }
+
+    /// The first `task` line of this id, and the stage it is in.
+    pub fn task_line(&self, id: &str) -> Option<(&StageDef, &Action)> {
+        self.stages
+            .iter()
+            .find_map(|s| s.blocks().find_map(|b| task_in(b, id)).map(|a| (s, a)))
+    }
+
+    /// A task as people read it: the title its `task` line gives it (its id where the title
+    /// is made from the deal, or there is no such line).
+    pub fn task_title(&self, id: &str) -> String {
+        match self.task_line(id) {
+            Some((_, Action::Task { title, .. })) => title.literal().unwrap_or_else(|| id.into()),
+            _ => id.to_string(),
+        }
+    }
+}
+
+impl StageDef {
+    /// Every block of actions the stage has: `on enter`, `on exit`, its events', timers' and
+    /// transitions'.
+    pub fn blocks(&self) -> impl Iterator<Item = &[Action]> {
+        self.on_enter
+            .iter()
+            .chain(&self.on_exit)
+            .map(|r| r.body.as_slice())
+            .chain(self.on_event.iter().map(|o| o.rule.body.as_slice()))
+            .chain(self.timers.iter().map(|t| t.rule.body.as_slice()))
+            .chain(self.transitions.iter().map(|t| t.body.as_slice()))
+    }
+}
+
+impl Text {
+    /// The text when it is all literal (nothing put in).
+    pub fn literal(&self) -> Option<String> {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                TextPart::Lit(s) => Some(s.as_str()),
+                TextPart::Expr(_) => None,
+            })
+            .collect()
+    }
+}
+
+/// The `task` action of this id in a block (its `for each` bodies too).
+fn task_in<'a>(block: &'a [Action], id: &str) -> Option<&'a Action> {
+    block.iter().find_map(|a| match a {
+        Action::Task { id: t, .. } if t == id => Some(a),
+        Action::ForEach { body, .. } => task_in(body, id),
+        _ => None,
+    })
 }
 
 /// A deal field.

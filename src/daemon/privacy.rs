@@ -60,7 +60,9 @@ pub(crate) async fn erase(
                 deal,
                 "the write-ahead log could not be cut after an erasure (readers held it); the next checkpoint overwrites it"
             ),
-            Err(e) => tracing::warn!(deal, error = %e, "the write-ahead log was not cut after an erasure"),
+            Err(e) => {
+                tracing::warn!(deal, error = %e, "the write-ahead log was not cut after an erasure")
+            }
         }
     }
     Ok(erased)

@@ -161,20 +161,7 @@ impl Stepper<'_> {
 
 /// The role a stage's `task` line of this name gives its task to.
 fn task_role(stage: &StageDef, task: &str) -> Option<usize> {
-    let blocks = stage
-        .on_enter
-        .iter()
-        .chain(&stage.on_exit)
-        .map(|r| &r.body)
-        .chain(stage.on_event.iter().map(|o| &o.rule.body))
-        .chain(stage.timers.iter().map(|t| &t.rule.body))
-        .chain(stage.transitions.iter().map(|t| &t.body));
-    for block in blocks {
-        if let Some(r) = in_block(block, task) {
-            return Some(r);
-        }
-    }
-    None
+    stage.blocks().find_map(|b| in_block(b, task))
 }
 
 fn in_block(block: &[crate::compile::Action], task: &str) -> Option<usize> {

@@ -115,7 +115,7 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
         let before = here.clone();
         let mut step = Step {
             at: at_of(first),
-            input: input_words(&first.cause, ru),
+            input: words::input_words(plan, &first.cause, ru),
             by: None,
             via: None,
             fields: None,
@@ -157,7 +157,7 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
             .filter(|p: &Json| p.as_object().is_some_and(|o| !o.is_empty()));
         steps.push(Step {
             at: r.at,
-            input: refused_input(r, ru),
+            input: refused_input(plan, r, ru),
             by: r.by.clone(),
             via: r.via.clone(),
             fields: payload,
@@ -226,33 +226,43 @@ fn follow(here: &mut Vec<String>, kind: &str, r: &Json) {
 }
 
 /// What came in, from a step's cause.
-fn input_words(cause: &str, ru: bool) -> String {
-    let (what, rest) = cause.split_once(' ').unwrap_or((cause, ""));
-    match (what, ru) {
-        ("created", true) => "Сделка создана".into(),
-        ("created", false) => "The deal was created".into(),
-        ("event", true) => format!("Событие {rest}"),
-        ("event", false) => format!("Event {rest}"),
-        ("timer", true) => format!("Сработал таймер «{rest}»"),
-        ("timer", false) => format!("Timer «{rest}» fell due"),
-        ("task", true) => format!("Задача {rest}"),
-        ("task", false) => format!("Task {rest}"),
-        ("rules", true) => format!("Новые правила ({rest})"),
-        ("rules", false) => format!("New rules ({rest})"),
-        ("midnight", true) => "Полночь: проверка тревог".into(),
-        ("midnight", false) => "Local midnight: alerts checked".into(),
-        (_, _) => cause.to_string(),
-    }
-}
-
-fn refused_input(r: &Refusal, ru: bool) -> String {
+fn refused_input(plan: &Plan, r: &Refusal, ru: bool) -> String {
     match (r.input.as_str(), ru) {
         ("create", true) => "Создание сделки".into(),
         ("create", false) => "Creating the deal".into(),
         ("event", true) => format!("Событие {}", r.name),
         ("event", false) => format!("Event {}", r.name),
-        (_, true) => format!("Задача {}", r.name),
-        (_, false) => format!("Task {}", r.name),
+        ("edit", true) => "Правка полей".into(),
+        ("edit", false) => "Fields edited".into(),
+        ("time", true) => format!(
+            "Исправление времени ({})",
+            r.name.trim_start_matches("entry ")
+        ),
+        ("time", false) => format!(
+            "Time entry corrected ({})",
+            r.name.trim_start_matches("entry ")
+        ),
+        (_, ru) => {
+            // `TASK start|pause|done|log`
+            let (task, what) = r.name.rsplit_once(' ').unwrap_or((&r.name, ""));
+            let title = plan.task_title(task);
+            let what = match (what, ru) {
+                ("start", true) => "начать",
+                ("pause", true) => "пауза",
+                ("done", true) => "готово",
+                ("log", true) => "записать время",
+                ("start", false) => "start",
+                ("pause", false) => "pause",
+                ("done", false) => "done",
+                ("log", false) => "log time",
+                (other, _) => other,
+            };
+            if ru {
+                format!("Задача «{title}»: {what}")
+            } else {
+                format!("Task «{title}»: {what}")
+            }
+        }
     }
 }
 
@@ -268,7 +278,11 @@ fn notes(
     let mut out = Vec::new();
     for h in group.iter().filter(|h| h.kind == "stage_skipped") {
         let r: Json = serde_json::from_str(&h.record).unwrap_or_default();
-        let stage = r["stage"].as_str().unwrap_or_default();
+        let name = r["stage"].as_str().unwrap_or_default();
+        let stage = plan
+            .stage_index
+            .get(name)
+            .map_or(name, |&i| plan.stages[i].title.as_str());
         let rule = h.rule.as_deref().unwrap_or("?");
         out.push(if ru {
             format!("«{stage}» пропущен: выполнилось его условие `skip when` ({rule})")
@@ -289,6 +303,7 @@ fn notes(
         let Some(&s) = plan.stage_index.get(name) else {
             continue;
         };
+        let name = &plan.stages[s].title;
         for t in &plan.stages[s].transitions {
             if matches!(t.trigger, Trigger::On(e) if e == ev) && t.guard.is_some() {
                 let rule = format!("{}:{}", plan.file, t.line);

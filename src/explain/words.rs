@@ -1,9 +1,12 @@
 //! History records in plain words, Russian or English: the dashboard's deal page and
-//! `dealflow explain` say the same thing the same way.
+//! `dealflow explain` say the same thing the same way — tasks by their titles, stages by theirs,
+//! moments as people write them in the pipeline's zone, yes and no in the page's language.
 
 use chrono::DateTime;
+use serde_json::Value as Json;
 
 use crate::compile::Plan;
+use crate::types::Ty;
 
 /// A field's label, or its name.
 pub fn field_label(plan: &Plan, name: &str) -> String {
@@ -14,7 +17,7 @@ pub fn field_label(plan: &Plan, name: &str) -> String {
 }
 
 /// When a history record happened, as people read it.
-pub fn when(r: &serde_json::Value, ru: bool) -> String {
+pub fn when(r: &Json, ru: bool) -> String {
     r["at"]
         .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -28,26 +31,89 @@ pub fn when(r: &serde_json::Value, ru: bool) -> String {
         .unwrap_or_default()
 }
 
-/// One history record in plain words (Russian when `ru`, else English).
-pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> String {
-    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-    let stage = |v: &serde_json::Value| -> String {
-        let one = |n: &str| {
-            plan.stage_index
-                .get(n)
-                .map_or(n.to_string(), |&i| plan.stages[i].title.clone())
-        };
-        match v {
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str())
-                .map(one)
-                .collect::<Vec<_>>()
-                .join(" & "),
-            serde_json::Value::String(x) => one(x),
-            _ => String::new(),
+/// A moment as a record keeps it (RFC 3339), as people read it in the pipeline's zone: `01.12.2027
+/// 10:00` (Russian), `2027-12-01 10:00` (English); the text as it is when it does not read.
+pub(super) fn moment(plan: &Plan, text: &str, ru: bool) -> String {
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => {
+            let local = t.with_timezone(&plan.tz);
+            local
+                .format(if ru {
+                    "%d.%m.%Y %H:%M"
+                } else {
+                    "%Y-%m-%d %H:%M"
+                })
+                .to_string()
         }
+        Err(_) => text.to_string(),
+    }
+}
+
+/// A field's value as people read it: yes or no, dates and moments as they write them.
+fn value_words(plan: &Plan, field: &str, v: &Json, ru: bool) -> String {
+    let ty = plan.field_index.get(field).map(|&i| &plan.fields[i].ty);
+    match (v, ty) {
+        (Json::Null, _) => "—".into(),
+        (Json::Bool(b), _) => match (b, ru) {
+            (true, true) => "да".into(),
+            (false, true) => "нет".into(),
+            (true, false) => "yes".into(),
+            (false, false) => "no".into(),
+        },
+        (Json::String(s), Some(Ty::DateTime)) => moment(plan, s, ru),
+        (Json::String(s), Some(Ty::Date)) if ru => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_or_else(|_| s.clone(), |d| d.format("%d.%m.%Y").to_string()),
+        (Json::String(s), _) => s.clone(),
+        (other, _) => other.to_string(),
+    }
+}
+
+/// A stage's title (or the titles of several, `&` between).
+fn stage_words(plan: &Plan, v: &Json) -> String {
+    let one = |n: &str| {
+        plan.stage_index
+            .get(n)
+            .map_or(n.to_string(), |&i| plan.stages[i].title.clone())
     };
+    match v {
+        Json::Array(a) => a
+            .iter()
+            .filter_map(Json::as_str)
+            .map(one)
+            .collect::<Vec<_>>()
+            .join(" & "),
+        Json::String(x) => one(x),
+        _ => String::new(),
+    }
+}
+
+/// "1 segment", "2 сегмента": a count of SMS segments.
+fn segments(n: usize, ru: bool) -> &'static str {
+    match (ru, n % 10, n % 100) {
+        (true, 1, m) if m != 11 => "сегмент",
+        (true, 2..=4, m) if !(12..=14).contains(&m) => "сегмента",
+        (true, ..) => "сегментов",
+        (false, ..) if n == 1 => "segment",
+        (false, ..) => "segments",
+    }
+}
+
+/// A message's channel in words.
+fn channel(c: &str, ru: bool) -> String {
+    match (c, ru) {
+        ("email", true) => "письмо".into(),
+        ("sms", _) => "SMS".into(),
+        ("telegram", _) => "Telegram".into(),
+        (other, _) => other.to_string(),
+    }
+}
+
+/// One history record in plain words (Russian when `ru`, else English).
+pub fn describe(plan: &Plan, kind: &str, r: &Json, ru: bool) -> String {
+    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    let task = || plan.task_title(&s("task"));
+    let stage = |k: &str| stage_words(plan, &r[k]);
+    let at = |k: &str| moment(plan, &s(k), ru);
     let alert = || {
         let n = s("alert");
         plan.alerts
@@ -55,158 +121,325 @@ pub fn describe(plan: &Plan, kind: &str, r: &serde_json::Value, ru: bool) -> Str
             .find(|a| a.name == n)
             .map_or(n, |a| a.title.clone())
     };
-    let value = match &r["value"] {
-        serde_json::Value::String(x) => x.clone(),
-        serde_json::Value::Null => "—".into(),
-        other => other.to_string(),
-    };
-    match (kind, ru) {
-        ("deal_created", true) if r["quiet"] == true => format!(
-            "Сделка перенесена: {} (без действий при входе)",
-            stage(&r["stage"])
+    let hours = |k: &str| r[k].to_string().trim_matches('"').to_string();
+    let pick = |ru_text: String, en_text: String| if ru { ru_text } else { en_text };
+    match kind {
+        "deal_created" if r["quiet"] == true => pick(
+            format!(
+                "Сделка перенесена: {} (без действий при входе)",
+                stage("stage")
+            ),
+            format!(
+                "Deal imported: {} (without its on-enter actions)",
+                stage("stage")
+            ),
         ),
-        ("deal_created", false) if r["quiet"] == true => format!(
-            "Deal imported: {} (without its on-enter actions)",
-            stage(&r["stage"])
+        "deal_created" => pick(
+            format!("Сделка создана: {}", stage("stage")),
+            format!("Deal created: {}", stage("stage")),
         ),
-        ("deal_created", true) => format!("Сделка создана: {}", stage(&r["stage"])),
-        ("deal_created", false) => format!("Deal created: {}", stage(&r["stage"])),
-        ("stage_entered", true) => format!("▶ Этап «{}»", stage(&r["stage"])),
-        ("stage_entered", false) => format!("▶ Enters «{}»", stage(&r["stage"])),
-        ("stage_left", true) => format!("◀ Уходит с этапа «{}»", stage(&r["stage"])),
-        ("stage_left", false) => format!("◀ Leaves «{}»", stage(&r["stage"])),
-        ("stage_skipped", true) => format!("↷ Пропускает «{}»", stage(&r["stage"])),
-        ("stage_skipped", false) => format!("↷ Skips «{}»", stage(&r["stage"])),
-        ("track_waiting", true) => format!("⧖ Ждёт остальные ветки в «{}»", stage(&r["stage"])),
-        ("track_waiting", false) => {
-            format!("⧖ Waits for the other tracks at «{}»", stage(&r["stage"]))
+        "deal_refused" => pick(
+            format!("✗ Сделка не создана: {}", s("error")),
+            format!("✗ Deal not created: {}", s("error")),
+        ),
+        "stage_entered" => pick(
+            format!("▶ Этап «{}»", stage("stage")),
+            format!("▶ Enters «{}»", stage("stage")),
+        ),
+        "stage_left" => pick(
+            format!("◀ Уходит с этапа «{}»", stage("stage")),
+            format!("◀ Leaves «{}»", stage("stage")),
+        ),
+        "stage_skipped" => pick(
+            format!("↷ Пропускает «{}»", stage("stage")),
+            format!("↷ Skips «{}»", stage("stage")),
+        ),
+        "stage_migrated" => pick(
+            format!(
+                "⇢ Перенесена правилами из «{}» в «{}»",
+                s("from"),
+                stage("stage")
+            ),
+            format!(
+                "⇢ Moved by the rules from «{}» to «{}»",
+                s("from"),
+                stage("stage")
+            ),
+        ),
+        "track_waiting" => pick(
+            format!("⧖ Ждёт остальные ветки в «{}»", stage("stage")),
+            format!("⧖ Waits for the other tracks at «{}»", stage("stage")),
+        ),
+        "field_set" => {
+            let field = s("field");
+            let label = field_label(plan, &field);
+            let value = value_words(plan, &field, &r["value"], ru);
+            match r.get("from") {
+                Some(before) => {
+                    let before = value_words(plan, &field, before, ru);
+                    pick(
+                        format!("{label}: {before} → {value}"),
+                        format!("{label}: {before} → {value}"),
+                    )
+                }
+                None if r["derived"] == true => pick(
+                    format!("{label} = {value} (вычислено)"),
+                    format!("{label} = {value} (computed)"),
+                ),
+                None => format!("{label} = {value}"),
+            }
         }
-        ("field_set", ru) if r["derived"] == serde_json::Value::Bool(true) => format!(
-            "{} = {value} ({})",
-            field_label(plan, &s("field")),
-            if ru { "вычислено" } else { "computed" }
-        ),
-        ("field_set", _) => format!("{} = {value}", field_label(plan, &s("field"))),
-        ("notification", ru) if s("channel") == "sms" => {
+        "notification" if s("channel") == "sms" => {
             // Records written before segments were counted are counted from their text.
             let size = crate::sms::size(&s("text"));
             format!(
-                "✉ sms → {}: «{}» ({} {} {})",
+                "✉ SMS → {}: «{}» ({} {} {})",
                 s("to"),
                 s("text"),
                 size.segments,
-                match (ru, size.segments % 10, size.segments % 100) {
-                    (true, 1, n) if n != 11 => "сегмент",
-                    (true, 2..=4, n) if !(12..=14).contains(&n) => "сегмента",
-                    (true, ..) => "сегментов",
-                    (false, ..) if size.segments == 1 => "segment",
-                    (false, ..) => "segments",
-                },
+                segments(size.segments, ru),
                 size.encoding.name()
             )
         }
-        ("notification", _) => format!(
+        "notification" => format!(
             "✉ {} → {}: «{}»",
-            s("channel"),
+            channel(&s("channel"), ru),
             s("to"),
             r["subject"].as_str().unwrap_or(&s("text"))
         ),
-        ("notification_skipped", true) => {
-            format!("✉ не отправлено ({}): {}", s("channel"), s("reason"))
-        }
-        ("notification_skipped", false) => {
-            format!("✉ not sent ({}): {}", s("channel"), s("reason"))
-        }
-        ("task_created", true) => format!("☐ Задача «{}» → {}", s("title"), s("assignee")),
-        ("task_created", false) => format!("☐ Task «{}» → {}", s("title"), s("assignee")),
-        ("task_started", true) => format!("Задача {} начата", s("task")),
-        ("task_started", false) => format!("Task {} started", s("task")),
-        ("task_cancelled", true) => format!("☒ Задача {} отменена: сделка завершена", s("task")),
-        ("task_cancelled", false) => format!("☒ Task {} cancelled: the deal ended", s("task")),
-        ("task_reassigned", true) => {
-            format!("⇄ Задача {}: {} → {}", s("task"), s("from"), s("to"))
-        }
-        ("task_reassigned", false) => {
-            format!("⇄ Task {}: {} → {}", s("task"), s("from"), s("to"))
-        }
-        ("task_done", true) => format!("☑ Задача {} готова", s("task")),
-        ("task_done", false) => format!("☑ Task {} done", s("task")),
-        ("time_logged", true) => format!("⏱ {} ч ({})", r["hours"], s("by")),
-        ("time_logged", false) => format!("⏱ {} h ({})", r["hours"], s("by")),
-        ("timer_stopped", true) if r["replaced"] == true => {
+        "notification_skipped" => pick(
             format!(
-                "⏸ Таймер {} на {} остановлен: часы введены вручную",
+                "✉ не отправлено ({}): {}",
+                channel(&s("channel"), ru),
+                s("reason")
+            ),
+            format!(
+                "✉ not sent ({}): {}",
+                channel(&s("channel"), ru),
+                s("reason")
+            ),
+        ),
+        "task_created" => pick(
+            format!("☐ Задача «{}» → {}", s("title"), s("assignee")),
+            format!("☐ Task «{}» → {}", s("title"), s("assignee")),
+        ),
+        "task_started" => pick(
+            format!("▷ Задача «{}» начата ({})", task(), s("by")),
+            format!("▷ Task «{}» started ({})", task(), s("by")),
+        ),
+        "task_cancelled" => pick(
+            format!("☒ Задача «{}» отменена: сделка завершена", task()),
+            format!("☒ Task «{}» cancelled: the deal ended", task()),
+        ),
+        "task_reassigned" => pick(
+            format!("⇄ Задача «{}»: {} → {}", task(), s("from"), s("to")),
+            format!("⇄ Task «{}»: {} → {}", task(), s("from"), s("to")),
+        ),
+        "task_done" => pick(
+            format!("☑ Задача «{}» готова", task()),
+            format!("☑ Task «{}» done", task()),
+        ),
+        "time_logged" => pick(
+            format!("⏱ {} ч на «{}» ({})", hours("hours"), task(), s("by")),
+            format!("⏱ {} h on «{}» ({})", hours("hours"), task(), s("by")),
+        ),
+        "timer_stopped" if r["replaced"] == true => pick(
+            format!(
+                "⏸ Таймер ({}) на «{}» остановлен: часы введены вручную",
                 s("by"),
-                s("task")
+                task()
+            ),
+            format!(
+                "⏸ Timer ({}) on «{}» stopped: hours typed in instead",
+                s("by"),
+                task()
+            ),
+        ),
+        "timer_stopped" => pick(
+            format!(
+                "⏸ Таймер ({}) на «{}» остановлен: {} ч{}",
+                s("by"),
+                task(),
+                hours("hours"),
+                if r["capped"] == true {
+                    " (предел)"
+                } else {
+                    ""
+                }
+            ),
+            format!(
+                "⏸ Timer ({}) on «{}» stopped: {} h{}",
+                s("by"),
+                task(),
+                hours("hours"),
+                if r["capped"] == true { " (capped)" } else { "" }
+            ),
+        ),
+        "time_amended" => pick(
+            format!(
+                "✎ Запись времени {} ({}): {} ч → {} ч, исправил(а) {}",
+                r["entry"],
+                s("user"),
+                hours("from"),
+                hours("to"),
+                s("by")
+            ),
+            format!(
+                "✎ Time entry {} ({}): {} h → {} h, corrected by {}",
+                r["entry"],
+                s("user"),
+                hours("from"),
+                hours("to"),
+                s("by")
+            ),
+        ),
+        "timer_set" => pick(
+            format!("⏰ Таймер на {}", at("fires_at")),
+            format!("⏰ Timer for {}", at("fires_at")),
+        ),
+        "timer_moved" => pick(
+            format!("⏰ Таймер перенесён с {} на {}", at("from"), at("fires_at")),
+            format!("⏰ Timer moved from {} to {}", at("from"), at("fires_at")),
+        ),
+        "timer_dropped" => pick(
+            "⏰ Таймер снят: в новых правилах его нет".into(),
+            "⏰ Timer dropped: the new rules do not have it".into(),
+        ),
+        "timer_fired" => pick("⏰ Сработал таймер".into(), "⏰ Timer fired".into()),
+        "group_created" => {
+            let members = r["members"]
+                .as_array()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(Json::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            pick(
+                format!("👥 Группа «{}»: {members}", s("title")),
+                format!("👥 Group «{}»: {members}", s("title")),
             )
         }
-        ("timer_stopped", false) if r["replaced"] == true => {
-            format!(
-                "⏸ {}'s timer on {} stopped: hours typed in instead",
-                s("by"),
-                s("task")
+        "alert_raised" => pick(
+            format!("⚠ Тревога: {}", alert()),
+            format!("⚠ Alert: {}", alert()),
+        ),
+        "alert_cleared" => pick(
+            format!("✓ Тревога снята: {}", alert()),
+            format!("✓ Alert cleared: {}", alert()),
+        ),
+        "event_applied" => pick(
+            format!("Событие {}", s("event")),
+            format!("Event {}", s("event")),
+        ),
+        "event_refused" => pick(
+            format!("✗ Событие {} не принято: {}", s("event"), s("error")),
+            format!("✗ Event {} refused: {}", s("event"), s("error")),
+        ),
+        "step_failed" => pick(
+            format!("✗ Шаг не удался: {}", s("error")),
+            format!("✗ Step failed: {}", s("error")),
+        ),
+        "personal_data_erased" => pick(
+            format!("⌫ Личные данные клиента удалены ({})", s("by")),
+            format!("⌫ The client's personal data erased ({})", s("by")),
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// What came in, in words, from a history entry's cause.
+pub(super) fn input_words(plan: &Plan, cause: &str, ru: bool) -> String {
+    let pick = |ru_text: String, en_text: String| if ru { ru_text } else { en_text };
+    let (what, rest) = cause.split_once(' ').unwrap_or((cause, ""));
+    match what {
+        "created" => pick("Сделка создана".into(), "The deal was created".into()),
+        "event" => pick(format!("Событие {rest}"), format!("Event {rest}")),
+        "timer" => pick(
+            format!("Сработал таймер «{rest}»"),
+            format!("Timer «{rest}» fell due"),
+        ),
+        "task" => task_words(plan, rest, ru),
+        "time" => {
+            // `time entry N corrected [by P]`
+            let entry = rest
+                .trim_start_matches("entry ")
+                .split(' ')
+                .next()
+                .unwrap_or("");
+            let by = rest.split_once(" by ").map(|(_, p)| p).unwrap_or("");
+            pick(
+                format!("Запись времени {entry} исправлена {by}")
+                    .trim()
+                    .to_string(),
+                format!("Time entry {entry} corrected {by}")
+                    .trim()
+                    .to_string(),
             )
         }
-        ("timer_stopped", true) => format!(
-            "⏸ Таймер {} на {} остановлен: {} ч{}",
-            s("by"),
-            s("task"),
-            r["hours"],
-            if r["capped"] == true {
-                " (предел)"
-            } else {
-                ""
-            }
-        ),
-        ("timer_stopped", false) => format!(
-            "⏸ {}'s timer on {} stopped: {} h{}",
-            s("by"),
-            s("task"),
-            r["hours"],
-            if r["capped"] == true { " (capped)" } else { "" }
-        ),
-        ("time_amended", true) => format!(
-            "✎ Запись времени {} ({}): {} ч → {} ч, исправил(а) {}",
-            r["entry"],
-            s("user"),
-            r["from"],
-            r["to"],
-            s("by")
-        ),
-        ("time_amended", false) => format!(
-            "✎ Time entry {} ({}): {} h → {} h, corrected by {}",
-            r["entry"],
-            s("user"),
-            r["from"],
-            r["to"],
-            s("by")
-        ),
-        ("timer_set", true) => format!("⏰ Таймер на {}", s("fires_at")),
-        ("timer_set", false) => format!("⏰ Timer for {}", s("fires_at")),
-        ("stage_migrated", true) => {
-            format!("⇢ Перенесена правилами из {} в {}", s("from"), s("stage"))
+        "edited" => {
+            let by = rest.trim_start_matches("by ");
+            pick(
+                format!("Правка полей {by}").trim().to_string(),
+                format!("Fields edited {by}").trim().to_string(),
+            )
         }
-        ("stage_migrated", false) => format!(
-            "⇢ Migrated by the rules from {} to {}",
-            s("from"),
-            s("stage")
+        "rules" => {
+            let version = rest.trim_start_matches("version ");
+            pick(
+                format!("Новые правила (версия {version})"),
+                format!("New rules (version {version})"),
+            )
+        }
+        "spawned" => {
+            let parent = rest.trim_start_matches("by ");
+            pick(
+                format!("Создана из сделки {parent}"),
+                format!("Made by deal {parent}"),
+            )
+        }
+        "midnight" => pick(
+            "Полночь: проверка тревог".into(),
+            "Local midnight: alerts checked".into(),
         ),
-        ("timer_moved", true) => format!("⏰ Таймер перенесён на {}", s("fires_at")),
-        ("timer_moved", false) => format!("⏰ Timer moved to {}", s("fires_at")),
-        ("timer_dropped", true) => "⏰ Таймер снят: в новых правилах его нет".into(),
-        ("timer_dropped", false) => "⏰ Timer dropped: the new rules do not have it".into(),
-        ("timer_fired", true) => "⏰ Сработал таймер".into(),
-        ("timer_fired", false) => "⏰ Timer fired".into(),
-        ("alert_raised", true) => format!("⚠ Тревога: {}", alert()),
-        ("alert_raised", false) => format!("⚠ Alert: {}", alert()),
-        ("alert_cleared", true) => format!("✓ Тревога снята: {}", alert()),
-        ("alert_cleared", false) => format!("✓ Alert cleared: {}", alert()),
-        ("event_applied", true) => format!("Событие {}", s("event")),
-        ("event_applied", false) => format!("Event {}", s("event")),
-        ("event_refused", true) => format!("✗ Событие {} не принято: {}", s("event"), s("error")),
-        ("event_refused", false) => format!("✗ Event {} refused: {}", s("event"), s("error")),
-        ("step_failed", true) => format!("✗ Шаг не удался: {}", s("error")),
-        ("step_failed", false) => format!("✗ Step failed: {}", s("error")),
-        (other, _) => other.replace('_', " "),
+        "erasure" => pick(
+            "Удаление личных данных".into(),
+            "Personal data erased".into(),
+        ),
+        "opt-out" => pick(
+            "Клиент отказался от рассылки".into(),
+            "The client opted out".into(),
+        ),
+        _ => cause.to_string(),
+    }
+}
+
+/// Work on a task, from a cause's `ID started|paused|done` or `ID: N h logged`.
+fn task_words(plan: &Plan, rest: &str, ru: bool) -> String {
+    if let Some((id, logged)) = rest.split_once(": ") {
+        let h = logged.trim_end_matches(" h logged");
+        let title = plan.task_title(id);
+        return if ru {
+            format!("Задача «{title}»: записано {h} ч")
+        } else {
+            format!("Task «{title}»: {h} h logged")
+        };
+    }
+    let (id, what) = rest.rsplit_once(' ').unwrap_or((rest, ""));
+    let title = plan.task_title(id);
+    let done = match (what, ru) {
+        ("started", true) => "начата",
+        ("paused", true) => "на паузе",
+        ("done", true) => "готова",
+        ("started", false) => "started",
+        ("paused", false) => "paused",
+        ("done", false) => "done",
+        _ => what,
+    };
+    if ru {
+        format!("Задача «{title}» {done}")
+    } else {
+        format!("Task «{title}» {done}")
     }
 }

@@ -134,7 +134,11 @@ async fn a_client_lives(d: &Daemon, log: &Log) -> String {
     assert_eq!(status, StatusCode::OK, "{body}");
     // The meeting is booked: its SMS and email go out too.
     let (status, body) = d
-        .post(&format!("/api/v1/deals/{id}/events"), STAFF, call_done(true))
+        .post(
+            &format!("/api/v1/deals/{id}/events"),
+            STAFF,
+            call_done(true),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     eventually("the messages go out", Duration::from_secs(20), || async {
@@ -143,12 +147,16 @@ async fn a_client_lives(d: &Daemon, log: &Log) -> String {
         out.iter().filter(to_her).count() >= 2 && out.iter().all(|m| m.status != "pending")
     })
     .await;
-    eventually("webhooks are delivered", Duration::from_secs(20), || async {
-        log.lock()
-            .expect("lock")
-            .iter()
-            .any(|(_, b)| b.to_string().contains(PHONE))
-    })
+    eventually(
+        "webhooks are delivered",
+        Duration::from_secs(20),
+        || async {
+            log.lock()
+                .expect("lock")
+                .iter()
+                .any(|(_, b)| b.to_string().contains(PHONE))
+        },
+    )
     .await;
     id
 }

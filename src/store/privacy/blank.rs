@@ -139,7 +139,10 @@ impl Blanker<'_> {
     fn key(&self, text: &str) -> String {
         let t = text.trim();
         let digits = t.chars().filter(char::is_ascii_digit).count();
-        if digits >= 7 && t.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
+        if digits >= 7
+            && t.chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
             let e164 = crate::contact::phone("", t, self.e.country).unwrap_or_else(|_| t.into());
             return e164.chars().filter(char::is_ascii_digit).collect();
         }
@@ -229,7 +232,8 @@ mod tests {
         );
         assert!(!b.blank(&mut payload), "a second erasure changes nothing");
         // Any other text that holds a value of the client's loses it.
-        let mut group = json!({"kind": "group_created", "title": "Сайт: Иван Петров", "members": ["anna"]});
+        let mut group =
+            json!({"kind": "group_created", "title": "Сайт: Иван Петров", "members": ["anna"]});
         assert!(b.scrub(&mut group));
         assert_eq!(group["title"], "Сайт: —");
         assert!(!b.scrub(&mut group));

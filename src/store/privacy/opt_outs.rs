@@ -56,7 +56,10 @@ impl Tx {
 
     /// Messages due now to clients who opted out of their channel: skipped, each said in its
     /// deal's history. How many.
-    pub(in crate::store) async fn skip_opted_out(&mut self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub(in crate::store) async fn skip_opted_out(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         type Skipped = (i64, String, String, String, i64, i64);
         let due: Vec<Skipped> = on!(self, c => {
             sqlx::query(
