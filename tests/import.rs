@@ -329,3 +329,81 @@ fn import_and_export_on_postgres() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(common::drop_schema(&url, &schema));
 }
+
+/// `dealflow export … ARGS` of a database (a PostgreSQL schema when `schema`), its output.
+fn export(url: &str, schema: Option<&str>, args: &[&str]) -> String {
+    let mut all = vec!["export"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--db", url]);
+    if let Some(s) = schema {
+        all.extend_from_slice(&["--schema", s]);
+    }
+    let out = common::cmd::dealflow(&all);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_writes_numbers_as_numbers_money_exactly_and_who_is_in_each_role() {
+    use common::store::{backends, cleanup, core};
+    let story = std::fs::read_to_string(root().join("tests/fixtures/analytics/scenario.toml"))
+        .expect("the analytics story");
+    for (name, url, opts) in backends("export-typed") {
+        let core = core(&url, &opts).await;
+        dealflow::daemon::replay(
+            &core,
+            dealflow::sim::scenario::load("scenario.toml", &story).unwrap(),
+        )
+        .await
+        .expect("replays");
+        core.store().close().await;
+        let schema = opts.schema.as_deref();
+        let lines = |what: &str| -> Vec<Value> {
+            tokio::task::block_in_place(|| export(&url, schema, &[what, "--format", "jsonl"]))
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        };
+        // Logged time: hours a JSON number (half an hour is 0.5), the rate money as exact text,
+        // the moment in UTC.
+        let time = lines("time");
+        assert!(!time.is_empty(), "{name}");
+        for e in &time {
+            assert!(e["hours"].is_number(), "{name}: {e}");
+            assert!(e["rate"].is_string(), "{name}: {e}");
+            assert!(e["at"].as_str().unwrap().ends_with('Z'), "{name}: {e}");
+        }
+        assert!(time.iter().any(|e| e["hours"] == serde_json::json!(0.5)));
+        let tasks = lines("tasks");
+        let approval = tasks
+            .iter()
+            .find(|t| t["deal"] == "c/1" && t["task"] == "approval")
+            .unwrap();
+        assert_eq!(approval["estimate_h"], serde_json::json!(4), "{name}");
+        assert_eq!(approval["hours"], serde_json::json!(2), "{name}");
+        // A project: the decimal field a number, money exact text, who the manager and the
+        // salesperson are in a column each.
+        let deals = lines("deals");
+        let vera = deals.iter().find(|d| d["id"] == "c/1").unwrap();
+        assert_eq!(vera["sold_hours"], serde_json::json!(10), "{name}: {vera}");
+        assert_eq!(vera["work_days"], serde_json::json!(5), "{name}");
+        assert_eq!(vera["amount"], "100000", "{name}: {vera}");
+        assert!(vera["margin"].is_string(), "{name}: {vera}");
+        assert_eq!(vera["project_manager"], "petr", "{name}");
+        assert_eq!(vera["sales"], "anna", "{name}");
+        assert!(vera["paid_at"].as_str().unwrap().ends_with('Z'), "{name}");
+        // The same columns in CSV.
+        let csv = tokio::task::block_in_place(|| export(&url, schema, &["deals"]));
+        let mut rows = csv::Reader::from_reader(csv.as_bytes());
+        let header = rows.headers().unwrap().clone();
+        let at = |column: &str| header.iter().position(|h| h == column).unwrap();
+        let row = rows
+            .records()
+            .map(Result::unwrap)
+            .find(|r| &r[0] == "c/1")
+            .unwrap();
+        assert_eq!(&row[at("project_manager")], "petr", "{name}");
+        assert_eq!(&row[at("sold_hours")], "10", "{name}");
+        cleanup(&url, &opts).await;
+    }
+}

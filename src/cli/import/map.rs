@@ -151,13 +151,26 @@ impl MapFile {
         row: &csv::StringRecord,
         actions: bool,
     ) -> Result<Creation, String> {
-        let get = |column: &str| {
+        let cell = |column: &str| {
             header
                 .iter()
                 .position(|h| h == column)
                 .and_then(|i| row.get(i))
-                .map(str::trim)
+        };
+        // An id, a stage, a number, a date: what surrounds them is noise. The `'` a
+        // spreadsheet-safe export put before a cell that begins like a formula is taken off
+        // (`'=x` is the text `=x`, as exported).
+        let get = |column: &str| {
+            cell(column)
+                .map(|v| crate::sheet::unescape(v.trim()))
                 .filter(|v| !v.is_empty())
+        };
+        // A text is kept as written, but for the spaces around it: a leading tab is part of
+        // it (`\t=x` stays `\t=x`, never the formula `=x`).
+        let text = |column: &str| {
+            cell(column)
+                .map(|v| crate::sheet::unescape(v.trim_start_matches(' ').trim_end()))
+                .filter(|v| !v.trim().is_empty())
         };
         let id = match self.id.as_deref().and_then(get) {
             Some(v) => {
@@ -182,8 +195,13 @@ impl MapFile {
         };
         let mut fields = BTreeMap::new();
         for (column, field) in &self.fields {
-            let Some(v) = get(column) else { continue };
             let ty = target(plan, field).unwrap_or(Ty::Text);
+            let read = if ty == Ty::Text {
+                text(column)
+            } else {
+                get(column)
+            };
+            let Some(v) = read else { continue };
             let value = self
                 .value(field, &ty, v)
                 .map_err(|e| format!("column `{column}`: {e}"))?;
