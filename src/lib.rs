@@ -34,7 +34,7 @@
 //! let now = chrono::Utc::now();
 //! let ctx = Ctx { plan: &ready.plan, team: &team, script: ready.script.as_ref(), now, site: None };
 //! let fields = BTreeMap::from([("client_name".to_string(), Value::Text("Ivan".into()))]);
-//! let lead = Creation { id: "d1".into(), title: "Shop for Ivan".into(), stages: vec![], fields, quiet: false };
+//! let lead = Creation { id: "d1".into(), title: "Shop for Ivan".into(), stages: vec![], fields, quiet: false, done: vec![] };
 //! let created = engine::create(ctx, &lead)?;
 //! let won = Input::Event { name: "won".into(), payload: BTreeMap::new(), by: None };
 //! let step = engine::apply(ctx, &created.deal, &won)?;

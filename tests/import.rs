@@ -94,11 +94,15 @@ fn a_bitrix24_file_is_tried_then_imported_quietly_and_exported_again() {
         "row 7 (b24-106): stage `UC_X1Y2Z3` is not in the map's [stages]",
         "row 8 (b24-107): column `OPPORTUNITY`: `сто тысяч` is not a number",
         "row 10 (b24-108): a deal needs `client_name` to be created",
-        "row 4 (b24-103): asked for `production`, is at `closed` at once",
+        "  billing & production     1",
         "dry run: nothing was written; add --apply to write",
     ] {
         assert!(out.contains(line), "{line}\n{out}");
     }
+    assert!(
+        !out.contains("at once"),
+        "a project in work is not passed: {out}"
+    );
     assert!(
         !dir.0.join("import.db").exists(),
         "a dry run makes no database"
@@ -120,11 +124,24 @@ fn a_bitrix24_file_is_tried_then_imported_quietly_and_exported_again() {
     assert_eq!(created.len(), 6);
     assert!(created.iter().all(|h| h["record"]["quiet"] == true));
     assert!(
-        !history
-            .iter()
-            .any(|h| h["kind"] == "notification" || h["kind"] == "task_created"),
-        "no welcome message, no task for an imported deal: {history:#?}"
+        !history.iter().any(|h| h["kind"] == "notification"),
+        "no welcome message, no notice of a task: {history:#?}"
     );
+    // Tasks only where a way out waits on them: the project in work (EXECUTING) has
+    // production's, open; the lead has none.
+    let tasks: Vec<&Value> = history
+        .iter()
+        .filter(|h| h["kind"] == "task_created")
+        .collect();
+    assert_eq!(tasks.len(), 5, "{history:#?}");
+    assert!(tasks.iter().all(|h| h["deal"] == "b24-103"));
+    let school = jsonl(&dir.0, "deals");
+    let school = school.iter().find(|d| d["id"] == "b24-103").unwrap();
+    assert_eq!(
+        school["stages"],
+        serde_json::json!(["billing", "production"])
+    );
+    assert_eq!(school["live"], true);
     let deals = jsonl(&dir.0, "deals");
     let shoes = deals
         .iter()
@@ -193,7 +210,7 @@ fn with_actions_an_imported_lead_is_greeted_and_given_its_tasks() {
     let dir = studio("import-actions", "import.db");
     let (_, out, _) = import(&dir.0, &["--apply", "--with-actions"]);
     assert!(
-        out.contains("  production"),
+        out.contains("  billing & production"),
         "work planned, tasks given: {out}"
     );
     let history = jsonl(&dir.0, "history");

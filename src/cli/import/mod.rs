@@ -5,7 +5,9 @@
 //! through a running daemon's API (`--to URL`, a staff token in `--token` or `DEALFLOW_TOKEN`,
 //! so the single writer stays single) or into a database no daemon holds (`--db URL`).
 //! Imported deals start at their stage without its `on enter` actions (no welcome SMS to five
-//! thousand old clients) unless `--with-actions`; their timers are armed as at any stage.
+//! thousand old clients) unless `--with-actions`, but with the tasks a stage's way out waits on
+//! (open, or done as the map says); their timers are armed as at any stage. A database with no
+//! team yet takes the map's `[people]`.
 //!
 //! Exit 0: done (or a clean dry run); 1: some rows were refused; 2: the map, the file or the
 //! target cannot be used.
@@ -169,8 +171,18 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
     // memory, exactly as the daemon will create it.
     let mut tally = Tally::default();
     let mut todo: Vec<(usize, Creation, String)> = Vec::new();
-    let target = write::Target::of(&args)?;
-    let team = target.team()?;
+    let mut target = write::Target::of(&args)?;
+    let mut team = target.team()?;
+    // A new database has no team: the map's people become it (the daemon's configuration
+    // gives its own at its start), or rows naming people would all be refused.
+    if team.members.is_empty() {
+        let people = map.team();
+        if !people.is_empty() && target.adopt(people.clone()) {
+            team.members = people;
+        } else if let Some((column, field)) = map.people_column(plan) {
+            return Err(target.no_team(column, field).into());
+        }
+    }
     let now = chrono::Utc::now();
     let ctx = Ctx {
         plan,
@@ -207,12 +219,15 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
                         .map(|&s| plan.stages[s].name.as_str())
                         .collect();
                     let at = at.join(" & ");
-                    if let Some(asked) = c.stages.first()
-                        && c.stages.join(" & ") != at
-                    {
-                        tally
-                            .moved
-                            .push((row, c.id.clone(), asked.clone(), at.clone()));
+                    // A stage left at once: its way out held already (a `skip when` is the
+                    // pipeline's own rule, and tasks the map says are done move it on as asked).
+                    let left = out
+                        .records
+                        .iter()
+                        .any(|r| matches!(r.kind, engine::Kind::StageLeft { .. }));
+                    if left && c.done.is_empty() {
+                        let asked = c.stages.join(" & ");
+                        tally.moved.push((row, c.id.clone(), asked, at.clone()));
                     }
                     todo.push((row, c, at));
                 }

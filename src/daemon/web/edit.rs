@@ -278,6 +278,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
             .map(|(k, v)| (k.clone(), Value::Text(v.clone())))
             .collect(),
         quiet: false,
+        done: Vec::new(),
     };
     match s
         .writer
