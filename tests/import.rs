@@ -275,6 +275,25 @@ fn a_map_that_does_not_fit_says_what_and_reads_nothing() {
         err.contains("has no column `Название` (its columns: ID, TITLE, STAGE_ID"),
         "{err}"
     );
+    // Work said done that the pipeline has no task for, a key misspelt: named, with what fits.
+    dir.file(
+        "map.toml",
+        "id = \"ID\"\nstage = \"STAGE_ID\"\n[stages]\nFINAL_INVOICE = { stages = \"billing & production\", done = [\"aproval\"] }\n",
+    );
+    let err = text(&run().stderr);
+    assert!(
+        err.contains("done `aproval`: the pipeline makes no task `aproval` (its tasks: approval,"),
+        "{err}"
+    );
+    dir.file(
+        "map.toml",
+        "id = \"ID\"\nstage = \"STAGE_ID\"\n[stages]\nFINAL_INVOICE = { stage = \"billing\" }\n",
+    );
+    let err = text(&run().stderr);
+    assert!(
+        err.contains("unknown field `stage`, expected `stages` or `done`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -58,8 +58,7 @@ fn comma() -> String {
 /// Where the deals of an old CRM's stage start: the pipeline's stages, `&`-joined for
 /// parallel tracks (`"billing & prepayment"`), or those and the tasks they make that the old
 /// CRM says are done (`{ stages = "billing & production", done = ["approval", …] }`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub(super) enum Landing {
     /// Only the stages.
     Stages(String),
@@ -108,8 +107,7 @@ fn split_stages(text: &str) -> Vec<String> {
 
 /// One of the old CRM's people: the team member's id, or the id and the roles they have (the
 /// team of a new database, until the daemon's configuration gives its own).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub(super) enum Person {
     /// `"Анна Смирнова" = "anna"`
     Id(String),
@@ -124,6 +122,66 @@ pub(super) struct Member {
     id: String,
     #[serde(default)]
     roles: Vec<String>,
+}
+
+/// A value that is a text or a table: the text as `text`, the table read as `T` (so that a
+/// misspelt key is named, not "did not match any variant").
+struct TextOrTable<T, F> {
+    expecting: &'static str,
+    text: F,
+    table: std::marker::PhantomData<T>,
+}
+
+impl<'de, T, F, O> serde::de::Visitor<'de> for TextOrTable<T, F>
+where
+    T: Deserialize<'de> + Into<O>,
+    F: FnOnce(String) -> O,
+{
+    type Value = O;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<O, E> {
+        Ok((self.text)(v.to_string()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<O, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Into::into)
+    }
+}
+
+impl From<Work> for Landing {
+    fn from(w: Work) -> Self {
+        Landing::Done(w)
+    }
+}
+
+impl From<Member> for Person {
+    fn from(m: Member) -> Self {
+        Person::Member(m)
+    }
+}
+
+impl<'de> Deserialize<'de> for Landing {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrTable::<Work, _> {
+            expecting: "stages (`\"billing & prepayment\"`) or `{ stages = \"…\", done = [\"task\", …] }`",
+            text: Landing::Stages,
+            table: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Person {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrTable::<Member, _> {
+            expecting: "a team member's id (`\"anna\"`) or `{ id = \"anna\", roles = [\"sales\"] }`",
+            text: Person::Id,
+            table: std::marker::PhantomData,
+        })
+    }
 }
 
 impl Person {
