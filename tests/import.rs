@@ -428,6 +428,24 @@ async fn an_export_writes_numbers_as_numbers_money_exactly_and_who_is_in_each_ro
         assert_eq!(vera["project_manager"], "petr", "{name}");
         assert_eq!(vera["sales"], "anna", "{name}");
         assert!(vera["paid_at"].as_str().unwrap().ends_with('Z'), "{name}");
+        // Every moment in UTC, a history record's too (a timer's `fires_at`, a moment set).
+        let history = lines("history");
+        let mut moments = 0;
+        for h in &history {
+            for (key, v) in h["record"].as_object().unwrap() {
+                if let Some(s) = v.as_str()
+                    && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+                {
+                    moments += 1;
+                    assert!(s.ends_with('Z'), "{name}: {key} = {s} in {h}");
+                }
+            }
+        }
+        assert!(
+            history.iter().any(|h| h["kind"] == "timer_set"),
+            "{name}: timers set"
+        );
+        assert!(moments > history.len(), "{name}");
         // The same columns in CSV.
         let csv = tokio::task::block_in_place(|| export(&url, schema, &["deals"]));
         let mut rows = csv::Reader::from_reader(csv.as_bytes());

@@ -100,12 +100,14 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
             ..Options::default()
         };
         let store = Store::open(&args.db, &opts).await?;
-        let columns = if what == Export::Deals {
-            let ready = super::stored_rules(&store).await?;
-            columns(what, Some(&ready.plan))
-        } else {
-            columns(what, None)
+        // The rules the database runs: the deals' columns, and what a history record's moments
+        // are (written in UTC, as the API writes them).
+        let ready = match what {
+            Export::Deals => Some(super::stored_rules(&store).await?),
+            _ => crate::preview::running_rules(&store).await,
         };
+        let plan = ready.as_ref().map(|r| &r.plan);
+        let columns = columns(what, plan.filter(|_| what == Export::Deals));
         let sink = sink.take().ok_or("the output is gone")?;
         let o = out.insert(match args.format {
             Format::Csv => {
@@ -131,7 +133,14 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
                 tx.export_page(what, &after, args.page).await?
             };
             for row in &rows {
-                let values: Vec<Json> = columns.iter().map(|c| c.value(row)).collect();
+                let mut values: Vec<Json> = columns.iter().map(|c| c.value(row)).collect();
+                if let (Export::History, Some(plan)) = (what, plan) {
+                    for v in &mut values {
+                        if let Json::Object(record) = v {
+                            crate::json::record_in_utc(record, plan);
+                        }
+                    }
+                }
                 match o {
                     Out::Csv(w) => {
                         let cells: Vec<String> = values.iter().map(cell).collect();
