@@ -461,3 +461,57 @@ async fn an_export_writes_numbers_as_numbers_money_exactly_and_who_is_in_each_ro
         cleanup(&url, &opts).await;
     }
 }
+
+#[test]
+fn a_windows_1251_export_is_read_when_the_map_says_so() {
+    let dir = studio("import-cp1251", "import.db");
+    let utf8 =
+        std::fs::read_to_string(root().join("tests/import/bitrix24-every-stage.csv")).unwrap();
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&utf8);
+    let csv = dir.0.join("excel.csv");
+    std::fs::write(&csv, &bytes).unwrap();
+    let shipped =
+        std::fs::read_to_string(root().join("examples/import/bitrix24-deals.toml")).unwrap();
+    let run = |map: &str| {
+        let map = dir.file("map.toml", map);
+        let out = dealflow_in(
+            &dir.0,
+            &[
+                "import",
+                csv.to_str().unwrap(),
+                "--map",
+                map.to_str().unwrap(),
+                "--rules",
+                "web-studio.flow",
+                "--config",
+                "dealflow.toml",
+                "--apply",
+            ],
+        );
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    // As UTF-8 it is refused before a row is read, saying what to write.
+    let (code, out, err) = run(&shipped);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("is not UTF-8") && err.contains("encoding = \"windows-1251\""),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+    // Told the encoding, every row goes in with its Cyrillic intact.
+    let (code, out, err) = run(&shipped.replacen(
+        "delimiter = \",\"",
+        "delimiter = \",\"\nencoding = \"windows-1251\"",
+        1,
+    ));
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with("8 rows: 8 deals created, 0 refused"),
+        "{out}"
+    );
+    let deals = jsonl(&dir.0, "deals");
+    let bakery = deals.iter().find(|d| d["id"] == "b24-201").unwrap();
+    assert_eq!(bakery["title"], "Сайт для пекарни");
+    assert_eq!(bakery["client_name"], "Ирина Белова");
+    assert_eq!(bakery["sales"], "anna", "«Анна Смирнова» read and found");
+}

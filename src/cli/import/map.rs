@@ -20,6 +20,10 @@ pub(super) struct MapFile {
     /// The column separator: one character (`,` by default; `;` in many Russian exports).
     #[serde(default = "comma")]
     pub delimiter: String,
+    /// The file's encoding: `utf-8` (the default) or another WHATWG label (`windows-1251`,
+    /// what Excel writes in a Russian Windows).
+    #[serde(default = "utf8")]
+    pub encoding: String,
     /// The column whose value (after `id_prefix`) is the deal's id; absent: new ids.
     #[serde(default)]
     pub id: Option<String>,
@@ -53,6 +57,10 @@ pub(super) struct MapFile {
 
 fn comma() -> String {
     ",".into()
+}
+
+fn utf8() -> String {
+    "utf-8".into()
 }
 
 /// Where the deals of an old CRM's stage start: the pipeline's stages, `&`-joined for
@@ -219,10 +227,23 @@ impl MapFile {
         }
     }
 
+    /// The file's encoding, or why not.
+    pub(super) fn encoding(&self) -> Result<&'static encoding_rs::Encoding, String> {
+        encoding_rs::Encoding::for_label(self.encoding.trim().as_bytes()).ok_or_else(|| {
+            format!(
+                "`encoding = \"{}\"` is not an encoding; `utf-8` or `windows-1251`, for instance",
+                self.encoding
+            )
+        })
+    }
+
     /// Every problem of the map against the pipeline: unknown fields, stages, formats.
     pub(super) fn check(&self, plan: &Plan) -> Vec<String> {
         let mut out = Vec::new();
         if let Err(e) = self.delimiter() {
+            out.push(e);
+        }
+        if let Err(e) = self.encoding() {
             out.push(e);
         }
         for (column, field) in &self.fields {

@@ -142,11 +142,11 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
         )
         .into());
     }
+    let text = read_text(&args.file, map.encoding()?)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(map.delimiter()?)
         .flexible(true)
-        .from_path(&args.file)
-        .map_err(|e| format!("cannot read `{}`: {e}", args.file.display()))?;
+        .from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| format!("{}: {e}", args.file.display()))?
@@ -254,6 +254,30 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The file as text in its encoding. A file that is not the UTF-8 the map expects (a
+/// Windows-1251 export) is refused before a row is read, saying what to write in the map.
+fn read_text(
+    file: &std::path::Path,
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<String, super::Failure> {
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    if encoding == encoding_rs::UTF_8 {
+        return String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "`{}` is not UTF-8 (byte {}): an export saved by Excel in a Russian Windows is \
+                 Windows-1251; give the map `encoding = \"windows-1251\"`, or save the file \
+                 as UTF-8",
+                file.display(),
+                e.utf8_error().valid_up_to()
+            )
+            .into()
+        });
+    }
+    let (text, _, _) = encoding.decode(&bytes);
+    Ok(text.into_owned())
 }
 
 /// A progress bar on a terminal.
