@@ -104,6 +104,10 @@ fn a_bitrix24_file_is_tried_then_imported_quietly_and_exported_again() {
         "a project in work is not passed: {out}"
     );
     assert!(
+        !out.contains("nobody to do them"),
+        "the configuration's team has every role: {out}"
+    );
+    assert!(
         !dir.0.join("import.db").exists(),
         "a dry run makes no database"
     );

@@ -291,6 +291,17 @@ async fn every_stage_of_both_crms_lands_where_the_table_says_with_its_tasks() {
             );
         }
         assert!(!out.contains("at once"), "{crm}: {out}");
+        // The map's people are a sales manager and a project manager: production's other
+        // tasks have nobody, and the dry run says so (and where a whole team comes from).
+        if crm == "bitrix24" {
+            assert!(
+                out.contains(
+                    "open tasks with nobody to do them (no one in the team has their role): \
+                     content ×2, markup ×2, mockups ×2; the daemon's --config gives its whole team"
+                ),
+                "{out}"
+            );
+        }
         assert!(!dir.0.join(format!("{crm}-dry.db")).exists(), "{crm}");
 
         // Applied to a fresh SQLite file, and to a fresh PostgreSQL schema.

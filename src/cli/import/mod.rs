@@ -74,6 +74,8 @@ struct Tally {
     /// Deals whose stage's rules moved them on at once: row, id, the stage asked, where they
     /// are (a stage whose way out holds already, with its `on enter` work not done).
     moved: Vec<(usize, String, String, String)>,
+    /// Open tasks made with nobody to do them (no one in the team has their role), by task.
+    nobody: BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -102,6 +104,18 @@ impl Tally {
             println!(
                 "row {row} ({id}): asked for `{asked}`, is at `{now}` at once (the stage's way \
                  out holds already)"
+            );
+        }
+        if !self.nobody.is_empty() {
+            let tasks: Vec<String> = self
+                .nobody
+                .iter()
+                .map(|(task, n)| format!("{task} ×{n}"))
+                .collect();
+            println!(
+                "open tasks with nobody to do them (no one in the team has their role): {}; \
+                 the daemon's --config gives its whole team",
+                tasks.join(", ")
             );
         }
         for (row, id, why) in self.refused.iter().take(SHOWN) {
@@ -228,6 +242,11 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
                     if left && c.done.is_empty() {
                         let asked = c.stages.join(" & ");
                         tally.moved.push((row, c.id.clone(), asked, at.clone()));
+                    }
+                    for t in out.deal.tasks.iter() {
+                        if t.assignee.is_none() && t.done_at.is_none() {
+                            *tally.nobody.entry(t.id.clone()).or_default() += 1;
+                        }
                     }
                     todo.push((row, c, at));
                 }
