@@ -114,6 +114,7 @@ fn deal(i: usize, n: usize, now: DateTime<Utc>) -> (Creation, DateTime<Utc>, Opt
             stages: stages.into_iter().map(str::to_string).collect(),
             fields: f,
             quiet: false,
+            done: Vec::new(),
         },
         at,
         then,

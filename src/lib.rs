@@ -34,7 +34,7 @@
 //! let now = chrono::Utc::now();
 //! let ctx = Ctx { plan: &ready.plan, team: &team, script: ready.script.as_ref(), now, site: None };
 //! let fields = BTreeMap::from([("client_name".to_string(), Value::Text("Ivan".into()))]);
-//! let lead = Creation { id: "d1".into(), title: "Shop for Ivan".into(), stages: vec![], fields, quiet: false };
+//! let lead = Creation { id: "d1".into(), title: "Shop for Ivan".into(), stages: vec![], fields, quiet: false, done: vec![] };
 //! let created = engine::create(ctx, &lead)?;
 //! let won = Input::Event { name: "won".into(), payload: BTreeMap::new(), by: None };
 //! let step = engine::apply(ctx, &created.deal, &won)?;
@@ -50,7 +50,7 @@
 //! - `source`, `ast`, `types`, `value`, `calendar`, `team` — plain data: a file and its spans,
 //!   the parsed file, the kinds of value, values, working time and moments in a zone, the team;
 //!   `contact`, `sms`, `maps`: phone numbers and addresses as stored, a text's size as an SMS,
-//!   a place as a map link.
+//!   a place as a map link; `sheet`: CSV whose cells a spreadsheet never runs as formulas.
 //! - `diag` — a problem in the pipeline's words: code, place, message, "did you mean".
 //! - `script` — the one place that builds the sandboxed rhai engine.
 //! - `parse` — text to [`ast::File`]; the pest grammar (`grammar/pipeline.pest`) stays inside.
@@ -103,6 +103,7 @@ pub mod parse;
 pub mod preview;
 mod print;
 pub mod script;
+pub mod sheet;
 pub mod sim;
 pub mod sms;
 pub mod source;

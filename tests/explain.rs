@@ -65,6 +65,7 @@ async fn a_deal_that_did_not_move_says_which_condition_held_it_back() {
         stages: vec![],
         fields,
         quiet: false,
+        done: Vec::new(),
     };
     assert!(matches!(
         core.create(&mut tx, &req, now).await.unwrap(),

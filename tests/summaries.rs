@@ -89,6 +89,7 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
                 "client_email": format!("c{d}@shop.test"),
             })),
             quiet: false,
+            done: Vec::new(),
         }),
         Move::CreateAt(d, stage, amount) => Op::Create(Creation {
             id: id(*d),
@@ -102,6 +103,7 @@ fn op(case: usize, m: &Move, now: DateTime<Utc>) -> Result<Op, u32> {
                 "prepayment": amount % 2 == 0,
             })),
             quiet: false,
+            done: Vec::new(),
         }),
         Move::Event(d, name) => {
             let due = (now + Duration::days(2)).date_naive().to_string();

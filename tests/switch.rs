@@ -72,6 +72,7 @@ fn stored_deal(old: &Ready, at: DateTime<Utc>) -> StoredDeal {
         stages: vec![],
         fields,
         quiet: false,
+        done: Vec::new(),
     };
     let mut deal = engine::create(ctx(t0()), &req).unwrap().deal;
     loop {

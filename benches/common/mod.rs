@@ -68,6 +68,7 @@ pub async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
                 stages,
                 fields,
                 quiet: false,
+                done: Vec::new(),
             };
             let step = core.create(&mut tx, &req, now).await.expect("create");
             assert!(matches!(step, Step::Applied { .. }), "{step:?}");

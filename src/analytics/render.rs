@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::Report;
+use crate::sheet::{Column, Lines, Sheet};
 
 /// A section of the report as a table: its name, header and rows.
 pub struct Table {
@@ -246,27 +247,28 @@ pub const SECTIONS: [&str; 14] = [
     "notes",
 ];
 
-/// One CSV table (RFC 4180: fields with commas, quotes or line breaks quoted).
-pub fn csv(t: &Table) -> String {
-    let field = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = t
-        .header
-        .iter()
-        .map(|h| field(h))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push_str("\r\n");
-    for row in &t.rows {
-        out.push_str(&row.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
-        out.push_str("\r\n");
+/// What a report column holds, for a spreadsheet: names and words people typed (a lost
+/// reason, a title) are text; the rest are counts, amounts, hours and percentages.
+fn column(name: &str) -> Column {
+    match name {
+        "stage" | "title" | "manager" | "person" | "role" | "deal" | "week" | "state" | "month"
+        | "reason" | "input" | "code" => Column::Text,
+        _ => Column::Number,
     }
-    out
+}
+
+/// One CSV table (RFC 4180, lines ending `\r\n`), its cells safe for a spreadsheet
+/// ([`crate::sheet`]).
+pub fn csv(t: &Table) -> String {
+    let header: Vec<(&str, Column)> = t.header.iter().map(|h| (*h, column(h))).collect();
+    let written = Sheet::new(Vec::new(), &header, Lines::CrLf).and_then(|mut sheet| {
+        for row in &t.rows {
+            sheet.row(row.iter().map(String::as_str))?;
+        }
+        sheet.finish()
+    });
+    // Into memory: writing cannot fail.
+    String::from_utf8(written.unwrap_or_default()).unwrap_or_default()
 }
 
 /// The report as JSON.

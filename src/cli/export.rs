@@ -1,8 +1,9 @@
 //! `dealflow export deals|tasks|time|history --db URL [--format csv|jsonl] [--output FILE]`:
-//! a database's deals (one row each, a column per field of the pipeline it runs), tasks, logged
-//! time or history, for a spreadsheet or an accountant. Read-only: a daemon may keep running on
-//! it. Moments are UTC (RFC 3339); in CSV a list is joined by `|` and a history record is its
-//! JSON.
+//! a database's deals (one row each, a column per role and per field of the pipeline it runs),
+//! tasks, logged time or history, for a spreadsheet or an accountant. Read-only: a daemon may
+//! keep running on it. Moments are UTC (RFC 3339). In CSV a list is joined by `|`, a history
+//! record is its JSON and every cell is safe for a spreadsheet ([`crate::sheet`]); in JSON Lines
+//! numbers are JSON numbers and money is its exact decimal text.
 //!
 //! Exit 0: written; 2: the database or the output cannot be used.
 
@@ -12,7 +13,9 @@ use std::process::ExitCode;
 
 use serde_json::Value as Json;
 
+use crate::sheet::{Column, Lines, Sheet};
 use crate::store::{After, Export, ExportRow, Options, Store};
+use crate::types::Ty;
 
 /// Rows read at a time.
 const PAGE: i64 = 1000;
@@ -29,7 +32,9 @@ pub(super) struct Args {
     /// PostgreSQL schema of the database.
     #[arg(long)]
     schema: Option<String>,
-    /// CSV (a header row, then a row per item) or JSON Lines (an object per line).
+    /// CSV (a header row, then a row per item; a cell that begins like a spreadsheet formula
+    /// gets a `'` before it) or JSON Lines (an object per line: counts, hours and numbers as
+    /// JSON numbers, money as its exact decimal text, moments in UTC).
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     format: Format,
     /// Write here instead of standard output (written whole or not at all).
@@ -42,7 +47,7 @@ pub(super) struct Args {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum What {
-    /// One row per deal: id, title, stages, whether it is live, its fields.
+    /// One row per deal: id, title, stages, whether it is live, who is in each role, its fields.
     Deals,
     /// One row per task: its deal, who, due, estimate, hours, done or cancelled.
     Tasks,
@@ -54,7 +59,11 @@ enum What {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
+    /// For a spreadsheet: cells that begin like a formula (`=`, `+`, `-`, `@`, a tab) are
+    /// written as text, with a `'` before them.
     Csv,
+    /// An object per line: numbers are JSON numbers, money its exact decimal text
+    /// (`"350000.00"`).
     Jsonl,
 }
 
@@ -82,10 +91,8 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
             None,
         ),
     };
-    let mut out = match args.format {
-        Format::Csv => Out::Csv(Box::new(csv::WriterBuilder::new().from_writer(sink))),
-        Format::Jsonl => Out::Jsonl(sink),
-    };
+    let mut sink = Some(sink);
+    let mut out: Option<Out> = None;
     let written = rt.block_on(async {
         let opts = Options {
             schema: args.schema.clone(),
@@ -93,12 +100,23 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
             ..Options::default()
         };
         let store = Store::open(&args.db, &opts).await?;
-        let fields: Vec<String> = if what == Export::Deals {
-            let ready = super::stored_rules(&store).await?;
-            ready.plan.fields.iter().map(|f| f.name.clone()).collect()
-        } else {
-            Vec::new()
+        // The rules the database runs: the deals' columns, and what a history record's moments
+        // are (written in UTC, as the API writes them).
+        let ready = match what {
+            Export::Deals => Some(super::stored_rules(&store).await?),
+            _ => crate::preview::running_rules(&store).await,
         };
+        let plan = ready.as_ref().map(|r| &r.plan);
+        let columns = columns(what, plan.filter(|_| what == Export::Deals));
+        let sink = sink.take().ok_or("the output is gone")?;
+        let o = out.insert(match args.format {
+            Format::Csv => {
+                let header: Vec<(&str, Column)> =
+                    columns.iter().map(|c| (c.name.as_str(), c.sheet)).collect();
+                Out::Csv(Box::new(Sheet::new(sink, &header, Lines::Lf)?))
+            }
+            Format::Jsonl => Out::Jsonl(sink),
+        });
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = indicatif::ProgressBar::new_spinner();
             b.set_style(
@@ -115,16 +133,22 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
                 tx.export_page(what, &after, args.page).await?
             };
             for row in &rows {
-                let flat = flatten(row, &fields);
-                match &mut out {
-                    Out::Csv(w) => {
-                        if n == 0 {
-                            w.write_record(flat.iter().map(|(k, _)| k.as_str()))?;
+                let mut values: Vec<Json> = columns.iter().map(|c| c.value(row)).collect();
+                if let (Export::History, Some(plan)) = (what, plan) {
+                    for v in &mut values {
+                        if let Json::Object(record) = v {
+                            crate::json::record_in_utc(record, plan);
                         }
-                        w.write_record(flat.iter().map(|(_, v)| cell(v)))?;
+                    }
+                }
+                match o {
+                    Out::Csv(w) => {
+                        let cells: Vec<String> = values.iter().map(cell).collect();
+                        w.row(cells.iter().map(String::as_str))?;
                     }
                     Out::Jsonl(w) => {
-                        let object: serde_json::Map<String, Json> = flat.into_iter().collect();
+                        let object: serde_json::Map<String, Json> =
+                            columns.iter().map(|c| c.name.clone()).zip(values).collect();
                         serde_json::to_writer(&mut *w, &object)?;
                         w.write_all(b"\n")?;
                     }
@@ -139,22 +163,21 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
                 None => break,
             }
         }
-        match &mut out {
-            // No rows: the header alone, so that a spreadsheet still sees the columns.
-            Out::Csv(w) if n == 0 => w.write_record(empty_header(what, &fields))?,
-            _ => {}
-        }
-        match &mut out {
-            Out::Csv(w) => w.flush()?,
-            Out::Jsonl(w) => w.flush()?,
-        }
         if let Some(b) = bar {
             b.finish_and_clear();
         }
         store.close().await;
         Ok::<u64, super::Failure>(n)
     });
-    drop(out);
+    // Written out whole (a CSV's last buffer too) before the file takes the target's name.
+    let written = written.and_then(|n| {
+        match out {
+            Some(Out::Csv(w)) => w.finish()?.flush()?,
+            Some(Out::Jsonl(mut w)) => w.flush()?,
+            None => {}
+        }
+        Ok(n)
+    });
     match (written, &part, &args.output) {
         (Ok(n), Some(part), Some(path)) => {
             std::fs::rename(part, path)
@@ -174,22 +197,123 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
 
 /// Where rows go.
 enum Out {
-    Csv(Box<csv::Writer<Box<dyn Write>>>),
+    Csv(Box<Sheet<Box<dyn Write>>>),
     Jsonl(Box<dyn Write>),
 }
 
-/// A row with a deal's `fields` spread into a column per field of the pipeline (in its order;
-/// fields the pipeline no longer has are left out).
-fn flatten(row: &ExportRow, fields: &[String]) -> Vec<(String, Json)> {
-    let mut out = Vec::with_capacity(row.len() + fields.len());
-    for (k, v) in row {
-        if *k == "fields" {
-            for f in fields {
-                out.push((f.clone(), v.get(f).cloned().unwrap_or(Json::Null)));
+/// Where a column's value is in a row the store gives.
+enum From {
+    /// A column of the row as it is.
+    Row(&'static str),
+    /// A field of the deal; `Ty::Decimal` fields become JSON numbers (stored as exact text),
+    /// money stays exact text.
+    Field(String, Ty),
+    /// The team member in a role of the deal.
+    Role(String),
+}
+
+/// A column of an export: its name, what it holds for a spreadsheet, where its value is.
+struct Col {
+    name: String,
+    sheet: Column,
+    from: From,
+}
+
+impl Col {
+    /// This column's value in `row`: null where the row has none.
+    fn value(&self, row: &ExportRow) -> Json {
+        let get = |key: &str| row.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
+        let v = match &self.from {
+            From::Row(key) => get(key).cloned(),
+            From::Role(name) => get("roles").and_then(|r| r.get(name)).cloned(),
+            From::Field(name, ty) => {
+                get("fields")
+                    .and_then(|f| f.get(name))
+                    .map(|v| match (ty, v) {
+                        (Ty::Decimal, Json::String(s)) => s
+                            .parse::<rust_decimal::Decimal>()
+                            .map_or_else(|_| v.clone(), crate::json::number),
+                        _ => v.clone(),
+                    })
             }
-        } else {
-            out.push(((*k).to_string(), v.clone()));
-        }
+        };
+        v.unwrap_or(Json::Null)
+    }
+}
+
+/// An export's columns in order: the store's own, then for deals a column per role of the
+/// pipeline (the team member in it) and a column per field (those the pipeline no longer has
+/// are left out).
+fn columns(what: Export, plan: Option<&crate::compile::Plan>) -> Vec<Col> {
+    use Column::{Number, Text};
+    let fixed: &[(&str, Column)] = match what {
+        Export::Deals => &[
+            ("id", Text),
+            ("title", Text),
+            ("parent", Text),
+            ("created_at", Text),
+            ("updated_at", Text),
+            ("live", Text),
+            ("stages", Text),
+            ("alerts", Text),
+        ],
+        Export::Tasks => &[
+            ("deal", Text),
+            ("n", Number),
+            ("task", Text),
+            ("title", Text),
+            ("assignee", Text),
+            ("stage", Text),
+            ("created_at", Text),
+            ("due", Text),
+            ("estimate_h", Number),
+            ("started_at", Text),
+            ("done_at", Text),
+            ("hours", Number),
+            ("cancelled", Text),
+        ],
+        Export::Time => &[
+            ("deal", Text),
+            ("n", Number),
+            ("task", Text),
+            ("member", Text),
+            ("hours", Number),
+            ("rate", Number),
+            ("at", Text),
+        ],
+        Export::History => &[
+            ("id", Number),
+            ("deal", Text),
+            ("at", Text),
+            ("kind", Text),
+            ("cause", Text),
+            ("rule", Text),
+            ("rules_version", Number),
+            ("record", Text),
+        ],
+    };
+    let mut out: Vec<Col> = fixed
+        .iter()
+        .map(|&(name, sheet)| Col {
+            name: name.to_string(),
+            sheet,
+            from: From::Row(name),
+        })
+        .collect();
+    if let Some(plan) = plan {
+        out.extend(plan.roles.iter().map(|r| Col {
+            name: r.name.clone(),
+            sheet: Text,
+            from: From::Role(r.name.clone()),
+        }));
+        out.extend(plan.fields.iter().map(|f| Col {
+            name: f.name.clone(),
+            sheet: match f.ty {
+                Ty::Int | Ty::Decimal | Ty::Money => Number,
+                _ => Text,
+            },
+            from: From::Field(f.name.clone(), f.ty.clone()),
+        }));
     }
     out
 }
@@ -208,51 +332,4 @@ fn cell(v: &Json) -> String {
             .join("|"),
         other => other.to_string(),
     }
-}
-
-/// The columns of an export, for an empty one.
-fn empty_header(what: Export, fields: &[String]) -> Vec<String> {
-    let fixed: &[&str] = match what {
-        Export::Deals => &[
-            "id",
-            "title",
-            "parent",
-            "created_at",
-            "updated_at",
-            "live",
-            "stages",
-            "alerts",
-        ],
-        Export::Tasks => &[
-            "deal",
-            "n",
-            "task",
-            "title",
-            "assignee",
-            "stage",
-            "created_at",
-            "due",
-            "estimate_h",
-            "started_at",
-            "done_at",
-            "hours",
-            "cancelled",
-        ],
-        Export::Time => &["deal", "n", "task", "member", "hours", "rate", "at"],
-        Export::History => &[
-            "id",
-            "deal",
-            "at",
-            "kind",
-            "cause",
-            "rule",
-            "rules_version",
-            "record",
-        ],
-    };
-    fixed
-        .iter()
-        .map(|s| s.to_string())
-        .chain(fields.iter().cloned())
-        .collect()
 }

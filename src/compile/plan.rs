@@ -435,6 +435,67 @@ impl StageDef {
                 .iter()
                 .any(|t| matches!(t.trigger, Trigger::On(e) if e == event))
     }
+
+    /// Whether a way out of the stage waits on its tasks: a transition's guard reads
+    /// `open_tasks` (production's `-> delivered when open_tasks == 0`). Without its tasks such
+    /// a stage would be passed at once.
+    pub fn waits_on_tasks(&self) -> bool {
+        self.transitions
+            .iter()
+            .filter_map(|t| t.guard.as_ref())
+            .any(Expr::reads_open_tasks)
+    }
+
+    /// Every line of the stage's actions: `on enter`, `on exit`, `on EVENT`, timers and
+    /// transitions.
+    fn bodies(&self) -> impl Iterator<Item = &[Action]> {
+        self.on_enter
+            .iter()
+            .chain(&self.on_exit)
+            .map(|r| r.body.as_slice())
+            .chain(self.on_event.iter().map(|o| o.rule.body.as_slice()))
+            .chain(self.timers.iter().map(|t| t.rule.body.as_slice()))
+            .chain(self.transitions.iter().map(|t| t.body.as_slice()))
+    }
+}
+
+impl Plan {
+    /// The ids of the tasks the pipeline's lines make, in name order.
+    pub fn task_ids(&self) -> std::collections::BTreeSet<&str> {
+        fn within<'p>(actions: &'p [Action], out: &mut std::collections::BTreeSet<&'p str>) {
+            for a in actions {
+                match a {
+                    Action::Task { id, .. } => {
+                        out.insert(id.as_str());
+                    }
+                    Action::ForEach { body, .. } => within(body, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        for body in self.stages.iter().flat_map(StageDef::bodies) {
+            within(body, &mut out);
+        }
+        out
+    }
+}
+
+impl Expr {
+    /// Whether the expression reads `open_tasks`.
+    pub fn reads_open_tasks(&self) -> bool {
+        match self {
+            Expr::OpenTasks => true,
+            Expr::Member(e, _) | Expr::Not(e) | Expr::Neg(e) | Expr::IsSet(e, _) => {
+                e.reads_open_tasks()
+            }
+            Expr::Binary(_, a, b) => a.reads_open_tasks() || b.reads_open_tasks(),
+            Expr::Builtin(_, args) | Expr::Script(_, args) => {
+                args.iter().any(Expr::reads_open_tasks)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A dashboard phase.

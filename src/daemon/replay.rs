@@ -119,6 +119,7 @@ fn op(what: What) -> Op {
             stages,
             fields,
             quiet: false,
+            done: Vec::new(),
         }),
         What::Event {
             deal,

@@ -19,6 +19,11 @@ impl Stepper<'_> {
         line: Option<usize>,
     ) -> Result<(), StepError> {
         for a in actions {
+            // A quiet start (an import) makes tasks and nothing else: no message, no field
+            // set, no group, no deal spawned.
+            if self.quiet && !matches!(a, Action::Task { .. } | Action::ForEach { .. }) {
+                continue;
+            }
             self.action(a, env, line)?;
         }
         Ok(())
@@ -66,7 +71,11 @@ impl Stepper<'_> {
                     },
                     None => None,
                 };
-                if let Some(a) = &assignee {
+                // Work the old CRM says was finished is made done at once (an import).
+                let done = self.done.iter().any(|d| d == id);
+                if let Some(a) = &assignee
+                    && !done
+                {
                     self.load.push((a.clone(), 1));
                 }
                 Arc::make_mut(&mut self.deal.tasks).push(Arc::new(Task {
@@ -78,7 +87,7 @@ impl Stepper<'_> {
                     due,
                     estimate_h,
                     started_at: None,
-                    done_at: None,
+                    done_at: done.then_some(self.ctx.now),
                     cancelled: false,
                     hours: Decimal::ZERO,
                     timer: None,
@@ -94,8 +103,19 @@ impl Stepper<'_> {
                     Some(*line),
                 );
                 let idx = self.deal.tasks.len() - 1;
-                self.assigned_notice(idx, Some(*line))?;
-                self.arm_reminder(idx);
+                if done {
+                    self.record(
+                        Kind::TaskDone {
+                            task: id.clone(),
+                            hours: Decimal::ZERO,
+                        },
+                        Some(*line),
+                    );
+                } else if !self.quiet {
+                    // An imported task is nobody's news: no notice, no reminder.
+                    self.assigned_notice(idx, Some(*line))?;
+                    self.arm_reminder(idx);
+                }
             }
             Action::Group { title, roles } => {
                 let title = self.render(title, env)?;
@@ -160,6 +180,7 @@ impl Stepper<'_> {
                 .collect(),
             fields: Default::default(),
             quiet: false,
+            done: Vec::new(),
         };
         // The spawn's `set` lines apply before the new deal enters its stages.
         let parent = Some(self.deal.id.clone());

@@ -64,8 +64,13 @@ pub struct Creation {
     pub stages: Vec<String>,
     /// Field values by name (loosely typed: they are converted to the fields' types).
     pub fields: BTreeMap<String, Value>,
-    /// Start at the stages without their `on enter` actions (an import of old deals).
+    /// Start at the stages as an import of old deals does: without their `on enter` actions
+    /// (no messages, no fields set, no groups) but the tasks a stage's way out waits on
+    /// ([`crate::compile::StageDef::waits_on_tasks`]), made without staff notices.
     pub quiet: bool,
+    /// Tasks (by id) the stages it starts at make done at once: work the old CRM says was
+    /// finished. Tasks of any other stage are not touched.
+    pub done: Vec<String>,
 }
 
 /// Work on a task.
@@ -231,8 +236,11 @@ pub(crate) struct Stepper<'a> {
     pub cause: std::sync::Arc<str>,
     pub payload: Option<BTreeMap<String, Value>>,
     pub moves: usize,
-    /// Stages are entered without their `on enter` actions (an import's first stages).
+    /// Stages are entered without their `on enter` actions but the tasks their way out waits
+    /// on, and tasks without notices (an import's first stages).
     pub quiet: bool,
+    /// Tasks made done as they are made (an import's first stages).
+    pub done: Vec<String>,
 }
 
 impl<'a> Stepper<'a> {
@@ -247,6 +255,7 @@ impl<'a> Stepper<'a> {
             payload: None,
             moves: 0,
             quiet: false,
+            done: Vec::new(),
         }
     }
 

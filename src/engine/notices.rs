@@ -251,6 +251,7 @@ mod tests {
             stages: vec![],
             fields: BTreeMap::new(),
             quiet: false,
+            done: Vec::new(),
         };
         let made = engine::create(ctx(at(0)), &deal).expect("created");
         assert_eq!(

@@ -69,12 +69,21 @@ impl Stepper<'_> {
                 missing.join(", ")
             )));
         }
+        let tasks = plan.task_ids();
+        if let Some(unknown) = req.done.iter().find(|t| !tasks.contains(t.as_str())) {
+            return Err(StepError::Refused(format!(
+                "the pipeline makes no task `{unknown}` (given as done)"
+            )));
+        }
         let track = self.new_track(stages[0]);
         // An import starts at its stages without their `on enter` actions (no welcome SMS to
-        // five thousand old clients); whatever happens after that is a step like any other.
+        // five thousand old clients), but with the tasks a way out waits on, lest production
+        // be passed at once; whatever happens after that is a step like any other.
         self.quiet = req.quiet;
+        self.done.clone_from(&req.done);
         let entered = self.enter_targets(track, &stages);
         self.quiet = false;
+        self.done.clear();
         entered?;
         self.settle()
     }
@@ -178,7 +187,9 @@ impl Stepper<'_> {
             },
             Some(def.line),
         );
-        if !self.quiet {
+        // Quietly, `run` makes only the tasks of these lines: and only where a way out waits
+        // on them.
+        if !self.quiet || def.waits_on_tasks() {
             for rule in &def.on_enter {
                 self.run(&rule.body, &env, Some(rule.line))?;
             }

@@ -339,6 +339,7 @@ impl<'a> Simulation<'a> {
                     stages,
                     fields,
                     quiet: false,
+                    done: Vec::new(),
                 };
                 match engine::create(self.ctx(now), &req) {
                     Ok(out) => self.commit(None, out),

@@ -1,6 +1,7 @@
 //! Pages of a table for `dealflow export`: deals (their row and the fields of their state),
 //! tasks, logged time and history, each in a stable order and read a page at a time from where
 //! the last page ended (no OFFSET: a page costs the same at the millionth row as at the first).
+//! Hours are JSON numbers; money (a rate, an amount) stays the exact decimal text it is stored as.
 
 use serde_json::{Value as Json, json};
 use sqlx::Row;
@@ -36,6 +37,14 @@ fn text(v: Option<String>) -> Json {
     v.map_or(Json::Null, Json::String)
 }
 
+/// Hours as stored (exact decimal text) as a JSON number; null for none.
+fn hours(v: Option<String>) -> Json {
+    v.map_or(Json::Null, |h| match h.parse::<rust_decimal::Decimal>() {
+        Ok(d) => crate::json::number(d),
+        Err(_) => Json::String(h),
+    })
+}
+
 /// `|a|b|` as stored → `["a", "b"]`.
 fn bars(v: &str) -> Json {
     Json::Array(
@@ -65,10 +74,12 @@ impl Tx {
                     let id: String = r.try_get(0)?;
                     let state: String = r.try_get(8)?;
                     // A stored field is `{"type", "value"}`: the value is what is exported.
-                    let mut fields = serde_json::from_str::<Json>(&state)
-                        .ok()
-                        .and_then(|mut s| s.get_mut("fields").map(Json::take))
-                        .unwrap_or_else(|| json!({}));
+                    let mut state = serde_json::from_str::<Json>(&state).unwrap_or_default();
+                    let mut part = |key: &str| {
+                        state.get_mut(key).map(Json::take).unwrap_or_else(|| json!({}))
+                    };
+                    let mut fields = part("fields");
+                    let roles = part("slots");
                     if let Some(m) = fields.as_object_mut() {
                         for v in m.values_mut() {
                             if let Some(inner) = v.get_mut("value") {
@@ -89,6 +100,7 @@ impl Tx {
                         ("stages", bars(&stages)),
                         ("alerts", bars(&alerts)),
                         ("fields", fields),
+                        ("roles", roles),
                     ], After { deal: id, n: 0 }))
                 }).collect::<Result<_, sqlx::Error>>()?
             }),
@@ -112,10 +124,10 @@ impl Tx {
                         ("stage", Json::String(r.try_get(5)?)),
                         ("created_at", Json::String(r.try_get(6)?)),
                         ("due", text(r.try_get(7)?)),
-                        ("estimate_h", text(r.try_get(8)?)),
+                        ("estimate_h", hours(r.try_get::<Option<String>, _>(8)?)),
                         ("started_at", text(r.try_get(9)?)),
                         ("done_at", text(r.try_get(10)?)),
-                        ("hours", Json::String(r.try_get(11)?)),
+                        ("hours", hours(Some(r.try_get(11)?))),
                         ("cancelled", Json::Bool(cancelled != 0)),
                     ], After { deal, n }))
                 }).collect::<Result<_, sqlx::Error>>()?
@@ -134,7 +146,7 @@ impl Tx {
                         ("n", Json::from(n)),
                         ("task", text(r.try_get(2)?)),
                         ("member", Json::String(r.try_get(3)?)),
-                        ("hours", Json::String(r.try_get(4)?)),
+                        ("hours", hours(Some(r.try_get(4)?))),
                         ("rate", Json::String(r.try_get(5)?)),
                         ("at", Json::String(r.try_get(6)?)),
                     ], After { deal, n }))

@@ -103,6 +103,7 @@ pub fn lead(id: &str) -> Creation {
         stages: Vec::new(),
         fields,
         quiet: false,
+        done: Vec::new(),
     }
 }
 
@@ -171,6 +172,7 @@ pub async fn seed_due_meetings(
             stages: vec![],
             fields,
             quiet: false,
+            done: Vec::new(),
         };
         let step = core.create(&mut tx, &req, then).await.expect("create");
         assert!(matches!(step, Step::Applied { .. }), "{step:?}");

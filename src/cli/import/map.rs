@@ -1,6 +1,7 @@
 //! The import's map file (`--map MAP.toml`): which CSV column gives the deal's id, title, stage
-//! and each field, how the old CRM's stage names and people become the pipeline's, fixed
-//! values, and the formats its dates are written in. Checked against the pipeline and against
+//! and each field, how the old CRM's stage names become the pipeline's stages (and the tasks
+//! there already done) and its people the team's, fixed values, and the formats its dates are
+//! written in. Checked against the pipeline and against
 //! the file's header before a row is read; then each row becomes a [`Creation`] or says why not.
 
 use std::collections::BTreeMap;
@@ -19,6 +20,10 @@ pub(super) struct MapFile {
     /// The column separator: one character (`,` by default; `;` in many Russian exports).
     #[serde(default = "comma")]
     pub delimiter: String,
+    /// The file's encoding: `utf-8` (the default) or another WHATWG label (`windows-1251`,
+    /// what Excel writes in a Russian Windows).
+    #[serde(default = "utf8")]
+    pub encoding: String,
     /// The column whose value (after `id_prefix`) is the deal's id; absent: new ids.
     #[serde(default)]
     pub id: Option<String>,
@@ -31,15 +36,17 @@ pub(super) struct MapFile {
     /// The column naming the stage; absent: every deal starts at the pipeline's first stage.
     #[serde(default)]
     pub stage: Option<String>,
-    /// The old CRM's stage value → the pipeline's stage (absent: the value is the stage's name).
+    /// The old CRM's stage value → where its deals start (absent: the value is the stage's
+    /// name).
     #[serde(default)]
-    pub stages: BTreeMap<String, String>,
+    pub stages: BTreeMap<String, Landing>,
     /// Column → field (or role).
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
-    /// The old CRM's people → team member ids, for `user` fields and roles.
+    /// The old CRM's people → team member ids, for `user` fields and roles; with their roles,
+    /// the team of a database that has none yet.
     #[serde(default)]
-    pub people: BTreeMap<String, String>,
+    pub people: BTreeMap<String, Person>,
     /// Field → value every imported deal gets (`source = "bitrix24"`).
     #[serde(default)]
     pub set: BTreeMap<String, String>,
@@ -50,6 +57,154 @@ pub(super) struct MapFile {
 
 fn comma() -> String {
     ",".into()
+}
+
+fn utf8() -> String {
+    "utf-8".into()
+}
+
+/// Where the deals of an old CRM's stage start: the pipeline's stages, `&`-joined for
+/// parallel tracks (`"billing & prepayment"`), or those and the tasks they make that the old
+/// CRM says are done (`{ stages = "billing & production", done = ["approval", …] }`).
+#[derive(Debug, Clone)]
+pub(super) enum Landing {
+    /// Only the stages.
+    Stages(String),
+    /// The stages and the work done.
+    Done(Work),
+}
+
+/// Stages and the tasks done there.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Work {
+    /// The stages, `&`-joined.
+    stages: String,
+    /// Tasks made done at once.
+    #[serde(default)]
+    done: Vec<String>,
+}
+
+impl Landing {
+    /// The stages, in order.
+    fn stages(&self) -> Vec<String> {
+        let text = match self {
+            Landing::Stages(s) => s,
+            Landing::Done(w) => &w.stages,
+        };
+        split_stages(text)
+    }
+
+    /// The tasks done.
+    fn done(&self) -> &[String] {
+        match self {
+            Landing::Stages(_) => &[],
+            Landing::Done(w) => &w.done,
+        }
+    }
+}
+
+/// `billing & prepayment` → `["billing", "prepayment"]`.
+fn split_stages(text: &str) -> Vec<String> {
+    text.split('&')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// One of the old CRM's people: the team member's id, or the id and the roles they have (the
+/// team of a new database, until the daemon's configuration gives its own).
+#[derive(Debug, Clone)]
+pub(super) enum Person {
+    /// `"Анна Смирнова" = "anna"`
+    Id(String),
+    /// `"Анна Смирнова" = { id = "anna", roles = ["sales"] }`
+    Member(Member),
+}
+
+/// A team member as a map names them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Member {
+    id: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// A value that is a text or a table: the text as `text`, the table read as `T` (so that a
+/// misspelt key is named, not "did not match any variant").
+struct TextOrTable<T, F> {
+    expecting: &'static str,
+    text: F,
+    table: std::marker::PhantomData<T>,
+}
+
+impl<'de, T, F, O> serde::de::Visitor<'de> for TextOrTable<T, F>
+where
+    T: Deserialize<'de> + Into<O>,
+    F: FnOnce(String) -> O,
+{
+    type Value = O;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<O, E> {
+        Ok((self.text)(v.to_string()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<O, A::Error> {
+        T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Into::into)
+    }
+}
+
+impl From<Work> for Landing {
+    fn from(w: Work) -> Self {
+        Landing::Done(w)
+    }
+}
+
+impl From<Member> for Person {
+    fn from(m: Member) -> Self {
+        Person::Member(m)
+    }
+}
+
+impl<'de> Deserialize<'de> for Landing {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrTable::<Work, _> {
+            expecting: "stages (`\"billing & prepayment\"`) or `{ stages = \"…\", done = [\"task\", …] }`",
+            text: Landing::Stages,
+            table: std::marker::PhantomData,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Person {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(TextOrTable::<Member, _> {
+            expecting: "a team member's id (`\"anna\"`) or `{ id = \"anna\", roles = [\"sales\"] }`",
+            text: Person::Id,
+            table: std::marker::PhantomData,
+        })
+    }
+}
+
+impl Person {
+    fn id(&self) -> &str {
+        match self {
+            Person::Id(id) | Person::Member(Member { id, .. }) => id,
+        }
+    }
+
+    fn roles(&self) -> &[String] {
+        match self {
+            Person::Id(_) => &[],
+            Person::Member(m) => &m.roles,
+        }
+    }
 }
 
 /// What a field or role takes.
@@ -72,10 +227,23 @@ impl MapFile {
         }
     }
 
+    /// The file's encoding, or why not.
+    pub(super) fn encoding(&self) -> Result<&'static encoding_rs::Encoding, String> {
+        encoding_rs::Encoding::for_label(self.encoding.trim().as_bytes()).ok_or_else(|| {
+            format!(
+                "`encoding = \"{}\"` is not an encoding; `utf-8` or `windows-1251`, for instance",
+                self.encoding
+            )
+        })
+    }
+
     /// Every problem of the map against the pipeline: unknown fields, stages, formats.
     pub(super) fn check(&self, plan: &Plan) -> Vec<String> {
         let mut out = Vec::new();
         if let Err(e) = self.delimiter() {
+            out.push(e);
+        }
+        if let Err(e) = self.encoding() {
             out.push(e);
         }
         for (column, field) in &self.fields {
@@ -92,11 +260,36 @@ impl MapFile {
                 ));
             }
         }
-        for (old, stage) in &self.stages {
-            if !plan.stage_index.contains_key(stage) {
-                out.push(format!(
-                    "[stages] `{old}` = `{stage}`: the pipeline has no stage `{stage}`"
-                ));
+        let tasks = plan.task_ids();
+        for (old, landing) in &self.stages {
+            let stages = landing.stages();
+            if stages.is_empty() {
+                out.push(format!("[stages] `{old}`: no stage named"));
+            }
+            for stage in stages {
+                if !plan.stage_index.contains_key(&stage) {
+                    out.push(format!(
+                        "[stages] `{old}`: the pipeline has no stage `{stage}`"
+                    ));
+                }
+            }
+            for task in landing.done() {
+                if !tasks.contains(task.as_str()) {
+                    out.push(format!(
+                        "[stages] `{old}`: done `{task}`: the pipeline makes no task `{task}` \
+                         (its tasks: {})",
+                        tasks.iter().copied().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            }
+        }
+        for (name, person) in &self.people {
+            for role in person.roles() {
+                if !plan.role_index.contains_key(role) {
+                    out.push(format!(
+                        "[people] `{name}`: the pipeline has no role `{role}`"
+                    ));
+                }
             }
         }
         for (field, format) in &self.formats {
@@ -117,6 +310,45 @@ impl MapFile {
             }
         }
         out
+    }
+
+    /// The team its `[people]` make (a member per id, with every role given to that id), for
+    /// a database that has none yet.
+    pub(super) fn team(&self) -> Vec<crate::team::Member> {
+        let mut out: Vec<crate::team::Member> = Vec::new();
+        for (name, person) in &self.people {
+            let member = match out.iter_mut().find(|m| m.id == person.id()) {
+                Some(m) => m,
+                None => {
+                    out.push(crate::team::Member {
+                        id: person.id().to_string(),
+                        name: name.clone(),
+                        roles: Vec::new(),
+                        email: None,
+                        phone: None,
+                        telegram: None,
+                        notices: false,
+                        rate: Default::default(),
+                    });
+                    let last = out.len() - 1;
+                    &mut out[last]
+                }
+            };
+            for role in person.roles() {
+                if !member.roles.contains(role) {
+                    member.roles.push(role.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The first column that names a person (a `user` field or a role), and what it fills.
+    pub(super) fn people_column(&self, plan: &Plan) -> Option<(&str, &str)> {
+        self.fields
+            .iter()
+            .find(|(_, field)| target(plan, field) == Some(Ty::User))
+            .map(|(c, f)| (c.as_str(), f.as_str()))
     }
 
     /// The columns the map reads that the file's header lacks.
@@ -151,13 +383,26 @@ impl MapFile {
         row: &csv::StringRecord,
         actions: bool,
     ) -> Result<Creation, String> {
-        let get = |column: &str| {
+        let cell = |column: &str| {
             header
                 .iter()
                 .position(|h| h == column)
                 .and_then(|i| row.get(i))
-                .map(str::trim)
+        };
+        // An id, a stage, a number, a date: what surrounds them is noise. The `'` a
+        // spreadsheet-safe export put before a cell that begins like a formula is taken off
+        // (`'=x` is the text `=x`, as exported).
+        let get = |column: &str| {
+            cell(column)
+                .map(|v| crate::sheet::unescape(v.trim()))
                 .filter(|v| !v.is_empty())
+        };
+        // A text is kept as written, but for the spaces around it: a leading tab is part of
+        // it (`\t=x` stays `\t=x`, never the formula `=x`).
+        let text = |column: &str| {
+            cell(column)
+                .map(|v| crate::sheet::unescape(v.trim_start_matches(' ').trim_end()))
+                .filter(|v| !v.trim().is_empty())
         };
         let id = match self.id.as_deref().and_then(get) {
             Some(v) => {
@@ -169,21 +414,26 @@ impl MapFile {
             }
             None => crate::daemon::new_deal_id(),
         };
-        let stages = match self.stage.as_deref() {
-            None => Vec::new(),
+        let (stages, done) = match self.stage.as_deref() {
+            None => (Vec::new(), Vec::new()),
             Some(column) => match get(column) {
                 None => return Err(format!("no stage in column `{column}`")),
-                Some(v) if self.stages.is_empty() => vec![v.to_string()],
+                Some(v) if self.stages.is_empty() => (split_stages(v), Vec::new()),
                 Some(v) => match self.stages.get(v) {
-                    Some(s) => vec![s.clone()],
+                    Some(s) => (s.stages(), s.done().to_vec()),
                     None => return Err(format!("stage `{v}` is not in the map's [stages]")),
                 },
             },
         };
         let mut fields = BTreeMap::new();
         for (column, field) in &self.fields {
-            let Some(v) = get(column) else { continue };
             let ty = target(plan, field).unwrap_or(Ty::Text);
+            let read = if ty == Ty::Text {
+                text(column)
+            } else {
+                get(column)
+            };
+            let Some(v) = read else { continue };
             let value = self
                 .value(field, &ty, v)
                 .map_err(|e| format!("column `{column}`: {e}"))?;
@@ -208,6 +458,7 @@ impl MapFile {
             stages,
             fields,
             quiet: !actions,
+            done,
         })
     }
 
@@ -233,7 +484,10 @@ impl MapFile {
                 "n" | "no" | "нет" | "false" | "0" => "false".into(),
                 _ => return Err(format!("`{v}` is not yes or no")),
             },
-            Ty::User => self.people.get(v).cloned().unwrap_or_else(|| v.to_string()),
+            Ty::User => self
+                .people
+                .get(v)
+                .map_or_else(|| v.to_string(), |p| p.id().to_string()),
             Ty::Date => match self.formats.get(field) {
                 None => v.to_string(),
                 Some(f) => chrono::NaiveDate::parse_from_str(v, f)

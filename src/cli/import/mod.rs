@@ -5,7 +5,9 @@
 //! through a running daemon's API (`--to URL`, a staff token in `--token` or `DEALFLOW_TOKEN`,
 //! so the single writer stays single) or into a database no daemon holds (`--db URL`).
 //! Imported deals start at their stage without its `on enter` actions (no welcome SMS to five
-//! thousand old clients) unless `--with-actions`; their timers are armed as at any stage.
+//! thousand old clients) unless `--with-actions`, but with the tasks a stage's way out waits on
+//! (open, or done as the map says); their timers are armed as at any stage. A database with no
+//! team yet takes the map's `[people]`.
 //!
 //! Exit 0: done (or a clean dry run); 1: some rows were refused; 2: the map, the file or the
 //! target cannot be used.
@@ -72,6 +74,8 @@ struct Tally {
     /// Deals whose stage's rules moved them on at once: row, id, the stage asked, where they
     /// are (a stage whose way out holds already, with its `on enter` work not done).
     moved: Vec<(usize, String, String, String)>,
+    /// Open tasks made with nobody to do them (no one in the team has their role), by task.
+    nobody: BTreeMap<String, u64>,
 }
 
 impl Tally {
@@ -100,6 +104,18 @@ impl Tally {
             println!(
                 "row {row} ({id}): asked for `{asked}`, is at `{now}` at once (the stage's way \
                  out holds already)"
+            );
+        }
+        if !self.nobody.is_empty() {
+            let tasks: Vec<String> = self
+                .nobody
+                .iter()
+                .map(|(task, n)| format!("{task} ×{n}"))
+                .collect();
+            println!(
+                "open tasks with nobody to do them (no one in the team has their role): {}; \
+                 the daemon's --config gives its whole team",
+                tasks.join(", ")
             );
         }
         for (row, id, why) in self.refused.iter().take(SHOWN) {
@@ -140,11 +156,11 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
         )
         .into());
     }
+    let text = read_text(&args.file, map.encoding()?)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(map.delimiter()?)
         .flexible(true)
-        .from_path(&args.file)
-        .map_err(|e| format!("cannot read `{}`: {e}", args.file.display()))?;
+        .from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| format!("{}: {e}", args.file.display()))?
@@ -169,8 +185,18 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
     // memory, exactly as the daemon will create it.
     let mut tally = Tally::default();
     let mut todo: Vec<(usize, Creation, String)> = Vec::new();
-    let target = write::Target::of(&args)?;
-    let team = target.team()?;
+    let mut target = write::Target::of(&args)?;
+    let mut team = target.team()?;
+    // A new database has no team: the map's people become it (the daemon's configuration
+    // gives its own at its start), or rows naming people would all be refused.
+    if team.members.is_empty() {
+        let people = map.team();
+        if !people.is_empty() && target.adopt(people.clone()) {
+            team.members = people;
+        } else if let Some((column, field)) = map.people_column(plan) {
+            return Err(target.no_team(column, field).into());
+        }
+    }
     let now = chrono::Utc::now();
     let ctx = Ctx {
         plan,
@@ -207,12 +233,20 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
                         .map(|&s| plan.stages[s].name.as_str())
                         .collect();
                     let at = at.join(" & ");
-                    if let Some(asked) = c.stages.first()
-                        && c.stages.join(" & ") != at
-                    {
-                        tally
-                            .moved
-                            .push((row, c.id.clone(), asked.clone(), at.clone()));
+                    // A stage left at once: its way out held already (a `skip when` is the
+                    // pipeline's own rule, and tasks the map says are done move it on as asked).
+                    let left = out
+                        .records
+                        .iter()
+                        .any(|r| matches!(r.kind, engine::Kind::StageLeft { .. }));
+                    if left && c.done.is_empty() {
+                        let asked = c.stages.join(" & ");
+                        tally.moved.push((row, c.id.clone(), asked, at.clone()));
+                    }
+                    for t in out.deal.tasks.iter() {
+                        if t.assignee.is_none() && t.done_at.is_none() {
+                            *tally.nobody.entry(t.id.clone()).or_default() += 1;
+                        }
                     }
                     todo.push((row, c, at));
                 }
@@ -239,6 +273,30 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The file as text in its encoding. A file that is not the UTF-8 the map expects (a
+/// Windows-1251 export) is refused before a row is read, saying what to write in the map.
+fn read_text(
+    file: &std::path::Path,
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<String, super::Failure> {
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read `{}`: {e}", file.display()))?;
+    if encoding == encoding_rs::UTF_8 {
+        return String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "`{}` is not UTF-8 (byte {}): an export saved by Excel in a Russian Windows is \
+                 Windows-1251; give the map `encoding = \"windows-1251\"`, or save the file \
+                 as UTF-8",
+                file.display(),
+                e.utf8_error().valid_up_to()
+            )
+            .into()
+        });
+    }
+    let (text, _, _) = encoding.decode(&bytes);
+    Ok(text.into_owned())
 }
 
 /// A progress bar on a terminal.

@@ -49,6 +49,35 @@ impl Target {
         })
     }
 
+    /// Gives a database that has no team yet the map's people; `false` for a daemon, whose
+    /// team is its configuration's.
+    pub(super) fn adopt(&mut self, members: Vec<crate::team::Member>) -> bool {
+        match self {
+            Target::Db { team, .. } => {
+                *team = Some(members);
+                true
+            }
+            Target::Api { .. } => false,
+        }
+    }
+
+    /// Why rows that name people cannot go in when the target has no team, and what to do.
+    pub(super) fn no_team(&self, column: &str, field: &str) -> String {
+        let named = format!("the map gives `{field}` from the column `{column}`");
+        match self {
+            Target::Api { base, .. } => format!(
+                "the daemon at {base} has no team, and {named}: give its configuration a \
+                 [[team]] and restart it"
+            ),
+            Target::Db { url, .. } => format!(
+                "`{url}` has no team yet, and {named}: give --config dealflow.toml (the \
+                 daemon's configuration; its [[team]] is put in the database) or list the \
+                 people in the map's [people] with their roles, e.g. \
+                 \"Анна Смирнова\" = {{ id = \"anna\", roles = [\"sales\"] }}"
+            ),
+        }
+    }
+
     /// The team the deals' roles are checked against: the daemon's (asked over the API), the
     /// configuration's, or the one the database keeps (none yet in a new database).
     pub(super) fn team(&self) -> Result<crate::team::Team, super::super::Failure> {
@@ -154,6 +183,7 @@ fn body(c: &Creation, plan: &Plan) -> Json {
         "stage": c.stages,
         "fields": fields,
         "quiet": c.quiet,
+        "done": c.done,
     })
 }
 

@@ -32,6 +32,9 @@ struct NewDeal {
     /// Start at the stage without its `on enter` actions (an import of an old deal).
     #[serde(default)]
     quiet: bool,
+    /// Tasks its stages make that are made done at once (an import of an old deal).
+    #[serde(default)]
+    done: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +64,7 @@ pub(super) async fn create_deal(State(s): State<Shared>, post: Post) -> Result<R
         },
         fields: json_fields(&d.fields),
         quiet: d.quiet,
+        done: d.done,
     };
     let op = post.made(refuse_if(Op::Create(req), complaint));
     submit(&s, op, post.key, render_created).await

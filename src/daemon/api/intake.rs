@@ -169,6 +169,7 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
             stages: Vec::new(),
             fields: json_fields(&fields),
             quiet: false,
+            done: Vec::new(),
         },
         checks,
     }

@@ -17,6 +17,19 @@ fn stage_list(plan: &crate::compile::Plan) -> Json {
         {"type": "array", "items": {"enum": names}, "uniqueItems": true}]})
 }
 
+/// A new deal's `done`: tasks of the pipeline (none when it makes none).
+fn done_tasks(plan: &crate::compile::Plan) -> Json {
+    let tasks: Vec<&str> = plan.task_ids().into_iter().collect();
+    let mut done = json!({"type": "array", "uniqueItems": true, "default": [],
+        "description": "Tasks the deal's first stages make that are made done at once (an import of work the old CRM says was finished)."});
+    if tasks.is_empty() {
+        done["maxItems"] = json!(0);
+    } else {
+        done["items"] = json!({"enum": tasks});
+    }
+    done
+}
+
 /// `POST /api/v1/deals`.
 pub(crate) fn new_deal_body(v: &Vocabulary<'_>) -> Json {
     let required = if v.plan.fields.iter().any(|f| f.required) {
@@ -32,7 +45,8 @@ pub(crate) fn new_deal_body(v: &Vocabulary<'_>) -> Json {
         "title": {"type": "string", "pattern": "^[^\\x00-\\x1F\\x7F-\\x9F]*$"},
         "stage": stage_list(v.plan),
         "fields": v.new_deal_fields(),
-        "quiet": {"type": "boolean", "default": false, "description": "Start at the stage without its `on enter` actions (an import of an old deal: no welcome message, no tasks); its timers are armed as at any stage."}
+        "quiet": {"type": "boolean", "default": false, "description": "Start at the stage without its `on enter` actions (an import of an old deal: no welcome message, no fields set), but with the tasks a way out of the stage waits on (`when open_tasks == 0`), made without staff notices; its timers are armed as at any stage."},
+        "done": done_tasks(v.plan)
     }});
     // A deal made at a stage that `require`s fields is given them (a stage the deal is moved
     // on to from there checks its own: 409 when they are missing).

@@ -282,6 +282,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
             .map(|(k, v)| (k.clone(), Value::Text(v.clone())))
             .collect(),
         quiet: false,
+        done: Vec::new(),
     };
     let op = Op::Create(creation).sent(Sender {
         via: form.acting.via.clone().or(form.acting.by.clone()),
