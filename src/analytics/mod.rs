@@ -135,6 +135,8 @@ pub struct FunnelRow {
     pub stage: String,
     /// Its title.
     pub title: String,
+    /// Deals in it when the period began (entered before, not left before).
+    pub at_start: i64,
     /// Deals that entered it in the period.
     pub entered: i64,
     /// Deals that left it for another stage (not the lost one).
@@ -143,10 +145,14 @@ pub struct FunnelRow {
     pub lost: i64,
     /// Moved on of those that left (moved on + lost), when any left.
     pub conversion: Option<f64>,
+    /// Deals in it when the period ended: at the start, plus entered, less moved on and lost
+    /// (the row adds up).
+    pub at_end: i64,
 }
 
 /// How long deals sat in a stage (of those that left it in the period). A percentile is read
-/// from buckets eight to a doubling: the range it lies in, in hours.
+/// from buckets eight to a doubling (each about 9% wide): one figure, placed within its bucket
+/// by the deals' rank, and the bucket it lies in.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DwellRow {
     /// The stage's name.
@@ -155,10 +161,14 @@ pub struct DwellRow {
     pub title: String,
     /// Deals that left it.
     pub deals: i64,
-    /// The median, hours: at least, less than.
-    pub median_h: (f64, f64),
-    /// The 90th percentile, hours: at least, less than.
-    pub p90_h: (f64, f64),
+    /// The median, hours.
+    pub median_h: f64,
+    /// The bucket the median lies in, hours: at least, less than.
+    pub median_range_h: (f64, f64),
+    /// The 90th percentile, hours.
+    pub p90_h: f64,
+    /// The bucket the 90th percentile lies in, hours.
+    pub p90_range_h: (f64, f64),
 }
 
 /// Invoices in the period.
@@ -331,6 +341,8 @@ impl Report {
         let mut by: BTreeMap<(String, String), (i64, Decimal)> = BTreeMap::new();
         let mut dwell: BTreeMap<String, BTreeMap<u32, i64>> = BTreeMap::new();
         let mut months: BTreeMap<String, (i64, Decimal, Decimal)> = BTreeMap::new();
+        // Deals in each stage when the period began: what entered it before, less what left.
+        let mut before: BTreeMap<String, i64> = BTreeMap::new();
         for (name, (n, a)) in sums {
             let mut parts = name.splitn(4, '/');
             let (Some("a"), Some(month), Some(what)) = (parts.next(), parts.next(), parts.next())
@@ -338,6 +350,17 @@ impl Report {
                 continue;
             };
             if !held(month) {
+                let earlier = period.as_ref().is_some_and(|p| month < p.from.as_str());
+                let sign = match what {
+                    "enter" => 1,
+                    "move" | "lost" => -1,
+                    _ => 0,
+                };
+                if earlier && sign != 0 {
+                    *before
+                        .entry(parts.next().unwrap_or_default().to_string())
+                        .or_default() += sign * n;
+                }
                 continue;
             }
             let rest = parts.next().unwrap_or_default().to_string();
@@ -377,16 +400,19 @@ impl Report {
                 get("move", &st.name).0,
                 get("lost", &st.name).0,
             );
+            let at_start = before.get(&st.name).copied().unwrap_or(0).max(0);
             if entered == 0 && moved == 0 && lost == 0 {
                 continue;
             }
             r.funnel.push(FunnelRow {
                 stage: st.name.clone(),
                 title: st.title.clone(),
+                at_start,
                 entered,
                 moved_on: moved,
                 lost,
                 conversion: (moved + lost > 0).then(|| moved as f64 / (moved + lost) as f64),
+                at_end: at_start + entered - moved - lost,
             });
         }
         for (stage, buckets) in dwell {
@@ -394,32 +420,40 @@ impl Report {
             if deals == 0 {
                 continue;
             }
-            let at = |p: f64| -> (f64, f64) {
+            // The percentile's bucket, and the figure within it: the rank's place among the
+            // bucket's deals, spread evenly across it.
+            let at = |p: f64| -> (f64, (f64, f64)) {
                 let rank = ((deals as f64) * p).ceil().max(1.0) as i64;
                 let mut seen = 0;
                 for (b, n) in &buckets {
-                    seen += n;
-                    if seen >= rank {
+                    if seen + n >= rank {
                         let (lo, hi) = tally::bucket_span(*b);
-                        return (lo / 60.0, hi / 60.0);
+                        let place = ((rank - seen) as f64 - 0.5) / (*n).max(1) as f64;
+                        let figure = lo + (hi - lo) * place;
+                        return (figure / 60.0, (lo / 60.0, hi / 60.0));
                     }
+                    seen += n;
                 }
-                (0.0, 0.0)
+                (0.0, (0.0, 0.0))
             };
             let title = plan
                 .stage_index
                 .get(&stage)
                 .map_or(stage.clone(), |&s| plan.stages[s].title.clone());
+            let (median_h, median_range_h) = at(0.5);
+            let (p90_h, p90_range_h) = at(0.9);
             r.time_in_stage.push(DwellRow {
                 stage,
                 title,
                 deals,
-                median_h: at(0.5),
-                p90_h: at(0.9),
+                median_h,
+                median_range_h,
+                p90_h,
+                p90_range_h,
             });
         }
         r.time_in_stage
-            .sort_by(|a, b| b.median_h.0.total_cmp(&a.median_h.0));
+            .sort_by(|a, b| b.median_h.total_cmp(&a.median_h));
         let has_field = |f: &str| plan.field_index.contains_key(f);
         if has_field(&map.invoice_status) {
             let n = |k: &str| get("inv", k).0;

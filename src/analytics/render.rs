@@ -1,5 +1,5 @@
 //! A report for people (text), for programs (JSON: a top-level `funnel` list of
-//! `{stage, title, entered, moved_on, lost, conversion}` rows and one key per section) and for
+//! `{stage, title, at_start, entered, moved_on, lost, at_end, conversion}` rows and one key per section) and for
 //! spreadsheets (CSV: one table per section).
 
 use std::fmt::Write;
@@ -36,9 +36,11 @@ pub fn tables(r: &Report) -> Vec<Table> {
         header: vec![
             "stage",
             "title",
+            "at_start",
             "entered",
             "moved_on",
             "lost",
+            "at_end",
             "conversion_pct",
         ],
         rows: r
@@ -48,9 +50,11 @@ pub fn tables(r: &Report) -> Vec<Table> {
                 vec![
                     f.stage.clone(),
                     f.title.clone(),
+                    f.at_start.to_string(),
                     f.entered.to_string(),
                     f.moved_on.to_string(),
                     f.lost.to_string(),
+                    f.at_end.to_string(),
                     pct(f.conversion),
                 ]
             })
@@ -62,6 +66,8 @@ pub fn tables(r: &Report) -> Vec<Table> {
             "stage",
             "title",
             "deals",
+            "median_h",
+            "p90_h",
             "median_h_from",
             "median_h_to",
             "p90_h_from",
@@ -75,10 +81,12 @@ pub fn tables(r: &Report) -> Vec<Table> {
                     d.stage.clone(),
                     d.title.clone(),
                     d.deals.to_string(),
-                    format!("{:.2}", d.median_h.0),
-                    format!("{:.2}", d.median_h.1),
-                    format!("{:.2}", d.p90_h.0),
-                    format!("{:.2}", d.p90_h.1),
+                    format!("{:.2}", d.median_h),
+                    format!("{:.2}", d.p90_h),
+                    format!("{:.2}", d.median_range_h.0),
+                    format!("{:.2}", d.median_range_h.1),
+                    format!("{:.2}", d.p90_range_h.0),
+                    format!("{:.2}", d.p90_range_h.1),
                 ]
             })
             .collect(),
@@ -327,11 +335,10 @@ pub fn text(r: &Report) -> String {
         let slowest = &r.time_in_stage[0];
         let _ = writeln!(
             out,
-            "\nDeals sit longest in {} ({}): median {}–{}.",
+            "\nDeals sit longest in {} ({}): median {}.",
             slowest.title,
             slowest.stage,
-            hours(slowest.median_h.0),
-            hours(slowest.median_h.1)
+            hours(slowest.median_h)
         );
     }
     for n in &r.notes {

@@ -48,6 +48,7 @@ pub use outbox::TransportError;
 pub use replay::{Played, ReplayError, replay};
 pub use rules::Rules;
 pub use server::{Running, StartError, start, tls_provider};
+pub use web::phrases;
 pub use writer::{WriteError, Writer};
 
 /// The most deals the writer keeps as it committed them (so that the next step on one of them

@@ -158,6 +158,8 @@ async fn midnight_pass(core: &Core, now: DateTime<Utc>) -> Result<(), ReplayErro
         let mut tx = core.store().begin().await?;
         let page = tx.live_deals(&after, 500).await?;
         let Some(last) = page.last().cloned() else {
+            // Ended, not dropped: a write transaction dropped leaves its connection closed.
+            tx.rollback().await?;
             break;
         };
         core.one(&mut tx, &Op::Midnight(page), now).await?;

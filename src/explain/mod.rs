@@ -18,7 +18,7 @@ use crate::store::{EventEntry, HistoryEntry, Refusal};
 
 pub use json::explanation_json;
 pub use text::explanation_text;
-pub use words::{describe, field_label, when};
+pub use words::{describe, field_label, input_words, when};
 
 /// A deal's story.
 #[derive(Debug, Clone)]

@@ -8,11 +8,16 @@ use serde_json::Value as Json;
 use crate::compile::Plan;
 use crate::types::Ty;
 
-/// A field's label, or its name.
+/// A field's label (a role's title), or its name.
 pub fn field_label(plan: &Plan, name: &str) -> String {
     plan.field_index
         .get(name)
         .and_then(|&i| plan.fields[i].label.clone())
+        .or_else(|| {
+            plan.role_index
+                .get(name)
+                .map(|&r| plan.roles[r].title.clone())
+        })
         .unwrap_or_else(|| name.to_string())
 }
 
@@ -343,23 +348,33 @@ pub fn describe(plan: &Plan, kind: &str, r: &Json, ru: bool) -> String {
         ),
         "personal_data_erased" => pick(
             format!("⌫ Личные данные клиента удалены ({})", s("by")),
-            format!("⌫ The client's personal data erased ({})", s("by")),
+            format!("⌫ The client's personal data was erased ({})", s("by")),
         ),
         other => other.to_string(),
     }
 }
 
 /// What came in, in words, from a history entry's cause.
-pub(super) fn input_words(plan: &Plan, cause: &str, ru: bool) -> String {
+pub fn input_words(plan: &Plan, cause: &str, ru: bool) -> String {
     let pick = |ru_text: String, en_text: String| if ru { ru_text } else { en_text };
     let (what, rest) = cause.split_once(' ').unwrap_or((cause, ""));
     match what {
         "created" => pick("Сделка создана".into(), "The deal was created".into()),
         "event" => pick(format!("Событие {rest}"), format!("Event {rest}")),
-        "timer" => pick(
-            format!("Сработал таймер «{rest}»"),
-            format!("Timer «{rest}» fell due"),
-        ),
+        // A task's reminder (`⏰ ID`), or a timer line as the file writes it.
+        "timer" => match rest
+            .strip_prefix("⏰ ")
+            .filter(|id| plan.task_line(id).is_some())
+        {
+            Some(id) => pick(
+                format!("Напоминание: задача «{}» просрочена", plan.task_title(id)),
+                format!("Reminder: task «{}» is overdue", plan.task_title(id)),
+            ),
+            None => pick(
+                format!("Сработал таймер «{rest}»"),
+                format!("Timer «{rest}» fell due"),
+            ),
+        },
         "task" => task_words(plan, rest, ru),
         "time" => {
             // `time entry N corrected [by P]`

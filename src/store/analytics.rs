@@ -29,11 +29,9 @@ impl Tx {
         today: NaiveDate,
     ) -> Result<Report, StoreError> {
         let sums = match &period {
-            // `a/2026-03/…` up to `a/2026-05/…`: '/' sorts before '0'.
-            Some(p) => {
-                self.totals_between(&format!("a/{}/", p.from), &format!("a/{}0", p.to))
-                    .await?
-            }
+            // Up to `a/2026-05/…` (`/` sorts before `0`); the months before the period too,
+            // for the deals already in each stage when it began.
+            Some(p) => self.totals_between("a/", &format!("a/{}0", p.to)).await?,
             None => self.totals_between("a/", "a0").await?,
         };
         let hours = self

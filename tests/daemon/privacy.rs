@@ -231,6 +231,13 @@ async fn the_deal_page_records_opt_outs_and_erases_when_confirmed() {
             .await
             .unwrap()
     };
+    let deal_page_at = |path: &str| {
+        let req = http
+            .get(format!("{}{path}", d.base))
+            .header("cookie", &b.cookie)
+            .send();
+        async move { req.await.unwrap().text().await.unwrap() }
+    };
     let page = deal_page().await;
     assert!(
         page.contains(r#"action="/deals/shop/opt-outs/email/out""#),
@@ -251,12 +258,11 @@ async fn the_deal_page_records_opt_outs_and_erases_when_confirmed() {
     );
     // Without the tick nothing is erased.
     let r = send("/deals/shop/personal-data", vec![]).await.unwrap();
-    assert!(
-        r.headers()["location"]
-            .to_str()
-            .unwrap()
-            .contains("refused=")
-    );
+    let back = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(back.ends_with("?why=confirm"), "{back}");
+    // The page says why in its own words.
+    let said = deal_page_at(&back).await;
+    assert!(said.contains("Отметьте галочку"), "{said}");
     let (_, deal) = d.get("/api/v1/deals/shop").await;
     assert_eq!(deal["fields"]["client_name"], "Ivan");
     let r = send("/deals/shop/personal-data", vec![("confirm", "yes".into())])

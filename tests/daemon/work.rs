@@ -70,6 +70,17 @@ async fn one_timer_per_person_across_deals_and_corrections_are_audited() {
         "{:?}",
         kinds(&deal1)
     );
+    // Every moment the API writes is in UTC, the timer's start too.
+    let stopped = deal1["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["kind"] == "timer_stopped")
+        .unwrap();
+    assert!(
+        stopped["since"].as_str().unwrap().ends_with('Z'),
+        "{stopped}"
+    );
 
     // The team page lists the running timer, ticking (the script is served, the policy lets
     // the page run its own script and nothing else).

@@ -139,7 +139,7 @@ pub(super) fn page(
     let longest = r
         .time_in_stage
         .iter()
-        .map(|d| d.median_h.1)
+        .map(|d| d.median_h)
         .fold(0.0f64, f64::max)
         .max(1.0);
     let max_hours = r
@@ -160,14 +160,16 @@ pub(super) fn page(
             h2 { (w.funnel) }
             @if r.funnel.is_empty() { p.empty { (w.nothing_yet) } } @else {
                 table {
-                    thead { tr { th { "" } th.num { (w.entered) } th.num { (w.moved_on) } th.num { (w.lost_there) } th.num { (w.conversion) } th { "" } } }
+                    thead { tr { th { "" } th.num { (w.at_start) } th.num { (w.entered) } th.num { (w.moved_on) } th.num { (w.lost_there) } th.num { (w.at_end) } th.num { (w.conversion) } th { "" } } }
                     tbody {
                         @for f in &r.funnel {
                             tr data-stage=(f.stage) {
                                 td { (f.title) }
+                                td.num data-figure="at_start" { (f.at_start) }
                                 td.num data-figure="entered" { (f.entered) }
-                                td.num { (f.moved_on) }
-                                td.num.warn[f.lost > 0] { (f.lost) }
+                                td.num data-figure="moved_on" { (f.moved_on) }
+                                td.num.warn[f.lost > 0] data-figure="lost" { (f.lost) }
+                                td.num data-figure="at_end" { (f.at_end) }
                                 td.num data-figure="conversion" { (pct(f.conversion)) }
                                 td { (bar(f.entered as f64 / top, "bar")) }
                             }
@@ -179,7 +181,7 @@ pub(super) fn page(
         section.dwell {
             h2 { (w.time_in_stage) }
             @if let Some(d) = r.time_in_stage.first() {
-                p.hint { (w.longest_at) " «" (d.title) "»: " (w.median) " " (hours(d.median_h.0, v.lang)) "–" (hours(d.median_h.1, v.lang)) }
+                p.hint { (w.longest_at) " «" (d.title) "»: " (w.median) " " (hours(d.median_h, v.lang)) }
             }
             @if !r.time_in_stage.is_empty() {
                 table {
@@ -189,9 +191,9 @@ pub(super) fn page(
                             tr data-stage=(d.stage) {
                                 td { (d.title) }
                                 td.num { (d.deals) }
-                                td.num { (hours(d.median_h.0, v.lang)) "–" (hours(d.median_h.1, v.lang)) }
-                                td.num { (hours(d.p90_h.0, v.lang)) "–" (hours(d.p90_h.1, v.lang)) }
-                                td { (bar(d.median_h.1 / longest, "bar")) }
+                                td.num { (hours(d.median_h, v.lang)) }
+                                td.num { (hours(d.p90_h, v.lang)) }
+                                td { (bar(d.median_h / longest, "bar")) }
                             }
                         }
                     }

@@ -120,7 +120,11 @@ pub(super) fn page(
                                     td {
                                         @if m.deal.is_empty() { "—" } @else { a href=(deal_link(&m.deal)) { (m.deal) } }
                                     }
-                                    td { (m.channel) " → " (m.to) " «" (m.template) "», " (m.attempts) " " (w.attempts) ": " (m.last_error.as_deref().unwrap_or_default()) }
+                                    td {
+                                        (m.channel) " → " (m.to) " «" (m.template) "», " (m.attempts) " " (w.attempts) ": "
+                                        // The mail server's or the gateway's own words.
+                                        span lang="en" { (m.last_error.as_deref().unwrap_or_default()) }
+                                    }
                                 }
                             }
                             Trouble::Alert(c) => {

@@ -132,7 +132,8 @@ pub(super) fn card(
             }
             @if !elsewhere.is_empty() {
                 div.tracks {
-                    (w.also_at) ": "
+                    // Out of a column (a search), where it is; in one, where else it is.
+                    (if column.is_some() { w.also_at } else { w.stage_word }) ": "
                     @for (i, s) in elsewhere.iter().enumerate() {
                         @if i > 0 { " & " }
                         span.track { (title_of(plan, s)) }

@@ -31,8 +31,10 @@ use crate::value::Value;
 
 #[derive(Deserialize, Default)]
 pub(super) struct DealQuery {
-    /// The outcome of the last form: `ok` or the refusal.
+    /// The outcome of the last form: `ok`, a refusal the pages made (its code), or the
+    /// engine's.
     done: Option<String>,
+    why: Option<String>,
     refused: Option<String>,
 }
 
@@ -59,7 +61,7 @@ pub(super) async fn show(
                 v.lang,
                 StatusCode::NOT_FOUND,
                 v.lang.words().not_found,
-                &format!("there is no deal `{id}`"),
+                v.lang.words().no_deal,
             );
         }
         Err(_) => return store_down(v.lang),
@@ -100,9 +102,11 @@ pub(super) async fn show(
             );
         }
     };
-    let flash = match (q.done.as_deref(), q.refused) {
-        (_, Some(r)) => Some(Err(r)),
-        (Some(_), None) => Some(Ok(())),
+    let said = q.why.as_deref().and_then(super::flash::Said::of);
+    let flash = match (q.done.as_deref(), said, q.refused) {
+        (_, Some(s), _) => Some(Err(super::flash::Why::Said(s))),
+        (_, None, Some(r)) => Some(Err(super::flash::Why::Engine(r))),
+        (Some(_), None, None) => Some(Ok(())),
         _ => None,
     };
     let story = read.explain(&rules.ready.plan, &id, v.lang == super::i18n::Lang::Ru);
@@ -133,7 +137,7 @@ pub(super) struct DealView<'a> {
     pub team: &'a Team,
     pub dashboard: &'a Dashboard,
     /// The outcome of the form just sent.
-    pub flash: Option<Result<(), String>>,
+    pub flash: Option<Result<(), super::flash::Why>>,
     /// The channels the client opted out of.
     pub opted_out: &'a [String],
     /// The latest webhook deliveries about the deal.
@@ -169,7 +173,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         @if let Some(flash) = &d.flash {
             @match flash {
                 Ok(()) => p.flash.ok role="status" { (w.applied) },
-                Err(m) => p.flash.error role="alert" { (w.refused) ": " (m) },
+                Err(why) => p.flash.error role="alert" { (super::flash::shown(why, w)) },
             }
         }
         @if let Some(p) = &deal.parent {
@@ -182,7 +186,7 @@ pub(super) fn page(v: &Viewer, d: &DealView<'_>) -> Markup {
         (events(v, d))
         (super::edit::section(v, plan, deal, d.team))
         (super::privacy::section(v, &deal.id, d.opted_out))
-        (super::webhooks::deliveries(v, d.deliveries))
+        (super::webhooks::deliveries(v, plan.tz, d.deliveries))
         (history(plan, d.story, v.lang))
     };
     layout(v, &deal.title, Nav::None, false, body)

@@ -159,7 +159,7 @@ pub(super) async fn edit(
     let rules = s.core.rules();
     let (fields, clear) = changes(&rules.ready.plan, &form.pairs);
     if fields.is_empty() && clear.is_empty() {
-        return back(&id, Err("nothing was changed".into()));
+        return back(&id, Err(super::flash::Said::NothingChanged.into()));
     }
     let input = Input::Edit {
         fields,
@@ -181,12 +181,17 @@ pub(super) struct Typed {
 }
 
 /// The new-deal page: a title, an id (or one made up), the stage to start at, the fields.
-pub(super) fn new_page(v: &Viewer, plan: &Plan, typed: &Typed, error: Option<&str>) -> Markup {
+pub(super) fn new_page(
+    v: &Viewer,
+    plan: &Plan,
+    typed: &Typed,
+    error: Option<&super::flash::Why>,
+) -> Markup {
     let w = v.lang.words();
     let body = html! {
         p.crumbs { a href="/" { (w.board) } " › " (w.new_deal) }
         h1 { (w.new_deal) }
-        @if let Some(e) = error { p.flash.error role="alert" { (w.refused) ": " (e) } }
+        @if let Some(e) = error { p.flash.error role="alert" { (super::flash::shown(e, w)) } }
         @if !v.may_write() {
             p.hint { (w.read_only) }
         } @else {
@@ -254,15 +259,15 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
             .collect(),
         refusal: form_value(&form.pairs, "_refusal").and_then(|r| r.parse().ok()),
     };
-    let refuse = |message: &str| {
+    let refuse = |why: super::flash::Why| {
         html(
             &v,
             StatusCode::UNPROCESSABLE_ENTITY,
-            new_page(&v, plan, &typed, Some(message)),
+            new_page(&v, plan, &typed, Some(&why)),
         )
     };
     if typed.title.is_empty() {
-        return refuse("a deal needs a title");
+        return refuse(super::flash::Said::TitleNeeded.into());
     }
     let id = if typed.id.is_empty() {
         crate::daemon::api::intake::new_id()
@@ -270,7 +275,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
         typed.id.clone()
     };
     if !crate::daemon::api::deals::valid_id(&id) {
-        return refuse(crate::daemon::api::deals::BAD_ID);
+        return refuse(super::flash::Said::BadId.into());
     }
     let creation = Creation {
         id: id.clone(),
@@ -300,7 +305,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
                 .ok()
                 .and_then(|j| j["error"]["message"].as_str().map(str::to_string))
                 .unwrap_or(a.body);
-            refuse(&message)
+            refuse(super::flash::Why::Engine(message))
         }
         Err(e) => page_error(
             v.lang,

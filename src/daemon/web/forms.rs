@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::access::{page_error, viewer};
 use super::encode;
+use super::flash::{Said, Why};
 use super::session::genuine;
 use crate::daemon::api::answers::render_deal;
 use crate::daemon::batch::{Op, Sender};
@@ -149,7 +150,7 @@ pub(super) async fn send_event(
         .find(|(k, _)| k == "_event")
         .map(|(_, v)| v.clone())
     else {
-        return back(&id, Err("the form names no event".into()));
+        return back(&id, Err(Said::NoEvent.into()));
     };
     let mut fields = serde_json::Map::new();
     for (k, val) in pairs {
@@ -160,8 +161,7 @@ pub(super) async fn send_event(
             Declared::Bool => serde_json::Value::Bool(val == "true" || val == "on"),
             Declared::List => match serde_json::from_str(val) {
                 Ok(j @ serde_json::Value::Array(_)) => j,
-                Ok(_) => return back(&id, Err(format!("`{k}` is not a JSON list"))),
-                Err(e) => return back(&id, Err(format!("`{k}` is not a JSON list: {e}"))),
+                _ => return back(&id, Err(Said::NotAList.into())),
             },
             Declared::Text => serde_json::Value::String(val.trim().to_string()),
         };
@@ -196,11 +196,11 @@ pub(super) async fn task_work(
                 .and_then(|h| h.parse::<rust_decimal::Decimal>().ok())
                 .filter(|h| *h > rust_decimal::Decimal::ZERO);
             let Some(hours) = hours else {
-                return back(&id, Err("hours must be a positive number".into()));
+                return back(&id, Err(Said::HoursPositive.into()));
             };
             TaskAction::Log(hours)
         }
-        other => return back(&id, Err(format!("there is no task action `{other}`"))),
+        _ => return back(&id, Err(Said::NoTaskAction.into())),
     };
     let input = Input::Task {
         task,
@@ -218,7 +218,7 @@ pub(super) async fn amend_time(
     body: Bytes,
 ) -> Response {
     let Ok(n) = entry.parse::<usize>() else {
-        return back(&id, Err(format!("`{entry}` is not a time entry's number")));
+        return back(&id, Err(Said::NoEntry.into()));
     };
     let form = match Form::admit(&s, &headers, &id, &super::work::entry_path(&id, n), &body).await {
         Ok(f) => f,
@@ -229,7 +229,7 @@ pub(super) async fn amend_time(
         .and_then(|h| h.trim().parse::<rust_decimal::Decimal>().ok())
         .filter(|h| *h >= rust_decimal::Decimal::ZERO && *h <= rust_decimal::Decimal::from(24));
     let Some(hours) = hours else {
-        return back(&id, Err("hours must be a number from 0 to 24".into()));
+        return back(&id, Err(Said::HoursDay.into()));
     };
     let input = Input::Amend {
         entry: n,
@@ -284,16 +284,18 @@ pub(super) async fn outcome(s: &AppState, id: &str, input: Input, form: &Form) -
                 .ok()
                 .and_then(|j| j["error"]["message"].as_str().map(str::to_string))
                 .unwrap_or(a.body);
-            back(id, Err(message))
+            back(id, Err(Why::Engine(message)))
         }
-        Err(e) => back(id, Err(e.to_string())),
+        Err(e) => back(id, Err(Why::Engine(e.to_string()))),
     }
 }
 
-pub(super) fn back(id: &str, result: Result<(), String>) -> Response {
+/// Back to the deal's page, with what came of the form.
+pub(super) fn back(id: &str, result: Result<(), Why>) -> Response {
     let to = match result {
         Ok(()) => format!("/deals/{}?done=1", encode(id)),
-        Err(m) => format!("/deals/{}?refused={}", encode(id), encode(&m)),
+        Err(Why::Said(s)) => format!("/deals/{}?why={}", encode(id), s.code()),
+        Err(Why::Engine(m)) => format!("/deals/{}?refused={}", encode(id), encode(&m)),
     };
     Redirect::to(&to).into_response()
 }

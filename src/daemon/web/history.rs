@@ -35,7 +35,8 @@ pub(super) fn history(plan: &Plan, story: &Explanation, lang: Lang) -> Markup {
                         }
                         @if let Some(r) = &step.refused {
                             p.refused role="note" {
-                                "✗ " (r.reason)
+                                // The engine's reason, in its own words.
+                                "✗ " span lang="en" { (r.reason) }
                                 @if let Some(rule) = &r.rule { " · " (w.rule) " " code { (rule) } }
                             }
                         }

@@ -51,6 +51,18 @@ impl Lang {
         best.map(|(_, l)| l)
     }
 
+    /// Every fixed text the pages say in this language (what a page in the other language
+    /// must never show).
+    pub(super) fn phrases(self) -> Vec<String> {
+        match serde_json::to_value(self.words()) {
+            Ok(serde_json::Value::Object(m)) => m
+                .into_iter()
+                .filter_map(|(_, v)| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The words of this language.
     pub(super) fn words(self) -> &'static Words {
         match self {
@@ -61,7 +73,7 @@ impl Lang {
 }
 
 /// Every fixed text of the pages.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub(super) struct Words {
     pub board: &'static str,
     pub money: &'static str,
@@ -76,6 +88,7 @@ pub(super) struct Words {
     pub days_in_stage: &'static str,
     pub more: &'static str,
     pub also_at: &'static str,
+    pub stage_word: &'static str,
     pub pause: &'static str,
     pub timer_runs: &'static str,
     pub time_entries: &'static str,
@@ -124,8 +137,10 @@ pub(super) struct Words {
     pub time_in_stage: &'static str,
     pub conversion: &'static str,
     pub lost_there: &'static str,
+    pub at_end: &'static str,
     pub moved_on: &'static str,
     pub entered: &'static str,
+    pub at_start: &'static str,
     pub funnel: &'static str,
     pub all_time: &'static str,
     pub period_to: &'static str,
@@ -212,10 +227,26 @@ pub(super) struct Words {
     pub no_events: &'static str,
     pub applied: &'static str,
     pub refused: &'static str,
+    pub nothing_changed: &'static str,
+    pub no_event: &'static str,
+    pub not_a_list: &'static str,
+    pub hours_positive: &'static str,
+    pub no_task_action: &'static str,
+    pub no_entry: &'static str,
+    pub hours_day: &'static str,
+    pub opt_way: &'static str,
+    pub opt_channel: &'static str,
+    pub no_deal: &'static str,
+    pub tick_to_confirm: &'static str,
+    pub title_needed: &'static str,
+    pub bad_id: &'static str,
     pub read_only: &'static str,
     pub not_genuine: &'static str,
     pub personal_data: &'static str,
     pub webhooks: &'static str,
+    pub delivery_pending: &'static str,
+    pub delivery_sent: &'static str,
+    pub delivery_dead: &'static str,
     pub webhook_columns: [&'static str; 5],
     pub opted_out: &'static str,
     pub opt_out: &'static str,
@@ -254,6 +285,7 @@ static RU: Words = Words {
     days_in_stage: "дн. на этапе",
     more: "ещё",
     also_at: "также",
+    stage_word: "этап",
     pause: "Пауза",
     timer_runs: "идёт таймер",
     time_entries: "Учёт времени",
@@ -302,8 +334,10 @@ static RU: Words = Words {
     time_in_stage: "Время на этапе",
     conversion: "конверсия",
     lost_there: "потеряны",
+    at_end: "осталось на конец",
     moved_on: "прошли дальше",
     entered: "вошли",
+    at_start: "было на начало",
     funnel: "Воронка",
     all_time: "за всё время",
     period_to: "По месяц",
@@ -390,9 +424,25 @@ static RU: Words = Words {
     no_events: "Текущие этапы не ждут событий.",
     applied: "Готово: сделка обновлена.",
     refused: "Не принято",
+    nothing_changed: "Ничего не изменилось.",
+    no_event: "В форме не указано событие.",
+    not_a_list: "Список нужно ввести как JSON: [{…}, …].",
+    hours_positive: "Часы — положительное число.",
+    no_task_action: "Такого действия с задачей нет.",
+    no_entry: "Такой записи времени нет.",
+    hours_day: "Часы — число от 0 до 24.",
+    opt_way: "Клиент может отказаться от канала или вернуться к нему.",
+    opt_channel: "Отказаться можно от SMS, писем или Telegram.",
+    no_deal: "Такой сделки нет.",
+    tick_to_confirm: "Отметьте галочку, чтобы подтвердить удаление.",
+    title_needed: "У сделки должно быть название.",
+    bad_id: "Номер сделки — от 1 до 100 латинских букв, цифр, «-», «_», «.» или «/».",
     read_only: "У вашего токена доступ только на чтение.",
     personal_data: "Персональные данные",
     webhooks: "Вебхуки",
+    delivery_pending: "ждёт отправки",
+    delivery_sent: "доставлено",
+    delivery_dead: "не доставлено",
     webhook_columns: ["Получатель", "№", "Запись", "Состояние", "Попыток"],
     opted_out: "Клиент отказался от рассылки",
     opt_out: "Клиент отказался",
@@ -432,6 +482,7 @@ static EN: Words = Words {
     days_in_stage: "days in stage",
     more: "more",
     also_at: "also",
+    stage_word: "stage",
     pause: "Pause",
     timer_runs: "timer running",
     time_entries: "Time logged",
@@ -480,8 +531,10 @@ static EN: Words = Words {
     time_in_stage: "Time in stage",
     conversion: "conversion",
     lost_there: "lost",
+    at_end: "at the end",
     moved_on: "moved on",
     entered: "entered",
+    at_start: "at the start",
     funnel: "Funnel",
     all_time: "all time",
     period_to: "To",
@@ -568,9 +621,25 @@ static EN: Words = Words {
     no_events: "The current stages expect no events.",
     applied: "Done: the deal is updated.",
     refused: "Refused",
+    nothing_changed: "Nothing was changed.",
+    no_event: "The form names no event.",
+    not_a_list: "A list is typed as JSON: [{…}, …].",
+    hours_positive: "Hours must be a positive number.",
+    no_task_action: "There is no such action on a task.",
+    no_entry: "There is no such time entry.",
+    hours_day: "Hours must be a number from 0 to 24.",
+    opt_way: "A client opts out of a channel, or back in.",
+    opt_channel: "A client opts out of SMS, email or Telegram.",
+    no_deal: "There is no such deal.",
+    tick_to_confirm: "Tick the box to confirm the erasure.",
+    title_needed: "A deal needs a title.",
+    bad_id: "A deal id is 1 to 100 Latin letters, digits, -, _, . or /.",
     read_only: "Your token may only read.",
     personal_data: "Personal data",
     webhooks: "Webhooks",
+    delivery_pending: "pending",
+    delivery_sent: "delivered",
+    delivery_dead: "given up",
     webhook_columns: ["Receiver", "No.", "Record", "Status", "Attempts"],
     opted_out: "The client opted out of",
     opt_out: "Client opted out",

@@ -112,7 +112,7 @@ pub(super) async fn make_deal(
             html(
                 &v,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                new_page(&v, plan, &typed, Some(&message)),
+                new_page(&v, plan, &typed, Some(&super::flash::Why::Engine(message))),
             )
         }
         Err(e) => page_error(

@@ -16,6 +16,7 @@ mod board;
 mod data;
 mod deal;
 mod edit;
+mod flash;
 mod format;
 mod forms;
 mod history;
@@ -37,6 +38,16 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::daemon::state::Shared;
+
+/// Every fixed text the pages say, in Russian (`russian`) or English: what a page in the
+/// other language must never show (its test reads them).
+pub fn phrases(russian: bool) -> Vec<String> {
+    if russian {
+        i18n::Lang::Ru.phrases()
+    } else {
+        i18n::Lang::En.phrases()
+    }
+}
 
 /// The cookie that keeps the chosen language.
 const LANG_COOKIE: &str = "dealflow_lang";

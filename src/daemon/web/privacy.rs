@@ -9,6 +9,7 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::encode;
+use super::flash::{Said, Why};
 use super::forms::{Form, back, form_value};
 use super::layout::form_fields;
 use super::viewer::Viewer;
@@ -60,25 +61,15 @@ pub(super) async fn opt_out(
     let out = match way.as_str() {
         "out" => true,
         "in" => false,
-        other => {
-            return back(
-                &id,
-                Err(format!("a client opts `out` or `in`, not `{other}`")),
-            );
-        }
+        _ => return back(&id, Err(Said::OptWay.into())),
     };
     if !CHANNELS.contains(&channel.as_str()) {
-        return back(
-            &id,
-            Err(format!(
-                "a client opts out of `sms` or `email`, not `{channel}`"
-            )),
-        );
+        return back(&id, Err(Said::OptChannel.into()));
     }
     match privacy::opt_out(&s, &id, &channel, out, form.acting.by.as_deref()).await {
         Ok(Some(_)) => back(&id, Ok(())),
-        Ok(None) => back(&id, Err(format!("there is no deal `{id}`"))),
-        Err(e) => back(&id, Err(e.to_string())),
+        Ok(None) => back(&id, Err(Said::NoDeal.into())),
+        Err(e) => back(&id, Err(Why::Engine(e.to_string()))),
     }
 }
 
@@ -95,11 +86,11 @@ pub(super) async fn erase(
         Err(r) => return *r,
     };
     if form_value(&form.pairs, "confirm").as_deref() != Some("yes") {
-        return back(&id, Err("tick the box to confirm the erasure".into()));
+        return back(&id, Err(Said::TickToConfirm.into()));
     }
     match privacy::erase(&s, &id, form.acting.by.clone()).await {
         Ok(Some(_)) => back(&id, Ok(())),
-        Ok(None) => back(&id, Err(format!("there is no deal `{id}`"))),
-        Err(e) => back(&id, Err(e.to_string())),
+        Ok(None) => back(&id, Err(Said::NoDeal.into())),
+        Err(e) => back(&id, Err(Why::Engine(e.to_string()))),
     }
 }

@@ -1,0 +1,121 @@
+//! What a form's outcome says on the page it sends the browser back to: done, a refusal the
+//! pages themselves make (said in the page's language, by a code in the address), or the
+//! engine's reason (quoted in its own words).
+
+use super::i18n::Words;
+
+/// A refusal the pages make themselves, before the engine sees anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Said {
+    NothingChanged,
+    NoEvent,
+    NotAList,
+    HoursPositive,
+    NoTaskAction,
+    NoEntry,
+    HoursDay,
+    OptWay,
+    OptChannel,
+    NoDeal,
+    TickToConfirm,
+    TitleNeeded,
+    BadId,
+}
+
+const ALL: [Said; 13] = [
+    Said::NothingChanged,
+    Said::NoEvent,
+    Said::NotAList,
+    Said::HoursPositive,
+    Said::NoTaskAction,
+    Said::NoEntry,
+    Said::HoursDay,
+    Said::OptWay,
+    Said::OptChannel,
+    Said::NoDeal,
+    Said::TickToConfirm,
+    Said::TitleNeeded,
+    Said::BadId,
+];
+
+impl Said {
+    /// Its code in the address (`?why=`).
+    pub(super) fn code(self) -> &'static str {
+        match self {
+            Said::NothingChanged => "nothing",
+            Said::NoEvent => "no-event",
+            Said::NotAList => "not-a-list",
+            Said::HoursPositive => "hours",
+            Said::NoTaskAction => "no-action",
+            Said::NoEntry => "no-entry",
+            Said::HoursDay => "hours-day",
+            Said::OptWay => "opt-way",
+            Said::OptChannel => "opt-channel",
+            Said::NoDeal => "no-deal",
+            Said::TickToConfirm => "confirm",
+            Said::TitleNeeded => "title",
+            Said::BadId => "bad-id",
+        }
+    }
+
+    /// The refusal a code names.
+    pub(super) fn of(code: &str) -> Option<Said> {
+        ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    /// In the page's words.
+    pub(super) fn words(self, w: &Words) -> &'static str {
+        match self {
+            Said::NothingChanged => w.nothing_changed,
+            Said::NoEvent => w.no_event,
+            Said::NotAList => w.not_a_list,
+            Said::HoursPositive => w.hours_positive,
+            Said::NoTaskAction => w.no_task_action,
+            Said::NoEntry => w.no_entry,
+            Said::HoursDay => w.hours_day,
+            Said::OptWay => w.opt_way,
+            Said::OptChannel => w.opt_channel,
+            Said::NoDeal => w.no_deal,
+            Said::TickToConfirm => w.tick_to_confirm,
+            Said::TitleNeeded => w.title_needed,
+            Said::BadId => w.bad_id,
+        }
+    }
+}
+
+/// Why a form was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The pages said it.
+    Said(Said),
+    /// The engine (or the store) said it, in its own words.
+    Engine(String),
+}
+
+impl From<Said> for Why {
+    fn from(s: Said) -> Why {
+        Why::Said(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_reads_back() {
+        for s in ALL {
+            assert_eq!(Said::of(s.code()), Some(s));
+        }
+        assert_eq!(Said::of("<script>"), None);
+    }
+}
+
+/// A refusal as a page shows it: the pages' own in the page's words, the engine's quoted in its
+/// own (marked as English).
+pub(super) fn shown(why: &Why, w: &Words) -> maud::Markup {
+    match why {
+        Why::Said(s) => maud::html! { (s.words(w)) },
+        Why::Engine(m) => maud::html! { (w.refused) ": " span lang="en" { (m) } },
+    }
+}
