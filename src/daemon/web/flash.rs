@@ -98,6 +98,15 @@ impl From<Said> for Why {
     }
 }
 
+/// A refusal as a page shows it: the pages' own in the page's words, the engine's quoted in its
+/// own (marked as English).
+pub(super) fn shown(why: &Why, w: &Words) -> maud::Markup {
+    match why {
+        Why::Said(s) => maud::html! { (s.words(w)) },
+        Why::Engine(m) => maud::html! { (w.refused) ": " span lang="en" { (m) } },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,14 +117,5 @@ mod tests {
             assert_eq!(Said::of(s.code()), Some(s));
         }
         assert_eq!(Said::of("<script>"), None);
-    }
-}
-
-/// A refusal as a page shows it: the pages' own in the page's words, the engine's quoted in its
-/// own (marked as English).
-pub(super) fn shown(why: &Why, w: &Words) -> maud::Markup {
-    match why {
-        Why::Said(s) => maud::html! { (s.words(w)) },
-        Why::Engine(m) => maud::html! { (w.refused) ": " span lang="en" { (m) } },
     }
 }
