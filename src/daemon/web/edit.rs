@@ -296,7 +296,7 @@ pub(super) async fn create(State(s): State<Shared>, headers: HeaderMap, body: By
     match s.writer.submit(op, form.key, render_created).await {
         Ok(a) if (200..300).contains(&a.status) => {
             if let Some(r) = typed.refusal {
-                super::leads::settled(&s, r, form.acting.by.as_deref(), &id).await;
+                super::forms::lead_settled(&s, r, form.acting.by.as_deref(), &id).await;
             }
             Redirect::to(&format!("/deals/{}?done=1", encode(&id))).into_response()
         }

@@ -299,3 +299,17 @@ pub(super) fn back(id: &str, result: Result<(), Why>) -> Response {
     };
     Redirect::to(&to).into_response()
 }
+
+/// Marks the refused lead `id` settled by the deal made of it (a failure is logged: the deal
+/// is made, the lead stays listed until someone dismisses it).
+pub(super) async fn lead_settled(s: &AppState, id: i64, by: Option<&str>, deal: &str) {
+    let done = async {
+        let mut tx = s.core.store().begin().await?;
+        tx.settle_refusal(id, by, Some(deal), chrono::Utc::now())
+            .await?;
+        tx.commit().await
+    };
+    if let Err(e) = done.await {
+        tracing::warn!(refusal = id, deal, error = %e, "a refused lead made into a deal was not marked settled");
+    }
+}

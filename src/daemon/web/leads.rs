@@ -25,19 +25,6 @@ fn to_attention() -> Response {
     Redirect::to(PAGE).into_response()
 }
 
-/// Marks the refused lead `id` settled by the deal made of it (a failure is logged: the deal
-/// is made, the lead stays listed until someone dismisses it).
-pub(super) async fn settled(s: &AppState, id: i64, by: Option<&str>, deal: &str) {
-    let done = async {
-        let mut tx = s.core.store().begin().await?;
-        tx.settle_refusal(id, by, Some(deal), Utc::now()).await?;
-        tx.commit().await
-    };
-    if let Err(e) = done.await {
-        tracing::warn!(refusal = id, deal, error = %e, "a refused lead made into a deal was not marked settled");
-    }
-}
-
 /// The refused website lead `id`, if it is one no one has settled.
 async fn open_lead(s: &AppState, id: i64) -> Result<Option<Refusal>, crate::store::StoreError> {
     let mut tx = s.core.store().read().await?;
@@ -101,7 +88,7 @@ pub(super) async fn make_deal(
     });
     match s.writer.submit(op, form.key.clone(), render_created).await {
         Ok(a) if (200..300).contains(&a.status) => {
-            settled(&s, id, form.acting.by.as_deref(), &deal).await;
+            super::forms::lead_settled(&s, id, form.acting.by.as_deref(), &deal).await;
             Redirect::to(&format!("/deals/{}?done=1", encode(&deal))).into_response()
         }
         Ok(a) => {
