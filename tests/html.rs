@@ -52,21 +52,7 @@ async fn every_page_passes_the_nu_html_checker() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let login = http
-        .post(format!("{base}/login"))
-        .header("origin", &base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("token=demo&next=%2F")
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = common::demo_session(&http, &base).await;
     // A timer runs on Nina's call, so her page and the team page show one.
     let started = http
         .post(format!("{base}/api/v1/deals/nina/tasks/call_client/start"))

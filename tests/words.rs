@@ -354,21 +354,7 @@ async fn every_page_speaks_one_language() {
             .await
             .unwrap();
     }
-    let login = http
-        .post(format!("{base}/login"))
-        .header("origin", &base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("token=demo&next=%2F")
-        .send()
-        .await
-        .unwrap();
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = common::demo_session(&http, &base).await;
     let pages = [
         "/",
         "/money",

@@ -445,18 +445,6 @@ impl StageDef {
             .filter_map(|t| t.guard.as_ref())
             .any(Expr::reads_open_tasks)
     }
-
-    /// Every line of the stage's actions: `on enter`, `on exit`, `on EVENT`, timers and
-    /// transitions.
-    fn bodies(&self) -> impl Iterator<Item = &[Action]> {
-        self.on_enter
-            .iter()
-            .chain(&self.on_exit)
-            .map(|r| r.body.as_slice())
-            .chain(self.on_event.iter().map(|o| o.rule.body.as_slice()))
-            .chain(self.timers.iter().map(|t| t.rule.body.as_slice()))
-            .chain(self.transitions.iter().map(|t| t.body.as_slice()))
-    }
 }
 
 impl Plan {
@@ -474,7 +462,7 @@ impl Plan {
             }
         }
         let mut out = std::collections::BTreeSet::new();
-        for body in self.stages.iter().flat_map(StageDef::bodies) {
+        for body in self.stages.iter().flat_map(StageDef::blocks) {
             within(body, &mut out);
         }
         out

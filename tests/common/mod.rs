@@ -95,6 +95,25 @@ pub fn demo_daemon() -> (Reaped, String) {
     (child, format!("http://{addr}"))
 }
 
+/// A session on the demo daemon at `base`, logged in with its token: the cookie to send.
+pub async fn demo_session(http: &reqwest::Client, base: &str) -> String {
+    let login = http
+        .post(format!("{base}/login"))
+        .header("origin", base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=demo&next=%2F")
+        .send()
+        .await
+        .expect("the demo answers");
+    login.headers()["set-cookie"]
+        .to_str()
+        .expect("a cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// A port nobody listens on now, on loopback.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
