@@ -18,6 +18,7 @@ mod core;
 pub(crate) mod demo;
 mod digest;
 pub(crate) mod door;
+mod guard;
 mod metrics;
 mod openapi;
 mod ops;

@@ -21,6 +21,7 @@ mod forms;
 mod heal;
 mod import;
 mod input;
+mod limits;
 mod mail;
 mod messages;
 mod metrics;

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -169,7 +170,7 @@ pub(super) async fn submit(
     Path(key): Path<String>,
     extensions: Extensions,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(form) = form_of(&s, &key) else {
         return ApiError::new(
@@ -207,6 +208,33 @@ pub(super) async fn submit(
             );
         }
     }
+    // A body over the limit is refused like anything else here: a page or JSON, CORS kept.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            metrics.form("refused");
+            let large = e.status() == StatusCode::PAYLOAD_TOO_LARGE;
+            let (status, code, message) = match (large, reply.ru) {
+                (true, true) => (
+                    e.status(),
+                    "too_large",
+                    "Форма прислала больше, чем мы принимаем.",
+                ),
+                (true, false) => (e.status(), "too_large", "The form sent more than we take."),
+                (false, true) => (
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "Форма не дошла целиком.",
+                ),
+                (false, false) => (
+                    StatusCode::BAD_REQUEST,
+                    "bad_body",
+                    "The form did not arrive whole.",
+                ),
+            };
+            return reply.refused(status, code, message);
+        }
+    };
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());

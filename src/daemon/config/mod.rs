@@ -88,12 +88,12 @@ pub struct Server {
     /// browser sent, over plain HTTP.
     pub public_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or `address/prefix` ranges): the
-    /// client address a login attempt is counted against is the last one they did not add.
+    /// client address a wrong token is counted against is the last one they did not add.
     pub trusted_proxies: Vec<String>,
     /// Whether `/metrics` asks for a `read` (or `staff`) token.
     pub metrics_require_token: bool,
-    /// Wrong logins from one address before each further one makes it wait (1 s, doubling up
-    /// to 15 minutes).
+    /// Wrong tokens (logins, and bearer tokens on any request) from one address before each
+    /// further one makes it wait (1 s, doubling up to 15 minutes; forgotten after a quiet hour).
     pub login_attempts: u32,
 }
 
