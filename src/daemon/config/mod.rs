@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::team::{Member, TeamMember};
 
 mod forms;
+mod tokens;
 mod webhooks;
 
 pub use forms::WebsiteForm;
@@ -542,11 +543,15 @@ impl Config {
             }
             None => (toml::Table::new(), PathBuf::new(), None),
         };
+        let mut tokens_from = None;
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("DEALFLOW_") else {
                 continue;
             };
             let rest = rest.to_ascii_lowercase();
+            if rest == "tokens" {
+                tokens_from = Some(tokens::Source::Variable);
+            }
             let (section, key) = if rest == "listen" {
                 ("server".to_string(), Some("listen".to_string()))
             } else if LISTS.contains(&rest.as_str()) {
@@ -610,6 +615,12 @@ impl Config {
         config.base = base;
         config.file = file.map(Path::to_path_buf);
         config.check()?;
+        let tokens_from = match (tokens_from, &text) {
+            (Some(v), _) => v,
+            (None, Some((path, text))) => tokens::Source::File(path, text),
+            (None, None) => tokens::Source::Variable,
+        };
+        tokens::unique(&config.tokens, tokens_from)?;
         Ok(config)
     }
 
