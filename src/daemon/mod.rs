@@ -14,6 +14,7 @@
 mod api;
 mod batch;
 pub mod config;
+mod connections;
 mod core;
 pub(crate) mod demo;
 mod digest;

@@ -251,7 +251,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let watcher = tokio::spawn(watch_rules(rules_watch, saved, stopped.clone()));
     let signals = tokio::spawn(signals(stop.clone()));
     let app = router(state.clone());
-    let mut stopped_http = stopped.clone();
+    let stopped_http = stopped.clone();
     tracing::info!(
         %addr,
         public_url = state.door.site.base_url(),
@@ -259,18 +259,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         backend = core.store().backend(),
         "dealflow serves"
     );
+    let limits = state.config.server.limits();
     let done = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stopped_http.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
+        super::connections::serve(listener, app, limits, stopped_http).await;
         let _ = sched.await;
         let _ = out.await;
         let _ = hooks.await;

@@ -296,3 +296,168 @@ async fn api_answers_and_errors_carry_security_headers_and_bodies_over_the_limit
     );
     d.stop().await;
 }
+
+/// An answer read off a raw connection: its head and body (by `Content-Length`).
+async fn answer(s: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = s.read(&mut buf).await.expect("read");
+        assert!(
+            n > 0,
+            "closed before answering: {}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&got).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length: ")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+/// How long until the daemon closes this connection (reading whatever it sends), at most
+/// `within`.
+async fn closed_after(s: &mut tokio::net::TcpStream, within: Duration) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at((started + within).into(), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return started.elapsed(),
+            Ok(Ok(_)) => continue,
+            Err(_) => return within,
+        }
+    }
+}
+
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slow_connections_are_closed_in_time_and_past_the_cap_new_ones_wait() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+    let dir = workdir("limits-connections");
+    let mut c = config(&dir, "");
+    c.server.header_timeout_s = 1;
+    c.server.idle_timeout_s = 2;
+    c.server.max_connections = 200;
+    let d = Daemon::start(c).await;
+    let addr = d.running().addr;
+
+    // 200 clients ask once and keep their connections open, idle: they hold every slot.
+    let mut idle = Vec::new();
+    for _ in 0..200 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(HEALTHZ).await.unwrap();
+        let a = answer(&mut s).await;
+        assert!(a.starts_with("HTTP/1.1 200"), "{a}");
+        idle.push(s);
+    }
+    let answered = std::time::Instant::now();
+    // One more waits for a slot (in the listen queue), and is answered once the idle ones are
+    // closed.
+    let mut late = TcpStream::connect(addr).await.unwrap();
+    late.write_all(HEALTHZ).await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(10), answer(&mut late))
+        .await
+        .expect("answered once a slot is free");
+    let took = answered.elapsed();
+    assert!(waited.starts_with("HTTP/1.1 200"), "{waited}");
+    assert!(
+        took >= Duration::from_millis(1500),
+        "past the cap a new connection waits: answered after {took:?}"
+    );
+    // Every idle connection was closed within the idle bound (and not long before it).
+    let mut closed = Vec::new();
+    for s in &mut idle {
+        closed.push(answered.elapsed() + closed_after(s, Duration::from_secs(5)).await);
+    }
+    let last = closed.iter().max().copied().unwrap();
+    assert!(
+        last < Duration::from_millis(4000),
+        "idle connections were held {last:?}"
+    );
+    assert!(
+        closed.iter().all(|&t| t >= Duration::from_millis(1500)),
+        "closed before their time: {closed:?}"
+    );
+    drop(idle);
+
+    // A kept-alive connection answering each second stays: idleness is between requests.
+    let mut busy = TcpStream::connect(addr).await.unwrap();
+    for _ in 0..4 {
+        busy.write_all(HEALTHZ).await.unwrap();
+        assert!(answer(&mut busy).await.starts_with("HTTP/1.1 200"));
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+    }
+
+    // Headers that never end are cut at the header bound, however the bytes dribble in; so is
+    // a connection that sends nothing, and a body that stops coming.
+    let mut half = TcpStream::connect(addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let dribble = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if half
+                .write_all(format!("X-{n}: 1\r\n").as_bytes())
+                .await
+                .is_err()
+            {
+                return started.elapsed();
+            }
+            n += 1;
+            if n > 50 {
+                return started.elapsed();
+            }
+        }
+    });
+    let started = std::time::Instant::now();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled
+        .write_all(b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=")
+        .await
+        .unwrap();
+    closed_after(&mut silent, Duration::from_secs(5)).await;
+    let t = started.elapsed();
+    assert!(
+        (Duration::from_millis(800)..Duration::from_millis(2500)).contains(&t),
+        "a silent connection was closed after {t:?}"
+    );
+    closed_after(&mut stalled, Duration::from_secs(5)).await;
+    let t = started.elapsed();
+    assert!(
+        (Duration::from_millis(800)..Duration::from_millis(2500)).contains(&t),
+        "a stalled body was closed after {t:?}"
+    );
+    let t = dribble.await.unwrap();
+    assert!(
+        t < Duration::from_millis(3000),
+        "dribbled headers were held {t:?}"
+    );
+    // The daemon answers as ever.
+    let (status, _) = d
+        .send(reqwest::Method::GET, "/healthz", None, None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut again = TcpStream::connect(addr).await.unwrap();
+    again.write_all(HEALTHZ).await.unwrap();
+    assert!(answer(&mut again).await.starts_with("HTTP/1.1 200"));
+    d.stop().await;
+}

@@ -96,6 +96,25 @@ pub struct Server {
     /// Wrong tokens (logins, and bearer tokens on any request) from one address before each
     /// further one makes it wait (1 s, doubling up to 15 minutes; forgotten after a quiet hour).
     pub login_attempts: u32,
+    /// Seconds a client has to send a request's headers (from their first byte, or from
+    /// connecting), and the longest pause within a request's body; past it the connection is
+    /// closed.
+    pub header_timeout_s: u64,
+    /// Seconds a connection may wait idle between requests before it is closed.
+    pub idle_timeout_s: u64,
+    /// Connections served at once; more wait until one ends.
+    pub max_connections: usize,
+}
+
+impl Server {
+    /// The connection limits.
+    pub(crate) fn limits(&self) -> super::connections::Limits {
+        super::connections::Limits {
+            header: std::time::Duration::from_secs(self.header_timeout_s),
+            idle: std::time::Duration::from_secs(self.idle_timeout_s),
+            max: self.max_connections,
+        }
+    }
 }
 
 impl Default for Server {
@@ -107,6 +126,9 @@ impl Default for Server {
             trusted_proxies: Vec::new(),
             metrics_require_token: false,
             login_attempts: 5,
+            header_timeout_s: 10,
+            idle_timeout_s: 60,
+            max_connections: 512,
         }
     }
 }
@@ -628,6 +650,14 @@ impl Config {
         if self.tokens.iter().any(|t| t.token.len() < 8) {
             return Err(ConfigError::Value(
                 "every token must be at least 8 characters long",
+            ));
+        }
+        if self.server.header_timeout_s < 1
+            || self.server.idle_timeout_s < 1
+            || self.server.max_connections < 1
+        {
+            return Err(ConfigError::Value(
+                "`server.header_timeout_s`, `server.idle_timeout_s` and `server.max_connections` must be at least 1",
             ));
         }
         if self.rules.reload_timeout_s < 1 {
