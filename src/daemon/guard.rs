@@ -23,11 +23,25 @@ fn bearer(req: &Request) -> Option<&str> {
         .strip_prefix("Bearer ")
 }
 
-/// Counts wrong bearer tokens against the client's address (on every route: the API answers
-/// 401, a page would send the guesser to the login page) and answers 429 with `Retry-After`
-/// to an address that must wait, the right token included: a right token clears nothing.
+/// Whether a request's answer depends on its token: every route reads it (the API answers
+/// 401 to a wrong one, a page sends its sender to the login page) but the few open to anyone —
+/// liveness, readiness, the API's document, `/metrics` unless it asks for a token, the website
+/// forms, the login page and the pages' own files. A token sent there tells its sender nothing.
+fn reads_token(s: &Shared, path: &str) -> bool {
+    match path {
+        "/healthz" | "/readyz" | "/api/v1/openapi.json" | "/login" | "/style.css" | "/tick.js" => {
+            false
+        }
+        "/metrics" => s.config.server.metrics_require_token,
+        _ => !path.starts_with("/f/"),
+    }
+}
+
+/// Counts wrong bearer tokens against the client's address, wherever a token is read, and
+/// answers 429 with `Retry-After` to an address that must wait, the right token included: a
+/// right token clears nothing.
 pub(crate) async fn throttled(State(s): State<Shared>, req: Request, next: Next) -> Response {
-    let Some(token) = bearer(&req) else {
+    let Some(token) = bearer(&req).filter(|_| reads_token(&s, req.uri().path())) else {
         return next.run(req).await;
     };
     let peer = req

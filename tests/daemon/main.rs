@@ -15,6 +15,7 @@ mod common;
 
 mod api;
 mod digest;
+mod document;
 mod door;
 mod explain;
 mod forms;
