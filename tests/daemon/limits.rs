@@ -70,6 +70,14 @@ async fn wrong_tokens_make_the_address_wait_and_a_right_token_clears_nothing() {
         StatusCode::TOO_MANY_REQUESTS,
         "the login page is the same door"
     );
+    // Where no token is read, a token sent says nothing and waits for nothing.
+    let r = http
+        .get(format!("{}/healthz", d.base))
+        .bearer_auth("yet-another-guess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     // A page asked for with a token waits too.
     let r = http
         .get(format!("{}/team", d.base))
