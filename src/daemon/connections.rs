@@ -2,9 +2,10 @@
 //! and watched, so that no client holds the daemon by doing nothing. A connection that has not
 //! sent a request's headers within `[server] header_timeout_s` of starting them (or of
 //! connecting), or stops sending a request's body for as long, is closed; one idle between
-//! requests for `idle_timeout_s` is closed; at most `max_connections` are served at once, and
-//! past that new ones wait in the system's listen queue until one ends. While a request is being
-//! answered nothing is timed: a handler may take as long as its work does.
+//! requests for `idle_timeout_s` is closed, and so is one that takes none of its answer for as
+//! long (it stopped reading); at most `max_connections` are served at once, and past that new
+//! ones wait in the system's listen queue until one ends. The making of an answer is not timed:
+//! a handler may take as long as its work does.
 //!
 //! Stopping: no new connections; each one ends after the request it is answering (an idle one
 //! at once), still watched; the listener returns when all have.
@@ -59,6 +60,10 @@ struct State {
     last_read: Instant,
     /// Whether the request being answered is still sending its body.
     body_open: bool,
+    /// When the client last took bytes written to it.
+    last_write: Instant,
+    /// Since when the client has taken none of the bytes written to it (it stopped reading).
+    write_blocked: Option<Instant>,
 }
 
 /// What a connection's watchdog reads: its phase and when it began, told of each change.
@@ -76,6 +81,8 @@ impl Watch {
                 since: now,
                 last_read: now,
                 body_open: false,
+                last_write: now,
+                write_blocked: None,
             }),
             changed: Notify::new(),
         }
@@ -115,6 +122,25 @@ impl Watch {
         self.changed.notify_one();
     }
 
+    /// A write was taken by the socket (`true`) or had to wait (`false`).
+    fn wrote(&self, taken: bool) {
+        let blocked = self.with(|s| match (taken, s.write_blocked) {
+            (true, _) => {
+                s.last_write = Instant::now();
+                s.write_blocked = None;
+                false
+            }
+            (false, None) => {
+                s.write_blocked = Some(Instant::now());
+                true
+            }
+            (false, Some(_)) => false,
+        });
+        if blocked {
+            self.changed.notify_one();
+        }
+    }
+
     /// The request's body is all in (or no longer read).
     fn body_done(&self) {
         if self.with(|s| std::mem::replace(&mut s.body_open, false)) {
@@ -137,11 +163,14 @@ impl Watch {
     fn deadline(&self, limits: Limits) -> Option<(Instant, &'static str)> {
         self.with(|s| match s.phase {
             Phase::Head => Some((s.since + limits.header, "its headers did not come in time")),
-            Phase::Idle => Some((s.since + limits.idle, "it was idle")),
+            // An answer still going out (hyper holds the rest of it) is not idleness.
+            Phase::Idle => Some((s.since.max(s.last_write) + limits.idle, "it was idle")),
             Phase::Busy if s.body_open => {
                 Some((s.last_read + limits.header, "its body stopped coming"))
             }
-            Phase::Busy => None,
+            Phase::Busy => s
+                .write_blocked
+                .map(|since| (since + limits.idle, "it stopped reading its answer")),
         })
     }
 
@@ -189,7 +218,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let r = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch.wrote(r.is_ready());
+        r
     }
 
     fn poll_write_vectored(
@@ -197,7 +228,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch.wrote(r.is_ready());
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -402,6 +435,79 @@ mod tests {
         max: 1,
     };
 
+    /// A client that asks for a large answer and reads none of it is let go once it has taken
+    /// nothing for the idle bound (its socket's buffers hold a sliver of the answer); one that
+    /// reads it slowly, for longer than the bound, gets all of it.
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_let_go_and_a_slow_one_is_not() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        const SIZE: usize = 32 << 20;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = Router::new().route(
+            "/",
+            axum::routing::get(|| async { Bytes::from(vec![b'x'; SIZE]) }),
+        );
+        let (stop, stopped) = watch::channel(false);
+        let limits = Limits {
+            header: Duration::from_secs(5),
+            idle: Duration::from_secs(1),
+            max: 4,
+        };
+        let served = tokio::spawn(serve(listener, app, limits, stopped));
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("a small window");
+        let mut s = socket.connect(addr).await.expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("ask");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        let drained = tokio::time::timeout(Duration::from_secs(2), async {
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+        })
+        .await;
+        assert!(drained.is_ok(), "still held after {got} bytes read");
+        assert!(
+            got < SIZE,
+            "it was let go before the whole answer ({got} bytes)"
+        );
+
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(65536).expect("a window");
+        let mut s = socket.connect(addr).await.expect("connect");
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("ask");
+        let started = Instant::now();
+        let mut got = 0usize;
+        loop {
+            let n = s.read(&mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            got += n;
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        assert!(
+            got > SIZE,
+            "a slow reader got the whole answer ({got} bytes)"
+        );
+        assert!(
+            started.elapsed() > limits.idle,
+            "and took longer than the idle bound ({:?})",
+            started.elapsed()
+        );
+        let _ = stop.send(true);
+        served.await.expect("the listener ends");
+    }
+
     #[test]
     fn each_phase_has_its_own_bound() {
         let w = Watch::new();
@@ -413,6 +519,13 @@ mod tests {
         assert!(why.contains("body"));
         w.body_done();
         assert!(w.deadline(LIMITS).is_none(), "an answer is not timed");
+        w.wrote(false);
+        let (_, why) = w
+            .deadline(LIMITS)
+            .expect("a client that stops reading is timed");
+        assert!(why.contains("stopped reading"));
+        w.wrote(true);
+        assert!(w.deadline(LIMITS).is_none(), "it reads again");
         w.answered();
         let (at, why) = w.deadline(LIMITS).expect("an idle connection is timed");
         assert!(why.contains("idle"));

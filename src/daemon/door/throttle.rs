@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 const LONGEST: Duration = Duration::from_secs(15 * 60);
 /// How long an address's wrong tries are remembered after its last one.
 pub(crate) const QUIET: Duration = Duration::from_secs(3600);
-/// Addresses remembered before those quiet for an hour are swept out.
+/// Addresses remembered before those quiet for an hour (then those within their free tries)
+/// are swept out.
 const REMEMBERED: usize = 10_000;
 
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +101,12 @@ impl Throttle {
         if seen.len() >= REMEMBERED {
             seen.retain(|_, t| now.saturating_duration_since(t.last) < QUIET);
         }
+        // Addresses by the ten thousand within the hour (a botnet): those still within their
+        // free tries go first, so memory stays bounded and no address that earned a wait
+        // forgets it.
+        if seen.len() >= REMEMBERED {
+            seen.retain(|_, t| t.wrong > free);
+        }
         let t = seen.entry(counted(ip)).or_insert(Tries {
             wrong: 0,
             until: now,
@@ -162,6 +169,20 @@ mod tests {
         let after = now + Duration::from_secs(1);
         assert_eq!(t.attempt(ip, after, false), Ok(Duration::ZERO));
         assert_eq!(t.attempt(ip, after, true), Ok(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_flood_of_addresses_forgets_the_harmless_ones_first() {
+        let t = Throttle::new(1);
+        let now = Instant::now();
+        let guesser: IpAddr = "203.0.113.9".parse().expect("ip");
+        t.wrong(guesser, now);
+        t.wrong(guesser, now);
+        for i in 0..REMEMBERED as u32 + 10 {
+            t.wrong(IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i)), now);
+        }
+        assert!(t.seen().len() <= REMEMBERED, "{}", t.seen().len());
+        assert_eq!(t.wait(guesser, now), Some(Duration::from_secs(1)));
     }
 
     #[test]
