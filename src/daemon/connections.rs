@@ -40,6 +40,17 @@ pub(crate) struct Limits {
     pub max: usize,
 }
 
+impl Limits {
+    /// The limits `[server]` sets.
+    pub(crate) fn of(server: &super::config::Server) -> Limits {
+        Limits {
+            header: Duration::from_secs(server.header_timeout_s),
+            idle: Duration::from_secs(server.idle_timeout_s),
+            max: server.max_connections,
+        }
+    }
+}
+
 /// Where a connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {

@@ -259,7 +259,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         backend = core.store().backend(),
         "dealflow serves"
     );
-    let limits = state.config.server.limits();
+    let limits = super::connections::Limits::of(&state.config.server);
     let done = tokio::spawn(async move {
         super::connections::serve(listener, app, limits, stopped_http).await;
         let _ = sched.await;
