@@ -3,7 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc,
+};
 use chrono_tz::Tz;
 
 /// Days of the week as written in `workweek`, Monday first.
@@ -196,6 +198,20 @@ pub fn moment(tz: Tz, s: &str) -> Result<DateTime<Utc>, MomentError> {
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| MomentError::Skipped(s.to_string(), tz))
+}
+
+/// The moment a local date and time stands for in `tz`: at a time the clocks pass twice, the
+/// first; at a time they skip (the hour they jump forward), the same time on the clock in force
+/// just before the jump, as RFC 5545 reads it (02:30 on such a night is 03:30). `None` only
+/// past the calendar's ends.
+pub fn local_or_after_gap(tz: Tz, t: NaiveDateTime) -> Option<DateTime<Utc>> {
+    if let Some(m) = tz.from_local_datetime(&t).earliest() {
+        return Some(m.with_timezone(&Utc));
+    }
+    let before = t.checked_sub_signed(Duration::days(1))?;
+    let offset = tz.from_local_datetime(&before).earliest()?.offset().fix();
+    let utc = t.checked_sub_signed(Duration::seconds(i64::from(offset.local_minus_utc())))?;
+    Some(Utc.from_utc_datetime(&utc))
 }
 
 /// `2026-03-02T09:15`, the way nearly every moment of a scenario is written, read without

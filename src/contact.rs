@@ -15,9 +15,108 @@ pub fn phone_country(code: &str) -> Option<Id> {
     Id::from_str(&code.to_ascii_uppercase()).ok()
 }
 
+/// Separators a phone number may be written with, as the pattern lists them.
+const SEPARATORS: &str = " ().-";
+
+/// The country calling codes numbers are read under (libphonenumber's metadata), by their
+/// length: 1, 2 and 3 digits. They are a prefix code: no code begins another.
+fn calling_codes() -> &'static [Vec<u16>; 3] {
+    static CODES: std::sync::OnceLock<[Vec<u16>; 3]> = std::sync::OnceLock::new();
+    CODES.get_or_init(|| {
+        let mut by_length: [Vec<u16>; 3] = Default::default();
+        for code in 1..=999u16 {
+            if phonenumber::metadata::DATABASE.by_code(&code).is_some() {
+                let digits = code.to_string().len();
+                by_length[digits - 1].push(code);
+            }
+        }
+        by_length
+    })
+}
+
+/// The calling code of a country, as digits.
+fn calling_code(country: Id) -> Option<String> {
+    let id: &str = country.as_ref();
+    phonenumber::metadata::DATABASE
+        .by_id(id)
+        .map(|m| m.country_code().to_string())
+}
+
+/// The phones a pipeline takes, as a regular expression any JSON Schema validator runs (the
+/// API's document gives it with each phone field): `+`, a country calling code and in all 7 to
+/// 15 digits, or, when the pipeline has its `country`, the national number alone (a leading
+/// trunk `8` or `0` included) — with spaces, dots, dashes and brackets anywhere between the
+/// digits, spaces around. Every text it allows is taken by [`phone`] (see there).
+pub fn phone_pattern(country: Option<Id>) -> String {
+    let sep = "[ ().-]";
+    let international: Vec<String> = calling_codes()
+        .iter()
+        .enumerate()
+        .filter(|(_, codes)| !codes.is_empty())
+        .map(|(i, codes)| {
+            let len = i + 1;
+            let codes: Vec<String> = codes.iter().map(u16::to_string).collect();
+            format!(
+                "(?:{})(?:{sep}*[0-9]){{{},{}}}",
+                codes.join("|"),
+                7 - len,
+                15 - len
+            )
+        })
+        .collect();
+    let mut p = format!("^ *(?:\\+(?:{}){sep}*", international.join("|"));
+    if let Some(len) = country.and_then(calling_code).map(|c| c.len()) {
+        p.push_str(&format!(
+            "|{sep}*(?:[0-9]{sep}*){{{},{}}}",
+            7 - len,
+            15 - len
+        ));
+    }
+    p.push_str(")$");
+    p
+}
+
+/// The number a text of [`phone_pattern`] stands for, its digits as typed (`+`, the calling
+/// code, the rest; a national one with the country's code before it); `None` when the text is
+/// not of the pattern.
+fn as_typed(text: &str, country: Option<Id>) -> Option<String> {
+    let t = text.trim_start_matches(' ');
+    let (national, rest) = match t.strip_prefix('+') {
+        Some(rest) => (None, rest),
+        None => (Some(calling_code(country?)?), t),
+    };
+    if rest
+        .chars()
+        .any(|c| !c.is_ascii_digit() && !SEPARATORS.contains(c))
+    {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    let e164 = match national {
+        Some(code) => format!("{code}{digits}"),
+        None => {
+            // The code comes right after the `+`, and is one the metadata knows.
+            let known = calling_codes().iter().flatten().any(|c| {
+                let c = c.to_string();
+                rest.starts_with(&c) && digits.starts_with(&c)
+            });
+            if !known {
+                return None;
+            }
+            digits
+        }
+    };
+    (7..=15).contains(&e164.len()).then(|| format!("+{e164}"))
+}
+
 /// A phone number in E.164, or why the text is not one. Numbering-plan validity is not asked
-/// for: test numbers such as `+70000000001` stay usable.
+/// for: test numbers such as `+70000000001` stay usable. A text of [`phone_pattern`] is always
+/// taken: what libphonenumber cannot read of it is kept with its digits as typed.
 pub fn phone(what: &str, text: &str, country: Option<Id>) -> Result<String, String> {
+    read_phone(what, text, country).or_else(|e| as_typed(&visible(text), country).ok_or(e))
+}
+
+fn read_phone(what: &str, text: &str, country: Option<Id>) -> Result<String, String> {
     let visible = visible(text);
     let t = visible.trim();
     let refused = |why: &str| format!("`{what}` must be a phone number, not `{t}`: {why}");
@@ -183,6 +282,101 @@ mod tests {
             phone("client_phone", "+7 (916) 123-45-67", None),
             Ok("+79161234567".to_string())
         );
+    }
+
+    fn fits(pattern: &jsonschema::Validator, text: &str) -> bool {
+        pattern.is_valid(&serde_json::json!(text))
+    }
+
+    fn validator(country: Option<Id>) -> jsonschema::Validator {
+        jsonschema::validator_for(
+            &serde_json::json!({"type": "string", "pattern": phone_pattern(country)}),
+        )
+        .expect("the pattern compiles")
+    }
+
+    #[test]
+    fn calling_codes_are_a_prefix_code() {
+        let all: Vec<String> = calling_codes()
+            .iter()
+            .flatten()
+            .map(u16::to_string)
+            .collect();
+        assert!(all.contains(&"7".to_string()) && all.contains(&"375".to_string()));
+        for a in &all {
+            for b in &all {
+                assert!(a == b || !b.starts_with(a.as_str()), "{a} begins {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_pattern_says_which_phones_are_taken() {
+        let ru = phone_country("ru");
+        let (with, without) = (validator(ru), validator(None));
+        for typed in [
+            "+7 (916) 123-45-67",
+            " +79161234567 ",
+            "+375 29 123-45-67",
+            "+1 (212) 555-0100",
+            "+70000000000",
+            "+7 000 000-00-00",
+        ] {
+            assert!(fits(&with, typed) && fits(&without, typed), "{typed}");
+            assert!(phone("p", typed, ru).is_ok(), "{typed}");
+        }
+        for national in [
+            "8 916 123-45-67",
+            "(916) 123-45-67",
+            "9161234567",
+            "8(916)1234567",
+        ] {
+            assert!(fits(&with, national), "{national}");
+            assert!(
+                !fits(&without, national),
+                "{national}: no country, no national number"
+            );
+            assert_eq!(
+                phone("p", national, ru).as_deref(),
+                Ok("+79161234567"),
+                "{national}"
+            );
+        }
+        for not in [
+            "",
+            "+",
+            "+7",
+            "+7 916",
+            "+999 123 4567",
+            "+7 916 123 45 67 доб. 5",
+            "8-800-FLOWERS",
+            "+7\u{1f}9161234567",
+            "+7 916 123 45 67\n",
+            "+7 9161234567890123",
+            "++79161234567",
+            "+(7) 916 123 45 67",
+        ] {
+            assert!(!fits(&with, not), "{not:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the pattern allows is taken (kept as typed where the reader cannot read
+        /// it), and the pattern and the taking agree character by character.
+        #[test]
+        fn every_text_of_the_pattern_is_taken(
+            text in "[ ().+0-9a-]{0,22}|  ?[+]?[0-9][0-9 ().-]{4,24}"
+        ) {
+            for country in [phone_country("ru"), phone_country("de"), None] {
+                let v = validator(country);
+                let matches = fits(&v, &text);
+                proptest::prop_assert_eq!(matches, as_typed(&text, country).is_some(), "{:?} {:?}", text, country);
+                if matches {
+                    let e164 = phone("p", &text, country);
+                    proptest::prop_assert!(e164.is_ok(), "{:?}: {:?}", text, e164);
+                }
+            }
+        }
     }
 
     #[test]

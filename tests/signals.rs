@@ -349,6 +349,25 @@ fn sighup_reads_tokens_and_team_again_and_the_log_keeps_one_line_per_message() {
     std::thread::sleep(Duration::from_millis(500));
     assert!(http(port, "GET", "/", None, Some(&cookie), None).starts_with("HTTP/1.1 200"));
 
+    // Anna's token again as a read token for a screen: refused, naming both entries; Anna's
+    // token stays hers and staff.
+    std::fs::write(
+        dir.join("dealflow.toml"),
+        format!("{head}{anna}[[tokens]]\ntoken = \"anna-token-1\"\nscope = \"read\"\nname = \"screen\"\n{team}"),
+    )
+    .expect("config");
+    signal(pid, "-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let lead = http(
+        port,
+        "POST",
+        "/api/v1/leads",
+        Some("anna-token-1"),
+        None,
+        Some("client_name=Anna+staff&client_phone=%2B79990001123"),
+    );
+    assert!(lead.starts_with("HTTP/1.1 201"), "{lead}");
+
     // Anna's token out, a new one in, Лена out of the team.
     let without_lena: String = team
         .split("[[team]]")
@@ -404,5 +423,21 @@ fn sighup_reads_tokens_and_team_again_and_the_log_keeps_one_line_per_message() {
     assert!(
         log.contains("SIGHUP: the configuration does not hold"),
         "{log}"
+    );
+    let twice = log
+        .lines()
+        .find(|l| l.contains("hold the same token"))
+        .unwrap_or_else(|| panic!("no refusal of the same token twice: {log}"));
+    let anna_line = head.lines().count() + 1;
+    assert!(
+        twice.contains(&format!(
+            "entry 2 `anna` (line {anna_line}) and entry 3 `screen` (line {})",
+            anna_line + 4
+        )),
+        "{twice}"
+    );
+    assert!(
+        !twice.contains("anna-token-1"),
+        "the secret is not logged: {twice}"
     );
 }

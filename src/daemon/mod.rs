@@ -14,10 +14,12 @@
 mod api;
 mod batch;
 pub mod config;
+mod connections;
 mod core;
 pub(crate) mod demo;
 mod digest;
 pub(crate) mod door;
+mod guard;
 mod metrics;
 mod openapi;
 mod ops;

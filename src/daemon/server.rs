@@ -24,7 +24,7 @@ use super::outbox::{self, Delivery, TransportError};
 use super::reload::{ReloadLimits, Reloads};
 use super::state::{AppState, Shared};
 use super::writer::Writer;
-use super::{api, scheduler, web};
+use super::{api, guard, scheduler, web};
 use crate::store::Options;
 
 /// A daemon that runs.
@@ -92,7 +92,8 @@ pub fn tls_provider() {
 }
 
 /// The whole HTTP surface: the API's routes and the pages', what no route answers, the body
-/// limit, and every answer counted.
+/// limit (a body over it answered as JSON or as a page), wrong tokens counted per address, the
+/// security headers of what is not a page, and every answer counted.
 fn router(state: Shared) -> Router {
     let limit = state.config.server.body_limit;
     Router::new()
@@ -100,6 +101,15 @@ fn router(state: Shared) -> Router {
         .merge(web::routes())
         .fallback(api::not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::too_large,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::throttled,
+        ))
+        .layer(middleware::map_response(guard::json_headers))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }
@@ -241,7 +251,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let watcher = tokio::spawn(watch_rules(rules_watch, saved, stopped.clone()));
     let signals = tokio::spawn(signals(stop.clone()));
     let app = router(state.clone());
-    let mut stopped_http = stopped.clone();
+    let stopped_http = stopped.clone();
     tracing::info!(
         %addr,
         public_url = state.door.site.base_url(),
@@ -249,18 +259,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         backend = core.store().backend(),
         "dealflow serves"
     );
+    let limits = super::connections::Limits::of(&state.config.server);
     let done = tokio::spawn(async move {
-        let served = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            let _ = stopped_http.wait_for(|s| *s).await;
-        })
-        .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "the HTTP server stopped");
-        }
+        super::connections::serve(listener, app, limits, stopped_http).await;
         let _ = sched.await;
         let _ = out.await;
         let _ = hooks.await;

@@ -3,8 +3,9 @@
 //! `Dealflow-Signature: t=UNIX,v1=HEX`, HEX = HMAC-SHA256(secret, "t.body") — the scheme payment
 //! providers use, so receivers verify it with a few lines of any language. A failed delivery is
 //! retried like an outbox message (the same `[outbox]` backoff, lease and attempts) and is
-//! `dead` after the last attempt. Only records written after a subscription is configured are
-//! sent: history older than it is not backfilled.
+//! `dead` after the last attempt. Each subscription has a worker of its own: a receiver that
+//! hangs delays only its own deliveries. Only records written after a subscription is
+//! configured are sent: history older than it is not backfilled.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 
 use super::config::{self, Webhook};
 use super::metrics::Metrics;
-use crate::store::{Delivery, Store, StoreError};
+use crate::store::{Delivery, Store, StoreError, Whose};
 
 /// Deliveries claimed at a time.
 const CLAIM: i64 = 10;
@@ -99,22 +100,62 @@ impl Senders {
     }
 }
 
-/// Sends what is queued until `stop` turns true: claims a few, sends them in turn, records how
-/// each went, and waits a moment when there is nothing to send.
+/// Whose deliveries a worker sends.
+enum Owner {
+    /// One subscription's.
+    One(String),
+    /// Those of subscriptions taken out of the configuration (each fails, and is given up on
+    /// after the last attempt).
+    Gone(Vec<String>),
+}
+
+/// Sends what is queued until `stop` turns true: a worker per subscription, each claiming,
+/// sending in turn and settling only its own deliveries — a receiver that hangs delays only
+/// its own —, and one for the deliveries of subscriptions no longer configured.
 pub(super) async fn run(
     core: Arc<super::core::Core>,
     senders: Arc<Senders>,
     metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     if senders.hooks.is_empty() {
         return;
     }
+    let mut names: Vec<String> = senders.hooks.keys().cloned().collect();
+    names.sort();
+    let mut workers = tokio::task::JoinSet::new();
+    for name in &names {
+        workers.spawn(work(
+            core.clone(),
+            senders.clone(),
+            metrics.clone(),
+            Owner::One(name.clone()),
+            stop.clone(),
+        ));
+    }
+    workers.spawn(work(core, senders, metrics, Owner::Gone(names), stop));
+    while workers.join_next().await.is_some() {}
+}
+
+/// One worker: claims a few of its deliveries, sends them in turn, records how each went, and
+/// waits a moment when there is nothing to send.
+async fn work(
+    core: Arc<super::core::Core>,
+    senders: Arc<Senders>,
+    metrics: Arc<Metrics>,
+    owner: Owner,
+    mut stop: watch::Receiver<bool>,
+) {
+    // A subscription taken out is rare: its leftovers are looked for less often.
+    let pause = match owner {
+        Owner::One(_) => Duration::from_millis(500),
+        Owner::Gone(_) => Duration::from_secs(5),
+    };
     loop {
         if *stop.borrow() {
             break;
         }
-        let full = match pass(core.store(), &senders, &metrics).await {
+        let full = match pass(core.store(), &senders, &metrics, &owner, &mut stop).await {
             Ok(n) => n == CLAIM,
             Err(e) => {
                 tracing::warn!(error = %e, "webhooks");
@@ -125,27 +166,45 @@ pub(super) async fn run(
             continue;
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = tokio::time::sleep(pause) => {}
             _ = stop.changed() => {}
         }
     }
 }
 
-/// One pass: claim, send, settle; how many were claimed.
-async fn pass(store: &Store, senders: &Senders, metrics: &Metrics) -> Result<i64, StoreError> {
+/// One pass: claim, send, settle; how many were claimed. A stop cuts it short between
+/// deliveries and during one: what was not tried keeps its claim and goes out once the claim
+/// runs out (here after a restart, or from another daemon).
+async fn pass(
+    store: &Store,
+    senders: &Senders,
+    metrics: &Metrics,
+    owner: &Owner,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<i64, StoreError> {
     let now = Utc::now();
     let lease = now + chrono::Duration::seconds(senders.policy.lease_s.min(86_400) as i64);
+    let whose = match owner {
+        Owner::One(name) => Whose::Of(name),
+        Owner::Gone(names) => Whose::NoneOf(names),
+    };
     let mut tx = store.begin().await?;
-    let claimed = tx.claim_deliveries(now, lease, CLAIM).await?;
+    let claimed = tx.claim_deliveries(now, lease, CLAIM, whose).await?;
     tx.commit().await?;
     let n = claimed.len() as i64;
     let mut tried = Vec::with_capacity(claimed.len());
     for d in claimed {
-        let r = senders.send(&d).await;
+        if *stop.borrow() {
+            break;
+        }
+        let r = tokio::select! {
+            r = senders.send(&d) => r,
+            _ = stop.changed() => break,
+        };
         tried.push((d, r));
     }
     if tried.is_empty() {
-        return Ok(0);
+        return Ok(n);
     }
     let now = Utc::now();
     let mut tx = store.begin().await?;

@@ -178,7 +178,7 @@ pub use statements::Arg;
 pub use summaries::{MARK as SUMMARIES_MARK, Rebuilt, Sums};
 pub use team::RunningTimer;
 pub use timers::DueTimer;
-pub use webhooks::{Delivery, Subscription};
+pub use webhooks::{Delivery, Subscription, Whose};
 pub use write::{AppliedEvent, BatchWrite, DealWrite};
 
 /// How a store is opened.

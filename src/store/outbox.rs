@@ -106,6 +106,17 @@ impl Queue {
     }
 }
 
+/// Which rows of a queue a claim may take, by the `webhook` column of the webhooks' queue.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Among<'a> {
+    /// Every row.
+    All,
+    /// The rows of this subscription.
+    Named(&'a str),
+    /// The rows of none of these (subscriptions no longer configured).
+    NoneOf(&'a [String]),
+}
+
 impl Tx {
     /// The ids of up to `limit` rows of a queue that may go out now, the longest waiting
     /// first; on PostgreSQL locked, skipping those another daemon holds.
@@ -114,18 +125,40 @@ impl Tx {
         queue: Queue,
         now: DateTime<Utc>,
         limit: i64,
+        among: Among<'_>,
     ) -> Result<Vec<i64>, StoreError> {
         let table = queue.table();
         let lock = match self {
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Tx::Sqlite(..) => "",
         };
+        let names: Vec<&str> = match among {
+            Among::All => Vec::new(),
+            Among::Named(n) => vec![n],
+            Among::NoneOf(ns) => ns.iter().map(String::as_str).collect(),
+        };
+        let whose = match among {
+            Among::All => String::new(),
+            Among::Named(_) => " AND webhook = $3".to_string(),
+            Among::NoneOf([]) => String::new(),
+            Among::NoneOf(_) => {
+                // Numbered like the rest of the statement (SQLite binds `?` by its own count).
+                let mut l = String::from(" AND webhook NOT IN (");
+                list(&mut l, names.len(), 3, Style::Dollar);
+                l.push(')');
+                l
+            }
+        };
         let sql = format!(
-            "SELECT id FROM {table} WHERE status = 'pending' AND next_ms <= $1 \
+            "SELECT id FROM {table} WHERE status = 'pending' AND next_ms <= $1{whose} \
              ORDER BY next_ms, id LIMIT $2{lock}"
         );
         Ok(on!(self, c => {
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(limit).fetch_all(&mut **c).await?
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(limit);
+            for n in &names {
+                q = q.bind(*n);
+            }
+            q.fetch_all(&mut **c).await?
                 .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
         }))
     }
@@ -236,7 +269,7 @@ impl Tx {
     ) -> Result<Vec<Queued>, StoreError> {
         // A client who opted out of the channel gets nothing on it: skipped, not sent.
         self.skip_opted_out(now).await?;
-        let ids = self.due_ids(Queue::Outbox, now, limit).await?;
+        let ids = self.due_ids(Queue::Outbox, now, limit, Among::All).await?;
         self.queue_update(
             Queue::Outbox,
             "next_ms = ",

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
-use super::outbox::Queue;
+use super::outbox::{Among, Queue};
 use super::statements::{Arg, MAX_ARGS, Style, list};
 use super::{StoreError, Tx, ms};
 use crate::engine::Record;
@@ -28,6 +28,16 @@ impl Subscription {
             .as_ref()
             .is_none_or(|k| k.iter().any(|x| x == kind))
     }
+}
+
+/// Whose deliveries a claim takes: each subscription's are claimed and sent apart, so that a
+/// slow receiver delays only its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Whose<'a> {
+    /// The deliveries of the subscription of this name.
+    Of(&'a str),
+    /// The deliveries of none of these (subscriptions taken out of the configuration).
+    NoneOf(&'a [String]),
 }
 
 /// A delivery in the queue.
@@ -208,15 +218,20 @@ impl Tx {
         }))
     }
 
-    /// Claims up to `limit` deliveries that may go out now, each held until `lease_until` (as
-    /// the outbox claims its messages); the longest waiting first.
+    /// Claims up to `limit` of `whose` deliveries that may go out now, each held until
+    /// `lease_until` (as the outbox claims its messages); the longest waiting first.
     pub async fn claim_deliveries(
         &mut self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        whose: Whose<'_>,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let ids = self.due_ids(Queue::Webhooks, now, limit).await?;
+        let among = match whose {
+            Whose::Of(name) => Among::Named(name),
+            Whose::NoneOf(names) => Among::NoneOf(names),
+        };
+        let ids = self.due_ids(Queue::Webhooks, now, limit, among).await?;
         self.queue_update(
             Queue::Webhooks,
             "next_ms = ",

@@ -1,8 +1,8 @@
-"""What Schemathesis cannot know from the document alone: how to write the two formats the
-document names that JSON Schema does not define. `phone` is a number the pipeline's phone
-reader takes (here Russian mobile numbers, as the reference pipeline's clients write them);
-`local-date-time` is a moment in the pipeline's time zone without an offset. The server checks
-both with its own readers; these only let the tester write valid ones too."""
+"""Realistic values for the two formats the document names that JSON Schema does not define.
+The document gives each a pattern of exactly what the server takes (the test runs Schemathesis
+once more without these hooks, from the patterns alone); these make the values a studio sends:
+`phone` as Russian mobile numbers are written, `local-date-time` a moment in the pipeline's time
+zone without an offset, in years a deal lives in."""
 
 from datetime import datetime
 

@@ -11,18 +11,25 @@ use crate::common::daemon::*;
 use crate::common::{root, skipped, venv};
 
 /// A daemon as the test configuration makes it, with room for the bodies a fuzzer writes
-/// (its body limit is that of a default configuration, not the small one other tests check).
+/// (its body limit is that of a default configuration, not the small one other tests check),
+/// and for the wrong tokens it sends to see that every operation asks for one (the wait they
+/// earn, tested in `limits`, would leave the rest of its run answered 429).
 async fn daemon(test: &str) -> (Daemon, std::path::PathBuf) {
     let dir = workdir(test);
     config(&dir, "");
     let file = dir.join("dealflow.toml");
     let text = std::fs::read_to_string(&file).expect("config");
-    std::fs::write(&file, text.replace("body_limit = 4096", "")).expect("config");
+    std::fs::write(
+        &file,
+        text.replace("body_limit = 4096", "login_attempts = 1000000"),
+    )
+    .expect("config");
     let config = dealflow::daemon::Config::load(Some(&file), Vec::new()).expect("valid config");
     (Daemon::start(config).await, dir)
 }
 
-/// Runs Schemathesis against `base` with every check, in `phases`; what it printed, and
+/// Runs Schemathesis against `base` with every check, in `phases`, with the project's format
+/// hooks or as a tester that knows only JSON Schema's standard formats; what it printed, and
 /// whether it found nothing.
 async fn schemathesis(
     venv: &Path,
@@ -30,8 +37,13 @@ async fn schemathesis(
     phases: &str,
     examples: &str,
     dir: &Path,
+    hooks: bool,
 ) -> (bool, String) {
-    let out = tokio::process::Command::new(venv.join("bin/schemathesis"))
+    let mut command = tokio::process::Command::new(venv.join("bin/schemathesis"));
+    if hooks {
+        command.env("SCHEMATHESIS_HOOKS", root().join("tests/api/hooks.py"));
+    }
+    let out = command
         .args(["run", &format!("{base}/api/v1/openapi.json")])
         .args([
             "--checks",
@@ -43,7 +55,6 @@ async fn schemathesis(
         ])
         .args(["-H", &format!("Authorization: Bearer {STAFF}")])
         .args(["--generation-database", "none", "--no-color"])
-        .env("SCHEMATHESIS_HOOKS", root().join("tests/api/hooks.py"))
         .current_dir(dir)
         .output()
         .await
@@ -64,9 +75,35 @@ async fn schemathesis_with_every_check_finds_nothing_and_its_stateful_phase_move
     };
 
     let (d, dir) = daemon("schemathesis").await;
-    let (clean, said) =
-        schemathesis(&venv, &d.base, "examples,coverage,fuzzing", "100", &dir).await;
+    let (clean, said) = schemathesis(
+        &venv,
+        &d.base,
+        "examples,coverage,fuzzing",
+        "100",
+        &dir,
+        true,
+    )
+    .await;
     assert!(clean, "Schemathesis found something:\n{said}");
+    assert!(said.contains("API Operations:"), "{said}");
+    d.stop().await;
+
+    // Once more as a client that knows only JSON Schema's standard formats: the document's
+    // patterns alone must tell it which phones and local moments the server takes.
+    let (d, dir) = daemon("schemathesis-standard").await;
+    let (clean, said) = schemathesis(
+        &venv,
+        &d.base,
+        "examples,coverage,fuzzing",
+        "100",
+        &dir,
+        false,
+    )
+    .await;
+    assert!(
+        clean,
+        "Schemathesis without the format hooks found something:\n{said}"
+    );
     assert!(said.contains("API Operations:"), "{said}");
     d.stop().await;
 
@@ -78,7 +115,7 @@ async fn schemathesis_with_every_check_finds_nothing_and_its_stateful_phase_move
     let mut runs = 0;
     let (made, moved) = loop {
         runs += 1;
-        let (clean, said) = schemathesis(&venv, &d.base, "stateful", "300", &dir).await;
+        let (clean, said) = schemathesis(&venv, &d.base, "stateful", "300", &dir, true).await;
         assert!(
             clean,
             "Schemathesis' stateful phase found something:\n{said}"

@@ -28,8 +28,13 @@ type Log = Arc<Mutex<Vec<Seen>>>;
 /// A receiver that answers 503 to the very first request (a receiver restarting), and 200
 /// to every other.
 async fn receiver() -> (u16, Log) {
+    receiving(true).await
+}
+
+/// A receiver that answers 200 (after one 503 when `refuse_first`).
+async fn receiving(refuse_first: bool) -> (u16, Log) {
     async fn take(
-        axum::extract::State(log): axum::extract::State<Log>,
+        axum::extract::State((log, refuse_first)): axum::extract::State<(Log, bool)>,
         headers: HeaderMap,
         body: String,
     ) -> StatusCode {
@@ -49,7 +54,7 @@ async fn receiver() -> (u16, Log) {
         let mut log = log.lock().expect("lock");
         let first = log.is_empty();
         log.push(seen);
-        if first {
+        if first && refuse_first {
             StatusCode::SERVICE_UNAVAILABLE
         } else {
             StatusCode::OK
@@ -58,8 +63,26 @@ async fn receiver() -> (u16, Log) {
     let log: Log = Arc::default();
     let app = axum::Router::new()
         .route("/hooks", axum::routing::post(take))
-        .with_state(log.clone());
+        .with_state((log.clone(), refuse_first));
     (gateway(app).await, log)
+}
+
+/// A receiver that takes every connection and never answers; how many it holds.
+async fn hanging() -> (u16, Arc<Mutex<usize>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let held = Arc::new(Mutex::new(0));
+    let count = held.clone();
+    tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            *count.lock().expect("lock") += 1;
+            open.push(s);
+        }
+    });
+    (port, held)
 }
 
 /// The README's verification function, run by Python on one delivery: whether it holds.
@@ -304,4 +327,90 @@ fn a_webhook_without_a_long_secret_or_with_an_unknown_kind_is_refused_at_start()
             .to_string();
         assert!(err.contains(says), "{err}");
     }
+}
+
+/// Twelve deals made while one subscription's receiver hangs: the other subscription gets all
+/// twelve of its deliveries at once.
+async fn a_hanging_receiver_delays_only_its_own(d: &Daemon, log: &Log, held: &Arc<Mutex<usize>>) {
+    for i in 0..12 {
+        d.lead(&format!("h{i}")).await;
+    }
+    let made = std::time::Instant::now();
+    eventually(
+        "the healthy receiver has its twelve deliveries",
+        Duration::from_secs(30),
+        || async {
+            let log = log.lock().expect("lock");
+            log.iter().filter(|s| s.webhook == "healthy").count() >= 12
+        },
+    )
+    .await;
+    let took = made.elapsed();
+    crate::common::skipped(&format!(
+        "the healthy receiver had its twelve deliveries {took:?} after the last deal was made"
+    ));
+    assert!(
+        took < Duration::from_secs(5),
+        "the healthy receiver waited {took:?} for its deliveries"
+    );
+    assert!(
+        *held.lock().expect("lock") >= 1,
+        "the hanging receiver was tried meanwhile"
+    );
+    let log = log.lock().expect("lock");
+    let mut ids: Vec<&str> = log.iter().map(|s| s.delivery.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "each once");
+}
+
+fn with_a_hanging_receiver(healthy: u16, hanging: u16) -> String {
+    format!(
+        r#"[[webhooks]]
+name = "slow"
+url = "http://127.0.0.1:{hanging}/hooks"
+secret = "{SECRET}"
+kinds = ["deal_created"]
+timeout_s = 60
+[[webhooks]]
+name = "healthy"
+url = "http://127.0.0.1:{healthy}/hooks"
+secret = "{SECRET}"
+kinds = ["deal_created"]
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_delays_only_its_own_deliveries() {
+    let (port, log) = receiving(false).await;
+    let (slow, held) = hanging().await;
+    let dir = workdir("webhooks-hanging");
+    let d = Daemon::start(config(&dir, &with_a_hanging_receiver(port, slow))).await;
+    a_hanging_receiver_delays_only_its_own(&d, &log, &held).await;
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_delays_only_its_own_deliveries_on_postgres() {
+    let Some(url) = crate::common::postgres() else {
+        crate::common::skipped(
+            "a hanging webhook receiver on PostgreSQL: SKIPPED (set DEALFLOW_TEST_POSTGRES)",
+        );
+        return;
+    };
+    let (port, log) = receiving(false).await;
+    let (slow, held) = hanging().await;
+    let dir = workdir("webhooks-hanging-postgres");
+    let schema = format!("t_webhooks_hanging_{}", std::process::id());
+    let database = format!("url = \"{url}\"\nschema = \"{schema}\"");
+    let d = Daemon::start(config_on(
+        &dir,
+        &database,
+        &with_a_hanging_receiver(port, slow),
+    ))
+    .await;
+    a_hanging_receiver_delays_only_its_own(&d, &log, &held).await;
+    d.stop().await;
+    crate::common::drop_schema(&url, &schema).await;
 }

@@ -21,6 +21,10 @@ pub(super) enum Told {
     TooMany,
     /// The body does not read as a form.
     Unreadable,
+    /// The body is larger than the server takes.
+    TooLarge,
+    /// The body did not arrive whole.
+    Incomplete,
     /// Not taken as it was sent (the team sees it and may call back).
     NotTaken,
     /// The database did not answer.
@@ -45,6 +49,10 @@ impl Told {
             (Told::Unreadable, false) => {
                 "The form arrived in a shape we cannot read. Please try again, or call us."
             }
+            (Told::TooLarge, true) => "Форма прислала больше, чем мы принимаем.",
+            (Told::TooLarge, false) => "The form sent more than we take.",
+            (Told::Incomplete, true) => "Форма не дошла целиком. Попробуйте ещё раз.",
+            (Told::Incomplete, false) => "The form did not arrive whole. Please try again.",
             (Told::NotTaken, true) => {
                 "Мы не смогли принять заявку автоматически. Мы её увидим и свяжемся с вами, \
                  если вы оставили телефон или email."
@@ -69,6 +77,8 @@ impl Told {
             Told::Origin => "origin",
             Told::TooMany => "too_many",
             Told::Unreadable => "unreadable",
+            Told::TooLarge => "too_large",
+            Told::Incomplete => "bad_body",
             Told::NotTaken => "not_taken",
             Told::Unavailable => "unavailable",
         }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -96,7 +97,7 @@ pub(super) async fn submit(
     Path(key): Path<String>,
     extensions: Extensions,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let Some(form) = form_of(&s, &key) else {
         return ApiError::new(
@@ -128,6 +129,18 @@ pub(super) async fn submit(
             return reply.refused(StatusCode::FORBIDDEN, Told::Origin);
         }
     }
+    // A body over the limit is refused like anything else here: a page or JSON, CORS kept.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            metrics.form("refused");
+            return if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                reply.refused(e.status(), Told::TooLarge)
+            } else {
+                reply.refused(StatusCode::BAD_REQUEST, Told::Incomplete)
+            };
+        }
+    };
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());

@@ -12,11 +12,13 @@ use serde::Deserialize;
 use crate::team::{Member, TeamMember};
 
 mod forms;
+mod server;
 mod tokens;
 mod webhooks;
 
 pub use forms::WebsiteForm;
 pub use tokens::{ActFor, Scope, Token};
+pub use server::Server;
 pub use webhooks::Webhook;
 
 /// The daemon's configuration.
@@ -74,42 +76,6 @@ pub struct Config {
     /// The file it was read from, read again on SIGHUP.
     #[serde(skip)]
     pub file: Option<PathBuf>,
-}
-
-/// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Server {
-    /// Address to listen on.
-    pub listen: String,
-    /// Largest request body, in bytes.
-    pub body_limit: usize,
-    /// The address users reach the daemon at (`https://deals.studio.example`), when a proxy
-    /// stands in front of it: its origin is the one forms must come from, `https` makes the
-    /// session cookie `Secure`, and links in messages start with it. Absent: the `Host` the
-    /// browser sent, over plain HTTP.
-    pub public_url: Option<String>,
-    /// Proxies whose `X-Forwarded-For` is believed (addresses or `address/prefix` ranges): the
-    /// client address a login attempt is counted against is the last one they did not add.
-    pub trusted_proxies: Vec<String>,
-    /// Whether `/metrics` asks for a `read` (or `staff`) token.
-    pub metrics_require_token: bool,
-    /// Wrong logins from one address before each further one makes it wait (1 s, doubling up
-    /// to 15 minutes).
-    pub login_attempts: u32,
-}
-
-impl Default for Server {
-    fn default() -> Self {
-        Server {
-            listen: "127.0.0.1:8080".into(),
-            body_limit: 64 * 1024,
-            public_url: None,
-            trusted_proxies: Vec::new(),
-            metrics_require_token: false,
-            login_attempts: 5,
-        }
-    }
 }
 
 /// `[dashboard]`: which of the pipeline's fields hold what the head of the company looks at.
@@ -506,11 +472,15 @@ impl Config {
             }
             None => (toml::Table::new(), PathBuf::new(), None),
         };
+        let mut tokens_from = None;
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("DEALFLOW_") else {
                 continue;
             };
             let rest = rest.to_ascii_lowercase();
+            if rest == "tokens" {
+                tokens_from = Some(tokens::Source::Variable);
+            }
             let (section, key) = if rest == "listen" {
                 ("server".to_string(), Some("listen".to_string()))
             } else if LISTS.contains(&rest.as_str()) {
@@ -574,6 +544,12 @@ impl Config {
         config.base = base;
         config.file = file.map(Path::to_path_buf);
         config.check()?;
+        let tokens_from = match (tokens_from, &text) {
+            (Some(v), _) => v,
+            (None, Some((path, text))) => tokens::Source::File(path, text),
+            (None, None) => tokens::Source::Variable,
+        };
+        tokens::unique(&config.tokens, tokens_from)?;
         Ok(config)
     }
 
@@ -581,6 +557,14 @@ impl Config {
         if self.tokens.iter().any(|t| t.token.len() < 8) {
             return Err(ConfigError::Value(
                 "every token must be at least 8 characters long",
+            ));
+        }
+        if self.server.header_timeout_s < 1
+            || self.server.idle_timeout_s < 1
+            || self.server.max_connections < 1
+        {
+            return Err(ConfigError::Value(
+                "`server.header_timeout_s`, `server.idle_timeout_s` and `server.max_connections` must be at least 1",
             ));
         }
         if self.rules.reload_timeout_s < 1 {

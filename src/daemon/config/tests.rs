@@ -102,5 +102,48 @@ fn bad_configuration_is_named() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("servr"), "{e}");
+    // The same token twice: the example's staff token again as a read one.
+    let example_text = std::fs::read_to_string(example()).expect("example");
+    let twice = example_text.replace(
+        "[[tokens]]\ntoken = \"change-me-read\"",
+        "[[tokens]]\ntoken = \"change-me-staff\"",
+    );
+    assert_ne!(twice, example_text);
+    let file = example().with_file_name(format!("twice-{}.toml", std::process::id()));
+    std::fs::write(&file, &twice).expect("write");
+    let e = Config::load(Some(&file), Vec::new())
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    let _ = std::fs::remove_file(&file);
+    let line = |needle: &str| {
+        twice[..twice.find(needle).expect("in the example")]
+            .lines()
+            .count()
+            + 1
+    };
+    let (office, screen) = (
+        line("token = \"change-me-staff\"\nscope = \"staff\"") - 1,
+        line("token = \"change-me-staff\"\nscope = \"read\"") - 1,
+    );
+    assert!(
+        e.contains(&format!("entry 1 `office` (line {office}) and entry 4 `dashboard screen` (line {screen}) hold the same token")),
+        "{e}"
+    );
+    assert!(!e.contains("change-me"), "the secret is not printed: {e}");
+    let e = Config::load(
+        Some(&example()),
+        env(&[(
+            "DEALFLOW_TOKENS",
+            r#"[{token = "same-token-1", scope = "read"}, {token = "same-token-1", scope = "staff"}]"#,
+        )]),
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`DEALFLOW_TOKENS`: entry 1 and entry 2 hold the same token"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

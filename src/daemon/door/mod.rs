@@ -1,7 +1,7 @@
 //! The door: who a request is (a configured token, or a session a login made), where it comes
 //! from (the daemon's own origin, the client's address behind the proxies it trusts), and how
-//! often a wrong login may be tried. The tokens are read again on SIGHUP: a token taken out of
-//! the configuration ends the sessions it opened.
+//! often a wrong token (a login, a bearer token) may be tried. The tokens are read again on
+//! SIGHUP: a token taken out of the configuration ends the sessions it opened.
 
 pub(crate) mod forms;
 mod site;
@@ -140,7 +140,7 @@ pub(crate) struct Door {
     keys: RwLock<Arc<Keys>>,
     /// The daemon's own origin and the proxies it trusts.
     pub site: Site,
-    /// Wrong logins per client address.
+    /// Wrong tokens per client address.
     pub throttle: Throttle,
 }
 

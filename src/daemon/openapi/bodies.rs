@@ -17,6 +17,17 @@ const LINE: &str = "^[^\\x00-\\x1F\\x7F-\\x9F]*$";
 /// A text that may span lines: tabs and line breaks too.
 const LINES: &str = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$";
 
+/// A date that exists, `YYYY-MM-DD` (29 February in leap years only).
+pub(crate) const DATE: &str = "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[048]|[2468][048]|[13579][26])00)-02-29)";
+/// A time of day, `HH:MM`.
+const TIME: &str = "(?:[01][0-9]|2[0-3]):[0-5][0-9]";
+
+/// A local moment as the engine reads it: `2026-03-02T10:00`, `2026-03-02T10:00:00` or
+/// `2026-03-02 10:00`, a date that exists and a time of day.
+pub(crate) fn local_moment_pattern() -> String {
+    format!("^{DATE}(?:T{TIME}(?::[0-5][0-9])?| {TIME})$")
+}
+
 /// What the schemas are made from: the pipeline and the ids of the team.
 pub(crate) struct Vocabulary<'a> {
     /// The pipeline running now.
@@ -63,13 +74,16 @@ impl Vocabulary<'_> {
                 {"type": "string", "pattern": "^[+-]?[0-9]{1,15}([.][0-9]{1,13})?$"}],
                 "description": "A number of at most 15 digits before the point (as text: exact)."}),
             Ty::Bool => json!({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}]}),
-            Ty::Date => json!({"type": "string", "format": "date", "description": "2026-03-02"}),
+            Ty::Date => json!({"type": "string", "format": "date", "pattern": format!("^{DATE}$"),
+                "description": "2026-03-02"}),
             Ty::DateTime => {
-                json!({"type": "string", "anyOf": [{"format": "date-time"}, {"format": "local-date-time"}],
-                "description": "RFC 3339 with an offset, or `2026-03-02T10:00` in the pipeline's time zone."})
+                json!({"type": "string", "anyOf": [{"format": "date-time"},
+                    {"format": "local-date-time", "pattern": local_moment_pattern()}],
+                "description": "RFC 3339 with an offset, or `2026-03-02T10:00` (`2026-03-02T10:00:00`, `2026-03-02 10:00`) in the pipeline's time zone; a time the clocks skip is read as on the clock before the jump."})
             }
             Ty::Phone => json!({"type": "string", "format": "phone",
-                "description": "A phone number with its country code (`+7 916 123-45-67`), or without it where the pipeline has its `country`; kept in E.164."}),
+                "pattern": crate::contact::phone_pattern(self.plan.country),
+                "description": "A phone number with its country code (`+7 916 123-45-67`), or without it where the pipeline has its `country`; spaces, dots, dashes and brackets between the digits; kept in E.164."}),
             Ty::Email => json!({"type": "string", "format": "email"}),
             Ty::Telegram => json!({"anyOf": [
                 {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},

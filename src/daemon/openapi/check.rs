@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use jsonschema::Validator;
 use serde_json::Value as Json;
 
@@ -46,11 +46,13 @@ pub(crate) enum Body<'a> {
     Amend,
 }
 
+/// A local moment as the engine reads it (its pattern, in the document beside the format,
+/// says which texts are one: every one of them is read here, a time the clocks skip too).
 fn local_moment(tz: chrono_tz::Tz, s: &str) -> bool {
     ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .is_some_and(|dt| tz.from_local_datetime(&dt).earliest().is_some())
+        .is_some_and(|dt| crate::calendar::local_or_after_gap(tz, dt).is_some())
 }
 
 impl Bodies {
@@ -145,5 +147,79 @@ impl Cache {
         );
         *slot = Some(made.clone());
         Ok(made)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(p: &str) -> Validator {
+        jsonschema::validator_for(&serde_json::json!({"type": "string", "pattern": p}))
+            .expect("compiles")
+    }
+
+    #[test]
+    fn every_local_moment_the_pattern_allows_is_read_in_any_zone() {
+        let local = pattern(&super::super::bodies::local_moment_pattern());
+        let zones = [
+            chrono_tz::Europe::Moscow,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::America::Sao_Paulo,
+        ];
+        for (text, ok) in [
+            ("2026-03-02T10:00", true),
+            ("2026-03-02T10:00:59", true),
+            ("2026-03-02 10:00", true),
+            ("2024-02-29T00:00", true),
+            ("2000-02-29T00:00", true),
+            ("1900-02-29T00:00", false),
+            ("2026-02-29T00:00", false),
+            ("2026-04-31T00:00", false),
+            ("2026-13-01T00:00", false),
+            ("2026-03-02T24:00", false),
+            ("2026-03-02 10:00:00", false),
+            ("2026-3-2T10:00", false),
+            ("", false),
+            // The hour Berlin skips, and a midnight São Paulo skipped.
+            ("2026-03-29T02:30", true),
+            ("2018-11-04T00:30", true),
+        ] {
+            assert_eq!(local.is_valid(&serde_json::json!(text)), ok, "{text}");
+            if ok {
+                for tz in zones {
+                    assert!(local_moment(tz, text), "{text} in {tz}");
+                }
+            }
+        }
+        let date = pattern(&format!("^{}$", super::super::bodies::DATE));
+        for (text, ok) in [
+            ("2026-03-02", true),
+            ("2024-02-29", true),
+            ("2100-02-29", false),
+            ("2026-06-31", false),
+        ] {
+            assert_eq!(date.is_valid(&serde_json::json!(text)), ok, "{text}");
+            assert_eq!(
+                NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+                ok,
+                "{text}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// What the pattern allows, the engine reads, in a zone with clocks that jump.
+        #[test]
+        fn the_local_pattern_allows_only_what_is_read(
+            text in "[0-9]{4}-[01][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-5][0-9](:[0-6][0-9])?"
+        ) {
+            let local = pattern(&super::super::bodies::local_moment_pattern());
+            if local.is_valid(&serde_json::json!(text)) {
+                for tz in [chrono_tz::Europe::Berlin, chrono_tz::America::Sao_Paulo, chrono_tz::Pacific::Apia] {
+                    proptest::prop_assert!(local_moment(tz, &text), "{} in {}", text, tz);
+                }
+            }
+        }
     }
 }

@@ -131,8 +131,18 @@ fn error_responses(codes: &[&str]) -> serde_json::Map<String, Json> {
     m
 }
 
+/// 429: an address that sent too many wrong tokens waits, whatever token it sends.
+fn too_many() -> Json {
+    json!({"description": "Too many wrong tokens from this address: it waits `Retry-After` seconds (1, doubling to 15 minutes), whatever token it sends meanwhile.",
+        "headers": {"Retry-After": {"required": true, "schema": {"type": "integer", "minimum": 1}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
 fn op(summary: &str, ok: (&str, &str, Json), errors: &[&str], extra: Json) -> Json {
     let mut responses = error_responses(errors);
+    if errors.contains(&"401") {
+        responses.insert("429".to_string(), too_many());
+    }
     responses.insert(
         ok.0.to_string(),
         json!({"description": ok.1, "content": {"application/json": {"schema": ok.2}}}),
@@ -242,39 +252,45 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// Operation ids, and links from every answer that is a deal to what can be done with it
-/// next (its id, its first task, its first time entry), so that a client (or a tester)
-/// follows a deal from its creation on.
+/// next (its id, its first task), so that a client (or a tester) follows a deal from its
+/// creation on; and to its first time entry from the answers that surely hold one (time
+/// logged, an entry corrected): a link points only at what its answer has.
 fn wire(doc: &mut Json) {
     for (path, method, id) in OPERATIONS {
         if let Some(op) = doc["paths"][*path].get_mut(*method) {
             op["operationId"] = json!(id);
         }
     }
-    let next = |base: &str| {
+    let next = |base: &str, entries: bool| {
         let id = json!({"id": "$response.body#/id"});
         let with = |key: &str, pointer: &str| {
             let mut p = id.clone();
             p[key] = json!(format!("$response.body#{base}{pointer}"));
             p
         };
-        json!({
+        let mut links = json!({
             "GetDeal": {"operationId": "getDeal", "parameters": id},
             "SendEvent": {"operationId": "sendEvent", "parameters": id},
             "EditDeal": {"operationId": "editDeal", "parameters": id},
             "ExplainDeal": {"operationId": "explainDeal", "parameters": id},
             "WorkOnTask": {"operationId": "workOnTask", "parameters": with("task", "/tasks/0/task")},
             "LogTime": {"operationId": "logTime", "parameters": with("task", "/tasks/0/task")},
-            "AmendTime": {"operationId": "amendTime", "parameters": with("entry", "/time_entries/0/entry")},
             "OptOut": {"operationId": "optOut", "parameters": id},
             "OptIn": {"operationId": "optIn", "parameters": id},
             "ErasePersonalData": {"operationId": "erasePersonalData", "parameters": id},
-        })
+        });
+        if entries {
+            links["AmendTime"] = json!({"operationId": "amendTime",
+                "parameters": with("entry", "/time_entries/0/entry")});
+        }
+        links
     };
     let Some(paths) = doc["paths"].as_object_mut() else {
         return;
     };
     for op in paths.values_mut().filter_map(Json::as_object_mut) {
         for o in op.values_mut() {
+            let entries = matches!(o["operationId"].as_str(), Some("logTime" | "amendTime"));
             let Some(responses) = o.get_mut("responses").and_then(Json::as_object_mut) else {
                 continue;
             };
@@ -285,7 +301,7 @@ fn wire(doc: &mut Json) {
                     Some("#/components/schemas/Deal") => "",
                     _ => continue,
                 };
-                r["links"] = next(base);
+                r["links"] = next(base, entries);
             }
         }
     }
@@ -452,7 +468,8 @@ fn paths(v: &Vocabulary<'_>) -> Json {
                 "security": [{}, {"bearer": []}],
                 "responses": {"200": {"description": "Text exposition format.", "content": {"text/plain": {}}},
                     "401": {"description": "A token is required here, and none (or not a valid one) was sent."},
-                    "403": {"description": "The token's scope does not allow this."}}}}
+                    "403": {"description": "The token's scope does not allow this."},
+                    "429": too_many()}}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -85,10 +85,6 @@ pub(super) async fn login(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let client = s.door.site.client(&headers, peer);
-    let now = Instant::now();
-    if let Some(wait) = client.and_then(|ip| s.door.throttle.wait(ip, now)) {
-        return too_many(lang, wait);
-    }
     let pairs = form_pairs(&body);
     let get = |name: &str| {
         pairs
@@ -99,34 +95,33 @@ pub(super) async fn login(
     };
     let token = get("token");
     let next = safe_next(Some(&get("next")));
-    match s.door.key(&token) {
-        Some(key) if key.scope != Scope::Intake => {
-            if let Some(ip) = client {
-                s.door.throttle.right(ip);
+    let key = s.door.key(&token).filter(|k| k.scope != Scope::Intake);
+    // An address that must wait is not listened to, the right token included; a right token
+    // clears nothing the address earned (its holder could go on guessing others).
+    if let Some(ip) = client {
+        match s.door.throttle.attempt(ip, Instant::now(), key.is_none()) {
+            Err(wait) => return too_many(lang, wait),
+            Ok(wait) if !wait.is_zero() => {
+                tracing::warn!(client = %ip, wait_s = wait.as_secs(), "wrong logins: the address waits");
             }
-            let cookie = match session::open(&s, &key).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!(error = %e, "a session could not be opened");
-                    return store_down(lang);
-                }
-            };
-            let mut r = Redirect::to(&next).into_response();
-            r.headers_mut().append(header::SET_COOKIE, cookie);
-            r.headers_mut()
-                .append(header::SET_COOKIE, session::old_token_cleared());
-            r
-        }
-        _ => {
-            if let Some(ip) = client {
-                let wait = s.door.throttle.wrong(ip, now);
-                if !wait.is_zero() {
-                    tracing::warn!(client = %ip, wait_s = wait.as_secs(), "wrong logins: the address waits");
-                }
-            }
-            Redirect::to(&format!("/login?wrong=1&next={}", encode(&next))).into_response()
+            Ok(_) => {}
         }
     }
+    let Some(key) = key else {
+        return Redirect::to(&format!("/login?wrong=1&next={}", encode(&next))).into_response();
+    };
+    let cookie = match session::open(&s, &key).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "a session could not be opened");
+            return store_down(lang);
+        }
+    };
+    let mut r = Redirect::to(&next).into_response();
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    r.headers_mut()
+        .append(header::SET_COOKIE, session::old_token_cleared());
+    r
 }
 
 /// 429, with when to try again.

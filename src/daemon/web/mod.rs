@@ -111,6 +111,51 @@ pub(crate) async fn guarded(mut r: axum::response::Response) -> axum::response::
     r
 }
 
+/// A body over `[server] body_limit`, refused before any handler read it: a short page in the
+/// viewer's language for a browser (it asks for `text/html`: a dashboard form), `{"error": …}`
+/// for anyone else, never the framework's plain text. (The website form answers its own, with
+/// its CORS headers, as every other refusal there.)
+pub(crate) async fn too_large(
+    axum::extract::State(s): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let browser = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let (lang, _) = access::language(&s, req.headers(), None);
+    let r = next.run(req).await;
+    let answered = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json") || t.starts_with("text/html"));
+    if r.status() != StatusCode::PAYLOAD_TOO_LARGE || answered {
+        return r;
+    }
+    if browser {
+        let w = lang.words();
+        guarded(access::page_error(
+            lang,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            w.too_large_title,
+            w.too_large,
+        ))
+        .await
+    } else {
+        crate::daemon::api::ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is larger than the server takes",
+        )
+        .into_response()
+    }
+}
+
 /// A deal id in a path (ids like `ivan/1` hold a slash).
 fn encode(id: &str) -> String {
     percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
