@@ -17,8 +17,8 @@ mod tokens;
 mod webhooks;
 
 pub use forms::WebsiteForm;
-pub use tokens::{ActFor, Scope, Token};
 pub use server::Server;
+pub use tokens::{ActFor, Scope, Token};
 pub use webhooks::Webhook;
 
 /// The daemon's configuration.
