@@ -73,30 +73,3 @@ pub(crate) async fn throttled(State(s): State<Shared>, req: Request, next: Next)
     }
     next.run(req).await
 }
-
-/// The security headers of an answer that is not a page (the pages set their own, see
-/// `web::guarded`): nothing in it may run or load anything, no site may frame it, its type is
-/// as sent, no `Referer` leaves with a link from it, and no cache keeps it (it may hold a
-/// client's data).
-pub(crate) async fn json_headers(mut r: Response) -> Response {
-    let h = r.headers_mut();
-    if h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        return r;
-    }
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    r
-}

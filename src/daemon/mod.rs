@@ -20,6 +20,7 @@ pub(crate) mod demo;
 mod digest;
 pub(crate) mod door;
 mod guard;
+mod headers;
 mod metrics;
 mod openapi;
 mod ops;

@@ -109,7 +109,7 @@ fn router(state: Shared) -> Router {
             state.clone(),
             guard::throttled,
         ))
-        .layer(middleware::map_response(guard::json_headers))
+        .layer(middleware::map_response(super::headers::json_headers))
         .layer(middleware::from_fn_with_state(state.clone(), count))
         .with_state(state)
 }

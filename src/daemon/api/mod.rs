@@ -32,9 +32,9 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/api/v1/leads", post(deals::create_lead))
         .route(
             "/f/{key}",
-            post(website::submit)
-                .options(website::preflight)
-                .layer(axum::middleware::map_response(crate::daemon::web::guarded)),
+            post(website::submit).options(website::preflight).layer(
+                axum::middleware::map_response(crate::daemon::headers::guarded),
+            ),
         )
         .route(
             "/api/v1/deals",

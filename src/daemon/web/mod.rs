@@ -82,33 +82,9 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/logout", post(login::logout))
         .route("/style.css", get(layout::style))
         .route("/tick.js", get(work::tick))
-        .layer(axum::middleware::map_response(guarded))
-}
-
-/// What every page says to the browser about itself: only its own script (the one that makes
-/// running timers tick) and nothing from elsewhere, never inside another site's frame, its type as sent, and no path in the
-/// `Referer` that leaves for another site.
-pub(crate) async fn guarded(mut r: axum::response::Response) -> axum::response::Response {
-    use axum::http::{HeaderValue, header};
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    r
+        .layer(axum::middleware::map_response(
+            crate::daemon::headers::guarded,
+        ))
 }
 
 /// A body over `[server] body_limit`, refused before any handler read it: a short page in the
@@ -139,7 +115,7 @@ pub(crate) async fn too_large(
     }
     if browser {
         let w = lang.words();
-        guarded(access::page_error(
+        crate::daemon::headers::guarded(access::page_error(
             lang,
             StatusCode::PAYLOAD_TOO_LARGE,
             w.too_large_title,
