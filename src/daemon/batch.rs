@@ -292,6 +292,8 @@ impl<'r> Batch<'r> {
             }
         };
         if let Some(left) = self.pending.remove(id) {
+            // The rules' own step, not the request's: no `via` on its records.
+            let via = self.via.take();
             let cause = format!("rules version {}", self.rules.version);
             match engine::switch(self.ctx(now), &self.now[i].0, &left, &cause) {
                 Ok(sw) if sw.changed() => {
@@ -302,10 +304,12 @@ impl<'r> Batch<'r> {
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    self.via = via;
                     tracing::warn!(deal = %id, error = %e, "the deal could not pass to the new rules");
                     return Err(CoreError::Switch(id.to_string(), e.message().to_string()));
                 }
             }
+            self.via = via;
         }
         Ok(i)
     }
@@ -435,8 +439,9 @@ impl<'r> Batch<'r> {
             });
         }
         if let Step::Applied { records, .. } = &step {
+            let given = contacts_given(&self.rules.ready.plan, records);
             self.checked
-                .extend(contacts_given(&self.rules.ready.plan, records));
+                .extend(given.into_iter().filter(|(d, _)| d == deal));
         }
         Ok(step)
     }
