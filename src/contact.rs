@@ -200,13 +200,18 @@ pub fn search_terms(query: &str, country: Option<Id>) -> Vec<String> {
     };
     let digits = |w: &str| -> String { w.chars().filter(char::is_ascii_digit).collect() };
     let whole = q.trim();
-    if phone_chars(whole) && digits(whole).len() >= 5 {
-        let read = phone("q", whole, country).map(|e164| digits(&e164));
-        return vec![read.unwrap_or_else(|_| digits(whole))];
+    if phone_chars(whole) && digits(whole).len() >= 4 {
+        // A whole number (ten digits or more: `8 916 …`, `(916) …`) is read as one; a piece of
+        // one (`123-45-67`, `45-67`) is found by its digits.
+        let read = (digits(whole).len() >= 10)
+            .then(|| phone("q", whole, country).ok())
+            .flatten()
+            .map(|e164| digits(&e164));
+        return vec![read.unwrap_or_else(|| digits(whole))];
     }
     q.split_whitespace()
         .map(|w| {
-            if digits(w).len() >= 5 && phone_chars(w) {
+            if digits(w).len() >= 4 && phone_chars(w) {
                 digits(w)
             } else {
                 w.to_string()
@@ -410,6 +415,10 @@ mod tests {
         }
         // A piece of a number is found by its digits; other words as they are.
         assert_eq!(search_terms("123-45", ru), ["12345"]);
+        for piece in ["123-45-67", "1234567", "123 45 67"] {
+            assert_eq!(search_terms(piece, ru), ["1234567"], "{piece}");
+        }
+        assert_eq!(search_terms("45-67", ru), ["4567"]);
         assert_eq!(search_terms("Иван 123-45-67", ru), ["иван", "1234567"]);
         assert_eq!(search_terms("Ива\u{200B}н  Shop", ru), ["иван", "shop"]);
         assert_eq!(search_terms("+1 2", ru), ["+1", "2"]);

@@ -114,6 +114,18 @@ fn samples() -> Vec<(&'static str, Json)> {
             json!({"to_kind": "client", "to": "client", "channel": "sms", "template": "welcome", "reason": "e2"}),
         ),
         (
+            "notification_skipped",
+            json!({"to_kind": "client", "to": "client", "channel": "sms", "template": "welcome", "reason": "the client has no phone number"}),
+        ),
+        (
+            "notification_skipped",
+            json!({"to_kind": "client", "to": "client", "channel": "email", "template": "welcome", "reason": "the client opted out of email"}),
+        ),
+        (
+            "notification_skipped",
+            json!({"to_kind": "user", "to": "nobody", "channel": "email", "template": "welcome", "reason": "no team member has this role"}),
+        ),
+        (
             "task_created",
             json!({"task": "approval", "title": "Согласование", "assignee": "petr", "due": at}),
         ),
@@ -270,6 +282,17 @@ fn every_record_kind_and_cause_is_told_in_one_language() {
             assert_eq!(raw_moment(t), None, "a raw moment in «{t}»");
         }
     }
+    // What the engine and the outbox say of a message not sent is said in Russian too.
+    let skipped = |reason: &str| {
+        dealflow::explain::describe(
+            &plan,
+            "notification_skipped",
+            &json!({"channel": "sms", "reason": reason}),
+            true,
+        )
+    };
+    assert!(skipped("the client has no phone number").ends_with("у клиента нет телефона"));
+    assert!(skipped("the client opted out of sms").ends_with("клиент отказался от SMS"));
     // No kind is told by its bare name (`group created`, as an unknown kind would be).
     for (kind, r) in samples() {
         for ru_flag in [true, false] {

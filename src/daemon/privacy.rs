@@ -19,8 +19,9 @@ pub(crate) const ERASED_TITLE: &str = "—";
 pub(crate) async fn erase(
     s: &AppState,
     deal: &str,
-    by: Option<String>,
+    acting: crate::daemon::door::Acting,
 ) -> Result<Option<Erased>, StoreError> {
+    let by = acting.by;
     let rules = s.core.rules();
     let plan = &rules.ready.plan;
     let e = Erasure {
@@ -31,7 +32,9 @@ pub(crate) async fn erase(
             .map(|f| f.name.clone())
             .collect(),
         title: ERASED_TITLE.to_string(),
+        known: Vec::new(),
         by: by.clone(),
+        via: acting.via,
         at: Utc::now(),
         country: plan.country,
         webhooks: s.core.webhooks().to_vec(),
@@ -42,8 +45,16 @@ pub(crate) async fn erase(
         Some(_) => tx.descendants(deal).await?,
         None => Vec::new(),
     };
-    for child in &children {
-        tx.erase_personal(child, &e).await?;
+    // The deals spawned from it lose the client's values it held (their own fields may not
+    // hold them: a contract's comment may still quote the name).
+    if let Some(done) = &erased {
+        let spawned = Erasure {
+            known: done.values.clone(),
+            ..e.clone()
+        };
+        for child in &children {
+            tx.erase_personal(child, &spawned).await?;
+        }
     }
     // The dashboard's rows of the deals and the words they are found by lose what was erased.
     for d in std::iter::once(deal).chain(children.iter().map(String::as_str)) {

@@ -27,6 +27,8 @@ pub(super) fn refusal(
         Ok(Step::Refused(m) | Step::Unmet(m) | Step::Missing(m)) => ("refused", m.clone()),
         Ok(Step::NotNow(m)) => ("not_now", m.clone()),
         Ok(Step::Failed(m)) => ("step_failed", m.clone()),
+        // An import run again finds its deals there: that is how it is meant to go.
+        Err(CoreError::Exists(_)) if matches!(op, Op::Create(c) if c.quiet) => return None,
         Err(e @ CoreError::Exists(_)) => ("exists", e.to_string()),
         Err(e @ CoreError::Misfit(..)) => ("misfit", e.to_string()),
         Err(e @ CoreError::Switch(..)) => ("step_failed", e.to_string()),

@@ -299,7 +299,15 @@ pub fn create(ctx: Ctx<'_>, req: &Creation) -> Result<Outcome, StepError> {
     s.create(req, None)?;
     // After the fields: a title made from a field names the field first.
     crate::value::no_control("title", &req.title, false).map_err(StepError::Refused)?;
-    Ok(s.finish())
+    let mut out = s.finish();
+    if req.quiet {
+        // An imported deal's moments already past are the old CRM's: its timers for them
+        // count as fired (no "deadline missed" mail to the CEO for every deal imported).
+        for t in out.deal.timers.iter_mut().filter(|t| t.fires_at <= ctx.now) {
+            t.fired = true;
+        }
+    }
+    Ok(out)
 }
 
 /// Applies an input to a deal.

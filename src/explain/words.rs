@@ -216,7 +216,7 @@ pub fn describe(plan: &Plan, kind: &str, r: &Json, ru: bool) -> String {
             format!(
                 "✉ не отправлено ({}): {}",
                 channel(&s("channel"), ru),
-                s("reason")
+                skip_reason(&s("reason"))
             ),
             format!(
                 "✉ not sent ({}): {}",
@@ -457,4 +457,44 @@ fn task_words(plan: &Plan, rest: &str, ru: bool) -> String {
     } else {
         format!("Task «{title}» {done}")
     }
+}
+
+/// Why a message was not sent, in Russian (the engine and the outbox write it in English).
+fn skip_reason(reason: &str) -> String {
+    fn what(w: &str) -> &str {
+        match w {
+            "phone number" => "телефона",
+            "email address" => "email",
+            "Telegram chat" => "чата в Telegram",
+            other => other,
+        }
+    }
+    if reason == "no team member has this role" {
+        return "в команде нет никого с этой ролью".into();
+    }
+    if reason == "dropped by the notify hook" {
+        return "отменено скриптом notify".into();
+    }
+    if let Some(ch) = reason.strip_prefix("the client opted out of ") {
+        return format!("клиент отказался от {}", channel(ch, true));
+    }
+    if let Some(w) = reason.strip_prefix("the client has no ") {
+        return format!("у клиента нет {}", what(w));
+    }
+    if let Some(rest) = reason.strip_prefix("template `")
+        && let Some((tpl, missing)) = rest.split_once("` has no ")
+    {
+        let missing = match missing {
+            "sms text" => "текста SMS",
+            "email" => "письма",
+            _ => "текста",
+        };
+        return format!("в шаблоне {tpl} нет {missing}");
+    }
+    if let Some(rest) = reason.strip_prefix('`')
+        && let Some((who, w)) = rest.split_once("` has no ")
+    {
+        return format!("у {who} нет {}", what(w));
+    }
+    reason.to_string()
 }

@@ -140,18 +140,21 @@ impl Tx {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
             .collect::<Result<_, sqlx::Error>>()?
         });
-        Ok(rows
-            .into_iter()
-            .map(|(input, name, code, count)| RefusalRow {
-                input: if input == "create" {
-                    input
-                } else {
-                    format!("{input} {name}")
-                },
-                code,
-                count,
-            })
-            .collect())
+        // A creation is one input whatever stages it asked for: its rows go together.
+        let mut out: Vec<RefusalRow> = Vec::new();
+        for (input, name, code, count) in rows {
+            let input = if input == "create" || input == "edit" {
+                input
+            } else {
+                format!("{input} {name}")
+            };
+            match out.iter_mut().find(|r| r.input == input && r.code == code) {
+                Some(r) => r.count += count,
+                None => out.push(RefusalRow { input, code, count }),
+            }
+        }
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(a.input.cmp(&b.input)));
+        Ok(out)
     }
 }
 

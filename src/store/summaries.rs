@@ -414,28 +414,40 @@ impl Tx {
         let mut out: HashMap<String, Vec<Fact>> = HashMap::new();
         for chunk in ids.chunks(MAX_ARGS) {
             let mut sql = String::from(
-                "SELECT deal_id, at, kind, record FROM history WHERE kind IN \
-                 ('stage_entered', 'stage_left', 'field_set') AND deal_id IN (",
+                "SELECT deal_id, at, kind, record, cause FROM history WHERE kind IN \
+                 ('deal_created', 'stage_entered', 'stage_left', 'field_set') AND deal_id IN (",
             );
             list(&mut sql, chunk.len(), 1, Style::of(self));
             sql.push_str(") ORDER BY deal_id, id");
-            let rows: Vec<(String, String, String, String)> = on!(self, c => {
+            type Row = (String, String, String, String, String);
+            let rows: Vec<Row> = on!(self, c => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in chunk {
                     q = q.bind(*id);
                 }
                 q.fetch_all(&mut **c).await?
                     .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
+                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
                     .collect::<Result<_, sqlx::Error>>()?
             });
-            for (deal, at, kind, record) in rows {
+            // An imported deal's own start is not counted (as the writer does not count it).
+            let mut imported = String::new();
+            for (deal, at, kind, record, cause) in rows {
                 let (Some(at), Ok(record)) = (
                     super::read_stamp(&at),
                     serde_json::from_str::<serde_json::Value>(&record),
                 ) else {
                     continue;
                 };
+                if kind == "deal_created" {
+                    if record["quiet"] == true {
+                        imported = deal.clone();
+                    }
+                    continue;
+                }
+                if deal == imported && cause == "created" {
+                    continue;
+                }
                 if let Some(f) = Fact::stored(&kind, at, &record) {
                     out.entry(deal).or_default().push(f);
                 }

@@ -245,7 +245,18 @@ impl Tx {
         );
         let mut facts: std::collections::HashMap<&str, Vec<crate::analytics::tally::Fact>> =
             std::collections::HashMap::new();
+        // An imported deal's own start is the old CRM's past (stages passed at once, a
+        // delivery on import day): the analytics count what happens to it from then on.
+        let imported: Vec<&str> = b
+            .history
+            .iter()
+            .filter(|(r, ..)| matches!(r.kind, Kind::DealCreated { quiet: true, .. }))
+            .map(|(r, ..)| &*r.deal)
+            .collect();
         for (r, ..) in &b.history {
+            if imported.contains(&&*r.deal) && &*r.cause == "created" {
+                continue;
+            }
             if let Some(f) = crate::analytics::tally::Fact::of(r) {
                 facts.entry(&*r.deal).or_default().push(f);
             }

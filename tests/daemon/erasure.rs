@@ -34,6 +34,8 @@ fn traces() -> Vec<String> {
         digits(PHONE_2),
         EMAIL.into(),
         EMAIL_2.into(),
+        // The phone as a person typed it into a comment.
+        "8 916 555 44 33".into(),
     ]
 }
 
@@ -132,12 +134,49 @@ async fn a_client_lives(d: &Daemon, log: &Log) -> String {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A comment quotes her name and her phone as someone typed it.
+    let comment = format!("{NAME} просит перезвонить на 8 916 555 44 33");
+    let (status, body) = d
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/deals/{id}"),
+            Some(STAFF),
+            Some((
+                "application/json",
+                json!({"fields": {"comment": comment}})
+                    .to_string()
+                    .into_bytes(),
+            )),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     // The meeting is booked: its SMS and email go out too.
     let (status, body) = d
         .post(
             &format!("/api/v1/deals/{id}/events"),
             STAFF,
             call_done(true),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // She signs a contract: a deal of its own, with her fields copied and her name in its
+    // comment.
+    let (status, body) = d
+        .post(
+            &format!("/api/v1/deals/{id}/events"),
+            STAFF,
+            json!({"name": "meeting_held"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let contract = json!({"title": "Сайт", "amount": 100000, "project_manager": "petr",
+        "comment": format!("клиент {NAME}"), "work_days": 5, "sold_hours": 20, "prepayment": true});
+    let (status, body) = d
+        .post(
+            &format!("/api/v1/deals/{id}/events"),
+            STAFF,
+            json!({"name": "contracts_signed", "fields": {"contracts": [contract]}}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -201,6 +240,38 @@ async fn erase(d: &Daemon, log: &Log, id: &str) {
         .map(|(_, b)| b.clone())
         .expect("told");
     assert_eq!(erased["deal"], id);
+    // Her refused request is settled with the erasure: nobody is to call her back.
+    let (_, refused) = d.get("/api/v1/refusals").await;
+    assert!(
+        refused
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["origin"].is_string()),
+        "{refused}"
+    );
+    let mut tx = d.running().core().store().read().await.unwrap();
+    assert_eq!(tx.unsettled_leads_count().await.unwrap(), 0);
+    drop(tx);
+    // Erasing again changes nothing and records nothing more.
+    let (status, _) = d
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/deals/{id}/personal-data"),
+            Some(STAFF),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, deal) = d.get(&format!("/api/v1/deals/{id}")).await;
+    let records = deal["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "personal_data_erased")
+        .count();
+    assert_eq!(records, 1, "{deal}");
     for t in traces() {
         assert!(!erased.to_string().contains(&t), "{t} in {erased}");
     }

@@ -84,24 +84,32 @@ impl Tally {
         *self.made.entry(at.to_string()).or_default() += 1;
     }
 
+    /// What the run did (or would do), for people; written to standard output whole, and
+    /// quietly cut short when the reader is gone (`| head`).
     fn print(&self, rows: usize, apply: bool) {
+        use std::fmt::Write as _;
+        use std::io::Write as _;
+        let mut out = String::new();
         let made: u64 = self.made.values().sum();
         let verb = if apply { "created" } else { "would be created" };
-        println!(
+        let _ = writeln!(
+            out,
             "{rows} rows: {made} deals {verb}, {} refused",
             self.refused.len()
         );
         for (stage, n) in &self.made {
-            println!("  {stage:<24} {n}");
+            let _ = writeln!(out, "  {stage:<24} {n}");
         }
         if self.existing > 0 {
-            println!(
+            let _ = writeln!(
+                out,
                 "{} already there (same id): left as they are",
                 self.existing
             );
         }
         for (row, id, asked, now) in self.moved.iter().take(SHOWN) {
-            println!(
+            let _ = writeln!(
+                out,
                 "row {row} ({id}): asked for `{asked}`, is at `{now}` at once (the stage's way \
                  out holds already)"
             );
@@ -112,21 +120,23 @@ impl Tally {
                 .iter()
                 .map(|(task, n)| format!("{task} ×{n}"))
                 .collect();
-            println!(
+            let _ = writeln!(
+                out,
                 "open tasks with nobody to do them (no one in the team has their role): {}; \
                  the daemon's --config gives its whole team",
                 tasks.join(", ")
             );
         }
         for (row, id, why) in self.refused.iter().take(SHOWN) {
-            println!("row {row} ({id}): {why}");
+            let _ = writeln!(out, "row {row} ({id}): {why}");
         }
         if self.refused.len() > SHOWN {
-            println!("… and {} more refused", self.refused.len() - SHOWN);
+            let _ = writeln!(out, "… and {} more refused", self.refused.len() - SHOWN);
         }
         if !apply {
-            println!("dry run: nothing was written; add --apply to write");
+            let _ = writeln!(out, "dry run: nothing was written; add --apply to write");
         }
+        let _ = std::io::stdout().write_all(out.as_bytes());
     }
 }
 

@@ -128,8 +128,8 @@ pub(crate) struct Lead {
 }
 
 /// The lead a form makes: its fields (an empty input is no value) and its title (the title
-/// input's value on one line, else the client's name, else "Lead"); a phone or email that does
-/// not read is left out and kept to check.
+/// input's value on one line, else the client's name, else "a website lead" in the pipeline's
+/// language); a phone or email that does not read is left out and kept to check.
 pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) -> Lead {
     let mut fields = serde_json::Map::new();
     for (name, v) in form {
@@ -161,7 +161,7 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
             _ => None,
         })
         .filter(|t| !crate::value::blank(t))
-        .unwrap_or_else(|| "Lead".to_string());
+        .unwrap_or_else(|| untitled(plan).to_string());
     Lead {
         creation: Creation {
             id: new_id(),
@@ -172,6 +172,15 @@ pub(super) fn lead(plan: &Plan, form: &BTreeMap<String, Json>, m: &Mapping<'_>) 
             done: Vec::new(),
         },
         checks,
+    }
+}
+
+/// The title of a lead that gave no name, in the language of the pipeline's country.
+fn untitled(plan: &Plan) -> &'static str {
+    use phonenumber::country::Id;
+    match plan.country {
+        Some(Id::RU | Id::BY | Id::KZ | Id::KG) => "Заявка с сайта",
+        _ => "Website lead",
     }
 }
 

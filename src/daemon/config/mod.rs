@@ -219,7 +219,7 @@ pub struct Intake {
     /// Website form name → deal field.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
-    /// The form name that gives the deal's title (default: the client's name, else "Lead").
+    /// The form name that gives the deal's title (default: the client's name, else "Заявка с сайта" / "Website lead").
     #[serde(default)]
     pub title: Option<String>,
 }

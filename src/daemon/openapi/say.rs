@@ -39,9 +39,53 @@ pub(crate) fn say(
     };
     match ty.and_then(|t| engine_words(plan, &t, &name, value)) {
         Some(m) => m,
-        None if at.is_empty() => format!("the body does not fit: {what}"),
+        None if at.is_empty() => match lead.and_then(|m| lead_needs(plan, m, body)) {
+            Some(m) => m,
+            None => format!("the body does not fit: {what}"),
+        },
         None => format!("`{}`: {what}", at.join(".")),
     }
+}
+
+/// What a website lead lacks, in the engine's words: a required field given under none of its
+/// names, or holding only spaces (`a deal needs `client_name` (as `name`) to be created`).
+fn lead_needs(plan: &Plan, names: &BTreeMap<String, String>, body: &Json) -> Option<String> {
+    let given = |name: &str| match body.get(name) {
+        Some(Json::String(t)) => !crate::value::blank(t),
+        Some(Json::Number(_) | Json::Bool(_)) => true,
+        _ => false,
+    };
+    let missing: Vec<String> = plan
+        .fields
+        .iter()
+        .filter(|f| f.required && !f.derived)
+        .filter_map(|f| {
+            let mut under: Vec<&str> = names
+                .iter()
+                .filter(|(_, to)| **to == f.name)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            under.push(&f.name);
+            (!under.iter().any(|n| given(n))).then(|| {
+                let forms: Vec<String> = under
+                    .iter()
+                    .filter(|n| **n != f.name)
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                if forms.is_empty() {
+                    format!("`{}`", f.name)
+                } else {
+                    format!("`{}` (as {})", f.name, forms.join(" or "))
+                }
+            })
+        })
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "a deal needs {} to be created, with more than spaces in it",
+            missing.join(", ")
+        )
+    })
 }
 
 fn field_ty(plan: &Plan, name: &str) -> Option<Ty> {
@@ -148,5 +192,31 @@ mod tests {
             "the body does not fit: no"
         );
         assert_eq!(say(&plan, None, &body, "/stage", "no"), "`stage`: no");
+    }
+
+    #[test]
+    fn a_lead_without_a_name_is_told_what_it_lacks_not_the_schema() {
+        let plan = plan();
+        let names: BTreeMap<String, String> = [("name", "client_name"), ("phone", "client_phone")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        for body in [
+            serde_json::json!({"name": "  ", "phone": "8 916 100-20-31"}),
+            serde_json::json!({"phone": "8 916 100-20-31"}),
+        ] {
+            let said = say(
+                &plan,
+                Some(&names),
+                &body,
+                "",
+                "is not valid under any of the schemas",
+            );
+            assert_eq!(
+                said,
+                "a deal needs `client_name` (as `name`) to be created, with more than spaces in it"
+            );
+            assert!(!said.contains("916"), "the body is not echoed");
+        }
     }
 }

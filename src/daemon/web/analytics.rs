@@ -310,7 +310,7 @@ pub(super) fn page(
                     thead { tr { th { (w.what_in) } th { (w.code_word) } th.num { (w.count_word) } } }
                     tbody {
                         @for x in &r.refusals {
-                            tr { td { code { (x.input) } } td { (x.code) } td.num { (x.count) } }
+                            tr { td { (refused_what(&x.input, v)) } td { (refused_why(&x.code, v)) } td.num { (x.count) } }
                         }
                     }
                 }
@@ -347,5 +347,32 @@ fn month_chart(plan: &Plan, rows: &[crate::analytics::MarginRow], lang: Lang) ->
                 }
             }
         }
+    }
+}
+
+/// A refused input's kind in the page's words (`event NAME` keeps the pipeline's name).
+fn refused_what(input: &str, v: &Viewer) -> String {
+    let w = v.lang.words();
+    let (kind, rest) = input.split_once(' ').unwrap_or((input, ""));
+    let word = match kind {
+        "create" => w.input_create,
+        "event" => w.input_event,
+        "task" => w.input_task,
+        "edit" => w.input_edit,
+        "time" => w.input_time,
+        _ => return input.to_string(),
+    };
+    format!("{word} {rest}").trim().to_string()
+}
+
+/// Why an input was refused, in the page's words.
+fn refused_why(code: &str, v: &Viewer) -> &'static str {
+    let w = v.lang.words();
+    match code {
+        "not_now" => w.why_not_now,
+        "step_failed" => w.why_failed,
+        "exists" => w.why_exists,
+        "misfit" => w.why_misfit,
+        _ => w.why_refused,
     }
 }

@@ -214,7 +214,7 @@ fn lead_row(v: &Viewer, plan: &crate::compile::Plan, r: &crate::store::Refusal) 
             td { (door) }
             td {
                 ul.sent {
-                    @for (name, value) in &sent {
+                    @for (name, value) in sent.iter().filter(|(_, v)| !v.is_null()) {
                         li { (crate::explain::field_label(plan, name)) ": «" (value.as_str().map_or_else(|| value.to_string(), str::to_string)) "»" }
                     }
                 }

@@ -71,6 +71,7 @@ pub(super) async fn make_deal(
             .unwrap_or_default(),
         fields: sent
             .iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| {
                 (
                     k.clone(),

@@ -88,7 +88,7 @@ pub(super) async fn erase(
     if form_value(&form.pairs, "confirm").as_deref() != Some("yes") {
         return back(&id, Err(Said::TickToConfirm.into()));
     }
-    match privacy::erase(&s, &id, form.acting.by.clone()).await {
+    match privacy::erase(&s, &id, form.acting.clone()).await {
         Ok(Some(_)) => back(&id, Ok(())),
         Ok(None) => back(&id, Err(Said::NoDeal.into())),
         Err(e) => back(&id, Err(Why::Engine(e.to_string()))),

@@ -11,6 +11,8 @@ use super::Erasure;
 /// seen (the title, each personal value, what an edit replaced), filled while blanking.
 pub(super) struct Blanker<'a> {
     pub e: &'a Erasure,
+    /// The title the deal keeps.
+    pub title: String,
     /// The client's values: any text that holds one loses it.
     pub values: Vec<String>,
 }
@@ -111,7 +113,8 @@ impl Blanker<'_> {
         }
     }
 
-    /// A text without the client's values, if it held any.
+    /// A text without the client's values, if it held any: each as it was stored, and a phone
+    /// of theirs however it is written in the text (`8 916 555 12 34` for `+79165551234`).
     pub(super) fn scrubbed(&self, text: &str) -> Option<String> {
         let mut out = text.to_string();
         for v in &self.values {
@@ -119,7 +122,57 @@ impl Blanker<'_> {
                 out = out.replace(v.as_str(), "—");
             }
         }
+        let phones: Vec<String> = self
+            .values
+            .iter()
+            .map(|v| self.key(v))
+            .filter(|k| k.len() >= 7 && k.bytes().all(|b| b.is_ascii_digit()))
+            .collect();
+        if !phones.is_empty() {
+            out = self.without_phones(&out, &phones);
+        }
         (out != text).then_some(out)
+    }
+
+    /// A text with every phone-like run (digits and `+ ( ) . -` and spaces, seven digits or
+    /// more) that is one of `phones` (by its number; the last ten digits where a trunk prefix
+    /// differs) put as `—`.
+    fn without_phones(&self, text: &str, phones: &[String]) -> String {
+        let same = |k: &str| {
+            phones.iter().any(|p| {
+                p == k || (p.len() >= 10 && k.len() >= 10 && p[p.len() - 10..] == k[k.len() - 10..])
+            })
+        };
+        let part = |c: char| c.is_ascii_digit() || "+() .-".contains(c);
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while i < chars.len() {
+            if !(chars[i].is_ascii_digit() || chars[i] == '+' || chars[i] == '(') {
+                out.push(chars[i]);
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < chars.len() && part(chars[j]) {
+                j += 1;
+            }
+            // The run ends at its last digit (or bracket): what follows is text again.
+            let mut end = j;
+            while end > i && !(chars[end - 1].is_ascii_digit() || chars[end - 1] == ')') {
+                end -= 1;
+            }
+            let end = end.max(i + 1);
+            let run: String = chars[i..end].iter().collect();
+            let digits = run.chars().filter(char::is_ascii_digit).count();
+            if digits >= 7 && same(&self.key(&run)) {
+                out.push('—');
+            } else {
+                out.push_str(&run);
+            }
+            i = end;
+        }
+        out
     }
 
     /// Whether a refused input's fields (a JSON object) are the client's: a phone with the same
@@ -190,6 +243,8 @@ mod tests {
             fields: vec!["client_phone".into(), "client_name".into()],
             title: "—".into(),
             by: Some("anna".into()),
+            via: None,
+            known: Vec::new(),
             at: Utc::now(),
             country: crate::contact::phone_country("RU"),
             webhooks: Vec::new(),
@@ -201,6 +256,7 @@ mod tests {
         let e = erasure();
         let mut b = Blanker {
             e: &e,
+            title: "—".into(),
             values: Vec::new(),
         };
         let mut set = json!({"kind": "field_set", "field": "client_phone", "from": "+79990000001", "value": "+79990000000"});
@@ -209,7 +265,7 @@ mod tests {
             set,
             json!({"kind": "field_set", "field": "client_phone", "from": null, "value": null})
         );
-        assert_eq!(b.values, ["+79990000001", "+79990000000"]);
+        assert_eq!(b.values, ["+79990000000", "+79990000001"]);
         let mut other = json!({"kind": "field_set", "field": "amount", "value": 10});
         assert!(!b.blank(&mut other));
         let mut msg = json!({"kind": "notification", "to_kind": "client", "to": "+79990000000",
@@ -237,6 +293,10 @@ mod tests {
         assert!(b.scrub(&mut group));
         assert_eq!(group["title"], "Сайт: —");
         assert!(!b.scrub(&mut group));
+        let mut note =
+            json!("перезвонить на 8 (999) 000-00-01, или +7 999 000 00 00 вечером; код 1234567");
+        assert!(b.scrub(&mut note));
+        assert_eq!(note, "перезвонить на —, или — вечером; код 1234567");
     }
 
     #[test]
@@ -244,6 +304,7 @@ mod tests {
         let e = erasure();
         let mut b = Blanker {
             e: &e,
+            title: "—".into(),
             values: Vec::new(),
         };
         b.saw(&json!("+79161234567"));

@@ -27,8 +27,14 @@ pub struct Erasure {
     pub fields: Vec<String>,
     /// The title the deal keeps.
     pub title: String,
+    /// The client's values an erasure before this one found (of the deal this one was spawned
+    /// from): they are taken out of this deal's texts too, and its own title is kept but for
+    /// them (a contract's title names the work, not the client).
+    pub known: Vec<String>,
     /// Who asked.
     pub by: Option<String>,
+    /// Whose token it came through, when not theirs (an integration's by its name).
+    pub via: Option<String>,
     /// When.
     pub at: DateTime<Utc>,
     /// The pipeline's country: phones typed without their code are read with it when another
@@ -53,6 +59,9 @@ pub struct Erased {
     pub messages: u64,
     /// The deal's revision now.
     pub revision: i64,
+    /// The client's values it found (the deals spawned from this one lose them too).
+    #[serde(skip)]
+    pub values: Vec<String>,
 }
 
 impl Tx {
@@ -82,6 +91,7 @@ impl Tx {
         let mut doc: Json = serde_json::from_str(&state).map_err(|_| corrupt())?;
         let mut b = Blanker {
             e,
+            title: e.title.clone(),
             values: Vec::new(),
         };
         let fields_now = doc
@@ -95,9 +105,18 @@ impl Tx {
                 had.push(f.clone());
             }
         }
+        for v in &e.known {
+            b.saw(&Json::String(v.clone()));
+        }
         let old_title = doc["title"].as_str().unwrap_or_default().to_string();
-        b.saw(&Json::String(old_title.clone()));
-        doc["title"] = Json::String(e.title.clone());
+        let title = if e.known.is_empty() {
+            b.saw(&Json::String(old_title.clone()));
+            e.title.clone()
+        } else {
+            b.scrubbed(&old_title).unwrap_or_else(|| old_title.clone())
+        };
+        doc["title"] = Json::String(title.clone());
+        b.title = title.clone();
         // What the client typed that did not read is theirs too.
         let typed: Vec<String> = on!(self, c => {
             sqlx::query_scalar("SELECT typed FROM contact_checks WHERE deal_id = $1")
@@ -110,10 +129,14 @@ impl Tx {
         let history = self.blank_rows("history", "record", deal, &mut b).await?;
         // What is blanked above is scrubbed here: texts that quote a value lose it.
         self.scrub_rows("history", "record", deal, &b).await?;
+        // The deal's other texts (a comment, a meeting's place) lose what quotes the client.
+        if let Some(fields) = doc.get_mut("fields") {
+            b.scrub(fields);
+        }
         let revision = revision + 1;
         on!(self, c => {
             sqlx::query("UPDATE deals SET title = $2, state = $3, revision = $4, updated_at = $5 WHERE id = $1")
-                .bind(deal).bind(&e.title).bind(doc.to_string()).bind(revision).bind(stamp(e.at))
+                .bind(deal).bind(&title).bind(doc.to_string()).bind(revision).bind(stamp(e.at))
                 .execute(&mut **c).await?.rows_affected()
         });
         let events = self.blank_rows("events", "payload", deal, &mut b).await?;
@@ -142,13 +165,13 @@ impl Tx {
         });
         self.hide_recipients(deal).await?;
         // The daily digests name the deal by its title: theirs goes too.
-        if !old_title.is_empty() && old_title != e.title {
+        if !old_title.is_empty() && old_title != title {
             on!(self, c => {
                 sqlx::query(
                     "UPDATE outbox SET body = replace(body, $1, $2) \
                      WHERE deal_id = '' AND template = 'task_digest'",
                 )
-                .bind(&old_title).bind(&e.title).execute(&mut **c).await?.rows_affected()
+                .bind(&old_title).bind(&title).execute(&mut **c).await?.rows_affected()
             });
         }
         on!(self, c => {
@@ -156,6 +179,8 @@ impl Tx {
                 .bind(deal).execute(&mut **c).await?.rows_affected()
         });
         self.blank_answers(deal, &mut b).await?;
+        // Erased before, nothing new: no second record of it.
+        let again = had.is_empty() && history == 0 && events == 0 && old_title == title;
         let erased = Erased {
             fields: had,
             history,
@@ -163,8 +188,12 @@ impl Tx {
             refusals,
             messages,
             revision,
+            values: b.values.clone(),
         };
-        let record = json!({
+        if again {
+            return Ok(Some(erased));
+        }
+        let mut record = json!({
             "at": stamp(e.at),
             "deal": deal,
             "kind": "personal_data_erased",
@@ -172,6 +201,9 @@ impl Tx {
             "fields": erased.fields,
             "messages": erased.messages,
         });
+        if let Some(via) = &e.via {
+            record["via"] = json!(via);
+        }
         self.add_history(
             deal,
             e.at,
@@ -315,14 +347,21 @@ impl Tx {
             if !b.same_client(&doc) {
                 continue;
             }
-            // As typed there (`8 916 …`): every personal value of it goes, and its quotes.
+            // As typed there (`8 916 …`): every personal value of it goes, and its quotes; a
+            // website lead of it is settled (nobody is to call a client who asked to be
+            // forgotten), by who erased.
             b.blank(&mut doc);
             b.scrub(&mut doc);
             let reason = b.scrubbed(&reason).unwrap_or(reason);
             on!(self, c => {
-                sqlx::query("UPDATE refusals SET payload = $2, reason = $3 WHERE id = $1")
-                    .bind(id).bind(doc.to_string()).bind(&reason)
-                    .execute(&mut **c).await?.rows_affected()
+                sqlx::query(
+                    "UPDATE refusals SET payload = $2, reason = $3, \
+                     settled_at = CASE WHEN origin IS NOT NULL AND settled_at IS NULL THEN $4 ELSE settled_at END, \
+                     settled_by = CASE WHEN origin IS NOT NULL AND settled_at IS NULL THEN $5 ELSE settled_by END \
+                     WHERE id = $1",
+                )
+                .bind(id).bind(doc.to_string()).bind(&reason).bind(stamp(b.e.at)).bind(b.e.by.as_deref())
+                .execute(&mut **c).await?.rows_affected()
             });
             n += 1;
         }
@@ -371,7 +410,7 @@ impl Tx {
                 continue;
             };
             let blanked = b.blank(&mut doc);
-            let titled = retitle(&mut doc, deal, &b.e.title);
+            let titled = retitle(&mut doc, deal, &b.title);
             if b.scrub(&mut doc) || titled || blanked {
                 on!(self, c => {
                     sqlx::query("UPDATE requests SET body = $2 WHERE key = $1")
