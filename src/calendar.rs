@@ -214,6 +214,23 @@ pub fn local_or_after_gap(tz: Tz, t: NaiveDateTime) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&utc))
 }
 
+/// A moment as a request may write it: RFC 3339 with an offset, or a time in `tz`
+/// (`2026-03-02T10:00`, `2026-03-02T10:00:00`, `2026-03-02 10:00`; a time the clocks skip as
+/// [`local_or_after_gap`] reads it) — within the years RFC 3339 can write back in UTC (0 to
+/// 9999: `0000-01-01T00:00` in Moscow falls in the year before, which no answer could say).
+pub fn request_moment(tz: Tz, s: &str) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
+    let s = s.trim();
+    let t = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .and_then(|dt| local_or_after_gap(tz, dt)),
+    }?;
+    (0..=9999).contains(&t.year()).then_some(t)
+}
+
 /// `2026-03-02T09:15`, the way nearly every moment of a scenario is written, read without
 /// going through a format string (a long scenario has millions of them).
 fn minute_moment(s: &str) -> Option<NaiveDateTime> {

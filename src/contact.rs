@@ -151,7 +151,7 @@ fn read_phone(what: &str, text: &str, country: Option<Id>) -> Result<String, Str
     if t.chars().any(char::is_alphabetic) {
         return Err(refused("it holds letters"));
     }
-    let e164 = n.format().mode(Mode::E164).to_string();
+    let e164 = kept_digits(n.format().mode(Mode::E164).to_string(), t, country);
     // E.164 numbers have 7 to 15 digits with the country code; fewer is an extension or a slip.
     let digits = e164.chars().filter(char::is_ascii_digit).count();
     if digits < 7 {
@@ -161,6 +161,34 @@ fn read_phone(what: &str, text: &str, country: Option<Id>) -> Result<String, Str
         return Err(refused("it is too long"));
     }
     Ok(e164)
+}
+
+/// The parser's E.164, unless it lost digits the person typed: libphonenumber's reading of a
+/// trunk prefix takes the `8` of `+7 812 …` (St Petersburg) or `+7 800 …` for one. Then the
+/// number as typed: `+` and every digit, or the country's code and the digits after its trunk
+/// prefix (`8 812 123-45-67` → `+78121234567`).
+fn kept_digits(e164: String, typed: &str, country: Option<Id>) -> String {
+    let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+    let expected = if typed.starts_with('+') {
+        format!("+{digits}")
+    } else {
+        let Some(meta) = country.and_then(|c| {
+            let id: &str = c.as_ref();
+            phonenumber::metadata::DATABASE.by_id(id)
+        }) else {
+            return e164;
+        };
+        let national = meta
+            .national_prefix()
+            .and_then(|p| digits.strip_prefix(p))
+            .unwrap_or(&digits);
+        format!("+{}{national}", meta.country_code())
+    };
+    if e164.len() < expected.len() && (8..=16).contains(&expected.len()) {
+        expected
+    } else {
+        e164
+    }
 }
 
 /// A text without the characters that take no room (pasted text carries them unseen).
@@ -276,6 +304,13 @@ mod tests {
             ("+7 000 000-00-00", "+70000000000"),
             ("+49 30 123456", "+4930123456"),
             ("8\u{200B}916 123-45-67\u{FEFF}", "+79161234567"),
+            ("+7 (812) 123-45-67", "+78121234567"),
+            ("8 (812) 123-45-67", "+78121234567"),
+            ("+7 800 555 35 35", "+78005553535"),
+            ("8 800 555-35-35", "+78005553535"),
+            ("+1 800 555 0100", "+18005550100"),
+            ("+49 89 1234567", "+49891234567"),
+            ("+44 800 123 4567", "+448001234567"),
         ] {
             assert_eq!(
                 phone("client_phone", typed, ru),

@@ -132,8 +132,8 @@ pub(crate) struct Batch<'r> {
     index: HashMap<String, usize>,
     /// Which of `now` changed.
     changed: Vec<bool>,
-    /// Records, each with its deal's revision after the step and who the input came through.
-    history: Vec<(Record, i64, Option<String>)>,
+    /// Records, each with its deal's revision after the step and who the step was done by.
+    history: Vec<(Record, i64, Option<crate::json::Actor>)>,
     load: Vec<(String, i64)>,
     attempts: HashMap<(String, u64), i64>,
     drop_timers: Vec<(String, u64)>,
@@ -145,8 +145,9 @@ pub(crate) struct Batch<'r> {
     refused_by: Option<usize>,
     /// Timers running when the batch began: (person, deal, task).
     running: Vec<(String, String, String)>,
-    /// Who the operation running came through (see [`Sender::via`]).
-    via: Option<String>,
+    /// Who the operation running is done by: the person its input names, and whose token it
+    /// came through (see [`Sender::via`]).
+    actor: Option<crate::json::Actor>,
     /// Contacts new deals were given that could not be read.
     checks: Vec<(String, crate::store::ContactCheck)>,
     /// Phone and email fields steps gave a value: their contact checks are settled.
@@ -265,7 +266,7 @@ impl<'r> Batch<'r> {
                 .into_iter()
                 .map(|r| (r.by, r.deal, r.task))
                 .collect(),
-            via: None,
+            actor: None,
             checks: Vec::new(),
             checked: Vec::new(),
         })
@@ -292,8 +293,8 @@ impl<'r> Batch<'r> {
             }
         };
         if let Some(left) = self.pending.remove(id) {
-            // The rules' own step, not the request's: no `via` on its records.
-            let via = self.via.take();
+            // The rules' own step, not the request's: no one behind its records.
+            let actor = self.actor.take();
             let cause = format!("rules version {}", self.rules.version);
             match engine::switch(self.ctx(now), &self.now[i].0, &left, &cause) {
                 Ok(sw) if sw.changed() => {
@@ -304,12 +305,12 @@ impl<'r> Batch<'r> {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    self.via = via;
+                    self.actor = actor;
                     tracing::warn!(deal = %id, error = %e, "the deal could not pass to the new rules");
                     return Err(CoreError::Switch(id.to_string(), e.message().to_string()));
                 }
             }
-            self.via = via;
+            self.actor = actor;
         }
         Ok(i)
     }
@@ -328,7 +329,18 @@ impl<'r> Batch<'r> {
     pub(super) fn run(&mut self, op: &Op, now: DateTime<Utc>) -> Result<Step, CoreError> {
         self.refused_by = None;
         let (asked, reason, sender) = op.parts();
-        self.via = sender.and_then(|s| s.via.clone());
+        let by = match asked {
+            Op::Apply { input, .. } => match input {
+                Input::Event { by, .. }
+                | Input::Task { by, .. }
+                | Input::Edit { by, .. }
+                | Input::Amend { by, .. } => by.clone(),
+                Input::Timer { .. } => None,
+            },
+            _ => None,
+        };
+        let via = sender.and_then(|s| s.via.clone());
+        self.actor = crate::json::Actor::of(by, via.clone());
         let result = match (reason, asked) {
             (Some(reason), op) => self.refuse(op, reason, now),
             (None, Op::Create(req)) => self.create(req, now),
@@ -359,11 +371,11 @@ impl<'r> Batch<'r> {
             self.rules.ready.plan.tz,
             now,
         ) {
-            r.via = self.via.clone();
+            r.via = via;
             r.origin = sender.and_then(|s| s.origin.clone());
             self.refusals.push(r);
         }
-        self.via = None;
+        self.actor = None;
         result
     }
 
@@ -434,7 +446,7 @@ impl<'r> Batch<'r> {
                 name: name.clone(),
                 payload: serde_json::Value::Object(json).to_string(),
                 by: by.clone(),
-                via: self.via.clone(),
+                via: self.actor.as_ref().and_then(|a| a.via.clone()),
                 revision: *revision,
             });
         }
@@ -637,7 +649,7 @@ impl<'r> Batch<'r> {
                 .iter()
                 .find(|(d, _)| *d == r.deal)
                 .map_or(revision, |(_, v)| *v);
-            self.history.push((r.clone(), rev, self.via.clone()));
+            self.history.push((r.clone(), rev, self.actor.clone()));
         }
         Step::Applied {
             deal: out.deal,
@@ -701,7 +713,7 @@ impl<'r> Batch<'r> {
             history: self
                 .history
                 .iter()
-                .map(|(r, v, via)| (r, *v, via.as_deref()))
+                .map(|(r, v, actor)| (r, *v, actor.as_ref()))
                 .collect(),
             load: self.load.clone(),
             answers: self.answers.clone(),

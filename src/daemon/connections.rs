@@ -34,6 +34,8 @@ pub(crate) struct Limits {
     /// From a request's first byte (or the connection's start) to the end of its headers;
     /// also the longest pause within a request's body.
     pub header: Duration,
+    /// From the end of a request's headers to the end of its body.
+    pub body: Duration,
     /// Between the end of an answer and the next request's first byte.
     pub idle: Duration,
     /// Connections served at once.
@@ -45,6 +47,7 @@ impl Limits {
     pub(crate) fn of(server: &super::config::Server) -> Limits {
         Limits {
             header: Duration::from_secs(server.header_timeout_s),
+            body: Duration::from_secs(server.body_timeout_s),
             idle: Duration::from_secs(server.idle_timeout_s),
             max: server.max_connections,
         }
@@ -176,8 +179,14 @@ impl Watch {
             Phase::Head => Some((s.since + limits.header, "its headers did not come in time")),
             // An answer still going out (hyper holds the rest of it) is not idleness.
             Phase::Idle => Some((s.since.max(s.last_write) + limits.idle, "it was idle")),
+            // A pause, or the whole body taking too long (a byte now and then buys nothing).
             Phase::Busy if s.body_open => {
-                Some((s.last_read + limits.header, "its body stopped coming"))
+                let (paused, whole) = (s.last_read + limits.header, s.since + limits.body);
+                Some(if paused <= whole {
+                    (paused, "its body stopped coming")
+                } else {
+                    (whole, "its body took too long")
+                })
             }
             Phase::Busy => s
                 .write_blocked
@@ -442,6 +451,7 @@ mod tests {
 
     const LIMITS: Limits = Limits {
         header: Duration::from_secs(10),
+        body: Duration::from_secs(60),
         idle: Duration::from_secs(60),
         max: 1,
     };
@@ -462,6 +472,7 @@ mod tests {
         let (stop, stopped) = watch::channel(false);
         let limits = Limits {
             header: Duration::from_secs(5),
+            body: Duration::from_secs(60),
             idle: Duration::from_secs(1),
             max: 4,
         };
@@ -527,7 +538,16 @@ mod tests {
         assert!(at <= Instant::now() + LIMITS.header);
         w.busy(true);
         let (_, why) = w.deadline(LIMITS).expect("a body that is coming is timed");
-        assert!(why.contains("body"));
+        assert!(why.contains("stopped coming"));
+        // A byte now and then keeps a pause short, never the whole body's bound.
+        let short = Limits {
+            body: Duration::from_secs(5),
+            ..LIMITS
+        };
+        w.read();
+        let (at, why) = w.deadline(short).expect("a body that is coming is timed");
+        assert!(why.contains("took too long"), "{why}");
+        assert!(at <= Instant::now() + short.body);
         w.body_done();
         assert!(w.deadline(LIMITS).is_none(), "an answer is not timed");
         w.wrote(false);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use super::eval::Env;
 use super::{Creation, Kind, StepError, Stepper, TimerRef, Track, TrackState};
@@ -410,14 +410,7 @@ impl Stepper<'_> {
     /// `2026-03-02T10:00` in the pipeline's zone (a time the clocks skip read as on the clock
     /// before the jump, as the API's document promises), or RFC 3339 with an offset.
     pub(crate) fn parse_moment(&self, s: &str) -> Option<DateTime<Utc>> {
-        let s = s.trim();
-        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-            return Some(t.with_timezone(&Utc));
-        }
-        ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-            .and_then(|dt| crate::calendar::local_or_after_gap(self.ctx.plan.tz, dt))
+        crate::calendar::request_moment(self.ctx.plan.tz, s)
     }
 
     /// The payload checked against the event's declaration and converted to its types.

@@ -7,7 +7,9 @@ mod record;
 mod value;
 
 pub use deal::{deal_json, final_json, team_json};
-pub use record::{json_lines, record_body, record_in_utc, record_line, record_object, with_head};
+pub use record::{
+    Actor, json_lines, record_body, record_in_utc, record_line, record_object, with_head,
+};
 pub(crate) use value::number;
 pub use value::{
     at, json_fields, json_value, number_decimal, stamp, utc_text, value_json, value_json_utc,

@@ -25,7 +25,7 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
             tz,
             file: Some(file),
             head: true,
-            via: None,
+            actor: None,
         },
     );
     out.push(b'\n');
@@ -33,32 +33,62 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
 }
 
 /// Any record (also those for people only) as one JSON object, as the daemon keeps history.
-/// The rule is not in it: history keeps it in a column of its own. `via`: whose token or
-/// session sent the input, when that is not the person the record names (see [`record_body`]).
-pub fn record_object(r: &Record, tz: Tz, via: Option<&str>) -> String {
+/// The rule is not in it: history keeps it in a column of its own. `actor`: who the step was
+/// done by (see [`record_body`]).
+pub fn record_object(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
     serde_json::to_string(&RecordJson {
         r,
         tz,
         file: None,
         head: true,
-        via,
+        actor,
     })
     .unwrap_or_default()
 }
 
 /// A record as the store's history keeps it: without its moment, deal and kind, which the
-/// history has in columns of their own ([`with_head`] puts them back when it is read). `via`
-/// names who sent the input that caused it when that was not the person it was done as (a
-/// token or session acting for someone, or an integration's token by its name): the last key.
-pub fn record_body(r: &Record, tz: Tz, via: Option<&str>) -> String {
+/// history has in columns of their own ([`with_head`] puts them back when it is read). `actor`
+/// says who the step was done by (see [`Actor`]): the last keys.
+pub fn record_body(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
     serde_json::to_string(&RecordJson {
         r,
         tz,
         file: None,
         head: false,
-        via,
+        actor,
     })
     .unwrap_or_default()
+}
+
+/// Who a step of the daemon was done by, written on each of its records: `by`, the person the
+/// input named (on a record that names no one of its own), and `via`, whose token or session
+/// sent it when that was not that person (a token acting for someone, an integration's token by
+/// its name) — or, on a record that names someone else (a timer of Anna's stopped when Olga
+/// finished the task), the person the step was done by.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    /// The person the input named.
+    pub by: Option<String>,
+    /// Whose token or session sent it, when not theirs.
+    pub via: Option<String>,
+}
+
+impl Actor {
+    /// Nobody named: `None`.
+    pub fn of(by: Option<String>, via: Option<String>) -> Option<Actor> {
+        (by.is_some() || via.is_some()).then_some(Actor { by, via })
+    }
+}
+
+/// The person a record of this kind names as who did it, if it names one.
+fn own_by(k: &Kind) -> Option<&str> {
+    match k {
+        Kind::TimeLogged { by, .. } | Kind::TimerStopped { by, .. } => Some(by.as_str()),
+        Kind::TaskStarted { by, .. }
+        | Kind::TimeAmended { by, .. }
+        | Kind::EventApplied { by, .. } => by.as_deref(),
+        _ => None,
+    }
 }
 
 /// A stored history record with its moment (RFC 3339, UTC), deal and kind first, as
@@ -118,8 +148,8 @@ struct RecordJson<'a> {
     file: Option<&'a str>,
     /// The moment, deal and kind are written (not in the store's history body).
     head: bool,
-    /// Who the input came through (the daemon's history only).
-    via: Option<&'a str>,
+    /// Who the step was done by (the daemon's history only).
+    actor: Option<&'a Actor>,
 }
 
 /// `FILE:LINE`, written straight into the output.
@@ -333,8 +363,19 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("by", by)?;
             }
         }
-        if let Some(via) = self.via {
-            m.serialize_entry("via", via)?;
+        if let Some(a) = self.actor {
+            let via = match (own_by(&r.kind), &a.by) {
+                (None, Some(by)) => {
+                    m.serialize_entry("by", by)?;
+                    a.via.as_deref()
+                }
+                // The record names someone else than the step's person: say who acted.
+                (Some(own), Some(by)) if own != by => a.via.as_deref().or(Some(by.as_str())),
+                _ => a.via.as_deref(),
+            };
+            if let Some(via) = via {
+                m.serialize_entry("via", via)?;
+            }
         }
         if let (Some(file), Some(line)) = (self.file, r.line) {
             m.serialize_entry("rule", &Rule(file, line))?;

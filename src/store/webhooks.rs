@@ -76,14 +76,14 @@ const COLUMNS: &str = "SELECT id, webhook, deal_id, seq, kind, body, status, att
 /// wrote it and its number.
 pub(super) fn rows(
     subscriptions: &[Subscription],
-    history: &[(&Record, i64, Option<&str>)],
+    history: &[(&Record, i64, Option<&crate::json::Actor>)],
     version: i64,
     plan: &crate::compile::Plan,
     last: &mut HashMap<(String, String), i64>,
     now: &str,
 ) -> Vec<Vec<Arg>> {
     let mut out = Vec::new();
-    for (r, _, via) in history {
+    for (r, _, actor) in history {
         let kind = r.kind.name();
         for s in subscriptions.iter().filter(|s| s.takes(kind)) {
             let n = last
@@ -91,9 +91,12 @@ pub(super) fn rows(
                 .or_insert(0);
             *n += 1;
             let mut object: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&crate::json::record_object(r, plan.tz, *via))
+                serde_json::from_str(&crate::json::record_object(r, plan.tz, *actor))
                     .unwrap_or_default();
             crate::json::record_in_utc(&mut object, plan);
+            // The moment to the microsecond, as the API shows it (the record's own is local
+            // time to the second).
+            object.insert("at".into(), crate::json::stamp(r.at).into());
             object.insert("rules_version".into(), version.into());
             object.insert("seq".into(), (*n).into());
             let body = serde_json::Value::Object(object).to_string();

@@ -94,10 +94,9 @@ pub struct BatchWrite<'a> {
     pub now: DateTime<Utc>,
     /// Changed deals.
     pub deals: Vec<DealWrite<'a>>,
-    /// What happened, each with the revision of its deal after that step and who the input
-    /// came through when that was not the person it was done as (see
-    /// [`crate::json::record_body`]).
-    pub history: Vec<(&'a Record, i64, Option<&'a str>)>,
+    /// What happened, each with the revision of its deal after that step and who the step was
+    /// done by (see [`crate::json::Actor`]).
+    pub history: Vec<(&'a Record, i64, Option<&'a crate::json::Actor>)>,
     /// Open-task changes per member.
     pub load: Vec<(String, i64)>,
     /// Answers to keep for idempotency keys.
@@ -149,8 +148,8 @@ impl Tx {
         for w in &b.deals {
             rows.deal(b, w, &now)?;
         }
-        for (r, rev, via) in &b.history {
-            rows.record(b, r, *rev, *via, &now);
+        for (r, rev, actor) in &b.history {
+            rows.record(b, r, *rev, *actor, &now);
         }
         let style = Style::of(self);
         let mut w = Writes::default();
@@ -406,7 +405,14 @@ impl Rows {
     }
 
     /// A history record, and the message it queued if it is one.
-    fn record(&mut self, b: &BatchWrite<'_>, r: &Record, rev: i64, via: Option<&str>, now: &str) {
+    fn record(
+        &mut self,
+        b: &BatchWrite<'_>,
+        r: &Record,
+        rev: i64,
+        actor: Option<&crate::json::Actor>,
+        now: &str,
+    ) {
         let plan = b.plan;
         self.history.push(vec![
             Arg::from(&*r.deal),
@@ -416,7 +422,7 @@ impl Rows {
             Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
             Arg::from(b.version),
             Arg::from(rev),
-            Arg::from(crate::json::record_body(r, plan.tz, via)),
+            Arg::from(crate::json::record_body(r, plan.tz, actor)),
         ]);
         if let Kind::Notification {
             to_kind,

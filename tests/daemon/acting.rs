@@ -23,6 +23,10 @@ act_for = ["olga"]
 token = "old-crm-token-1"
 scope = "staff"
 name = "old crm"
+[[tokens]]
+token = "olga-token-1"
+scope = "staff"
+person = "olga"
 "#;
 
 /// The history records of a deal whose kind is `kind`, as the API shows them.
@@ -139,6 +143,14 @@ async fn a_persons_token_acts_as_that_person_and_the_history_says_who_acted_for_
     let applied = records(&deal, "event_applied");
     assert_eq!(applied[0].get("via"), None, "{deal}");
     assert_eq!(applied[1]["via"], "old crm", "{deal}");
+    // Every record of a step names who it was done by, also those that name no one of their
+    // own (what a webhook receiver gets, without the history's cause).
+    assert!(
+        records(&deal, "stage_entered")
+            .iter()
+            .any(|r| r["stage"] == "meeting" && r["by"] == "anna" && r.get("via").is_none()),
+        "{deal}"
+    );
     // Every record of a step says it, not only the event's own.
     assert!(
         records(&deal, "stage_entered")
@@ -194,7 +206,10 @@ async fn every_edit_keeps_the_value_it_replaced() {
     let edits: Vec<(Json, Json, Json)> = records(&deal, "field_set")
         .into_iter()
         .filter(|r| r.get("from").is_some())
-        .map(|r| (r["field"].clone(), r["from"].clone(), r["value"].clone()))
+        .map(|r| {
+            assert_eq!(r["by"], "anna", "an edit says who made it: {r}");
+            (r["field"].clone(), r["from"].clone(), r["value"].clone())
+        })
         .collect();
     assert_eq!(
         edits,
@@ -289,5 +304,40 @@ async fn the_pages_offer_who_only_to_those_who_may_act_for_others() {
     // The deal page says it too, in the page's language.
     let html = page(petr.cookie.clone()).await;
     assert!(html.contains("(через petr)"), "the deal page names Petr");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_timer_of_one_person_stopped_by_another_says_who_stopped_it() {
+    let dir = workdir("acting-timers");
+    let d = Daemon::start(config(&dir, PEOPLE)).await;
+    d.lead("shop").await;
+    let (status, body) = d
+        .post(
+            "/api/v1/deals/shop/tasks/call_client/start",
+            "anna-token-1",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Olga finishes the task while Anna's timer runs on it: Anna's time is logged, and the
+    // history says it was Olga who stopped it and finished the task.
+    let (status, body) = d
+        .post(
+            "/api/v1/deals/shop/tasks/call_client/done",
+            "olga-token-1",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, deal) = d.get("/api/v1/deals/shop").await;
+    let stopped = records(&deal, "timer_stopped");
+    assert_eq!(
+        (&stopped[0]["by"], &stopped[0]["via"]),
+        (&json!("anna"), &json!("olga")),
+        "{deal}"
+    );
+    let done = records(&deal, "task_done");
+    assert_eq!(done[0]["by"], "olga", "{deal}");
     d.stop().await;
 }

@@ -366,6 +366,7 @@ async fn idle_and_slow_connections_are_closed_in_time_and_past_the_cap_new_ones_
     let dir = workdir("limits-connections");
     let mut c = config(&dir, "");
     c.server.header_timeout_s = 1;
+    c.server.body_timeout_s = 3;
     c.server.idle_timeout_s = 2;
     c.server.max_connections = 200;
     let d = Daemon::start(c).await;
@@ -469,6 +470,28 @@ async fn idle_and_slow_connections_are_closed_in_time_and_past_the_cap_new_ones_
     assert!(
         t < Duration::from_millis(3000),
         "dribbled headers were held {t:?}"
+    );
+    // A body that trickles in a byte at a time, each within the pause allowed, to a door that
+    // asks no token: cut when the whole body's bound is up.
+    let mut trickle = TcpStream::connect(addr).await.unwrap();
+    trickle
+        .write_all(b"POST /api/v1/leads HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let held = tokio::spawn(async move {
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if trickle.write_all(b" ").await.is_err() {
+                break;
+            }
+        }
+        started.elapsed()
+    });
+    let t = held.await.unwrap();
+    assert!(
+        (Duration::from_millis(2500)..Duration::from_millis(6000)).contains(&t),
+        "a trickling body was held {t:?} (body_timeout_s = 3)"
     );
     // The daemon answers as ever.
     let (status, _) = d

@@ -560,11 +560,12 @@ impl Config {
             ));
         }
         if self.server.header_timeout_s < 1
+            || self.server.body_timeout_s < 1
             || self.server.idle_timeout_s < 1
             || self.server.max_connections < 1
         {
             return Err(ConfigError::Value(
-                "`server.header_timeout_s`, `server.idle_timeout_s` and `server.max_connections` must be at least 1",
+                "`server.header_timeout_s`, `server.body_timeout_s`, `server.idle_timeout_s` and `server.max_connections` must be at least 1",
             ));
         }
         if self.rules.reload_timeout_s < 1 {

@@ -28,6 +28,9 @@ pub struct Server {
     /// connecting), and the longest pause within a request's body; past it the connection is
     /// closed.
     pub header_timeout_s: u64,
+    /// Seconds a request's whole body may take to come, however it trickles in (a byte now and
+    /// then buys no more); past it the connection is closed.
+    pub body_timeout_s: u64,
     /// Seconds a connection may wait idle between requests before it is closed.
     pub idle_timeout_s: u64,
     /// Connections served at once; more wait until one ends.
@@ -44,6 +47,7 @@ impl Default for Server {
             metrics_require_token: false,
             login_attempts: 5,
             header_timeout_s: 10,
+            body_timeout_s: 60,
             idle_timeout_s: 60,
             max_connections: 512,
         }

@@ -23,9 +23,10 @@ pub(crate) const DATE: &str = "(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][
 const TIME: &str = "(?:[01][0-9]|2[0-3]):[0-5][0-9]";
 
 /// A local moment as the engine reads it: `2026-03-02T10:00`, `2026-03-02T10:00:00` or
-/// `2026-03-02 10:00`, a date that exists and a time of day.
+/// `2026-03-02 10:00`, a date that exists (from the year 1: a moment of the year 0 would fall
+/// before it in UTC east of Greenwich, which no answer could write) and a time of day.
 pub(crate) fn local_moment_pattern() -> String {
-    format!("^{DATE}(?:T{TIME}(?::[0-5][0-9])?| {TIME})$")
+    format!("^(?!0000){DATE}(?:T{TIME}(?::[0-5][0-9])?| {TIME})$")
 }
 
 /// What the schemas are made from: the pipeline and the ids of the team.

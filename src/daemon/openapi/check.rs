@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate};
 use jsonschema::Validator;
 use serde_json::Value as Json;
 
@@ -49,10 +49,9 @@ pub(crate) enum Body<'a> {
 /// A local moment as the engine reads it (its pattern, in the document beside the format,
 /// says which texts are one: every one of them is read here, a time the clocks skip too).
 fn local_moment(tz: chrono_tz::Tz, s: &str) -> bool {
-    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .is_some_and(|dt| crate::calendar::local_or_after_gap(tz, dt).is_some())
+    // Only a local time here (one with an offset is `date-time`'s), read as the engine reads it.
+    chrono::DateTime::parse_from_rfc3339(s.trim()).is_err()
+        && crate::calendar::request_moment(tz, s).is_some()
 }
 
 impl Bodies {
@@ -184,6 +183,9 @@ mod tests {
             // The hour Berlin skips, and a midnight São Paulo skipped.
             ("2026-03-29T02:30", true),
             ("2018-11-04T00:30", true),
+            // A moment of the year 0 falls before it in UTC east of Greenwich.
+            ("0000-01-01T00:00", false),
+            ("0001-01-01T00:00", true),
         ] {
             assert_eq!(local.is_valid(&serde_json::json!(text)), ok, "{text}");
             if ok {

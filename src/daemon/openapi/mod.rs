@@ -252,16 +252,17 @@ const OPERATIONS: &[(&str, &str, &str)] = &[
 ];
 
 /// Operation ids, and links from every answer that is a deal to what can be done with it
-/// next (its id, its first task), so that a client (or a tester) follows a deal from its
-/// creation on; and to its first time entry from the answers that surely hold one (time
-/// logged, an entry corrected): a link points only at what its answer has.
+/// next (its id), so that a client (or a tester) follows a deal from its creation on; to its
+/// first task from the answers that surely hold one (work on a task), and to its first time
+/// entry from those that surely hold one (time logged, an entry corrected): a link points only
+/// at what its answer has (a deal made at a stage that gives no task has none).
 fn wire(doc: &mut Json) {
     for (path, method, id) in OPERATIONS {
         if let Some(op) = doc["paths"][*path].get_mut(*method) {
             op["operationId"] = json!(id);
         }
     }
-    let next = |base: &str, entries: bool| {
+    let next = |base: &str, tasks: bool, entries: bool| {
         let id = json!({"id": "$response.body#/id"});
         let with = |key: &str, pointer: &str| {
             let mut p = id.clone();
@@ -273,12 +274,16 @@ fn wire(doc: &mut Json) {
             "SendEvent": {"operationId": "sendEvent", "parameters": id},
             "EditDeal": {"operationId": "editDeal", "parameters": id},
             "ExplainDeal": {"operationId": "explainDeal", "parameters": id},
-            "WorkOnTask": {"operationId": "workOnTask", "parameters": with("task", "/tasks/0/task")},
-            "LogTime": {"operationId": "logTime", "parameters": with("task", "/tasks/0/task")},
             "OptOut": {"operationId": "optOut", "parameters": id},
             "OptIn": {"operationId": "optIn", "parameters": id},
             "ErasePersonalData": {"operationId": "erasePersonalData", "parameters": id},
         });
+        if tasks {
+            links["WorkOnTask"] = json!({"operationId": "workOnTask",
+                "parameters": with("task", "/tasks/0/task")});
+            links["LogTime"] = json!({"operationId": "logTime",
+                "parameters": with("task", "/tasks/0/task")});
+        }
         if entries {
             links["AmendTime"] = json!({"operationId": "amendTime",
                 "parameters": with("entry", "/time_entries/0/entry")});
@@ -290,7 +295,9 @@ fn wire(doc: &mut Json) {
     };
     for op in paths.values_mut().filter_map(Json::as_object_mut) {
         for o in op.values_mut() {
-            let entries = matches!(o["operationId"].as_str(), Some("logTime" | "amendTime"));
+            let id = o["operationId"].as_str();
+            let tasks = matches!(id, Some("workOnTask" | "logTime"));
+            let entries = matches!(id, Some("logTime" | "amendTime"));
             let Some(responses) = o.get_mut("responses").and_then(Json::as_object_mut) else {
                 continue;
             };
@@ -301,7 +308,7 @@ fn wire(doc: &mut Json) {
                     Some("#/components/schemas/Deal") => "",
                     _ => continue,
                 };
-                r["links"] = next(base, entries);
+                r["links"] = next(base, tasks, entries);
             }
         }
     }
