@@ -109,7 +109,7 @@ async fn a_deal_that_did_not_move_says_which_condition_held_it_back() {
             "stayed in «Offer»: the condition of `offer: -> won on approve` did not hold ({file}:17)"
         )]
     );
-    let text = explanation_text(&story, rules.ready.plan.tz);
+    let text = explanation_text(&story, rules.ready.plan.tz, false);
     assert!(
         text.contains("Event approve by anna {\"approved\":false}"),
         "{text}"

@@ -65,7 +65,7 @@ pub(super) fn run(args: Args) -> Result<ExitCode, super::Failure> {
     };
     let story = read.explain(&ready.plan, &args.deal, args.ru);
     match args.format {
-        Format::Text => print!("{}", explanation_text(&story, ready.plan.tz)),
+        Format::Text => print!("{}", explanation_text(&story, ready.plan.tz, args.ru)),
         Format::Json => println!(
             "{}",
             explanation_json(&story, |t| crate::json::at(t, ready.plan.tz))

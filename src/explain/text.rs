@@ -1,4 +1,4 @@
-//! A deal's story as text, for `dealflow explain`.
+//! A deal's story as text, for `dealflow explain` (in Russian with `--ru`).
 
 use std::fmt::Write;
 
@@ -6,31 +6,46 @@ use chrono_tz::Tz;
 
 use super::Explanation;
 
-/// The story as text; times in the pipeline's zone `tz`.
-pub fn explanation_text(e: &Explanation, tz: Tz) -> String {
+/// The story as text; times in the pipeline's zone `tz`, its own words in Russian when `ru`.
+pub fn explanation_text(e: &Explanation, tz: Tz, ru: bool) -> String {
+    let pick = |r: &'static str, en: &'static str| if ru { r } else { en };
     let t = |at: &chrono::DateTime<chrono::Utc>| {
-        at.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+        let local = at.with_timezone(&tz);
+        if ru {
+            local.format("%d.%m.%Y %H:%M").to_string()
+        } else {
+            local.format("%Y-%m-%d %H:%M").to_string()
+        }
     };
     let mut out = String::new();
     let where_ = if e.stages.is_empty() {
-        "no stage the rules know".to_string()
+        pick(
+            "ни на одном этапе, известном правилам",
+            "no stage the rules know",
+        )
+        .to_string()
     } else {
         e.stages.join(", ")
     };
     let _ = writeln!(
         out,
-        "deal {}: {} ({})",
+        "{} {}: {} ({})",
+        pick("сделка", "deal"),
         e.deal,
         where_,
-        if e.live { "live" } else { "ended" }
+        if e.live {
+            pick("в работе", "live")
+        } else {
+            pick("завершена", "ended")
+        }
     );
     for (n, s) in e.steps.iter().enumerate() {
         let mut by =
             s.by.as_deref()
-                .map(|b| format!(" by {b}"))
+                .map(|b| format!(" {} {b}", pick("—", "by")))
                 .unwrap_or_default();
         if let Some(via) = &s.via {
-            by.push_str(&format!(" via {via}"));
+            by.push_str(&format!(" {} {via}", pick("через", "via")));
         }
         let fields = s
             .fields
@@ -40,19 +55,26 @@ pub fn explanation_text(e: &Explanation, tz: Tz) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "\n{}. {}  {}{by}{fields}  [rules version {}]",
+            "\n{}. {}  {}{by}{fields}  [{} {}]",
             n + 1,
             t(&s.at),
             s.input,
+            pick("версия правил", "rules version"),
             s.version
         );
         if let Some(r) = &s.refused {
             let rule = r
                 .rule
                 .as_deref()
-                .map(|x| format!(" (decided by {x})"))
+                .map(|x| format!(" ({} {x})", pick("решило правило", "decided by")))
                 .unwrap_or_default();
-            let _ = writeln!(out, "   ✗ refused ({}): {}{rule}", r.code, r.reason);
+            let _ = writeln!(
+                out,
+                "   ✗ {} ({}): {}{rule}",
+                pick("не принято", "refused"),
+                r.code,
+                r.reason
+            );
         }
         for f in &s.effects {
             match &f.rule {
@@ -69,9 +91,9 @@ pub fn explanation_text(e: &Explanation, tz: Tz) -> String {
         }
     }
     if !e.waiting.is_empty() {
-        let _ = writeln!(out, "\nwaiting:");
+        let _ = writeln!(out, "\n{}", pick("ждут:", "waiting:"));
         for (timer, at) in &e.waiting {
-            let _ = writeln!(out, "   ⏲ {timer} at {}", t(at));
+            let _ = writeln!(out, "   ⏲ {timer} {} {}", pick("в", "at"), t(at));
         }
     }
     out

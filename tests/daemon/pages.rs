@@ -326,6 +326,38 @@ async fn dashboard_pages_keep_their_doors_and_forms_change_only_what_they_should
     assert!(location(&r).ends_with("?why=hours"), "{}", location(&r));
     let (_, deal) = d.get("/api/v1/deals/shop").await;
     assert_eq!(deal["hours_spent"], json!(1.5), "{deal}");
+    // The engine's reason comes back sealed and is shown; words put in a link elsewhere are not.
+    let r = send_form(
+        &http,
+        &url("/deals/shop/events"),
+        &staff,
+        &[("_key", "e9"), ("_event", "payment_received")],
+    )
+    .await;
+    let back = location(&r);
+    assert!(
+        back.contains("refused=") && back.contains("&seal="),
+        "{back}"
+    );
+    let shown = get_page(&http, &url(&back), &staff.cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(shown.contains("payment_received"), "the reason is shown");
+    let forged = get_page(
+        &http,
+        &url("/deals/shop?refused=Security%20notice%3A%20call%20us&seal=00"),
+        &staff.cookie,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        !forged.contains("Security notice"),
+        "a forged reason is not shown"
+    );
 
     // Unknown deals and oversized forms.
     let r = get_page(&http, &url("/deals/nobody"), &staff.cookie).await;

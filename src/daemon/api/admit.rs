@@ -136,14 +136,11 @@ pub(crate) fn authorize(s: &AppState, headers: &HeaderMap, need: Need) -> Result
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            format!(
-                "a `{}` token may not do this",
-                match scope {
-                    Scope::Intake => "intake",
-                    Scope::Staff => "staff",
-                    Scope::Read => "read",
-                }
-            ),
+            match scope {
+                Scope::Intake => "an `intake` token may not do this",
+                Scope::Staff => "a `staff` token may not do this",
+                Scope::Read => "a `read` token may not do this",
+            },
         ))
     }
 }

@@ -49,7 +49,10 @@ async fn set(
             format!("a client opts out of `sms` or `email`, not `{channel}`"),
         ));
     }
-    let now = privacy::opt_out(&s, &id, &channel, out, key.person.as_deref())
+    // Who recorded it: the token's person, else an integration's token by its name.
+    let acting = key.acting(None).unwrap_or_default();
+    let who = acting.by.or(acting.via);
+    let now = privacy::opt_out(&s, &id, &channel, out, who.as_deref())
         .await?
         .ok_or_else(|| no_deal(&id))?;
     Ok(json_answer(

@@ -100,29 +100,30 @@ impl std::fmt::Debug for Token {
 /// `act_for` belongs to a person's token.
 pub(super) fn check(tokens: &[Token], team: &[TeamMember]) -> Result<(), ConfigError> {
     let known = |p: &str| team.iter().any(|m| m.id == p);
-    for t in tokens {
-        let named = t
-            .name
-            .as_deref()
-            .map_or(String::new(), |n| format!(" (`{n}`)"));
+    for (i, t) in tokens.iter().enumerate() {
+        // Named by its place in the list and its name, never by the secret.
+        let entry = match t.name.as_deref() {
+            Some(n) => format!("`[[tokens]]` entry {} (`{n}`)", i + 1),
+            None => format!("`[[tokens]]` entry {}", i + 1),
+        };
         if let Some(p) = &t.person
             && !known(p)
         {
             return Err(ConfigError::Named(format!(
-                "a token's `person = \"{p}\"`{named} is not in the team"
+                "{entry}: `person = \"{p}\"` is not in the team"
             )));
         }
         if t.act_for != ActFor::Nobody && t.person.is_none() {
             return Err(ConfigError::Named(format!(
-                "a token{named} has `act_for` but no `person`: a token of no one may already \
-                 name anyone as `by`"
+                "{entry} has `act_for` but no `person`: a token of no one may already name \
+                 anyone as `by`"
             )));
         }
         if let ActFor::People(people) = &t.act_for
             && let Some(p) = people.iter().find(|p| !known(p))
         {
             return Err(ConfigError::Named(format!(
-                "a token's `act_for` names `{p}`{named}, who is not in the team"
+                "{entry}: `act_for` names `{p}`, who is not in the team"
             )));
         }
     }
@@ -227,5 +228,44 @@ mod tests {
             "{e}"
         );
         assert!(unique(&tokens[..2], Source::Variable).is_ok());
+    }
+
+    #[test]
+    fn a_person_or_act_for_not_in_the_team_is_named_by_entry_without_the_secret() {
+        let team: Vec<TeamMember> =
+            toml::from_str::<std::collections::BTreeMap<String, Vec<TeamMember>>>(
+                "team = [{id = \"anna\", roles = [\"sales\"]}, {id = \"petr\", roles = []}]",
+            )
+            .expect("team")
+            .remove("team")
+            .unwrap_or_default();
+        let token = |text: &str| -> Token { toml::from_str(text).expect("a token") };
+        let ok = token(
+            "token = \"anna-secret-1\"\nscope = \"staff\"\nperson = \"anna\"\nact_for = [\"petr\"]",
+        );
+        assert!(check(std::slice::from_ref(&ok), &team).is_ok());
+        for (t, said) in [
+            (
+                "token = \"zed-secret-11\"\nscope = \"staff\"\nperson = \"zed\"",
+                "`[[tokens]]` entry 2: `person = \"zed\"` is not in the team",
+            ),
+            (
+                "token = \"lead-secret-1\"\nscope = \"staff\"\nname = \"lead\"\nperson = \"anna\"\nact_for = [\"olga\"]",
+                "`[[tokens]]` entry 2 (`lead`): `act_for` names `olga`, who is not in the team",
+            ),
+            (
+                "token = \"crm-secret-11\"\nscope = \"staff\"\nact_for = \"team\"",
+                "`[[tokens]]` entry 2 has `act_for` but no `person`",
+            ),
+        ] {
+            let e = check(&[ok.clone(), token(t)], &team)
+                .expect_err("refused")
+                .to_string();
+            assert!(e.contains(said), "{e}");
+            assert!(!e.contains("secret"), "{e}");
+        }
+        let word: Result<Token, _> =
+            toml::from_str("token = \"x-secret-123\"\nscope = \"staff\"\nact_for = \"everyone\"");
+        assert!(word.is_err());
     }
 }

@@ -58,6 +58,21 @@ impl Range {
     }
 }
 
+/// An address as a proxy writes it in `X-Forwarded-For`: `203.0.113.9`, `2001:db8::1`, and
+/// with a port, `203.0.113.9:5555` or `[2001:db8::1]:5555` (some proxies keep it).
+fn forwarded_ip(text: &str) -> Option<IpAddr> {
+    let t = text.trim();
+    if let Ok(ip) = t.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = t.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    let (host, port) = t.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    host.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
 /// The origin of a URL (`scheme://host[:port]`), if it is an http(s) URL with a host.
 fn origin_of(text: &str) -> Option<String> {
     let url = url::Url::parse(text).ok()?;
@@ -151,7 +166,7 @@ impl Site {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
+            .filter_map(forwarded_ip)
             .collect();
         let mut client = peer;
         for ip in forwarded.into_iter().rev() {
@@ -252,5 +267,18 @@ mod tests {
             s.client(&headers(&[]), Some(ip("10.0.0.1"))),
             Some(ip("10.0.0.1"))
         );
+        // An address with its port, as some proxies write it.
+        for (written, client) in [
+            ("203.0.113.9:5555", "203.0.113.9"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+        ] {
+            let h = headers(&[("x-forwarded-for", written)]);
+            assert_eq!(
+                s.client(&h, Some(ip("10.0.0.1"))),
+                Some(ip(client)),
+                "{written}"
+            );
+        }
     }
 }

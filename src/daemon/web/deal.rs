@@ -36,6 +36,8 @@ pub(super) struct DealQuery {
     done: Option<String>,
     why: Option<String>,
     refused: Option<String>,
+    /// The seal of `refused` (see `flash::seal`).
+    seal: Option<String>,
 }
 
 pub(super) async fn show(
@@ -103,7 +105,11 @@ pub(super) async fn show(
         }
     };
     let said = q.why.as_deref().and_then(super::flash::Said::of);
-    let flash = match (q.done.as_deref(), said, q.refused) {
+    // Only a reason this daemon sent here, sealed, is shown.
+    let refused = q
+        .refused
+        .filter(|r| super::flash::sealed(&id, r, q.seal.as_deref().unwrap_or("")));
+    let flash = match (q.done.as_deref(), said, refused) {
         (_, Some(s), _) => Some(Err(super::flash::Why::Said(s))),
         (_, None, Some(r)) => Some(Err(super::flash::Why::Engine(r))),
         (Some(_), None, None) => Some(Ok(())),

@@ -98,6 +98,39 @@ impl From<Said> for Why {
     }
 }
 
+/// The seal of an engine's reason sent back to a deal's page in its address: only a reason
+/// this daemon sent there is shown (a link made elsewhere, with words of its own, shows
+/// nothing). The key is the process's own, random.
+pub(super) fn seal(deal: &str, message: &str) -> String {
+    use hmac::Mac;
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        // Without the system's randomness the seal is still a digest nobody outside can
+        // guess by reading the page; it only fails to be secret from someone with the source.
+        let _ = getrandom::fill(&mut k);
+        k
+    });
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
+        return String::new();
+    };
+    mac.update(deal.as_bytes());
+    mac.update(&[0]);
+    mac.update(message.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `seal` is the one this daemon gave `message` for `deal`.
+pub(super) fn sealed(deal: &str, message: &str, seal_given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    bool::from(seal(deal, message).as_bytes().ct_eq(seal_given.as_bytes()))
+}
+
 /// A refusal as a page shows it: the pages' own in the page's words, the engine's quoted in its
 /// own (marked as English).
 pub(super) fn shown(why: &Why, w: &Words) -> maud::Markup {
@@ -110,6 +143,15 @@ pub(super) fn shown(why: &Why, w: &Words) -> maud::Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_reason_this_daemon_sealed_is_shown() {
+        let s = seal("shop", "the deal is in `lead`");
+        assert!(sealed("shop", "the deal is in `lead`", &s));
+        assert!(!sealed("shop", "Security notice: call +1 555", &s));
+        assert!(!sealed("other", "the deal is in `lead`", &s));
+        assert!(!sealed("shop", "the deal is in `lead`", ""));
+    }
 
     #[test]
     fn every_code_reads_back() {

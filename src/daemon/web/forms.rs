@@ -295,7 +295,12 @@ pub(super) fn back(id: &str, result: Result<(), Why>) -> Response {
     let to = match result {
         Ok(()) => format!("/deals/{}?done=1", encode(id)),
         Err(Why::Said(s)) => format!("/deals/{}?why={}", encode(id), s.code()),
-        Err(Why::Engine(m)) => format!("/deals/{}?refused={}", encode(id), encode(&m)),
+        Err(Why::Engine(m)) => format!(
+            "/deals/{}?refused={}&seal={}",
+            encode(id),
+            encode(&m),
+            super::flash::seal(id, &m)
+        ),
     };
     Redirect::to(&to).into_response()
 }
