@@ -589,10 +589,11 @@ async function go() {{
         assert_eq!(until_text(&c, "#result").await, "blocked");
         click(&c, "#send").await;
         wait_for(&c, "body > p").await;
+        // Told in the form's language (the pipeline's country speaks Russian).
         assert!(
             text_of(&c, "body > p")
                 .await
-                .contains("this form may not be sent from that site")
+                .contains("Эту форму нельзя отправить с этого сайта")
         );
         assert_eq!(deals().await.len(), 2);
     };

@@ -127,8 +127,8 @@ fn the_live_pipeline_differs_from_the_reference_only_in_its_money_fields() {
         only(&a, &b),
         [
             "script \"web-studio.rhai\" # rhai hooks: money formatting, labour cost",
-            "labour_cost: money",
-            "margin: money",
+            "labour_cost: money \"Себестоимость работ\"",
+            "margin: money \"Маржа\"",
             "set labour_cost = labour_cost(deal)",
             "set margin = amount - labour_cost",
         ]
@@ -137,7 +137,7 @@ fn the_live_pipeline_differs_from_the_reference_only_in_its_money_fields() {
         only(&b, &a),
         [
             "script \"../rules/web-studio.rhai\" # rhai hooks: money formatting, labour cost",
-            "labour_cost: money = labour_cost(deal) \"Себестоимость\"",
+            "labour_cost: money = labour_cost(deal) \"Себестоимость работ\"",
             "margin: money = amount - labour_cost \"Маржа\"",
         ]
     );

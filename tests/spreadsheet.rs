@@ -310,6 +310,33 @@ fn what_clients_typed_never_runs_in_a_spreadsheet_and_comes_back_as_typed() {
         written.contains(",-15000.50\n"),
         "a negative amount stays a number: {written}"
     );
+    // A reason a client gave for leaving, as the team typed it, in the report's table: a
+    // story played through the pipeline (an imported deal's own past is not the analytics').
+    let story = dir.file(
+        "story.toml",
+        &format!(
+            "start = \"2026-03-02T09:00\"\nuntil = \"2026-03-10T00:00\"\n\n[[team]]\nid = \"anna\"\n\
+             roles = [\"sales\"]\nrate = 1500\n\n[[deal]]\nid = \"a\"\nat = \"2026-03-02T10:00\"\n\
+             title = \"A\"\nfields = {{ client_name = \"A\" }}\n\n[[event]]\ndeal = \"a\"\n\
+             at = \"2026-03-02T12:00\"\nname = \"lost\"\nby = \"anna\"\nfields = {{ comment = {} }}\n",
+            toml::Value::String(HYPERLINK.to_string())
+        ),
+    );
+    let flow = root().join("rules/web-studio.flow");
+    run(
+        &dir.0,
+        &[
+            "report",
+            flow.to_str().unwrap(),
+            story.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--section",
+            "lost_reasons",
+            "-o",
+            "report/lost_reasons.csv",
+        ],
+    );
     let lost = std::fs::read_to_string(dir.0.join("report/lost_reasons.csv")).unwrap();
     assert!(lost.contains("\"'="), "{lost}");
 
