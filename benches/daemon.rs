@@ -98,6 +98,30 @@ fn wanted(only: &[String], part: &str) -> bool {
     only.is_empty() || only.iter().any(|o| part.contains(o.as_str()))
 }
 
+/// An SMS gateway on loopback that takes every message (200): its address, and how many it took.
+async fn sms_gateway() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
+    let texts = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = texts.clone();
+    let app = axum::Router::new().route(
+        "/send",
+        axum::routing::post(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                "queued"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the gateway");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, texts)
+}
+
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("dealflow-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -509,8 +533,11 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     let heap_before = rss_kib("RssAnon:");
     let example = std::fs::read_to_string(root().join("examples/dealflow.toml")).expect("example");
     let team = &example[example.find("[[team]]").expect("team")..];
+    // The SMS go to a gateway on loopback (a real HTTP conversation each), the rest to the log.
+    let (gateway, texts) = sms_gateway().await;
     let config_text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{url}\"\n[rules]\nfile = \"{}\"\n\
+         [sms]\nurl = \"http://{gateway}/send\"\n\
          [[tokens]]\ntoken = \"bench-token-1\"\nscope = \"staff\"\n{team}",
         root().join("rules/web-studio.flow").display()
     );
@@ -518,6 +545,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     std::fs::write(&cfg_path, config_text).expect("config");
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
     let running = daemon::start(config).await.expect("daemon");
+    let started = Instant::now();
     let base = format!("http://{}", running.addr);
     let counter = |name: &str| -> f64 {
         running
@@ -540,6 +568,14 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
                     last = (sent, Instant::now());
                 }
             }
+            let seconds = last.1.duration_since(started).as_secs_f64();
+            println!(
+                "the outbox: {} messages sent in {seconds:.1} s = {:.0}/s, {} of them SMS through \
+                 the loopback gateway (the rest to the log), requests or none",
+                last.0,
+                last.0 / seconds.max(0.001),
+                texts.load(std::sync::atomic::Ordering::Relaxed)
+            );
         }
         let before = (
             counter("dealflow_commits_total"),

@@ -3,6 +3,7 @@
 //! jitter; after `max_attempts` the message is `dead` (visible in the store, the API and the
 //! metrics). A message waits for its `not_before`.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +16,8 @@ use tokio::sync::watch;
 
 use super::config::{self, Config, Tls};
 use super::metrics::Metrics;
-use crate::store::{Queued, Store, StoreError};
-
-/// Messages claimed at a time.
-const CLAIM: i64 = 10;
+use super::writer::{WriteError, Writer};
+use crate::store::{Claimed, Failure, Line, Queued, Turn};
 
 /// Where email goes.
 enum Email {
@@ -262,6 +261,12 @@ impl Delivery {
         }
     }
 
+    /// Messages claimed at a turn: enough to keep every channel's lanes busy for a while, few
+    /// enough that a slow channel sends them all well within a claim's lease.
+    fn claim(&self) -> i64 {
+        (self.policy.concurrency.max(1) as i64 * 8).min(512)
+    }
+
     /// When to try again after `attempts` failed attempts: doubling from the base, capped,
     /// with ±50% jitter so that many failures do not come back at once.
     pub(super) fn retry_at(&self, now: DateTime<Utc>, attempts: i64) -> DateTime<Utc> {
@@ -286,11 +291,12 @@ pub(super) fn retry_at(
 /// Messages tried in a pass, each with how it went.
 type Tried = Vec<(Queued, Result<(), String>)>;
 
-/// Runs until `stop` turns true: claims what may go out, sends it, records the result. While
-/// there is a backlog, a pass's results are written in the same transaction as the next claim:
-/// one turn at the database per pass, which leaves more of it to requests.
+/// Runs until `stop` turns true: claims what may go out, sends it, records the result. Each
+/// turn at the database goes through the writer, in the transaction of the requests it is
+/// writing (no commit or wait of its own); while there is a backlog, a pass's results are
+/// settled in the same turn as the next claim.
 pub(super) async fn run(
-    core: Arc<super::core::Core>,
+    writer: Writer,
     delivery: Arc<Delivery>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
@@ -298,33 +304,33 @@ pub(super) async fn run(
     let mut tried = Tried::new();
     loop {
         let stopping = *stop.borrow();
-        let limit = if stopping { 0 } else { CLAIM };
-        let claimed = match settle(core.store(), &delivery, &metrics, &tried, limit).await {
-            Ok(c) => c,
+        let limit = if stopping { 0 } else { delivery.claim() };
+        let taken = match settle(&writer, &delivery, &metrics, &tried, limit).await {
+            Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox");
                 // The results on their own, so that a claim that failed does not also undo
                 // them (the messages would go out again once their claim ran out).
                 if limit > 0
                     && !tried.is_empty()
-                    && let Err(e) = settle(core.store(), &delivery, &metrics, &tried, 0).await
+                    && let Err(e) = settle(&writer, &delivery, &metrics, &tried, 0).await
                 {
                     tracing::warn!(error = %e, "outbox");
                 }
-                Vec::new()
+                None
             }
         };
         tried.clear();
         if stopping {
             break;
         }
-        let full = claimed.len() as i64 == CLAIM;
+        let (claimed, more) = taken.unwrap_or_default();
         tried = send_all(&delivery, claimed).await;
-        if full {
+        if more {
             continue;
         }
         if !tried.is_empty() {
-            if let Err(e) = settle(core.store(), &delivery, &metrics, &tried, 0).await {
+            if let Err(e) = settle(&writer, &delivery, &metrics, &tried, 0).await {
                 tracing::warn!(error = %e, "outbox");
             }
             tried.clear();
@@ -336,36 +342,70 @@ pub(super) async fn run(
     }
 }
 
-/// Tries each claimed message in turn.
+/// A channel's recipients (where each is among them) with their messages.
+type Lane = (HashMap<String, usize>, Vec<Vec<Queued>>);
+
+/// Sends the claimed messages: each channel (its one relay, gateway or bot) with at most
+/// `[outbox] concurrency` at once, the channels side by side, so that a slow one holds back
+/// only its own; a recipient's messages go out one after another, in the order queued.
 async fn send_all(delivery: &Delivery, claimed: Vec<Queued>) -> Tried {
-    let mut tried = Vec::with_capacity(claimed.len());
+    use futures_util::stream::{self, StreamExt};
+    let order: HashMap<i64, usize> = claimed.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+    // Each channel's recipients in the order their first message was claimed, each with its
+    // messages in that order.
+    let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
     for m in claimed {
-        let r = delivery.send(&m).await;
-        tried.push((m, r));
+        let (at, recipients) = lanes.entry(m.channel.clone()).or_default();
+        let i = *at.entry(m.to.clone()).or_insert_with(|| {
+            recipients.push(Vec::new());
+            recipients.len() - 1
+        });
+        if let Some(r) = recipients.get_mut(i) {
+            r.push(m);
+        }
     }
+    let at_once = delivery.policy.concurrency.max(1);
+    let lanes = lanes.into_values().map(|(_, recipients)| {
+        stream::iter(recipients)
+            .map(move |queue| async move {
+                let mut done = Vec::with_capacity(queue.len());
+                for m in queue {
+                    let r = delivery.send(&m).await;
+                    done.push((m, r));
+                }
+                done
+            })
+            .buffer_unordered(at_once)
+            .collect::<Vec<Tried>>()
+    });
+    let mut tried: Tried = futures_util::future::join_all(lanes)
+        .await
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect();
+    tried.sort_by_key(|(m, _)| order.get(&m.id).copied());
     tried
 }
 
-/// Records what was tried and claims up to `limit` more, in one transaction: the messages that
-/// went out marked in one statement, each failure with its next attempt or as dead.
+/// Records what was tried and claims up to `limit` more, in one turn of the writer: the
+/// messages that went out marked in one statement, each failure with its next attempt or as
+/// dead. What was claimed and whether more wait; `None` when the turn had nothing to do.
 async fn settle(
-    store: &Store,
+    writer: &Writer,
     delivery: &Delivery,
     metrics: &Metrics,
     tried: &Tried,
     limit: i64,
-) -> Result<Vec<Queued>, StoreError> {
-    if tried.is_empty() && limit == 0 {
-        return Ok(Vec::new());
-    }
+) -> Result<Option<(Vec<Queued>, bool)>, WriteError> {
     let now = Utc::now();
-    let mut tx = store.begin().await?;
-    let sent: Vec<i64> = tried
-        .iter()
-        .filter(|(_, r)| r.is_ok())
-        .map(|(m, _)| m.id)
-        .collect();
-    tx.messages_sent(&sent, now).await?;
+    let mut turn = Turn {
+        line: Line::Outbox,
+        sent: Vec::new(),
+        failed: Vec::new(),
+        claim: limit,
+        lease: chrono::Duration::seconds(delivery.policy.lease_s.min(86_400) as i64),
+    };
     let mut outcomes = Vec::with_capacity(tried.len());
     for (m, result) in tried {
         let attempts = m.attempts + 1;
@@ -376,25 +416,33 @@ async fn settle(
             0
         };
         outcomes.push((result.is_ok(), dead, segments));
-        if let Err(e) = result {
-            if dead {
-                tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
-            } else {
-                tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
+        match result {
+            Ok(()) => turn.sent.push(m.id),
+            Err(e) => {
+                if dead {
+                    tracing::error!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message given up after {attempts} attempts");
+                } else {
+                    tracing::warn!(id = m.id, deal = %m.deal, to = %m.to, error = %e, "message not delivered; will retry");
+                }
+                turn.failed.push(Failure {
+                    id: m.id,
+                    error: e.clone(),
+                    retry: delivery.retry_at(now, attempts),
+                    dead,
+                });
             }
-            tx.message_failed(m.id, e, delivery.retry_at(now, attempts), dead)
-                .await?;
         }
     }
-    let claimed = if limit > 0 {
-        let lease = now + chrono::Duration::seconds(delivery.policy.lease_s.min(86_400) as i64);
-        tx.claim_messages(now, lease, limit).await?
-    } else {
-        Vec::new()
-    };
-    tx.commit().await?;
+    if turn.is_empty() {
+        return Ok(None);
+    }
+    let taken = writer.turn(turn).await?;
     for (sent, dead, segments) in outcomes {
         metrics.message(sent, dead, segments);
     }
-    Ok(claimed)
+    let claimed = match taken.claimed {
+        Claimed::Messages(m) => m,
+        Claimed::Deliveries(_) => Vec::new(),
+    };
+    Ok(Some((claimed, taken.more)))
 }

@@ -224,7 +224,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let owner = format!("{}-{:08x}", std::process::id(), fastrand::u32(..));
     let sched = tokio::spawn(scheduler::run(
         core.clone(),
-        writer,
+        writer.clone(),
         metrics.clone(),
         owner,
         Duration::from_secs(state.config.timers.lease_s),
@@ -235,13 +235,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let idle = Duration::from_secs(state.config.dashboard.idle_minutes * 60);
     let pruning = tokio::spawn(scheduler::prune(core.clone(), keep, idle, stopped.clone()));
     let out = tokio::spawn(outbox::run(
-        core.clone(),
+        writer.clone(),
         delivery,
         metrics.clone(),
         stopped.clone(),
     ));
     let hooks = tokio::spawn(super::webhooks::run(
-        core.clone(),
+        writer,
         senders,
         metrics.clone(),
         stopped.clone(),

@@ -18,7 +18,8 @@ use tokio::sync::watch;
 
 use super::config::{self, Webhook};
 use super::metrics::Metrics;
-use crate::store::{Delivery, Store, StoreError, Whose};
+use super::writer::{WriteError, Writer};
+use crate::store::{Claimed, Delivery, Failure, Line, Turn};
 
 /// Deliveries claimed at a time.
 const CLAIM: i64 = 10;
@@ -100,20 +101,12 @@ impl Senders {
     }
 }
 
-/// Whose deliveries a worker sends.
-enum Owner {
-    /// One subscription's.
-    One(String),
-    /// Those of subscriptions taken out of the configuration (each fails, and is given up on
-    /// after the last attempt).
-    Gone(Vec<String>),
-}
-
 /// Sends what is queued until `stop` turns true: a worker per subscription, each claiming,
 /// sending in turn and settling only its own deliveries — a receiver that hangs delays only
-/// its own —, and one for the deliveries of subscriptions no longer configured.
+/// its own —, and one for the deliveries of subscriptions no longer configured. Their turns at
+/// the database go through the writer, beside the requests.
 pub(super) async fn run(
-    core: Arc<super::core::Core>,
+    writer: Writer,
     senders: Arc<Senders>,
     metrics: Arc<Metrics>,
     stop: watch::Receiver<bool>,
@@ -126,43 +119,49 @@ pub(super) async fn run(
     let mut workers = tokio::task::JoinSet::new();
     for name in &names {
         workers.spawn(work(
-            core.clone(),
+            writer.clone(),
             senders.clone(),
             metrics.clone(),
-            Owner::One(name.clone()),
+            Line::Webhook(name.clone()),
             stop.clone(),
         ));
     }
-    workers.spawn(work(core, senders, metrics, Owner::Gone(names), stop));
+    workers.spawn(work(
+        writer,
+        senders,
+        metrics,
+        Line::WebhooksGone(names),
+        stop,
+    ));
     while workers.join_next().await.is_some() {}
 }
 
 /// One worker: claims a few of its deliveries, sends them in turn, records how each went, and
 /// waits a moment when there is nothing to send.
 async fn work(
-    core: Arc<super::core::Core>,
+    writer: Writer,
     senders: Arc<Senders>,
     metrics: Arc<Metrics>,
-    owner: Owner,
+    line: Line,
     mut stop: watch::Receiver<bool>,
 ) {
     // A subscription taken out is rare: its leftovers are looked for less often.
-    let pause = match owner {
-        Owner::One(_) => Duration::from_millis(500),
-        Owner::Gone(_) => Duration::from_secs(5),
+    let pause = match line {
+        Line::WebhooksGone(_) => Duration::from_secs(5),
+        _ => Duration::from_millis(500),
     };
     loop {
         if *stop.borrow() {
             break;
         }
-        let full = match pass(core.store(), &senders, &metrics, &owner, &mut stop).await {
-            Ok(n) => n == CLAIM,
+        let more = match pass(&writer, &senders, &metrics, &line, &mut stop).await {
+            Ok(more) => more,
             Err(e) => {
                 tracing::warn!(error = %e, "webhooks");
                 false
             }
         };
-        if full {
+        if more {
             continue;
         }
         tokio::select! {
@@ -172,48 +171,43 @@ async fn work(
     }
 }
 
-/// One pass: claim, send, settle; how many were claimed. A stop cuts it short between
-/// deliveries and during one: what was not tried keeps its claim and goes out once the claim
-/// runs out (here after a restart, or from another daemon).
+/// One pass: claim, send, settle; whether more wait. A stop cuts it short between deliveries
+/// and during one: what was not tried keeps its claim and goes out once the claim runs out
+/// (here after a restart, or from another daemon).
 async fn pass(
-    store: &Store,
+    writer: &Writer,
     senders: &Senders,
     metrics: &Metrics,
-    owner: &Owner,
+    line: &Line,
     stop: &mut watch::Receiver<bool>,
-) -> Result<i64, StoreError> {
-    let now = Utc::now();
-    let lease = now + chrono::Duration::seconds(senders.policy.lease_s.min(86_400) as i64);
-    let whose = match owner {
-        Owner::One(name) => Whose::Of(name),
-        Owner::Gone(names) => Whose::NoneOf(names),
+) -> Result<bool, WriteError> {
+    let lease = chrono::Duration::seconds(senders.policy.lease_s.min(86_400) as i64);
+    let mut turn = Turn {
+        line: line.clone(),
+        sent: Vec::new(),
+        failed: Vec::new(),
+        claim: CLAIM,
+        lease,
     };
-    let mut tx = store.begin().await?;
-    let claimed = tx.claim_deliveries(now, lease, CLAIM, whose).await?;
-    tx.commit().await?;
-    let n = claimed.len() as i64;
-    let mut tried = Vec::with_capacity(claimed.len());
+    let taken = writer.turn(turn.clone()).await?;
+    let Claimed::Deliveries(claimed) = taken.claimed else {
+        return Ok(false);
+    };
+    let mut outcomes = Vec::with_capacity(claimed.len());
+    let now = Utc::now();
+    turn.claim = 0;
     for d in claimed {
         if *stop.borrow() {
             break;
         }
-        let r = tokio::select! {
+        let result = tokio::select! {
             r = senders.send(&d) => r,
             _ = stop.changed() => break,
         };
-        tried.push((d, r));
-    }
-    if tried.is_empty() {
-        return Ok(n);
-    }
-    let now = Utc::now();
-    let mut tx = store.begin().await?;
-    let mut outcomes = Vec::with_capacity(tried.len());
-    for (d, result) in &tried {
         let attempts = d.attempts + 1;
         match result {
             Ok(()) => {
-                tx.delivery_sent(d.id, now).await?;
+                turn.sent.push(d.id);
                 outcomes.push((true, false));
             }
             Err(e) => {
@@ -223,17 +217,24 @@ async fn pass(
                 } else {
                     tracing::warn!(id = d.id, webhook = %d.webhook, deal = %d.deal, error = %e, "webhook delivery failed; will retry");
                 }
-                let retry = super::outbox::retry_at(&senders.policy, now, attempts);
-                tx.delivery_failed(d.id, e, retry, dead).await?;
+                turn.failed.push(Failure {
+                    id: d.id,
+                    error: e,
+                    retry: super::outbox::retry_at(&senders.policy, now, attempts),
+                    dead,
+                });
                 outcomes.push((false, dead));
             }
         }
     }
-    tx.commit().await?;
+    if turn.is_empty() {
+        return Ok(taken.more);
+    }
+    writer.turn(turn).await?;
     for (sent, dead) in outcomes {
         metrics.webhook(sent, dead);
     }
-    Ok(n)
+    Ok(taken.more)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use super::batch::{Batch, CoreError, Op, Step};
 use super::core::Core;
 use super::metrics::{Metrics, Phase};
 use super::rules::Rules;
-use crate::store::{Answer, StoreError};
+use crate::store::{Answer, StoreError, Taken, Turn};
 
 /// Most requests in one transaction.
 const MAX_BATCH: usize = 256;
@@ -60,11 +60,53 @@ pub enum WriteError {
     Store(#[from] StoreError),
 }
 
-struct Job {
-    op: Op,
-    key: Option<Idem>,
-    render: Render,
-    reply: oneshot::Sender<Result<Reply, WriteError>>,
+/// What the writer is given to do.
+enum Job {
+    /// A step of the engine (a request, a timer, a reload's page).
+    Step {
+        op: Op,
+        key: Option<Idem>,
+        render: Render,
+        reply: oneshot::Sender<Result<Reply, WriteError>>,
+    },
+    /// A queue's turn: what went out settled, more claimed (see [`Turn`]).
+    Turn {
+        turn: Turn,
+        reply: oneshot::Sender<Result<Taken, WriteError>>,
+    },
+}
+
+/// What came of a job, by its kind.
+enum Done {
+    Step(Reply),
+    Turn(Taken),
+}
+
+impl Job {
+    /// Gives the job's caller what came of it.
+    fn answer(self, done: Result<Option<Done>, WriteError>) {
+        match (self, done) {
+            (Job::Step { reply, .. }, Ok(Some(Done::Step(r)))) => {
+                let _ = reply.send(Ok(r));
+            }
+            (Job::Turn { reply, .. }, Ok(Some(Done::Turn(t)))) => {
+                let _ = reply.send(Ok(t));
+            }
+            (Job::Step { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            (Job::Turn { reply, .. }, Err(e)) => {
+                let _ = reply.send(Err(e));
+            }
+            // `write` answers each job in its own kind; were it not to, the reply is dropped
+            // and the caller hears that the writer is gone.
+            _ => {}
+        }
+    }
+
+    fn is_step(&self) -> bool {
+        matches!(self, Job::Step { .. })
+    }
 }
 
 /// What the writer gives back: the answer itself when it had to keep it (an idempotency key),
@@ -113,7 +155,7 @@ impl Writer {
     ) -> Result<Answer, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job {
+            .send(Job::Step {
                 op,
                 key,
                 render,
@@ -125,6 +167,17 @@ impl Writer {
             Reply::Answer(a) => Ok(a),
             Reply::Step(rules, step) => Ok(render(&rules, &step)),
         }
+    }
+
+    /// Takes a queue's turn in the next transaction, beside the requests of its batch: what
+    /// went out settled, more claimed; what was claimed once it is committed.
+    pub(crate) async fn turn(&self, turn: Turn) -> Result<Taken, WriteError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Turn { turn, reply })
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
+        answer.await.map_err(|_| WriteError::ShuttingDown)?
     }
 }
 
@@ -152,12 +205,12 @@ async fn run(
         // To the microsecond, as the database keeps moments: a deal kept warm is then exactly
         // the deal read back.
         let now = Utc::now().trunc_subsecs(6);
-        let n = jobs.len();
+        let n = jobs.iter().filter(|j| j.is_step()).count();
         match write(&core, &metrics, &jobs, now).await {
             Ok(answers) => {
                 metrics.batch(n, started.elapsed());
                 for (job, a) in jobs.into_iter().zip(answers) {
-                    let _ = job.reply.send(Ok(a));
+                    job.answer(Ok(a));
                 }
             }
             Err(e) => {
@@ -167,8 +220,8 @@ async fn run(
                     let r = write(&core, &metrics, one, now).await;
                     let r = match r {
                         Ok(mut a) => {
-                            metrics.batch(1, started.elapsed());
-                            Ok(a.remove(0))
+                            metrics.batch(usize::from(job.is_step()), started.elapsed());
+                            Ok(a.pop().flatten())
                         }
                         Err(e) => {
                             metrics.store_error(&e);
@@ -176,7 +229,7 @@ async fn run(
                             Err(WriteError::Store(e))
                         }
                     };
-                    let _ = job.reply.send(r);
+                    job.answer(r);
                 }
             }
         }
@@ -212,13 +265,13 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 }
 
 /// Writes jobs in one transaction (one batch: their deals read together, the steps run in
-/// memory, everything written together); the replies in order.
+/// memory, everything written together, then the queues' turns); what came of each, in order.
 async fn write(
     core: &Core,
     metrics: &Metrics,
     jobs: &[Job],
     now: DateTime<Utc>,
-) -> Result<Vec<Reply>, StoreError> {
+) -> Result<Vec<Option<Done>>, StoreError> {
     let rules = core.rules();
     let mut clock = Instant::now();
     let mut lap = |phase: Phase| {
@@ -230,37 +283,56 @@ async fn write(
     lap(Phase::Begin);
     let keys: Vec<String> = jobs
         .iter()
-        .filter_map(|j| j.key.as_ref().map(|k| k.key.clone()))
+        .filter_map(|j| match j {
+            Job::Step { key: Some(k), .. } => Some(k.key.clone()),
+            _ => None,
+        })
         .collect();
     let kept = if keys.is_empty() {
         Default::default()
     } else {
         tx.answers(&keys).await?
     };
-    let ops: Vec<&Op> = jobs.iter().map(|j| &j.op).collect();
+    let ops: Vec<&Op> = jobs
+        .iter()
+        .filter_map(|j| match j {
+            Job::Step { op, .. } => Some(op),
+            Job::Turn { .. } => None,
+        })
+        .collect();
     let mut batch = Batch::prepare(&rules, core, &mut tx, &ops).await?;
     lap(Phase::Read);
     let mut out = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let Some(k) = &job.key else {
-            let result = batch.run(&job.op, now);
+        let Job::Step {
+            op, key, render, ..
+        } = job
+        else {
+            // Its turn comes after the steps' writes.
+            out.push(None);
+            continue;
+        };
+        let Some(k) = key else {
+            let result = batch.run(op, now);
             metrics.step(&result);
-            out.push(Reply::Step(rules.clone(), result));
+            out.push(Some(Done::Step(Reply::Step(rules.clone(), result))));
             continue;
         };
         let earlier = kept.get(&k.key).or_else(|| batch.kept(&k.key)).cloned();
         if let Some(a) = earlier {
-            out.push(Reply::Answer(if a.fingerprint == k.fingerprint {
-                a
-            } else {
-                reused(&k.key)
-            }));
+            out.push(Some(Done::Step(Reply::Answer(
+                if a.fingerprint == k.fingerprint {
+                    a
+                } else {
+                    reused(&k.key)
+                },
+            ))));
             continue;
         }
-        let result = batch.run(&job.op, now);
+        let result = batch.run(op, now);
         metrics.step(&result);
         // Kept with the batch, so a retry gets these very bytes.
-        let answer = (job.render)(&rules, &result);
+        let answer = render(&rules, &result);
         if (200..300).contains(&answer.status) {
             batch.keep_answer(
                 k.key.clone(),
@@ -270,10 +342,16 @@ async fn write(
                 },
             );
         }
-        out.push(Reply::Answer(answer));
+        out.push(Some(Done::Step(Reply::Answer(answer))));
     }
     lap(Phase::Run);
     batch.write(&mut tx, now, core).await?;
+    // The queues' turns last: a message the steps queued may be claimed at once.
+    for (job, slot) in jobs.iter().zip(out.iter_mut()) {
+        if let Job::Turn { turn, .. } = job {
+            *slot = Some(Done::Turn(tx.take_turn(turn, now).await?));
+        }
+    }
     lap(Phase::Write);
     tx.commit().await?;
     lap(Phase::Commit);

@@ -156,6 +156,7 @@ mod statements;
 mod summaries;
 mod team;
 mod timers;
+mod turns;
 mod webhooks;
 mod write;
 
@@ -178,7 +179,8 @@ pub use statements::Arg;
 pub use summaries::{MARK as SUMMARIES_MARK, Rebuilt, Sums};
 pub use team::RunningTimer;
 pub use timers::DueTimer;
-pub use webhooks::{Delivery, Subscription, Whose};
+pub use turns::{Claimed, Failure, Line, Taken, Turn};
+pub use webhooks::{Delivery, Subscription};
 pub use write::{AppliedEvent, BatchWrite, DealWrite};
 
 /// How a store is opened.

@@ -127,6 +127,52 @@ impl Tx {
         limit: i64,
         among: Among<'_>,
     ) -> Result<Vec<i64>, StoreError> {
+        let (sql, names) = self.due_statement(queue, among, "");
+        Ok(on!(self, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(limit);
+            for n in &names {
+                q = q.bind(*n);
+            }
+            q.fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        }))
+    }
+
+    /// How the database runs a claim's look for due rows (SQLite's `EXPLAIN QUERY PLAN`,
+    /// PostgreSQL's `EXPLAIN`), one line per step of the plan: what the tests check, so that a
+    /// claim never walks the whole queue.
+    pub(super) async fn due_plan(
+        &mut self,
+        queue: Queue,
+        among: Among<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let explain = match self {
+            Tx::Postgres(_) => "EXPLAIN ",
+            Tx::Sqlite(..) => "EXPLAIN QUERY PLAN ",
+        };
+        let (sql, names) = self.due_statement(queue, among, explain);
+        let column = match self {
+            Tx::Postgres(_) => 0,
+            Tx::Sqlite(..) => 3,
+        };
+        Ok(on!(self, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(Utc::now())).bind(10i64);
+            for n in &names {
+                q = q.bind(*n);
+            }
+            q.fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<_, _>>()?
+        }))
+    }
+
+    /// The look for due rows of a queue (after `prefix`), with the names it binds after the
+    /// moment and the limit.
+    fn due_statement<'a>(
+        &self,
+        queue: Queue,
+        among: Among<'a>,
+        prefix: &str,
+    ) -> (String, Vec<&'a str>) {
         let table = queue.table();
         let lock = match self {
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
@@ -149,18 +195,13 @@ impl Tx {
                 l
             }
         };
+        // The literal `status = 'pending'` is the pending index's own condition: the
+        // database takes the index only for a query that says it so.
         let sql = format!(
-            "SELECT id FROM {table} WHERE status = 'pending' AND next_ms <= $1{whose} \
+            "{prefix}SELECT id FROM {table} WHERE status = 'pending' AND next_ms <= $1{whose} \
              ORDER BY next_ms, id LIMIT $2{lock}"
         );
-        Ok(on!(self, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(now)).bind(limit);
-            for n in &names {
-                q = q.bind(*n);
-            }
-            q.fetch_all(&mut **c).await?
-                .iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
-        }))
+        (sql, names)
     }
 
     /// Messages in the outbox, oldest first (all statuses).
@@ -260,16 +301,23 @@ impl Tx {
     }
 
     /// Claims up to `limit` messages that may go out now: each is held (its next attempt moved
-    /// to `lease_until`) so that another worker skips it meanwhile.
-    pub async fn claim_messages(
+    /// to `lease_until`) so that another worker skips it meanwhile. A message to a client who
+    /// opted out of its channel is skipped instead (said in the deal's history). With how many
+    /// were due (claimed and skipped): as many as `limit` means more may wait.
+    pub(super) async fn claim_messages(
         &mut self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<Queued>, StoreError> {
-        // A client who opted out of the channel gets nothing on it: skipped, not sent.
-        self.skip_opted_out(now).await?;
-        let ids = self.due_ids(Queue::Outbox, now, limit, Among::All).await?;
+    ) -> Result<(Vec<Queued>, usize), StoreError> {
+        let due = self.due_ids(Queue::Outbox, now, limit, Among::All).await?;
+        // Only the claimed are looked at: a claim's cost does not grow with the backlog.
+        let skipped = self.skip_opted_out(&due, now).await?;
+        let ids: Vec<i64> = due
+            .iter()
+            .copied()
+            .filter(|id| !skipped.contains(id))
+            .collect();
         self.queue_update(
             Queue::Outbox,
             "next_ms = ",
@@ -284,21 +332,12 @@ impl Tx {
         // In the order claimed: the longest waiting first.
         let order: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         out.sort_by_key(|m| order.get(&m.id).copied());
-        Ok(out)
+        Ok((out, due.len()))
     }
 
     /// One message.
     pub async fn message(&mut self, id: i64) -> Result<Option<Queued>, StoreError> {
         Ok(self.messages(Messages::One(id)).await?.into_iter().next())
-    }
-
-    /// These messages went out (one statement for a whole pass, not one per message).
-    pub async fn messages_sent(
-        &mut self,
-        ids: &[i64],
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.queue_sent(Queue::Outbox, ids, now).await
     }
 
     /// These rows of a queue went out.
@@ -338,18 +377,6 @@ impl Tx {
             self.run_args(sql, args).await?;
         }
         Ok(())
-    }
-
-    /// A delivery attempt failed: try again at `retry` or, when `dead`, never.
-    pub async fn message_failed(
-        &mut self,
-        id: i64,
-        error: &str,
-        retry: DateTime<Utc>,
-        dead: bool,
-    ) -> Result<(), StoreError> {
-        self.attempt_failed(Queue::Outbox, id, error, retry, dead)
-            .await
     }
 
     /// An attempt at a row of a queue failed: try again at `retry` or, when `dead`, never.

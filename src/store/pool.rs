@@ -321,6 +321,10 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
     ("task timers", include_str!("sql/sqlite-7.sql")),
     ("webhook deliveries", include_str!("sql/sqlite-8.sql")),
     ("who acted, leads kept", include_str!("sql/sqlite-9.sql")),
+    (
+        "queues claimed by their pending rows",
+        include_str!("sql/sqlite-10.sql"),
+    ),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -336,6 +340,10 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     ("task timers", include_str!("sql/postgres-7.sql")),
     ("webhook deliveries", include_str!("sql/postgres-8.sql")),
     ("who acted, leads kept", include_str!("sql/postgres-9.sql")),
+    (
+        "queues claimed by their pending rows",
+        include_str!("sql/postgres-10.sql"),
+    ),
 ];
 
 /// The newest schema version this code knows.

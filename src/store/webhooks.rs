@@ -30,16 +30,6 @@ impl Subscription {
     }
 }
 
-/// Whose deliveries a claim takes: each subscription's are claimed and sent apart, so that a
-/// slow receiver delays only its own.
-#[derive(Debug, Clone, Copy)]
-pub enum Whose<'a> {
-    /// The deliveries of the subscription of this name.
-    Of(&'a str),
-    /// The deliveries of none of these (subscriptions taken out of the configuration).
-    NoneOf(&'a [String]),
-}
-
 /// A delivery in the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
@@ -221,19 +211,19 @@ impl Tx {
         }))
     }
 
-    /// Claims up to `limit` of `whose` deliveries that may go out now, each held until
-    /// `lease_until` (as the outbox claims its messages); the longest waiting first.
-    pub async fn claim_deliveries(
+    /// Claims up to `limit` of the deliveries `among` these subscriptions' that may go out
+    /// now, each held until `lease_until` (as the outbox claims its messages); the longest
+    /// waiting first.
+    pub(super) async fn claim_deliveries(
         &mut self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
-        whose: Whose<'_>,
+        among: Among<'_>,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let among = match whose {
-            Whose::Of(name) => Among::Named(name),
-            Whose::NoneOf(names) => Among::NoneOf(names),
-        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
         let ids = self.due_ids(Queue::Webhooks, now, limit, among).await?;
         self.queue_update(
             Queue::Webhooks,
@@ -251,22 +241,5 @@ impl Tx {
             }));
         }
         Ok(out)
-    }
-
-    /// The receiver took it.
-    pub async fn delivery_sent(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
-        self.queue_sent(Queue::Webhooks, &[id], now).await
-    }
-
-    /// An attempt failed: try again at `retry` or, when `dead`, never.
-    pub async fn delivery_failed(
-        &mut self,
-        id: i64,
-        error: &str,
-        retry: DateTime<Utc>,
-        dead: bool,
-    ) -> Result<(), StoreError> {
-        self.attempt_failed(Queue::Webhooks, id, error, retry, dead)
-            .await
     }
 }

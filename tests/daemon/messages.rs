@@ -157,8 +157,9 @@ async fn sms_go_through_the_gateway_are_retried_and_given_up_on_after_the_last_a
     let dir = day_and_night(workdir("sms"));
     let extra = format!(
         "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
-         [outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n"
+         [outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\nconcurrency = 1\n"
     );
+    // One at a time, so that the gateway's first request is d1's.
     let d = Daemon::start(config(&dir, &extra)).await;
     d.lead("d1").await;
     let (status, body) = d
@@ -258,8 +259,11 @@ async fn a_backlog_of_messages_goes_out_oldest_first_each_exactly_once() {
     let dir = day_and_night(workdir("backlog"));
     let extra = format!(
         "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
-         timeout_s = 60\n[outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n"
+         timeout_s = 60\n[outbox]\nmax_attempts = 3\nretry_base_s = 1\nretry_max_s = 1\n\
+         concurrency = 1\n"
     );
+    // One at a time: the gateway sees them in the order they are claimed (several at once
+    // arrive in the order their conversations end; see the next test).
     let d = Daemon::start(config(&dir, &extra)).await;
     let phone = |i: usize| {
         if i == 60 {
@@ -339,5 +343,92 @@ async fn a_backlog_of_messages_goes_out_oldest_first_each_exactly_once() {
             .unwrap_or_default();
         assert!(spent > 0.0, "{phase}: {metrics}");
     }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_channel_sends_several_at_once_within_its_bound_and_a_recipients_in_turn() {
+    use axum::extract::State;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    // Each request is held a moment: how many were in the gateway at once, overall and for
+    // one number.
+    #[derive(Default)]
+    struct Load {
+        now: usize,
+        most: usize,
+        per: HashMap<String, usize>,
+        most_per: usize,
+        took: usize,
+    }
+    type Shared = Arc<Mutex<Load>>;
+    type Gate = tokio::sync::watch::Receiver<bool>;
+    async fn send(State((mut open, load)): State<(Gate, Shared)>, body: String) -> &'static str {
+        // Held until every lead is in: the claims after the first find a backlog.
+        let _ = open.wait_for(|o| *o).await;
+        let to = body.split('&').next().unwrap_or_default().to_string();
+        {
+            let mut l = load.lock().expect("lock");
+            l.now += 1;
+            l.most = l.most.max(l.now);
+            let n = {
+                let n = l.per.entry(to.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            l.most_per = l.most_per.max(n);
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let mut l = load.lock().expect("lock");
+        l.now -= 1;
+        l.took += 1;
+        if let Some(n) = l.per.get_mut(&to) {
+            *n -= 1;
+        }
+        "accepted"
+    }
+    let load: Shared = Arc::default();
+    let (opener, open) = tokio::sync::watch::channel(false);
+    let app = axum::Router::new()
+        .route("/send", axum::routing::post(send))
+        .with_state((open, load.clone()));
+    let port = gateway(app).await;
+    let dir = day_and_night(workdir("at-once"));
+    let extra = format!(
+        "[sms]\nurl = \"http://127.0.0.1:{port}/send\"\nbody = \"to={{{{to}}}}&text={{{{text}}}}\"\n\
+         [outbox]\nconcurrency = 3\n"
+    );
+    let d = Daemon::start(config(&dir, &extra)).await;
+    // Twelve clients, and three more leads of one client (the same number four times).
+    for i in 0..15 {
+        let phone = if i < 12 {
+            format!("+7999200{i:04}")
+        } else {
+            "+79992000000".to_string()
+        };
+        let (status, body) = d
+            .post(
+                "/api/v1/deals",
+                STAFF,
+                json!({"id": format!("many{i:02}"), "title": format!("Lead {i}"), "fields": {"client_name": "Ivan", "client_phone": phone}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    opener.send(true).expect("open");
+    eventually("all 15 SMS sent", Duration::from_secs(30), || async {
+        d.sms().await.iter().filter(|m| m.status == "sent").count() == 15
+    })
+    .await;
+    let (took, most, most_per) = {
+        let l = load.lock().expect("lock");
+        (l.took, l.most, l.most_per)
+    };
+    assert_eq!(took, 15, "each once");
+    assert_eq!(
+        most, 3,
+        "three at once, as `[outbox] concurrency` says, never more"
+    );
+    assert_eq!(most_per, 1, "one client's messages one after another");
     d.stop().await;
 }

@@ -331,6 +331,10 @@ pub struct Outbox {
     /// Seconds a daemon's claim on the messages it sends holds: past it (the daemon died),
     /// another daemon sends them.
     pub lease_s: u64,
+    /// Messages sent at once on each channel (to the SMTP relay, the SMS gateway, Telegram):
+    /// a slow one holds back only its own channel. A recipient's messages go out one after
+    /// another.
+    pub concurrency: usize,
 }
 
 /// `[tasks]`.
@@ -386,6 +390,7 @@ impl Default for Outbox {
             retry_base_s: 30,
             retry_max_s: 3600,
             lease_s: 300,
+            concurrency: 8,
         }
     }
 }
@@ -584,6 +589,11 @@ impl Config {
         if self.outbox.max_attempts < 1 {
             return Err(ConfigError::Value(
                 "`outbox.max_attempts` must be at least 1",
+            ));
+        }
+        if !(1..=64).contains(&self.outbox.concurrency) {
+            return Err(ConfigError::Value(
+                "`outbox.concurrency` must be from 1 to 64",
             ));
         }
         if self.outbox.lease_s < 1 || self.timers.lease_s < 1 {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::Row;
 
+use super::super::statements::{MAX_ARGS, Style, list};
 use super::super::{StoreError, Tx};
 use crate::json::stamp;
 
@@ -54,25 +55,36 @@ impl Tx {
         }))
     }
 
-    /// Messages due now to clients who opted out of their channel: skipped, each said in its
-    /// deal's history. How many.
+    /// Of these messages (claimed to go out), those to clients who opted out of their
+    /// channel: skipped, each said in its deal's history. Their ids.
     pub(in crate::store) async fn skip_opted_out(
         &mut self,
+        ids: &[i64],
         now: DateTime<Utc>,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<i64>, StoreError> {
         type Skipped = (i64, String, String, String, i64, i64);
-        let due: Vec<Skipped> = on!(self, c => {
-            sqlx::query(
+        let mut due: Vec<Skipped> = Vec::new();
+        let style = Style::of(self);
+        for chunk in ids.chunks(MAX_ARGS) {
+            let mut sql = String::from(
                 "SELECT o.id, o.deal_id, o.channel, o.template, d.rules_version, d.revision \
                  FROM outbox o JOIN opt_outs x ON x.deal_id = o.deal_id AND x.channel = o.channel \
                  JOIN deals d ON d.id = o.deal_id \
-                 WHERE o.status = 'pending' AND o.next_ms <= $1 AND o.to_kind = 'client'",
-            )
-            .bind(super::super::ms(now)).fetch_all(&mut **c).await?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
-            .collect::<Result<_, sqlx::Error>>()?
-        });
+                 WHERE o.to_kind = 'client' AND o.id IN (",
+            );
+            list(&mut sql, chunk.len(), 1, style);
+            sql.push(')');
+            due.extend(on!(self, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(&mut **c).await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
+                .collect::<Result<Vec<Skipped>, sqlx::Error>>()?
+            }));
+        }
         for (id, deal, channel, template, version, revision) in &due {
             let reason = format!("the client opted out of {channel}");
             on!(self, c => {
@@ -100,6 +112,6 @@ impl Tx {
             )
             .await?;
         }
-        Ok(due.len() as u64)
+        Ok(due.into_iter().map(|d| d.0).collect())
     }
 }

@@ -1,0 +1,233 @@
+//! The queues' claims on both backends: however many rows the outbox and the webhooks' queue
+//! hold sent, given up on or pending, a claim reads the index of pending rows from its front
+//! (the look for due rows never walks the table, and one subscription's claim never walks
+//! another's backlog); and a turn settles, skips and claims as the daemon's senders expect.
+
+// A test that cannot go on stops with a message: unwrap, expect and panic are its assertions.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    unreachable_pub
+)]
+
+mod common;
+
+use chrono::{Duration, Utc};
+use dealflow::store::{Claimed, Line, Options, Store, Turn};
+
+use common::store::{backends, cleanup, core, created};
+
+/// Rows enough that a database would rather walk them than sort them, were there no index to
+/// take: 40,000 messages sent, 2,000 given up on and 5,000 pending; 20,000 deliveries pending
+/// for one subscription, 50 for another.
+async fn fill(url: &str, opts: &Options) {
+    let store = Store::open(url, opts).await.expect("the store opens");
+    store.close().await;
+    let now = Utc::now().timestamp_millis();
+    let outbox = format!(
+        "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, body, \
+         attachments, send_after_ms, status, next_ms, created_at) \
+         SELECT 'k' || n, 'd' || (n % 5000), 'sms', 'client', '+79990000000', 'welcome', 'text', \
+         '[]', {now}, CASE WHEN n % 47 = 0 THEN 'pending' WHEN n % 23 = 0 THEN 'dead' \
+         ELSE 'sent' END, {now} - n, '2026-01-01T00:00:00Z' FROM numbers"
+    );
+    let deliveries = format!(
+        "INSERT INTO webhook_deliveries (webhook, deal_id, seq, kind, body, status, next_ms, \
+         created_at) SELECT CASE WHEN n % 400 = 0 THEN 'small' ELSE 'big' END, 'd' || n, 1, \
+         'deal_created', '{{}}', 'pending', {now} - n, '2026-01-01T00:00:00Z' FROM numbers \
+         WHERE n <= 20000"
+    );
+    if url.starts_with("postgres") {
+        let schema = opts.schema.clone().expect("a schema");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |c, _| {
+                let schema = schema.clone();
+                Box::pin(async move {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SET search_path = \"{schema}\""
+                    )))
+                    .execute(c)
+                    .await
+                    .map(|_| ())
+                })
+            })
+            .connect(url)
+            .await
+            .expect("postgres");
+        for sql in [
+            "CREATE TEMP TABLE numbers AS SELECT generate_series(1, 236000) AS n".to_string(),
+            outbox,
+            deliveries,
+            "ANALYZE outbox".to_string(),
+            "ANALYZE webhook_deliveries".to_string(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .expect("filled");
+        }
+        pool.close().await;
+    } else {
+        let file = url.trim_start_matches("sqlite://");
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(file))
+            .await
+            .expect("sqlite");
+        for sql in [
+            "CREATE TEMP TABLE numbers AS WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL \
+             SELECT n + 1 FROM s WHERE n < 236000) SELECT n FROM s"
+                .to_string(),
+            outbox,
+            deliveries,
+            "ANALYZE".to_string(),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .expect("filled");
+        }
+        pool.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_claim_reads_the_pending_rows_index_from_its_front_however_full_the_queue() {
+    for (name, url, opts) in backends("queue_plans") {
+        fill(&url, &opts).await;
+        let store = Store::open(&url, &opts).await.expect("the store opens");
+        let mut tx = store.read().await.expect("tx");
+        for (line, index) in [
+            (Line::Outbox, "outbox_pending"),
+            (Line::Webhook("small".into()), "webhook_deliveries_pending"),
+        ] {
+            let plan = tx.claim_plan(&line).await.expect("a plan").join("\n");
+            let uses = if name == "sqlite" {
+                plan.contains(&format!("INDEX {index} ("))
+                    && !plan.contains("TEMP B-TREE")
+                    && !plan.contains("SCAN")
+            } else {
+                plan.contains(&format!("Index Scan using {index}"))
+                    && !plan.contains("Seq Scan")
+                    && !plan.contains("Sort")
+            };
+            assert!(
+                uses,
+                "{name}, {line:?}: the claim should read {index} from its front, not walk or sort the queue:\n{plan}"
+            );
+            // The subscription's own name is part of the index's look, not a filter after it.
+            if let Line::Webhook(_) = line {
+                let by_name = if name == "sqlite" {
+                    plan.contains("webhook=?")
+                } else {
+                    plan.lines()
+                        .any(|l| l.contains("Index Cond") && l.contains("(webhook ="))
+                };
+                assert!(by_name, "{name}: {plan}");
+            }
+        }
+        drop(tx);
+        store.close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn a_turn_settles_what_was_tried_skips_an_opted_out_client_and_claims_the_oldest_first() {
+    for (name, url, opts) in backends("queue_turns") {
+        let core = core(&url, &opts).await;
+        for id in ["q1", "q2", "q3"] {
+            created(&core, id, name).await;
+        }
+        let now = Utc::now() + Duration::days(400);
+        // q2's client opted out of SMS: their welcome is skipped, said in q2's history.
+        let mut tx = core.store().begin().await.expect("tx");
+        tx.set_opt_out("q2", "sms", true, Some("anna"), Utc::now())
+            .await
+            .expect("opt out");
+        tx.commit().await.expect("commit");
+        let turn = |claim, sent: Vec<i64>| Turn {
+            line: Line::Outbox,
+            sent,
+            failed: Vec::new(),
+            claim,
+            lease: Duration::seconds(300),
+        };
+        let mut tx = core.store().begin().await.expect("tx");
+        let all = tx.outbox().await.expect("outbox");
+        let taken = tx
+            .take_turn(&turn(1000, Vec::new()), now)
+            .await
+            .expect("turn");
+        tx.commit().await.expect("commit");
+        let Claimed::Messages(claimed) = taken.claimed else {
+            panic!("{name}: messages claimed")
+        };
+        assert!(!taken.more, "{name}: everything was claimed at once");
+        let to_q2_client: Vec<_> = all
+            .iter()
+            .filter(|m| m.deal == "q2" && m.channel == "sms" && m.to.starts_with('+'))
+            .map(|m| m.id)
+            .collect();
+        assert!(!to_q2_client.is_empty(), "{name}: q2's client is texted");
+        assert!(
+            claimed.iter().all(|m| !to_q2_client.contains(&m.id)),
+            "{name}: a message to a client who opted out is not claimed"
+        );
+        assert_eq!(
+            claimed.len(),
+            all.len() - to_q2_client.len(),
+            "{name}: every other message is claimed"
+        );
+        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        let mut oldest_first = ids.clone();
+        oldest_first.sort();
+        assert_eq!(ids, oldest_first, "{name}: the longest waiting first");
+        // Claimed, they are held: another claim takes none of them.
+        let mut tx = core.store().begin().await.expect("tx");
+        let again = tx
+            .take_turn(&turn(1000, Vec::new()), now)
+            .await
+            .expect("turn");
+        assert_eq!(
+            again.claimed,
+            Claimed::Messages(Vec::new()),
+            "{name}: held while claimed"
+        );
+        // The first two went out: settled as sent in the turn that claims no more.
+        let settled = tx
+            .take_turn(&turn(0, ids[..2].to_vec()), now)
+            .await
+            .expect("turn");
+        tx.commit().await.expect("commit");
+        assert_eq!(settled.claimed, Claimed::Messages(Vec::new()), "{name}");
+        let mut tx = core.store().read().await.expect("tx");
+        let status: Vec<(i64, String)> = tx
+            .outbox()
+            .await
+            .expect("outbox")
+            .into_iter()
+            .map(|m| (m.id, m.status))
+            .collect();
+        for (id, s) in &status {
+            let want = if ids[..2].contains(id) {
+                "sent"
+            } else if to_q2_client.contains(id) {
+                "skipped"
+            } else {
+                "pending"
+            };
+            assert_eq!(s, want, "{name}: message {id}");
+        }
+        let history = tx.history("q2").await.expect("history");
+        assert!(
+            history.iter().any(|h| h.kind == "notification_skipped"),
+            "{name}: the skip is in q2's history"
+        );
+        drop(tx);
+        core.store().close().await;
+        cleanup(&url, &opts).await;
+    }
+}
