@@ -128,6 +128,20 @@ async fn a_claim_reads_the_pending_rows_index_from_its_front_however_full_the_qu
                 assert!(by_name, "{name}: {plan}");
             }
         }
+        // The deliveries of subscriptions taken out are found by name, one look at the index
+        // per name with deliveries pending, never by walking the others' 20,000.
+        let plan = tx
+            .claim_plan(&Line::WebhooksGone(vec!["big".into()]))
+            .await
+            .expect("a plan")
+            .join("\n");
+        let walks = if name == "sqlite" {
+            plan.contains("SCAN webhook_deliveries") || !plan.contains("webhook_deliveries_pending")
+        } else {
+            plan.contains("Seq Scan on webhook_deliveries")
+                || !plan.contains("webhook_deliveries_pending")
+        };
+        assert!(!walks, "{name}: {plan}");
         drop(tx);
         store.close().await;
         cleanup(&url, &opts).await;

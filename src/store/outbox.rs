@@ -113,7 +113,8 @@ pub(super) enum Among<'a> {
     All,
     /// The rows of this subscription.
     Named(&'a str),
-    /// The rows of none of these (subscriptions no longer configured).
+    /// The rows of none of these (subscriptions no longer configured): looked for by name
+    /// (see [`Tx::pending_webhooks`]), never by a walk of the others'.
     NoneOf(&'a [String]),
 }
 
@@ -146,15 +147,8 @@ impl Tx {
         queue: Queue,
         among: Among<'_>,
     ) -> Result<Vec<String>, StoreError> {
-        let explain = match self {
-            Tx::Postgres(_) => "EXPLAIN ",
-            Tx::Sqlite(..) => "EXPLAIN QUERY PLAN ",
-        };
+        let (explain, column) = self.explain();
         let (sql, names) = self.due_statement(queue, among, explain);
-        let column = match self {
-            Tx::Postgres(_) => 0,
-            Tx::Sqlite(..) => 3,
-        };
         Ok(on!(self, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(Utc::now())).bind(10i64);
             for n in &names {
@@ -163,6 +157,24 @@ impl Tx {
             q.fetch_all(&mut **c).await?
                 .iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<_, _>>()?
         }))
+    }
+
+    /// How the database runs `sql` (a statement that binds nothing), as [`Tx::due_plan`].
+    pub(super) async fn plan_of(&mut self, sql: &str) -> Result<Vec<String>, StoreError> {
+        let (explain, column) = self.explain();
+        let sql = format!("{explain}{sql}");
+        Ok(on!(self, c => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&mut **c).await?
+                .iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<_, _>>()?
+        }))
+    }
+
+    /// The backend's way to show a plan, and the column of its answer that tells each step.
+    fn explain(&self) -> (&'static str, usize) {
+        match self {
+            Tx::Postgres(_) => ("EXPLAIN ", 0),
+            Tx::Sqlite(..) => ("EXPLAIN QUERY PLAN ", 3),
+        }
     }
 
     /// The look for due rows of a queue (after `prefix`), with the names it binds after the
@@ -179,21 +191,12 @@ impl Tx {
             Tx::Sqlite(..) => "",
         };
         let names: Vec<&str> = match among {
-            Among::All => Vec::new(),
+            Among::All | Among::NoneOf(_) => Vec::new(),
             Among::Named(n) => vec![n],
-            Among::NoneOf(ns) => ns.iter().map(String::as_str).collect(),
         };
         let whose = match among {
-            Among::All => String::new(),
-            Among::Named(_) => " AND webhook = $3".to_string(),
-            Among::NoneOf([]) => String::new(),
-            Among::NoneOf(_) => {
-                // Numbered like the rest of the statement (SQLite binds `?` by its own count).
-                let mut l = String::from(" AND webhook NOT IN (");
-                list(&mut l, names.len(), 3, Style::Dollar);
-                l.push(')');
-                l
-            }
+            Among::All | Among::NoneOf(_) => "",
+            Among::Named(_) => " AND webhook = $3",
         };
         // The literal `status = 'pending'` is the pending index's own condition: the
         // database takes the index only for a query that says it so.

@@ -129,7 +129,9 @@ impl Tx {
         match line {
             Line::Outbox => self.due_plan(Queue::Outbox, Among::All).await,
             Line::Webhook(name) => self.due_plan(Queue::Webhooks, Among::Named(name)).await,
-            Line::WebhooksGone(names) => self.due_plan(Queue::Webhooks, Among::NoneOf(names)).await,
+            // The names with deliveries pending, looked up one by one in the index; each
+            // taken out of the configuration is then claimed as `Webhook` is.
+            Line::WebhooksGone(_) => self.plan_of(super::webhooks::PENDING_NAMES).await,
         }
     }
 }
