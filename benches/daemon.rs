@@ -509,8 +509,8 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
             tx.count(Table::Outbox).await.expect("count")
         };
         println!(
-            "{queued} messages the stored deals queued; the daemon's outbox sends them (log \
-             transport) while the HTTP load runs"
+            "{queued} messages the stored deals queued; the daemon's outbox sends them (SMS to \
+             a gateway on loopback, email to the log) while the HTTP load runs"
         );
         println!(
             "timer scan, none due: {few:.0} µs per look with {leads} deals and no timers, \

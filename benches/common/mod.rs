@@ -38,7 +38,7 @@ pub async fn core(url: &str, opts: &Options) -> Core {
     .expect("the core opens")
 }
 
-/// Creates deals `from..from + n`: leads, or deals with a meeting booked next year (each has a
+/// Creates deals `from..from + n` (a client with an email and a phone each): leads, or deals with a meeting booked next year (each has a
 /// reminder timer waiting), a thousand per transaction.
 pub async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
     let now = chrono::Utc::now();
@@ -55,6 +55,11 @@ pub async fn seed_from(core: &Core, from: usize, n: usize, meeting: bool) {
             fields.insert(
                 "client_email".to_string(),
                 Value::Text("c@shop.test".into()),
+            );
+            // A phone, as the website's leads have: their texts go through the SMS gateway.
+            fields.insert(
+                "client_phone".to_string(),
+                Value::Text(format!("+7999{i:07}")),
             );
             let mut stages = Vec::new();
             if meeting {

@@ -93,28 +93,23 @@ impl Tx {
                 .await?;
         }
         let lease_until = now + turn.lease;
-        let (claimed, due) = match &turn.line {
-            Line::Outbox => {
-                let (messages, due) = if turn.claim > 0 {
-                    self.claim_messages(now, lease_until, turn.claim).await?
-                } else {
-                    (Vec::new(), 0)
-                };
+        let among = match &turn.line {
+            Line::Outbox => Among::All,
+            Line::Webhook(name) => Among::Named(name),
+            Line::WebhooksGone(names) => Among::NoneOf(names),
+        };
+        let (claimed, due) = match among {
+            Among::All if turn.claim == 0 => (Claimed::Messages(Vec::new()), 0),
+            Among::All => {
+                let (messages, due) = self.claim_messages(now, lease_until, turn.claim).await?;
                 (Claimed::Messages(messages), due)
             }
-            Line::Webhook(name) => {
+            among => {
                 let d = self
-                    .claim_deliveries(now, lease_until, turn.claim, Among::Named(name))
+                    .claim_deliveries(now, lease_until, turn.claim, among)
                     .await?;
-                let n = d.len();
-                (Claimed::Deliveries(d), n)
-            }
-            Line::WebhooksGone(names) => {
-                let d = self
-                    .claim_deliveries(now, lease_until, turn.claim, Among::NoneOf(names))
-                    .await?;
-                let n = d.len();
-                (Claimed::Deliveries(d), n)
+                let due = d.len();
+                (Claimed::Deliveries(d), due)
             }
         };
         Ok(Taken {
