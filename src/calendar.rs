@@ -214,6 +214,20 @@ pub fn local_or_after_gap(tz: Tz, t: NaiveDateTime) -> Option<DateTime<Utc>> {
     Some(Utc.from_utc_datetime(&utc))
 }
 
+/// A moment with its offset as JSON Schema's `date-time` is written (RFC 3339's `date-time`:
+/// `T` between date and time, never a space; a leap second only at 23:59 UTC), the way the API
+/// document says a request writes one.
+pub fn rfc3339(s: &str) -> Option<DateTime<chrono::FixedOffset>> {
+    use chrono::Timelike;
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    let t = DateTime::parse_from_rfc3339(s).ok()?;
+    let utc = t.with_timezone(&Utc);
+    let leap = utc.nanosecond() >= 1_000_000_000;
+    (!leap || (utc.hour(), utc.minute()) == (23, 59)).then_some(t)
+}
+
 /// A moment as a request may write it: RFC 3339 with an offset, or a time in `tz`
 /// (`2026-03-02T10:00`, `2026-03-02T10:00:00`, `2026-03-02 10:00`; a time the clocks skip as
 /// [`local_or_after_gap`] reads it) — within the years RFC 3339 can write back in UTC (0 to
@@ -221,9 +235,9 @@ pub fn local_or_after_gap(tz: Tz, t: NaiveDateTime) -> Option<DateTime<Utc>> {
 pub fn request_moment(tz: Tz, s: &str) -> Option<DateTime<Utc>> {
     use chrono::Datelike;
     let s = s.trim();
-    let t = match DateTime::parse_from_rfc3339(s) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+    let t = match rfc3339(s) {
+        Some(t) => Some(t.with_timezone(&Utc)),
+        None => ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
             .iter()
             .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
             .and_then(|dt| local_or_after_gap(tz, dt)),

@@ -738,6 +738,7 @@ async fn the_last_mains_database_keeps_who_acted_from_now_on() {
             at: Utc::now(),
             country: None,
             webhooks: Vec::new(),
+            names: Vec::new(),
         };
         tx.erase_personal("old3", &e)
             .await

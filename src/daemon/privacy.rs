@@ -13,6 +13,26 @@ pub(crate) const CHANNELS: [&str; 3] = ["sms", "email", "telegram"];
 /// The title an erased deal keeps.
 pub(crate) const ERASED_TITLE: &str = "—";
 
+/// The pipeline's names, sorted: what its records hold as names, never as a client's words.
+fn names(plan: &crate::compile::Plan) -> Vec<String> {
+    let mut names: Vec<String> = [
+        &plan.field_index.keys().collect::<Vec<_>>(),
+        &plan.role_index.keys().collect(),
+        &plan.event_index.keys().collect(),
+        &plan.template_index.keys().collect(),
+        &plan.stage_index.keys().collect(),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|n| n.to_string())
+    .chain(plan.phases.iter().map(|p| p.name.clone()))
+    .chain(plan.alerts.iter().map(|a| a.name.clone()))
+    .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// Erases the deal's personal data, and that of the deals spawned from it (they copied the
 /// client's fields); `None` when there is no such deal. On SQLite the write-ahead log is cut
 /// afterwards, so that no copy of an erased page stays in it.
@@ -38,6 +58,7 @@ pub(crate) async fn erase(
         at: Utc::now(),
         country: plan.country,
         webhooks: s.core.webhooks().to_vec(),
+        names: names(plan),
     };
     let mut tx = s.core.store().begin().await?;
     let erased = tx.erase_personal(deal, &e).await?;

@@ -205,3 +205,32 @@ pub fn npm_ci(dir: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The file where the daemons of this test process say what went wrong (warnings and errors,
+/// the same lines `dealflow serve` prints): a test that sees a 5xx shows what the daemon said
+/// about it. Set up once per process; every later call names the same file.
+pub fn daemon_log() -> &'static Path {
+    static LOG: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("daemon-log-{}.txt", std::process::id()));
+        if let Ok(file) = std::fs::File::create(&path) {
+            let _ = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::WARN)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init();
+        }
+        path
+    })
+}
+
+/// What the daemons of this process logged as errors so far.
+pub fn daemon_errors() -> String {
+    std::fs::read_to_string(daemon_log())
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("ERROR"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -261,6 +261,14 @@ async fn what_the_patterns_allow_the_server_takes_and_what_they_do_not_it_refuse
         ("meeting_at", "2027-12-01T12:00:30", &moment),
         ("meeting_at", "2027-12-01T12:00:00+03:00", &moment),
         ("meeting_at", "1990-03-25T02:30", &moment),
+        // With an offset, as JSON Schema's `date-time` writes it: `T`, never a space, and a
+        // leap second only at the last minute of a UTC day.
+        ("meeting_at", "2027-12-01 12:00:00+03:00", &moment),
+        ("meeting_at", "2027-12-01 12:00:00Z", &moment),
+        ("meeting_at", "2027-12-01T12:00:60Z", &moment),
+        ("meeting_at", "2016-12-31T23:59:60Z", &moment),
+        ("meeting_at", "2017-01-01T02:59:60+03:00", &moment),
+        ("meeting_at", "2027-12-01t12:00:00z", &moment),
         ("meeting_at", "", &moment),
         ("meeting_at", "2027-02-29T12:00", &moment),
         ("meeting_at", "2027-12-01T25:00", &moment),

@@ -291,3 +291,64 @@ async fn personal_data_is_erased_and_opt_outs_honoured_on_postgres() {
     d.stop().await;
     crate::common::drop_schema(&url, &schema).await;
 }
+
+/// A client whose name is a year or a stage's name (a fuzzer found `2022`): the erasure cuts it
+/// out of words, never out of the moments, ids, amounts and stages the deal and its history
+/// are made of, so the deal still reads afterwards.
+#[tokio::test]
+async fn a_client_named_like_a_year_or_a_stage_is_erased_and_the_deal_still_reads() {
+    let dir = folder("privacy-machine-values");
+    let d = Daemon::start(config(&dir, "")).await;
+    for (id, name) in [("year", "2026"), ("stage", "lead"), ("amount", "150")] {
+        let fields = json!({"client_name": name, "meeting_at": "2026-12-24T12:00",
+            "meeting_place": "Офис", "amount": "150000", "comment": format!("клиент {name} просил перезвонить")});
+        let (status, body) = d
+            .post(
+                "/api/v1/deals",
+                STAFF,
+                json!({"id": format!("{id}-2026"), "title": name, "fields": fields}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (status, body) = d
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/deals/{id}-2026/personal-data"),
+                Some(STAFF),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "erasing a client named {name:?}: {body}"
+        );
+        let (status, deal) = d.get(&format!("/api/v1/deals/{id}-2026")).await;
+        assert_eq!(status, StatusCode::OK, "{deal}");
+        assert_eq!(deal["id"], format!("{id}-2026"));
+        assert!(deal["fields"].get("client_name").is_none(), "{deal}");
+        assert_eq!(deal["fields"]["meeting_at"], "2026-12-24T09:00:00.000000Z");
+        assert_eq!(deal["fields"]["amount"], json!(150000));
+        assert_eq!(deal["stages"], json!(["lead"]));
+        assert_eq!(deal["fields"]["comment"], "клиент — просил перезвонить");
+        let history = deal["history"].as_array().cloned().unwrap_or_default();
+        assert!(
+            history.iter().all(|r| r["deal"] == format!("{id}-2026")
+                && r["at"].as_str().is_some_and(|t| t.starts_with("20"))),
+            "{history:?}"
+        );
+        // Erased once more: still a deal that reads.
+        let (status, body) = d
+            .send(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/deals/{id}-2026/personal-data"),
+                Some(STAFF),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    d.stop().await;
+}

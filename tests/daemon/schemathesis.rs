@@ -8,13 +8,14 @@
 use std::path::Path;
 
 use crate::common::daemon::*;
-use crate::common::{root, skipped, venv};
+use crate::common::{daemon_errors, daemon_log, root, skipped, venv};
 
 /// A daemon as the test configuration makes it, with room for the bodies a fuzzer writes
 /// (its body limit is that of a default configuration, not the small one other tests check),
 /// and for the wrong tokens it sends to see that every operation asks for one (the wait they
 /// earn, tested in `limits`, would leave the rest of its run answered 429).
 async fn daemon(test: &str) -> (Daemon, std::path::PathBuf) {
+    daemon_log();
     let dir = workdir(test);
     config(&dir, "");
     let file = dir.join("dealflow.toml");
@@ -84,7 +85,11 @@ async fn schemathesis_with_every_check_finds_nothing_and_its_stateful_phase_move
         true,
     )
     .await;
-    assert!(clean, "Schemathesis found something:\n{said}");
+    assert!(
+        clean,
+        "Schemathesis found something:\n{said}\nthe daemon logged:\n{}",
+        daemon_errors()
+    );
     assert!(said.contains("API Operations:"), "{said}");
     d.stop().await;
 
@@ -102,7 +107,8 @@ async fn schemathesis_with_every_check_finds_nothing_and_its_stateful_phase_move
     .await;
     assert!(
         clean,
-        "Schemathesis without the format hooks found something:\n{said}"
+        "Schemathesis without the format hooks found something:\n{said}\nthe daemon logged:\n{}",
+        daemon_errors()
     );
     assert!(said.contains("API Operations:"), "{said}");
     d.stop().await;
@@ -118,7 +124,8 @@ async fn schemathesis_with_every_check_finds_nothing_and_its_stateful_phase_move
         let (clean, said) = schemathesis(&venv, &d.base, "stateful", "300", &dir, true).await;
         assert!(
             clean,
-            "Schemathesis' stateful phase found something:\n{said}"
+            "Schemathesis' stateful phase found something:\n{said}\nthe daemon logged:\n{}",
+            daemon_errors()
         );
         let (made, moved) = moved_by_events(&d).await;
         if !moved.is_empty() || runs == 8 {

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use jsonschema::Validator;
 use serde_json::Value as Json;
 
@@ -50,8 +50,7 @@ pub(crate) enum Body<'a> {
 /// says which texts are one: every one of them is read here, a time the clocks skip too).
 fn local_moment(tz: chrono_tz::Tz, s: &str) -> bool {
     // Only a local time here (one with an offset is `date-time`'s), read as the engine reads it.
-    chrono::DateTime::parse_from_rfc3339(s.trim()).is_err()
-        && crate::calendar::request_moment(tz, s).is_some()
+    crate::calendar::rfc3339(s.trim()).is_none() && crate::calendar::request_moment(tz, s).is_some()
 }
 
 impl Bodies {
@@ -67,7 +66,7 @@ impl Bodies {
             })
             .with_format("email", |s| crate::contact::email("email", s).is_ok())
             .with_format("date", |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok())
-            .with_format("date-time", |s| DateTime::parse_from_rfc3339(s).is_ok())
+            .with_format("date-time", |s| crate::calendar::rfc3339(s).is_some())
             .with_format("local-date-time", move |s| local_moment(tz, s));
         let build = |schema: &Json| options.build(schema).map_err(|e| e.to_string());
         Ok(Bodies {

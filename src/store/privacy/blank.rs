@@ -100,6 +100,7 @@ impl Blanker<'_> {
     /// whether it changed anything.
     pub(super) fn scrub(&self, v: &mut Json) -> bool {
         match v {
+            Json::String(s) if self.machine(s) => false,
             Json::String(s) => match self.scrubbed(s) {
                 Some(t) => {
                     *s = t;
@@ -111,6 +112,22 @@ impl Blanker<'_> {
             Json::Array(items) => items.iter_mut().fold(false, |c, x| self.scrub(x) | c),
             _ => false,
         }
+    }
+
+    /// Whether a text of a record is a value the records are made of rather than words: a
+    /// moment, a date, a number, a deal's id (`d-20261207-…`) or one of the pipeline's names. A
+    /// client named `2026` or `won` leaves the moments, ids and stages that hold it whole.
+    fn machine(&self, s: &str) -> bool {
+        let id = s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.contains(['-', '/'])
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+        id || crate::calendar::request_moment(chrono_tz::Tz::UTC, s).is_some()
+            || chrono::DateTime::parse_from_rfc3339(s).is_ok()
+            || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
+            || s.parse::<rust_decimal::Decimal>().is_ok()
+            || s.parse::<f64>().is_ok()
+            || self.e.names.binary_search_by(|n| n.as_str().cmp(s)).is_ok()
     }
 
     /// A text without the client's values, if it held any: each as it was stored, and a phone
@@ -248,6 +265,7 @@ mod tests {
             at: Utc::now(),
             country: crate::contact::phone_country("RU"),
             webhooks: Vec::new(),
+            names: vec!["lead".into(), "won".into()],
         }
     }
 
@@ -297,6 +315,32 @@ mod tests {
             json!("перезвонить на 8 (999) 000-00-01, или +7 999 000 00 00 вечером; код 1234567");
         assert!(b.scrub(&mut note));
         assert_eq!(note, "перезвонить на —, или — вечером; код 1234567");
+    }
+
+    #[test]
+    fn a_client_whose_value_is_in_a_moment_an_id_a_number_or_a_stage_leaves_them_whole() {
+        let e = erasure();
+        let mut b = Blanker {
+            e: &e,
+            title: "—".into(),
+            values: Vec::new(),
+        };
+        b.saw(&json!("2026"));
+        b.saw(&json!("won"));
+        let mut record = json!({
+            "at": "2026-12-07T10:00:00.000000Z", "deal": "d-20261207-kambsr7x",
+            "kind": "stage_changed", "from": "lead", "to": "won", "amount": "12026.50",
+            "meeting_at": "2026-12-08T10:00", "due": "2026-12-09",
+            "comment": "звонил 2026 раз, won the deal"});
+        assert!(b.scrub(&mut record));
+        assert_eq!(
+            record,
+            json!({
+            "at": "2026-12-07T10:00:00.000000Z", "deal": "d-20261207-kambsr7x",
+            "kind": "stage_changed", "from": "lead", "to": "won", "amount": "12026.50",
+            "meeting_at": "2026-12-08T10:00", "due": "2026-12-09",
+            "comment": "звонил — раз, — the deal"})
+        );
     }
 
     #[test]

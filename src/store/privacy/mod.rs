@@ -42,6 +42,9 @@ pub struct Erasure {
     pub country: Option<phonenumber::country::Id>,
     /// The webhooks' subscriptions: those that take `personal_data_erased` are told.
     pub webhooks: Vec<Subscription>,
+    /// The pipeline's names (stages, fields, events, templates…), sorted: a record's text that
+    /// is one of them is a name, never words of the client's to cut a value out of.
+    pub names: Vec<String>,
 }
 
 /// What was erased.
