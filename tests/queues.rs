@@ -14,29 +14,37 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use dealflow::store::{Claimed, Line, Options, Store, Turn};
+use dealflow::store::{Claimed, Forgotten, Line, Options, Store, Turn};
 
 use common::store::{backends, cleanup, core, created};
 
 /// Rows enough that a database would rather walk them than sort them, were there no index to
-/// take: 40,000 messages sent, 2,000 given up on and 5,000 pending; 20,000 deliveries pending
-/// for one subscription, 50 for another.
+/// take: 220,000 messages sent, 10,000 given up on and 5,000 pending; 20,000 deliveries
+/// pending for one subscription, 50 for another, and 40,000 delivered.
 async fn fill(url: &str, opts: &Options) {
     let store = Store::open(url, opts).await.expect("the store opens");
     store.close().await;
     let now = Utc::now().timestamp_millis();
     let outbox = format!(
         "INSERT INTO outbox (dedupe, deal_id, channel, to_kind, recipient, template, body, \
-         attachments, send_after_ms, status, next_ms, created_at) \
+         attachments, send_after_ms, status, next_ms, created_at, sent_at) \
          SELECT 'k' || n, 'd' || (n % 5000), 'sms', 'client', '+79990000000', 'welcome', 'text', \
          '[]', {now}, CASE WHEN n % 47 = 0 THEN 'pending' WHEN n % 23 = 0 THEN 'dead' \
-         ELSE 'sent' END, {now} - n, '2026-01-01T00:00:00Z' FROM numbers"
+         ELSE 'sent' END, {now} - n, '2026-01-01T00:00:00Z', \
+         CASE WHEN n % 2 = 0 THEN '2026-03-01T00:00:00Z' ELSE '2026-06-01T00:00:00Z' END \
+         FROM numbers"
     );
     let deliveries = format!(
         "INSERT INTO webhook_deliveries (webhook, deal_id, seq, kind, body, status, next_ms, \
          created_at) SELECT CASE WHEN n % 400 = 0 THEN 'small' ELSE 'big' END, 'd' || n, 1, \
          'deal_created', '{{}}', 'pending', {now} - n, '2026-01-01T00:00:00Z' FROM numbers \
          WHERE n <= 20000"
+    );
+    let delivered = format!(
+        "INSERT INTO webhook_deliveries (webhook, deal_id, seq, kind, body, status, next_ms, \
+         created_at, sent_at) SELECT 'big', 'd' || n, 1, 'deal_created', '{{}}', 'sent', \
+         {now} - n, '2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z' FROM numbers \
+         WHERE n > 20000 AND n <= 60000"
     );
     if url.starts_with("postgres") {
         let schema = opts.schema.clone().expect("a schema");
@@ -60,6 +68,7 @@ async fn fill(url: &str, opts: &Options) {
             "CREATE TEMP TABLE numbers AS SELECT generate_series(1, 236000) AS n".to_string(),
             outbox,
             deliveries,
+            delivered,
             "ANALYZE outbox".to_string(),
             "ANALYZE webhook_deliveries".to_string(),
         ] {
@@ -82,6 +91,7 @@ async fn fill(url: &str, opts: &Options) {
                 .to_string(),
             outbox,
             deliveries,
+            delivered,
             "ANALYZE".to_string(),
         ] {
             sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -142,6 +152,22 @@ async fn a_claim_reads_the_pending_rows_index_from_its_front_however_full_the_qu
                 || !plan.contains("webhook_deliveries_pending")
         };
         assert!(!walks, "{name}: {plan}");
+        // What went out long ago is forgotten from the front of the indexes of what went out:
+        // never a walk of the 220,000 rows kept nor a sort of them.
+        let plan = tx
+            .claim_plan(&Line::WentOut(Utc::now()))
+            .await
+            .expect("a plan")
+            .join("\n");
+        for index in ["outbox_sent", "webhook_deliveries_sent"] {
+            assert!(plan.contains(index), "{name}: {index} is not read:\n{plan}");
+        }
+        let walks = if name == "sqlite" {
+            plan.contains("SCAN") || plan.contains("TEMP B-TREE")
+        } else {
+            plan.contains("Seq Scan") || plan.contains("Sort")
+        };
+        assert!(!walks, "{name}: forgetting walks or sorts:\n{plan}");
         drop(tx);
         store.close().await;
         cleanup(&url, &opts).await;
@@ -240,6 +266,131 @@ async fn a_turn_settles_what_was_tried_skips_an_opted_out_client_and_claims_the_
             history.iter().any(|h| h.kind == "notification_skipped"),
             "{name}: the skip is in q2's history"
         );
+        drop(tx);
+        core.store().close().await;
+        cleanup(&url, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn what_went_out_before_its_keep_is_forgotten_a_turn_at_a_time_and_the_history_keeps_it() {
+    for (name, url, opts) in backends("queue_forget") {
+        let core = core(&url, &opts).await;
+        for id in ["f1", "f2"] {
+            created(&core, id, name).await;
+        }
+        // Every message claimed and sent on a day far ahead.
+        let sent_on = Utc::now() + Duration::days(400);
+        let turn = |line, claim, sent: Vec<i64>| Turn {
+            line,
+            sent,
+            failed: Vec::new(),
+            claim,
+            lease: Duration::seconds(300),
+        };
+        let mut tx = core.store().begin().await.expect("tx");
+        let taken = tx
+            .take_turn(&turn(Line::Outbox, 1000, Vec::new()), sent_on)
+            .await
+            .expect("claim");
+        let Claimed::Messages(claimed) = taken.claimed else {
+            panic!("{name}: messages claimed")
+        };
+        let ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+        assert!(ids.len() >= 2, "{name}: the deals queued messages");
+        // The last one is still pending: it is never forgotten.
+        let (sent, pending) = ids.split_at(ids.len() - 1);
+        tx.take_turn(&turn(Line::Outbox, 0, sent.to_vec()), sent_on)
+            .await
+            .expect("settled");
+        tx.commit().await.expect("commit");
+        let history_before = {
+            let mut tx = core.store().read().await.expect("tx");
+            tx.history("f1").await.expect("history").len()
+        };
+
+        // Kept while younger than the keep.
+        let mut tx = core.store().begin().await.expect("tx");
+        let young = tx
+            .take_turn(&turn(Line::WentOut(sent_on), 500, Vec::new()), sent_on)
+            .await
+            .expect("turn");
+        assert_eq!(
+            young.claimed,
+            Claimed::Forgotten(Forgotten::default()),
+            "{name}: nothing sent before the cut"
+        );
+        // One at a time: a turn says there is more.
+        let cut = sent_on + Duration::seconds(1);
+        let one = tx
+            .take_turn(&turn(Line::WentOut(cut), 1, Vec::new()), cut)
+            .await
+            .expect("turn");
+        assert_eq!(
+            one.claimed,
+            Claimed::Forgotten(Forgotten {
+                messages: 1,
+                deliveries: 0
+            }),
+            "{name}"
+        );
+        assert!(one.more, "{name}: more went out before the cut");
+        let rest = tx
+            .take_turn(&turn(Line::WentOut(cut), 500, Vec::new()), cut)
+            .await
+            .expect("turn");
+        tx.commit().await.expect("commit");
+        assert_eq!(
+            rest.claimed,
+            Claimed::Forgotten(Forgotten {
+                messages: sent.len() as u64 - 1,
+                deliveries: 0
+            }),
+            "{name}"
+        );
+        assert!(!rest.more, "{name}: all of it forgotten");
+
+        let mut tx = core.store().read().await.expect("tx");
+        let left: Vec<i64> = tx
+            .outbox()
+            .await
+            .expect("outbox")
+            .iter()
+            .map(|m| m.id)
+            .collect();
+        assert_eq!(left, pending, "{name}: only the message not sent is kept");
+        // Each deal's history says its messages went out, when, by which channel and
+        // template, never what they said or to which address.
+        let history = tx.history("f1").await.expect("history");
+        let went: Vec<_> = history
+            .iter()
+            .filter(|h| h.kind == dealflow::store::SENT_KIND)
+            .collect();
+        let f1_sent = claimed
+            .iter()
+            .filter(|m| m.deal == "f1" && sent.contains(&m.id))
+            .count();
+        assert_eq!(went.len(), f1_sent, "{name}: one line a message of f1");
+        assert_eq!(history.len(), history_before + f1_sent, "{name}");
+        for h in &went {
+            let r: serde_json::Value = serde_json::from_str(&h.record).expect("a record");
+            assert_eq!(r["kind"], "notification_sent", "{name}");
+            assert!(
+                r["channel"].is_string() && r["template"].is_string(),
+                "{name}: {r}"
+            );
+            assert!(
+                r["at"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(&sent_on.format("%Y-%m-%d").to_string())),
+                "{name}: when it went out: {r}"
+            );
+            let text = r.to_string();
+            assert!(
+                !text.contains("+7") && !text.contains('@') && r.get("text").is_none(),
+                "{name}: no address or text: {r}"
+            );
+        }
         drop(tx);
         core.store().close().await;
         cleanup(&url, &opts).await;

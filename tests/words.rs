@@ -179,6 +179,10 @@ fn samples() -> Vec<(&'static str, Json)> {
             "personal_data_erased",
             json!({"by": "anna", "fields": ["client_name"], "messages": 2}),
         ),
+        (
+            "notification_sent",
+            json!({"channel": "email", "template": "welcome", "to": "client", "queued_at": at}),
+        ),
     ]
 }
 
@@ -201,6 +205,7 @@ const CAUSES: &[&str] = &[
     "midnight",
     "erasure",
     "opt-out",
+    "outbox",
 ];
 
 /// What the story says in each language: every record kind, every cause.

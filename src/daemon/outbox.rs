@@ -442,7 +442,7 @@ async fn settle(
     }
     let claimed = match taken.claimed {
         Claimed::Messages(m) => m,
-        Claimed::Deliveries(_) => Vec::new(),
+        Claimed::Deliveries(_) | Claimed::Forgotten(_) => Vec::new(),
     };
     Ok(Some((claimed, taken.more)))
 }

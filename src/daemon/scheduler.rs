@@ -16,7 +16,7 @@ use super::batch::Op;
 use super::core::Core;
 use super::metrics::Metrics;
 use super::writer::{WriteError, Writer};
-use crate::store::StoreError;
+use crate::store::{Claimed, Forgotten, Line, StoreError, Turn};
 
 /// Timers claimed at a time.
 const CLAIM: i64 = 200;
@@ -141,19 +141,34 @@ pub(crate) async fn midnight(
     writer.each_live_page(core, Op::Midnight).await
 }
 
-/// Once an hour: refused inputs older than `keep` are forgotten, and the dashboard sessions
-/// that have ended (expired, or unused for `idle`).
+/// How long what is forgotten is kept, and how long a dashboard session may stay unused.
+pub(crate) struct Keep {
+    /// Refused inputs.
+    pub refusals: Duration,
+    /// Messages that went out and webhooks delivered.
+    pub sent: Duration,
+    /// A session unused this long has ended.
+    pub idle: Duration,
+}
+
+/// What went out forgotten in one turn of the writer, at most.
+const FORGET: i64 = 500;
+
+/// Once an hour: refused inputs older than their keep are forgotten, and the dashboard
+/// sessions that have ended (expired, or unused for `idle`); the messages and webhook
+/// deliveries that went out before theirs are forgotten a few hundred at a time, each such
+/// turn beside the requests in the writer's transaction.
 pub(crate) async fn prune(
     core: Arc<Core>,
-    keep: Duration,
-    idle: Duration,
+    writer: Writer,
+    keep: Keep,
     mut stop: watch::Receiver<bool>,
 ) {
     const EVERY: Duration = Duration::from_secs(3600);
+    let ago = |d: Duration| Utc::now() - chrono::Duration::from_std(d).unwrap_or_default();
     loop {
         let now = Utc::now();
-        let before = now - chrono::Duration::from_std(keep).unwrap_or_default();
-        let idle_since = now - chrono::Duration::from_std(idle).unwrap_or_default();
+        let (before, idle_since) = (ago(keep.refusals), ago(keep.idle));
         let pruned = async {
             let mut tx = core.store().begin().await?;
             let n = tx.prune_refusals(before).await?;
@@ -173,9 +188,48 @@ pub(crate) async fn prune(
                 tracing::warn!(error = %e, "old refusals and ended sessions could not be forgotten")
             }
         }
+        match forget_sent(&writer, ago(keep.sent), &mut stop).await {
+            Ok(f) if f == Forgotten::default() => {}
+            Ok(f) => tracing::info!(
+                messages = f.messages,
+                deliveries = f.deliveries,
+                "messages and webhook deliveries that went out long ago forgotten"
+            ),
+            Err(e) => tracing::warn!(error = %e, "what went out long ago could not be forgotten"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// Forgets what went out before `before`, [`FORGET`] rows a turn until none is left (or the
+/// daemon stops); how many in all.
+async fn forget_sent(
+    writer: &Writer,
+    before: DateTime<Utc>,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Forgotten, WriteError> {
+    let mut all = Forgotten::default();
+    loop {
+        let taken = writer
+            .turn(Turn {
+                line: Line::WentOut(before),
+                sent: Vec::new(),
+                failed: Vec::new(),
+                claim: FORGET,
+                lease: chrono::Duration::zero(),
+            })
+            .await?;
+        if let Claimed::Forgotten(f) = taken.claimed {
+            all.messages += f.messages;
+            all.deliveries += f.deliveries;
+        }
+        if !taken.more || *stop.borrow() {
+            return Ok(all);
+        }
+        // The requests' batches come first: one turn of forgetting among them at a time.
+        tokio::task::yield_now().await;
     }
 }

@@ -231,9 +231,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         state.config.tasks.digest(),
         stopped.clone(),
     ));
-    let keep = Duration::from_secs(state.config.history.refusals_keep_days * 86_400);
-    let idle = Duration::from_secs(state.config.dashboard.idle_minutes * 60);
-    let pruning = tokio::spawn(scheduler::prune(core.clone(), keep, idle, stopped.clone()));
+    let days = |n: u64| Duration::from_secs(n * 86_400);
+    let keep = scheduler::Keep {
+        refusals: days(state.config.history.refusals_keep_days),
+        sent: days(state.config.outbox.keep_days),
+        idle: Duration::from_secs(state.config.dashboard.idle_minutes * 60),
+    };
+    let pruning = tokio::spawn(scheduler::prune(
+        core.clone(),
+        writer.clone(),
+        keep,
+        stopped.clone(),
+    ));
     let out = tokio::spawn(outbox::run(
         writer.clone(),
         delivery,

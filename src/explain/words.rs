@@ -212,6 +212,11 @@ pub fn describe(plan: &Plan, kind: &str, r: &Json, ru: bool) -> String {
             s("to"),
             r["subject"].as_str().unwrap_or(&s("text"))
         ),
+        // Written when the message's row was forgotten (`[outbox] keep_days`).
+        "notification_sent" => pick(
+            format!("✓ Отправлено: {}", channel(&s("channel"), true)),
+            format!("✓ Sent: {}", channel(&s("channel"), false)),
+        ),
         "notification_skipped" => pick(
             format!(
                 "✉ не отправлено ({}): {}",
@@ -426,6 +431,8 @@ pub fn input_words(plan: &Plan, cause: &str, ru: bool) -> String {
             "Клиент отказался от рассылки".into(),
             "The client opted out".into(),
         ),
+        // What went out, said when its message was forgotten (`[outbox] keep_days`).
+        "outbox" => pick("Сообщения ушли".into(), "Messages went out".into()),
         _ => cause.to_string(),
     }
 }

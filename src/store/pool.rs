@@ -325,6 +325,7 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
         "queues claimed by their pending rows",
         include_str!("sql/sqlite-10.sql"),
     ),
+    ("what went out forgotten", include_str!("sql/sqlite-11.sql")),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -343,6 +344,10 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     (
         "queues claimed by their pending rows",
         include_str!("sql/postgres-10.sql"),
+    ),
+    (
+        "what went out forgotten",
+        include_str!("sql/postgres-11.sql"),
     ),
 ];
 

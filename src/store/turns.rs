@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::forget::Forgotten;
 use super::outbox::{Among, Queue};
 use super::{Delivery, Queued, StoreError, Tx};
 
@@ -18,6 +19,9 @@ pub enum Line {
     Webhook(String),
     /// The deliveries of none of these subscriptions (those taken out of the configuration).
     WebhooksGone(Vec<String>),
+    /// The messages and deliveries that went out before this moment: `claim` of each are
+    /// forgotten (see [`super::forget`]).
+    WentOut(DateTime<Utc>),
 }
 
 /// An attempt that failed: its row tried again at `retry` or, when `dead`, never.
@@ -62,6 +66,8 @@ pub enum Claimed {
     Messages(Vec<Queued>),
     /// Webhook deliveries to send.
     Deliveries(Vec<Delivery>),
+    /// What went out long ago, forgotten.
+    Forgotten(Forgotten),
 }
 
 /// What came of a turn.
@@ -86,6 +92,14 @@ impl Tx {
         let queue = match turn.line {
             Line::Outbox => Queue::Outbox,
             Line::Webhook(_) | Line::WebhooksGone(_) => Queue::Webhooks,
+            Line::WentOut(before) => {
+                let f = self.forget_sent(before, turn.claim).await?;
+                let more = f.messages.max(f.deliveries) >= u64::try_from(turn.claim).unwrap_or(0);
+                return Ok(Taken {
+                    claimed: Claimed::Forgotten(f),
+                    more: turn.claim > 0 && more,
+                });
+            }
         };
         self.queue_sent(queue, &turn.sent, now).await?;
         for f in &turn.failed {
@@ -94,7 +108,7 @@ impl Tx {
         }
         let lease_until = now + turn.lease;
         let among = match &turn.line {
-            Line::Outbox => Among::All,
+            Line::Outbox | Line::WentOut(_) => Among::All,
             Line::Webhook(name) => Among::Named(name),
             Line::WebhooksGone(names) => Among::NoneOf(names),
         };
@@ -127,6 +141,7 @@ impl Tx {
             // The names with deliveries pending, looked up one by one in the index; each
             // taken out of the configuration is then claimed as `Webhook` is.
             Line::WebhooksGone(_) => self.plan_of(super::webhooks::PENDING_NAMES).await,
+            Line::WentOut(_) => self.went_out_plan().await,
         }
     }
 }

@@ -20,6 +20,7 @@ mod document;
 mod door;
 mod erasure;
 mod explain;
+mod forget;
 mod forms;
 mod heal;
 mod import;

@@ -335,6 +335,9 @@ pub struct Outbox {
     /// a slow one holds back only its own channel. A recipient's messages go out one after
     /// another.
     pub concurrency: usize,
+    /// Days a message that went out (and a webhook delivered) is kept in full; then it is
+    /// forgotten, and the deal's history keeps that it went out.
+    pub keep_days: u64,
 }
 
 /// `[tasks]`.
@@ -391,6 +394,7 @@ impl Default for Outbox {
             retry_max_s: 3600,
             lease_s: 300,
             concurrency: 8,
+            keep_days: 90,
         }
     }
 }
@@ -581,6 +585,11 @@ impl Config {
         if self.history.refusals_keep_days < 1 {
             return Err(ConfigError::Value(
                 "`history.refusals_keep_days` must be at least 1",
+            ));
+        }
+        if !(1..=36_500).contains(&self.outbox.keep_days) {
+            return Err(ConfigError::Value(
+                "`outbox.keep_days` must be from 1 to 36500",
             ));
         }
         if self.rules.max_size < 1 {

@@ -1,0 +1,121 @@
+//! What went out long ago is forgotten: a daemon started on a database whose messages went out
+//! before `[outbox] keep_days` forgets their rows at once, and the deal's history says each
+//! went out (when, by which channel), its timeline in words; what has not gone out stays, and an
+//! erasure afterwards still finds nothing of the client left.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::common::daemon::*;
+
+#[tokio::test]
+async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_says_they_went_out()
+{
+    let dir = workdir("forget");
+    let d = Daemon::start(config(&dir, "[outbox]\nkeep_days = 30\n")).await;
+    d.lead("old").await;
+    eventually(
+        "the welcome SMS goes out",
+        Duration::from_secs(10),
+        || async { d.sms().await.iter().any(|m| m.status == "sent") },
+    )
+    .await;
+    let before = d.outbox().await;
+    let sent: Vec<i64> = before
+        .iter()
+        .filter(|m| m.status == "sent")
+        .map(|m| m.id)
+        .collect();
+    d.stop().await;
+
+    // A month and a day later, as far as those messages know.
+    let file = dir.join("dealflow.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .expect("the file opens");
+    let aged = sqlx::query(
+        "UPDATE outbox SET sent_at = '2020-01-01T10:00:00.000000Z' WHERE status = 'sent'",
+    )
+    .execute(&pool)
+    .await
+    .expect("aged")
+    .rows_affected();
+    assert_eq!(aged as usize, sent.len());
+    pool.close().await;
+
+    let d = Daemon::start(config(&dir, "[outbox]\nkeep_days = 30\n")).await;
+    eventually(
+        "what went out a month ago is forgotten",
+        Duration::from_secs(10),
+        || async { d.outbox().await.iter().all(|m| !sent.contains(&m.id)) },
+    )
+    .await;
+    let kept: Vec<i64> = d.outbox().await.iter().map(|m| m.id).collect();
+    let not_sent: Vec<i64> = before
+        .iter()
+        .filter(|m| !sent.contains(&m.id))
+        .map(|m| m.id)
+        .filter(|id| kept.contains(id) || true)
+        .collect();
+    assert!(
+        not_sent.iter().all(|id| kept.contains(id)),
+        "what has not gone out is kept: {not_sent:?} of {kept:?}"
+    );
+    let (status, deal) = d.get("/api/v1/deals/old").await;
+    assert_eq!(status, StatusCode::OK, "{deal}");
+    let history = deal["history"].as_array().cloned().unwrap_or_default();
+    let went: Vec<_> = history
+        .iter()
+        .filter(|r| r["kind"] == "notification_sent")
+        .collect();
+    let of_old = before
+        .iter()
+        .filter(|m| m.deal == "old" && sent.contains(&m.id))
+        .count();
+    assert_eq!(went.len(), of_old, "one line a message: {history:?}");
+    assert!(
+        went.iter().any(|r| r["channel"] == "sms"
+            && r["at"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2020-01-01"))),
+        "{went:?}"
+    );
+    // The timeline says it in the deal's words.
+    let (_, explained) = d
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/deals/old/explain",
+            Some(READ),
+            None,
+            None,
+        )
+        .await;
+    assert!(explained.to_string().contains("Sent: SMS"), "{explained}");
+    // Nothing of the client is in those lines: an erasure afterwards has nothing more to find.
+    let (status, _) = d
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/deals/old/personal-data",
+            Some(STAFF),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, deal) = d.get("/api/v1/deals/old").await;
+    let text = deal["history"].to_string();
+    assert!(
+        !text.contains("79990001122") && !text.contains("ivan@shop.test"),
+        "{text}"
+    );
+    assert_eq!(
+        deal["history"].as_array().map(|h| h
+            .iter()
+            .filter(|r| r["kind"] == "notification_sent")
+            .count()),
+        Some(of_old),
+        "the lines that they went out stay"
+    );
+    d.stop().await;
+}
