@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, percentile, root, seed_from};
+use common::{core, dir, percentile, root, seed_from, sms_gateway};
 
 struct Sizes {
     deals: usize,
@@ -96,37 +96,6 @@ fn main() {
 /// Whether a part of the benchmark runs, by the names given on the command line.
 fn wanted(only: &[String], part: &str) -> bool {
     only.is_empty() || only.iter().any(|o| part.contains(o.as_str()))
-}
-
-/// An SMS gateway on loopback that takes every message (200): its address, and how many it took.
-async fn sms_gateway() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicU64>) {
-    let texts = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let counted = texts.clone();
-    let app = axum::Router::new().route(
-        "/send",
-        axum::routing::post(move || {
-            let counted = counted.clone();
-            async move {
-                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                "queued"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port for the gateway");
-    let addr = listener.local_addr().expect("its address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (addr, texts)
-}
-
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dealflow-bench-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("bench dir");
-    d
 }
 
 fn postgres() -> Option<String> {

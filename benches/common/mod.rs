@@ -145,6 +145,40 @@ pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// An SMS gateway on loopback that takes every message (200): its address, and how many it took.
+pub async fn sms_gateway() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
+    let texts = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counted = texts.clone();
+    let app = axum::Router::new().route(
+        "/send",
+        axum::routing::post(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                "queued"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the gateway");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, texts)
+}
+
+pub fn dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("dealflow-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("bench dir");
+    d
+}
+
 /// A pipeline of `stages` stages, each about `LINES_PER_STAGE` lines, plus a real header.
 pub fn generate(stages: usize) -> String {
     let mut s = String::from(

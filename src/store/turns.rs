@@ -20,7 +20,7 @@ pub enum Line {
     /// The deliveries of none of these subscriptions (those taken out of the configuration).
     WebhooksGone(Vec<String>),
     /// The messages and deliveries that went out before this moment: `claim` of each are
-    /// forgotten (see [`super::forget`]).
+    /// forgotten, the deal's history keeping that each message went out.
     WentOut(DateTime<Utc>),
 }
 
