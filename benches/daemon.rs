@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, dir, percentile, root, seed_from, sms_gateway};
+use common::{core, dir, percentile, phases, root, seed_from, sms_gateway, writer_phases};
 
 struct Sizes {
     deals: usize,
@@ -325,36 +325,6 @@ fn rss_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// The writer's microseconds by phase (begin, read, run, write, commit) from `/metrics` text.
-fn writer_phases(metrics: &str) -> [f64; 5] {
-    let mut out = [0.0; 5];
-    for (i, phase) in ["begin", "read", "run", "write", "commit"]
-        .iter()
-        .enumerate()
-    {
-        let key = format!("dealflow_writer_phase_seconds_total{{phase=\"{phase}\"}} ");
-        out[i] = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(&key)?.parse::<f64>().ok())
-            .map_or(0.0, |s| s * 1_000_000.0);
-    }
-    out
-}
-
-/// Milliseconds per commit in each of the writer's phases.
-fn phases(micros: &[f64; 5], commits: f64) -> String {
-    let per = |i: usize| micros[i] / 1000.0 / commits.max(1.0);
-    format!(
-        "the writer per commit: beginning {:.2} ms, reading {:.2} ms, running {:.2} ms, \
-         writing {:.2} ms, committing {:.2} ms",
-        per(0),
-        per(1),
-        per(2),
-        per(3),
-        per(4)
-    )
-}
-
 fn report(what: &str, l: &Load) {
     println!(
         "{what:<44} {:>8} events in {:>6.2} s = {:>8.0}/s   p50 {:>6.2} ms  p99 {:>6.2} ms{}",
@@ -453,17 +423,42 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         }
     }
 
-    // 2. Through HTTP on loopback, SQLite, with the timer scan and memory at `stored` deals.
+    // 2. Through HTTP on loopback, with the timer scan and memory at `stored` deals: SQLite,
+    // then PostgreSQL when a server is named.
     if !wanted(&only, "http") {
         return;
     }
     let d = dir("http");
     let url = format!("sqlite://{}", d.join("dealflow.db").display());
+    http_part("sqlite", &url, &Options::default(), "", &s).await;
+    let _ = std::fs::remove_dir_all(&d);
+    if let Some(url) = postgres() {
+        let opts = pg_opts("http");
+        let schema = opts.schema.clone().unwrap_or_default();
+        http_part(
+            "postgres",
+            &url,
+            &opts,
+            &format!("schema = \"{schema}\"\n"),
+            &s,
+        )
+        .await;
+        drop_schema(&url, &opts).await;
+    }
+    if !full {
+        println!("daemon bench smoke run: ok");
+    }
+}
+
+/// The HTTP part on one backend: `stored` deals seeded (their messages queued), the timer scan
+/// timed, then a daemon on them answering the load twice (while its outbox sends, then idle),
+/// and its memory. `database` is more of the `[database]` section (PostgreSQL's schema).
+async fn http_part(name: &str, url: &str, opts: &Options, database: &str, s: &Sizes) {
     let queued = {
         // The first deals are leads (the HTTP load logs work on them); the rest have a meeting
         // next year, so a reminder timer waits for each. The look for due timers is timed with
         // few timers stored and with all of them: it should not grow.
-        let core = core(&url, &Options::default()).await;
+        let core = core(url, opts).await;
         let leads = s.deals.min(s.stored);
         seed(&core, leads).await;
         let few = timer_scan(&core).await;
@@ -505,11 +500,12 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     // The SMS go to a gateway on loopback (a real HTTP conversation each), the rest to the log.
     let (gateway, texts) = sms_gateway().await;
     let config_text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{url}\"\n[rules]\nfile = \"{}\"\n\
+        "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{url}\"\n{database}[rules]\nfile = \"{}\"\n\
          [sms]\nurl = \"http://{gateway}/send\"\n\
          [[tokens]]\ntoken = \"bench-token-1\"\nscope = \"staff\"\n{team}",
         root().join("rules/web-studio.flow").display()
     );
+    let d = dir(&format!("http-config-{name}"));
     let cfg_path = d.join("dealflow.toml");
     std::fs::write(&cfg_path, config_text).expect("config");
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
@@ -555,7 +551,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         );
         let l = http_round(&base, &s, round).await;
         let commits = counter("dealflow_commits_total") - before.0;
-        report(&format!("HTTP, sqlite, {} clients, {what}", s.clients), &l);
+        report(&format!("HTTP, {name}, {} clients, {what}", s.clients), &l);
         println!(
             "    the writer: {commits} commits, {:.1} requests and {:.2} ms of writing each; \
              {} messages sent meanwhile",
@@ -582,7 +578,4 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
     );
     running.stop().await;
     let _ = std::fs::remove_dir_all(&d);
-    if !full {
-        println!("daemon bench smoke run: ok");
-    }
 }

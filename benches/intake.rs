@@ -34,7 +34,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, dir, percentile, root, seed_from, sms_gateway};
+use common::{core, dir, percentile, phases, root, seed_from, sms_gateway, writer_phases};
 
 const TOKEN: &str = "bench-intake-1";
 const CLIENTS: usize = 16;
@@ -59,6 +59,11 @@ struct Leads {
     p99_ms: f64,
     first_tenth_s: f64,
     last_tenth_s: f64,
+    /// The database's bytes afterwards (the file and its log), and the writer's commits and
+    /// microseconds by phase meanwhile.
+    bytes: u64,
+    commits: f64,
+    phases: [f64; 5],
 }
 
 impl Leads {
@@ -133,10 +138,12 @@ async fn run(s: Sizes, full: bool) {
     let tenth = s.whole as f64 / 10.0;
     println!(
         "    {:.1} s in all (the target: under 90 s); its first tenth at {:.0}/s, its last at \
-         {:.0}/s",
+         {:.0}/s; the database then {:.1} MiB, {:.2} KB a lead with its messages",
         whole.seconds,
         tenth / whole.first_tenth_s.max(1e-9),
-        tenth / whole.last_tenth_s.max(1e-9)
+        tenth / whole.last_tenth_s.max(1e-9),
+        whole.bytes as f64 / 1_048_576.0,
+        whole.bytes as f64 / 1000.0 / s.whole as f64
     );
     if !full {
         assert_eq!(empty.n + grown.n + whole.n, 2 * s.probe + s.whole);
@@ -151,6 +158,12 @@ fn report(what: &str, l: &Leads) {
         l.rate(),
         l.p50_ms,
         l.p99_ms
+    );
+    println!(
+        "    the writer: {} commits ({:.1} leads each); {}",
+        l.commits,
+        l.n as f64 / l.commits.max(1.0),
+        phases(&l.phases, l.commits)
     );
 }
 
@@ -191,8 +204,25 @@ async fn round(name: &str, stored: usize, backlog: usize, leads: usize) -> Leads
     let config = Config::load(Some(&cfg_path), Vec::new()).expect("config");
     let running = daemon::start(config).await.expect("daemon");
     let base = format!("http://{}", running.addr);
-    let l = load(&base, stored, leads).await;
+    let counter = |name: &str| -> f64 {
+        running
+            .metrics()
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let before = (
+        counter("dealflow_commits_total"),
+        writer_phases(&running.metrics().render()),
+    );
+    let mut l = load(&base, stored, leads).await;
+    l.commits = counter("dealflow_commits_total") - before.0;
+    let after = writer_phases(&running.metrics().render());
+    l.phases = std::array::from_fn(|i| after[i] - before.1[i]);
     running.stop().await;
+    let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+    l.bytes = size(&file) + size(&d.join("dealflow.db-wal"));
     let _ = std::fs::remove_dir_all(&d);
     l
 }
@@ -248,6 +278,9 @@ async fn load(base: &str, from: usize, n: usize) -> Leads {
         p99_ms: at(3),
         first_tenth_s: at(4),
         last_tenth_s: at(5),
+        bytes: 0,
+        commits: 0.0,
+        phases: [0.0; 5],
     }
 }
 
@@ -317,5 +350,8 @@ async fn post_leads(base: &str, from: usize, n: usize) -> Leads {
         p99_ms: percentile(&lat, 0.99),
         first_tenth_s: first,
         last_tenth_s: last,
+        bytes: 0,
+        commits: 0.0,
+        phases: [0.0; 5],
     }
 }

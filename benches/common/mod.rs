@@ -179,6 +179,36 @@ pub fn dir(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// The writer's microseconds by phase (begin, read, run, write, commit) from `/metrics` text.
+pub fn writer_phases(metrics: &str) -> [f64; 5] {
+    let mut out = [0.0; 5];
+    for (i, phase) in ["begin", "read", "run", "write", "commit"]
+        .iter()
+        .enumerate()
+    {
+        let key = format!("dealflow_writer_phase_seconds_total{{phase=\"{phase}\"}} ");
+        out[i] = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&key)?.parse::<f64>().ok())
+            .map_or(0.0, |s| s * 1_000_000.0);
+    }
+    out
+}
+
+/// Milliseconds per commit in each of the writer's phases.
+pub fn phases(micros: &[f64; 5], commits: f64) -> String {
+    let per = |i: usize| micros[i] / 1000.0 / commits.max(1.0);
+    format!(
+        "the writer per commit: beginning {:.2} ms, reading {:.2} ms, running {:.2} ms, \
+         writing {:.2} ms, committing {:.2} ms",
+        per(0),
+        per(1),
+        per(2),
+        per(3),
+        per(4)
+    )
+}
+
 /// A pipeline of `stages` stages, each about `LINES_PER_STAGE` lines, plus a real header.
 pub fn generate(stages: usize) -> String {
     let mut s = String::from(
