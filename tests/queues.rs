@@ -42,10 +42,28 @@ async fn fill(url: &str, opts: &Options) {
     );
     let delivered = format!(
         "INSERT INTO webhook_deliveries (webhook, deal_id, seq, kind, body, status, next_ms, \
-         created_at, sent_at) SELECT 'big', 'd' || n, 1, 'deal_created', '{{}}', 'sent', \
+         created_at, sent_at) SELECT 'big', 'e' || (n / 2), 1 + n % 2, 'deal_created', '{{}}', 'sent', \
          {now} - n, '2026-01-01T00:00:00Z', '2026-03-01T00:00:00Z' FROM numbers \
          WHERE n > 20000 AND n <= 60000"
     );
+    let numbers = if url.starts_with("postgres") {
+        "CREATE TEMP TABLE numbers AS SELECT generate_series(1, 236000) AS n"
+    } else {
+        "CREATE TEMP TABLE numbers AS WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL \
+         SELECT n + 1 FROM s WHERE n < 236000) SELECT n FROM s"
+    };
+    let analyze = if url.starts_with("postgres") {
+        "ANALYZE outbox; ANALYZE webhook_deliveries"
+    } else {
+        "ANALYZE"
+    };
+    let mut sqls = vec![numbers.to_string(), outbox, deliveries, delivered];
+    sqls.extend(analyze.split("; ").map(str::to_string));
+    raw(url, opts, &sqls).await;
+}
+
+/// Runs statements on the test's database as they are, on one connection.
+async fn raw(url: &str, opts: &Options, sqls: &[String]) {
     if url.starts_with("postgres") {
         let schema = opts.schema.clone().expect("a schema");
         let pool = sqlx::postgres::PgPoolOptions::new()
@@ -64,18 +82,11 @@ async fn fill(url: &str, opts: &Options) {
             .connect(url)
             .await
             .expect("postgres");
-        for sql in [
-            "CREATE TEMP TABLE numbers AS SELECT generate_series(1, 236000) AS n".to_string(),
-            outbox,
-            deliveries,
-            delivered,
-            "ANALYZE outbox".to_string(),
-            "ANALYZE webhook_deliveries".to_string(),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+        for sql in sqls {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(&pool)
                 .await
-                .expect("filled");
+                .expect("run");
         }
         pool.close().await;
     } else {
@@ -85,19 +96,11 @@ async fn fill(url: &str, opts: &Options) {
             .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(file))
             .await
             .expect("sqlite");
-        for sql in [
-            "CREATE TEMP TABLE numbers AS WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL \
-             SELECT n + 1 FROM s WHERE n < 236000) SELECT n FROM s"
-                .to_string(),
-            outbox,
-            deliveries,
-            delivered,
-            "ANALYZE".to_string(),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+        for sql in sqls {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(&pool)
                 .await
-                .expect("filled");
+                .expect("run");
         }
         pool.close().await;
     }
@@ -308,6 +311,20 @@ async fn what_went_out_before_its_keep_is_forgotten_a_turn_at_a_time_and_the_his
             let mut tx = core.store().read().await.expect("tx");
             tx.history("f1").await.expect("history").len()
         };
+        // Three deliveries of f1 to a subscription went out that day too.
+        let day = sent_on.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        raw(
+            &url,
+            &opts,
+            &[format!(
+                "INSERT INTO webhook_deliveries (webhook, deal_id, seq, kind, body, status, \
+                 next_ms, created_at, sent_at) VALUES ('books', 'f1', 1, 'deal_created', '{{}}', \
+                 'sent', 0, '{day}', '{day}'), ('books', 'f1', 2, 'stage_entered', '{{}}', \
+                 'sent', 0, '{day}', '{day}'), ('books', 'f1', 3, 'task_created', '{{}}', \
+                 'sent', 0, '{day}', '{day}')"
+            )],
+        )
+        .await;
 
         // Kept while younger than the keep.
         let mut tx = core.store().begin().await.expect("tx");
@@ -330,7 +347,7 @@ async fn what_went_out_before_its_keep_is_forgotten_a_turn_at_a_time_and_the_his
             one.claimed,
             Claimed::Forgotten(Forgotten {
                 messages: 1,
-                deliveries: 0
+                deliveries: 1
             }),
             "{name}"
         );
@@ -344,7 +361,7 @@ async fn what_went_out_before_its_keep_is_forgotten_a_turn_at_a_time_and_the_his
             rest.claimed,
             Claimed::Forgotten(Forgotten {
                 messages: sent.len() as u64 - 1,
-                deliveries: 0
+                deliveries: 1
             }),
             "{name}"
         );
@@ -359,6 +376,17 @@ async fn what_went_out_before_its_keep_is_forgotten_a_turn_at_a_time_and_the_his
             .map(|m| m.id)
             .collect();
         assert_eq!(left, pending, "{name}: only the message not sent is kept");
+        // The last delivery of f1 to the subscription stays, so that the next is numbered 4,
+        // not 1 again.
+        let kept: Vec<i64> = tx
+            .deliveries_of("f1", 100)
+            .await
+            .expect("deliveries")
+            .iter()
+            .filter(|d| d.webhook == "books")
+            .map(|d| d.seq)
+            .collect();
+        assert_eq!(kept, [3], "{name}: the last delivery numbers the next");
         // Each deal's history says its messages went out, when, by which channel and
         // template, never what they said or to which address.
         let history = tx.history("f1").await.expect("history");

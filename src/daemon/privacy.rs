@@ -13,8 +13,9 @@ pub(crate) const CHANNELS: [&str; 3] = ["sms", "email", "telegram"];
 /// The title an erased deal keeps.
 pub(crate) const ERASED_TITLE: &str = "—";
 
-/// The pipeline's names, sorted: what its records hold as names, never as a client's words.
-fn names(plan: &crate::compile::Plan) -> Vec<String> {
+/// The pipeline's names and the team's ids, sorted: what the records hold as names, never as a
+/// client's words.
+fn names(plan: &crate::compile::Plan, team: &[crate::team::TeamMember]) -> Vec<String> {
     let mut names: Vec<String> = [
         &plan.field_index.keys().collect::<Vec<_>>(),
         &plan.role_index.keys().collect(),
@@ -27,6 +28,8 @@ fn names(plan: &crate::compile::Plan) -> Vec<String> {
     .map(|n| n.to_string())
     .chain(plan.phases.iter().map(|p| p.name.clone()))
     .chain(plan.alerts.iter().map(|a| a.name.clone()))
+    .chain(plan.task_ids().into_iter().map(str::to_string))
+    .chain(team.iter().map(|m| m.id.clone()))
     .collect();
     names.sort_unstable();
     names.dedup();
@@ -58,7 +61,7 @@ pub(crate) async fn erase(
         at: Utc::now(),
         country: plan.country,
         webhooks: s.core.webhooks().to_vec(),
-        names: names(plan),
+        names: names(plan, &s.config.team),
     };
     let mut tx = s.core.store().begin().await?;
     let erased = tx.erase_personal(deal, &e).await?;

@@ -108,7 +108,13 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
     while i < src.history.len() {
         let first = &src.history[i];
         let mut j = i;
-        while j < src.history.len() && src.history[j].revision == first.revision {
+        // A step's records share its revision and cause (the lines that messages went out,
+        // written when they were forgotten, carry the revision of the deal then: a step of
+        // their own, at their own moment).
+        while j < src.history.len()
+            && src.history[j].revision == first.revision
+            && src.history[j].cause == first.cause
+        {
             j += 1;
         }
         let group = &src.history[i..j];
@@ -124,7 +130,11 @@ pub fn explain(src: &Sources<'_>, ru: bool) -> Explanation {
             refused: None,
             notes: Vec::new(),
         };
-        if let Some(e) = src.events.iter().find(|e| e.revision == first.revision) {
+        if let Some(e) = src
+            .events
+            .iter()
+            .find(|e| e.revision == first.revision && first.cause != crate::store::SENT_CAUSE)
+        {
             step.by = e.by.clone();
             step.fields = serde_json::from_str(&e.payload).ok();
         }

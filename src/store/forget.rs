@@ -16,6 +16,9 @@ use crate::json::stamp;
 /// The history kind of a message that went out, written when its row is forgotten.
 pub const SENT_KIND: &str = "notification_sent";
 
+/// The cause such a line is written with.
+pub const SENT_CAUSE: &str = "outbox";
+
 /// What one turn forgot.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Forgotten {
@@ -48,7 +51,7 @@ impl Tx {
         let cut = stamp(before);
         let select = self.went_out(
             "outbox",
-            "id, deal_id, channel, template, to_kind, sent_at, created_at",
+            "w.id, w.deal_id, w.channel, w.template, w.to_kind, w.sent_at, w.created_at",
             "$1",
             "$2",
         );
@@ -79,7 +82,7 @@ impl Tx {
             self.run_args(sql, chunk.iter().map(|&i| Arg::from(i)).collect())
                 .await?;
         }
-        let delivered = self.went_out("webhook_deliveries", "id", "$1", "$2");
+        let delivered = self.went_out("webhook_deliveries", "w.id", "$1", "$2");
         let deliveries = on!(self, c => {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "DELETE FROM webhook_deliveries WHERE id IN ({delivered})"
@@ -100,10 +103,18 @@ impl Tx {
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
             Tx::Sqlite(..) => "",
         };
+        // A subscription numbers a deal's deliveries from the last one kept (`seq`): the last
+        // stays, so that the next is numbered on and a receiver sees no gap or repeat.
+        let last_kept = if table == "webhook_deliveries" {
+            " AND EXISTS (SELECT 1 FROM webhook_deliveries n WHERE n.webhook = w.webhook \
+             AND n.deal_id = w.deal_id AND n.seq > w.seq)"
+        } else {
+            ""
+        };
         // The literal `status = 'sent'` is the condition of the index of what went out.
         format!(
-            "SELECT {columns} FROM {table} WHERE status = 'sent' AND sent_at < {cut} \
-             ORDER BY sent_at LIMIT {limit}{lock}"
+            "SELECT {columns} FROM {table} w WHERE w.status = 'sent' AND w.sent_at < {cut}\
+             {last_kept} ORDER BY w.sent_at LIMIT {limit}{lock}"
         )
     }
 
@@ -111,7 +122,7 @@ impl Tx {
     pub(super) async fn went_out_plan(&mut self) -> Result<Vec<String>, StoreError> {
         let mut plan = Vec::new();
         for table in ["outbox", "webhook_deliveries"] {
-            let sql = self.went_out(table, "id", "'2026-01-01T00:00:00Z'", "500");
+            let sql = self.went_out(table, "w.id", "'2026-01-01T00:00:00Z'", "500");
             plan.extend(self.plan_of(&sql).await?);
         }
         Ok(plan)
@@ -169,7 +180,7 @@ impl Tx {
                     Arg::from(s.deal.as_str()),
                     Arg::from(s.sent_at.as_str()),
                     Arg::from(SENT_KIND),
-                    Arg::from("outbox"),
+                    Arg::from(SENT_CAUSE),
                     Arg::Text(None),
                     Arg::from(version),
                     Arg::from(revision),

@@ -167,7 +167,7 @@ pub use deals::{DealFilter, DealRow, ReadDeal};
 pub use digest::{OpenTask, StaffMessage};
 pub use export::{After, Export, ExportRow};
 pub use facts::{Invoice, Mapping};
-pub use forget::{Forgotten, SENT_KIND};
+pub use forget::{Forgotten, SENT_CAUSE, SENT_KIND};
 pub use history::{EventEntry, HistoryEntry};
 pub use integrity::Table;
 pub use outbox::Queued;

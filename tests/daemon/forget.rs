@@ -16,9 +16,17 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
     let d = Daemon::start(config(&dir, "[outbox]\nkeep_days = 30\n")).await;
     d.lead("old").await;
     eventually(
-        "the welcome SMS goes out",
+        "the lead's messages go out",
         Duration::from_secs(10),
-        || async { d.sms().await.iter().any(|m| m.status == "sent") },
+        || async {
+            d.sms().await.iter().any(|m| m.status == "sent")
+                && d.outbox()
+                    .await
+                    .iter()
+                    .filter(|m| m.status == "sent")
+                    .count()
+                    >= 2
+        },
     )
     .await;
     let before = d.outbox().await;
@@ -97,7 +105,26 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
             None,
         )
         .await;
-    assert!(explained.to_string().contains("Sent: SMS"), "{explained}");
+    // A step of its own, at the moment they went out, not a part of the deal's last step.
+    let steps = explained["steps"].as_array().cloned().unwrap_or_default();
+    let went_step = steps
+        .iter()
+        .find(|s| s["input"] == "Messages went out")
+        .unwrap_or_else(|| panic!("no step for what went out: {explained}"));
+    assert!(went_step.to_string().contains("Sent: SMS"), "{went_step}");
+    assert!(
+        went_step["at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2020-01-01")),
+        "{went_step}"
+    );
+    assert!(
+        steps
+            .iter()
+            .filter(|s| s["input"] != "Messages went out")
+            .all(|s| !s.to_string().contains("Sent: SMS")),
+        "{explained}"
+    );
     // Nothing of the client is in those lines: an erasure afterwards has nothing more to find.
     let (status, _) = d
         .send(

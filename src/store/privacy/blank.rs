@@ -100,6 +100,12 @@ impl Blanker<'_> {
     /// whether it changed anything.
     pub(super) fn scrub(&self, v: &mut Json) -> bool {
         match v {
+            // A text that is a value of the client's as a whole goes whatever it looks like (a
+            // comment holding just the phone, a hyphenated name).
+            Json::String(s) if self.whole(s) => {
+                *s = "—".to_string();
+                true
+            }
             Json::String(s) if self.machine(s) => false,
             Json::String(s) => match self.scrubbed(s) {
                 Some(t) => {
@@ -122,12 +128,34 @@ impl Blanker<'_> {
             && s.contains(['-', '/'])
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-        id || crate::calendar::request_moment(chrono_tz::Tz::UTC, s).is_some()
+        id || self.structural(s)
+    }
+
+    /// Whether a text is a moment, a date or one of the pipeline's names.
+    fn dated_or_named(&self, s: &str) -> bool {
+        crate::calendar::request_moment(chrono_tz::Tz::UTC, s).is_some()
             || chrono::DateTime::parse_from_rfc3339(s).is_ok()
             || chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").is_ok()
-            || s.parse::<rust_decimal::Decimal>().is_ok()
-            || s.parse::<f64>().is_ok()
             || self.e.names.binary_search_by(|n| n.as_str().cmp(s)).is_ok()
+    }
+
+    /// Whether a text is a moment, a date, an exact number or one of the pipeline's names: a
+    /// value a deal's document must keep as it is to read back.
+    fn structural(&self, s: &str) -> bool {
+        self.dated_or_named(s) || s.parse::<rust_decimal::Decimal>().is_ok()
+    }
+
+    /// Whether a text is, as a whole, one of the client's values, and not a value a deal's
+    /// document keeps as it is (a date a birthday shares, an amount): it goes whole. A phone of
+    /// theirs goes however it is written, digits alone too.
+    fn whole(&self, s: &str) -> bool {
+        let t = s.trim();
+        let k = self.key(t);
+        if !self.values.iter().any(|v| self.key(v) == k) || self.dated_or_named(t) {
+            return false;
+        }
+        let phone = k.len() >= 7 && k.bytes().all(|b| b.is_ascii_digit());
+        phone || t.parse::<rust_decimal::Decimal>().is_err()
     }
 
     /// A text without the client's values, if it held any: each as it was stored, and a phone
@@ -340,6 +368,28 @@ mod tests {
             "kind": "stage_changed", "from": "lead", "to": "won", "amount": "12026.50",
             "meeting_at": "2026-12-08T10:00", "due": "2026-12-09",
             "comment": "звонил — раз, — the deal"})
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_clients_that_is_a_whole_text_goes_whatever_it_looks_like() {
+        let e = erasure();
+        let mut b = Blanker {
+            e: &e,
+            title: "—".into(),
+            values: Vec::new(),
+        };
+        b.saw(&json!("Jean-Pierre"));
+        b.saw(&json!("+79990001122"));
+        b.saw(&json!("1990-05-01"));
+        let mut doc = json!({"comment": "Jean-Pierre", "place": "8 999 000-11-22",
+            "digits": "+79990001122", "infinity": "Inf", "met": "1990-05-01"});
+        assert!(b.scrub(&mut doc));
+        // A date a personal one shares stays: it is the deal's own value, not words.
+        assert_eq!(
+            doc,
+            json!({"comment": "—", "place": "—", "digits": "—", "infinity": "Inf",
+            "met": "1990-05-01"})
         );
     }
 
