@@ -549,7 +549,7 @@ async fn http_part(name: &str, url: &str, opts: &Options, database: &str, s: &Si
             counter("dealflow_messages_sent_total"),
             writer_phases(&running.metrics().render()),
         );
-        let l = http_round(&base, &s, round).await;
+        let l = http_round(&base, s, round).await;
         let commits = counter("dealflow_commits_total") - before.0;
         report(&format!("HTTP, {name}, {} clients, {what}", s.clients), &l);
         println!(
