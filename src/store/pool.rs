@@ -72,8 +72,9 @@ pub struct Store {
     wrote: Arc<Notify>,
     /// SQLite: the task that copies the write-ahead log into the database file.
     checkpointer: Option<tokio::task::JoinHandle<()>>,
-    /// Held while the daemon runs: one daemon per SQLite file.
-    _lock: Option<File>,
+    /// Held while the daemon runs: one daemon per SQLite file. Let go when the store is closed,
+    /// whoever still holds the store then (a task on its way out): the next daemon may start.
+    lock: std::sync::Mutex<Option<File>>,
 }
 
 impl Drop for Store {
@@ -127,7 +128,7 @@ impl Store {
                 writing: Default::default(),
                 wrote: Default::default(),
                 checkpointer: None,
-                _lock: None,
+                lock: std::sync::Mutex::new(None),
             });
         }
         let path = url
@@ -230,7 +231,7 @@ impl Store {
             writing,
             wrote,
             checkpointer,
-            _lock: lock,
+            lock: std::sync::Mutex::new(lock),
         })
     }
 
@@ -300,6 +301,8 @@ impl Store {
                 }
                 write.close().await;
                 read.close().await;
+                // The file is free for the next daemon.
+                drop(self.lock.lock().map(|mut l| l.take()));
             }
             Pool::Postgres(p) => p.close().await,
         }

@@ -160,3 +160,20 @@ async fn a_full_disk_answers_503_and_writes_resume_when_space_is_back() {
     }
     d.stop().await;
 }
+
+/// A stopped daemon lets go of its SQLite file at once, even while something of it is still on
+/// its way out (here the test keeps its core, as a task not yet dropped would): the next daemon
+/// on the file starts, instead of hearing that another one is using it.
+#[tokio::test]
+async fn a_stopped_daemon_frees_its_file_for_the_next_at_once() {
+    let dir = workdir("heal-file-freed");
+    let d = Daemon::start(config(&dir, "")).await;
+    assert_eq!(post_lead(&d, "f1").await.0, StatusCode::CREATED);
+    let lingering = d.running().core().clone();
+    d.stop().await;
+    match dealflow::daemon::start(config(&dir, "")).await {
+        Ok(next) => next.stop().await,
+        Err(e) => panic!("the next daemon could not start: {e}"),
+    }
+    drop(lingering);
+}
