@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use super::batch::Op;
 use super::core::Core;
 use super::writer::{WriteError, Writer};
+use crate::store::Answer;
 
 /// The store's mark: the rules version every live deal passed to.
 const MARK: &str = "rules_switched";
@@ -116,7 +117,9 @@ impl Switching {
     }
 }
 
-/// Every live deal, a page at a time; false when it stopped before the end.
+/// Every live deal, a page at a time; false when it stopped before the end. The next page is
+/// read and handed to the writer while the one before is written: the writer takes a page in
+/// each of its transactions, never waiting for the pass between two.
 async fn pass(
     core: &Core,
     writer: &Writer,
@@ -124,6 +127,10 @@ async fn pass(
     stop: watch::Receiver<bool>,
 ) -> Result<bool, WriteError> {
     let mut after = String::new();
+    let mut writing: Option<(u64, JoinHandle<Result<Answer, WriteError>>)> = None;
+    let done = |n: u64| {
+        progress.done.fetch_add(n, Ordering::Relaxed);
+    };
     loop {
         if *stop.borrow() {
             return Ok(false);
@@ -133,13 +140,28 @@ async fn pass(
             tx.live_deals(&after, PAGE).await?
         };
         let Some(last) = page.last().cloned() else {
+            if let Some((n, page)) = writing.take() {
+                written(page).await?;
+                done(n);
+            }
             return Ok(true);
         };
         let n = page.len() as u64;
-        writer.run(Op::Switch(page)).await?;
-        progress.done.fetch_add(n, Ordering::Relaxed);
+        let w = writer.clone();
+        let next = tokio::spawn(async move { w.run(Op::Switch(page)).await });
+        if let Some((n, page)) = writing.replace((n, next)) {
+            written(page).await?;
+            done(n);
+        }
         after = last;
     }
+}
+
+/// A page's write, finished.
+async fn written(page: JoinHandle<Result<Answer, WriteError>>) -> Result<(), WriteError> {
+    page.await
+        .map_err(|_| WriteError::ShuttingDown)?
+        .map(|_| ())
 }
 
 async fn finished(core: &Core) -> Result<Option<i64>, crate::store::StoreError> {
