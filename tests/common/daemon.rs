@@ -160,6 +160,12 @@ impl Daemon {
         .await
     }
 
+    /// `DELETE path` with the staff token.
+    pub async fn delete(&self, path: &str) -> (StatusCode, Json) {
+        self.send(reqwest::Method::DELETE, path, Some(STAFF), None, None)
+            .await
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Json) {
         self.send(reqwest::Method::GET, path, Some(READ), None, None)
             .await

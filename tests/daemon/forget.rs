@@ -127,15 +127,7 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
         "{explained}"
     );
     // Nothing of the client is in those lines: an erasure afterwards has nothing more to find.
-    let (status, _) = d
-        .send(
-            reqwest::Method::DELETE,
-            "/api/v1/deals/old/personal-data",
-            Some(STAFF),
-            None,
-            None,
-        )
-        .await;
+    let (status, _) = d.delete("/api/v1/deals/old/personal-data").await;
     assert_eq!(status, StatusCode::OK);
     let (_, deal) = d.get("/api/v1/deals/old").await;
     let text = deal["history"].to_string();

@@ -313,13 +313,7 @@ async fn a_client_named_like_a_year_or_a_stage_is_erased_and_the_deal_still_read
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let (status, body) = d
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/deals/{id}-2026/personal-data"),
-                Some(STAFF),
-                None,
-                None,
-            )
+            .delete(&format!("/api/v1/deals/{id}-2026/personal-data"))
             .await;
         assert_eq!(
             status,
@@ -341,13 +335,7 @@ async fn a_client_named_like_a_year_or_a_stage_is_erased_and_the_deal_still_read
         // Erased once more (the first erasure's own record holds the values then): still a
         // deal that reads, its history's moments, ids and stages whole.
         let (status, body) = d
-            .send(
-                reqwest::Method::DELETE,
-                &format!("/api/v1/deals/{id}-2026/personal-data"),
-                Some(STAFF),
-                None,
-                None,
-            )
+            .delete(&format!("/api/v1/deals/{id}-2026/personal-data"))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let (status, deal) = d.get(&format!("/api/v1/deals/{id}-2026")).await;
