@@ -36,7 +36,7 @@ use tokio::sync::watch;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, dir, percentile, phases, root, seed_from, sms_gateway, writer_phases};
+use common::{core, dir, percentile, phases, root, rules, seed_from, sms_gateway, writer_phases};
 
 struct Sizes {
     deals: usize,
@@ -503,7 +503,7 @@ async fn http_part(name: &str, url: &str, opts: &Options, database: &str, s: &Si
         "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{url}\"\n{database}[rules]\nfile = \"{}\"\n\
          [sms]\nurl = \"http://{gateway}/send\"\n\
          [[tokens]]\ntoken = \"bench-token-1\"\nscope = \"staff\"\n{team}",
-        root().join("rules/web-studio.flow").display()
+        rules().display()
     );
     let d = dir(&format!("http-config-{name}"));
     let cfg_path = d.join("dealflow.toml");

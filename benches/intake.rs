@@ -34,7 +34,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, dir, percentile, phases, root, seed_from, sms_gateway, writer_phases};
+use common::{core, dir, percentile, phases, root, rules, seed_from, sms_gateway, writer_phases};
 
 const TOKEN: &str = "bench-intake-1";
 const CLIENTS: usize = 16;
@@ -197,7 +197,7 @@ async fn round(name: &str, stored: usize, backlog: usize, leads: usize) -> Leads
          [[tokens]]\ntoken = \"{TOKEN}\"\nscope = \"intake\"\n\
          [intake]\ntitle = \"name\"\n[intake.fields]\nname = \"client_name\"\nphone = \"client_phone\"\n\
          email = \"client_email\"\n{team}",
-        root().join("rules/web-studio.flow").display()
+        rules().display()
     );
     let cfg_path = d.join("dealflow.toml");
     std::fs::write(&cfg_path, config_text).expect("config");

@@ -325,8 +325,18 @@ pub(super) async fn run(
             break;
         }
         let (claimed, more) = taken.unwrap_or_default();
+        let pass = std::time::Instant::now();
         tried = send_all(&delivery, claimed).await;
         if more {
+            // A backlog while requests wait for the writer: the next pass waits as long as
+            // this one took, so that sending takes at most half of the machine from the door
+            // (on two cores the senders, the database and the requests share it).
+            if writer.waiting() > 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(pass.elapsed().min(Duration::from_millis(200))) => {}
+                    _ = stop.changed() => {}
+                }
+            }
             continue;
         }
         if !tried.is_empty() {

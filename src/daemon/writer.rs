@@ -169,6 +169,12 @@ impl Writer {
         }
     }
 
+    /// Requests and turns sent to the writer that it has not taken up yet: more than none
+    /// means the door is busy (the queues then leave it the machine, see `outbox::run`).
+    pub(crate) fn waiting(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Takes a queue's turn in the next transaction, beside the requests of its batch: what
     /// went out settled, more claimed; what was claimed once it is committed.
     pub(crate) async fn turn(&self, turn: Turn) -> Result<Taken, WriteError> {
