@@ -374,7 +374,7 @@ async fn run(s: Sizes, full: bool, only: Vec<String>) {
         if !wanted(&only, name) {
             continue;
         }
-        let core = Arc::new(core(url, opts).await);
+        let core = Arc::new(core_with(url, opts, rules()).await);
         seed(&core, s.deals).await;
         let history_before = {
             let mut tx = core.store().read().await.expect("tx");
@@ -458,7 +458,7 @@ async fn http_part(name: &str, url: &str, opts: &Options, database: &str, s: &Si
         // The first deals are leads (the HTTP load logs work on them); the rest have a meeting
         // next year, so a reminder timer waits for each. The look for due timers is timed with
         // few timers stored and with all of them: it should not grow.
-        let core = core(url, opts).await;
+        let core = core_with(url, opts, rules()).await;
         let leads = s.deals.min(s.stored);
         seed(&core, leads).await;
         let few = timer_scan(&core).await;

@@ -174,7 +174,7 @@ async fn round(name: &str, stored: usize, backlog: usize, leads: usize) -> Leads
     let file = d.join("dealflow.db");
     let url = format!("sqlite://{}", file.display());
     if stored > 0 {
-        let core = core(&url, &Options::default()).await;
+        let core = core_with(&url, &Options::default(), rules()).await;
         seed_from(&core, 0, stored, false).await;
         // Today's local-midnight alert check counts as done: the daemon would otherwise start
         // by checking every stored deal, and this measures leads, not that.
