@@ -36,7 +36,9 @@ use tokio::sync::watch;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, dir, percentile, phases, root, rules, seed_from, sms_gateway, writer_phases};
+use common::{
+    core_with, dir, percentile, phases, root, rules, seed_from, sms_gateway, writer_phases,
+};
 
 struct Sizes {
     deals: usize,

@@ -34,7 +34,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{core, dir, percentile, phases, root, rules, seed_from, sms_gateway, writer_phases};
+use common::{
+    core_with, dir, percentile, phases, root, rules, seed_from, sms_gateway, writer_phases,
+};
 
 const TOKEN: &str = "bench-intake-1";
 const CLIENTS: usize = 16;
