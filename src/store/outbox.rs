@@ -148,11 +148,27 @@ impl Tx {
         among: Among<'_>,
     ) -> Result<Vec<String>, StoreError> {
         let (explain, column) = self.explain();
-        let (sql, names) = self.due_statement(queue, among, explain);
+        // After the moment and the limit: the subscription's name, or the claim's lease.
+        let (sql, more) = match (&*self, queue, among) {
+            // What runs on PostgreSQL: the claim's one statement, its look for due rows within.
+            (Tx::Postgres(_), Queue::Outbox, Among::All) => (
+                format!("{explain}{}", claim_at_once_sql()),
+                vec![Arg::Int(Some(ms(Utc::now())))],
+            ),
+            _ => {
+                let (sql, names) = self.due_statement(queue, among, explain);
+                (sql, names.into_iter().map(Arg::from).collect())
+            }
+        };
+        let mut args = vec![Arg::Int(Some(ms(Utc::now()))), Arg::Int(Some(10))];
+        args.extend(more);
         Ok(on!(self, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ms(Utc::now())).bind(10i64);
-            for n in &names {
-                q = q.bind(*n);
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for a in args {
+                q = match a {
+                    Arg::Text(t) => q.bind(t),
+                    Arg::Int(i) => q.bind(i),
+                };
             }
             q.fetch_all(&mut **c).await?
                 .iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<_, _>>()?
@@ -427,6 +443,18 @@ fn due_select(queue: Queue, whose: &str, lock: &str) -> String {
     )
 }
 
+/// The claim on PostgreSQL (binds: now, limit, lease until), see [`claim_at_once`].
+fn claim_at_once_sql() -> String {
+    format!(
+        "WITH due AS ({}) UPDATE outbox o SET next_ms = $3 FROM due WHERE o.id = due.id \
+         RETURNING o.id, o.deal_id, o.channel, o.recipient, o.template, o.subject, o.body, \
+         o.attachments, o.send_after_ms, o.status, o.attempts, o.last_error, due.next_ms, \
+         (o.to_kind = 'client' AND EXISTS (SELECT 1 FROM opt_outs x \
+         WHERE x.deal_id = o.deal_id AND x.channel = o.channel))",
+        due_select(Queue::Outbox, "", " FOR UPDATE SKIP LOCKED")
+    )
+}
+
 /// A claim on PostgreSQL, one statement: the due messages locked (skipping those another daemon
 /// holds), held until `lease_until` and read back, each with whether its client opted out of
 /// its channel, the longest waiting first. (In steps, as SQLite claims, it would be four round
@@ -437,15 +465,7 @@ async fn claim_at_once(
     lease_until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<(Queued, bool)>, StoreError> {
-    let sql = format!(
-        "WITH due AS ({}) UPDATE outbox o SET next_ms = $3 FROM due WHERE o.id = due.id \
-         RETURNING o.id, o.deal_id, o.channel, o.recipient, o.template, o.subject, o.body, \
-         o.attachments, o.send_after_ms, o.status, o.attempts, o.last_error, due.next_ms, \
-         (o.to_kind = 'client' AND EXISTS (SELECT 1 FROM opt_outs x \
-         WHERE x.deal_id = o.deal_id AND x.channel = o.channel))",
-        due_select(Queue::Outbox, "", " FOR UPDATE SKIP LOCKED")
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(claim_at_once_sql()))
         .bind(ms(now))
         .bind(limit)
         .bind(ms(lease_until))
