@@ -33,9 +33,11 @@ pub struct StoredDeal {
     pub slots: BTreeMap<String, String>,
     /// Where it is: one track per parallel branch.
     pub tracks: Vec<StoredTrack>,
-    /// Its timers, armed or fired.
+    /// Its timers, armed or fired (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<StoredTimer>,
-    /// Its tasks.
+    /// Its tasks (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tasks: Vec<StoredTask>,
     /// Work logged on the deal. Kept in the `time_entries` table, not in the document: it only
     /// grows, and a long project would otherwise rewrite all of it on every step. The store
@@ -43,14 +45,21 @@ pub struct StoredDeal {
     /// the entries, still read).
     #[serde(default, skip_serializing)]
     pub time_entries: Vec<StoredTime>,
-    /// Raised alerts, by name.
+    /// Raised alerts, by name (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alerts: Vec<String>,
-    /// How many deals it spawned (numbers the next one).
+    /// How many deals it spawned (numbers the next one; absent: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub spawned: u32,
     /// The next track's id.
     pub next_track: u32,
     /// The next timer's id.
     pub next_timer: u64,
+}
+
+/// Whether a count is nothing (such a count is left out of a document).
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A track as stored: its stage by name.
@@ -95,9 +104,12 @@ pub struct StoredTimer {
     pub ordinal: Option<usize>,
     /// When it fires (working hours applied).
     pub fires_at: DateTime<Utc>,
-    /// The moment its expression gave.
-    pub target: DateTime<Utc>,
-    /// Whether it fired.
+    /// The moment its expression gave, when working hours moved it (absent: `fires_at`; a
+    /// document keeps what is not the usual, as the database keeps every deal's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<DateTime<Utc>>,
+    /// Whether it fired (absent: not yet).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fired: bool,
 }
 
@@ -108,24 +120,30 @@ pub struct StoredTask {
     pub id: String,
     /// Its title.
     pub title: String,
-    /// Who does it.
+    /// Who does it (absent: nobody yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
     /// The stage that made it.
     pub stage: String,
     /// When it was made.
     pub created_at: DateTime<Utc>,
-    /// When it is due.
+    /// When it is due (absent: no deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due: Option<DateTime<Utc>>,
-    /// Hours estimated.
+    /// Hours estimated (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_h: Option<Decimal>,
-    /// When work started.
+    /// When work started (absent: not yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
-    /// When it was done (or cancelled).
+    /// When it was done or cancelled (absent: open).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_at: Option<DateTime<Utc>>,
     /// It was closed because its deal ended (absent in documents written before this existed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cancelled: bool,
-    /// Hours logged on it.
+    /// Hours logged on it (absent: none).
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
     pub hours: Decimal,
     /// Whose timer runs on it (absent when none does, and in documents written before timers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -216,7 +234,7 @@ impl StoredDeal {
                             .map(|k| if k.at { "at" } else { "after" }.to_string()),
                         ordinal: key.map(|k| k.ordinal),
                         fires_at: a.fires_at,
-                        target: a.target,
+                        target: (a.target != a.fires_at).then_some(a.target),
                         fired: a.fired,
                     }
                 })
@@ -368,7 +386,7 @@ impl StoredDeal {
                     stage: s,
                     which,
                     fires_at: t.fires_at,
-                    target: t.target,
+                    target: t.target.unwrap_or(t.fires_at),
                     fired: t.fired,
                 }),
                 None => left.timers.push(LeftTimer {
@@ -614,6 +632,34 @@ mod tests {
             .find(|t| t.kind == "reminder")
             .expect("kept");
         assert_eq!(stored.label, "⏰ call_client");
+    }
+
+    #[test]
+    fn a_document_keeps_only_what_is_there_and_reads_back_whole() {
+        let plan = plan();
+        // Written by an earlier version, every key spelled out.
+        let mut deal = stored().decode(&plan).expect("it fits");
+        let text = serde_json::to_string(&StoredDeal::encode(&plan, &deal)).expect("json");
+        for gone in [
+            "null",
+            "\"fired\":false",
+            "\"target\"",
+            "\"spawned\"",
+            "\"alerts\"",
+        ] {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
+        let back: StoredDeal = serde_json::from_str(&text).expect("reads");
+        assert_eq!(back.decode(&plan).expect("fits"), deal);
+        // A timer that working hours moved keeps the moment its expression gave.
+        deal.timers[0].target = deal.timers[0].fires_at - chrono::Duration::hours(14);
+        let text = serde_json::to_string(&StoredDeal::encode(&plan, &deal)).expect("json");
+        assert!(
+            text.contains("\"target\":\"2026-03-04T17:00:00Z\""),
+            "{text}"
+        );
+        let back: StoredDeal = serde_json::from_str(&text).expect("reads");
+        assert_eq!(back.decode(&plan).expect("fits"), deal);
     }
 
     #[test]
