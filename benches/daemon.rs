@@ -93,6 +93,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(run(sizes, full, only));
+    common::forget_rules();
 }
 
 /// Whether a part of the benchmark runs, by the names given on the command line.

@@ -113,6 +113,7 @@ fn main() {
         .build()
         .expect("runtime");
     rt.block_on(run(sizes, full));
+    common::forget_rules();
 }
 
 async fn run(s: Sizes, full: bool) {

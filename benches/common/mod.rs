@@ -25,11 +25,13 @@ pub fn team() -> Vec<dealflow::team::Member> {
         .expect("team")
 }
 
+/// Where [`rules`] put its copy.
+static RULES: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 /// The reference pipeline as the benches run it: a copy whose script sends a client's SMS at
 /// any hour (the reference holds them from 21:00 to 09:00 Moscow time, and a bench run at night
 /// would measure an outbox with nothing to send). Made once per bench process.
 pub fn rules() -> &'static Path {
-    static RULES: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     RULES.get_or_init(|| {
         let d = dir("rules");
         for f in ["web-studio.flow", "web-studio.rhai"] {
@@ -44,6 +46,13 @@ pub fn rules() -> &'static Path {
         }
         d.join("web-studio.flow")
     })
+}
+
+/// Takes away the copy of the rules that [`rules`] made, if it made one.
+pub fn forget_rules() {
+    if let Some(dir) = RULES.get().and_then(|f| f.parent()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// A core over the database at `url` under the reference pipeline.
