@@ -85,6 +85,7 @@ pub(super) async fn form(
             let pairs: Vec<(String, String)> =
                 serde_urlencoded::from_bytes(&body).map_err(|e| bad(e.to_string()))?;
             for (k, v) in pairs {
+                name_reads(&k).map_err(bad)?;
                 out.entry(k).or_insert(Json::String(v));
             }
         }
@@ -103,12 +104,29 @@ pub(super) async fn form(
                 if part.file_name().is_some() {
                     continue;
                 }
+                name_reads(&name).map_err(bad)?;
                 let text = part.text().await.map_err(|e| bad(e.body_text()))?;
                 out.entry(name).or_insert(Json::String(text));
             }
         }
     }
     Ok(out)
+}
+
+/// A form's input name as the API document allows it (`propertyNames`): one line of text
+/// without control characters, quotes or backslashes, which a multipart body could not carry
+/// in its header. A page's own inputs never have such names; a request that does was made by
+/// hand, and is told so.
+pub(crate) fn name_reads(name: &str) -> Result<(), String> {
+    if name
+        .chars()
+        .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(format!(
+            "the input name {name:?} holds a control character, a quote or a backslash"
+        ));
+    }
+    Ok(())
 }
 
 /// How a form's names become a deal: the mapping of names to fields (a declared field's own

@@ -276,7 +276,8 @@ impl Vocabulary<'_> {
         }
         let mut body = json!({"type": "object", "properties": props});
         if form {
-            // A name is a header's parameter in a multipart body: one line, no quotes.
+            // A name is a header's parameter in a multipart body: one line, no quotes (the
+            // server refuses any other, `api::intake::name_reads`).
             body["additionalProperties"] = json!({"type": "string"});
             body["propertyNames"] = json!({"pattern": "^[^\\x00-\\x1F\\x7F-\\x9F\"\\\\]*$"});
         }
