@@ -79,12 +79,25 @@ pub fn no_control(what: &str, text: &str, multiline: bool) -> Result<(), String>
 }
 
 /// Characters that take no room: zero-width spaces and joiners, the word joiner, the byte
-/// order mark. Pasted text carries them where nobody sees them.
+/// order mark, the soft hyphen. Pasted text carries them where nobody sees them.
+pub const ZERO_WIDTH: [char; 6] = [
+    '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}',
+];
+
+/// Whether `c` takes no room (see [`ZERO_WIDTH`]).
 pub fn zero_width(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
-    )
+    ZERO_WIDTH.contains(&c)
+}
+
+/// What a text that shows something holds, as a JSON Schema pattern (what [`blank`] refuses):
+/// a character that is neither a space nor one that takes no room.
+pub fn shown_pattern() -> String {
+    let mut p = String::from("[^\\s");
+    for c in ZERO_WIDTH {
+        p.push_str(&format!("\\u{:04X}", u32::from(c)));
+    }
+    p.push(']');
+    p
 }
 
 /// Whether a text shows nothing: empty, spaces, or characters that take no room.

@@ -245,6 +245,8 @@ async fn what_the_patterns_allow_the_server_takes_and_what_they_do_not_it_refuse
     );
     let phone = standard(&fields["client_phone"]);
     let moment = standard(&fields["meeting_at"]);
+    // A required text must show something: not spaces, nor characters that take no room.
+    let name = standard(&fields["client_name"]);
     let mut n = 0;
     for (field, value, validator) in [
         ("client_phone", "+7 (916) 123-45-67", &phone),
@@ -273,6 +275,12 @@ async fn what_the_patterns_allow_the_server_takes_and_what_they_do_not_it_refuse
         ("meeting_at", "2027-02-29T12:00", &moment),
         ("meeting_at", "2027-12-01T25:00", &moment),
         ("meeting_at", "next week", &moment),
+        ("client_name", "Ivan", &name),
+        ("client_name", " ", &name),
+        ("client_name", "\u{AD}", &name),
+        ("client_name", "\u{200B}\u{FEFF}", &name),
+        ("client_name", "\u{85}", &name),
+        ("client_name", "\u{AD}Ivan", &name),
     ] {
         n += 1;
         let allowed = validator.is_valid(&json!(value));

@@ -314,7 +314,8 @@ fn strings_only(v: Json) -> Json {
 
 /// A required value: a text in it holds more than whitespace.
 fn filled(v: Json) -> Json {
-    json!({"allOf": [v, {"pattern": "\\S", "description": "Not only spaces."}]})
+    json!({"allOf": [v, {"pattern": crate::value::shown_pattern(),
+        "description": "Not only spaces (nor characters that take no room)."}]})
 }
 
 /// A value, or null (a null in a new deal or an event is no value; in an edit it clears).
