@@ -148,6 +148,18 @@ impl Daemon {
         (status, json)
     }
 
+    /// A website form's body (`application/x-www-form-urlencoded`) posted to the leads door.
+    pub async fn lead_form(&self, token: &str, body: &[u8]) -> (StatusCode, Json) {
+        self.send(
+            reqwest::Method::POST,
+            "/api/v1/leads",
+            Some(token),
+            Some(("application/x-www-form-urlencoded", body.to_vec())),
+            None,
+        )
+        .await
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Json) -> (StatusCode, Json) {
         let bytes = body.to_string().into_bytes();
         self.send(

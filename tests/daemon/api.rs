@@ -151,33 +151,11 @@ async fn a_retry_with_the_same_key_gets_the_first_answer_and_changes_nothing() {
 async fn a_website_form_becomes_a_lead_and_the_deal_shows_why_each_step_happened() {
     let dir = workdir("lead");
     let d = Daemon::start(config(&dir, "")).await;
-    let (status, created) = d
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/leads",
-            Some(INTAKE),
-            Some((
-                "application/x-www-form-urlencoded",
-                b"name=%D0%98%D0%B2%D0%B0%D0%BD&phone=%2B79990001122&client_email=ivan%40shop.test&submit=Send".to_vec(),
-            )),
-            None,
-        )
-        .await;
+    let (status, created) = d.lead_form(INTAKE, b"name=%D0%98%D0%B2%D0%B0%D0%BD&phone=%2B79990001122&client_email=ivan%40shop.test&submit=Send").await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     // An input name no page has (a control character in it, as Schemathesis sent one) is
     // refused as the API document says.
-    let (refused, why) = d
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/leads",
-            Some(INTAKE),
-            Some((
-                "application/x-www-form-urlencoded",
-                b"%C2%8B%3E=0&client_name=Petr".to_vec(),
-            )),
-            None,
-        )
-        .await;
+    let (refused, why) = d.lead_form(INTAKE, b"%C2%8B%3E=0&client_name=Petr").await;
     assert_eq!(refused, StatusCode::BAD_REQUEST, "{why}");
     assert_eq!(why["error"]["code"], "bad_form", "{why}");
     let id = created["id"].as_str().expect("an id").to_string();

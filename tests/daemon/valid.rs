@@ -33,15 +33,9 @@ async fn phones_emails_and_ids_are_checked_and_kept_one_way() {
     }
     // The website form too.
     let (status, body) = d
-        .send(
-            reqwest::Method::POST,
-            "/api/v1/leads",
-            Some(INTAKE),
-            Some((
-                "application/x-www-form-urlencoded",
-                b"name=Oleg&phone=8+(916)+123-45-67&client_email=oleg%40shop.test".to_vec(),
-            )),
-            None,
+        .lead_form(
+            INTAKE,
+            b"name=Oleg&phone=8+(916)+123-45-67&client_email=oleg%40shop.test",
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
