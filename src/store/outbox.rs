@@ -165,10 +165,7 @@ impl Tx {
         Ok(on!(self, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for a in args {
-                q = match a {
-                    Arg::Text(t) => q.bind(t),
-                    Arg::Int(i) => q.bind(i),
-                };
+                q = a.bind(q);
             }
             q.fetch_all(&mut **c).await?
                 .iter().map(|r| r.try_get::<String, _>(column)).collect::<Result<_, _>>()?

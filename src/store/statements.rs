@@ -19,6 +19,23 @@ pub enum Arg {
     Int(Option<i64>),
 }
 
+impl Arg {
+    /// The value bound to a statement's next placeholder.
+    pub(super) fn bind<'q, DB: sqlx::Database>(
+        self,
+        q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+    where
+        Option<String>: 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<i64>: 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        match self {
+            Arg::Text(t) => q.bind(t),
+            Arg::Int(i) => q.bind(i),
+        }
+    }
+}
+
 impl From<String> for Arg {
     fn from(s: String) -> Self {
         Arg::Text(Some(s))
@@ -188,10 +205,7 @@ impl Tx {
         Ok(on!(self, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for a in args {
-                q = match a {
-                    Arg::Text(t) => q.bind(t),
-                    Arg::Int(i) => q.bind(i),
-                };
+                q = a.bind(q);
             }
             q.execute(&mut **c).await?.rows_affected()
         }))
