@@ -23,11 +23,10 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use chrono::Utc;
+use common::fixtures::{applied, databases_of, open};
 use common::root;
-use dealflow::daemon::{Core, Opening, Step};
+use dealflow::daemon::{Core, Step};
 use dealflow::engine::Input;
 use dealflow::store::{Options, SCHEMA_VERSION};
 
@@ -46,106 +45,9 @@ const BEFORE_WEBHOOKS: (&str, i64) = ("main-706f382", 7);
 /// The fixture made by the last landed main, and its schema version.
 const LAST_MAIN: (&str, i64) = ("main-9a0f9ae", 8);
 
-fn fixture(dir: &str, backend: &str) -> String {
-    let path = root().join(format!("tests/fixtures/{dir}/{backend}.sql"));
-    std::fs::read_to_string(&path).expect("the fixture")
-}
-
 /// The first fixture's database, made again on each backend: (name, url, options).
 async fn old_databases(tag: &str) -> Vec<(&'static str, String, Options)> {
     databases_of("main-f370aae", tag).await
-}
-
-/// A fixture's database, made again on each backend: (name, url, options).
-async fn databases_of(made_by: &str, tag: &str) -> Vec<(&'static str, String, Options)> {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("upgrade-{tag}"));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("a test folder");
-    let file = dir.join("main.db");
-    let url = format!("sqlite://{}", file.display());
-    {
-        let pool = sqlx::sqlite::SqlitePoolOptions::new()
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(&file)
-                    .create_if_missing(true),
-            )
-            .await
-            .expect("an SQLite file");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(fixture(made_by, "sqlite")))
-            .execute(&pool)
-            .await
-            .expect("the SQLite fixture loads");
-        pool.close().await;
-    }
-    let mut out = vec![("sqlite", url, Options::default())];
-    match common::postgres() {
-        Some(pg) => {
-            let schema = format!("t_upgrade_{tag}_{}", std::process::id());
-            let pool = sqlx::PgPool::connect(&pg).await.expect("postgres");
-            let text = fixture(made_by, "postgres").replace("fixture_main", &schema);
-            sqlx::raw_sql(sqlx::AssertSqlSafe(text))
-                .execute(&pool)
-                .await
-                .expect("the PostgreSQL fixture loads");
-            pool.close().await;
-            out.push((
-                "postgres",
-                pg,
-                Options {
-                    schema: Some(schema),
-                    ..Options::default()
-                },
-            ));
-        }
-        None => common::skipped(
-            "upgrade test: PostgreSQL part SKIPPED (set DEALFLOW_TEST_POSTGRES=postgres://… to run it)",
-        ),
-    }
-    out
-}
-
-/// The schema versions a database has applied.
-async fn applied(url: &str, opts: &Options) -> Vec<i64> {
-    let sql = "SELECT version FROM _sqlx_migrations ORDER BY version";
-    match &opts.schema {
-        None => {
-            let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-            let v = sqlx::query_scalar(sql)
-                .fetch_all(&pool)
-                .await
-                .expect("read");
-            pool.close().await;
-            v
-        }
-        Some(schema) => {
-            let pool = sqlx::PgPool::connect(url).await.expect("postgres");
-            let q = format!("SELECT version FROM \"{schema}\"._sqlx_migrations ORDER BY version");
-            let v = sqlx::query_scalar(sqlx::AssertSqlSafe(q))
-                .fetch_all(&pool)
-                .await
-                .expect("read");
-            pool.close().await;
-            v
-        }
-    }
-}
-
-async fn open(url: &str, opts: &Options) -> Core {
-    let team = dealflow::daemon::Config::load(Some(&root().join("examples/dealflow.toml")), [])
-        .expect("the example configuration")
-        .members()
-        .expect("its team");
-    Core::open(Opening {
-        rules: &root().join("rules/web-studio.flow"),
-        database: url,
-        options: opts.clone(),
-        team: Some(&team),
-        max_rules_size: None,
-        mapping: Default::default(),
-    })
-    .await
-    .expect("the old database opens")
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! caller gives it and does not commit; the caller commits (several operations at once, when it
 //! groups commits) or rolls back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -127,6 +127,9 @@ pub(crate) struct Batch<'r> {
     /// Deals last written under other rules, with what reading them under these could not
     /// carry over: they pass to these rules when first touched.
     pending: HashMap<String, engine::Left>,
+    /// Deals last written under other rules: their tasks are written whole (the names of
+    /// their stages may have changed).
+    older: HashSet<String>,
     /// Deals as they are now, with their revision, in the order first touched.
     now: Vec<(Deal, i64)>,
     index: HashMap<String, usize>,
@@ -232,12 +235,13 @@ impl<'r> Batch<'r> {
         };
         let mut team = tx.team().await?;
         team.timer_cap = timer_cap;
-        let mut pending = HashMap::new();
+        let (mut pending, mut older) = (HashMap::new(), HashSet::new());
         for (id, l) in loaded {
             let d = match l.stored.read(&rules.ready.plan) {
                 Ok((deal, left)) => {
                     if l.rules_version != rules.version {
                         pending.insert(id.clone(), left);
+                        older.insert(id.clone());
                     }
                     Ok((deal, l.revision))
                 }
@@ -251,6 +255,7 @@ impl<'r> Batch<'r> {
             team,
             read,
             pending,
+            older,
             now: Vec::new(),
             index: HashMap::new(),
             changed: Vec::new(),
@@ -702,6 +707,7 @@ impl<'r> Batch<'r> {
                     .map(|(b, _)| b),
                 after: d,
                 revision: *rev,
+                older: self.older.contains(&*d.id),
             })
             .collect();
         tx.write_batch(&BatchWrite {

@@ -194,6 +194,19 @@ pub fn describe(plan: &Plan, kind: &str, r: &Json, ru: bool) -> String {
                 None => format!("{label} = {value}"),
             }
         }
+        // Its outbox row is forgotten (`[outbox] keep_days`): which message, not its text.
+        "notification" if r.get("text").is_none() => pick(
+            format!(
+                "✉ {} → {}: текст больше не хранится",
+                channel(&s("channel"), true),
+                s("to")
+            ),
+            format!(
+                "✉ {} → {}: its text is no longer kept",
+                channel(&s("channel"), false),
+                s("to")
+            ),
+        ),
         "notification" if s("channel") == "sms" => {
             // Records written before segments were counted are counted from their text.
             let size = crate::sms::size(&s("text"));

@@ -47,7 +47,8 @@ pub fn record_object(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
 }
 
 /// A record as the store's history keeps it: without its moment, deal and kind, which the
-/// history has in columns of their own ([`with_head`] puts them back when it is read). `actor`
+/// history has in columns of their own ([`with_head`] puts them back when it is read), and a
+/// message without its subject, text and attachments, which its outbox row keeps. `actor`
 /// says who the step was done by (see [`Actor`]): the last keys.
 pub fn record_body(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
     serde_json::to_string(&RecordJson {
@@ -146,7 +147,8 @@ struct RecordJson<'a> {
     tz: Tz,
     /// The rule file, when the object names the rule (the timeline).
     file: Option<&'a str>,
-    /// The moment, deal and kind are written (not in the store's history body).
+    /// The moment, deal and kind are written, and a message's own content (not in the store's
+    /// history body).
     head: bool,
     /// Who the step was done by (the daemon's history only).
     actor: Option<&'a Actor>,
@@ -230,17 +232,21 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("to", to)?;
                 m.serialize_entry("channel", channel)?;
                 m.serialize_entry("template", template)?;
-                if let Some(s) = subject {
-                    m.serialize_entry("subject", s)?;
-                }
-                m.serialize_entry("text", text)?;
-                if *channel == "sms" {
-                    let size = crate::sms::size(text);
-                    m.serialize_entry("segments", &size.segments)?;
-                    m.serialize_entry("encoding", size.encoding.name())?;
+                // The store's history leaves the message itself to its outbox row, which
+                // keeps it once (`store::messages` puts it back when history is read).
+                if self.head {
+                    if let Some(s) = subject {
+                        m.serialize_entry("subject", s)?;
+                    }
+                    m.serialize_entry("text", text)?;
+                    if *channel == "sms" {
+                        let size = crate::sms::size(text);
+                        m.serialize_entry("segments", &size.segments)?;
+                        m.serialize_entry("encoding", size.encoding.name())?;
+                    }
                 }
                 m.serialize_entry("send_at", &At(*send_at, tz))?;
-                if !attachments.is_empty() {
+                if self.head && !attachments.is_empty() {
                     m.serialize_entry("attachments", attachments)?;
                 }
             }

@@ -36,8 +36,10 @@ pub struct StoredDeal {
     /// Its timers, armed or fired (absent: none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<StoredTimer>,
-    /// Its tasks (absent: none).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Its tasks. Kept in the `tasks` table, not in the document: the dashboard reads them
+    /// there, and one place holds each. The store fills this in when it reads a deal
+    /// (documents written by earlier versions, which listed the tasks, still read).
+    #[serde(default, skip_serializing)]
     pub tasks: Vec<StoredTask>,
     /// Work logged on the deal. Kept in the `time_entries` table, not in the document: it only
     /// grows, and a long project would otherwise rewrite all of it on every step. The store
@@ -632,6 +634,11 @@ mod tests {
             .find(|t| t.kind == "reminder")
             .expect("kept");
         assert_eq!(stored.label, "⏰ call_client");
+        // The task itself is not in the document: the store keeps it in its table.
+        assert_eq!(again.tasks.len(), 1);
+        let text = serde_json::to_string(&again).expect("json");
+        assert!(!text.contains("\"tasks\""), "{text}");
+        assert!(!text.contains("Call"), "{text}");
     }
 
     #[test]

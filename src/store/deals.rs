@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::statements::{MAX_ARGS, Style, list};
-use super::{StoreError, StoredDeal, StoredTime, Tx, read_stamp};
+use super::{StoreError, StoredDeal, Tx};
 use crate::compile::Plan;
 use crate::engine::{Deal, TrackState};
 
@@ -21,61 +21,7 @@ pub struct ReadDeal {
     pub rules_version: i64,
 }
 
-impl Tx {
-    /// Puts each deal's logged work, from the `time_entries` table, into its document.
-    async fn attach_time<'a>(
-        &mut self,
-        deals: impl IntoIterator<Item = &'a mut ReadDeal>,
-    ) -> Result<(), StoreError> {
-        let mut by_id: std::collections::HashMap<String, &'a mut ReadDeal> = deals
-            .into_iter()
-            .map(|l| {
-                l.stored.time_entries.clear();
-                (l.stored.id.clone(), l)
-            })
-            .collect();
-        let ids: Vec<String> = by_id.keys().cloned().collect();
-        for chunk in ids.chunks(MAX_ARGS) {
-            let mut sql = String::from(
-                "SELECT deal_id, task, member, hours, rate, at FROM time_entries WHERE deal_id IN (",
-            );
-            list(&mut sql, chunk.len(), 1, Style::of(self));
-            sql.push_str(") ORDER BY deal_id, n");
-            type Row6 = (String, Option<String>, String, String, String, String);
-            let rows: Vec<Row6> = on!(self, c => {
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(id.as_str());
-                }
-                q.fetch_all(&mut **c).await?
-                    .iter()
-                    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?)))
-                    .collect::<Result<_, sqlx::Error>>()?
-            });
-            for (deal, task, user, hours, rate, at) in rows {
-                let bad = |what: &str| {
-                    StoreError::Corrupt(
-                        deal.clone(),
-                        format!("a time entry's {what} does not read"),
-                    )
-                };
-                let entry = StoredTime {
-                    task,
-                    user,
-                    hours: hours.parse().map_err(|_| bad("hours"))?,
-                    rate: rate.parse().map_err(|_| bad("rate"))?,
-                    at: read_stamp(&at).ok_or_else(|| bad("time"))?,
-                };
-                if let Some(l) = by_id.get_mut(&deal) {
-                    l.stored.time_entries.push(entry);
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A stored deal document read back (without its time entries, see [`Tx::attach_time`]); a
+/// A stored deal document read back (without its time entries and tasks, which `parts` puts back); a
 /// document that does not read is named as corrupt.
 fn read_deal(
     id: &str,
@@ -124,7 +70,7 @@ impl Tx {
             return Ok(None);
         };
         let mut l = read_deal(id, &state, revision, rules_version)?;
-        self.attach_time(std::iter::once(&mut l)).await?;
+        self.attach_parts(std::iter::once(&mut l)).await?;
         Ok(Some(l))
     }
 
@@ -149,7 +95,7 @@ impl Tx {
                 Ok((id, l))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        self.attach_time(out.iter_mut().map(|(_, l)| l)).await?;
+        self.attach_parts(out.iter_mut().map(|(_, l)| l)).await?;
         Ok(out)
     }
 
@@ -292,7 +238,7 @@ impl Tx {
                 out.insert(id, l);
             }
         }
-        self.attach_time(out.values_mut()).await?;
+        self.attach_parts(out.values_mut()).await?;
         Ok(out)
     }
 

@@ -6,6 +6,7 @@
 use serde_json::{Value as Json, json};
 use sqlx::Row;
 
+use super::messages::Kept;
 use super::{StoreError, Tx};
 
 /// What can be exported.
@@ -152,37 +153,83 @@ impl Tx {
                     ], After { deal, n }))
                 }).collect::<Result<_, sqlx::Error>>()?
             }),
-            Export::History => on!(self, c => {
-                sqlx::query(
-                    "SELECT id, deal_id, at, kind, cause, rule, rules_version, record FROM history \
-                     WHERE id > $1 ORDER BY id LIMIT $2",
-                )
-                .bind(after.n).bind(limit).fetch_all(&mut **c).await?
-                .iter().map(|r| {
-                    let id: i64 = r.try_get(0)?;
-                    let deal: String = r.try_get(1)?;
-                    let at: String = r.try_get(2)?;
-                    let kind: String = r.try_get(3)?;
-                    let body: String = r.try_get(7)?;
-                    let record = crate::json::with_head(&body, &at, &deal, &kind);
-                    let record: Json = serde_json::from_str(&record).unwrap_or(Json::String(body));
-                    let version: i64 = r.try_get(6)?;
-                    Ok((vec![
-                        ("id", Json::from(id)),
-                        ("deal", Json::String(deal)),
-                        ("at", Json::String(at)),
-                        ("kind", Json::String(kind)),
-                        ("cause", Json::String(r.try_get(4)?)),
-                        ("rule", text(r.try_get(5)?)),
-                        ("rules_version", Json::from(version)),
-                        ("record", record),
-                    ], After { deal: String::new(), n: id }))
-                }).collect::<Result<_, sqlx::Error>>()?
-            }),
+            Export::History => self.history_page(after, limit).await?,
         };
         let next = (rows.len() as i64 == limit)
             .then(|| rows.last().map(|(_, a)| a.clone()))
             .flatten();
         Ok((rows.into_iter().map(|(r, _)| r).collect(), next))
+    }
+
+    /// A page of the whole history, in the order it was written, each message with its
+    /// content while its outbox row is kept.
+    async fn history_page(
+        &mut self,
+        after: &After,
+        limit: i64,
+    ) -> Result<Vec<(ExportRow, After)>, StoreError> {
+        type Row8 = (
+            i64,
+            String,
+            String,
+            String,
+            String,
+            Option<String>,
+            i64,
+            String,
+            i64,
+        );
+        let rows: Vec<Row8> = on!(self, c => {
+            sqlx::query(
+                "SELECT id, deal_id, at, kind, cause, rule, rules_version, record, revision \
+                 FROM history WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after.n).bind(limit).fetch_all(&mut **c).await?
+            .iter().map(|r| Ok((
+                r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?,
+                r.try_get(5)?, r.try_get(6)?, r.try_get(7)?, r.try_get(8)?,
+            )))
+            .collect::<Result<_, sqlx::Error>>()?
+        });
+        let (heads, mut kept): (Vec<_>, Vec<Kept>) = rows
+            .into_iter()
+            .map(
+                |(id, deal, at, kind, cause, rule, version, body, revision)| {
+                    let k = Kept {
+                        deal: deal.clone(),
+                        revision,
+                        rule: rule.clone(),
+                        kind: kind.clone(),
+                        body,
+                    };
+                    ((id, deal, at, kind, cause, rule, version), k)
+                },
+            )
+            .unzip();
+        self.put_messages_back(&mut kept).await?;
+        Ok(heads
+            .into_iter()
+            .zip(kept)
+            .map(|((id, deal, at, kind, cause, rule, version), k)| {
+                let record = crate::json::with_head(&k.body, &at, &deal, &kind);
+                let record: Json = serde_json::from_str(&record).unwrap_or(Json::String(k.body));
+                (
+                    vec![
+                        ("id", Json::from(id)),
+                        ("deal", Json::String(deal)),
+                        ("at", Json::String(at)),
+                        ("kind", Json::String(kind)),
+                        ("cause", Json::String(cause)),
+                        ("rule", text(rule)),
+                        ("rules_version", Json::from(version)),
+                        ("record", record),
+                    ],
+                    After {
+                        deal: String::new(),
+                        n: id,
+                    },
+                )
+            })
+            .collect())
     }
 }

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::messages::Kept;
 use super::{StoreError, Tx};
 
 /// One entry of a deal's history, as stored.
@@ -44,30 +45,49 @@ pub struct EventEntry {
 }
 
 impl Tx {
-    /// A deal's history as stored, in order.
+    /// A deal's history as stored, in order, each message with its content while its outbox
+    /// row is kept.
     pub async fn history(&mut self, deal: &str) -> Result<Vec<HistoryEntry>, StoreError> {
-        Ok(on!(self, c => {
+        type Row7 = (String, String, Option<String>, i64, String, i64, String);
+        let rows: Vec<Row7> = on!(self, c => {
             sqlx::query(
                 "SELECT kind, cause, rule, rules_version, record, revision, at FROM history WHERE deal_id = $1 ORDER BY id",
             )
             .bind(deal)
             .fetch_all(&mut **c).await?
             .iter()
-            .map(|r| {
-                let (kind, at, body): (String, String, String) =
-                    (r.try_get(0)?, r.try_get(6)?, r.try_get(4)?);
-                Ok(HistoryEntry {
-                    record: crate::json::with_head(&body, &at, deal, &kind),
-                    kind,
-                    cause: r.try_get(1)?,
-                    rule: r.try_get(2)?,
-                    version: r.try_get(3)?,
-                    revision: r.try_get(5)?,
-                    at,
-                })
-            })
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?, r.try_get(5)?, r.try_get(6)?)))
             .collect::<Result<_, sqlx::Error>>()?
-        }))
+        });
+        let (heads, mut kept): (Vec<_>, Vec<Kept>) = rows
+            .into_iter()
+            .map(|(kind, cause, rule, version, body, revision, at)| {
+                let k = Kept {
+                    deal: deal.to_string(),
+                    revision,
+                    rule: rule.clone(),
+                    kind: kind.clone(),
+                    body,
+                };
+                ((kind, cause, rule, version, revision, at), k)
+            })
+            .unzip();
+        self.put_messages_back(&mut kept).await?;
+        Ok(heads
+            .into_iter()
+            .zip(kept)
+            .map(
+                |((kind, cause, rule, version, revision, at), k)| HistoryEntry {
+                    record: crate::json::with_head(&k.body, &at, deal, &kind),
+                    kind,
+                    cause,
+                    rule,
+                    version,
+                    revision,
+                    at,
+                },
+            )
+            .collect())
     }
 
     /// The events applied to a deal, oldest first.

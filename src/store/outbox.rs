@@ -8,7 +8,6 @@ use sqlx::Row;
 
 use super::statements::{Arg, MAX_ARGS, Style, list};
 use super::{StoreError, Tx, from_ms, ms};
-use crate::engine::Record;
 use crate::json::stamp;
 
 /// A message waiting in the outbox.
@@ -50,28 +49,37 @@ enum Messages<'a> {
 }
 
 /// The outbox's dedupe key: the same rule of the same step to the same recipient is queued
-/// once, however often the step is retried. The recipient is in it as a digest, never as the
-/// address itself (an erasure leaves nothing to find).
+/// once, however often the step is retried. It is a digest of all of that (24 hex digits of
+/// its SHA-256, 96 bits: no two messages of a database share one by chance), so that it holds
+/// no address (an erasure leaves nothing to find) and costs the row and its index little.
+/// Keys written by earlier versions spelled it out (`deal#revision:line:channel:to:template`);
+/// they stay as they are.
 pub(super) fn dedupe_key(
     deal: &str,
     revision: i64,
-    r: &Record,
+    line: Option<usize>,
     channel: &str,
     to: &str,
     template: &str,
 ) -> String {
-    format!(
-        "{deal}#{revision}:{}:{channel}:{}:{template}",
-        r.line.map(|l| l.to_string()).unwrap_or_default(),
-        recipient_digest(to)
+    let line = line.map(|l| l.to_string()).unwrap_or_default();
+    hex_digest(
+        &format!("{deal}#{revision}:{line}:{channel}:{to}:{template}"),
+        12,
     )
 }
 
-/// A recipient as a dedupe key holds it: the first 16 hex digits of its SHA-256.
-fn recipient_digest(to: &str) -> String {
+/// The first `bytes` bytes of a text's SHA-256, as hex digits.
+fn hex_digest(text: &str, bytes: usize) -> String {
     use sha2::Digest;
-    let d = sha2::Sha256::digest(to.as_bytes());
-    d.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    let d = sha2::Sha256::digest(text.as_bytes());
+    d.iter().take(bytes).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A recipient as a dedupe key of an earlier version holds it: the first 16 hex digits of its
+/// SHA-256.
+fn recipient_digest(to: &str) -> String {
+    hex_digest(to, 8)
 }
 
 /// A dedupe key with its recipient as a digest: a key an earlier version wrote with the

@@ -329,6 +329,10 @@ const SQLITE_SCHEMA: &[(&str, &str)] = &[
         include_str!("sql/sqlite-10.sql"),
     ),
     ("what went out forgotten", include_str!("sql/sqlite-11.sql")),
+    (
+        "tasks and texts kept once",
+        include_str!("sql/sqlite-12.sql"),
+    ),
 ];
 
 const POSTGRES_SCHEMA: &[(&str, &str)] = &[
@@ -351,6 +355,10 @@ const POSTGRES_SCHEMA: &[(&str, &str)] = &[
     (
         "what went out forgotten",
         include_str!("sql/postgres-11.sql"),
+    ),
+    (
+        "tasks and texts kept once",
+        include_str!("sql/postgres-12.sql"),
     ),
 ];
 

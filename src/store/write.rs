@@ -80,6 +80,9 @@ pub struct DealWrite<'a> {
     pub after: &'a Deal,
     /// Its revision now.
     pub revision: i64,
+    /// It was read as an earlier version of the rules wrote it: every task's row is written
+    /// again, since the name of a task's stage may have changed.
+    pub older: bool,
 }
 
 /// Everything a batch writes.
@@ -374,9 +377,13 @@ impl Rows {
         }
     }
 
-    /// Tasks: a task that is the very same as before (shared, unchanged) is not written.
+    /// Tasks: a task that is the very same as before (shared, unchanged) is not written, unless
+    /// the deal was read under other rules.
     fn tasks_of(&mut self, plan: &Plan, w: &DealWrite<'_>, id: &str) {
-        let old_tasks: &[Arc<crate::engine::Task>] = w.before.map_or(&[], |x| &x.tasks[..]);
+        let old_tasks: &[Arc<crate::engine::Task>] = match w.before {
+            Some(x) if !w.older => &x.tasks[..],
+            _ => &[],
+        };
         for (n, t) in w.after.tasks.iter().enumerate() {
             if old_tasks
                 .get(n)
@@ -436,7 +443,7 @@ impl Rows {
         } = &r.kind
         {
             self.outbox.push(vec![
-                Arg::from(dedupe_key(&r.deal, rev, r, channel, to, template)),
+                Arg::from(dedupe_key(&r.deal, rev, r.line, channel, to, template)),
                 Arg::from(&*r.deal),
                 Arg::from(*channel),
                 Arg::from(*to_kind),

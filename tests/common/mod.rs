@@ -6,6 +6,7 @@
 
 pub mod cmd;
 pub mod daemon;
+pub mod fixtures;
 pub mod lsp;
 pub mod schema;
 pub mod store;

@@ -23,6 +23,26 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
     )
     .await;
     let before = d.outbox().await;
+    // While its row is kept, the history shows the message whole.
+    let sms = |deal: &serde_json::Value| -> serde_json::Value {
+        deal["history"]
+            .as_array()
+            .and_then(|h| {
+                h.iter()
+                    .find(|r| r["kind"] == "notification" && r["channel"] == "sms")
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no SMS in {deal}"))
+    };
+    let (_, deal) = d.get("/api/v1/deals/old").await;
+    let welcome = sms(&deal);
+    assert!(
+        welcome["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("спасибо за обращение")),
+        "{welcome}"
+    );
+    assert_eq!(welcome["segments"], 1, "{welcome}");
     let sent: Vec<i64> = before
         .iter()
         .filter(|m| m.status == "sent")
@@ -43,6 +63,14 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
     .expect("aged")
     .rows_affected();
     assert_eq!(aged as usize, sent.len());
+    // The text is kept once: in its outbox row, not again in the history.
+    let copies: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM history WHERE record LIKE '%спасибо за обращение%'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("history");
+    assert_eq!(copies, 0);
     pool.close().await;
 
     let d = Daemon::start(config(&dir, "[outbox]\nkeep_days = 30\n")).await;
@@ -96,6 +124,10 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
                 .is_some_and(|t| t.starts_with("2020-01-01"))),
         "{went:?}"
     );
+    // The message is still named (to whom, which template), its text gone with its row.
+    let welcome = sms(&deal);
+    assert_eq!(welcome["template"], "welcome", "{welcome}");
+    assert!(welcome.get("text").is_none(), "{welcome}");
     // The timeline says it in the deal's words.
     let (_, explained) = d
         .send(
@@ -113,6 +145,10 @@ async fn messages_that_went_out_before_their_keep_are_forgotten_and_the_history_
         .find(|s| s["input"] == "Messages went out")
         .unwrap_or_else(|| panic!("no step for what went out: {explained}"));
     assert!(went_step.to_string().contains("Sent: SMS"), "{went_step}");
+    assert!(
+        explained.to_string().contains("its text is no longer kept"),
+        "{explained}"
+    );
     assert!(
         went_step["at"]
             .as_str()

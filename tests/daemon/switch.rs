@@ -321,3 +321,44 @@ async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_postg
     d.stop().await;
     crate::common::drop_schema(&url, &schema).await;
 }
+
+/// A deal's tasks keep the name their stage has now. `lead` is renamed `inquiry` (with a
+/// migration) while a deal stands there with three open tasks; the deal moves on to `meeting`,
+/// and the migration line then goes. Each task still says it was made in `inquiry`: the
+/// switch wrote every task's row again under the new name, though none of them changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_stage_is_the_stage_of_its_tasks_after_its_migration_line_goes() {
+    let dir = workdir("rename-tasks");
+    config(&dir, "");
+    let d = Daemon::start(without_notices(&dir)).await;
+    d.lead("t1").await;
+    let flow = dir.join("web-studio.flow");
+    let renamed = std::fs::read_to_string(&flow)
+        .expect("rules")
+        .replace("stage lead \"", "stage inquiry \"")
+        .replace("= lead, meeting, contract", "= inquiry, meeting, contract");
+    let (_, rules) = d.get("/api/v1/rules").await;
+    let version = rules["version"].as_i64().unwrap();
+    save(
+        &flow,
+        &format!("{renamed}\nmigrate stage lead -> inquiry\n"),
+    );
+    reload(&d, version + 1).await;
+    let (status, body) = d
+        .post("/api/v1/deals/t1/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    save(&flow, &renamed);
+    reload(&d, version + 2).await;
+    d.stop().await;
+    // Read by a daemon of its own, from the database alone.
+    let d = Daemon::start(without_notices(&dir)).await;
+    let (_, deal) = d.get("/api/v1/deals/t1").await;
+    assert_eq!(deal["stages"], json!(["meeting"]), "{deal}");
+    let tasks = deal["tasks"].as_array().cloned().unwrap_or_default();
+    assert_eq!(tasks.len(), 3, "{deal}");
+    for t in &tasks {
+        assert_eq!(t["stage"], "inquiry", "{t}");
+    }
+    d.stop().await;
+}
