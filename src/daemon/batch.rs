@@ -682,9 +682,15 @@ impl<'r> Batch<'r> {
     }
 
     /// Every deal the batch touched, as it is now, with its revision: once the batch has
-    /// committed, this is what the database holds.
+    /// committed, this is what the database holds. Not a deal read as other rules wrote it
+    /// and left as it was (a switch that had nothing to say to it): its row still has those
+    /// rules' names, and its next step must read it again and write its tasks whole.
     pub(super) fn deals(&self) -> impl Iterator<Item = (&Deal, i64)> {
-        self.now.iter().map(|(d, rev)| (d, *rev))
+        self.now
+            .iter()
+            .zip(&self.changed)
+            .filter(|((d, _), changed)| **changed || !self.older.contains(&*d.id))
+            .map(|((d, rev), _)| (d, *rev))
     }
 
     /// Writes everything the batch did.

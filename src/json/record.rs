@@ -26,6 +26,7 @@ pub fn record_line(r: &Record, tz: Tz, file: &str, out: &mut Vec<u8>) -> bool {
             file: Some(file),
             head: true,
             actor: None,
+            repeat: 0,
         },
     );
     out.push(b'\n');
@@ -42,6 +43,7 @@ pub fn record_object(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
         file: None,
         head: true,
         actor,
+        repeat: 0,
     })
     .unwrap_or_default()
 }
@@ -50,13 +52,18 @@ pub fn record_object(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
 /// history has in columns of their own ([`with_head`] puts them back when it is read), and a
 /// message without its subject, text and attachments, which its outbox row keeps. `actor`
 /// says who the step was done by (see [`Actor`]): the last keys.
-pub fn record_body(r: &Record, tz: Tz, actor: Option<&Actor>) -> String {
+///
+/// `repeat` numbers a message that repeats one before it in its step (the same rule, channel,
+/// recipient and template: a loop, a hand-over of several tasks) from 1, as its outbox row's key
+/// does; 0 for any other record.
+pub fn record_body(r: &Record, tz: Tz, actor: Option<&Actor>, repeat: u32) -> String {
     serde_json::to_string(&RecordJson {
         r,
         tz,
         file: None,
         head: false,
         actor,
+        repeat,
     })
     .unwrap_or_default()
 }
@@ -152,6 +159,9 @@ struct RecordJson<'a> {
     head: bool,
     /// Who the step was done by (the daemon's history only).
     actor: Option<&'a Actor>,
+    /// A repeated message's number in its step (the store's history body only; see
+    /// [`record_body`]).
+    repeat: u32,
 }
 
 /// `FILE:LINE`, written straight into the output.
@@ -248,6 +258,9 @@ impl serde::Serialize for RecordJson<'_> {
                 m.serialize_entry("send_at", &At(*send_at, tz))?;
                 if self.head && !attachments.is_empty() {
                     m.serialize_entry("attachments", attachments)?;
+                }
+                if self.repeat > 0 {
+                    m.serialize_entry("repeat", &self.repeat)?;
                 }
             }
             Kind::NotificationSkipped {

@@ -79,9 +79,7 @@ impl Tx {
             kept.extend(rows);
         }
         for (i, key) in wanted {
-            if let Some(c) = kept.get(&key) {
-                records[i].body = with_content(&records[i].body, c);
-            }
+            records[i].body = with_content(&records[i].body, kept.get(&key));
         }
         Ok(())
     }
@@ -103,6 +101,11 @@ fn key_of(r: &Kept) -> Option<String> {
         .as_deref()
         .and_then(|rule| rule.rsplit_once(':'))
         .and_then(|(_, l)| l.parse().ok());
+    let repeat = record
+        .get("repeat")
+        .and_then(Json::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .unwrap_or(0);
     Some(dedupe_key(
         &r.deal,
         r.revision,
@@ -110,20 +113,29 @@ fn key_of(r: &Kept) -> Option<String> {
         s("channel")?,
         s("to")?,
         s("template")?,
+        repeat,
     ))
 }
 
 /// A record with its message back, each key where a record written whole has it: the
 /// subject, text and (for an SMS) its size after the template, attachments after `send_at`.
-fn with_content(body: &str, c: &Content) -> String {
+/// A repeated message's number, which only finds its row, is not shown; without a row the
+/// record names the message alone.
+fn with_content(body: &str, c: Option<&Content>) -> String {
     let Ok(record) = serde_json::from_str::<Map<String, Json>>(body) else {
         return body.to_string();
     };
     let sms = record.get("channel").and_then(Json::as_str) == Some("sms");
     let mut out = Map::new();
     for (k, v) in record {
+        if k == "repeat" {
+            continue;
+        }
         let after = k.clone();
         out.insert(k, v);
+        let Some(c) = c else {
+            continue;
+        };
         if after == "template" {
             if let Some(s) = &c.subject {
                 out.insert("subject".into(), Json::from(s.as_str()));

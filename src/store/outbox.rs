@@ -49,7 +49,9 @@ enum Messages<'a> {
 }
 
 /// The outbox's dedupe key: the same rule of the same step to the same recipient is queued
-/// once, however often the step is retried. It is a digest of all of that (24 hex digits of
+/// once, however often the step is retried (a message that repeats one before it in its step,
+/// the same rule to the same recipient with the same template, is numbered: `repeat`). It is a
+/// digest of all of that (24 hex digits of
 /// its SHA-256, 96 bits: no two messages of a database share one by chance), so that it holds
 /// no address (an erasure leaves nothing to find) and costs the row and its index little.
 /// Keys written by earlier versions spelled it out (`deal#revision:line:channel:to:template`);
@@ -61,12 +63,14 @@ pub(super) fn dedupe_key(
     channel: &str,
     to: &str,
     template: &str,
+    repeat: u32,
 ) -> String {
     let line = line.map(|l| l.to_string()).unwrap_or_default();
-    hex_digest(
-        &format!("{deal}#{revision}:{line}:{channel}:{to}:{template}"),
-        12,
-    )
+    let mut parts = format!("{deal}#{revision}:{line}:{channel}:{to}:{template}");
+    if repeat > 0 {
+        parts.push_str(&format!("#{repeat}"));
+    }
+    hex_digest(&parts, 12)
 }
 
 /// The first `bytes` bytes of a text's SHA-256, as hex digits.

@@ -295,6 +295,8 @@ struct Rows {
     time: Vec<Vec<Arg>>,
     history: Vec<Vec<Arg>>,
     outbox: Vec<Vec<Arg>>,
+    /// The messages of each step so far, by what their key is made of: how many.
+    told: std::collections::HashMap<String, u32>,
 }
 
 impl Rows {
@@ -421,6 +423,21 @@ impl Rows {
         now: &str,
     ) {
         let plan = b.plan;
+        let mut key = None;
+        let mut repeat = 0;
+        if let Kind::Notification {
+            to,
+            channel,
+            template,
+            ..
+        } = &r.kind
+        {
+            let parts = format!("{}#{rev}:{:?}:{channel}:{to}:{template}", r.deal, r.line);
+            let seen = self.told.entry(parts).or_insert(0);
+            repeat = *seen;
+            *seen += 1;
+            key = Some(dedupe_key(&r.deal, rev, r.line, channel, to, template, repeat));
+        }
         self.history.push(vec![
             Arg::from(&*r.deal),
             Arg::from(stamp(r.at)),
@@ -429,21 +446,24 @@ impl Rows {
             Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
             Arg::from(b.version),
             Arg::from(rev),
-            Arg::from(crate::json::record_body(r, plan.tz, actor)),
+            Arg::from(crate::json::record_body(r, plan.tz, actor, repeat)),
         ]);
-        if let Kind::Notification {
-            to_kind,
-            to,
-            channel,
-            template,
-            subject,
-            text,
-            send_at,
-            attachments,
-        } = &r.kind
+        if let (
+            Kind::Notification {
+                to_kind,
+                to,
+                channel,
+                template,
+                subject,
+                text,
+                send_at,
+                attachments,
+            },
+            Some(key),
+        ) = (&r.kind, key)
         {
             self.outbox.push(vec![
-                Arg::from(dedupe_key(&r.deal, rev, r.line, channel, to, template)),
+                Arg::from(key),
                 Arg::from(&*r.deal),
                 Arg::from(*channel),
                 Arg::from(*to_kind),

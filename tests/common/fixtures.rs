@@ -108,15 +108,27 @@ pub async fn open(url: &str, opts: &Options) -> Core {
 
 /// A count read straight from a fixture's database (its schema on PostgreSQL).
 pub async fn count(url: &str, opts: &Options, sql: &str) -> i64 {
+    scalar(url, opts, sql).await.expect("a count")
+}
+
+/// Runs a statement straight on a fixture's database (its schema on PostgreSQL).
+pub async fn execute(url: &str, opts: &Options, sql: &str) {
+    scalar(url, opts, sql).await;
+}
+
+/// Runs `sql` on a fixture's database (its schema on PostgreSQL): the first column of the
+/// first row it gives, if it gives one.
+async fn scalar(url: &str, opts: &Options, sql: &str) -> Option<i64> {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
     match &opts.schema {
         None => {
             let pool = sqlx::SqlitePool::connect(url).await.expect("sqlite");
-            let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-                .fetch_one(&pool)
+            let v = sqlx::query_scalar(sql)
+                .fetch_optional(&pool)
                 .await
-                .expect("a count");
+                .expect("the statement runs");
             pool.close().await;
-            n
+            v
         }
         Some(schema) => {
             let pool = sqlx::PgPool::connect(url).await.expect("postgres");
@@ -127,13 +139,13 @@ pub async fn count(url: &str, opts: &Options, sql: &str) -> i64 {
             .execute(&mut *c)
             .await
             .expect("the schema");
-            let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
-                .fetch_one(&mut *c)
+            let v = sqlx::query_scalar(sql)
+                .fetch_optional(&mut *c)
                 .await
-                .expect("a count");
+                .expect("the statement runs");
             drop(c);
             pool.close().await;
-            n
+            v
         }
     }
 }

@@ -323,15 +323,21 @@ async fn a_renamed_stage_strands_its_deals_until_a_migration_moves_them_on_postg
 }
 
 /// A deal's tasks keep the name their stage has now. `lead` is renamed `inquiry` (with a
-/// migration) while a deal stands there with three open tasks; the deal moves on to `meeting`,
-/// and the migration line then goes. Each task still says it was made in `inquiry`: the
-/// switch wrote every task's row again under the new name, though none of them changed.
+/// migration) while t1 stands there with three open tasks and t2 has moved on to `meeting`
+/// (the switch has nothing to say to it); t1 moves on too, t2 gets an hour logged on one task,
+/// and the migration line then goes. Each task of both still says it was made in `inquiry`:
+/// every task's row was written again under the new name, though most of them did not change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renamed_stage_is_the_stage_of_its_tasks_after_its_migration_line_goes() {
     let dir = workdir("rename-tasks");
     config(&dir, "");
     let d = Daemon::start(without_notices(&dir)).await;
     d.lead("t1").await;
+    d.lead("t2").await;
+    let (status, body) = d
+        .post("/api/v1/deals/t2/events", STAFF, call_done(true))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let flow = dir.join("web-studio.flow");
     let renamed = std::fs::read_to_string(&flow)
         .expect("rules")
@@ -348,17 +354,27 @@ async fn a_renamed_stage_is_the_stage_of_its_tasks_after_its_migration_line_goes
         .post("/api/v1/deals/t1/events", STAFF, call_done(true))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = d
+        .post(
+            "/api/v1/deals/t2/tasks/prepare_docs/log",
+            STAFF,
+            json!({"hours": 1, "by": "petr"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     save(&flow, &renamed);
     reload(&d, version + 2).await;
     d.stop().await;
     // Read by a daemon of its own, from the database alone.
     let d = Daemon::start(without_notices(&dir)).await;
-    let (_, deal) = d.get("/api/v1/deals/t1").await;
-    assert_eq!(deal["stages"], json!(["meeting"]), "{deal}");
-    let tasks = deal["tasks"].as_array().cloned().unwrap_or_default();
-    assert_eq!(tasks.len(), 3, "{deal}");
-    for t in &tasks {
-        assert_eq!(t["stage"], "inquiry", "{t}");
+    for id in ["t1", "t2"] {
+        let (_, deal) = d.get(&format!("/api/v1/deals/{id}")).await;
+        assert_eq!(deal["stages"], json!(["meeting"]), "{deal}");
+        let tasks = deal["tasks"].as_array().cloned().unwrap_or_default();
+        assert_eq!(tasks.len(), 3, "{deal}");
+        for t in &tasks {
+            assert_eq!(t["stage"], "inquiry", "{id}: {t}");
+        }
     }
     d.stop().await;
 }
