@@ -44,7 +44,12 @@ async fn the_last_mains_database_keeps_its_tasks_and_texts_once_from_now_on() {
         .await;
         let core = open(&url, &opts).await;
         assert_eq!(
-            count(&url, &opts, "SELECT COUNT(*) FROM tasks WHERE stage = 'renamed_since'").await,
+            count(
+                &url,
+                &opts,
+                "SELECT COUNT(*) FROM tasks WHERE stage = 'renamed_since'"
+            )
+            .await,
             0,
             "{name}: the row takes its document's stage"
         );
@@ -55,7 +60,12 @@ async fn the_last_mains_database_keeps_its_tasks_and_texts_once_from_now_on() {
         );
         // The old documents list their tasks; what the store reads is the same.
         assert!(
-            count(&url, &opts, "SELECT COUNT(*) FROM deals WHERE state LIKE '%\"tasks\"%'").await
+            count(
+                &url,
+                &opts,
+                "SELECT COUNT(*) FROM deals WHERE state LIKE '%\"tasks\"%'"
+            )
+            .await
                 >= 6,
             "{name}: the old documents list their tasks"
         );
@@ -107,7 +117,10 @@ async fn the_last_mains_database_keeps_its_tasks_and_texts_once_from_now_on() {
                     "meeting_at".to_string(),
                     Value::Text("2027-04-01T12:00:00+03:00".into()),
                 ),
-                ("meeting_place".to_string(), Value::Text("Office".into())),
+                (
+                    "meeting_place".to_string(),
+                    Value::Text("Tverskaya 7".into()),
+                ),
             ]
             .into_iter()
             .collect(),
@@ -151,7 +164,7 @@ async fn the_last_mains_database_keeps_its_tasks_and_texts_once_from_now_on() {
                 &url,
                 &opts,
                 "SELECT COUNT(*) FROM history WHERE deal_id = 'old4' AND kind = 'notification' \
-                 AND record LIKE '%Office%'"
+                 AND record LIKE '%Tverskaya 7%'"
             )
             .await,
             0,
@@ -171,16 +184,17 @@ async fn the_last_mains_database_keeps_its_tasks_and_texts_once_from_now_on() {
         let history = tx.history("old4").await.expect("history");
         let told: Vec<&str> = history
             .iter()
-            .filter(|h| h.kind == "notification" && h.record.contains("Office"))
+            .filter(|h| h.kind == "notification" && h.record.contains("Tverskaya 7"))
             .map(|h| h.record.as_str())
             .collect();
         assert_eq!(told.len(), 2, "{name}: {history:?}");
         for r in &told {
-            let keys: Vec<String> = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(r)
-                .expect("a record")
-                .keys()
-                .cloned()
-                .collect();
+            let keys: Vec<String> =
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(r)
+                    .expect("a record")
+                    .keys()
+                    .cloned()
+                    .collect();
             let at = |k: &str| keys.iter().position(|x| x == k);
             assert!(
                 at("template") < at("text") && at("text") < at("send_at"),
@@ -197,7 +211,8 @@ async fn the_last_mains_database_keeps_its_tasks_and_texts_once_from_now_on() {
             .unwrap_or_else(|| panic!("{name}: no email in {told:?}"));
         let invite = email.find("\"attachments\"").expect("the invitation");
         assert!(
-            email.find("\"send_at\"").is_some_and(|s| s < invite) && email.contains("BEGIN:VCALENDAR"),
+            email.find("\"send_at\"").is_some_and(|s| s < invite)
+                && email.contains("BEGIN:VCALENDAR"),
             "{name}: {email}"
         );
         drop(tx);
@@ -255,7 +270,8 @@ async fn two_notices_of_one_step_to_one_person_are_both_sent_and_each_keeps_its_
         assert_eq!(told.len(), to_petr.len(), "{name}: {told:?}");
         for title in ["Позвонить клиенту", "Назначить встречу"] {
             assert!(
-                told.iter().any(|r| r.contains(&format!("\"text\":\"☐ {title}"))),
+                told.iter()
+                    .any(|r| r.contains(&format!("\"text\":\"☐ {title}"))),
                 "{name}: {title} in {told:?}"
             );
         }

@@ -436,7 +436,9 @@ impl Rows {
             let seen = self.told.entry(parts).or_insert(0);
             repeat = *seen;
             *seen += 1;
-            key = Some(dedupe_key(&r.deal, rev, r.line, channel, to, template, repeat));
+            key = Some(dedupe_key(
+                &r.deal, rev, r.line, channel, to, template, repeat,
+            ));
         }
         self.history.push(vec![
             Arg::from(&*r.deal),
