@@ -295,7 +295,7 @@ struct Rows {
     time: Vec<Vec<Arg>>,
     history: Vec<Vec<Arg>>,
     outbox: Vec<Vec<Arg>>,
-    /// The messages of each step so far, by what their key is made of: how many.
+    /// The messages of each step so far, by their first key: how many.
     told: std::collections::HashMap<String, u32>,
 }
 
@@ -423,47 +423,28 @@ impl Rows {
         now: &str,
     ) {
         let plan = b.plan;
-        let mut key = None;
+        // A message: its outbox row, numbered when it repeats one before it in its step.
         let mut repeat = 0;
         if let Kind::Notification {
+            to_kind,
             to,
             channel,
             template,
-            ..
+            subject,
+            text,
+            send_at,
+            attachments,
         } = &r.kind
         {
-            let parts = format!("{}#{rev}:{:?}:{channel}:{to}:{template}", r.deal, r.line);
-            let seen = self.told.entry(parts).or_insert(0);
+            let first = dedupe_key(&r.deal, rev, r.line, channel, to, template, 0);
+            let seen = self.told.entry(first.clone()).or_insert(0);
             repeat = *seen;
             *seen += 1;
-            key = Some(dedupe_key(
-                &r.deal, rev, r.line, channel, to, template, repeat,
-            ));
-        }
-        self.history.push(vec![
-            Arg::from(&*r.deal),
-            Arg::from(stamp(r.at)),
-            Arg::from(r.kind.name()),
-            Arg::from(&*r.cause),
-            Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
-            Arg::from(b.version),
-            Arg::from(rev),
-            Arg::from(crate::json::record_body(r, plan.tz, actor, repeat)),
-        ]);
-        if let (
-            Kind::Notification {
-                to_kind,
-                to,
-                channel,
-                template,
-                subject,
-                text,
-                send_at,
-                attachments,
-            },
-            Some(key),
-        ) = (&r.kind, key)
-        {
+            let key = if repeat == 0 {
+                first
+            } else {
+                dedupe_key(&r.deal, rev, r.line, channel, to, template, repeat)
+            };
             self.outbox.push(vec![
                 Arg::from(key),
                 Arg::from(&*r.deal),
@@ -481,6 +462,16 @@ impl Rows {
                 Arg::from(now),
             ]);
         }
+        self.history.push(vec![
+            Arg::from(&*r.deal),
+            Arg::from(stamp(r.at)),
+            Arg::from(r.kind.name()),
+            Arg::from(&*r.cause),
+            Arg::from(r.line.map(|l| format!("{}:{l}", plan.file))),
+            Arg::from(b.version),
+            Arg::from(rev),
+            Arg::from(crate::json::record_body(r, plan.tz, actor, repeat)),
+        ]);
     }
 }
 
